@@ -1,0 +1,119 @@
+#pragma once
+// The node's configuration: plain structs with defaults in code, filled once
+// from etc/volnode.toml plus `--set key=value` overrides, then passed down
+// through constructors. Nothing reads configuration from deep inside a thread.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace volnode {
+
+// One entry of the association allow-list. "*" matches any AE title / host.
+struct PeerRule {
+  std::string aet = "*";
+  std::string host = "*";
+};
+
+struct DicomConfig {
+  std::string aet = "VOLNODE";
+  std::string bind = "0.0.0.0";  // DCMTK 3.6.7 listens on all interfaces; kept for documentation
+  uint16_t port = 11112;
+  int max_associations = 8;
+  uint32_t max_pdu = 131072;     // bytes we announce as our maximum receive PDU
+  int acse_timeout_s = 30;       // association negotiation
+  int dimse_timeout_s = 60;      // a peer silent this long inside an association is dropped
+  int idle_timeout_s = 60;       // an open association without any command is dropped
+  // Empty list: any calling AE title, but only from loopback.
+  std::vector<PeerRule> allowed_peers;
+  bool check_called_aet = true;  // refuse associations to another called AE title
+};
+
+struct StorageConfig {
+  std::string dir = "var";       // file store and index live here
+  uint64_t min_free_mb = 512;    // below this C-STORE answers 0xA700
+  bool fsync = true;             // fsync every file before answering Success
+};
+
+struct ConsoleConfig {
+  std::string bind = "127.0.0.1";
+  uint16_t port = 8080;
+  std::string token;             // required for mutating calls; required to bind beyond loopback
+  int threads = 4;
+};
+
+struct LogConfig {
+  std::string level = "info";    // trace, debug, info, warn, error
+  std::string file = "var/log/volnode.log";  // empty: stderr only
+  int max_size_mb = 20;
+  int max_files = 5;
+};
+
+struct CompletionConfig {
+  double quiet_s = 10.0;         // no new instance for this long -> complete
+  double release_grace_s = 2.0;  // after the delivering association released
+  double tick_s = 1.0;           // how often the monitor looks
+};
+
+struct RenderConfig {
+  std::string backend = "auto";  // auto | cpu | gpu
+  int workers = 1;
+  int size = 512;
+  int spin_frames = 36;
+  std::string annotation = "{PatientID} {StudyDate}";  // empty: no identifiers burned in
+};
+
+struct OutputsConfig {
+  std::string key_views = "multiframe";  // multiframe | single
+  std::string uid_root;                   // empty: 2.25.<uuid>
+  int series_number_base = 9001;
+  int mesh_triangle_budget = 300000;
+};
+
+struct PipelineConfig {
+  std::string presets_dir = "presets";    // rendering presets and routing rules (JSON)
+};
+
+struct Destination {
+  std::string name;
+  std::string aet;
+  std::string host;
+  uint16_t port = 104;
+  std::vector<std::string> sop_classes;   // empty: unknown, propose everything
+};
+
+struct SendingConfig {
+  double retry_initial_s = 10.0;
+  double retry_max_s = 600.0;
+  int max_attempts = 12;
+};
+
+struct Config {
+  DicomConfig dicom;
+  StorageConfig storage;
+  ConsoleConfig console;
+  LogConfig log;
+  CompletionConfig completion;
+  RenderConfig render;
+  OutputsConfig outputs;
+  PipelineConfig pipeline;
+  SendingConfig sending;
+  std::map<std::string, Destination> destinations;
+};
+
+// The commented default configuration shipped as etc/volnode.toml, embedded at build time.
+const char* defaultConfigText();
+
+// Parses TOML text (source names the file in messages) and applies overrides of
+// the form "section.key=value" (value in TOML syntax; a bare word is a string).
+// Throws Error(Errc::InvalidConfig) naming the key, the line and what is allowed.
+Config parseConfig(const std::string& toml_text, const std::string& source,
+                   const std::vector<std::string>& overrides = {});
+
+// Reads FILE (or the embedded default when path is empty) and applies overrides.
+Config loadConfig(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// The effective configuration as TOML, secrets masked (for the console's settings view).
+std::string renderConfig(const Config& config, bool mask_secrets = true);
+
+}  // namespace volnode

@@ -1,0 +1,30 @@
+#pragma once
+// Small, durable file-system operations shared by the store and the outputs.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace volnode {
+
+// Flushes a file's data to stable storage (fdatasync). Throws Error(Errc::Io).
+void syncFile(const std::filesystem::path& file);
+
+// Flushes a directory entry (after a rename or create) to stable storage.
+void syncDirectory(const std::filesystem::path& dir);
+
+// Writes bytes to `target` atomically: temp file in the same folder, fsync, rename, fsync dir.
+void writeFileAtomically(const std::filesystem::path& target, const std::string& bytes, bool sync = true);
+
+// Free bytes for unprivileged users on the filesystem holding `path`.
+uint64_t freeBytes(const std::filesystem::path& path);
+
+// The whole content of a file. Throws Error(Errc::Io).
+std::string readFile(const std::filesystem::path& file);
+
+// SHA-256 would be nicer but is not needed: a fast 64-bit FNV-1a content hash
+// is enough to tell a re-sent identical instance from a different one
+// (the bytes are compared in full when the hashes match).
+uint64_t contentHash(const std::string& bytes);
+uint64_t fileContentHash(const std::filesystem::path& file);
+
+}  // namespace volnode

@@ -1,0 +1,349 @@
+#include "volnode/core/config.hpp"
+
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "volnode/core/error.hpp"
+
+namespace volnode {
+namespace {
+
+const char* const kDefaultConfig =
+#include "default_config.inc"
+    ;
+
+// Where a value came from, for messages: "etc/volnode.toml:12" or "--set dicom.port".
+struct Origin {
+  std::string source;
+  std::set<std::string> overridden;
+
+  std::string of(const toml::node& node, const std::string& key) const {
+    if (overridden.count(key)) return "--set " + key;
+    auto line = node.source().begin.line;
+    return line > 0 ? source + ":" + std::to_string(line) : source;
+  }
+};
+
+[[noreturn]] void fail(const std::string& where, const std::string& what) {
+  throw Error(Errc::InvalidConfig, where + ": " + what);
+}
+
+using Setter = std::function<void(const toml::node&, const std::string& key, const Origin&)>;
+
+struct Field {
+  Setter set;
+};
+
+Setter stringField(std::string& target) {
+  return [&target](const toml::node& node, const std::string& key, const Origin& origin) {
+    auto value = node.value<std::string>();
+    if (!node.is_string() || !value) fail(origin.of(node, key), key + " must be a string");
+    target = *value;
+  };
+}
+
+Setter enumField(std::string& target, std::vector<std::string> allowed) {
+  return [&target, allowed](const toml::node& node, const std::string& key, const Origin& origin) {
+    auto value = node.value<std::string>();
+    std::string list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    if (!node.is_string() || !value) fail(origin.of(node, key), key + " must be one of: " + list);
+    for (const auto& a : allowed)
+      if (a == *value) {
+        target = *value;
+        return;
+      }
+    fail(origin.of(node, key), key + " = \"" + *value + "\" is not allowed; use one of: " + list);
+  };
+}
+
+template <typename T>
+Setter integerField(T& target, int64_t min, int64_t max) {
+  return [&target, min, max](const toml::node& node, const std::string& key, const Origin& origin) {
+    auto value = node.value<int64_t>();
+    if (!node.is_integer() || !value)
+      fail(origin.of(node, key), key + " must be an integer between " + std::to_string(min) + " and " +
+                                     std::to_string(max));
+    if (*value < min || *value > max)
+      fail(origin.of(node, key), key + " = " + std::to_string(*value) + " is out of range; allowed " +
+                                     std::to_string(min) + ".." + std::to_string(max));
+    target = static_cast<T>(*value);
+  };
+}
+
+Setter numberField(double& target, double min, double max) {
+  return [&target, min, max](const toml::node& node, const std::string& key, const Origin& origin) {
+    auto value = node.value<double>();  // integers convert too
+    std::ostringstream range;
+    range << min << ".." << max;
+    if (!(node.is_floating_point() || node.is_integer()) || !value)
+      fail(origin.of(node, key), key + " must be a number in " + range.str());
+    if (*value < min || *value > max)
+      fail(origin.of(node, key), key + " is out of range; allowed " + range.str());
+    target = *value;
+  };
+}
+
+Setter boolField(bool& target) {
+  return [&target](const toml::node& node, const std::string& key, const Origin& origin) {
+    auto value = node.value<bool>();
+    if (!node.is_boolean() || !value) fail(origin.of(node, key), key + " must be true or false");
+    target = *value;
+  };
+}
+
+Setter stringListField(std::vector<std::string>& target) {
+  return [&target](const toml::node& node, const std::string& key, const Origin& origin) {
+    const auto* array = node.as_array();
+    if (!array) fail(origin.of(node, key), key + " must be a list of strings");
+    target.clear();
+    for (const auto& item : *array) {
+      auto value = item.value<std::string>();
+      if (!item.is_string() || !value) fail(origin.of(item, key), key + " must be a list of strings");
+      target.push_back(*value);
+    }
+  };
+}
+
+// [[dicom.allowed_peers]] aet = "PACS", host = "10.0.0.5"  (or an inline array of tables)
+Setter peerListField(std::vector<PeerRule>& target) {
+  return [&target](const toml::node& node, const std::string& key, const Origin& origin) {
+    const auto* array = node.as_array();
+    const std::string allowed = key + " must be a list of { aet = \"...\", host = \"...\" }";
+    if (!array) fail(origin.of(node, key), allowed);
+    target.clear();
+    for (const auto& item : *array) {
+      const auto* table = item.as_table();
+      if (!table) fail(origin.of(item, key), allowed);
+      PeerRule rule;
+      for (const auto& [name, value] : *table) {
+        auto text = value.value<std::string>();
+        if (!value.is_string() || !text) fail(origin.of(value, key), allowed);
+        if (name == "aet") rule.aet = *text;
+        else if (name == "host") rule.host = *text;
+        else fail(origin.of(value, key), "unknown key '" + std::string(name.str()) + "' in " + key + "; " + allowed);
+      }
+      if (rule.aet.empty() || rule.host.empty()) fail(origin.of(item, key), allowed);
+      target.push_back(rule);
+    }
+  };
+}
+
+std::map<std::string, Field> sectionFields(Config& c) {
+  return {
+      {"dicom.aet", {stringField(c.dicom.aet)}},
+      {"dicom.bind", {stringField(c.dicom.bind)}},
+      {"dicom.port", {integerField(c.dicom.port, 1, 65535)}},
+      {"dicom.max_associations", {integerField(c.dicom.max_associations, 1, 256)}},
+      {"dicom.max_pdu", {integerField(c.dicom.max_pdu, 4096, 4194304)}},
+      {"dicom.acse_timeout_s", {integerField(c.dicom.acse_timeout_s, 1, 3600)}},
+      {"dicom.dimse_timeout_s", {integerField(c.dicom.dimse_timeout_s, 1, 3600)}},
+      {"dicom.idle_timeout_s", {integerField(c.dicom.idle_timeout_s, 1, 86400)}},
+      {"dicom.allowed_peers", {peerListField(c.dicom.allowed_peers)}},
+      {"dicom.check_called_aet", {boolField(c.dicom.check_called_aet)}},
+      {"storage.dir", {stringField(c.storage.dir)}},
+      {"storage.min_free_mb", {integerField(c.storage.min_free_mb, 0, std::numeric_limits<int64_t>::max())}},
+      {"storage.fsync", {boolField(c.storage.fsync)}},
+      {"console.bind", {stringField(c.console.bind)}},
+      {"console.port", {integerField(c.console.port, 1, 65535)}},
+      {"console.token", {stringField(c.console.token)}},
+      {"console.threads", {integerField(c.console.threads, 1, 64)}},
+      {"log.level", {enumField(c.log.level, {"trace", "debug", "info", "warn", "error"})}},
+      {"log.file", {stringField(c.log.file)}},
+      {"log.max_size_mb", {integerField(c.log.max_size_mb, 1, 10240)}},
+      {"log.max_files", {integerField(c.log.max_files, 1, 1000)}},
+      {"completion.quiet_s", {numberField(c.completion.quiet_s, 0.1, 86400)}},
+      {"completion.release_grace_s", {numberField(c.completion.release_grace_s, 0, 3600)}},
+      {"completion.tick_s", {numberField(c.completion.tick_s, 0.05, 60)}},
+      {"render.backend", {enumField(c.render.backend, {"auto", "cpu", "gpu"})}},
+      {"render.workers", {integerField(c.render.workers, 1, 64)}},
+      {"render.size", {integerField(c.render.size, 64, 4096)}},
+      {"render.spin_frames", {integerField(c.render.spin_frames, 1, 360)}},
+      {"render.annotation", {stringField(c.render.annotation)}},
+      {"outputs.key_views", {enumField(c.outputs.key_views, {"multiframe", "single"})}},
+      {"outputs.uid_root", {stringField(c.outputs.uid_root)}},
+      {"outputs.series_number_base", {integerField(c.outputs.series_number_base, 1, 2147483647)}},
+      {"outputs.mesh_triangle_budget", {integerField(c.outputs.mesh_triangle_budget, 100, 100000000)}},
+      {"pipeline.presets_dir", {stringField(c.pipeline.presets_dir)}},
+      {"sending.retry_initial_s", {numberField(c.sending.retry_initial_s, 0.1, 86400)}},
+      {"sending.retry_max_s", {numberField(c.sending.retry_max_s, 0.1, 604800)}},
+      {"sending.max_attempts", {integerField(c.sending.max_attempts, 1, 10000)}},
+  };
+}
+
+std::map<std::string, Field> destinationFields(Destination& d) {
+  return {
+      {"aet", {stringField(d.aet)}},
+      {"host", {stringField(d.host)}},
+      {"port", {integerField(d.port, 1, 65535)}},
+      {"sop_classes", {stringListField(d.sop_classes)}},
+  };
+}
+
+std::string knownKeysOf(const std::map<std::string, Field>& fields, const std::string& prefix) {
+  std::string list;
+  for (const auto& [name, field] : fields)
+    if (name.rfind(prefix, 0) == 0) list += (list.empty() ? "" : ", ") + name.substr(prefix.size());
+  return list;
+}
+
+void bindDestinations(const toml::node& node, Config& config, const Origin& origin) {
+  const auto* table = node.as_table();
+  if (!table) fail(origin.of(node, "destinations"), "destinations must be a table of [destinations.<name>]");
+  for (const auto& [name_key, dest_node] : *table) {
+    std::string name(name_key.str());
+    const auto* dest_table = dest_node.as_table();
+    if (!dest_table)
+      fail(origin.of(dest_node, "destinations." + name), "destinations." + name + " must be a table with aet, host, port");
+    Destination dest;
+    dest.name = name;
+    auto fields = destinationFields(dest);
+    for (const auto& [key_key, value] : *dest_table) {
+      std::string key(key_key.str());
+      std::string full = "destinations." + name + "." + key;
+      auto it = fields.find(key);
+      if (it == fields.end())
+        fail(origin.of(value, full), "unknown key '" + full + "'; allowed: " + knownKeysOf(fields, ""));
+      it->second.set(value, full, origin);
+    }
+    if (dest.aet.empty() || dest.host.empty())
+      fail(origin.of(dest_node, "destinations." + name), "destinations." + name + " needs aet and host");
+    config.destinations[name] = dest;
+  }
+}
+
+void bindTable(const toml::table& root, Config& config, const Origin& origin) {
+  auto fields = sectionFields(config);
+  for (const auto& [section_key, section_node] : root) {
+    std::string section(section_key.str());
+    if (section == "destinations") {
+      bindDestinations(section_node, config, origin);
+      continue;
+    }
+    const auto* table = section_node.as_table();
+    std::string known = knownKeysOf(fields, section + ".");
+    if (!table || known.empty())
+      fail(origin.of(section_node, section),
+           "unknown section '" + section +
+               "'; allowed: dicom, storage, console, log, completion, render, outputs, pipeline, sending, destinations");
+    for (const auto& [key_key, value] : *table) {
+      std::string full = section + "." + std::string(key_key.str());
+      auto it = fields.find(full);
+      if (it == fields.end())
+        fail(origin.of(value, full), "unknown key '" + full + "'; allowed in [" + section + "]: " + known);
+      it->second.set(value, full, origin);
+    }
+  }
+}
+
+// "dicom.port=11113" -> table["dicom"]["port"] = 11113
+void applyOverride(toml::table& root, const std::string& assignment, Origin& origin) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    fail("--set " + assignment, "an override must look like section.key=value");
+  std::string key = assignment.substr(0, eq);
+  std::string text = assignment.substr(eq + 1);
+  std::vector<std::string> path;
+  std::stringstream parts(key);
+  for (std::string part; std::getline(parts, part, '.');) {
+    if (part.empty()) fail("--set " + assignment, "empty name in key '" + key + "'");
+    path.push_back(part);
+  }
+  if (path.size() < 2) fail("--set " + assignment, "key '" + key + "' needs a section, e.g. dicom.port");
+
+  // The value in TOML syntax (numbers, booleans, "strings", [lists]); anything
+  // that does not parse as TOML is taken as a plain string.
+  toml::table holder;
+  try {
+    holder = toml::parse("v = " + text);
+  } catch (const toml::parse_error&) {
+    holder = toml::table{};
+    holder.insert("v", text);
+  }
+
+  toml::table* table = &root;
+  for (size_t i = 0; i + 1 < path.size(); ++i) {
+    auto* child = (*table)[path[i]].as_table();
+    if (!child) {
+      table->insert_or_assign(path[i], toml::table{});
+      child = (*table)[path[i]].as_table();
+    }
+    table = child;
+  }
+  table->insert_or_assign(path.back(), *holder.get("v"));
+  origin.overridden.insert(key);
+}
+
+}  // namespace
+
+const char* defaultConfigText() { return kDefaultConfig; }
+
+Config parseConfig(const std::string& toml_text, const std::string& source,
+                   const std::vector<std::string>& overrides) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source);
+  } catch (const toml::parse_error& e) {
+    fail(source + ":" + std::to_string(e.source().begin.line), std::string("TOML syntax error: ") + std::string(e.description()));
+  }
+  Origin origin{source, {}};
+  for (const auto& assignment : overrides) applyOverride(root, assignment, origin);
+  Config config;
+  bindTable(root, config, origin);
+  return config;
+}
+
+Config loadConfig(const std::string& path, const std::vector<std::string>& overrides) {
+  if (path.empty()) return parseConfig(kDefaultConfig, "embedded default", overrides);
+  std::ifstream in(path);
+  if (!in) throw Error(Errc::InvalidConfig, "cannot read configuration file " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return parseConfig(text.str(), path, overrides);
+}
+
+std::string renderConfig(const Config& c, bool mask_secrets) {
+  auto secret = [&](const std::string& s) { return mask_secrets && !s.empty() ? std::string("********") : s; };
+  toml::array peers;
+  for (const auto& p : c.dicom.allowed_peers) peers.push_back(toml::table{{"aet", p.aet}, {"host", p.host}});
+  toml::table destinations;
+  for (const auto& [name, d] : c.destinations) {
+    toml::array classes;
+    for (const auto& s : d.sop_classes) classes.push_back(s);
+    destinations.insert(name, toml::table{{"aet", d.aet}, {"host", d.host}, {"port", d.port}, {"sop_classes", classes}});
+  }
+  toml::table root{
+      {"dicom", toml::table{{"aet", c.dicom.aet}, {"bind", c.dicom.bind}, {"port", c.dicom.port},
+                            {"max_associations", c.dicom.max_associations}, {"max_pdu", int64_t(c.dicom.max_pdu)},
+                            {"acse_timeout_s", c.dicom.acse_timeout_s}, {"dimse_timeout_s", c.dicom.dimse_timeout_s},
+                            {"idle_timeout_s", c.dicom.idle_timeout_s}, {"allowed_peers", peers},
+                            {"check_called_aet", c.dicom.check_called_aet}}},
+      {"storage", toml::table{{"dir", c.storage.dir}, {"min_free_mb", int64_t(c.storage.min_free_mb)},
+                              {"fsync", c.storage.fsync}}},
+      {"console", toml::table{{"bind", c.console.bind}, {"port", c.console.port}, {"token", secret(c.console.token)},
+                              {"threads", c.console.threads}}},
+      {"log", toml::table{{"level", c.log.level}, {"file", c.log.file}, {"max_size_mb", c.log.max_size_mb},
+                          {"max_files", c.log.max_files}}},
+      {"completion", toml::table{{"quiet_s", c.completion.quiet_s}, {"release_grace_s", c.completion.release_grace_s},
+                                 {"tick_s", c.completion.tick_s}}},
+      {"render", toml::table{{"backend", c.render.backend}, {"workers", c.render.workers}, {"size", c.render.size},
+                             {"spin_frames", c.render.spin_frames}, {"annotation", c.render.annotation}}},
+      {"outputs", toml::table{{"key_views", c.outputs.key_views}, {"uid_root", c.outputs.uid_root},
+                              {"series_number_base", c.outputs.series_number_base},
+                              {"mesh_triangle_budget", c.outputs.mesh_triangle_budget}}},
+      {"pipeline", toml::table{{"presets_dir", c.pipeline.presets_dir}}},
+      {"sending", toml::table{{"retry_initial_s", c.sending.retry_initial_s}, {"retry_max_s", c.sending.retry_max_s},
+                              {"max_attempts", c.sending.max_attempts}}},
+      {"destinations", destinations},
+  };
+  std::ostringstream out;
+  out << root << "\n";
+  return out.str();
+}
+
+}  // namespace volnode

@@ -1,0 +1,109 @@
+#include "volnode/core/files.hpp"
+
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "volnode/core/error.hpp"
+#include "volnode/core/ids.hpp"
+
+namespace volnode {
+namespace {
+
+[[noreturn]] void ioFail(const std::string& what, const std::filesystem::path& path) {
+  throw Error(errno == ENOSPC || errno == EDQUOT ? Errc::OutOfSpace : Errc::Io,
+              what + " " + path.string() + ": " + std::strerror(errno));
+}
+
+class FileDescriptor {
+ public:
+  FileDescriptor(const std::filesystem::path& path, int flags, mode_t mode = 0644) : fd_(::open(path.c_str(), flags | O_CLOEXEC, mode)) {
+    if (fd_ < 0) ioFail("cannot open", path);
+  }
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+void syncFile(const std::filesystem::path& file) {
+  FileDescriptor fd(file, O_RDONLY);
+  if (::fdatasync(fd.get()) != 0) ioFail("cannot fsync", file);
+}
+
+void syncDirectory(const std::filesystem::path& dir) {
+  FileDescriptor fd(dir, O_RDONLY | O_DIRECTORY);
+  if (::fsync(fd.get()) != 0) ioFail("cannot fsync directory", dir);
+}
+
+void writeFileAtomically(const std::filesystem::path& target, const std::string& bytes, bool sync) {
+  auto temp = target;
+  temp += ".tmp-" + newUuid();
+  {
+    FileDescriptor fd(temp, O_WRONLY | O_CREAT | O_TRUNC);
+    size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int saved = errno;
+        ::unlink(temp.c_str());
+        errno = saved;
+        ioFail("cannot write", temp);
+      }
+      done += static_cast<size_t>(n);
+    }
+    if (sync && ::fdatasync(fd.get()) != 0) {
+      int saved = errno;
+      ::unlink(temp.c_str());
+      errno = saved;
+      ioFail("cannot fsync", temp);
+    }
+  }
+  if (::rename(temp.c_str(), target.c_str()) != 0) {
+    int saved = errno;
+    ::unlink(temp.c_str());
+    errno = saved;
+    ioFail("cannot rename into", target);
+  }
+  if (sync) syncDirectory(target.parent_path().empty() ? "." : target.parent_path());
+}
+
+uint64_t freeBytes(const std::filesystem::path& path) {
+  struct statvfs info {};
+  if (::statvfs(path.c_str(), &info) != 0) ioFail("cannot stat filesystem of", path);
+  return static_cast<uint64_t>(info.f_bavail) * info.f_frsize;
+}
+
+std::string readFile(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(Errc::Io, "cannot read " + file.string());
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+uint64_t contentHash(const std::string& bytes) {
+  uint64_t hash = 1469598103934665603ULL;
+  for (unsigned char c : bytes) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  return hash;
+}
+
+uint64_t fileContentHash(const std::filesystem::path& file) { return contentHash(readFile(file)); }
+
+}  // namespace volnode
