@@ -95,15 +95,5 @@ std::string readFile(const std::filesystem::path& file) {
   return content.str();
 }
 
-uint64_t contentHash(const std::string& bytes) {
-  uint64_t hash = 1469598103934665603ULL;
-  for (unsigned char c : bytes) {
-    hash ^= c;
-    hash *= 1099511628211ULL;
-  }
-  return hash;
-}
-
-uint64_t fileContentHash(const std::filesystem::path& file) { return contentHash(readFile(file)); }
 
 }  // namespace volnode

@@ -21,10 +21,5 @@ uint64_t freeBytes(const std::filesystem::path& path);
 // The whole content of a file. Throws Error(Errc::Io).
 std::string readFile(const std::filesystem::path& file);
 
-// SHA-256 would be nicer but is not needed: a fast 64-bit FNV-1a content hash
-// is enough to tell a re-sent identical instance from a different one
-// (the bytes are compared in full when the hashes match).
-uint64_t contentHash(const std::string& bytes);
-uint64_t fileContentHash(const std::filesystem::path& file);
 
 }  // namespace volnode

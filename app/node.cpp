@@ -1,0 +1,119 @@
+#include "node.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "storage_sink.hpp"
+#include "volnode/console/console_server.hpp"
+#include "volnode/core/error.hpp"
+#include "volnode/core/files.hpp"
+#include "volnode/core/logging.hpp"
+#include "volnode/scp/store_scp.hpp"
+#include "volnode/storage/file_store.hpp"
+#include "volnode/storage/index.hpp"
+#include "volnode/storage/instance_store.hpp"
+
+namespace volnode {
+namespace {
+
+// One node per storage directory: a second one would corrupt nothing (SQLite
+// locks) but would fight over the port and the temp files.
+class DirectoryLock {
+ public:
+  explicit DirectoryLock(const std::filesystem::path& dir) {
+    std::filesystem::create_directories(dir);
+    auto path = dir / "volnode.lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(Errc::Io, "cannot create " + path.string());
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0)
+      throw Error(Errc::Io, "storage directory " + dir.string() +
+                                " is in use by another volnode process (lock " + path.string() + ")");
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd_, 0) == 0 && ::write(fd_, pid.data(), pid.size()) < 0) {
+      // the pid is informational only
+    }
+  }
+  ~DirectoryLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace
+
+struct Node::Impl {
+  Config config;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::unique_ptr<DirectoryLock> lock;
+  std::unique_ptr<Index> index;
+  std::unique_ptr<FileStore> files;
+  std::unique_ptr<InstanceStore> store;
+  std::unique_ptr<StorageSink> sink;
+  std::unique_ptr<StoreScp> scp;
+  std::unique_ptr<ConsoleServer> console;
+
+  HealthReport health() const {
+    HealthReport h;
+    h.version = VOLNODE_VERSION;
+    h.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    auto scp_status = scp->status();
+    h.dicom_listening = scp_status.listening;
+    h.dicom_aet = config.dicom.aet;
+    h.dicom_port = config.dicom.port;
+    h.active_associations = scp_status.active_associations;
+    h.associations_total = scp_status.associations_total;
+    h.associations_refused = scp_status.associations_refused;
+    h.dicom_error = scp_status.last_error;
+    h.storage_dir = config.storage.dir;
+    try {
+      h.disk_free_mb = freeBytes(files->root()) / (1024 * 1024);
+    } catch (const Error&) {
+    }
+    h.min_free_mb = config.storage.min_free_mb;
+    h.accepting_instances = store->hasSpace(&h.not_accepting_reason);
+    return h;
+  }
+};
+
+Node::Node(Config config) : impl_(std::make_unique<Impl>()) { impl_->config = std::move(config); }
+
+Node::~Node() { stop(); }
+
+void Node::start() {
+  auto& c = impl_->config;
+  auto log = moduleLogger("app");
+  std::filesystem::path dir = c.storage.dir;
+  impl_->lock = std::make_unique<DirectoryLock>(dir);
+  impl_->index = std::make_unique<Index>(dir / "index.sqlite");
+  impl_->files = std::make_unique<FileStore>(dir / "store", c.storage.fsync);
+  impl_->files->recover([this](const std::string& path) { return impl_->index->hasFilePath(path); });
+  if (int stale = impl_->index->closeStaleAssociations())
+    log->warn("{} association(s) were open when the node last stopped; marked interrupted", stale);
+  impl_->store = std::make_unique<InstanceStore>(c.storage, *impl_->index, *impl_->files);
+  impl_->sink = std::make_unique<StorageSink>(*impl_->store, *impl_->index);
+
+  initDicomNetworking();
+  impl_->scp = std::make_unique<StoreScp>(c.dicom, *impl_->sink);
+  impl_->scp->start();
+  impl_->console = std::make_unique<ConsoleServer>(c.console, *impl_->index, [this] { return impl_->health(); });
+  impl_->console->start();
+}
+
+void Node::stop() {
+  if (impl_->console) impl_->console->stop();
+  if (impl_->scp) impl_->scp->stop();
+}
+
+std::string Node::listeningSummary() const {
+  const auto& c = impl_->config;
+  return fmt::format("volnode {} listening: DICOM AE '{}' on port {}, console http://{}:{}/, store {}",
+                     VOLNODE_VERSION, c.dicom.aet, c.dicom.port, c.console.bind, c.console.port,
+                     std::filesystem::absolute(c.storage.dir).string());
+}
+
+}  // namespace volnode

@@ -1,0 +1,25 @@
+#pragma once
+// The running node: wires storage, the DICOM listener and the console together.
+// Start-up order: lock, index, store recovery, listener, console; stop in reverse.
+#include <chrono>
+#include <memory>
+
+#include "volnode/core/config.hpp"
+
+namespace volnode {
+
+class Node {
+ public:
+  explicit Node(Config config);
+  ~Node();
+  void start();   // throws Error with a message for the administrator
+  void stop();
+  // Where the node listens, for the start-up banner.
+  std::string listeningSummary() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace volnode

@@ -1,0 +1,314 @@
+// Preprocessing: clamp -> crop to body -> isotropic resample (ITK) -> smoothing (ITK).
+#include "volnode/pipeline/preprocess.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+
+#include <itkCastImageFilter.h>
+#include <itkCurvatureAnisotropicDiffusionImageFilter.h>
+#include <itkImage.h>
+#include <itkLinearInterpolateImageFunction.h>
+#include <itkMedianImageFilter.h>
+#include <itkResampleImageFilter.h>
+
+#include "volnode/core/error.hpp"
+#include "volnode/core/logging.hpp"
+
+namespace volnode {
+namespace {
+
+using ShortImage = itk::Image<short, 3>;
+using FloatImage = itk::Image<float, 3>;
+
+double msSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string fmt(const char* f, double a, double b = 0, double c = 0) {
+  char buf[128];
+  std::snprintf(buf, sizeof buf, f, a, b, c);
+  return buf;
+}
+
+int airValue(const Volume& v) { return v.modality == "CT" ? -1024 : 0; }
+
+// A view of the volume's buffer as an ITK image (no copy; the volume must outlive it).
+ShortImage::Pointer wrap(Volume& v) {
+  auto img = ShortImage::New();
+  ShortImage::RegionType region;
+  ShortImage::SizeType size;
+  for (int i = 0; i < 3; ++i) size[i] = itk::SizeValueType(v.dimensions[i]);
+  region.SetSize(size);
+  img->SetRegions(region);
+  ShortImage::SpacingType sp;
+  ShortImage::PointType origin;
+  ShortImage::DirectionType dir;
+  for (int i = 0; i < 3; ++i) {
+    sp[i] = v.spacing[i];
+    origin[i] = v.origin[i];
+    for (int j = 0; j < 3; ++j) dir[i][j] = v.direction[i * 3 + j];
+  }
+  img->SetSpacing(sp);
+  img->SetOrigin(origin);
+  img->SetDirection(dir);
+  img->GetPixelContainer()->SetImportPointer(v.voxels.data(), v.voxels.size(), false);
+  return img;
+}
+
+// Copies an ITK image's voxels and geometry back into a Volume (keeps the metadata of `meta`).
+Volume unwrap(const ShortImage* img, const Volume& meta) {
+  Volume out;
+  out.modality = meta.modality;
+  out.series_instance_uid = meta.series_instance_uid;
+  out.frame_of_reference_uid = meta.frame_of_reference_uid;
+  out.corrections = meta.corrections;
+  const auto size = img->GetLargestPossibleRegion().GetSize();
+  for (int i = 0; i < 3; ++i) {
+    out.dimensions[i] = int(size[i]);
+    out.spacing[i] = img->GetSpacing()[i];
+    out.origin[i] = img->GetOrigin()[i];
+    for (int j = 0; j < 3; ++j) out.direction[i * 3 + j] = img->GetDirection()[i][j];
+  }
+  const short* p = img->GetBufferPointer();
+  out.voxels.assign(p, p + out.voxelCount());
+  return out;
+}
+
+void releaseVoxels(Volume& v) { std::vector<int16_t>().swap(v.voxels); }
+
+// Body mask: largest 6-connected component above the threshold, holes filled slice by slice.
+// Crops to its bounding box (+margin) and sets everything outside it to air.
+bool cropBody(Volume& v, double threshold, std::vector<std::string>& notes) {
+  const int nx = v.dimensions[0], ny = v.dimensions[1], nz = v.dimensions[2];
+  const size_t plane = size_t(nx) * ny, n = plane * nz;
+  // 0: background, 1: above threshold, 2: visited, 3: body, 4: outside
+  std::vector<uint8_t> m(n);
+  for (size_t i = 0; i < n; ++i) m[i] = v.voxels[i] > threshold ? 1 : 0;
+
+  std::deque<uint32_t> queue;
+  auto flood = [&](size_t seed, uint8_t from, uint8_t to) {
+    size_t count = 0;
+    queue.clear();
+    m[seed] = to;
+    queue.push_back(uint32_t(seed));
+    while (!queue.empty()) {
+      const size_t i = queue.front();
+      queue.pop_front();
+      ++count;
+      const int x = int(i % nx), y = int((i / nx) % ny), z = int(i / plane);
+      auto visit = [&](size_t j) {
+        if (m[j] == from) {
+          m[j] = to;
+          queue.push_back(uint32_t(j));
+        }
+      };
+      if (x > 0) visit(i - 1);
+      if (x + 1 < nx) visit(i + 1);
+      if (y > 0) visit(i - nx);
+      if (y + 1 < ny) visit(i + nx);
+      if (z > 0) visit(i - plane);
+      if (z + 1 < nz) visit(i + plane);
+    }
+    return count;
+  };
+  size_t best = 0, best_seed = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (m[i] != 1) continue;
+    const size_t c = flood(i, 1, 2);
+    if (c > best) best = c, best_seed = i;
+  }
+  if (best < n / 1000 || best == 0) {
+    notes.push_back("crop to body skipped: no body found above the threshold");
+    return false;
+  }
+  flood(best_seed, 2, 3);
+
+  // Per slice: everything reachable from the border without crossing the body is outside.
+  std::vector<uint32_t> stack;
+  int x0 = nx, x1 = -1, y0 = ny, y1 = -1, z0 = nz, z1 = -1;
+  for (int z = 0; z < nz; ++z) {
+    uint8_t* s = m.data() + plane * z;
+    stack.clear();
+    auto push = [&](int x, int y) {
+      const size_t i = size_t(y) * nx + x;
+      if (s[i] != 3 && s[i] != 4) {
+        s[i] = 4;
+        stack.push_back(uint32_t(i));
+      }
+    };
+    for (int x = 0; x < nx; ++x) push(x, 0), push(x, ny - 1);
+    for (int y = 0; y < ny; ++y) push(0, y), push(nx - 1, y);
+    while (!stack.empty()) {
+      const uint32_t i = stack.back();
+      stack.pop_back();
+      const int x = int(i % nx), y = int(i / nx);
+      if (x > 0) push(x - 1, y);
+      if (x + 1 < nx) push(x + 1, y);
+      if (y > 0) push(x, y - 1);
+      if (y + 1 < ny) push(x, y + 1);
+    }
+    for (int y = 0; y < ny; ++y)
+      for (int x = 0; x < nx; ++x)
+        if (s[size_t(y) * nx + x] != 4) {
+          x0 = std::min(x0, x), x1 = std::max(x1, x);
+          y0 = std::min(y0, y), y1 = std::max(y1, y);
+          z0 = std::min(z0, z), z1 = std::max(z1, z);
+        }
+  }
+  if (x1 < 0) return false;
+  const int margin = 2;
+  x0 = std::max(0, x0 - margin), y0 = std::max(0, y0 - margin), z0 = std::max(0, z0 - margin);
+  x1 = std::min(nx - 1, x1 + margin), y1 = std::min(ny - 1, y1 + margin), z1 = std::min(nz - 1, z1 + margin);
+  const int cx = x1 - x0 + 1, cy = y1 - y0 + 1, cz = z1 - z0 + 1;
+  const int16_t air = int16_t(airValue(v));
+  // Compact in place: the cropped box never writes ahead of what it reads.
+  size_t w = 0;
+  for (int z = z0; z <= z1; ++z)
+    for (int y = y0; y <= y1; ++y)
+      for (int x = x0; x <= x1; ++x) {
+        const size_t i = plane * z + size_t(y) * nx + x;
+        v.voxels[w++] = m[i] == 4 ? air : v.voxels[i];
+      }
+  std::vector<uint8_t>().swap(m);
+  v.voxels.resize(w);
+  v.voxels.shrink_to_fit();
+  const auto shifted = v.physicalPoint(x0, y0, z0);
+  v.origin = shifted;
+  v.dimensions = {cx, cy, cz};
+  notes.push_back(fmt("cropped to body %.0fx%.0fx", cx, cy) + std::to_string(cz));
+  return true;
+}
+
+}  // namespace
+
+PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
+  auto log = moduleLogger("pipeline");
+  if (input.voxelCount() == 0 || input.voxels.size() != input.voxelCount())
+    throw Error(Errc::InvalidArgument, "preprocess: empty or inconsistent volume");
+  for (double s : input.spacing)
+    if (!(s > 0)) throw Error(Errc::InvalidArgument, "preprocess: spacing must be positive");
+  PreprocessResult result;
+  const auto t_all = std::chrono::steady_clock::now();
+  Volume v = std::move(input);
+
+  if (options.clamp) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const int16_t lo = int16_t(std::max(-32768, options.clamp->first));
+    const int16_t hi = int16_t(std::min(32767, options.clamp->second));
+    size_t changed = 0;
+    for (auto& x : v.voxels) {
+      if (x < lo) x = lo, ++changed;
+      else if (x > hi) x = hi, ++changed;
+    }
+    result.timings.push_back({"clamp", msSince(t0)});
+    result.notes.push_back("clamped " + std::to_string(changed) + " voxels to [" + std::to_string(lo) + ", " +
+                           std::to_string(hi) + "]");
+  }
+
+  if (options.crop_body) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (v.modality == "CT")
+      cropBody(v, options.body_threshold, result.notes);
+    else
+      result.notes.push_back("crop to body skipped: only for CT");
+    result.timings.push_back({"crop_body", msSince(t0)});
+  }
+
+  // Target spacing: isotropic at the finest in-plane spacing (or given), grown to fit max_voxels.
+  std::array<double, 3> target = v.spacing;
+  if (options.isotropic) {
+    const double s = options.target_spacing_mm > 0 ? options.target_spacing_mm : std::min(v.spacing[0], v.spacing[1]);
+    target = {s, s, s};
+  }
+  auto countFor = [&](const std::array<double, 3>& sp, std::array<int, 3>& dims) {
+    double total = 1;
+    for (int i = 0; i < 3; ++i) {
+      dims[i] = std::max(1, int(std::floor((v.dimensions[i] - 1) * v.spacing[i] / sp[i] + 1e-6)) + 1);
+      total *= dims[i];
+    }
+    return total;
+  };
+  std::array<int, 3> dims{};
+  double count = countFor(target, dims);
+  while (count > double(options.max_voxels)) {
+    const double f = std::max(1.001, std::cbrt(count / double(options.max_voxels)));
+    for (auto& s : target) s *= f;
+    count = countFor(target, dims);
+  }
+  const bool need_resample = dims != v.dimensions || std::abs(target[0] - v.spacing[0]) > 1e-6 ||
+                             std::abs(target[1] - v.spacing[1]) > 1e-6 || std::abs(target[2] - v.spacing[2]) > 1e-6;
+  if (need_resample) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto in = wrap(v);
+    using Resample = itk::ResampleImageFilter<ShortImage, ShortImage>;
+    auto f = Resample::New();
+    f->SetInput(in);
+    f->SetInterpolator(itk::LinearInterpolateImageFunction<ShortImage, double>::New());
+    ShortImage::SizeType size;
+    ShortImage::SpacingType sp;
+    for (int i = 0; i < 3; ++i) size[i] = itk::SizeValueType(dims[i]), sp[i] = target[i];
+    f->SetSize(size);
+    f->SetOutputSpacing(sp);
+    f->SetOutputOrigin(in->GetOrigin());
+    f->SetOutputDirection(in->GetDirection());
+    f->SetDefaultPixelValue(short(airValue(v)));
+    f->Update();
+    ShortImage::Pointer out = f->GetOutput();
+    out->DisconnectPipeline();
+    f = nullptr;
+    in = nullptr;
+    Volume meta = std::move(v);
+    releaseVoxels(meta);
+    v = unwrap(out, meta);
+    result.timings.push_back({"resample", msSince(t0)});
+    result.notes.push_back(fmt("resampled to %.3gx%.3gx%.3g mm", target[0], target[1], target[2]) + " (" +
+                           std::to_string(dims[0]) + "x" + std::to_string(dims[1]) + "x" + std::to_string(dims[2]) +
+                           ")");
+  }
+
+  if (options.smoothing != Smoothing::None) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto in = wrap(v);
+    ShortImage::Pointer out;
+    if (options.smoothing == Smoothing::Median) {
+      auto f = itk::MedianImageFilter<ShortImage, ShortImage>::New();
+      ShortImage::SizeType radius;
+      radius.Fill(1);
+      f->SetRadius(radius);
+      f->SetInput(in);
+      f->Update();
+      out = f->GetOutput();
+      out->DisconnectPipeline();
+    } else {
+      auto toFloat = itk::CastImageFilter<ShortImage, FloatImage>::New();
+      toFloat->SetInput(in);
+      auto diff = itk::CurvatureAnisotropicDiffusionImageFilter<FloatImage, FloatImage>::New();
+      diff->SetInput(toFloat->GetOutput());
+      diff->SetNumberOfIterations(unsigned(options.smoothing_iterations));
+      diff->SetTimeStep(0.0625 * std::min({v.spacing[0], v.spacing[1], v.spacing[2]}));
+      diff->SetConductanceParameter(3.0);
+      diff->SetUseImageSpacing(true);
+      auto toShort = itk::CastImageFilter<FloatImage, ShortImage>::New();
+      toShort->SetInput(diff->GetOutput());
+      toShort->Update();
+      out = toShort->GetOutput();
+      out->DisconnectPipeline();
+    }
+    in = nullptr;
+    Volume meta = std::move(v);
+    releaseVoxels(meta);
+    v = unwrap(out, meta);
+    result.timings.push_back({"smooth", msSince(t0)});
+    result.notes.push_back(std::string("smoothed (") + smoothingName(options.smoothing) + ")");
+  }
+
+  result.total_ms = msSince(t_all);
+  log->debug("preprocess: {} steps, {:.0f} ms", result.timings.size(), result.total_ms);
+  result.volume = std::move(v);
+  return result;
+}
+
+}  // namespace volnode

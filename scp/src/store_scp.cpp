@@ -1,0 +1,379 @@
+#include "volnode/scp/store_scp.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmnet/diutil.h>
+#include <dcmtk/dcmnet/scppool.h>
+#include <dcmtk/dcmnet/scpthrd.h>
+#include <dcmtk/oflog/oflog.h>
+
+#include "peer_policy.hpp"
+#include "volnode/core/error.hpp"
+#include "volnode/core/logging.hpp"
+
+namespace volnode {
+namespace {
+
+constexpr Uint16 kStatusSuccess = 0x0000;
+constexpr Uint16 kStatusOutOfResources = 0xA700;
+constexpr Uint16 kStatusCannotUnderstand = 0xC000;
+
+// Accepted transfer syntaxes in order of preference when a peer offers several
+// in one presentation context. Like storescp's "accept all": compressed first, so
+// a peer that holds compressed data sends it as it is (it may not be able to
+// decode it) and it is stored exactly as received; uncompressed last.
+const char* kTransferSyntaxes[] = {
+    UID_JPEG2000LosslessOnlyTransferSyntax,
+    UID_JPEGLSLosslessTransferSyntax,
+    UID_JPEGProcess14SV1TransferSyntax,
+    UID_JPEGProcess14TransferSyntax,
+    UID_RLELosslessTransferSyntax,
+    UID_DeflatedExplicitVRLittleEndianTransferSyntax,
+    UID_JPEG2000TransferSyntax,
+    UID_JPEGLSLossyTransferSyntax,
+    UID_JPEGProcess1TransferSyntax,
+    UID_JPEGProcess2_4TransferSyntax,
+    UID_MPEG2MainProfileAtMainLevelTransferSyntax,
+    UID_MPEG4HighProfileLevel4_1TransferSyntax,
+    UID_LittleEndianExplicitTransferSyntax,
+    UID_BigEndianExplicitTransferSyntax,
+    UID_LittleEndianImplicitTransferSyntax,
+};
+
+std::string trimmed(const OFString& text) {
+  std::string s = text.c_str();
+  auto end = s.find_last_not_of(' ');
+  return end == std::string::npos ? std::string() : s.substr(0, end + 1);
+}
+
+std::string refuseReasonText(DcmRefuseReasonType reason) {
+  switch (reason) {
+    case DCMSCP_TOO_MANY_ASSOCIATIONS: return "too many associations";
+    case DCMSCP_BAD_APPLICATION_CONTEXT_NAME: return "bad application context name";
+    case DCMSCP_CALLING_HOST_NOT_ALLOWED: return "calling host not allowed";
+    case DCMSCP_CALLED_AE_TITLE_NOT_RECOGNIZED: return "called AE title not recognized";
+    case DCMSCP_CALLING_AE_TITLE_NOT_RECOGNIZED: return "calling AE title not allowed from this host";
+    case DCMSCP_NO_IMPLEMENTATION_CLASS_UID: return "no implementation class UID";
+    case DCMSCP_NO_PRESENTATION_CONTEXTS: return "no acceptable presentation contexts";
+    case DCMSCP_INTERNAL_ERROR: return "internal error";
+    case DCMSCP_FORCED: return "refused";
+    default: return "refused";
+  }
+}
+
+Uint16 dimseStatusOf(InstanceDisposition disposition) {
+  switch (disposition) {
+    case InstanceDisposition::Kept:
+    case InstanceDisposition::Duplicate:
+    case InstanceDisposition::KeptConflict: return kStatusSuccess;
+    case InstanceDisposition::OutOfSpace: return kStatusOutOfResources;
+    case InstanceDisposition::Invalid: return kStatusCannotUnderstand;
+    case InstanceDisposition::Failed: return kStatusOutOfResources;
+  }
+  return kStatusOutOfResources;
+}
+
+// State shared by the listener and every worker.
+struct ScpShared {
+  DicomConfig config;
+  InstanceSink& sink;
+  PeerPolicy policy;
+  std::shared_ptr<spdlog::logger> log = moduleLogger("scp");
+  std::atomic<int> active{0};
+  std::atomic<int64_t> total{0};
+  std::atomic<int64_t> refused{0};
+};
+
+// One association, served on a worker thread.
+class ScpSession : public DcmThreadSCP {
+ public:
+  explicit ScpSession(ScpShared& shared) : shared_(shared) {}
+
+ protected:
+  OFBool checkCalledAETitleAccepted(const OFString& called_ae) override {
+    return !shared_.config.check_called_aet || trimmed(called_ae) == shared_.config.aet;
+  }
+  // DCMTK passes the presentation address here (it may carry more than the IP); use the peer IP.
+  OFBool checkCallingHostAccepted(const OFString&) override { return shared_.policy.hostAllowed(getPeerIP().c_str()); }
+  OFBool checkCallingAETitleAccepted(const OFString& calling_ae) override {
+    return shared_.policy.peerAllowed(trimmed(calling_ae), getPeerIP().c_str());
+  }
+
+  void refuseAssociation(const DcmRefuseReasonType reason) override {
+    AssociationInfo info{0, trimmed(getPeerAETitle()), trimmed(getCalledAETitle()), getPeerIP().c_str()};
+    std::string why = refuseReasonText(reason);
+    shared_.refused++;
+    shared_.log->warn("refused association from '{}' at {} to '{}': {}", info.calling_aet, info.peer_host,
+                      info.called_aet, why);
+    try {
+      shared_.sink.associationRefused(info, why);
+    } catch (const std::exception& e) {
+      shared_.log->error("cannot record refused association: {}", e.what());
+    }
+    DcmThreadSCP::refuseAssociation(reason);
+  }
+
+  // DCMTK's association configuration holds at most 128 presentation contexts per
+  // profile, fewer than the storage SOP classes there are. So contexts are accepted
+  // here, the way storescp does it, and the profile-based negotiation is skipped.
+  void notifyAssociationRequest(const T_ASC_Parameters& params, DcmSCPActionType&) override {
+    auto* writable = const_cast<T_ASC_Parameters*>(&params);
+    const char* echo_syntaxes[] = {UID_LittleEndianExplicitTransferSyntax, UID_LittleEndianImplicitTransferSyntax,
+                                   UID_BigEndianExplicitTransferSyntax};
+    const char* verification[] = {UID_VerificationSOPClass};
+    ASC_acceptContextsWithPreferredTransferSyntaxes(writable, verification, 1, echo_syntaxes, 3);
+    ASC_acceptContextsWithPreferredTransferSyntaxes(
+        writable, dcmAllStorageSOPClassUIDs, numberOfDcmAllStorageSOPClassUIDs, kTransferSyntaxes,
+        static_cast<int>(sizeof kTransferSyntaxes / sizeof kTransferSyntaxes[0]));
+  }
+  OFCondition negotiateAssociation() override { return EC_Normal; }
+
+  void notifyAssociationAcknowledge() override {
+    association_ = {0, trimmed(getPeerAETitle()), trimmed(getCalledAETitle()), getPeerIP().c_str()};
+    stats_ = {};
+    outcome_ = "interrupted";
+    started_ = std::chrono::steady_clock::now();
+    accepted_ = true;
+    shared_.active++;
+    shared_.total++;
+    try {
+      association_.id = shared_.sink.associationAccepted(association_);
+    } catch (const std::exception& e) {
+      shared_.log->error("cannot record association from '{}': {}", association_.calling_aet, e.what());
+    }
+  }
+
+  void notifyReleaseRequest() override { outcome_ = "released"; }
+  void notifyAbortRequest() override { outcome_ = "aborted"; }
+
+  void notifyAssociationTermination() override {
+    if (!accepted_) return;
+    accepted_ = false;
+    shared_.active--;
+    stats_.outcome = outcome_;
+    stats_.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    shared_.log->info("association from '{}' at {}: {} instances, {:.1f} MB, {} failed, {:.2f} s, {}",
+                      association_.calling_aet, association_.peer_host, stats_.instances, stats_.bytes / 1e6,
+                      stats_.failures, stats_.duration_s, stats_.outcome);
+    try {
+      shared_.sink.associationEnded(association_, stats_);
+    } catch (const std::exception& e) {
+      shared_.log->error("cannot record end of association {}: {}", association_.id, e.what());
+    }
+  }
+
+  OFCondition handleIncomingCommand(T_DIMSE_Message* message, const DcmPresentationContextInfo& info) override {
+    if (message->CommandField != DIMSE_C_STORE_RQ) return DcmThreadSCP::handleIncomingCommand(message, info);
+    return handleStore(message->msg.CStoreRQ, info.presentationContextID);
+  }
+
+ private:
+  OFCondition respond(T_ASC_PresentationContextID presentation, const T_DIMSE_C_StoreRQ& request, Uint16 status,
+                      const std::string& comment) {
+    if (status == kStatusSuccess) return sendSTOREResponse(presentation, request, status);
+    stats_.failures++;
+    DcmDataset detail;
+    detail.putAndInsertString(DCM_ErrorComment, comment.substr(0, 64).c_str());
+    return sendSTOREResponse(presentation, request.MessageID, request.AffectedSOPClassUID,
+                             request.AffectedSOPInstanceUID, status, &detail);
+  }
+
+  OFCondition handleStore(T_DIMSE_C_StoreRQ& request, T_ASC_PresentationContextID presentation) {
+    std::string why;
+    bool accepting = false;
+    try {
+      accepting = shared_.sink.acceptsInstances(&why);
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+    if (!accepting) {
+      // The dataset must still be read off the wire before answering.
+      DcmDataset* discarded = nullptr;
+      OFCondition received = receiveSTORERequest(request, presentation, discarded);
+      delete discarded;
+      if (received.bad()) return received;
+      shared_.log->warn("C-STORE {} from '{}' refused (0xA700): {}", request.AffectedSOPInstanceUID,
+                        association_.calling_aet, why);
+      return respond(presentation, request, kStatusOutOfResources, why);
+    }
+
+    std::unique_ptr<PendingInstance> pending;
+    try {
+      pending = shared_.sink.prepareInstance();
+    } catch (const std::exception& e) {
+      DcmDataset* discarded = nullptr;
+      OFCondition received = receiveSTORERequest(request, presentation, discarded);
+      delete discarded;
+      if (received.bad()) return received;
+      shared_.log->error("C-STORE {}: cannot prepare storage: {}", request.AffectedSOPInstanceUID, e.what());
+      return respond(presentation, request, kStatusOutOfResources, e.what());
+    }
+    // Bit-preserving: the dataset goes to the file exactly as it came off the wire.
+    OFCondition received = receiveSTORERequest(request, presentation, OFString(pending->file().c_str()));
+    if (received.bad()) {
+      shared_.log->warn("C-STORE {} from '{}' not received completely: {}", request.AffectedSOPInstanceUID,
+                        association_.calling_aet, received.text());
+      return received;  // the association cannot continue; the pending file is discarded
+    }
+    DispositionResult result;
+    try {
+      result = pending->keep(request.AffectedSOPClassUID, request.AffectedSOPInstanceUID, association_);
+    } catch (const std::exception& e) {
+      result = {InstanceDisposition::Failed, e.what(), 0};
+    }
+    Uint16 status = dimseStatusOf(result.disposition);
+    if (status == kStatusSuccess) {
+      stats_.instances++;
+      stats_.bytes += static_cast<int64_t>(result.bytes);
+    } else {
+      shared_.log->warn("C-STORE {} from '{}' answered 0x{:04X}: {}", request.AffectedSOPInstanceUID,
+                        association_.calling_aet, status, result.reason);
+    }
+    return respond(presentation, request, status, result.reason);
+  }
+
+  ScpShared& shared_;
+  AssociationInfo association_;
+  AssociationStats stats_;
+  std::string outcome_ = "interrupted";
+  std::chrono::steady_clock::time_point started_;
+  bool accepted_ = false;
+};
+
+class ScpPool;
+
+class ScpWorker : public DcmBaseSCPPool::DcmBaseSCPWorker {
+ public:
+  ScpWorker(DcmBaseSCPPool& pool, ScpShared& shared) : DcmBaseSCPWorker(pool), session_(shared) {}
+  OFCondition setSharedConfig(const DcmSharedSCPConfig& config) override { return session_.setSharedConfig(config); }
+  OFBool busy() override { return session_.isConnected(); }
+
+ protected:
+  OFCondition workerListen(T_ASC_Association* const association) override {
+    try {
+      return session_.run(association);
+    } catch (const std::exception& e) {
+      moduleLogger("scp")->error("association worker failed: {}", e.what());
+      return EC_IllegalCall;
+    }
+  }
+
+ private:
+  ScpSession session_;
+};
+
+class ScpPool : public DcmBaseSCPPool {
+ public:
+  explicit ScpPool(ScpShared& shared) : shared_(shared) {}
+
+ protected:
+  DcmBaseSCPWorker* createSCPWorker() override { return new ScpWorker(*this, shared_); }
+
+ private:
+  ScpShared& shared_;
+};
+
+// DCMTK 3.6.7 reports a busy port only from inside listen(); try it here first
+// so that start() can fail with a clear message.
+void checkPortFree(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return;
+  int yes = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_ANY);
+  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  int error = errno;
+  ::close(fd);
+  if (rc != 0)
+    throw Error(Errc::Network, "cannot listen on DICOM port " + std::to_string(port) + ": " + std::strerror(error));
+}
+
+}  // namespace
+
+void initDicomNetworking() {
+  // Without TCP_NODELAY, Nagle + delayed ACKs stall every C-STORE ~40 ms.
+  ::setenv("TCP_NODELAY", "1", 1);
+  // DCMTK's own log: errors only; volnode logs what matters itself.
+  OFLog::configure(OFLogger::ERROR_LOG_LEVEL);
+}
+
+struct StoreScp::Impl {
+  Impl(const DicomConfig& config, InstanceSink& sink) : shared{config, sink, PeerPolicy(config.allowed_peers)}, pool(shared) {}
+  ScpShared shared;
+  ScpPool pool;
+  std::thread listener;
+  std::atomic<bool> listening{false};
+  std::mutex error_mutex;
+  std::string last_error;
+};
+
+StoreScp::StoreScp(const DicomConfig& config, InstanceSink& sink) : impl_(std::make_unique<Impl>(config, sink)) {
+  DcmSCPConfig& cfg = impl_->pool.getConfig();
+  cfg.setAETitle(config.aet.c_str());
+  cfg.setPort(config.port);
+  cfg.setMaxReceivePDULength(config.max_pdu);
+  cfg.setACSETimeout(static_cast<Uint32>(config.acse_timeout_s));
+  cfg.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
+  cfg.setDIMSETimeout(static_cast<Uint32>(config.dimse_timeout_s));
+  // The listener wakes up every second to notice stop().
+  cfg.setConnectionBlockingMode(DUL_NOBLOCK);
+  cfg.setConnectionTimeout(1);
+  cfg.setHostLookupEnabled(OFFalse);
+  cfg.setRespondWithCalledAETitle(!config.check_called_aet);
+  impl_->pool.setMaxThreads(static_cast<Uint16>(config.max_associations));
+
+}
+
+StoreScp::~StoreScp() { stop(); }
+
+void StoreScp::start() {
+  checkPortFree(impl_->shared.config.port);
+  impl_->listening = true;
+  impl_->listener = std::thread([this] {
+    OFCondition result = impl_->pool.listen();
+    impl_->listening = false;
+    if (result.bad()) {
+      std::lock_guard lock(impl_->error_mutex);
+      impl_->last_error = result.text();
+      impl_->shared.log->critical("DICOM listener on port {} stopped: {}", impl_->shared.config.port, result.text());
+    }
+  });
+  impl_->shared.log->info("DICOM listener '{}' on port {} (max {} associations, max PDU {})",
+                          impl_->shared.config.aet, impl_->shared.config.port, impl_->shared.config.max_associations,
+                          impl_->shared.config.max_pdu);
+}
+
+void StoreScp::stop() {
+  if (!impl_->listener.joinable()) return;
+  impl_->pool.stopAfterCurrentAssociations();
+  impl_->listener.join();
+  impl_->shared.log->info("DICOM listener stopped");
+}
+
+ScpStatus StoreScp::status() const {
+  ScpStatus s;
+  s.listening = impl_->listening;
+  s.active_associations = impl_->shared.active;
+  s.associations_total = impl_->shared.total;
+  s.associations_refused = impl_->shared.refused;
+  std::lock_guard lock(impl_->error_mutex);
+  s.last_error = impl_->last_error;
+  return s;
+}
+
+}  // namespace volnode

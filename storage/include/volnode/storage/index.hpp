@@ -1,0 +1,63 @@
+#pragma once
+// The SQLite index of everything the node holds: patients, studies, series,
+// instances and the associations that delivered them. Thread-safe: one writer
+// connection (writes are serialized, as SQLite does anyway) and one reader
+// connection, so the console never waits for ingest.
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "volnode/storage/records.hpp"
+
+namespace volnode {
+
+class Index {
+ public:
+  // Opens or creates the index and applies the embedded schema migrations.
+  // Throws Error(Errc::SchemaTooNew) when the file was written by a newer volnode,
+  // Error(Errc::Database) when it is locked or not a database.
+  explicit Index(const std::filesystem::path& path);
+  ~Index();
+  Index(const Index&) = delete;
+  Index& operator=(const Index&) = delete;
+
+  static int latestSchemaVersion();
+  int schemaVersion();
+  const std::filesystem::path& path() const;
+
+  // --- ingest ---
+  std::vector<HeldCopy> heldCopies(const std::string& sop_uid);
+  // Adds an instance (creating patient/study/series as needed) in one transaction
+  // and returns its row id. A series that had left `receiving` goes back to it.
+  int64_t addInstance(const NewInstance& instance);
+  void removeInstance(int64_t id);
+  bool hasFilePath(const std::string& file_path);
+
+  int64_t beginAssociation(const std::string& calling_aet, const std::string& called_aet,
+                           const std::string& peer_host);
+  void endAssociation(int64_t id, int64_t instances, int64_t bytes, int64_t failures, const std::string& outcome);
+  // Marks associations left open by a previous process as interrupted.
+  int closeStaleAssociations();
+
+  // --- series state (the completion monitor owns the transitions) ---
+  void setSeriesState(const std::string& series_uid, const std::string& state, const std::string& reason);
+  std::vector<SeriesTransition> seriesTransitions(const std::string& series_uid);
+  std::vector<SeriesSummary> seriesInState(const std::string& state);
+
+  // --- reads ---
+  std::vector<StudySummary> listStudies(const StudyQuery& query);
+  std::optional<StudySummary> study(const std::string& study_uid);
+  std::vector<SeriesSummary> seriesOfStudy(const std::string& study_uid);
+  std::optional<SeriesSummary> series(const std::string& series_uid);
+  std::vector<InstanceFile> seriesFiles(const std::string& series_uid);
+  std::optional<InstanceAttributes> firstInstanceAttributes(const std::string& series_uid);
+  std::vector<AssociationRecord> recentAssociations(int limit);
+  IndexCounts counts();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace volnode

@@ -1,0 +1,51 @@
+#pragma once
+// Keeps a received instance safely: the file is fsync'd in the store and its
+// index row committed before the caller may answer Success.
+//   reserve()  -> a temp path the network layer writes the incoming bytes to
+//   keep()     -> parse header, fsync, dedupe, index, publish; or clean up
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "volnode/core/config.hpp"
+#include "volnode/storage/file_store.hpp"
+#include "volnode/storage/index.hpp"
+
+namespace volnode {
+
+enum class KeepOutcome {
+  Stored,          // new instance, safely kept
+  Duplicate,       // identical to an instance already held: nothing written
+  StoredConflict,  // same SOP Instance UID as one held, other content: both kept, marked
+  OutOfSpace,      // disk below the watermark or full: nothing kept
+  Invalid,         // the data cannot be indexed (unparseable, missing or bad UIDs)
+  Failed,          // an internal failure (I/O, database): nothing kept
+};
+
+struct KeepResult {
+  KeepOutcome outcome = KeepOutcome::Failed;
+  std::string reason;       // for logs and the DIMSE error comment
+  std::string series_uid;   // set when kept or duplicate
+  uint64_t bytes = 0;
+};
+
+class InstanceStore {
+ public:
+  InstanceStore(const StorageConfig& config, Index& index, FileStore& files);
+
+  // False (with the reason) while free disk space is below storage.min_free_mb.
+  bool hasSpace(std::string* why = nullptr) const;
+  Reservation reserve() const { return files_.reserve(); }
+
+  // Takes over the file written at reservation.temp_path. The SOP UIDs from the
+  // C-STORE command must match the dataset's.
+  KeepResult keep(const Reservation& reservation, const std::string& command_sop_class_uid,
+                  const std::string& command_sop_instance_uid, std::optional<int64_t> association_id);
+
+ private:
+  StorageConfig config_;
+  Index& index_;
+  FileStore& files_;
+};
+
+}  // namespace volnode

@@ -1,0 +1,16 @@
+#pragma once
+// Reads what the index needs from a received DICOM file, stopping before the pixel data.
+#include <filesystem>
+
+#include "volnode/storage/records.hpp"
+
+namespace volnode {
+
+// Throws Error(Errc::InvalidDicom) naming what is wrong (unreadable, missing UIDs, ...).
+InstanceAttributes readInstanceAttributes(const std::filesystem::path& file);
+
+// True when both files hold the same dataset bytes (the meta header may differ:
+// it names the sender).
+bool sameDataset(const std::filesystem::path& a, const std::filesystem::path& b);
+
+}  // namespace volnode

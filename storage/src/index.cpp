@@ -1,0 +1,452 @@
+#include "volnode/storage/index.hpp"
+
+#include <mutex>
+
+#include "sqlite.hpp"
+#include "volnode/core/clock.hpp"
+#include "volnode/core/error.hpp"
+#include "volnode/core/logging.hpp"
+
+namespace volnode {
+namespace {
+
+struct Migration {
+  int version;
+  const char* name;
+  const char* sql;
+};
+
+const Migration kMigrations[] = {
+#include "migrations.inc"
+};
+
+int latestVersion() {
+  int latest = 0;
+  for (const auto& m : kMigrations) latest = std::max(latest, m.version);
+  return latest;
+}
+
+int userVersion(sql::Connection& db) {
+  auto stmt = db.prepare("PRAGMA user_version");
+  stmt.step();
+  return static_cast<int>(stmt.integer(0));
+}
+
+void migrate(sql::Connection& db, const std::filesystem::path& path) {
+  int current = userVersion(db);
+  int latest = latestVersion();
+  if (current > latest)
+    throw Error(Errc::SchemaTooNew,
+                "index " + path.string() + " has schema version " + std::to_string(current) +
+                    " but this volnode knows versions up to " + std::to_string(latest) +
+                    "; run the newer volnode that wrote it, or restore a backup of the index");
+  for (const auto& m : kMigrations) {
+    if (m.version <= current) continue;
+    sql::Transaction tx(db);
+    db.exec(m.sql);
+    db.exec("PRAGMA user_version = " + std::to_string(m.version));
+    tx.commit();
+    moduleLogger("storage")->info("index {}: applied schema migration {}", path.string(), m.name);
+  }
+}
+
+std::string today() { return isoUtcNow().substr(0, 10); }
+
+const char* const kSeriesColumns =
+    "se.series_uid, st.study_uid, se.modality, se.series_description, se.series_number, se.body_part, "
+    "se.protocol_name, se.frame_of_reference, se.calling_aet, se.instance_count, se.first_received, "
+    "se.last_received, se.last_received_unix, se.state, se.state_reason, se.state_time, "
+    "(SELECT COUNT(*) FROM instances i WHERE i.series_pk = se.id AND i.conflict = 1)";
+
+SeriesSummary readSeries(const sql::Statement& s) {
+  SeriesSummary r;
+  r.series_uid = s.text(0);
+  r.study_uid = s.text(1);
+  r.modality = s.text(2);
+  r.series_description = s.text(3);
+  r.series_number = s.text(4);
+  r.body_part = s.text(5);
+  r.protocol_name = s.text(6);
+  r.frame_of_reference = s.text(7);
+  r.calling_aet = s.text(8);
+  r.instances = s.integer(9);
+  r.first_received = s.text(10);
+  r.last_received = s.text(11);
+  r.last_received_unix = s.real(12);
+  r.state = s.text(13);
+  r.state_reason = s.text(14);
+  r.state_time = s.text(15);
+  r.conflicts = s.integer(16);
+  return r;
+}
+
+const char* const kStudyColumns =
+    "st.study_uid, st.study_date, st.study_time, st.accession_number, st.study_id, st.study_description, "
+    "st.referring_physician, p.patient_id, p.issuer, p.patient_name, p.birth_date, p.sex, "
+    "(SELECT group_concat(m, '\\') FROM (SELECT DISTINCT modality AS m FROM series WHERE study_pk = st.id "
+    "ORDER BY m)), "
+    "(SELECT COUNT(*) FROM series WHERE study_pk = st.id), "
+    "(SELECT COALESCE(SUM(instance_count), 0) FROM series WHERE study_pk = st.id), "
+    "st.first_received, st.last_received";
+
+StudySummary readStudy(const sql::Statement& s) {
+  StudySummary r;
+  r.study_uid = s.text(0);
+  r.study_date = s.text(1);
+  r.study_time = s.text(2);
+  r.accession_number = s.text(3);
+  r.study_id = s.text(4);
+  r.study_description = s.text(5);
+  r.referring_physician = s.text(6);
+  r.patient_id = s.text(7);
+  r.issuer_of_patient_id = s.text(8);
+  r.patient_name = s.text(9);
+  r.patient_birth_date = s.text(10);
+  r.patient_sex = s.text(11);
+  r.modalities = s.text(12);
+  r.series_count = s.integer(13);
+  r.instances = s.integer(14);
+  r.first_received = s.text(15);
+  r.last_received = s.text(16);
+  return r;
+}
+
+}  // namespace
+
+struct Index::Impl {
+  std::filesystem::path path;
+  std::mutex write_mutex;
+  std::unique_ptr<sql::Connection> writer;
+  std::mutex read_mutex;
+  std::unique_ptr<sql::Connection> reader;
+
+  int64_t upsertPatient(const InstanceAttributes& a) {
+    auto find = writer->prepare("SELECT id FROM patients WHERE patient_id = ? AND issuer = ?");
+    find.bind(1, a.patient_id).bind(2, a.issuer_of_patient_id);
+    if (find.step()) return find.integer(0);
+    auto insert = writer->prepare(
+        "INSERT INTO patients(patient_id, issuer, patient_name, birth_date, sex) VALUES (?,?,?,?,?)");
+    insert.bind(1, a.patient_id).bind(2, a.issuer_of_patient_id).bind(3, a.patient_name)
+        .bind(4, a.patient_birth_date).bind(5, a.patient_sex).run();
+    return writer->lastInsertId();
+  }
+
+  int64_t upsertStudy(const InstanceAttributes& a, const std::string& now) {
+    auto find = writer->prepare("SELECT id FROM studies WHERE study_uid = ?");
+    find.bind(1, a.study_uid);
+    if (find.step()) {
+      int64_t id = find.integer(0);
+      writer->prepare("UPDATE studies SET last_received = ? WHERE id = ?").bind(1, now).bind(2, id).run();
+      return id;
+    }
+    int64_t patient = upsertPatient(a);
+    auto insert = writer->prepare(
+        "INSERT INTO studies(study_uid, patient_pk, study_date, study_time, accession_number, study_id, "
+        "study_description, referring_physician, first_received, last_received) VALUES (?,?,?,?,?,?,?,?,?,?)");
+    insert.bind(1, a.study_uid).bind(2, patient).bind(3, a.study_date).bind(4, a.study_time)
+        .bind(5, a.accession_number).bind(6, a.study_id).bind(7, a.study_description)
+        .bind(8, a.referring_physician).bind(9, now).bind(10, now).run();
+    return writer->lastInsertId();
+  }
+
+  void recordTransition(int64_t series_pk, const std::string& state, const std::string& reason,
+                        const std::string& now) {
+    writer->prepare("INSERT INTO series_transitions(series_pk, state, reason, at) VALUES (?,?,?,?)")
+        .bind(1, series_pk).bind(2, state).bind(3, reason).bind(4, now).run();
+  }
+
+  int64_t upsertSeries(const InstanceAttributes& a, int64_t study_pk, const std::string& calling_aet,
+                       const std::string& now, double now_unix) {
+    auto find = writer->prepare("SELECT id, state FROM series WHERE series_uid = ?");
+    find.bind(1, a.series_uid);
+    if (find.step()) {
+      int64_t id = find.integer(0);
+      std::string state = find.text(1);
+      writer->prepare(
+                "UPDATE series SET instance_count = instance_count + 1, last_received = ?, "
+                "last_received_unix = ?, calling_aet = ? WHERE id = ?")
+          .bind(1, now).bind(2, now_unix).bind(3, calling_aet).bind(4, id).run();
+      if (state != "receiving") {
+        // A late instance: the series is received again and a later render supersedes the earlier one.
+        std::string reason = "late instance after " + state;
+        writer->prepare("UPDATE series SET state = 'receiving', state_reason = ?, state_time = ? WHERE id = ?")
+            .bind(1, reason).bind(2, now).bind(3, id).run();
+        recordTransition(id, "receiving", reason, now);
+      }
+      return id;
+    }
+    auto insert = writer->prepare(
+        "INSERT INTO series(series_uid, study_pk, modality, series_description, series_number, body_part, "
+        "protocol_name, frame_of_reference, calling_aet, instance_count, first_received, last_received, "
+        "last_received_unix, state, state_reason, state_time) "
+        "VALUES (?,?,?,?,?,?,?,?,?,1,?,?,?,'receiving','first instance received',?)");
+    insert.bind(1, a.series_uid).bind(2, study_pk).bind(3, a.modality).bind(4, a.series_description)
+        .bind(5, a.series_number).bind(6, a.body_part).bind(7, a.protocol_name).bind(8, a.frame_of_reference)
+        .bind(9, calling_aet).bind(10, now).bind(11, now).bind(12, now_unix).bind(13, now).run();
+    int64_t id = writer->lastInsertId();
+    recordTransition(id, "receiving", "first instance received", now);
+    return id;
+  }
+};
+
+Index::Index(const std::filesystem::path& path) : impl_(std::make_unique<Impl>()) {
+  impl_->path = path;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+  impl_->writer = std::make_unique<sql::Connection>(path, true);
+  migrate(*impl_->writer, path);
+  impl_->reader = std::make_unique<sql::Connection>(path, false);
+}
+
+Index::~Index() = default;
+
+int Index::latestSchemaVersion() { return latestVersion(); }
+
+int Index::schemaVersion() {
+  std::lock_guard lock(impl_->read_mutex);
+  return userVersion(*impl_->reader);
+}
+
+const std::filesystem::path& Index::path() const { return impl_->path; }
+
+std::vector<HeldCopy> Index::heldCopies(const std::string& sop_uid) {
+  std::lock_guard lock(impl_->write_mutex);
+  auto s = impl_->writer->prepare("SELECT id, file_path FROM instances WHERE sop_uid = ?");
+  s.bind(1, sop_uid);
+  std::vector<HeldCopy> copies;
+  while (s.step()) copies.push_back({s.integer(0), s.text(1)});
+  return copies;
+}
+
+int64_t Index::addInstance(const NewInstance& in) {
+  const auto& a = in.attributes;
+  std::string now = isoUtcNow();
+  double now_unix = unixSecondsNow();
+  std::lock_guard lock(impl_->write_mutex);
+  auto& db = *impl_->writer;
+  sql::Transaction tx(db);
+  std::string calling_aet;
+  if (in.association_id) {
+    auto s = db.prepare("SELECT calling_aet FROM associations WHERE id = ?");
+    s.bind(1, *in.association_id);
+    if (s.step()) calling_aet = s.text(0);
+  }
+  int64_t study_pk = impl_->upsertStudy(a, now);
+  int64_t series_pk = impl_->upsertSeries(a, study_pk, calling_aet, now, now_unix);
+  if (in.conflict) db.prepare("UPDATE instances SET conflict = 1 WHERE sop_uid = ?").bind(1, a.sop_uid).run();
+  auto insert = db.prepare(
+      "INSERT INTO instances(sop_uid, series_pk, association_pk, sop_class_uid, transfer_syntax_uid, "
+      "instance_number, rows, columns, number_of_frames, bits_allocated, pixel_spacing, image_position, "
+      "image_orientation, slice_thickness, image_type, acquisition_number, images_in_acquisition, "
+      "temporal_positions, specific_character_set, file_path, file_size, conflict, received_at) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  insert.bind(1, a.sop_uid).bind(2, series_pk).bind(3, in.association_id).bind(4, a.sop_class_uid)
+      .bind(5, a.transfer_syntax_uid).bind(6, a.instance_number).bind(7, a.rows).bind(8, a.columns)
+      .bind(9, a.number_of_frames).bind(10, a.bits_allocated).bind(11, a.pixel_spacing).bind(12, a.image_position)
+      .bind(13, a.image_orientation).bind(14, a.slice_thickness).bind(15, a.image_type)
+      .bind(16, a.acquisition_number).bind(17, a.images_in_acquisition).bind(18, a.temporal_positions)
+      .bind(19, a.specific_character_set).bind(20, in.file_path).bind(21, static_cast<int64_t>(in.file_size))
+      .bind(22, in.conflict ? 1 : 0).bind(23, now).run();
+  int64_t id = db.lastInsertId();
+  tx.commit();
+  return id;
+}
+
+void Index::removeInstance(int64_t id) {
+  std::lock_guard lock(impl_->write_mutex);
+  auto& db = *impl_->writer;
+  sql::Transaction tx(db);
+  auto s = db.prepare("SELECT series_pk FROM instances WHERE id = ?");
+  s.bind(1, id);
+  if (!s.step()) return;
+  int64_t series_pk = s.integer(0);
+  db.prepare("DELETE FROM instances WHERE id = ?").bind(1, id).run();
+  db.prepare("UPDATE series SET instance_count = instance_count - 1 WHERE id = ?").bind(1, series_pk).run();
+  tx.commit();
+}
+
+bool Index::hasFilePath(const std::string& file_path) {
+  std::lock_guard lock(impl_->read_mutex);
+  auto s = impl_->reader->prepare("SELECT 1 FROM instances WHERE file_path = ?");
+  s.bind(1, file_path);
+  return s.step();
+}
+
+int64_t Index::beginAssociation(const std::string& calling_aet, const std::string& called_aet,
+                                const std::string& peer_host) {
+  std::lock_guard lock(impl_->write_mutex);
+  impl_->writer
+      ->prepare("INSERT INTO associations(calling_aet, called_aet, peer_host, started_at) VALUES (?,?,?,?)")
+      .bind(1, calling_aet).bind(2, called_aet).bind(3, peer_host).bind(4, isoUtcNow()).run();
+  return impl_->writer->lastInsertId();
+}
+
+void Index::endAssociation(int64_t id, int64_t instances, int64_t bytes, int64_t failures,
+                           const std::string& outcome) {
+  std::lock_guard lock(impl_->write_mutex);
+  impl_->writer
+      ->prepare("UPDATE associations SET ended_at = ?, instances = ?, bytes = ?, failures = ?, outcome = ? WHERE id = ?")
+      .bind(1, isoUtcNow()).bind(2, instances).bind(3, bytes).bind(4, failures).bind(5, outcome).bind(6, id).run();
+}
+
+int Index::closeStaleAssociations() {
+  std::lock_guard lock(impl_->write_mutex);
+  impl_->writer->prepare("UPDATE associations SET outcome = 'interrupted', ended_at = ? WHERE outcome = 'open'")
+      .bind(1, isoUtcNow()).run();
+  return impl_->writer->changes();
+}
+
+void Index::setSeriesState(const std::string& series_uid, const std::string& state, const std::string& reason) {
+  std::string now = isoUtcNow();
+  std::lock_guard lock(impl_->write_mutex);
+  auto& db = *impl_->writer;
+  sql::Transaction tx(db);
+  auto find = db.prepare("SELECT id FROM series WHERE series_uid = ?");
+  find.bind(1, series_uid);
+  if (!find.step()) throw Error(Errc::NotFound, "no series " + series_uid);
+  int64_t id = find.integer(0);
+  db.prepare("UPDATE series SET state = ?, state_reason = ?, state_time = ? WHERE id = ?")
+      .bind(1, state).bind(2, reason).bind(3, now).bind(4, id).run();
+  impl_->recordTransition(id, state, reason, now);
+  tx.commit();
+}
+
+std::vector<SeriesTransition> Index::seriesTransitions(const std::string& series_uid) {
+  std::lock_guard lock(impl_->read_mutex);
+  auto s = impl_->reader->prepare(
+      "SELECT t.state, t.reason, t.at FROM series_transitions t JOIN series se ON se.id = t.series_pk "
+      "WHERE se.series_uid = ? ORDER BY t.id");
+  s.bind(1, series_uid);
+  std::vector<SeriesTransition> out;
+  while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2)});
+  return out;
+}
+
+std::vector<SeriesSummary> Index::seriesInState(const std::string& state) {
+  std::lock_guard lock(impl_->read_mutex);
+  auto s = impl_->reader->prepare(std::string("SELECT ") + kSeriesColumns +
+                                  " FROM series se JOIN studies st ON st.id = se.study_pk WHERE se.state = ?");
+  s.bind(1, state);
+  std::vector<SeriesSummary> out;
+  while (s.step()) out.push_back(readSeries(s));
+  return out;
+}
+
+std::vector<StudySummary> Index::listStudies(const StudyQuery& q) {
+  std::string where = " WHERE 1=1";
+  if (!q.text.empty())
+    where += " AND (p.patient_id LIKE ?1 OR p.patient_name LIKE ?1 OR st.accession_number LIKE ?1 "
+             "OR st.study_description LIKE ?1)";
+  if (!q.modality.empty()) where += " AND EXISTS (SELECT 1 FROM series x WHERE x.study_pk = st.id AND x.modality = ?2)";
+  if (!q.date_from.empty()) where += " AND st.study_date >= ?3";
+  if (!q.date_to.empty()) where += " AND st.study_date <= ?4";
+  std::lock_guard lock(impl_->read_mutex);
+  auto s = impl_->reader->prepare(std::string("SELECT ") + kStudyColumns +
+                                  " FROM studies st JOIN patients p ON p.id = st.patient_pk" + where +
+                                  " ORDER BY st.last_received DESC LIMIT ?5 OFFSET ?6");
+  if (!q.text.empty()) s.bind(1, "%" + q.text + "%");
+  if (!q.modality.empty()) s.bind(2, q.modality);
+  if (!q.date_from.empty()) s.bind(3, q.date_from);
+  if (!q.date_to.empty()) s.bind(4, q.date_to);
+  s.bind(5, q.limit).bind(6, q.offset);
+  std::vector<StudySummary> out;
+  while (s.step()) out.push_back(readStudy(s));
+  return out;
+}
+
+std::optional<StudySummary> Index::study(const std::string& study_uid) {
+  std::lock_guard lock(impl_->read_mutex);
+  auto s = impl_->reader->prepare(std::string("SELECT ") + kStudyColumns +
+                                  " FROM studies st JOIN patients p ON p.id = st.patient_pk WHERE st.study_uid = ?");
+  s.bind(1, study_uid);
+  if (!s.step()) return std::nullopt;
+  return readStudy(s);
+}
+
+std::vector<SeriesSummary> Index::seriesOfStudy(const std::string& study_uid) {
+  std::lock_guard lock(impl_->read_mutex);
+  auto s = impl_->reader->prepare(std::string("SELECT ") + kSeriesColumns +
+                                  " FROM series se JOIN studies st ON st.id = se.study_pk WHERE st.study_uid = ? "
+                                  "ORDER BY CAST(se.series_number AS INTEGER), se.id");
+  s.bind(1, study_uid);
+  std::vector<SeriesSummary> out;
+  while (s.step()) out.push_back(readSeries(s));
+  return out;
+}
+
+std::optional<SeriesSummary> Index::series(const std::string& series_uid) {
+  std::lock_guard lock(impl_->read_mutex);
+  auto s = impl_->reader->prepare(std::string("SELECT ") + kSeriesColumns +
+                                  " FROM series se JOIN studies st ON st.id = se.study_pk WHERE se.series_uid = ?");
+  s.bind(1, series_uid);
+  if (!s.step()) return std::nullopt;
+  return readSeries(s);
+}
+
+std::vector<InstanceFile> Index::seriesFiles(const std::string& series_uid) {
+  std::lock_guard lock(impl_->read_mutex);
+  auto s = impl_->reader->prepare(
+      "SELECT i.sop_uid, i.file_path, i.instance_number, i.conflict FROM instances i "
+      "JOIN series se ON se.id = i.series_pk WHERE se.series_uid = ? ORDER BY i.id");
+  s.bind(1, series_uid);
+  std::vector<InstanceFile> out;
+  while (s.step()) out.push_back({s.text(0), s.text(1), s.optionalInteger(2), s.integer(3) != 0});
+  return out;
+}
+
+std::optional<InstanceAttributes> Index::firstInstanceAttributes(const std::string& series_uid) {
+  std::lock_guard lock(impl_->read_mutex);
+  auto s = impl_->reader->prepare(
+      "SELECT p.patient_id, p.issuer, p.patient_name, p.birth_date, p.sex, st.study_uid, st.study_date, "
+      "st.study_time, st.accession_number, st.study_id, st.study_description, st.referring_physician, "
+      "se.series_uid, se.modality, se.series_description, se.series_number, se.body_part, se.protocol_name, "
+      "se.frame_of_reference, i.sop_uid, i.sop_class_uid, i.transfer_syntax_uid, i.instance_number, i.rows, "
+      "i.columns, i.number_of_frames, i.bits_allocated, i.images_in_acquisition, i.temporal_positions, "
+      "i.pixel_spacing, i.image_position, i.image_orientation, i.slice_thickness, i.image_type, "
+      "i.acquisition_number, i.specific_character_set "
+      "FROM instances i JOIN series se ON se.id = i.series_pk JOIN studies st ON st.id = se.study_pk "
+      "JOIN patients p ON p.id = st.patient_pk WHERE se.series_uid = ? ORDER BY i.id LIMIT 1");
+  s.bind(1, series_uid);
+  if (!s.step()) return std::nullopt;
+  InstanceAttributes a;
+  int c = 0;
+  for (std::string* field : {&a.patient_id, &a.issuer_of_patient_id, &a.patient_name, &a.patient_birth_date,
+                             &a.patient_sex, &a.study_uid, &a.study_date, &a.study_time, &a.accession_number,
+                             &a.study_id, &a.study_description, &a.referring_physician, &a.series_uid, &a.modality,
+                             &a.series_description, &a.series_number, &a.body_part, &a.protocol_name,
+                             &a.frame_of_reference, &a.sop_uid, &a.sop_class_uid, &a.transfer_syntax_uid})
+    *field = s.text(c++);
+  for (std::optional<int64_t>* field : {&a.instance_number, &a.rows, &a.columns, &a.number_of_frames,
+                                        &a.bits_allocated, &a.images_in_acquisition, &a.temporal_positions})
+    *field = s.optionalInteger(c++);
+  for (std::string* field : {&a.pixel_spacing, &a.image_position, &a.image_orientation, &a.slice_thickness,
+                             &a.image_type, &a.acquisition_number, &a.specific_character_set})
+    *field = s.text(c++);
+  return a;
+}
+
+std::vector<AssociationRecord> Index::recentAssociations(int limit) {
+  std::lock_guard lock(impl_->read_mutex);
+  auto s = impl_->reader->prepare(
+      "SELECT id, calling_aet, called_aet, peer_host, started_at, COALESCE(ended_at, ''), outcome, instances, bytes, "
+      "failures FROM associations ORDER BY id DESC LIMIT ?");
+  s.bind(1, limit);
+  std::vector<AssociationRecord> out;
+  while (s.step())
+    out.push_back({s.integer(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5), s.text(6), s.integer(7),
+                   s.integer(8), s.integer(9)});
+  return out;
+}
+
+IndexCounts Index::counts() {
+  std::lock_guard lock(impl_->read_mutex);
+  auto s = impl_->reader->prepare(
+      "SELECT (SELECT COUNT(*) FROM patients), (SELECT COUNT(*) FROM studies), (SELECT COUNT(*) FROM series), "
+      "(SELECT COUNT(*) FROM instances), (SELECT COALESCE(SUM(file_size), 0) FROM instances), "
+      "(SELECT COUNT(*) FROM associations WHERE outcome = 'open'), "
+      "(SELECT COUNT(*) FROM instances WHERE received_at >= ?)");
+  s.bind(1, today());
+  s.step();
+  return {s.integer(0), s.integer(1), s.integer(2), s.integer(3), s.integer(4), s.integer(5), s.integer(6)};
+}
+
+}  // namespace volnode

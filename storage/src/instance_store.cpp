@@ -1,0 +1,93 @@
+#include "volnode/storage/instance_store.hpp"
+
+#include "dicom_header.hpp"
+#include "volnode/core/error.hpp"
+#include "volnode/core/files.hpp"
+#include "volnode/core/logging.hpp"
+
+namespace volnode {
+
+InstanceStore::InstanceStore(const StorageConfig& config, Index& index, FileStore& files)
+    : config_(config), index_(index), files_(files) {}
+
+bool InstanceStore::hasSpace(std::string* why) const {
+  uint64_t free_bytes = 0;
+  try {
+    free_bytes = freeBytes(files_.root());
+  } catch (const Error& e) {
+    if (why) *why = e.what();
+    return false;
+  }
+  uint64_t needed = config_.min_free_mb * 1024 * 1024;
+  if (free_bytes >= needed) return true;
+  if (why)
+    *why = "free disk space " + std::to_string(free_bytes / (1024 * 1024)) + " MB is below storage.min_free_mb " +
+           std::to_string(config_.min_free_mb) + " MB";
+  return false;
+}
+
+KeepResult InstanceStore::keep(const Reservation& reservation, const std::string& command_sop_class_uid,
+                               const std::string& command_sop_instance_uid, std::optional<int64_t> association_id) {
+  KeepResult result;
+  auto log = moduleLogger("storage");
+  try {
+    InstanceAttributes attributes;
+    try {
+      attributes = readInstanceAttributes(reservation.temp_path);
+    } catch (const Error& e) {
+      files_.discard(reservation);
+      return {KeepOutcome::Invalid, e.what()};
+    }
+    if (attributes.sop_uid != command_sop_instance_uid || attributes.sop_class_uid != command_sop_class_uid) {
+      files_.discard(reservation);
+      return {KeepOutcome::Invalid, "the dataset's SOP Class/Instance UID differ from the C-STORE command's"};
+    }
+    result.series_uid = attributes.series_uid;
+    result.bytes = std::filesystem::file_size(reservation.temp_path);
+
+    bool conflict = false;
+    for (const auto& held : index_.heldCopies(attributes.sop_uid)) {
+      if (sameDataset(files_.absolute(held.file_path), reservation.temp_path)) {
+        files_.discard(reservation);
+        result.outcome = KeepOutcome::Duplicate;
+        result.reason = "identical to the instance already held";
+        return result;
+      }
+      conflict = true;
+    }
+
+    files_.syncTemp(reservation);
+    NewInstance row{attributes, reservation.relative_path, result.bytes, association_id, conflict};
+    int64_t id = 0;
+    try {
+      id = index_.addInstance(row);
+    } catch (...) {
+      files_.discard(reservation);  // file first, index second: compensate
+      throw;
+    }
+    try {
+      files_.publish(reservation);
+    } catch (...) {
+      index_.removeInstance(id);
+      files_.discard(reservation);
+      throw;
+    }
+    if (conflict)
+      log->warn("instance {} received again with different content; both copies kept and marked as conflict",
+                attributes.sop_uid);
+    result.outcome = conflict ? KeepOutcome::StoredConflict : KeepOutcome::Stored;
+    return result;
+  } catch (const Error& e) {
+    files_.discard(reservation);
+    result.outcome = e.code() == Errc::OutOfSpace ? KeepOutcome::OutOfSpace : KeepOutcome::Failed;
+    result.reason = e.what();
+  } catch (const std::exception& e) {
+    files_.discard(reservation);
+    result.outcome = KeepOutcome::Failed;
+    result.reason = e.what();
+  }
+  log->error("instance {} not kept: {}", command_sop_instance_uid, result.reason);
+  return result;
+}
+
+}  // namespace volnode

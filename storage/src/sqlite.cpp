@@ -1,0 +1,141 @@
+#include "sqlite.hpp"
+
+#include <sqlite3.h>
+
+#include "volnode/core/error.hpp"
+#include "volnode/core/logging.hpp"
+
+namespace volnode::sql {
+namespace {
+
+[[noreturn]] void fail(sqlite3* db, const std::string& what) {
+  int code = db ? sqlite3_extended_errcode(db) : SQLITE_ERROR;
+  std::string message = what + ": " + (db ? sqlite3_errmsg(db) : "no connection");
+  if ((code & 0xFF) == SQLITE_FULL) throw Error(Errc::OutOfSpace, message);
+  throw Error(Errc::Database, message);
+}
+
+}  // namespace
+
+Connection::Connection(const std::filesystem::path& path, bool create) : path_(path) {
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw Error(Errc::Database, "cannot open index " + path.string() + ": " + message);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  sqlite3_extended_result_codes(db_, 1);
+  // WAL: readers (the console) never block the writer (the SCP).
+  // synchronous=NORMAL: a commit survives a crash of the process (kill -9);
+  // after power loss the files are there (fsync'd) and the last commits may need
+  // re-indexing, which the store's recovery does.
+  exec("PRAGMA journal_mode=WAL");
+  exec("PRAGMA synchronous=NORMAL");
+  exec("PRAGMA foreign_keys=ON");
+}
+
+Connection::~Connection() { sqlite3_close_v2(db_); }
+
+void Connection::exec(std::string_view sql) {
+  char* message = nullptr;
+  std::string text(sql);
+  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string detail = message ? message : "unknown error";
+    sqlite3_free(message);
+    int code = sqlite3_extended_errcode(db_);
+    std::string what = "SQL failed on " + path_.string() + ": " + detail;
+    if ((code & 0xFF) == SQLITE_FULL) throw Error(Errc::OutOfSpace, what);
+    throw Error(Errc::Database, what);
+  }
+}
+
+Statement Connection::prepare(std::string_view sql) { return Statement(db_, sql); }
+int64_t Connection::lastInsertId() const { return sqlite3_last_insert_rowid(db_); }
+int Connection::changes() const { return sqlite3_changes(db_); }
+
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
+  if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK)
+    fail(db, "cannot prepare SQL '" + std::string(sql.substr(0, 60)) + "'");
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+
+Statement& Statement::bind(int index, std::string_view value) {
+  if (sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT) != SQLITE_OK)
+    fail(db_, "cannot bind text");
+  return *this;
+}
+
+Statement& Statement::bind(int index, int64_t value) {
+  if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK) fail(db_, "cannot bind integer");
+  return *this;
+}
+
+Statement& Statement::bind(int index, double value) {
+  if (sqlite3_bind_double(stmt_, index, value) != SQLITE_OK) fail(db_, "cannot bind real");
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::optional<int64_t> value) {
+  return value ? bind(index, *value) : bindNull(index);
+}
+
+Statement& Statement::bindNull(int index) {
+  if (sqlite3_bind_null(stmt_, index) != SQLITE_OK) fail(db_, "cannot bind null");
+  return *this;
+}
+
+bool Statement::step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  fail(db_, "SQL step failed");
+}
+
+void Statement::run() {
+  while (step()) {
+  }
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+bool Statement::isNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+
+std::string Statement::text(int column) const {
+  const auto* data = sqlite3_column_text(stmt_, column);
+  if (!data) return {};
+  return std::string(reinterpret_cast<const char*>(data), static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+int64_t Statement::integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+double Statement::real(int column) const { return sqlite3_column_double(stmt_, column); }
+
+std::optional<int64_t> Statement::optionalInteger(int column) const {
+  if (isNull(column)) return std::nullopt;
+  return integer(column);
+}
+
+Transaction::Transaction(Connection& connection) : connection_(connection) { connection_.exec("BEGIN IMMEDIATE"); }
+
+Transaction::~Transaction() {
+  if (done_) return;
+  try {
+    connection_.exec("ROLLBACK");
+  } catch (const Error& e) {
+    moduleLogger("storage")->error("rollback failed: {}", e.what());
+  }
+}
+
+void Transaction::commit() {
+  connection_.exec("COMMIT");
+  done_ = true;
+}
+
+}  // namespace volnode::sql

@@ -1,0 +1,83 @@
+#pragma once
+// A thin RAII layer over the SQLite C API: a connection, prepared statements
+// with typed binding, and a transaction guard. Errors become Error(Errc::Database).
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace volnode::sql {
+
+class Statement;
+
+class Connection {
+ public:
+  // Opens (creating if asked) the database in WAL mode with a busy timeout.
+  Connection(const std::filesystem::path& path, bool create);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void exec(std::string_view sql);
+  Statement prepare(std::string_view sql);
+  int64_t lastInsertId() const;
+  int changes() const;
+  sqlite3* handle() { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::filesystem::path path_;
+};
+
+class Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql);
+  ~Statement();
+  Statement(Statement&& other) noexcept;
+  Statement& operator=(Statement&&) = delete;
+  Statement(const Statement&) = delete;
+
+  // Binding is 1-based, like SQLite.
+  Statement& bind(int index, std::string_view value);
+  Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
+  Statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
+  Statement& bind(int index, int64_t value);
+  Statement& bind(int index, int value) { return bind(index, static_cast<int64_t>(value)); }
+  Statement& bind(int index, double value);
+  Statement& bind(int index, std::optional<int64_t> value);
+  Statement& bindNull(int index);
+
+  // Steps once; true while a row is available.
+  bool step();
+  // Runs a statement that returns no rows.
+  void run();
+  void reset();
+
+  bool isNull(int column) const;
+  std::string text(int column) const;
+  int64_t integer(int column) const;
+  double real(int column) const;
+  std::optional<int64_t> optionalInteger(int column) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back if not committed.
+class Transaction {
+ public:
+  explicit Transaction(Connection& connection);
+  ~Transaction();
+  void commit();
+
+ private:
+  Connection& connection_;
+  bool done_ = false;
+};
+
+}  // namespace volnode::sql
