@@ -8,6 +8,7 @@
 
 #include <gdcmImage.h>
 #include <gdcmImageReader.h>
+#include <gdcmTrace.h>
 
 #include "plan.hpp"
 #include "volnode/core/error.hpp"
@@ -72,6 +73,15 @@ class FrameSource {
  private:
   void load(size_t file) {
     if (file == loaded_) return;
+    // GDCM chatters on stderr about things we do not use (its own spacing for enhanced
+    // objects, J2K bit depth fix-ups); failures still come back as return values.
+    static const bool quiet = [] {
+      gdcm::Trace::WarningOff();
+      gdcm::Trace::DebugOff();
+      gdcm::Trace::ErrorOff();
+      return true;
+    }();
+    (void)quiet;
     const FileHeader& h = headers_[file];
     {
       std::ifstream probe(h.path, std::ios::binary);

@@ -239,7 +239,10 @@ std::optional<FileHeader> readHeader(const std::filesystem::path& path) {
       key += "tp" + fmt(*tp) + "|";
       label += (label.empty() ? "" : ", ") + std::string("time ") + fmt(*tp);
     }
-    key += "it" + image_type;
+    // ImageType values 1-3 (ORIGINAL/DERIVED, PRIMARY/SECONDARY, AXIAL/M/P...) separate stacks;
+    // later values are vendor detail (GE marks some slices of one stack "ADD").
+    key += "it";
+    for (size_t i = 0; i < h.info.image_type.size() && i < 3; ++i) key += h.info.image_type[i] + "\\";
     fr.split_key = key;
     fr.split_label = label;
     for (int f = 0; f < n; ++f) {

@@ -310,7 +310,8 @@ class Planner {
       if (std::abs(gap - median) > tol) uniform = false;
     const double extent = slices.back().d - slices.front().d;
     const double sz = uniform ? extent / double(count - 1) : median;
-    const int nz = uniform ? int(count) : int(std::floor(extent / sz + 0.5)) + 1;
+    // Never extrapolate past the last slice.
+    const int nz = uniform ? int(count) : int(std::floor(extent / sz + 0.01)) + 1;
 
     const V3 p0 = headers_[slices[0].file].frames[slices[0].frame].position;
     double amin = 0, amax = 0, bmin = 0, bmax = 0;

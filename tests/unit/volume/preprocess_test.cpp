@@ -1,0 +1,121 @@
+// Preprocessing: isotropic resampling, crop to body (table removal), smoothing, clamping.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "support/synthetic_series.hpp"
+#include "volnode/core/error.hpp"
+#include "volnode/pipeline/assembly.hpp"
+#include "volnode/pipeline/preprocess.hpp"
+#include "volume_test_util.hpp"
+
+namespace volnode {
+namespace {
+
+using test::Vec3;
+
+// A synthetic CT volume built in memory: body ellipsoid + a table slab below it (posterior, +y).
+Volume bodyWithTable() {
+  Volume v;
+  v.modality = "CT";
+  v.dimensions = {80, 80, 20};
+  v.spacing = {1.0, 1.0, 2.5};
+  v.origin = {-40, -40, 0};
+  v.voxels.resize(v.voxelCount());
+  for (int k = 0; k < 20; ++k)
+    for (int j = 0; j < 80; ++j)
+      for (int i = 0; i < 80; ++i) {
+        const auto p = v.physicalPoint(i, j, k);
+        const double e = (p[0] / 25) * (p[0] / 25) + (p[1] / 20) * (p[1] / 20);
+        const double lung = ((p[0] - 10) / 6) * ((p[0] - 10) / 6) + (p[1] / 6) * (p[1] / 6);
+        int16_t val = -1000;
+        if (e <= 1) val = lung <= 1 ? -850 : 40;                 // body with an air-like lung inside
+        if (p[1] >= 26 && p[1] <= 30 && std::abs(p[0]) < 35) val = 200;  // the table, detached
+        if (e <= 1 && i == 40 && j == 40 && k == 10) val = 5000;          // an outlier
+        v.voxels[(size_t(k) * 80 + j) * 80 + i] = val;
+      }
+  return v;
+}
+
+TEST(Preprocess, CropToBodyRemovesTheTableAndKeepsInnerAir) {
+  PreprocessOptions o;
+  o.isotropic = false;
+  o.crop_body = true;
+  o.clamp = std::make_pair(-1024, 3071);
+  const auto r = preprocess(bodyWithTable(), o);
+  const Volume& v = r.volume;
+  // Cropped to the body's bounding box (+2 voxel margin): 51 x 41 plus margins.
+  EXPECT_LE(v.dimensions[0], 56);
+  EXPECT_LE(v.dimensions[1], 46);
+  EXPECT_EQ(v.dimensions[2], 20);
+  int table = 0, lung = 0, outlier = 0;
+  for (int k = 0; k < v.dimensions[2]; ++k)
+    for (int j = 0; j < v.dimensions[1]; ++j)
+      for (int i = 0; i < v.dimensions[0]; ++i) {
+        const auto p = v.physicalPoint(i, j, k);
+        const int16_t x = v.at(i, j, k);
+        if (x == 200) ++table;
+        if (x == -850) ++lung;
+        if (x > 3071) ++outlier;
+        EXPECT_LT(p[1], 26.0);  // nothing of the table region is left
+      }
+  EXPECT_EQ(table, 0);
+  EXPECT_GT(lung, 100) << "air inside the body must be kept";
+  EXPECT_EQ(outlier, 0);
+  std::vector<std::string> steps;
+  for (const auto& t : r.timings) steps.push_back(t.step);
+  EXPECT_EQ(steps, (std::vector<std::string>{"clamp", "crop_body"}));
+}
+
+TEST(Preprocess, IsotropicResamplingKeepsThePhysicalExtent) {
+  Volume in = bodyWithTable();
+  const auto first = in.physicalPoint(0, 0, 0);
+  const auto last = in.physicalPoint(79, 79, 19);
+  PreprocessOptions o;  // isotropic at the finest in-plane spacing (1 mm)
+  const auto r = preprocess(std::move(in), o);
+  const Volume& v = r.volume;
+  EXPECT_EQ(v.spacing, (std::array<double, 3>{1, 1, 1}));
+  EXPECT_EQ(v.dimensions, (std::array<int, 3>{80, 80, 48}));  // 47.5 mm / 1 mm + 1
+  const auto p0 = v.physicalPoint(0, 0, 0);
+  for (int a = 0; a < 3; ++a) EXPECT_NEAR(p0[a], first[a], 1e-9);
+  EXPECT_LE(v.physicalPoint(79, 79, 47)[2], last[2] + 1e-9);
+  ASSERT_EQ(r.timings.size(), 1u);
+  EXPECT_EQ(r.timings[0].step, "resample");
+  EXPECT_GE(r.timings[0].ms, 0.0);
+}
+
+TEST(Preprocess, MaxVoxelsCapsTheIsotropicGrid) {
+  PreprocessOptions o;
+  o.max_voxels = 20000;
+  const auto r = preprocess(bodyWithTable(), o);
+  EXPECT_LE(r.volume.voxelCount(), 20000u);
+  EXPECT_NEAR(r.volume.spacing[0], r.volume.spacing[2], 1e-9);
+  EXPECT_GT(r.volume.spacing[0], 1.0);
+}
+
+TEST(Preprocess, MedianSmoothingRemovesASingleOutlier) {
+  PreprocessOptions o;
+  o.isotropic = false;
+  o.smoothing = Smoothing::Median;
+  const auto r = preprocess(bodyWithTable(), o);
+  EXPECT_EQ(r.volume.at(40, 40, 10), 40);
+  EXPECT_EQ(r.timings.back().step, "smooth");
+}
+
+TEST(Preprocess, AnisotropicDiffusionKeepsEdges) {
+  PreprocessOptions o;
+  o.isotropic = false;
+  o.smoothing = Smoothing::Anisotropic;
+  o.smoothing_iterations = 2;
+  const auto r = preprocess(bodyWithTable(), o);
+  // Deep inside the body and far outside stay close to their values.
+  EXPECT_NEAR(r.volume.at(25, 40, 10), 40, 30);
+  EXPECT_NEAR(r.volume.at(2, 2, 10), -1000, 30);
+}
+
+TEST(Preprocess, EmptyVolumeIsRejected) {
+  EXPECT_THROW(preprocess(Volume{}, PreprocessOptions{}), Error);
+}
+
+}  // namespace
+}  // namespace volnode
