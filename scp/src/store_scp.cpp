@@ -14,6 +14,7 @@
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmnet/diutil.h>
 #include <dcmtk/dcmnet/scppool.h>
 #include <dcmtk/dcmnet/scpthrd.h>
@@ -30,26 +31,23 @@ constexpr Uint16 kStatusSuccess = 0x0000;
 constexpr Uint16 kStatusOutOfResources = 0xA700;
 constexpr Uint16 kStatusCannotUnderstand = 0xC000;
 
-// Accepted transfer syntaxes in order of preference when a peer offers several
-// in one presentation context. Like storescp's "accept all": compressed first, so
-// a peer that holds compressed data sends it as it is (it may not be able to
-// decode it) and it is stored exactly as received; uncompressed last.
-const char* kTransferSyntaxes[] = {
-    UID_JPEG2000LosslessOnlyTransferSyntax,
-    UID_JPEGLSLosslessTransferSyntax,
-    UID_JPEGProcess14SV1TransferSyntax,
-    UID_JPEGProcess14TransferSyntax,
-    UID_RLELosslessTransferSyntax,
-    UID_DeflatedExplicitVRLittleEndianTransferSyntax,
-    UID_JPEG2000TransferSyntax,
-    UID_JPEGLSLossyTransferSyntax,
-    UID_JPEGProcess1TransferSyntax,
-    UID_JPEGProcess2_4TransferSyntax,
-    UID_MPEG2MainProfileAtMainLevelTransferSyntax,
-    UID_MPEG4HighProfileLevel4_1TransferSyntax,
+// Transfer syntaxes accepted; an instance is stored in the one it arrived in.
+const char* const kTransferSyntaxes[] = {
+    UID_LittleEndianImplicitTransferSyntax,
     UID_LittleEndianExplicitTransferSyntax,
     UID_BigEndianExplicitTransferSyntax,
-    UID_LittleEndianImplicitTransferSyntax,
+    UID_DeflatedExplicitVRLittleEndianTransferSyntax,
+    UID_JPEGProcess1TransferSyntax,
+    UID_JPEGProcess2_4TransferSyntax,
+    UID_JPEGProcess14TransferSyntax,
+    UID_JPEGProcess14SV1TransferSyntax,
+    UID_JPEGLSLosslessTransferSyntax,
+    UID_JPEGLSLossyTransferSyntax,
+    UID_RLELosslessTransferSyntax,
+    UID_JPEG2000LosslessOnlyTransferSyntax,
+    UID_JPEG2000TransferSyntax,
+    UID_MPEG2MainProfileAtMainLevelTransferSyntax,
+    UID_MPEG4HighProfileLevel4_1TransferSyntax,
 };
 
 std::string trimmed(const OFString& text) {
@@ -83,6 +81,18 @@ Uint16 dimseStatusOf(InstanceDisposition disposition) {
     case InstanceDisposition::Failed: return kStatusOutOfResources;
   }
   return kStatusOutOfResources;
+}
+
+bool isStorageSopClass(const std::string& uid) {
+  for (int i = 0; i < numberOfDcmAllStorageSOPClassUIDs; ++i)
+    if (uid == dcmAllStorageSOPClassUIDs[i]) return true;
+  return false;
+}
+
+bool isAcceptedTransferSyntax(const std::string& uid, bool verification) {
+  for (const char* accepted : kTransferSyntaxes)
+    if (uid == accepted) return !verification || DcmXfer(accepted).isNotEncapsulated();
+  return false;
 }
 
 // State shared by the listener and every worker.
@@ -126,17 +136,30 @@ class ScpSession : public DcmThreadSCP {
   }
 
   // DCMTK's association configuration holds at most 128 presentation contexts per
-  // profile, fewer than the storage SOP classes there are. So contexts are accepted
-  // here, the way storescp does it, and the profile-based negotiation is skipped.
+  // profile, fewer than the storage SOP classes there are, so contexts are decided
+  // here and the profile-based negotiation is skipped. Within a context the peer's
+  // own order wins: it proposes first the syntax it holds the data in, and taking
+  // that one stores the instance exactly as the peer has it.
   void notifyAssociationRequest(const T_ASC_Parameters& params, DcmSCPActionType&) override {
     auto* writable = const_cast<T_ASC_Parameters*>(&params);
-    const char* echo_syntaxes[] = {UID_LittleEndianExplicitTransferSyntax, UID_LittleEndianImplicitTransferSyntax,
-                                   UID_BigEndianExplicitTransferSyntax};
-    const char* verification[] = {UID_VerificationSOPClass};
-    ASC_acceptContextsWithPreferredTransferSyntaxes(writable, verification, 1, echo_syntaxes, 3);
-    ASC_acceptContextsWithPreferredTransferSyntaxes(
-        writable, dcmAllStorageSOPClassUIDs, numberOfDcmAllStorageSOPClassUIDs, kTransferSyntaxes,
-        static_cast<int>(sizeof kTransferSyntaxes / sizeof kTransferSyntaxes[0]));
+    for (int i = 0; i < ASC_countPresentationContexts(writable); ++i) {
+      T_ASC_PresentationContext context;
+      if (ASC_getPresentationContext(writable, i, &context).bad()) continue;
+      const std::string abstract_syntax = context.abstractSyntax;
+      const bool verification = abstract_syntax == UID_VerificationSOPClass;
+      if (!verification && !isStorageSopClass(abstract_syntax)) {
+        ASC_refusePresentationContext(writable, context.presentationContextID, ASC_P_ABSTRACTSYNTAXNOTSUPPORTED);
+        continue;
+      }
+      const char* chosen = nullptr;
+      for (int t = 0; t < context.transferSyntaxCount && !chosen; ++t)
+        if (isAcceptedTransferSyntax(context.proposedTransferSyntaxes[t], verification))
+          chosen = context.proposedTransferSyntaxes[t];
+      if (chosen)
+        ASC_acceptPresentationContext(writable, context.presentationContextID, chosen, ASC_SC_ROLE_DEFAULT);
+      else
+        ASC_refusePresentationContext(writable, context.presentationContextID, ASC_P_TRANSFERSYNTAXESNOTSUPPORTED);
+    }
   }
   OFCondition negotiateAssociation() override { return EC_Normal; }
 
