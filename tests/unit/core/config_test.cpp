@@ -1,0 +1,105 @@
+#include <gtest/gtest.h>
+
+#include "volnode/core/config.hpp"
+#include "volnode/core/error.hpp"
+
+using namespace volnode;
+
+namespace {
+
+// The message of the InvalidConfig error that parsing `text` raises.
+std::string configError(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  try {
+    parseConfig(text, "test.toml", overrides);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::InvalidConfig);
+    return e.what();
+  }
+  ADD_FAILURE() << "no error for:\n" << text;
+  return {};
+}
+
+}  // namespace
+
+TEST(Config, EmbeddedDefaultFileEqualsTheDefaultsInCode) {
+  Config parsed = parseConfig(defaultConfigText(), "embedded");
+  Config defaults;
+  EXPECT_EQ(renderConfig(parsed, false), renderConfig(defaults, false));
+  EXPECT_EQ(parsed.dicom.aet, "VOLNODE");
+  EXPECT_EQ(parsed.dicom.port, 11112);
+  EXPECT_EQ(parsed.console.bind, "127.0.0.1");
+  EXPECT_EQ(parsed.console.port, 8080);
+  EXPECT_EQ(parsed.storage.dir, "var");
+}
+
+TEST(Config, UnknownKeyNamesKeyLineAndAllowedKeys) {
+  auto message = configError("[dicom]\naet = \"X\"\nprot = 104\n");
+  EXPECT_NE(message.find("test.toml:3"), std::string::npos) << message;
+  EXPECT_NE(message.find("dicom.prot"), std::string::npos) << message;
+  EXPECT_NE(message.find("port"), std::string::npos) << message;
+}
+
+TEST(Config, UnknownSectionIsRefused) {
+  auto message = configError("[dicon]\naet = \"X\"\n");
+  EXPECT_NE(message.find("unknown section 'dicon'"), std::string::npos) << message;
+}
+
+TEST(Config, OutOfRangeValueSaysWhatIsAllowed) {
+  auto message = configError("[dicom]\nport = 70000\n");
+  EXPECT_NE(message.find("test.toml:2"), std::string::npos) << message;
+  EXPECT_NE(message.find("1..65535"), std::string::npos) << message;
+}
+
+TEST(Config, WrongTypeIsRefused) {
+  EXPECT_NE(configError("[dicom]\nport = \"eleven\"\n").find("must be an integer"), std::string::npos);
+  EXPECT_NE(configError("[storage]\nfsync = 1\n").find("true or false"), std::string::npos);
+  EXPECT_NE(configError("[render]\nbackend = \"vulkan\"\n").find("auto, cpu, gpu"), std::string::npos);
+}
+
+TEST(Config, SyntaxErrorNamesTheLine) {
+  auto message = configError("[dicom]\nport = = 3\n");
+  EXPECT_NE(message.find("test.toml:2"), std::string::npos) << message;
+}
+
+TEST(Config, OverridesApplyOnTopOfTheFile) {
+  Config c = parseConfig("[dicom]\nport = 104\n", "test.toml",
+                         {"dicom.port=11113", "storage.dir=/srv/volnode", "dicom.aet=NODE3D",
+                          "destinations.pacs.aet=ORTHANC", "destinations.pacs.host=127.0.0.1",
+                          "destinations.pacs.port=4242"});
+  EXPECT_EQ(c.dicom.port, 11113);
+  EXPECT_EQ(c.storage.dir, "/srv/volnode");
+  EXPECT_EQ(c.dicom.aet, "NODE3D");
+  ASSERT_EQ(c.destinations.count("pacs"), 1u);
+  EXPECT_EQ(c.destinations["pacs"].aet, "ORTHANC");
+  EXPECT_EQ(c.destinations["pacs"].port, 4242);
+}
+
+TEST(Config, BadOverrideNamesTheOverride) {
+  auto message = configError("", {"dicom.port=abc"});
+  EXPECT_NE(message.find("--set dicom.port"), std::string::npos) << message;
+  EXPECT_NE(configError("", {"noequals"}).find("section.key=value"), std::string::npos);
+  EXPECT_NE(configError("", {"port=3"}).find("needs a section"), std::string::npos);
+}
+
+TEST(Config, AllowedPeersAreParsedFromTomlAndOverrides) {
+  Config c = parseConfig("[dicom]\nallowed_peers = [ { aet = \"PACS\", host = \"10.1.2.3\" } ]\n", "t");
+  ASSERT_EQ(c.dicom.allowed_peers.size(), 1u);
+  EXPECT_EQ(c.dicom.allowed_peers[0].aet, "PACS");
+  EXPECT_EQ(c.dicom.allowed_peers[0].host, "10.1.2.3");
+  Config o = parseConfig("", "t", {"dicom.allowed_peers=[{aet=\"CT1\",host=\"*\"}]"});
+  ASSERT_EQ(o.dicom.allowed_peers.size(), 1u);
+  EXPECT_EQ(o.dicom.allowed_peers[0].host, "*");
+  EXPECT_NE(configError("[dicom]\nallowed_peers = [ { aet = \"X\", hots = \"y\" } ]\n").find("unknown key 'hots'"),
+            std::string::npos);
+}
+
+TEST(Config, DestinationWithoutHostIsRefused) {
+  EXPECT_NE(configError("[destinations.pacs]\naet = \"ORTHANC\"\n").find("needs aet and host"), std::string::npos);
+}
+
+TEST(Config, RenderedConfigMasksSecrets) {
+  Config c;
+  c.console.token = "s3cret";
+  EXPECT_EQ(renderConfig(c).find("s3cret"), std::string::npos);
+  EXPECT_NE(renderConfig(c, false).find("s3cret"), std::string::npos);
+}

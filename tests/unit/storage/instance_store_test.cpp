@@ -1,0 +1,149 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+
+#include "support/dicom_files.hpp"
+#include "support/process.hpp"
+#include "support/synthetic_series.hpp"
+#include "volnode/storage/instance_store.hpp"
+
+using namespace volnode;
+using namespace volnode::test;
+
+namespace {
+
+struct StoreFixture {
+  TempDir dir;
+  Index index{dir / "index.sqlite"};
+  FileStore files{dir / "store", true};
+  StorageConfig config{(dir / "store").string(), 0, true};
+  InstanceStore store{config, index, files};
+
+  // Copies a source file into a fresh reservation, as the SCP would write it.
+  Reservation received(const std::filesystem::path& source) {
+    auto reservation = store.reserve();
+    std::filesystem::copy_file(source, reservation.temp_path);
+    return reservation;
+  }
+};
+
+WrittenSeries smallSeries(const std::filesystem::path& dir, int slices = 3) {
+  SyntheticSeries s;
+  s.rows = s.cols = 8;
+  s.slices = slices;
+  return writeSyntheticSeries(s, dir);
+}
+
+const char* const kCtImageStorage = "1.2.840.10008.5.1.4.1.1.2";
+
+// The same instance (same SOP Instance UID) with other content.
+std::filesystem::path alteredCopy(const std::filesystem::path& file, const std::filesystem::path& dir) {
+  DcmFileFormat format;
+  EXPECT_TRUE(format.loadFile(file.c_str()).good());
+  format.getDataset()->putAndInsertString(DCM_PatientName, "Changed^Content");
+  auto out = dir / "altered.dcm";
+  EXPECT_TRUE(format.saveFile(out.c_str()).good());
+  return out;
+}
+
+}  // namespace
+
+TEST(InstanceStore, KeptInstanceIsPublishedAndIndexedUnderANodeChosenName) {
+  StoreFixture f;
+  TempDir source;
+  auto series = smallSeries(source.path());
+  std::string uid = sopInstanceUid(series.files[0]);
+  auto reservation = f.received(series.files[0]);
+  auto result = f.store.keep(reservation, kCtImageStorage, uid, std::nullopt);
+  ASSERT_EQ(result.outcome, KeepOutcome::Stored) << result.reason;
+  EXPECT_EQ(result.series_uid, series.series_instance_uid);
+  EXPECT_FALSE(std::filesystem::exists(reservation.temp_path));
+  auto stored = f.files.absolute(reservation.relative_path);
+  EXPECT_TRUE(std::filesystem::exists(stored));
+  EXPECT_EQ(datasetBytes(stored), datasetBytes(series.files[0]));
+  EXPECT_EQ(stored.string().find(uid), std::string::npos);
+  EXPECT_EQ(f.index.counts().instances, 1);
+}
+
+TEST(InstanceStore, IdenticalResendIsANoOp) {
+  StoreFixture f;
+  TempDir source;
+  auto series = smallSeries(source.path());
+  std::string uid = sopInstanceUid(series.files[0]);
+  ASSERT_EQ(f.store.keep(f.received(series.files[0]), kCtImageStorage, uid, std::nullopt).outcome, KeepOutcome::Stored);
+  auto again = f.received(series.files[0]);
+  EXPECT_EQ(f.store.keep(again, kCtImageStorage, uid, std::nullopt).outcome, KeepOutcome::Duplicate);
+  EXPECT_EQ(f.index.counts().instances, 1);
+  EXPECT_EQ(filesUnder(f.files.root()).size(), 1u);
+}
+
+TEST(InstanceStore, DifferentContentUnderTheSameUidKeepsBothAsConflict) {
+  StoreFixture f;
+  TempDir source;
+  auto series = smallSeries(source.path());
+  std::string uid = sopInstanceUid(series.files[0]);
+  ASSERT_EQ(f.store.keep(f.received(series.files[0]), kCtImageStorage, uid, std::nullopt).outcome, KeepOutcome::Stored);
+  auto altered = alteredCopy(series.files[0], source.path());
+  EXPECT_EQ(f.store.keep(f.received(altered), kCtImageStorage, uid, std::nullopt).outcome, KeepOutcome::StoredConflict);
+  EXPECT_EQ(f.index.counts().instances, 2);
+  auto files = f.index.seriesFiles(series.series_instance_uid);
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_TRUE(files[0].conflict);
+  EXPECT_TRUE(files[1].conflict);
+}
+
+TEST(InstanceStore, MismatchedCommandUidOrGarbageIsRefusedAndNothingKept) {
+  StoreFixture f;
+  TempDir source;
+  auto series = smallSeries(source.path());
+  auto mismatch = f.received(series.files[0]);
+  auto result = f.store.keep(mismatch, kCtImageStorage, "1.2.3.4", std::nullopt);
+  EXPECT_EQ(result.outcome, KeepOutcome::Invalid);
+  EXPECT_FALSE(std::filesystem::exists(mismatch.temp_path));
+  std::ofstream(source / "garbage.dcm") << "not DICOM at all";
+  auto garbage = f.received(source / "garbage.dcm");
+  EXPECT_EQ(f.store.keep(garbage, kCtImageStorage, "1.2.3.4", std::nullopt).outcome, KeepOutcome::Invalid);
+  EXPECT_EQ(f.index.counts().instances, 0);
+  EXPECT_TRUE(filesUnder(f.files.root()).empty());
+}
+
+TEST(InstanceStore, BelowWatermarkHasNoSpaceWithReason) {
+  TempDir dir;
+  Index index(dir / "index.sqlite");
+  FileStore files(dir / "store", false);
+  StorageConfig config;
+  config.min_free_mb = 1ULL << 40;
+  InstanceStore store(config, index, files);
+  std::string why;
+  EXPECT_FALSE(store.hasSpace(&why));
+  EXPECT_NE(why.find("below storage.min_free_mb"), std::string::npos);
+  config.min_free_mb = 0;
+  EXPECT_TRUE(InstanceStore(config, index, files).hasSpace());
+}
+
+TEST(FileStore, RecoveryPublishesIndexedTempFilesAndRemovesTheRest) {
+  TempDir dir;
+  FileStore files(dir / "store", true);
+  auto indexed = files.reserve();
+  auto unacknowledged = files.reserve();
+  std::ofstream(indexed.temp_path) << "indexed";
+  std::ofstream(unacknowledged.temp_path) << "partial";
+  auto report = files.recover([&](const std::string& path) { return path == indexed.relative_path; });
+  EXPECT_EQ(report.published, 1);
+  EXPECT_EQ(report.discarded, 1);
+  EXPECT_TRUE(std::filesystem::exists(files.absolute(indexed.relative_path)));
+  EXPECT_FALSE(std::filesystem::exists(unacknowledged.temp_path));
+  EXPECT_TRUE(std::filesystem::is_empty(files.tempDir()));
+}
+
+TEST(FileStore, NamesAreShardedUuidsNeverFromData) {
+  TempDir dir;
+  FileStore files(dir / "store", false);
+  auto r = files.reserve();
+  EXPECT_EQ(r.relative_path.size(), 2 + 1 + 2 + 1 + 36 + 4);
+  EXPECT_EQ(r.relative_path.substr(0, 2), r.relative_path.substr(6, 2));
+  EXPECT_EQ(r.temp_path.parent_path(), files.tempDir());
+}
