@@ -353,6 +353,12 @@ class Planner {
     for (auto& s : slices) s.d -= d0;
 
     cand.decision = VolumeDecision::Renderable;
+    const double voxels = double(cols) * rows * nz;
+    if (voxels > double(options_.max_voxels)) {
+      cand.decision = VolumeDecision::Refused;
+      cand.reason = "volume too large (" + std::to_string(cols) + "x" + std::to_string(rows) + "x" +
+                    std::to_string(nz) + " voxels)";
+    }
     cand.dimensions = {cols, rows, nz};
     cand.spacing = {p.sx, p.sy, sz};
     cand.origin = origin;

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <deque>
 
 #include <itkCastImageFilter.h>
 #include <itkCurvatureAnisotropicDiffusionImageFilter.h>
@@ -88,76 +87,88 @@ bool cropBody(Volume& v, double threshold, std::vector<std::string>& notes) {
   std::vector<uint8_t> m(n);
   for (size_t i = 0; i < n; ++i) m[i] = v.voxels[i] > threshold ? 1 : 0;
 
-  std::deque<uint32_t> queue;
-  auto flood = [&](size_t seed, uint8_t from, uint8_t to) {
+  // Scan-line flood fill: marks whole runs along x, queues one seed per run of the
+  // neighbouring rows (y +-1, z +-1). Returns the number of voxels changed.
+  struct Seed {
+    int x, y, z;
+  };
+  std::vector<Seed> stack;
+  auto flood = [&](size_t seed, uint8_t from, uint8_t to, bool three_d) {
     size_t count = 0;
-    queue.clear();
-    m[seed] = to;
-    queue.push_back(uint32_t(seed));
-    while (!queue.empty()) {
-      const size_t i = queue.front();
-      queue.pop_front();
-      ++count;
-      const int x = int(i % nx), y = int((i / nx) % ny), z = int(i / plane);
-      auto visit = [&](size_t j) {
-        if (m[j] == from) {
-          m[j] = to;
-          queue.push_back(uint32_t(j));
+    stack.clear();
+    stack.push_back({int(seed % nx), int((seed / nx) % ny), int(seed / plane)});
+    while (!stack.empty()) {
+      const Seed sd = stack.back();
+      stack.pop_back();
+      uint8_t* row = m.data() + plane * sd.z + size_t(sd.y) * nx;
+      if (row[sd.x] != from) continue;
+      int l = sd.x, r = sd.x;
+      while (l > 0 && row[l - 1] == from) --l;
+      while (r + 1 < nx && row[r + 1] == from) ++r;
+      std::fill(row + l, row + r + 1, to);
+      count += size_t(r - l + 1);
+      auto scan = [&](int y, int z) {
+        if (y < 0 || y >= ny || z < 0 || z >= nz) return;
+        const uint8_t* nrow = m.data() + plane * z + size_t(y) * nx;
+        bool in_run = false;
+        for (int x = l; x <= r; ++x) {
+          if (nrow[x] == from) {
+            if (!in_run) stack.push_back({x, y, z});
+            in_run = true;
+          } else {
+            in_run = false;
+          }
         }
       };
-      if (x > 0) visit(i - 1);
-      if (x + 1 < nx) visit(i + 1);
-      if (y > 0) visit(i - nx);
-      if (y + 1 < ny) visit(i + nx);
-      if (z > 0) visit(i - plane);
-      if (z + 1 < nz) visit(i + plane);
+      scan(sd.y - 1, sd.z);
+      scan(sd.y + 1, sd.z);
+      if (three_d) {
+        scan(sd.y, sd.z - 1);
+        scan(sd.y, sd.z + 1);
+      }
     }
     return count;
   };
   size_t best = 0, best_seed = 0;
   for (size_t i = 0; i < n; ++i) {
     if (m[i] != 1) continue;
-    const size_t c = flood(i, 1, 2);
+    const size_t c = flood(i, 1, 2, true);
     if (c > best) best = c, best_seed = i;
   }
   if (best < n / 1000 || best == 0) {
     notes.push_back("crop to body skipped: no body found above the threshold");
     return false;
   }
-  flood(best_seed, 2, 3);
+  flood(best_seed, 2, 3, true);
 
   // Per slice: everything reachable from the border without crossing the body is outside.
-  std::vector<uint32_t> stack;
-  int x0 = nx, x1 = -1, y0 = ny, y1 = -1, z0 = nz, z1 = -1;
+  for (auto& x : m) x = x == 3 ? 3 : 0;
   for (int z = 0; z < nz; ++z) {
-    uint8_t* s = m.data() + plane * z;
-    stack.clear();
-    auto push = [&](int x, int y) {
-      const size_t i = size_t(y) * nx + x;
-      if (s[i] != 3 && s[i] != 4) {
-        s[i] = 4;
-        stack.push_back(uint32_t(i));
-      }
-    };
-    for (int x = 0; x < nx; ++x) push(x, 0), push(x, ny - 1);
-    for (int y = 0; y < ny; ++y) push(0, y), push(nx - 1, y);
-    while (!stack.empty()) {
-      const uint32_t i = stack.back();
-      stack.pop_back();
-      const int x = int(i % nx), y = int(i / nx);
-      if (x > 0) push(x - 1, y);
-      if (x + 1 < nx) push(x + 1, y);
-      if (y > 0) push(x, y - 1);
-      if (y + 1 < ny) push(x, y + 1);
+    const size_t base = plane * z;
+    for (int x = 0; x < nx; ++x) {
+      if (m[base + x] == 0) flood(base + x, 0, 4, false);
+      if (m[base + size_t(ny - 1) * nx + x] == 0) flood(base + size_t(ny - 1) * nx + x, 0, 4, false);
     }
-    for (int y = 0; y < ny; ++y)
-      for (int x = 0; x < nx; ++x)
-        if (s[size_t(y) * nx + x] != 4) {
-          x0 = std::min(x0, x), x1 = std::max(x1, x);
-          y0 = std::min(y0, y), y1 = std::max(y1, y);
-          z0 = std::min(z0, z), z1 = std::max(z1, z);
-        }
+    for (int y = 0; y < ny; ++y) {
+      if (m[base + size_t(y) * nx] == 0) flood(base + size_t(y) * nx, 0, 4, false);
+      if (m[base + size_t(y) * nx + nx - 1] == 0) flood(base + size_t(y) * nx + nx - 1, 0, 4, false);
+    }
   }
+  int x0 = nx, x1 = -1, y0 = ny, y1 = -1, z0 = nz, z1 = -1;
+  for (int z = 0; z < nz; ++z)
+    for (int y = 0; y < ny; ++y) {
+      const uint8_t* row = m.data() + plane * z + size_t(y) * nx;
+      int first = -1, last = -1;
+      for (int x = 0; x < nx; ++x)
+        if (row[x] != 4) {
+          if (first < 0) first = x;
+          last = x;
+        }
+      if (first < 0) continue;
+      x0 = std::min(x0, first), x1 = std::max(x1, last);
+      y0 = std::min(y0, y), y1 = std::max(y1, y);
+      z0 = std::min(z0, z), z1 = std::max(z1, z);
+    }
   if (x1 < 0) return false;
   const int margin = 2;
   x0 = std::max(0, x0 - margin), y0 = std::max(0, y0 - margin), z0 = std::max(0, z0 - margin);

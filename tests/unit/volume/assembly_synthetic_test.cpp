@@ -208,3 +208,20 @@ TEST(Assembly, NoVolumeThrowsNotAVolumeFromAssembleVolume) {
 
 }  // namespace
 }  // namespace volnode
+
+namespace volnode {
+namespace {
+
+TEST(Assembly, OversizedGridIsRefusedInsteadOfAllocated) {
+  test::TempDir dir;
+  auto s = coordinateSeries(0);
+  auto written = test::writeSyntheticSeries(s, dir.path());
+  AssemblyOptions o;
+  o.max_voxels = 1000;
+  const auto a = assembleSeries(written.files, o);
+  EXPECT_EQ(a.decision, VolumeDecision::Refused);
+  EXPECT_EQ(a.reason, "volume too large (40x48x24 voxels)");
+}
+
+}  // namespace
+}  // namespace volnode

@@ -47,6 +47,8 @@ struct AssemblyOptions {
   // Value (physical units) for padding pixels and for voxels outside the acquired data
   // after tilt correction. Unset: -1024 for CT, 0 otherwise.
   std::optional<int> fill_value;
+  // Larger output grids are refused ("volume too large ...") instead of allocated.
+  size_t max_voxels = size_t(1) << 31;
 };
 
 // One volume candidate of a series.
