@@ -32,6 +32,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <climits>
+#include <cstdint>
 #include <cstring>
 #include <fmt/format.h>
 #include <map>
@@ -115,6 +117,67 @@ struct RenderGrid {
   std::vector<int16_t> own;      // empty when sharing the source voxels
   const int16_t* data = nullptr;
 };
+
+// CPU maximum intensity projection by voxel splatting (parallel projection):
+// every voxel at or above `lo` writes its value into the pixels its projected
+// box covers, keeping the maximum. Cost is one pass over the grid, independent
+// of ray length, and skipped air is nearly free. Returns per-pixel maxima
+// (top row first), INT16_MIN where nothing was projected.
+std::vector<int16_t> splatMip(const RenderGrid& g, const ViewBasis& b, const Vec3& centre, double scale, int width,
+                              int height, int16_t lo, int threads) {
+  const double px = 2 * scale / height;  // mm per pixel
+  const Vec3 r = b.right();
+  Vec3 col[3];
+  for (int c = 0; c < 3; ++c) col[c] = {g.direction[c], g.direction[3 + c], g.direction[6 + c]};
+  double du[3], dv[3], hx = 0, hy = 0;
+  for (int c = 0; c < 3; ++c) {
+    du[c] = dot(col[c], r) * g.spacing[c] / px;      // pixels per index step
+    dv[c] = -dot(col[c], b.up) * g.spacing[c] / px;  // image y grows downwards
+    hx += 0.5 * std::fabs(du[c]);
+    hy += 0.5 * std::fabs(dv[c]);
+  }
+  hx = std::max(hx, 0.5);
+  hy = std::max(hy, 0.5);
+  const Vec3 d0{g.origin[0] - centre[0], g.origin[1] - centre[1], g.origin[2] - centre[2]};
+  const double x0 = width / 2.0 + dot(d0, r) / px, y0 = height / 2.0 - dot(d0, b.up) / px;
+  const int NI = g.dims[0], NJ = g.dims[1], NK = g.dims[2];
+  const size_t npix = size_t(width) * height;
+  threads = std::max(1, std::min(threads, NK));
+  std::vector<std::vector<int16_t>> partial(threads, std::vector<int16_t>(npix, INT16_MIN));
+  auto work = [&](int t) {
+    int16_t* out = partial[t].data();
+    for (int k = t; k < NK; k += threads)
+      for (int j = 0; j < NJ; ++j) {
+        const int16_t* row = g.data + (size_t(k) * NJ + j) * NI;
+        const double xr = x0 + j * du[1] + k * du[2], yr = y0 + j * dv[1] + k * dv[2];
+        for (int i = 0; i < NI; ++i) {
+          const int16_t val = row[i];
+          if (val < lo) continue;
+          const double xc = xr + i * du[0], yc = yr + i * dv[0];
+          int xa = int(std::floor(xc - hx + 0.5)), xb = int(std::floor(xc + hx - 0.5));
+          int ya = int(std::floor(yc - hy + 0.5)), yb = int(std::floor(yc + hy - 0.5));
+          if (xb < xa) xb = xa = int(std::floor(xc));
+          if (yb < ya) yb = ya = int(std::floor(yc));
+          xa = std::max(xa, 0);
+          ya = std::max(ya, 0);
+          xb = std::min(xb, width - 1);
+          yb = std::min(yb, height - 1);
+          for (int y = ya; y <= yb; ++y) {
+            int16_t* o = out + size_t(y) * width;
+            for (int x = xa; x <= xb; ++x)
+              if (o[x] < val) o[x] = val;
+          }
+        }
+      }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (auto& th : pool) th.join();
+  for (int t = 1; t < threads; ++t)
+    for (size_t n = 0; n < npix; ++n) partial[0][n] = std::max(partial[0][n], partial[t][n]);
+  return std::move(partial[0]);
+}
 
 }  // namespace
 
@@ -252,6 +315,10 @@ struct VolumeRenderer::Impl {
       }
     }
     return reference;
+  }
+
+  int threadCount() const {
+    return options.threads > 0 ? options.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   }
 
   void initWindow() {
@@ -406,9 +473,9 @@ struct VolumeRenderer::Impl {
   void prepareGrid(double pixel_mm, bool use_max) {
     const Volume& v = *volume;
     std::array<int, 3> f{1, 1, 1};
-    if (options.allow_downsampling)
+    if (options.downsample_ratio > 0)
       for (int c = 0; c < 3; ++c)
-        f[c] = std::clamp(int(std::floor(pixel_mm / (2 * v.spacing[c]) + 1e-6)), 1, 4);
+        f[c] = std::clamp(int(std::floor(options.downsample_ratio * pixel_mm / v.spacing[c] + 1e-6)), 1, 4);
     const auto& d = v.direction;
     const double det = d[0] * (d[4] * d[8] - d[5] * d[7]) - d[1] * (d[3] * d[8] - d[5] * d[6]) +
                        d[2] * (d[3] * d[7] - d[4] * d[6]);
@@ -485,6 +552,8 @@ struct VolumeRenderer::Impl {
     first_render_done = false;
     applied_preset.clear();
     timings.add("prepare-grid", now() - t0);
+    moduleLogger("render")->info("render grid {}x{}x{} (factors {},{},{}{}{})", grid.dims[0], grid.dims[1],
+                                  grid.dims[2], f[0], f[1], f[2], use_max ? ", max" : "", flip ? ", flipped" : "");
   }
 
   void applyPreset(const RenderPreset& p) {
@@ -592,11 +661,20 @@ struct VolumeRenderer::Impl {
     for (int e = 0; e < 4; ++e) edge_text[e]->SetInput(rq.orientation_letters ? f.edge_letters[e].c_str() : "");
     f.identifiers_drawn = !rq.annotation.empty() && rq.annotation_has_identifiers;
 
+    const bool cpu_mip = p.blend == BlendMode::MaximumIntensity && backend == RenderBackend::Cpu;
     double t0 = now();
+    std::vector<int16_t> maxima;
+    if (cpu_mip) {
+      const double lo = p.window_center - p.window_width / 2;
+      maxima = splatMip(grid, b, centre, scale, rq.width, rq.height,
+                        int16_t(std::clamp(std::ceil(lo), -32768.0, 32767.0)), threadCount());
+      prop->VisibilityOff();  // the GL pass below draws only the annotations
+    }
     window->Render();
+    prop->VisibilityOn();
     const double dt = now() - t0;
-    timings.add(first_render_done ? "render" : "first-render", dt);
-    first_render_done = true;
+    timings.add(cpu_mip ? "render-mip" : first_render_done ? "render" : "first-render", dt);
+    if (!cpu_mip) first_render_done = true;
     f.render_seconds = dt;
 
     t0 = now();
@@ -612,6 +690,15 @@ struct VolumeRenderer::Impl {
         std::memcpy(d, s, size_t(rq.width) * 3);
       else
         for (int x = 0; x < rq.width; ++x) d[x] = std::max({s[3 * x], s[3 * x + 1], s[3 * x + 2]});
+      if (cpu_mip) {  // window the projected maxima under the annotation layer
+        const double lo = p.window_center - p.window_width / 2, k = 255.0 / p.window_width;
+        const int16_t* m = maxima.data() + size_t(y) * rq.width;
+        for (int x = 0; x < rq.width; ++x)
+          if (m[x] != INT16_MIN) {
+            const int gval = int(std::lround(std::clamp((m[x] - lo) * k, 0.0, 255.0)));
+            d[x] = uint8_t(std::max<int>(d[x], gval));
+          }
+      }
     }
     timings.add("readback", now() - t0);
     return f;

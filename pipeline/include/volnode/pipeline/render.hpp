@@ -77,8 +77,11 @@ class VolumeRenderer {
     // Render on this display; null: DisplayServer::shared() (a private Xvfb
     // when DISPLAY is unset).
     std::shared_ptr<DisplayServer> display;
-    // Downsample for rendering when voxels are finer than half an output pixel.
-    bool allow_downsampling = true;
+    // Render from a downsampled copy (box average for composite, max-pooling for
+    // MIP) when voxels are finer than the output pixels: along each axis the
+    // factor is floor(downsample_ratio * pixel size / spacing), 1..4, so rendered
+    // voxels stay at most `downsample_ratio` pixels wide. 0 disables.
+    double downsample_ratio = 2.5;
     int threads = 0;  // CPU ray-cast threads; 0: all cores
   };
 

@@ -1,0 +1,278 @@
+// Render benchmark: the default CT bundle (VR bone spin + MIP spin, 36 frames
+// each, + 6 key views each, PNG files) through volnode_render, side by side with
+// a plain VTK pipeline written the way a script author would (default mapper
+// settings, ResetCamera, Azimuth(10) per frame, vtkWindowToImageFilter + PNG).
+//
+//   bench_render [--out DIR] [--frames N] [--size N] [--plain-frames N]
+//                [--smart-frames N] [--series DIR] [--no-phantom]
+// --series: a DICOM series folder (assembled with volnode_volume), e.g.
+//   ../shared/data/ct-head-phantom-study/S2020
+#include <sys/resource.h>
+
+#include <vtkCamera.h>
+#include <vtkColorTransferFunction.h>
+#include <vtkFixedPointVolumeRayCastMapper.h>
+#include <vtkImageData.h>
+#include <vtkNew.h>
+#include <vtkPNGWriter.h>
+#include <vtkPiecewiseFunction.h>
+#include <vtkPointData.h>
+#include <vtkRenderWindow.h>
+#include <vtkRenderer.h>
+#include <vtkShortArray.h>
+#include <vtkSmartVolumeMapper.h>
+#include <vtkVolume.h>
+#include <vtkVolumeProperty.h>
+#include <vtkWindowToImageFilter.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fmt/format.h>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "volnode/pipeline/assembly.hpp"
+#include "volnode/pipeline/display.hpp"
+#include "volnode/pipeline/presets.hpp"
+#include "volnode/pipeline/render.hpp"
+
+using namespace volnode;
+namespace fs = std::filesystem;
+
+namespace {
+
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+double peakRssMiB() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024.0;
+}
+
+// A body-sized CT phantom, 512x512x300, 0.7 x 0.7 x 1.0 mm, axial head-first supine:
+// soft-tissue body with fat rim, two lungs, a spine of vertebrae, ribs, an aorta
+// with contrast, a sternum, and +-15 HU noise.
+std::shared_ptr<Volume> ctPhantom() {
+  auto v = std::make_shared<Volume>();
+  v->dimensions = {512, 512, 300};
+  v->spacing = {0.7, 0.7, 1.0};
+  v->origin = {-179.2, -179.2, -150};
+  v->modality = "CT";
+  v->series_instance_uid = "2.25.1000000000000000000000000001";
+  v->voxels.resize(v->voxelCount());
+  uint32_t rng = 12345;
+  size_t n = 0;
+  for (int k = 0; k < 300; ++k) {
+    const double z = -150 + k * 1.0;
+    for (int j = 0; j < 512; ++j) {
+      const double y = -179.2 + j * 0.7;
+      for (int i = 0; i < 512; ++i, ++n) {
+        const double x = -179.2 + i * 0.7;
+        rng = rng * 1664525u + 1013904223u;
+        const int noise = int((rng >> 24) % 31) - 15;
+        double hu = -1000;
+        const double body = (x / 165) * (x / 165) + ((y - 5) / 115) * ((y - 5) / 115);
+        if (body <= 1) {
+          hu = body > 0.85 ? -90 : 40;  // fat rim, soft tissue
+          const double lx = (std::fabs(x) - 70) / 55, ly = (y + 5) / 75, lz = (z - 40) / 120;
+          if (lx * lx + ly * ly + lz * lz <= 1) hu = -820;  // lungs
+          const double ax = x - 15, ay = y - 35;
+          if (ax * ax + ay * ay <= 14 * 14) hu = 280;  // aorta with contrast
+          // Vertebrae: 30 mm discs every 34 mm along z, posterior elements.
+          const double vy = y - 75, vz = std::fmod(z + 1000, 34.0);
+          if (x * x + vy * vy <= 19 * 19 && vz < 28) hu = (x * x + vy * vy >= 15 * 15) ? 900 : 300;
+          if (std::fabs(x) < 5 && y > 92 && y < 118 && vz < 26) hu = 700;
+          // Ribs: elliptical shells, 8 mm thick slabs every 25 mm in the chest.
+          const double rz = std::fmod(z + 1000, 25.0);
+          if (z > -60 && z < 140 && rz < 8 && body > 0.62 && body < 0.72) hu = 750;
+          // Sternum.
+          if (std::fabs(x) < 14 && y > -105 && y < -95 && z > -20 && z < 120) hu = 650;
+        }
+        v->voxels[n] = int16_t(std::clamp<int>(int(hu) + noise, -1024, 3071));
+      }
+    }
+  }
+  return v;
+}
+
+// The plain pipeline a script author would write. Returns seconds for `frames` frames.
+double plainSpin(const Volume& vol, const RenderPreset& bone, bool smart, int frames, int size, const fs::path& out) {
+  fs::create_directories(out);
+  const double t0 = now();
+  vtkNew<vtkImageData> image;
+  image->SetDimensions(vol.dimensions.data());
+  image->SetSpacing(vol.spacing.data());
+  image->SetOrigin(vol.origin.data());
+  vtkNew<vtkShortArray> a;
+  a->SetArray(const_cast<int16_t*>(vol.voxels.data()), vtkIdType(vol.voxelCount()), 1);
+  image->GetPointData()->SetScalars(a);
+
+  vtkNew<vtkColorTransferFunction> color;
+  for (auto& c : bone.color) color->AddRGBPoint(c.value, c.r, c.g, c.b);
+  vtkNew<vtkPiecewiseFunction> opacity;
+  for (auto& o : bone.scalar_opacity) opacity->AddPoint(o.value, o.y);
+  vtkNew<vtkVolumeProperty> property;
+  property->SetColor(color);
+  property->SetScalarOpacity(opacity);
+  property->ShadeOn();
+  property->SetInterpolationTypeToLinear();
+
+  vtkSmartPointer<vtkVolumeMapper> mapper;
+  if (smart)
+    mapper = vtkSmartPointer<vtkSmartVolumeMapper>::New();
+  else
+    mapper = vtkSmartPointer<vtkFixedPointVolumeRayCastMapper>::New();
+  mapper->SetInputData(image);
+  vtkNew<vtkVolume> volume;
+  volume->SetMapper(mapper);
+  volume->SetProperty(property);
+
+  vtkNew<vtkRenderer> renderer;
+  renderer->AddVolume(volume);
+  renderer->SetBackground(0, 0, 0);
+  vtkNew<vtkRenderWindow> window;
+  window->SetOffScreenRendering(1);
+  window->AddRenderer(renderer);
+  window->SetSize(size, size);
+  renderer->ResetCamera();
+  renderer->GetActiveCamera()->Elevation(-90);  // look from the front (LPS: -y)
+  renderer->GetActiveCamera()->SetViewUp(0, 0, 1);
+  renderer->ResetCamera();
+
+  vtkNew<vtkWindowToImageFilter> grab;
+  grab->SetInput(window);
+  vtkNew<vtkPNGWriter> writer;
+  writer->SetInputConnection(grab->GetOutputPort());
+  for (int f = 0; f < frames; ++f) {
+    window->Render();
+    grab->Modified();
+    writer->SetFileName((out / fmt::format("spin-{:03d}.png", f)).string().c_str());
+    writer->Write();
+    renderer->GetActiveCamera()->Azimuth(360.0 / frames);
+  }
+  return now() - t0;
+}
+
+struct BundleResult {
+  double seconds = 0;
+  int frames = 0;
+  StageTimings timings;
+  double png_seconds = 0;
+};
+
+BundleResult volnodeBundle(const std::shared_ptr<const Volume>& vol, const fs::path& presets, int spin, int size,
+                           const fs::path& out, VolumeRenderer& renderer) {
+  BundleResult r;
+  const double t0 = now();
+  renderer.resetTimings();
+  renderer.setVolume(vol);
+  RenderRequest rq;
+  rq.width = rq.height = size;
+  rq.spin_frames = spin;
+  rq.annotation = "BENCH-ID 20260101";
+  for (const char* name : {"ct-bone", "ct-mip"}) {
+    auto preset = loadPreset(presets, name);
+    const double tr = now();
+    auto frames = renderer.render(preset, rq);
+    std::printf("  %s: %zu frames rendered in %.2f s\n", name, frames.size(), now() - tr);
+    const double tp = now();
+    for (auto& f : frames) writePng(f, out / (std::string(name) + "-" + f.view + ".png"));
+    r.png_seconds += now() - tp;
+    r.frames += int(frames.size());
+  }
+  r.seconds = now() - t0;
+  r.timings = renderer.timings();
+  return r;
+}
+
+void report(const std::string& label, const Volume& vol, const BundleResult& ours, double plain_fp, int plain_frames,
+            double smart, int smart_frames, int spin) {
+  const double vol_mib = vol.voxelCount() * 2.0 / (1 << 20);
+  std::printf("\n== %s: %dx%dx%d, %.2f x %.2f x %.2f mm (%.0f MiB int16)\n", label.c_str(), vol.dimensions[0],
+              vol.dimensions[1], vol.dimensions[2], vol.spacing[0], vol.spacing[1], vol.spacing[2], vol_mib);
+  std::printf("volnode bundle (%d frames: 2 x %d spin + 2 x 6 key views, PNG): %.2f s (%.3f s/frame incl. PNG)\n",
+              ours.frames, spin, ours.seconds, ours.seconds / ours.frames);
+  std::printf("  stages: %s, png %.3f s\n", ours.timings.summary().c_str(), ours.png_seconds);
+  if (plain_frames > 0) {
+    const double per = plain_fp / plain_frames;
+    std::printf("plain vtkFixedPointVolumeRayCastMapper spin (%d frames, PNG): %.2f s (%.3f s/frame); "
+                "extrapolated to 36 frames: %.2f s\n",
+                plain_frames, plain_fp, per, per * 36);
+    std::printf("ratio volnode bundle / plain fixed-point 36-frame spin: %.2f (goal <= 0.5)\n",
+                ours.seconds / (per * 36));
+  }
+  if (smart_frames > 0)
+    std::printf("plain vtkSmartVolumeMapper spin (%d frames, PNG): %.2f s (%.3f s/frame)\n", smart_frames, smart,
+                smart / smart_frames);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  fs::path out = fs::temp_directory_path() / "volnode-bench-render";
+  fs::path series;
+  int spin = 36, size = 512, plain_frames = 36, smart_frames = 36;
+  bool phantom = true;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--out") out = next();
+    else if (a == "--frames") spin = std::stoi(next());
+    else if (a == "--size") size = std::stoi(next());
+    else if (a == "--plain-frames") plain_frames = std::stoi(next());
+    else if (a == "--smart-frames") smart_frames = std::stoi(next());
+    else if (a == "--series") series = next();
+    else if (a == "--no-phantom") phantom = false;
+    else {
+      std::fprintf(stderr, "usage: bench_render [--out DIR] [--frames N] [--size N] [--plain-frames N] "
+                           "[--smart-frames N] [--series DIR] [--no-phantom]\n");
+      return 2;
+    }
+  }
+  spdlog::set_level(spdlog::level::debug);
+  auto display = DisplayServer::shared();
+  const fs::path presets = fs::path(VOLNODE_SOURCE_DIR) / "presets";
+  const auto bone = loadPreset(presets, "ct-bone");
+  VolumeRenderer::Options opts;
+  opts.backend = RenderBackend::Cpu;
+  opts.display = display;
+  VolumeRenderer renderer(opts);
+  std::printf("display %s (%s), OpenGL renderer: %s, output %s\n", display->display().c_str(),
+              display->ownsServer() ? "private Xvfb" : "existing", renderer.openGlRenderer().c_str(), out.c_str());
+
+  auto run = [&](const std::string& label, std::shared_ptr<const Volume> vol) {
+    const fs::path dir = out / label;
+    fs::remove_all(dir);
+    const double rss0 = peakRssMiB();
+    auto ours = volnodeBundle(vol, presets, spin, size, dir / "volnode", renderer);
+    const double rss1 = peakRssMiB();
+    std::printf("[%s] peak RSS %.0f MiB before, %.0f MiB after the volnode bundle (volume %.0f MiB)\n",
+                label.c_str(), rss0, rss1, vol->voxelCount() * 2.0 / (1 << 20));
+    double fp = plain_frames > 0 ? plainSpin(*vol, bone, false, plain_frames, size, dir / "plain-fixedpoint") : 0;
+    double sm = smart_frames > 0 ? plainSpin(*vol, bone, true, smart_frames, size, dir / "plain-smart") : 0;
+    report(label, *vol, ours, fp, plain_frames, sm, smart_frames, spin);
+    std::fflush(stdout);
+  };
+
+  if (phantom) {
+    const double t0 = now();
+    auto v = ctPhantom();
+    std::printf("generated phantom in %.2f s\n", now() - t0);
+    run("phantom-512x512x300", v);
+  }
+  if (!series.empty()) {
+    std::vector<fs::path> files;
+    for (auto& e : fs::directory_iterator(series))
+      if (e.is_regular_file()) files.push_back(e.path());
+    const double t0 = now();
+    auto v = std::make_shared<Volume>(assembleVolume(files));
+    std::printf("assembled %s in %.2f s\n", series.c_str(), now() - t0);
+    run(series.filename().string(), v);
+  }
+  return 0;
+}
