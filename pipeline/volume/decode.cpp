@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <fstream>
+#include <thread>
 
 #include <gdcmImage.h>
 #include <gdcmImageReader.h>
@@ -23,6 +25,42 @@ class FrameSource {
 
   // Physical values of one frame (rows*cols floats); padding -> fill.
   void frame(size_t file, size_t frame_index, float fill, std::vector<float>& out) {
+    const FileHeader& h = headers_[file];
+    out.resize(size_t(h.rows) * h.cols);
+    float* o = out.data();
+    const FrameHeader& f = h.frames[frame_index];
+    const double slope = f.slope, intercept = f.intercept;
+    convert(file, frame_index, [&](size_t i, int32_t raw, bool pad) {
+      o[i] = pad ? fill : float(raw * slope + intercept);
+    });
+  }
+
+  // The same, rounded and clamped straight into int16 (no float copy).
+  void frameInt16(size_t file, size_t frame_index, int16_t fill, int16_t* out) {
+    const FileHeader& h = headers_[file];
+    const FrameHeader& f = h.frames[frame_index];
+    const double slope = f.slope, intercept = f.intercept;
+    if (slope == 1.0 && intercept == std::floor(intercept) && std::abs(intercept) < 1e9) {
+      const int64_t icpt = int64_t(intercept);
+      convert(file, frame_index, [&](size_t i, int32_t raw, bool pad) {
+        out[i] = pad ? fill : int16_t(std::clamp<int64_t>(raw + icpt, -32768, 32767));
+      });
+    } else {
+      convert(file, frame_index, [&](size_t i, int32_t raw, bool pad) {
+        out[i] = pad ? fill : toInt16(raw * slope + intercept);
+      });
+    }
+  }
+
+ private:
+  static int16_t toInt16(double v) {
+    v = std::clamp(v, -32768.0, 32767.0);
+    return int16_t(v >= 0 ? v + 0.5 : v - 0.5);
+  }
+
+  // Calls sink(index, stored value, is_padding) for every pixel of the frame.
+  template <typename Sink>
+  void convert(size_t file, size_t frame_index, Sink&& sink) {
     load(file);
     const FileHeader& h = headers_[file];
     const FrameHeader& f = h.frames[frame_index];
@@ -31,20 +69,16 @@ class FrameSource {
     const size_t offset = size_t(f.frame) * n * bpp;
     if (offset + n * bpp > buffer_.size())
       throw Error(Errc::InvalidDicom, h.path.string() + ": pixel data shorter than frame " + std::to_string(f.frame + 1));
-    out.resize(n);
     const char* src = buffer_.data() + offset;
     const int stored = std::clamp(h.bits_stored, 1, bits_allocated_);
     const bool has_pad = h.padding_value.has_value();
-    double pad_lo = 0, pad_hi = 0;
+    int64_t pad_lo = 0, pad_hi = -1;
     if (has_pad) {
-      pad_lo = *h.padding_value;
-      pad_hi = h.padding_limit ? *h.padding_limit : pad_lo;
+      pad_lo = int64_t(*h.padding_value);
+      pad_hi = h.padding_limit ? int64_t(*h.padding_limit) : pad_lo;
       if (pad_lo > pad_hi) std::swap(pad_lo, pad_hi);
     }
-    const double slope = f.slope, intercept = f.intercept;
-    auto store = [&](size_t i, double raw) {
-      out[i] = (has_pad && raw >= pad_lo && raw <= pad_hi) ? fill : float(raw * slope + intercept);
-    };
+    auto isPad = [&](int64_t raw) { return raw >= pad_lo && raw <= pad_hi; };
     if (bits_allocated_ == 16) {
       const uint16_t* p = reinterpret_cast<const uint16_t*>(src);
       if (signed_) {
@@ -56,21 +90,29 @@ class FrameSource {
             v &= ~high_mask & 0xFFFFu;
             if (v & sign_bit) v |= high_mask;
           }
-          store(i, double(int16_t(uint16_t(v))));
+          const int32_t raw = int16_t(uint16_t(v));
+          sink(i, raw, has_pad && isPad(raw));
         }
       } else {
-        for (size_t i = 0; i < n; ++i) store(i, double(p[i]));
+        for (size_t i = 0; i < n; ++i) sink(i, int32_t(p[i]), has_pad && isPad(p[i]));
       }
     } else if (bits_allocated_ == 8) {
       const uint8_t* p = reinterpret_cast<const uint8_t*>(src);
-      for (size_t i = 0; i < n; ++i) store(i, signed_ ? double(int8_t(p[i])) : double(p[i]));
+      for (size_t i = 0; i < n; ++i) {
+        const int32_t raw = signed_ ? int32_t(int8_t(p[i])) : int32_t(p[i]);
+        sink(i, raw, has_pad && isPad(raw));
+      }
     } else {
       const uint32_t* p = reinterpret_cast<const uint32_t*>(src);
-      for (size_t i = 0; i < n; ++i) store(i, signed_ ? double(int32_t(p[i])) : double(p[i]));
+      for (size_t i = 0; i < n; ++i) {
+        // 32-bit data beyond int32 is clamped by the sinks anyway.
+        const int64_t wide = signed_ ? int64_t(int32_t(p[i])) : int64_t(p[i]);
+        const int32_t raw = int32_t(std::clamp<int64_t>(wide, INT32_MIN, INT32_MAX));
+        sink(i, raw, has_pad && isPad(wide));
+      }
     }
   }
 
- private:
   void load(size_t file) {
     if (file == loaded_) return;
     // GDCM chatters on stderr about things we do not use (its own spacing for enhanced
@@ -114,8 +156,8 @@ class FrameSource {
 };
 
 inline int16_t toInt16(float v) {
-  const float r = std::nearbyint(v);
-  return int16_t(std::clamp(r, -32768.0f, 32767.0f));
+  v = std::clamp(v, -32768.0f, 32767.0f);
+  return int16_t(v >= 0 ? v + 0.5f : v - 0.5f);
 }
 
 // Bilinear sample of a slice (physical values) at fractional pixel (x, y); fill outside.
@@ -175,17 +217,32 @@ Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan
   const int cols = c.dimensions[0], rows = c.dimensions[1], nz = c.dimensions[2];
   const size_t plane = size_t(cols) * rows;
   v.voxels.assign(plane * nz, int16_t(plan.fill_value));
-  FrameSource source(headers);
   const float fill = float(plan.fill_value);
 
   if (!plan.resample) {
-    std::vector<float> slice;
-    for (int k = 0; k < nz; ++k) {
-      const SliceRef& s = plan.slices[k];
-      source.frame(s.file, s.frame, fill, slice);
-      int16_t* dst = v.voxels.data() + plane * k;
-      for (size_t i = 0; i < plane; ++i) dst[i] = toInt16(slice[i]);
-    }
+    // Slices go straight into their place; files are independent, so decode them on a
+    // few threads (each with its own one-file cache).
+    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+    const int threads = int(std::min<unsigned>({hw, 4u, unsigned(std::max(1, nz / 8))}));
+    std::vector<std::exception_ptr> errors(static_cast<size_t>(threads));
+    auto work = [&](int t) {
+      try {
+        FrameSource src(headers);
+        const int k0 = nz * t / threads, k1 = nz * (t + 1) / threads;
+        for (int k = k0; k < k1; ++k) {
+          const SliceRef& s = plan.slices[k];
+          src.frameInt16(s.file, s.frame, int16_t(plan.fill_value), v.voxels.data() + plane * k);
+        }
+      } catch (...) {
+        errors[size_t(t)] = std::current_exception();
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
+    work(0);
+    for (auto& th : pool) th.join();
+    for (auto& e : errors)
+      if (e) std::rethrow_exception(e);
     return v;
   }
 
@@ -193,6 +250,7 @@ Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan
   // slices, each sampled in its own in-plane frame (corrects the shear of a tilted stack).
   const double sz = c.spacing[2];
   const auto& S = plan.slices;
+  FrameSource source(headers);
   std::vector<float> acc(plane);
   std::vector<float> buf[2];
   int held[2] = {-1, -1};

@@ -1,0 +1,172 @@
+// bench_ingest: how fast does volnode take in a CT series, next to the anchors?
+//
+// Generates a 512x512x300 CT series (about 157 MB), then sends it with plain
+// storescu, on one association and on 4 in parallel, to:
+//   volnode (fsync on, as shipped), DCMTK storescp with and without TCP_NODELAY,
+//   and Orthanc with its default SQLite configuration.
+// Each case runs `--repeat` times on a fresh store; the median wall time counts.
+//   bench_ingest [--slices N] [--repeat N] [--markdown FILE]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "support/node_process.hpp"
+#include "support/orthanc_process.hpp"
+#include "support/process.hpp"
+#include "support/synthetic_series.hpp"
+
+using namespace volnode::test;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Target {
+  std::string name;
+  // Starts the receiver in `dir`; returns {port, called AE}. The returned object keeps it alive.
+  std::function<std::shared_ptr<void>(const std::filesystem::path& dir, int& port, std::string& aet)> start;
+  bool client_nodelay = true;  // TCP_NODELAY=1 in storescu's environment
+};
+
+double sendAll(const std::vector<std::filesystem::path>& files, int port, const std::string& aet, int associations,
+               bool client_nodelay) {
+  std::vector<std::vector<std::string>> commands(associations);
+  for (int a = 0; a < associations; ++a) {
+    commands[a] = {"env", client_nodelay ? "TCP_NODELAY=1" : "-uTCP_NODELAY", "storescu", "-aec", aet, "127.0.0.1",
+                   std::to_string(port)};
+  }
+  for (size_t i = 0; i < files.size(); ++i) commands[i % associations].push_back(files[i].string());
+  auto begin = Clock::now();
+  std::vector<std::unique_ptr<ChildProcess>> senders;
+  TempDir logs("volnode-bench-log");
+  for (int a = 0; a < associations; ++a)
+    senders.push_back(std::make_unique<ChildProcess>(commands[a], logs / ("storescu" + std::to_string(a) + ".log")));
+  for (auto& s : senders) {
+    int rc = s->wait(std::chrono::seconds(600));
+    if (rc != 0) std::cerr << "warning: a storescu exited with " << rc << "\n";
+  }
+  return std::chrono::duration<double>(Clock::now() - begin).count();
+}
+
+std::string machine() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line, model = "unknown CPU";
+  while (std::getline(cpuinfo, line))
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int slices = 300, repeat = 3;
+  std::string markdown;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--slices") slices = std::stoi(argv[i + 1]);
+    else if (flag == "--repeat") repeat = std::stoi(argv[i + 1]);
+    else if (flag == "--markdown") markdown = argv[i + 1];
+  }
+
+  TempDir work("volnode-bench-ingest");
+  SyntheticSeries series;
+  series.rows = series.cols = 512;
+  series.row_spacing = series.col_spacing = 0.7;
+  series.slices = slices;
+  series.origin = {-179, -179, 0};
+  series.value = OrientationPhantom{{0, 0, 150}, {150, 110, 200}}.function();
+  std::cerr << "generating " << slices << " slices of 512x512...\n";
+  auto written = writeSyntheticSeries(series, work / "series");
+  uint64_t bytes = 0;
+  for (const auto& f : written.files) bytes += std::filesystem::file_size(f);
+
+  std::vector<Target> targets{
+      {"volnode (fsync on)",
+       [](const std::filesystem::path& dir, int& port, std::string& aet) {
+         auto node = std::make_shared<NodeProcess>(dir, std::vector<std::string>{"log.level=warn"});
+         port = node->dicomPort();
+         aet = "VOLNODE";
+         return std::static_pointer_cast<void>(node);
+       }},
+      {"storescp, TCP_NODELAY=1",
+       [](const std::filesystem::path& dir, int& port, std::string& aet) {
+         port = freePort();
+         aet = "STORESCP";
+         std::filesystem::create_directories(dir / "out");
+         auto p = std::make_shared<ChildProcess>(
+             std::vector<std::string>{"env", "TCP_NODELAY=1", "storescp", "-od", (dir / "out").string(),
+                                      std::to_string(port)},
+             dir / "storescp.log");
+         waitForPort(port, std::chrono::seconds(10));
+         return std::static_pointer_cast<void>(p);
+       }},
+      {"storescp, default",
+       [](const std::filesystem::path& dir, int& port, std::string& aet) {
+         port = freePort();
+         aet = "STORESCP";
+         std::filesystem::create_directories(dir / "out");
+         auto p = std::make_shared<ChildProcess>(
+             std::vector<std::string>{"env", "-uTCP_NODELAY", "storescp", "-od", (dir / "out").string(),
+                                      std::to_string(port)},
+             dir / "storescp.log");
+         waitForPort(port, std::chrono::seconds(10));
+         return std::static_pointer_cast<void>(p);
+       },
+       false},
+      {"Orthanc 1.10 (default SQLite)",
+       [](const std::filesystem::path& dir, int& port, std::string& aet) {
+         auto orthanc = std::make_shared<OrthancProcess>(dir);
+         port = orthanc->dicomPort();
+         aet = orthanc->aet();
+         return std::static_pointer_cast<void>(orthanc);
+       }},
+  };
+
+  std::map<std::pair<std::string, int>, double> seconds;
+  for (const auto& target : targets) {
+    for (int associations : {1, 4}) {
+      std::vector<double> runs;
+      for (int r = 0; r < repeat; ++r) {
+        auto dir = work / ("run-" + std::to_string(r));
+        std::filesystem::remove_all(dir);
+        std::filesystem::create_directories(dir);
+        int port = 0;
+        std::string aet;
+        auto receiver = target.start(dir, port, aet);
+        runs.push_back(sendAll(written.files, port, aet, associations, target.client_nodelay));
+        receiver.reset();
+        std::filesystem::remove_all(dir);
+      }
+      std::sort(runs.begin(), runs.end());
+      seconds[{target.name, associations}] = runs[runs.size() / 2];
+      std::cerr << target.name << ", " << associations << " association(s): " << runs[runs.size() / 2] << " s\n";
+    }
+  }
+
+  std::ostringstream table;
+  table << "Series: " << slices << " x 512x512 CT, " << bytes / 1e6 << " MB; median of " << repeat
+        << " runs; machine: " << machine() << "\n\n";
+  table << "| receiver | associations | seconds | instances/s | MB/s | volnode speed-up |\n";
+  table << "|---|---|---|---|---|---|\n";
+  for (int associations : {1, 4})
+    for (const auto& target : targets) {
+      double s = seconds[{target.name, associations}];
+      double ratio = s / seconds[{targets[0].name, associations}];
+      char row[256];
+      std::snprintf(row, sizeof row, "| %s | %d | %.2f | %.0f | %.1f | %s |\n", target.name.c_str(), associations, s,
+                    slices / s, bytes / 1e6 / s,
+                    target.name == targets[0].name ? "1.00x (itself)" : (std::to_string(ratio).substr(0, 4) + "x").c_str());
+      table << row;
+    }
+  std::cout << table.str();
+  if (!markdown.empty()) std::ofstream(markdown) << table.str();
+  return 0;
+}

@@ -1,0 +1,81 @@
+#include "support/orthanc_process.hpp"
+
+#include <fstream>
+#include <thread>
+
+#include <httplib.h>
+
+namespace volnode::test {
+
+OrthancProcess::OrthancProcess(const std::filesystem::path& dir, std::vector<OrthancModality> modalities,
+                               const std::string& extra_json)
+    : dir_(dir), dicom_port_(freePort()), http_port_(freePort()) {
+  while (http_port_ == dicom_port_) http_port_ = freePort();
+  std::filesystem::create_directories(dir_ / "db");
+  std::string modality_json;
+  for (const auto& m : modalities) {
+    if (!modality_json.empty()) modality_json += ",\n";
+    modality_json += "    \"" + m.name + "\": [\"" + m.aet + "\", \"" + m.host + "\", " + std::to_string(m.port) + "]";
+  }
+  // Orthanc's defaults, except what a test needs: its own folders and ports,
+  // loopback only, no plugins, no authentication.
+  std::ofstream config(dir_ / "orthanc.json");
+  config << "{\n"
+         << "  \"Name\": \"volnode-test-pacs\",\n"
+         << "  \"StorageDirectory\": \"" << (dir_ / "db").string() << "\",\n"
+         << "  \"IndexDirectory\": \"" << (dir_ / "db").string() << "\",\n"
+         << "  \"HttpPort\": " << http_port_ << ",\n"
+         << "  \"DicomPort\": " << dicom_port_ << ",\n"
+         << "  \"DicomAet\": \"" << aet_ << "\",\n"
+         << "  \"RemoteAccessAllowed\": false,\n"
+         << "  \"AuthenticationEnabled\": false,\n"
+         << "  \"Plugins\": [],\n"
+         << "  \"DicomModalities\": {\n" << modality_json << "\n  }"
+         << (extra_json.empty() ? "" : ",\n  " + extra_json) << "\n}\n";
+  config.close();
+  start();
+  if (!waitUntilReady()) throw std::runtime_error("Orthanc did not start; see " + (dir_ / "orthanc.log").string());
+}
+
+OrthancProcess::~OrthancProcess() { stop(); }
+
+void OrthancProcess::start() {
+  process_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"Orthanc", (dir_ / "orthanc.json").string()}, dir_ / "orthanc.log", dir_);
+}
+
+void OrthancProcess::stop() {
+  if (process_) process_->terminate(std::chrono::seconds(20));
+  process_.reset();
+}
+
+bool OrthancProcess::waitUntilReady(std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!process_ || !process_->running()) return false;
+    if (get("/system").status == 200 && waitForPort(dicom_port_, std::chrono::milliseconds(100))) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+HttpResponse OrthancProcess::get(const std::string& path) const {
+  httplib::Client client("127.0.0.1", http_port_);
+  client.set_connection_timeout(2);
+  client.set_read_timeout(60);
+  auto result = client.Get(path.c_str());
+  if (!result) return {};
+  return {result->status, result->body};
+}
+
+HttpResponse OrthancProcess::post(const std::string& path, const std::string& body,
+                                  const std::string& content_type) const {
+  httplib::Client client("127.0.0.1", http_port_);
+  client.set_connection_timeout(2);
+  client.set_read_timeout(120);
+  auto result = client.Post(path.c_str(), body, content_type.c_str());
+  if (!result) return {};
+  return {result->status, result->body};
+}
+
+}  // namespace volnode::test
