@@ -90,8 +90,8 @@ void Node::start() {
   std::filesystem::path dir = c.storage.dir;
   impl_->lock = std::make_unique<DirectoryLock>(dir);
   impl_->index = std::make_unique<Index>(dir / "index.sqlite");
-  impl_->files = std::make_unique<FileStore>(dir / "store", c.storage.fsync);
-  impl_->files->recover([this](const std::string& path) { return impl_->index->hasFilePath(path); });
+  impl_->files = std::make_unique<FileStore>(dir / "store", c.storage.fsync, *impl_->index);
+  impl_->files->recover();
   if (int stale = impl_->index->closeStaleAssociations())
     log->warn("{} association(s) were open when the node last stopped; marked interrupted", stale);
   impl_->store = std::make_unique<InstanceStore>(c.storage, *impl_->index, *impl_->files);

@@ -9,13 +9,10 @@ class StoredPendingInstance : public PendingInstance {
   StoredPendingInstance(StorageSink& sink, Reservation reservation)
       : sink_(sink), reservation_(std::move(reservation)) {}
   ~StoredPendingInstance() override {
-    if (!kept_) {
-      std::error_code ec;
-      std::filesystem::remove(reservation_.temp_path, ec);
-    }
+    if (!kept_) sink_.store_.release(reservation_);
   }
 
-  const std::filesystem::path& file() const override { return reservation_.temp_path; }
+  const std::filesystem::path& file() const override { return reservation_.path; }
 
   DispositionResult keep(const std::string& sop_class_uid, const std::string& sop_instance_uid,
                          const AssociationInfo& association) override {

@@ -5,7 +5,9 @@
 //   volnode (fsync on, as shipped), DCMTK storescp with and without TCP_NODELAY,
 //   and Orthanc with its default SQLite configuration.
 // Each case runs `--repeat` times on a fresh store; the median wall time counts.
-//   bench_ingest [--slices N] [--repeat N] [--markdown FILE]
+//   bench_ingest [--slices N] [--repeat N] [--markdown FILE] [--series DIR] [--only NAME]
+// --series keeps the generated series in DIR (and reuses it when present);
+// --only runs the receivers whose name starts with NAME.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "support/node_process.hpp"
 #include "support/orthanc_process.hpp"
@@ -68,12 +71,14 @@ std::string machine() {
 
 int main(int argc, char** argv) {
   int slices = 300, repeat = 3;
-  std::string markdown;
+  std::string markdown, series_dir, only;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--slices") slices = std::stoi(argv[i + 1]);
     else if (flag == "--repeat") repeat = std::stoi(argv[i + 1]);
     else if (flag == "--markdown") markdown = argv[i + 1];
+    else if (flag == "--series") series_dir = argv[i + 1];
+    else if (flag == "--only") only = argv[i + 1];
   }
 
   TempDir work("volnode-bench-ingest");
@@ -83,10 +88,18 @@ int main(int argc, char** argv) {
   series.slices = slices;
   series.origin = {-179, -179, 0};
   series.value = OrientationPhantom{{0, 0, 150}, {150, 110, 200}}.function();
-  std::cerr << "generating " << slices << " slices of 512x512...\n";
-  auto written = writeSyntheticSeries(series, work / "series");
+  std::filesystem::path series_path = series_dir.empty() ? work / "series" : std::filesystem::path(series_dir);
+  std::vector<std::filesystem::path> files;
+  if (std::filesystem::exists(series_path))
+    for (const auto& entry : std::filesystem::directory_iterator(series_path)) files.push_back(entry.path());
+  if (files.empty()) {
+    std::cerr << "generating " << slices << " slices of 512x512...\n";
+    files = writeSyntheticSeries(series, series_path).files;
+  }
+  std::sort(files.begin(), files.end());
+  slices = static_cast<int>(files.size());
   uint64_t bytes = 0;
-  for (const auto& f : written.files) bytes += std::filesystem::file_size(f);
+  for (const auto& f : files) bytes += std::filesystem::file_size(f);
 
   std::vector<Target> targets{
       {"volnode (fsync on)",
@@ -131,6 +144,10 @@ int main(int argc, char** argv) {
   };
 
   std::map<std::pair<std::string, int>, double> seconds;
+  if (!only.empty())
+    targets.erase(std::remove_if(targets.begin(), targets.end(),
+                                 [&](const Target& t) { return t.name.rfind(only, 0) != 0; }),
+                  targets.end());
   for (const auto& target : targets) {
     for (int associations : {1, 4}) {
       std::vector<double> runs;
@@ -141,7 +158,7 @@ int main(int argc, char** argv) {
         int port = 0;
         std::string aet;
         auto receiver = target.start(dir, port, aet);
-        runs.push_back(sendAll(written.files, port, aet, associations, target.client_nodelay));
+        runs.push_back(sendAll(files, port, aet, associations, target.client_nodelay));
         receiver.reset();
         std::filesystem::remove_all(dir);
       }

@@ -1,5 +1,11 @@
 #include "volnode/storage/file_store.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "volnode/core/error.hpp"
 #include "volnode/core/files.hpp"
 #include "volnode/core/ids.hpp"
@@ -7,11 +13,6 @@
 
 namespace volnode {
 namespace {
-
-constexpr const char* kTempSuffix = ".dcm";
-
-// "3f2a...-..." -> "3f/2a/3f2a....dcm"
-std::string shardedPath(const std::string& name) { return name.substr(0, 2) + "/" + name.substr(2, 2) + "/" + name + kTempSuffix; }
 
 void createDirectoryDurably(const std::filesystem::path& dir, bool sync) {
   if (std::filesystem::is_directory(dir)) return;
@@ -24,31 +25,58 @@ void createDirectoryDurably(const std::filesystem::path& dir, bool sync) {
 
 }  // namespace
 
-FileStore::FileStore(std::filesystem::path root, bool sync) : root_(std::move(root)), sync_(sync) {
-  createDirectoryDurably(tempDir(), sync_);
+FileStore::FileStore(std::filesystem::path root, bool sync, SlotLedger& ledger, int batch_size)
+    : root_(std::move(root)), sync_(sync), ledger_(ledger), batch_size_(batch_size) {
+  createDirectoryDurably(root_, sync_);
 }
 
-Reservation FileStore::reserve() const {
-  std::string name = newUuid();
-  return {tempDir() / (name + kTempSuffix), shardedPath(name)};
+// One batch shares a shard folder, so a single directory fsync makes all of its
+// entries durable. Shards are <aa>/<bb> of a random batch id: 65536 folders.
+void FileStore::createBatch() {
+  std::string batch = newUuid();
+  std::string shard = batch.substr(0, 2) + "/" + batch.substr(2, 2);
+  auto dir = root_ / shard;
+  createDirectoryDurably(dir, sync_);
+  std::vector<Reservation> created;
+  std::vector<std::string> paths;
+  for (int i = 0; i < batch_size_; ++i) {
+    std::string relative = shard + "/" + newUuid() + ".dcm";
+    paths.push_back(relative);
+    created.push_back({root_ / relative, relative});
+  }
+  ledger_.addSlots(paths);  // remembered before the files exist: recovery can always find them
+  for (const auto& slot : created) {
+    int fd = ::open(slot.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+      throw Error(errno == ENOSPC ? Errc::OutOfSpace : Errc::Io,
+                  "cannot create " + slot.path.string() + ": " + std::strerror(errno));
+    ::close(fd);
+  }
+  if (sync_) syncDirectory(dir);
+  free_slots_.insert(free_slots_.end(), created.begin(), created.end());
 }
 
-void FileStore::syncTemp(const Reservation& reservation) const {
-  if (sync_) syncFile(reservation.temp_path);
+Reservation FileStore::reserve() {
+  std::lock_guard lock(mutex_);
+  if (free_slots_.empty()) createBatch();
+  Reservation slot = free_slots_.front();
+  free_slots_.pop_front();
+  return slot;
 }
 
-void FileStore::publish(const Reservation& reservation) const {
-  auto target = absolute(reservation.relative_path);
-  createDirectoryDurably(target.parent_path(), sync_);
+void FileStore::sync(const Reservation& reservation) const {
+  if (sync_) syncFile(reservation.path);
+}
+
+void FileStore::release(const Reservation& reservation) noexcept {
   std::error_code ec;
-  std::filesystem::rename(reservation.temp_path, target, ec);
-  if (ec) throw Error(Errc::Io, "cannot move " + reservation.temp_path.string() + " into the store: " + ec.message());
-  if (sync_) syncDirectory(target.parent_path());
-}
-
-void FileStore::discard(const Reservation& reservation) const noexcept {
-  std::error_code ec;
-  std::filesystem::remove(reservation.temp_path, ec);
+  std::filesystem::remove(reservation.path, ec);
+  try {
+    ledger_.removeSlot(reservation.relative_path);
+  } catch (const std::exception& e) {
+    // The slot stays in the ledger; the next start-up removes it.
+    moduleLogger("storage")->warn("cannot forget slot {}: {}", reservation.relative_path, e.what());
+  }
 }
 
 void FileStore::remove(const std::string& relative_path) const noexcept {
@@ -56,30 +84,14 @@ void FileStore::remove(const std::string& relative_path) const noexcept {
   std::filesystem::remove(absolute(relative_path), ec);
 }
 
-RecoveryReport FileStore::recover(const std::function<bool(const std::string&)>& is_indexed) const {
+RecoveryReport FileStore::recover() {
   RecoveryReport report;
-  auto log = moduleLogger("storage");
-  for (const auto& entry : std::filesystem::directory_iterator(tempDir())) {
-    auto name = entry.path().filename().string();
-    auto uuid = entry.path().stem().string();
-    if (entry.path().extension() != kTempSuffix || uuid.size() < 4) {
-      std::error_code ec;
-      std::filesystem::remove(entry.path(), ec);
-      ++report.discarded;
-      continue;
-    }
-    Reservation r{entry.path(), shardedPath(uuid)};
-    if (is_indexed(r.relative_path)) {
-      publish(r);
-      ++report.published;
-    } else {
-      discard(r);
-      ++report.discarded;
-    }
+  for (const auto& relative : ledger_.slots()) {
+    release({absolute(relative), relative});
+    ++report.removed;
   }
-  if (report.published || report.discarded)
-    log->warn("store recovery: {} indexed file(s) moved into place, {} unacknowledged partial file(s) removed",
-              report.published, report.discarded);
+  if (report.removed > 0)
+    moduleLogger("storage")->info("store recovery: {} unused or unacknowledged slot file(s) removed", report.removed);
   return report;
 }
 

@@ -247,6 +247,7 @@ int64_t Index::addInstance(const NewInstance& in) {
       .bind(19, a.specific_character_set).bind(20, in.file_path).bind(21, static_cast<int64_t>(in.file_size))
       .bind(22, in.conflict ? 1 : 0).bind(23, now).run();
   int64_t id = db.lastInsertId();
+  db.prepare("DELETE FROM file_slots WHERE path = ?").bind(1, in.file_path).run();
   tx.commit();
   return id;
 }
@@ -264,11 +265,29 @@ void Index::removeInstance(int64_t id) {
   tx.commit();
 }
 
-bool Index::hasFilePath(const std::string& file_path) {
+void Index::addSlots(const std::vector<std::string>& relative_paths) {
+  std::lock_guard lock(impl_->write_mutex);
+  auto& db = *impl_->writer;
+  sql::Transaction tx(db);
+  auto insert = db.prepare("INSERT OR IGNORE INTO file_slots(path) VALUES (?)");
+  for (const auto& path : relative_paths) {
+    insert.bind(1, path).run();
+    insert.reset();
+  }
+  tx.commit();
+}
+
+void Index::removeSlot(const std::string& relative_path) {
+  std::lock_guard lock(impl_->write_mutex);
+  impl_->writer->prepare("DELETE FROM file_slots WHERE path = ?").bind(1, relative_path).run();
+}
+
+std::vector<std::string> Index::slots() {
   std::lock_guard lock(impl_->read_mutex);
-  auto s = impl_->reader->prepare("SELECT 1 FROM instances WHERE file_path = ?");
-  s.bind(1, file_path);
-  return s.step();
+  auto s = impl_->reader->prepare("SELECT path FROM file_slots ORDER BY path");
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  return out;
 }
 
 int64_t Index::beginAssociation(const std::string& calling_aet, const std::string& called_aet,

@@ -33,22 +33,22 @@ KeepResult InstanceStore::keep(const Reservation& reservation, const std::string
   try {
     InstanceAttributes attributes;
     try {
-      attributes = readInstanceAttributes(reservation.temp_path);
+      attributes = readInstanceAttributes(reservation.path);
     } catch (const Error& e) {
-      files_.discard(reservation);
+      files_.release(reservation);
       return {KeepOutcome::Invalid, e.what()};
     }
     if (attributes.sop_uid != command_sop_instance_uid || attributes.sop_class_uid != command_sop_class_uid) {
-      files_.discard(reservation);
+      files_.release(reservation);
       return {KeepOutcome::Invalid, "the dataset's SOP Class/Instance UID differ from the C-STORE command's"};
     }
     result.series_uid = attributes.series_uid;
-    result.bytes = std::filesystem::file_size(reservation.temp_path);
+    result.bytes = std::filesystem::file_size(reservation.path);
 
     bool conflict = false;
     for (const auto& held : index_.heldCopies(attributes.sop_uid)) {
-      if (sameDataset(files_.absolute(held.file_path), reservation.temp_path)) {
-        files_.discard(reservation);
+      if (sameDataset(files_.absolute(held.file_path), reservation.path)) {
+        files_.release(reservation);
         result.outcome = KeepOutcome::Duplicate;
         result.reason = "identical to the instance already held";
         return result;
@@ -56,33 +56,20 @@ KeepResult InstanceStore::keep(const Reservation& reservation, const std::string
       conflict = true;
     }
 
-    files_.syncTemp(reservation);
+    files_.sync(reservation);
     NewInstance row{attributes, reservation.relative_path, result.bytes, association_id, conflict};
-    int64_t id = 0;
-    try {
-      id = index_.addInstance(row);
-    } catch (...) {
-      files_.discard(reservation);  // file first, index second: compensate
-      throw;
-    }
-    try {
-      files_.publish(reservation);
-    } catch (...) {
-      index_.removeInstance(id);
-      files_.discard(reservation);
-      throw;
-    }
+    index_.addInstance(row);  // file first, index second; a failure releases the file below
     if (conflict)
       log->warn("instance {} received again with different content; both copies kept and marked as conflict",
                 attributes.sop_uid);
     result.outcome = conflict ? KeepOutcome::StoredConflict : KeepOutcome::Stored;
     return result;
   } catch (const Error& e) {
-    files_.discard(reservation);
+    files_.release(reservation);
     result.outcome = e.code() == Errc::OutOfSpace ? KeepOutcome::OutOfSpace : KeepOutcome::Failed;
     result.reason = e.what();
   } catch (const std::exception& e) {
-    files_.discard(reservation);
+    files_.release(reservation);
     result.outcome = KeepOutcome::Failed;
     result.reason = e.what();
   }

@@ -18,14 +18,14 @@ namespace {
 struct StoreFixture {
   TempDir dir;
   Index index{dir / "index.sqlite"};
-  FileStore files{dir / "store", true};
+  FileStore files{dir / "store", true, index};
   StorageConfig config{(dir / "store").string(), 0, true};
   InstanceStore store{config, index, files};
 
   // Copies a source file into a fresh reservation, as the SCP would write it.
   Reservation received(const std::filesystem::path& source) {
     auto reservation = store.reserve();
-    std::filesystem::copy_file(source, reservation.temp_path);
+    std::filesystem::copy_file(source, reservation.path, std::filesystem::copy_options::overwrite_existing);
     return reservation;
   }
 };
@@ -60,12 +60,15 @@ TEST(InstanceStore, KeptInstanceIsPublishedAndIndexedUnderANodeChosenName) {
   auto result = f.store.keep(reservation, kCtImageStorage, uid, std::nullopt);
   ASSERT_EQ(result.outcome, KeepOutcome::Stored) << result.reason;
   EXPECT_EQ(result.series_uid, series.series_instance_uid);
-  EXPECT_FALSE(std::filesystem::exists(reservation.temp_path));
   auto stored = f.files.absolute(reservation.relative_path);
   EXPECT_TRUE(std::filesystem::exists(stored));
   EXPECT_EQ(datasetBytes(stored), datasetBytes(series.files[0]));
   EXPECT_EQ(stored.string().find(uid), std::string::npos);
   EXPECT_EQ(f.index.counts().instances, 1);
+  // The slot now holds an instance: a restart's recovery must leave it alone.
+  for (const auto& slot : f.index.slots()) EXPECT_NE(slot, reservation.relative_path);
+  f.files.recover();
+  EXPECT_TRUE(std::filesystem::exists(stored));
 }
 
 TEST(InstanceStore, IdenticalResendIsANoOp) {
@@ -77,7 +80,7 @@ TEST(InstanceStore, IdenticalResendIsANoOp) {
   auto again = f.received(series.files[0]);
   EXPECT_EQ(f.store.keep(again, kCtImageStorage, uid, std::nullopt).outcome, KeepOutcome::Duplicate);
   EXPECT_EQ(f.index.counts().instances, 1);
-  EXPECT_EQ(filesUnder(f.files.root()).size(), 1u);
+  EXPECT_FALSE(std::filesystem::exists(again.path));
 }
 
 TEST(InstanceStore, DifferentContentUnderTheSameUidKeepsBothAsConflict) {
@@ -102,18 +105,18 @@ TEST(InstanceStore, MismatchedCommandUidOrGarbageIsRefusedAndNothingKept) {
   auto mismatch = f.received(series.files[0]);
   auto result = f.store.keep(mismatch, kCtImageStorage, "1.2.3.4", std::nullopt);
   EXPECT_EQ(result.outcome, KeepOutcome::Invalid);
-  EXPECT_FALSE(std::filesystem::exists(mismatch.temp_path));
+  EXPECT_FALSE(std::filesystem::exists(mismatch.path));
   std::ofstream(source / "garbage.dcm") << "not DICOM at all";
   auto garbage = f.received(source / "garbage.dcm");
   EXPECT_EQ(f.store.keep(garbage, kCtImageStorage, "1.2.3.4", std::nullopt).outcome, KeepOutcome::Invalid);
   EXPECT_EQ(f.index.counts().instances, 0);
-  EXPECT_TRUE(filesUnder(f.files.root()).empty());
+  EXPECT_FALSE(std::filesystem::exists(garbage.path));
 }
 
 TEST(InstanceStore, BelowWatermarkHasNoSpaceWithReason) {
   TempDir dir;
   Index index(dir / "index.sqlite");
-  FileStore files(dir / "store", false);
+  FileStore files(dir / "store", false, index);
   StorageConfig config;
   config.min_free_mb = 1ULL << 40;
   InstanceStore store(config, index, files);
@@ -124,26 +127,33 @@ TEST(InstanceStore, BelowWatermarkHasNoSpaceWithReason) {
   EXPECT_TRUE(InstanceStore(config, index, files).hasSpace());
 }
 
-TEST(FileStore, RecoveryPublishesIndexedTempFilesAndRemovesTheRest) {
+TEST(FileStore, RecoveryRemovesEverySlotThatHoldsNoAcknowledgedInstance) {
   TempDir dir;
-  FileStore files(dir / "store", true);
-  auto indexed = files.reserve();
-  auto unacknowledged = files.reserve();
-  std::ofstream(indexed.temp_path) << "indexed";
-  std::ofstream(unacknowledged.temp_path) << "partial";
-  auto report = files.recover([&](const std::string& path) { return path == indexed.relative_path; });
-  EXPECT_EQ(report.published, 1);
-  EXPECT_EQ(report.discarded, 1);
-  EXPECT_TRUE(std::filesystem::exists(files.absolute(indexed.relative_path)));
-  EXPECT_FALSE(std::filesystem::exists(unacknowledged.temp_path));
-  EXPECT_TRUE(std::filesystem::is_empty(files.tempDir()));
+  Index index(dir / "index.sqlite");
+  std::filesystem::path half_written;
+  {
+    FileStore files(dir / "store", true, index, 8);
+    auto slot = files.reserve();
+    std::ofstream(slot.path) << "half an instance";  // the node died while receiving
+    half_written = slot.path;
+  }
+  EXPECT_EQ(index.slots().size(), 8u);
+  FileStore restarted(dir / "store", true, index, 8);
+  auto report = restarted.recover();
+  EXPECT_EQ(report.removed, 8);
+  EXPECT_FALSE(std::filesystem::exists(half_written));
+  EXPECT_TRUE(index.slots().empty());
+  size_t files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir / "store")) files += e.is_regular_file();
+  EXPECT_EQ(files, 0u);
 }
 
 TEST(FileStore, NamesAreShardedUuidsNeverFromData) {
   TempDir dir;
-  FileStore files(dir / "store", false);
+  Index index(dir / "index.sqlite");
+  FileStore files(dir / "store", false, index);
   auto r = files.reserve();
   EXPECT_EQ(r.relative_path.size(), 2 + 1 + 2 + 1 + 36 + 4);
-  EXPECT_EQ(r.relative_path.substr(0, 2), r.relative_path.substr(6, 2));
-  EXPECT_EQ(r.temp_path.parent_path(), files.tempDir());
+  EXPECT_TRUE(std::filesystem::exists(r.path));
+  EXPECT_EQ(std::filesystem::file_size(r.path), 0u);
 }

@@ -1,47 +1,68 @@
 #pragma once
 // The file store: one file per received instance under <root>/<aa>/<bb>/<uuid>.dcm.
 // Names come from the node (random UUIDs), never from UIDs or other text in the
-// received data. An instance is written to <root>/tmp first, fsync'd, indexed,
-// and only then renamed into place; `recover()` finishes or discards what a
-// crash left in tmp/, so the store never shows half-written or orphan files.
+// received data.
+//
+// Durability at one flush per instance: files are pre-created in batches as
+// empty "slots" whose directory entries are fsync'd once per batch, and each
+// slot is recorded in a ledger (the index) before it is handed out. An incoming
+// instance is written into a slot and fdatasync'd; indexing it removes the slot
+// from the ledger in the same transaction. After a crash, every file still in
+// the ledger was never acknowledged and is deleted by recover(): no orphan and
+// no half-written file stays visible.
+#include <deque>
 #include <filesystem>
-#include <functional>
+#include <mutex>
 #include <string>
+#include <vector>
 
 namespace volnode {
 
+// Where reserved-but-unused slots are remembered across a crash.
+class SlotLedger {
+ public:
+  virtual ~SlotLedger() = default;
+  virtual void addSlots(const std::vector<std::string>& relative_paths) = 0;
+  virtual void removeSlot(const std::string& relative_path) = 0;
+  virtual std::vector<std::string> slots() = 0;
+};
+
 struct Reservation {
-  std::filesystem::path temp_path;   // where the incoming bytes are written
-  std::string relative_path;         // final place, relative to the store root
+  std::filesystem::path path;        // the slot file the incoming bytes are written to
+  std::string relative_path;         // the same, relative to the store root (what the index keeps)
 };
 
 struct RecoveryReport {
-  int published = 0;  // indexed before the crash, renamed into place now
-  int discarded = 0;  // never indexed (never acknowledged), removed
+  int removed = 0;  // slots left by a previous run (never acknowledged), deleted
 };
 
 class FileStore {
  public:
-  FileStore(std::filesystem::path root, bool sync);
+  FileStore(std::filesystem::path root, bool sync, SlotLedger& ledger, int batch_size = 64);
 
   const std::filesystem::path& root() const { return root_; }
-  std::filesystem::path tempDir() const { return root_ / "tmp"; }
   std::filesystem::path absolute(const std::string& relative_path) const { return root_ / relative_path; }
 
-  Reservation reserve() const;
-  // fdatasync the temp file (no-op when sync is off).
-  void syncTemp(const Reservation& reservation) const;
-  // Renames the temp file to its final place and syncs the directory.
-  void publish(const Reservation& reservation) const;
-  void discard(const Reservation& reservation) const noexcept;
+  // A durable empty file to write an instance into. Thread-safe.
+  Reservation reserve();
+  // fdatasync the written slot (no-op when sync is off).
+  void sync(const Reservation& reservation) const;
+  // The slot will not hold an instance: delete it and forget it.
+  void release(const Reservation& reservation) noexcept;
   void remove(const std::string& relative_path) const noexcept;
 
-  // At start-up: temp files whose final path is indexed are published, the rest removed.
-  RecoveryReport recover(const std::function<bool(const std::string& relative_path)>& is_indexed) const;
+  // At start-up, before any reserve(): deletes slots a previous run left behind.
+  RecoveryReport recover();
 
  private:
+  void createBatch();
+
   std::filesystem::path root_;
   bool sync_;
+  SlotLedger& ledger_;
+  int batch_size_;
+  std::mutex mutex_;
+  std::deque<Reservation> free_slots_;
 };
 
 }  // namespace volnode

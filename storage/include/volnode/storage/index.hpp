@@ -8,17 +8,18 @@
 #include <optional>
 #include <vector>
 
+#include "volnode/storage/file_store.hpp"
 #include "volnode/storage/records.hpp"
 
 namespace volnode {
 
-class Index {
+class Index : public SlotLedger {
  public:
   // Opens or creates the index and applies the embedded schema migrations.
   // Throws Error(Errc::SchemaTooNew) when the file was written by a newer volnode,
   // Error(Errc::Database) when it is locked or not a database.
   explicit Index(const std::filesystem::path& path);
-  ~Index();
+  ~Index() override;
   Index(const Index&) = delete;
   Index& operator=(const Index&) = delete;
 
@@ -29,10 +30,15 @@ class Index {
   // --- ingest ---
   std::vector<HeldCopy> heldCopies(const std::string& sop_uid);
   // Adds an instance (creating patient/study/series as needed) in one transaction
-  // and returns its row id. A series that had left `receiving` goes back to it.
+  // and returns its row id; its file stops being a free slot in the same step.
+  // A series that had left `receiving` goes back to it.
   int64_t addInstance(const NewInstance& instance);
   void removeInstance(int64_t id);
-  bool hasFilePath(const std::string& file_path);
+
+  // SlotLedger: the store's pre-created files that hold no acknowledged instance.
+  void addSlots(const std::vector<std::string>& relative_paths) override;
+  void removeSlot(const std::string& relative_path) override;
+  std::vector<std::string> slots() override;
 
   int64_t beginAssociation(const std::string& calling_aet, const std::string& called_aet,
                            const std::string& peer_host);

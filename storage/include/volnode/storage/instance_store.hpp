@@ -1,8 +1,8 @@
 #pragma once
 // Keeps a received instance safely: the file is fsync'd in the store and its
 // index row committed before the caller may answer Success.
-//   reserve()  -> a temp path the network layer writes the incoming bytes to
-//   keep()     -> parse header, fsync, dedupe, index, publish; or clean up
+//   reserve()  -> a durable slot file the network layer writes the incoming bytes to
+//   keep()     -> parse header, dedupe, fsync, index; or release the slot
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,9 +35,11 @@ class InstanceStore {
 
   // False (with the reason) while free disk space is below storage.min_free_mb.
   bool hasSpace(std::string* why = nullptr) const;
-  Reservation reserve() const { return files_.reserve(); }
+  Reservation reserve() { return files_.reserve(); }
+  // The reservation was not used (e.g. the transfer broke off).
+  void release(const Reservation& reservation) { files_.release(reservation); }
 
-  // Takes over the file written at reservation.temp_path. The SOP UIDs from the
+  // Takes over the file written at reservation.path. The SOP UIDs from the
   // C-STORE command must match the dataset's.
   KeepResult keep(const Reservation& reservation, const std::string& command_sop_class_uid,
                   const std::string& command_sop_instance_uid, std::optional<int64_t> association_id);
