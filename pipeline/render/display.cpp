@@ -43,6 +43,16 @@ bool acceptsConnections(int n) {
   return ok;
 }
 
+// The pid in /tmp/.X<n>-lock (written by the X server), or -1.
+int lockOwner(int n) {
+  const int fd = ::open(lockPath(n).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[32] = {};
+  const ssize_t len = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  return len > 0 ? std::atoi(buf) : -1;
+}
+
 // Starts `Xvfb :n`; returns the child's pid or -1.
 int spawnXvfb(const PrivateXvfb::Options& o, int n) {
   const std::string display = ":" + std::to_string(n);
@@ -92,7 +102,15 @@ PrivateXvfb::PrivateXvfb(Options options) : options_(std::move(options)) {
         exited = true;
         break;
       }
-      if (acceptsConnections(n)) {
+      if (const int owner = lockOwner(n); owner > 0 && owner != pid && acceptsConnections(n)) {
+        ::kill(pid, SIGKILL);  // lost the race for :n to another server
+        ::waitpid(pid, nullptr, 0);
+        exited = true;
+        break;
+      }
+      // The socket must be our child's, not a server another process started on
+      // the same number a moment earlier: Xvfb writes its pid into the lock file.
+      if (acceptsConnections(n) && lockOwner(n) == pid && !reapIfExited(pid)) {
         pid_ = pid;
         number_ = n;
         display_ = ":" + std::to_string(n);

@@ -552,7 +552,7 @@ struct VolumeRenderer::Impl {
     first_render_done = false;
     applied_preset.clear();
     timings.add("prepare-grid", now() - t0);
-    moduleLogger("render")->info("render grid {}x{}x{} (factors {},{},{}{}{})", grid.dims[0], grid.dims[1],
+    moduleLogger("render")->debug("render grid {}x{}x{} (factors {},{},{}{}{})", grid.dims[0], grid.dims[1],
                                   grid.dims[2], f[0], f[1], f[2], use_max ? ", max" : "", flip ? ", flipped" : "");
   }
 
