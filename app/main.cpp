@@ -5,6 +5,9 @@
 #include <CLI/CLI.hpp>
 
 #include "node.hpp"
+#include "volnode/pipeline/inspect.hpp"
+#include "volnode/pipeline/render_offline.hpp"
+#include "volnode/pipeline/routing_rules.hpp"
 #include "volnode/core/config.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
@@ -57,10 +60,45 @@ int main(int argc, char** argv) {
   config_cmd->add_option("--check", check_path, "check a configuration file and print the effective values");
   config_cmd->add_option("--set", overrides, "override a key while checking (repeatable)");
 
+  auto* inspect = app.add_subcommand("inspect", "read a folder of DICOM files and show every series and its volumes");
+  std::string inspect_dir, rules_dir;
+  bool inspect_json = false;
+  inspect->add_option("DIR", inspect_dir, "folder to read (recursively; non-DICOM files are skipped)")->required();
+  inspect->add_flag("--json", inspect_json, "print the stable JSON form");
+  inspect->add_option("--rules", rules_dir, "routing rules folder (default: presets/rules if present, else built-in)");
+
+  auto* render = app.add_subcommand("render", "render a folder offline (no server), with the node's pipeline");
+  OfflineRenderOptions render_options;
+  std::string backend = "auto";
+  render->add_option("DIR", render_options.input_dir, "folder of DICOM files")->required();
+  render->add_option("--out", render_options.out_dir, "output folder")->required();
+  render->add_option("--rule", render_options.rule, "routing rule to apply to every series");
+  render->add_option("--preset", render_options.presets, "preset(s) to render instead of the rule's (repeatable)");
+  render->add_option("--size", render_options.size, "frame size in pixels")->check(CLI::Range(64, 4096));
+  render->add_option("--frames", render_options.frames, "spin frames")->check(CLI::Range(1, 360));
+  render->add_option("--presets-dir", render_options.presets_dir, "folder with presets and rules/");
+  render->add_option("--annotation", render_options.annotation, "line burned into renders ({PatientID}, ...)");
+  render->add_flag("--preprocess", render_options.apply_preprocess, "run the rule's preprocessing first");
+  render->add_option("--backend", backend, "auto | cpu | gpu");
+
   CLI11_PARSE(app, argc, argv);
 
   try {
     if (serve->parsed()) return runServe(config_path, overrides);
+    if (inspect->parsed()) {
+      if (!std::filesystem::is_directory(inspect_dir)) throw Error(Errc::NotFound, "no such folder: " + inspect_dir);
+      if (rules_dir.empty() && std::filesystem::is_directory("presets/rules")) rules_dir = "presets/rules";
+      RuleSet rules = rules_dir.empty() ? RuleSet::defaults() : RuleSet::loadDirectory(rules_dir);
+      auto report = inspectDirectory(inspect_dir, &rules);
+      std::cout << (inspect_json ? toJson(report) : toText(report)) << "\n";
+      return 0;
+    }
+    if (render->parsed()) {
+      render_options.backend = parseRenderBackend(backend);
+      auto result = runOfflineRender(render_options);
+      std::cout << result.summary() << "\n";
+      return result.frames_written > 0 ? 0 : 1;
+    }
     if (config_cmd->parsed()) {
       if (print_default) {
         std::cout << defaultConfigText();

@@ -1,0 +1,150 @@
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "support/process.hpp"
+#include "volnode/storage/index.hpp"
+#include "volnode/storage/job_queue.hpp"
+
+using namespace volnode;
+using volnode::test::TempDir;
+
+namespace {
+
+struct QueueFixture {
+  TempDir dir;
+  Index index{dir / "index.sqlite"};  // creates and migrates the schema
+  JobQueue queue{dir / "index.sqlite"};
+};
+
+NewJob renderJob(const std::string& series, int priority = 0) {
+  NewJob j;
+  j.kind = "render";
+  j.series_uid = series;
+  j.study_uid = "1.2";
+  j.priority = priority;
+  return j;
+}
+
+}  // namespace
+
+TEST(JobQueue, ClaimTakesHighestPriorityThenOldestAndRecordsAttempt) {
+  QueueFixture f;
+  auto low = f.queue.enqueue(renderJob("a"));
+  auto high = f.queue.enqueue(renderJob("b", 5));
+  auto job = f.queue.claimNext({"render"}, "w1", 30);
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->id, high);
+  EXPECT_EQ(job->state, "running");
+  EXPECT_EQ(job->attempts, 1);
+  EXPECT_EQ(f.queue.claimNext({"render"}, "w1", 30)->id, low);
+  EXPECT_FALSE(f.queue.claimNext({"render"}, "w1", 30));
+  EXPECT_FALSE(f.queue.claimNext({"send"}, "w1", 30));
+}
+
+TEST(JobQueue, ConcurrentWorkersNeverGetTheSameJob) {
+  QueueFixture f;
+  for (int i = 0; i < 40; ++i) f.queue.enqueue(renderJob(std::to_string(i)));
+  std::vector<int64_t> claimed[4];
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w)
+    workers.emplace_back([&, w] {
+      JobQueue own(f.dir / "index.sqlite");
+      while (auto job = own.claimNext({"render"}, "w" + std::to_string(w), 30)) claimed[w].push_back(job->id);
+    });
+  for (auto& t : workers) t.join();
+  std::set<int64_t> all;
+  size_t total = 0;
+  for (auto& c : claimed) {
+    total += c.size();
+    all.insert(c.begin(), c.end());
+  }
+  EXPECT_EQ(total, 40u);
+  EXPECT_EQ(all.size(), 40u);
+}
+
+TEST(JobQueue, FailedAttemptRetriesAfterDelayThenFailsWhenAttemptsRunOut) {
+  QueueFixture f;
+  NewJob j = renderJob("a");
+  j.max_attempts = 2;
+  auto id = f.queue.enqueue(j);
+  f.queue.claimNext({"render"}, "w", 30);
+  EXPECT_EQ(f.queue.fail(id, "PACS unreachable", 3600), "retry");
+  EXPECT_FALSE(f.queue.claimNext({"render"}, "w", 30)) << "not before its time";
+  EXPECT_EQ(f.queue.get(id)->last_error, "PACS unreachable");
+  f.queue.retryNow(id);
+  ASSERT_TRUE(f.queue.claimNext({"render"}, "w", 30));
+  EXPECT_EQ(f.queue.fail(id, "still unreachable", 0), "failed");
+  EXPECT_EQ(f.queue.get(id)->state, "failed");
+  EXPECT_TRUE(f.queue.retryNow(id)) << "an operator may retry a failed job";
+  auto again = f.queue.claimNext({"render"}, "w", 30);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->attempts, 1);
+}
+
+TEST(JobQueue, ExpiredLeaseReturnsJobToQueued) {
+  QueueFixture f;
+  auto id = f.queue.enqueue(renderJob("a"));
+  ASSERT_TRUE(f.queue.claimNext({"render"}, "crashed-worker", 0.01));
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_EQ(f.queue.requeueExpiredLeases(), 1);
+  EXPECT_EQ(f.queue.get(id)->state, "queued");
+  EXPECT_FALSE(f.queue.heartbeat(id, "crashed-worker", 30, "render", 50)) << "the lease is gone";
+  auto job = f.queue.claimNext({"render"}, "w2", 30);
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->attempts, 2);
+  EXPECT_TRUE(f.queue.heartbeat(id, "w2", 30, "render", 50));
+  EXPECT_EQ(f.queue.get(id)->progress_percent, 50);
+}
+
+TEST(JobQueue, CanceledJobIsNeitherClaimedNorOverwrittenByItsWorker) {
+  QueueFixture f;
+  auto id = f.queue.enqueue(renderJob("a"));
+  ASSERT_TRUE(f.queue.claimNext({"render"}, "w", 30));
+  EXPECT_TRUE(f.queue.cancel(id));
+  f.queue.succeed(id);
+  EXPECT_EQ(f.queue.fail(id, "late failure", 0), "canceled");
+  EXPECT_EQ(f.queue.get(id)->state, "canceled");
+  EXPECT_FALSE(f.queue.cancel(id));
+  auto events = f.queue.events(id);
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events.back().state, "canceled");
+}
+
+TEST(JobQueue, RunningJobsOfADeadProcessAreRequeuedAtStartup) {
+  QueueFixture f;
+  auto id = f.queue.enqueue(renderJob("a"));
+  f.queue.claimNext({"render"}, "old-process", 3600);
+  JobQueue restarted(f.dir / "index.sqlite");
+  EXPECT_EQ(restarted.requeueAllRunning("node restarted"), 1);
+  EXPECT_EQ(restarted.get(id)->state, "queued");
+}
+
+TEST(JobQueue, PlannedOutputUidsAreKeptAcrossReplanning) {
+  QueueFixture f;
+  auto id = f.queue.enqueue(renderJob("a"));
+  JobOutput o;
+  o.output_key = "vr_spin:ct-bone";
+  o.kind = "vr_spin";
+  o.series_uid = "2.25.1";
+  o.sop_uid = "2.25.2";
+  o.series_number = 9001;
+  o.description = "3D VR Bone spin";
+  f.queue.planOutputs(id, {o});
+  o.sop_uid = "2.25.999";  // a second plan must not replace the first UIDs
+  f.queue.planOutputs(id, {o});
+  auto outputs = f.queue.outputs(id);
+  ASSERT_EQ(outputs.size(), 1u);
+  EXPECT_EQ(outputs[0].sop_uid, "2.25.2");
+}
+
+TEST(JobQueue, DeliveriesAndRefusedClassesAreRemembered) {
+  QueueFixture f;
+  EXPECT_FALSE(f.queue.delivered("pacs", "2.25.2"));
+  f.queue.recordDelivery("pacs", "2.25.2", 0, "");
+  EXPECT_TRUE(f.queue.delivered("pacs", "2.25.2"));
+  EXPECT_FALSE(f.queue.delivered("other", "2.25.2"));
+  f.queue.recordRefusedSopClass("pacs", "1.2.840.10008.5.1.4.1.1.104.3");
+  EXPECT_EQ(f.queue.refusedSopClasses("pacs").size(), 1u);
+}
