@@ -11,10 +11,15 @@
 #include "volnode/core/error.hpp"
 #include "volnode/core/files.hpp"
 #include "volnode/core/logging.hpp"
+#include "volnode/pipeline/completion.hpp"
+#include "volnode/pipeline/presets.hpp"
+#include "volnode/pipeline/series_router.hpp"
+#include "volnode/pipeline/workers.hpp"
 #include "volnode/scp/store_scp.hpp"
 #include "volnode/storage/file_store.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/instance_store.hpp"
+#include "volnode/storage/job_queue.hpp"
 
 namespace volnode {
 namespace {
@@ -44,6 +49,16 @@ class DirectoryLock {
   int fd_ = -1;
 };
 
+// Rules from <presets_dir>/rules when present, else the built-in defaults; every
+// preset a rule names must load, so a typo stops start-up instead of a render.
+RuleSet loadRules(const std::filesystem::path& presets_dir) {
+  auto rules_dir = presets_dir / "rules";
+  RuleSet rules = std::filesystem::is_directory(rules_dir) ? RuleSet::loadDirectory(rules_dir) : RuleSet::defaults();
+  for (const auto& rule : rules.rules())
+    for (const auto& preset : rule.presets()) loadPreset(presets_dir, preset);
+  return rules;
+}
+
 }  // namespace
 
 struct Node::Impl {
@@ -56,6 +71,36 @@ struct Node::Impl {
   std::unique_ptr<StorageSink> sink;
   std::unique_ptr<StoreScp> scp;
   std::unique_ptr<ConsoleServer> console;
+  std::unique_ptr<JobQueue> jobs;
+  RuleSet rules;
+  std::unique_ptr<CompletionMonitor> monitor;
+  std::unique_ptr<SeriesRouter> router;
+  std::unique_ptr<CompletionLoop> completion;
+  std::unique_ptr<RenderWorkers> renderers;
+
+  // Where a render job's results go: one send job per destination of its rule
+  // that is configured ("reply_to_sender": the destination whose AE title sent it).
+  void enqueueSends(const Job& render_job) {
+    std::string rule_name = render_job.rule;
+    const RoutingRule* rule = nullptr;
+    for (const auto& r : rules.rules())
+      if (r.name == rule_name) rule = &r;
+    if (!rule) return;
+    auto series = index->series(render_job.series_uid);
+    for (const auto& wanted : rule->destinations) {
+      std::string name = wanted;
+      if (wanted == "reply_to_sender") {
+        name.clear();
+        for (const auto& [dest_name, dest] : config.destinations)
+          if (series && dest.aet == series->calling_aet) name = dest_name;
+      }
+      if (name.empty() || !config.destinations.count(name)) continue;
+      NewJob send{"send", render_job.study_uid, render_job.series_uid, render_job.rule, name,
+                  "{\"render_job\": " + std::to_string(render_job.id) + "}", render_job.priority,
+                  config.sending.max_attempts};
+      jobs->enqueue(send);
+    }
+  }
 
   HealthReport health() const {
     HealthReport h;
@@ -97,6 +142,26 @@ void Node::start() {
   impl_->store = std::make_unique<InstanceStore>(c.storage, *impl_->index, *impl_->files);
   impl_->sink = std::make_unique<StorageSink>(*impl_->store, *impl_->index);
 
+  impl_->jobs = std::make_unique<JobQueue>(dir / "index.sqlite");
+  if (int requeued = impl_->jobs->requeueAllRunning("node restarted while the job ran"))
+    log->warn("{} job(s) interrupted by the last stop are queued again", requeued);
+  impl_->rules = loadRules(c.pipeline.presets_dir);
+  impl_->monitor = std::make_unique<CompletionMonitor>(c.completion, *impl_->index);
+  impl_->router = std::make_unique<SeriesRouter>(*impl_->index, *impl_->jobs, impl_->rules, dir / "store");
+  impl_->sink->onInstanceKept([this](const std::string& series, const std::string& study, const AssociationInfo& a) {
+    impl_->monitor->instanceKept(series, study, a.id);
+  });
+  impl_->sink->onAssociationEnded(
+      [this](const AssociationInfo& a, const AssociationStats&) { impl_->monitor->associationEnded(a.id); });
+  RenderJobSettings settings{c.render, c.outputs, c.dicom.aet, dir / "store", dir / "results", c.pipeline.presets_dir};
+  impl_->renderers = std::make_unique<RenderWorkers>(
+      c.render.workers, settings, *impl_->index, *impl_->jobs, impl_->rules,
+      [this](const Job& job, const RenderJobResult&) { impl_->enqueueSends(job); });
+  impl_->completion = std::make_unique<CompletionLoop>(c.completion.tick_s, *impl_->monitor, *impl_->router,
+                                                       *impl_->jobs, [this] { impl_->renderers->poke(); });
+  impl_->renderers->start();
+  impl_->completion->start();
+
   initDicomNetworking();
   impl_->scp = std::make_unique<StoreScp>(c.dicom, *impl_->sink);
   impl_->scp->start();
@@ -107,6 +172,8 @@ void Node::start() {
 void Node::stop() {
   if (impl_->console) impl_->console->stop();
   if (impl_->scp) impl_->scp->stop();
+  if (impl_->completion) impl_->completion->stop();
+  if (impl_->renderers) impl_->renderers->stop();
 }
 
 std::string Node::listeningSummary() const {

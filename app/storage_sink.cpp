@@ -30,7 +30,7 @@ class StoredPendingInstance : public PendingInstance {
       case KeepOutcome::Failed: disposition = InstanceDisposition::Failed; break;
     }
     if (disposition == InstanceDisposition::Kept || disposition == InstanceDisposition::KeptConflict)
-      for (const auto& handler : sink_.kept_handlers_) handler(result.series_uid, association);
+      for (const auto& handler : sink_.kept_handlers_) handler(result.series_uid, result.study_uid, association);
     return {disposition, result.reason, result.bytes};
   }
 

@@ -12,7 +12,8 @@ namespace volnode {
 class StorageSink : public InstanceSink {
  public:
   // Called after an instance was kept, and when an association ended (completion signals).
-  using InstanceKeptHandler = std::function<void(const std::string& series_uid, const AssociationInfo&)>;
+  using InstanceKeptHandler =
+      std::function<void(const std::string& series_uid, const std::string& study_uid, const AssociationInfo&)>;
   using AssociationEndedHandler = std::function<void(const AssociationInfo&, const AssociationStats&)>;
 
   StorageSink(InstanceStore& store, Index& index) : store_(store), index_(index) {}

@@ -412,6 +412,17 @@ std::vector<InstanceFile> Index::seriesFiles(const std::string& series_uid) {
   return out;
 }
 
+std::vector<SliceGeometry> Index::seriesGeometry(const std::string& series_uid) {
+  std::lock_guard lock(impl_->read_mutex);
+  auto s = impl_->reader->prepare(
+      "SELECT i.image_position, i.image_orientation, i.images_in_acquisition, i.number_of_frames FROM instances i "
+      "JOIN series se ON se.id = i.series_pk WHERE se.series_uid = ?");
+  s.bind(1, series_uid);
+  std::vector<SliceGeometry> out;
+  while (s.step()) out.push_back({s.text(0), s.text(1), s.optionalInteger(2), s.optionalInteger(3)});
+  return out;
+}
+
 std::optional<InstanceAttributes> Index::firstInstanceAttributes(const std::string& series_uid) {
   std::lock_guard lock(impl_->read_mutex);
   auto s = impl_->reader->prepare(

@@ -43,6 +43,7 @@ KeepResult InstanceStore::keep(const Reservation& reservation, const std::string
       return {KeepOutcome::Invalid, "the dataset's SOP Class/Instance UID differ from the C-STORE command's"};
     }
     result.series_uid = attributes.series_uid;
+    result.study_uid = attributes.study_uid;
     result.bytes = std::filesystem::file_size(reservation.path);
 
     bool conflict = false;

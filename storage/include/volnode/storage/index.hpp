@@ -57,6 +57,7 @@ class Index : public SlotLedger {
   std::vector<SeriesSummary> seriesOfStudy(const std::string& study_uid);
   std::optional<SeriesSummary> series(const std::string& series_uid);
   std::vector<InstanceFile> seriesFiles(const std::string& series_uid);
+  std::vector<SliceGeometry> seriesGeometry(const std::string& series_uid);
   std::optional<InstanceAttributes> firstInstanceAttributes(const std::string& series_uid);
   std::vector<AssociationRecord> recentAssociations(int limit);
   IndexCounts counts();

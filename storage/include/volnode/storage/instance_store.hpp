@@ -26,6 +26,7 @@ struct KeepResult {
   KeepOutcome outcome = KeepOutcome::Failed;
   std::string reason;       // for logs and the DIMSE error comment
   std::string series_uid;   // set when kept or duplicate
+  std::string study_uid;
   uint64_t bytes = 0;
 };
 

@@ -36,6 +36,14 @@ struct HeldCopy {
   std::string file_path;        // relative to the store root
 };
 
+// Where one instance sits in space, for the completion check.
+struct SliceGeometry {
+  std::string image_position;     // "x\\y\\z"
+  std::string image_orientation;  // six cosines
+  std::optional<int64_t> images_in_acquisition;
+  std::optional<int64_t> number_of_frames;
+};
+
 struct InstanceFile {
   std::string sop_uid;
   std::string file_path;        // relative to the store root

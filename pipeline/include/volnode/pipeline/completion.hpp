@@ -1,0 +1,65 @@
+#pragma once
+// Deciding when a series is complete. A PACS sends a study as C-STOREs over one
+// or more associations and never says "done". Signals, combined:
+//   - quiet period: no new instance of the series for completion.quiet_s;
+//   - release: the associations that delivered it were released release_grace_s
+//     ago and no other association is still sending to the same study;
+//   - expected count: ImagesInAcquisition says how many instances to expect.
+// Early completion (release, expected count) also needs the slice positions to
+// be contiguous (no gap over 1.5x the median spacing); a series that looks
+// incomplete by geometry waits for the full quiet period.
+// The monitor owns the receiving -> complete transition; state lives in the
+// index, so a restart simply re-evaluates the series still `receiving`.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "volnode/core/config.hpp"
+#include "volnode/storage/index.hpp"
+
+namespace volnode {
+
+struct ContiguityCheck {
+  bool contiguous = true;   // no positions (non-image objects) counts as contiguous
+  std::string reason;       // why not, e.g. "gap of 10.0 mm > 1.5 x median 5.0 mm"
+  size_t positions = 0;     // distinct slice positions seen
+};
+
+// Slices grouped by orientation; each group's positions along its normal must
+// have no gap larger than max_ratio x the median gap.
+ContiguityCheck checkContiguity(const std::vector<SliceGeometry>& slices, double max_ratio = 1.5);
+
+class CompletionMonitor {
+ public:
+  CompletionMonitor(const CompletionConfig& config, Index& index);
+
+  // Events from the DICOM listener.
+  void instanceKept(const std::string& series_uid, const std::string& study_uid, int64_t association_id);
+  void associationEnded(int64_t association_id);
+
+  // Looks at every `receiving` series once; returns the UIDs it marked complete.
+  std::vector<std::string> tick(double now_unix);
+
+ private:
+  struct AssociationState {
+    bool open = true;
+    double ended_unix = 0;
+    std::set<std::string> studies;
+  };
+  // Completion reason for one series, or "" when it is not complete yet.
+  std::string evaluate(const SeriesSummary& series, double now_unix);
+
+  CompletionConfig config_;
+  Index& index_;
+  std::mutex mutex_;
+  std::map<int64_t, AssociationState> associations_;
+  std::map<std::string, std::set<int64_t>> series_associations_;
+  std::map<std::string, std::string> series_study_;
+  std::set<std::string> told_incomplete_;  // series already logged as "waiting: incomplete by geometry"
+};
+
+}  // namespace volnode

@@ -1,0 +1,32 @@
+#pragma once
+// What happens to a complete series: the routing rules decide whether it is
+// rendered (a render job is queued: complete -> queued) or not (-> refused,
+// with the reason: the rule that said no, or why it is not a volume).
+#include <string>
+
+#include "volnode/pipeline/routing_rules.hpp"
+#include "volnode/storage/index.hpp"
+#include "volnode/storage/job_queue.hpp"
+
+namespace volnode {
+
+class SeriesRouter {
+ public:
+  SeriesRouter(Index& index, JobQueue& jobs, RuleSet rules, std::filesystem::path store_root);
+
+  // Routes every series in state `complete`; returns how many were routed.
+  int routeCompleted();
+  // Routes one series now (on-demand render); `rule_name` forces a rule.
+  // Returns the render job id, or 0 with the series refused.
+  int64_t route(const std::string& series_uid, const std::string& rule_name = "", int priority = 0);
+
+  const RuleSet& rules() const { return rules_; }
+
+ private:
+  Index& index_;
+  JobQueue& jobs_;
+  RuleSet rules_;
+  std::filesystem::path store_root_;
+};
+
+}  // namespace volnode
