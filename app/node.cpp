@@ -165,7 +165,10 @@ void Node::start() {
   initDicomNetworking();
   impl_->scp = std::make_unique<StoreScp>(c.dicom, *impl_->sink);
   impl_->scp->start();
-  impl_->console = std::make_unique<ConsoleServer>(c.console, *impl_->index, [this] { return impl_->health(); });
+  ConsoleContext console{c.console, *impl_->index, *impl_->jobs, [this] { return impl_->health(); }};
+  console.results_root = dir / "results";
+  console.effective_config_toml = renderConfig(c);
+  impl_->console = std::make_unique<ConsoleServer>(std::move(console));
   impl_->console->start();
 }
 

@@ -41,14 +41,15 @@ int intParam(const httplib::Request& request, const std::string& name, int fallb
 }  // namespace
 
 struct ConsoleServer::Impl {
-  ConsoleConfig config;
-  Index& index;
-  std::function<HealthReport()> health;
+  ConsoleContext context;
+  ConsoleConfig& config = context.config;
+  Index& index = context.index;
+  std::function<HealthReport()>& health = context.health;
   httplib::Server server;
   std::thread thread;
   std::shared_ptr<spdlog::logger> log = moduleLogger("console");
 
-  Impl(const ConsoleConfig& c, Index& i, std::function<HealthReport()> h) : config(c), index(i), health(std::move(h)) {}
+  explicit Impl(ConsoleContext c) : context(std::move(c)) {}
 
   void routes() {
     server.Get("/api/health", [this](const httplib::Request&, httplib::Response& res) {
@@ -121,10 +122,9 @@ struct ConsoleServer::Impl {
   }
 };
 
-ConsoleServer::ConsoleServer(const ConsoleConfig& config, Index& index, std::function<HealthReport()> health)
-    : impl_(std::make_unique<Impl>(config, index, std::move(health))) {
+ConsoleServer::ConsoleServer(ConsoleContext context) : impl_(std::make_unique<Impl>(std::move(context))) {
   impl_->routes();
-  int threads = config.threads;
+  int threads = impl_->config.threads;
   impl_->server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
 }
 

@@ -9,6 +9,7 @@
 
 #include "volnode/core/config.hpp"
 #include "volnode/storage/index.hpp"
+#include "volnode/storage/job_queue.hpp"
 
 namespace volnode {
 
@@ -31,9 +32,53 @@ struct HealthReport {
   std::string not_accepting_reason;
 };
 
+// What the console may ask of the running node (implemented by the application).
+struct OnDemandResult {
+  bool accepted = false;
+  int status = 202;                 // HTTP status to answer with (202, 404 unknown study, 502 PACS unreachable, ...)
+  std::string message;
+  std::vector<int64_t> job_ids;     // render jobs queued (may be empty while a retrieve runs)
+  std::string retrieve_state;       // "", "held", "retrieving", "retrieved", "failed"
+};
+
+struct DestinationStatus {
+  std::string name, aet, host;
+  int port = 0;
+  bool reachable = false;           // last C-ECHO
+  std::string checked_at, error;
+};
+
+class NodeActions {
+ public:
+  virtual ~NodeActions() = default;
+  // On-demand render of a study or a series; retrieves it from `source` (a
+  // configured peer, empty: the default) by C-MOVE when it is not held.
+  virtual OnDemandResult renderStudy(const std::string& study_uid, const std::string& source,
+                                     const std::string& rule) = 0;
+  virtual OnDemandResult renderSeries(const std::string& series_uid, const std::string& source,
+                                      const std::string& rule) = 0;
+  // A job changed state by an operator: let the workers look again.
+  virtual void wakeWorkers() = 0;
+  virtual std::vector<DestinationStatus> destinations() = 0;
+};
+
+// Everything the console reads or acts on, passed in by the application.
+struct ConsoleContext {
+  ConsoleConfig config;
+  Index& index;
+  JobQueue& jobs;
+  std::function<HealthReport()> health;
+  NodeActions* actions = nullptr;           // may be null in tests of the read-only API
+  std::filesystem::path results_root;       // render outputs: <results_root>/<job id>/{dicom,png,mesh}
+  std::filesystem::path web_root;           // static pages (console/web), empty: built-in location
+  std::string effective_config_toml;        // secrets already masked
+  std::string rules_json;                   // loaded routing rules, for the settings view
+  std::string presets_json;                 // loaded presets
+};
+
 class ConsoleServer {
  public:
-  ConsoleServer(const ConsoleConfig& config, Index& index, std::function<HealthReport()> health);
+  explicit ConsoleServer(ConsoleContext context);
   ~ConsoleServer();
   ConsoleServer(const ConsoleServer&) = delete;
   ConsoleServer& operator=(const ConsoleServer&) = delete;
