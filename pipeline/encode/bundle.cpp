@@ -114,7 +114,7 @@ BundleResult writeEncodedBundle(const OutputIdentity& identity, const BundleInpu
   if (input.mesh != nullptr && !input.mesh->empty()) {
     const std::string description = options.description_prefix + describeOutput("model", "", RenderKind::Surface);
     const auto plan = planObject(options.uid_root, series_number++, description);
-    const auto stl = mesh_dir / (encode_detail::slug(identity.sourceSeriesInstanceUid() + "-" + description) + ".stl");
+    const auto stl = mesh_dir / (identity.sourceSeriesInstanceUid() + "-" + encode_detail::slug(description) + ".stl");
     writeBinaryStl(*input.mesh, stl);
     result.meshes.push_back(stl);
     MeshInfo info = input.mesh_info;

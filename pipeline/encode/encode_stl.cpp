@@ -39,6 +39,9 @@ EncodedObject encodeStl(const OutputIdentity& identity, const ObjectPlan& plan, 
   DcmDataset& d = *file.getDataset();
   putIdentity(d, identity);
   putSeriesAndInstance(d, identity, plan, kSopClassEncapsulatedStl, "M3D");
+  // Not in the Encapsulated Document Series module (dciodvfy: "not present in standard IOD").
+  d.findAndDeleteElement(DCM_BodyPartExamined);
+  d.findAndDeleteElement(DCM_Laterality);
 
   // Frame of Reference: the source's, the mesh is in its patient coordinates.
   check(d.putAndInsertString(DCM_FrameOfReferenceUID, identity.frameOfReferenceUid().c_str()), "FrameOfReferenceUID");
@@ -55,7 +58,10 @@ EncodedObject encodeStl(const OutputIdentity& identity, const ObjectPlan& plan, 
   // Encapsulated Document
   check(d.putAndInsertString(DCM_AcquisitionDateTime, ""), "AcquisitionDateTime");
   check(d.putAndInsertString(DCM_BurnedInAnnotation, info.identifiers_embossed ? "YES" : "NO"), "BurnedInAnnotation");
-  check(d.putAndInsertString(DCM_DocumentTitle, safeText(identity, info.title, 64).c_str()), "DocumentTitle");
+  // DocumentTitle says what the surface is: "Bone surface (250 iso-surface, 300000 triangles)".
+  std::string title = info.title + " (" + formatDs(info.threshold) + " iso-surface, " + std::to_string(triangles) +
+                      " triangles)";
+  check(d.putAndInsertString(DCM_DocumentTitle, safeText(identity, title, 64).c_str()), "DocumentTitle");
   check(d.insertEmptyElement(DCM_ConceptNameCodeSequence), "ConceptNameCodeSequence");
   check(d.putAndInsertString(DCM_MIMETypeOfEncapsulatedDocument, "model/stl"), "MIMETypeOfEncapsulatedDocument");
   for (const SourceInstance& s : identity.sourceInstances()) {
@@ -65,11 +71,6 @@ EncodedObject encodeStl(const OutputIdentity& identity, const ObjectPlan& plan, 
     check(item->putAndInsertString(DCM_ReferencedSOPInstanceUID, s.sop_instance_uid.c_str()), "ReferencedSOPInstanceUID");
   }
   putReferencedSeries(d, identity);
-  std::string derivation = "Iso-surface at " + formatDs(info.threshold) + " of series " +
-                           identity.sourceSeriesInstanceUid() + ", " + std::to_string(triangles) + " triangles, " +
-                           info.equipment.manufacturer + " " + info.equipment.software_version;
-  check(d.putAndInsertString(DCM_DerivationDescription, safeText(identity, derivation, 1024).c_str()),
-        "DerivationDescription");
 
   // Manufacturing 3D Model: coordinates in millimetres.
   addCode(d, DCM_MeasurementUnitsCodeSequence, "mm", "UCUM", "mm");

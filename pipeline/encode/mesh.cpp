@@ -33,31 +33,49 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Number of grid edges (along i, j, k) whose ends lie on different sides of t:
-// about the number of vertices a marching-cubes surface has.
-size_t countCrossings(const Volume& v, double t) {
+// Number of grid edges along i, j and k whose ends lie on different sides of t:
+// about the number of vertices a marching-cubes surface has, split by axis.
+std::array<double, 3> countCrossings(const Volume& v, double t) {
   const int nx = v.dimensions[0], ny = v.dimensions[1], nz = v.dimensions[2];
-  const size_t sx = 1, sy = size_t(nx), sz = size_t(nx) * ny;
-  size_t crossings = 0;
+  const size_t sy = size_t(nx), sz = size_t(nx) * ny;
+  size_t cx = 0, cy = 0, cz = 0;
   const int16_t* p = v.voxels.data();
   for (int k = 0; k < nz; ++k)
     for (int j = 0; j < ny; ++j) {
       const size_t row = k * sz + j * sy;
       for (int i = 0; i < nx; ++i) {
-        const size_t at = row + i * sx;
+        const size_t at = row + i;
         const bool in = p[at] >= t;
-        if (i + 1 < nx) crossings += in != (p[at + sx] >= t);
-        if (j + 1 < ny) crossings += in != (p[at + sy] >= t);
-        if (k + 1 < nz) crossings += in != (p[at + sz] >= t);
+        if (i + 1 < nx) cx += in != (p[at + 1] >= t);
+        if (j + 1 < ny) cy += in != (p[at + sy] >= t);
+        if (k + 1 < nz) cz += in != (p[at + sz] >= t);
       }
     }
-  return crossings;
+  return {double(cx), double(cy), double(cz)};
+}
+
+// Block sizes (voxels per axis) so the raw surface stays within `limit` triangles:
+// blocks as close to cubes in millimetres as the spacing allows. An edge along
+// axis a crosses the surface ~ 1/(f_b f_c) as often when the other two axes are
+// merged f_b and f_c times.
+std::array<int, 3> chooseBlocks(const Volume& v, const std::array<double, 3>& crossings, double limit) {
+  std::array<int, 3> f{1, 1, 1};
+  auto estimate = [&](const std::array<int, 3>& b) {
+    return 2.0 * (crossings[0] / (b[1] * b[2]) + crossings[1] / (b[0] * b[2]) + crossings[2] / (b[0] * b[1]));
+  };
+  if (limit <= 0 || estimate(f) <= limit) return f;
+  const double finest = std::min({v.spacing[0], v.spacing[1], v.spacing[2]});
+  for (double h = finest * 1.1; h < finest * 16; h *= 1.1) {
+    for (int a = 0; a < 3; ++a) f[a] = std::clamp(int(std::floor(h / v.spacing[a] + 0.5)), 1, 8);
+    if (estimate(f) <= limit) break;
+  }
+  return f;
 }
 
 // Image data in "index x spacing" space (no direction, no origin); f > 1 block-averages.
-vtkSmartPointer<vtkImageData> toImage(const Volume& v, int f) {
+vtkSmartPointer<vtkImageData> toImage(const Volume& v, const std::array<int, 3>& f) {
   auto image = vtkSmartPointer<vtkImageData>::New();
-  if (f <= 1) {
+  if (f[0] == 1 && f[1] == 1 && f[2] == 1) {
     image->SetDimensions(v.dimensions[0], v.dimensions[1], v.dimensions[2]);
     image->SetSpacing(v.spacing[0], v.spacing[1], v.spacing[2]);
     image->SetOrigin(0, 0, 0);
@@ -68,11 +86,12 @@ vtkSmartPointer<vtkImageData> toImage(const Volume& v, int f) {
     return image;
   }
   const int nx = v.dimensions[0], ny = v.dimensions[1], nz = v.dimensions[2];
-  const int ox = (nx + f - 1) / f, oy = (ny + f - 1) / f, oz = (nz + f - 1) / f;
+  const int fx = f[0], fy = f[1], fz = f[2];
+  const int ox = (nx + fx - 1) / fx, oy = (ny + fy - 1) / fy, oz = (nz + fz - 1) / fz;
   image->SetDimensions(ox, oy, oz);
-  image->SetSpacing(v.spacing[0] * f, v.spacing[1] * f, v.spacing[2] * f);
+  image->SetSpacing(v.spacing[0] * fx, v.spacing[1] * fy, v.spacing[2] * fz);
   // Block b covers indices f*b .. f*b+f-1: its centre is at index f*b + (f-1)/2.
-  image->SetOrigin(0.5 * (f - 1) * v.spacing[0], 0.5 * (f - 1) * v.spacing[1], 0.5 * (f - 1) * v.spacing[2]);
+  image->SetOrigin(0.5 * (fx - 1) * v.spacing[0], 0.5 * (fy - 1) * v.spacing[1], 0.5 * (fz - 1) * v.spacing[2]);
   vtkNew<vtkFloatArray> scalars;
   scalars->SetNumberOfValues(vtkIdType(ox) * oy * oz);
   float* out = scalars->GetPointer(0);
@@ -81,14 +100,14 @@ vtkSmartPointer<vtkImageData> toImage(const Volume& v, int f) {
   for (int bz = 0; bz < oz; ++bz) {
     std::fill(sum.begin(), sum.end(), 0.f);
     std::fill(count.begin(), count.end(), 0);
-    for (int k = bz * f; k < std::min(nz, bz * f + f); ++k)
+    for (int k = bz * fz; k < std::min(nz, bz * fz + fz); ++k)
       for (int j = 0; j < ny; ++j) {
         const int16_t* row = v.voxels.data() + (size_t(k) * ny + j) * nx;
-        float* srow = sum.data() + size_t(j / f) * ox;
-        int* crow = count.data() + size_t(j / f) * ox;
+        float* srow = sum.data() + size_t(j / fy) * ox;
+        int* crow = count.data() + size_t(j / fy) * ox;
         for (int i = 0; i < nx; ++i) {
-          srow[i / f] += row[i];
-          ++crow[i / f];
+          srow[i / fx] += row[i];
+          ++crow[i / fx];
         }
       }
     for (size_t n = 0; n < sum.size(); ++n) out[size_t(bz) * sum.size() + n] = sum[n] / float(std::max(1, count[n]));
@@ -236,46 +255,63 @@ MeshResult extractSurface(const Volume& volume, const MeshOptions& options) {
   result.threshold = options.threshold ? *options.threshold : volume.modality == "CT" ? 250.0 : otsuThreshold(volume);
   const size_t budget = std::max<size_t>(options.max_triangles, 4);
 
-  // Choose a block-average factor so the raw surface stays near the budget.
-  const double estimated = 2.0 * double(countCrossings(volume, result.threshold));
-  int f = 1;
-  if (options.raw_triangle_factor > 0)
-    while (f < 8 && estimated / double(f * f) > options.raw_triangle_factor * double(budget)) ++f;
-  result.downsample = f;
-  auto image = toImage(volume, f);
-  result.timings_s.push_back({"prepare", secondsSince(t)});
+  auto add_time = [&](const char* stage, Clock::time_point since) {
+    for (auto& [name, seconds] : result.timings_s)
+      if (name == stage) return void(seconds += secondsSince(since));
+    result.timings_s.push_back({stage, secondsSince(since)});
+  };
+  const std::array<double, 3> crossings = countCrossings(volume, result.threshold);
+  add_time("prepare", t);
 
-  t = Clock::now();
-  vtkNew<vtkFlyingEdges3D> contour;
-  contour->SetInputData(image);
-  contour->SetValue(0, result.threshold);
-  contour->ComputeNormalsOff();
-  contour->ComputeGradientsOff();
-  contour->ComputeScalarsOff();
-  contour->Update();
-  RawMesh raw = fromPolyData(contour->GetOutput());
-  result.raw_triangles = raw.triangles.size() / 3;
-  result.timings_s.push_back({"contour", secondsSince(t)});
-  if (raw.triangles.empty()) return result;
+  // Block-average so the raw surface stays near the budget (decimation is the slow
+  // step), decimate the rest; when decimation cannot reach the budget (it refuses
+  // some collapses), start again from coarser blocks.
+  vtkSmartPointer<vtkPolyData> poly;
+  double limit = options.raw_triangle_factor * double(budget);
+  for (int attempt = 0; attempt < 6; ++attempt) {
+    t = Clock::now();
+    result.downsample = chooseBlocks(volume, crossings, limit);
+    auto image = toImage(volume, result.downsample);
+    add_time("prepare", t);
 
-  t = Clock::now();
-  result.parts_kept = keepLargestParts(raw, options.max_parts, options.min_part_fraction);
-  result.timings_s.push_back({"connectivity", secondsSince(t)});
+    t = Clock::now();
+    vtkNew<vtkFlyingEdges3D> contour;
+    contour->SetInputData(image);
+    contour->SetValue(0, result.threshold);
+    contour->ComputeNormalsOff();
+    contour->ComputeGradientsOff();
+    contour->ComputeScalarsOff();
+    contour->Update();
+    RawMesh raw = fromPolyData(contour->GetOutput());
+    result.raw_triangles = raw.triangles.size() / 3;
+    add_time("contour", t);
+    if (raw.triangles.empty()) return result;
 
-  vtkSmartPointer<vtkPolyData> poly = toPolyData(raw);
-  raw = {};
-  t = Clock::now();
-  for (int pass = 0; pass < 3 && size_t(poly->GetNumberOfPolys()) > budget; ++pass) {
-    vtkNew<vtkQuadricDecimation> decimate;
-    decimate->SetInputData(poly);
-    // Aim a little under the budget: the filter stops near, not exactly at, the target.
-    const double target = 0.98 * double(budget) / double(poly->GetNumberOfPolys());
-    decimate->SetTargetReduction(std::clamp(1.0 - target, 0.0, 0.999));
-    decimate->VolumePreservationOn();
-    decimate->Update();
-    poly = decimate->GetOutput();
+    t = Clock::now();
+    result.parts_kept = keepLargestParts(raw, options.max_parts, options.min_part_fraction);
+    add_time("connectivity", t);
+
+    poly = toPolyData(raw);
+    raw = {};
+    t = Clock::now();
+    for (int pass = 0; pass < 2 && size_t(poly->GetNumberOfPolys()) > budget; ++pass) {
+      vtkNew<vtkQuadricDecimation> decimate;
+      decimate->SetInputData(poly);
+      // Aim a little under the budget: the filter stops near, not exactly at, the target.
+      const double target = 0.98 * double(budget) / double(poly->GetNumberOfPolys());
+      decimate->SetTargetReduction(std::clamp(1.0 - target, 0.0, 0.999));
+      decimate->VolumePreservationOn();
+      decimate->Update();
+      poly = decimate->GetOutput();
+    }
+    add_time("decimate", t);
+    if (size_t(poly->GetNumberOfPolys()) <= budget) break;
+    limit = 0.5 * (limit > 0 ? limit : 2.0 * (crossings[0] + crossings[1] + crossings[2]));
+    moduleLogger("pipeline")->debug("surface: decimation stopped at {} triangles (budget {}); coarser blocks",
+                                    poly->GetNumberOfPolys(), budget);
   }
-  result.timings_s.push_back({"decimate", secondsSince(t)});
+  if (size_t(poly->GetNumberOfPolys()) > budget)
+    throw Error(Errc::Internal, "surface: cannot reduce the mesh to " + std::to_string(budget) + " triangles");
 
   t = Clock::now();
   if (options.smoothing_iterations > 0) {
@@ -290,7 +326,7 @@ MeshResult extractSurface(const Volume& volume, const MeshOptions& options) {
     smooth->Update();
     poly = smooth->GetOutput();
   }
-  result.timings_s.push_back({"smooth", secondsSince(t)});
+  add_time("smooth", t);
 
   // Index space (already scaled by spacing) -> LPS: p = origin + D * q.
   t = Clock::now();
@@ -320,7 +356,7 @@ MeshResult extractSurface(const Volume& volume, const MeshOptions& options) {
   }
   if (signed_volume < 0)
     for (size_t t3 = 0; t3 < mesh.triangles.size(); t3 += 3) std::swap(mesh.triangles[t3 + 1], mesh.triangles[t3 + 2]);
-  result.timings_s.push_back({"to-patient", secondsSince(t)});
+  add_time("to-patient", t);
   return result;
 }
 

@@ -58,8 +58,8 @@ std::string stringOf(DcmDataset& dataset, const DcmTagKey& key) {
 }
 
 void loadHeader(DcmFileFormat& file, const std::filesystem::path& path) {
-  const OFCondition status = file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                                                   ERM_autoDetect, DCM_PixelData);
+  // Values longer than DCM_MaxReadLength (pixel data) stay on disk until accessed.
+  const OFCondition status = file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
   if (status.bad())
     throw Error(Errc::Io, "cannot read DICOM source instance " + path.string() + ": " + status.text());
 }
