@@ -3,6 +3,9 @@
 #include <iostream>
 
 #include <CLI/CLI.hpp>
+#include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmjpeg/djdecode.h>
+#include <dcmtk/dcmjpls/djdecode.h>
 
 #include "node.hpp"
 #include "volnode/pipeline/inspect.hpp"
@@ -19,6 +22,11 @@ using namespace volnode;
 int runServe(const std::string& config_path, const std::vector<std::string>& overrides) {
   Config config = loadConfig(config_path, overrides);
   initLogging(config.log);
+  // Decoders let the sender fall back to an uncompressed transfer syntax for a
+  // destination that does not accept the compressed one (JPEG 2000 is not in DCMTK).
+  DcmRLEDecoderRegistration::registerCodecs();
+  DJDecoderRegistration::registerCodecs();
+  DJLSDecoderRegistration::registerCodecs();
   // SIGINT/SIGTERM are taken by sigwait below, in this thread only; every thread
   // started from here on inherits the blocked mask.
   sigset_t signals;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "node_actions.hpp"
 #include "storage_sink.hpp"
 #include "volnode/console/console_server.hpp"
 #include "volnode/core/error.hpp"
@@ -13,6 +14,7 @@
 #include "volnode/core/logging.hpp"
 #include "volnode/pipeline/completion.hpp"
 #include "volnode/pipeline/presets.hpp"
+#include "volnode/pipeline/send_workers.hpp"
 #include "volnode/pipeline/series_router.hpp"
 #include "volnode/pipeline/workers.hpp"
 #include "volnode/scp/store_scp.hpp"
@@ -77,6 +79,8 @@ struct Node::Impl {
   std::unique_ptr<SeriesRouter> router;
   std::unique_ptr<CompletionLoop> completion;
   std::unique_ptr<RenderWorkers> renderers;
+  std::unique_ptr<SendWorkers> senders;
+  std::unique_ptr<LiveNodeActions> actions;
 
   // Where a render job's results go: one send job per destination of its rule
   // that is configured ("reply_to_sender": the destination whose AE title sent it).
@@ -100,6 +104,7 @@ struct Node::Impl {
                   config.sending.max_attempts};
       jobs->enqueue(send);
     }
+    if (senders) senders->poke();
   }
 
   HealthReport health() const {
@@ -159,7 +164,13 @@ void Node::start() {
       [this](const Job& job, const RenderJobResult&) { impl_->enqueueSends(job); });
   impl_->completion = std::make_unique<CompletionLoop>(c.completion.tick_s, *impl_->monitor, *impl_->router,
                                                        *impl_->jobs, [this] { impl_->renderers->poke(); });
+  impl_->senders = std::make_unique<SendWorkers>(c.sending, c.destinations, c.dicom.aet, dir / "results", *impl_->jobs);
+  impl_->actions = std::make_unique<LiveNodeActions>(c, *impl_->index, *impl_->jobs, *impl_->router, [this] {
+    impl_->renderers->poke();
+    impl_->senders->poke();
+  });
   impl_->renderers->start();
+  impl_->senders->start();
   impl_->completion->start();
 
   initDicomNetworking();
@@ -167,6 +178,7 @@ void Node::start() {
   impl_->scp->start();
   ConsoleContext console{c.console, *impl_->index, *impl_->jobs, [this] { return impl_->health(); }};
   console.results_root = dir / "results";
+  console.actions = impl_->actions.get();
   console.effective_config_toml = renderConfig(c);
   impl_->console = std::make_unique<ConsoleServer>(std::move(console));
   impl_->console->start();
@@ -177,6 +189,7 @@ void Node::stop() {
   if (impl_->scp) impl_->scp->stop();
   if (impl_->completion) impl_->completion->stop();
   if (impl_->renderers) impl_->renderers->stop();
+  if (impl_->senders) impl_->senders->stop();
 }
 
 std::string Node::listeningSummary() const {

@@ -16,7 +16,13 @@ int SeriesRouter::routeCompleted() {
   int routed = 0;
   for (const auto& series : index_.seriesInState("complete")) {
     try {
-      route(series.series_uid);
+      Expectation expectation;
+      {
+        std::lock_guard lock(mutex_);
+        auto found = expected_.find(series.study_uid);
+        if (found != expected_.end()) expectation = found->second;
+      }
+      route(series.series_uid, expectation.rule, expectation.priority);
     } catch (const std::exception& e) {
       index_.setSeriesState(series.series_uid, "failed", std::string("routing failed: ") + e.what());
       moduleLogger("pipeline")->error("series {}: routing failed: {}", series.series_uid, e.what());
@@ -24,6 +30,11 @@ int SeriesRouter::routeCompleted() {
     ++routed;
   }
   return routed;
+}
+
+void SeriesRouter::expectStudy(const std::string& study_uid, const std::string& rule_name, int priority) {
+  std::lock_guard lock(mutex_);
+  expected_[study_uid] = {rule_name, priority};
 }
 
 int64_t SeriesRouter::route(const std::string& series_uid, const std::string& rule_name, int priority) {

@@ -2,6 +2,8 @@
 // What happens to a complete series: the routing rules decide whether it is
 // rendered (a render job is queued: complete -> queued) or not (-> refused,
 // with the reason: the rule that said no, or why it is not a volume).
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "volnode/pipeline/routing_rules.hpp"
@@ -20,9 +22,19 @@ class SeriesRouter {
   // Returns the render job id, or 0 with the series refused.
   int64_t route(const std::string& series_uid, const std::string& rule_name = "", int priority = 0);
 
+  // Series of this study that complete later (e.g. retrieved by C-MOVE for an
+  // on-demand render) are routed with this rule (empty: the rules decide) and priority.
+  void expectStudy(const std::string& study_uid, const std::string& rule_name, int priority);
+
   const RuleSet& rules() const { return rules_; }
 
  private:
+  struct Expectation {
+    std::string rule;
+    int priority = 0;
+  };
+  std::mutex mutex_;
+  std::map<std::string, Expectation> expected_;
   Index& index_;
   JobQueue& jobs_;
   RuleSet rules_;

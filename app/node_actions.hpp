@@ -1,0 +1,50 @@
+#pragma once
+// What the console may ask of the node: on-demand renders (retrieving a study
+// from a PACS by C-FIND + C-MOVE when it is not held), waking the workers after
+// an operator changed a job, and the reachability of the destinations.
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "volnode/console/console_server.hpp"
+#include "volnode/core/config.hpp"
+#include "volnode/pipeline/series_router.hpp"
+#include "volnode/storage/index.hpp"
+#include "volnode/storage/job_queue.hpp"
+
+namespace volnode {
+
+class LiveNodeActions : public NodeActions {
+ public:
+  LiveNodeActions(const Config& config, Index& index, JobQueue& jobs, SeriesRouter& router,
+                  std::function<void()> wake_workers);
+  ~LiveNodeActions() override;
+
+  OnDemandResult renderStudy(const std::string& study_uid, const std::string& source, const std::string& rule) override;
+  OnDemandResult renderSeries(const std::string& series_uid, const std::string& source,
+                              const std::string& rule) override;
+  void wakeWorkers() override { wake_(); }
+  std::vector<DestinationStatus> destinations() override;
+
+ private:
+  const Destination* peer(const std::string& source, std::string* error) const;
+  // Queues renders of held series that have none yet; returns the job ids.
+  std::vector<int64_t> renderHeld(const std::vector<SeriesSummary>& series, const std::string& rule);
+  OnDemandResult retrieve(const std::string& study_uid, const std::string& source, const std::string& rule);
+
+  Config config_;
+  Index& index_;
+  JobQueue& jobs_;
+  SeriesRouter& router_;
+  std::function<void()> wake_;
+  std::mutex mutex_;
+  std::map<std::string, std::string> retrievals_;  // study uid -> "retrieving" | "retrieved" | "failed: ..."
+  std::vector<std::thread> threads_;
+  std::map<std::string, DestinationStatus> echo_cache_;
+  std::chrono::steady_clock::time_point echo_checked_{};
+};
+
+}  // namespace volnode
