@@ -184,5 +184,29 @@ TEST(EncodeRealData, PhantomHeadCtRendersAndBoneMeshAreValidDicomInTheirStudy) {
   std::cout << result.summaryText();
 }
 
+TEST(EncodeRealData, MrHeadSkinSurfaceUsesAnAutomaticThresholdAndFitsTheHead) {
+  const auto dir = sharedData() / "mr-brain-sagittal-mprage";
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no " << dir;
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) files.push_back(e.path());
+  const Volume volume = assembleVolume(files);
+  ASSERT_EQ(volume.modality, "MR");
+  MeshOptions options;
+  options.max_triangles = 100'000;
+  const MeshResult r = extractSurface(volume, options);
+  ASSERT_FALSE(r.mesh.empty());
+  EXPECT_LE(r.mesh.triangleCount(), 100'000u);
+  // Otsu lies between the background and the tissue: above the dark air, far below the maximum.
+  const int16_t max = *std::max_element(volume.voxels.begin(), volume.voxels.end());
+  EXPECT_GT(r.threshold, 0);
+  EXPECT_LT(r.threshold, 0.5 * max);
+  // A head: the skin surface spans at least 12 cm in each direction.
+  const auto b = r.mesh.bounds();
+  for (int a = 0; a < 3; ++a) EXPECT_GT(b[a * 2 + 1] - b[a * 2], 120) << "axis " << a;
+  std::cout << "MR skin: threshold " << r.threshold << " of max " << max << ", " << r.mesh.triangleCount()
+            << " triangles, extent " << b[1] - b[0] << " x " << b[3] - b[2] << " x " << b[5] - b[4] << " mm\n";
+}
+
 }  // namespace
 }  // namespace volnode::test
