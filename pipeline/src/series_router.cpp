@@ -51,7 +51,7 @@ int64_t SeriesRouter::route(const std::string& series_uid, const std::string& ru
 
   auto refuse = [&](const std::string& reason) {
     index_.setSeriesState(series_uid, "refused", reason);
-    moduleLogger("pipeline")->info("series {} not rendered: {}", series_uid, reason);
+    moduleLogger("pipeline")->info("series {} refused: {}", series_uid, reason);
     return int64_t{0};
   };
 
