@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include <CLI/CLI.hpp>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpls/djdecode.h>
@@ -47,6 +49,43 @@ int runServe(const std::string& config_path, const std::vector<std::string>& ove
   return 0;
 }
 
+// `volnode status`: the health summary, read from the running node's API.
+int runStatus(const std::string& config_path, const std::vector<std::string>& overrides, bool as_json) {
+  Config config = loadConfig(config_path, overrides);
+  std::string host = config.console.bind == "0.0.0.0" ? "127.0.0.1" : config.console.bind;
+  httplib::Client client(host, config.console.port);
+  client.set_connection_timeout(3);
+  client.set_read_timeout(10);
+  auto response = client.Get("/api/health");
+  if (!response) {
+    std::cerr << "volnode status: no node answers on http://" << host << ":" << config.console.port << "/\n";
+    return 3;
+  }
+  if (as_json) {
+    std::cout << response->body << "\n";
+    return response->status == 200 ? 0 : 1;
+  }
+  auto h = nlohmann::json::parse(response->body, nullptr, false);
+  if (!h.is_object()) {
+    std::cerr << "volnode status: unexpected answer (HTTP " << response->status << ")\n";
+    return 1;
+  }
+  auto d = h.value("dicom", nlohmann::json::object());
+  auto s = h.value("storage", nlohmann::json::object());
+  auto i = h.value("index", nlohmann::json::object());
+  std::cout << "status:   " << h.value("status", "?") << " (volnode " << h.value("version", "?") << ", up "
+            << static_cast<int>(h.value("uptime_s", 0.0)) << " s)\n"
+            << "dicom:    " << (d.value("listening", false) ? "listening" : "NOT LISTENING") << " as '"
+            << d.value("aet", "") << "' on port " << d.value("port", 0) << ", " << d.value("active_associations", 0)
+            << " active associations, " << d.value("associations_refused", 0) << " refused\n"
+            << "storage:  " << s.value("disk_free_mb", 0) << " MB free (watermark " << s.value("min_free_mb", 0)
+            << " MB)" << (s.value("accepting_instances", true) ? "" : ", REFUSING: " + s.value("reason", "")) << "\n"
+            << "index:    " << i.value("studies", 0) << " studies, " << i.value("series", 0) << " series, "
+            << i.value("instances", 0) << " instances (" << i.value("instances_today", 0) << " today)\n";
+  if (h.contains("jobs")) std::cout << "jobs:     " << h["jobs"].dump() << "\n";
+  return h.value("status", "") == "ok" ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -89,10 +128,17 @@ int main(int argc, char** argv) {
   render->add_flag("--preprocess", render_options.apply_preprocess, "run the rule's preprocessing first");
   render->add_option("--backend", backend, "auto | cpu | gpu");
 
+  auto* status = app.add_subcommand("status", "print the running node's health summary (from its console API)");
+  bool status_json = false;
+  status->add_option("--config,-c", config_path, "configuration file of the node (for the console address)");
+  status->add_option("--set", overrides, "override a key, e.g. --set console.port=8081");
+  status->add_flag("--json", status_json, "print the API's JSON");
+
   CLI11_PARSE(app, argc, argv);
 
   try {
     if (serve->parsed()) return runServe(config_path, overrides);
+    if (status->parsed()) return runStatus(config_path, overrides, status_json);
     if (inspect->parsed()) {
       if (!std::filesystem::is_directory(inspect_dir)) throw Error(Errc::NotFound, "no such folder: " + inspect_dir);
       if (rules_dir.empty() && std::filesystem::is_directory("presets/rules")) rules_dir = "presets/rules";
