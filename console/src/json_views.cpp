@@ -1,5 +1,7 @@
 #include "json_views.hpp"
 
+#include <cctype>
+
 namespace volnode {
 
 nlohmann::json toJson(const StudySummary& s) {
@@ -70,6 +72,12 @@ nlohmann::json toJson(const HealthReport& h, const IndexCounts& c) {
         {"min_free_mb", h.min_free_mb},
         {"accepting_instances", h.accepting_instances},
         {"reason", h.not_accepting_reason}}},
+      {"render",
+       {{"workers", h.render_workers},
+        {"busy", h.render_workers_busy},
+        {"backend", h.render_backend},
+        {"display_state", h.display_state},
+        {"display", h.display}}},
       {"index",
        {{"patients", c.patients},
         {"studies", c.studies},
@@ -78,6 +86,78 @@ nlohmann::json toJson(const HealthReport& h, const IndexCounts& c) {
         {"bytes", c.bytes},
         {"instances_today", c.instances_today}}},
   };
+}
+
+nlohmann::json toJson(const Job& j) {
+  nlohmann::json payload = nlohmann::json::parse(j.payload, nullptr, false);
+  if (payload.is_discarded()) payload = j.payload;
+  return {
+      {"id", j.id},
+      {"kind", j.kind},
+      {"state", j.state},
+      {"StudyInstanceUID", j.study_uid},
+      {"SeriesInstanceUID", j.series_uid},
+      {"rule", j.rule},
+      {"destination", j.destination},
+      {"priority", j.priority},
+      {"attempts", j.attempts},
+      {"max_attempts", j.max_attempts},
+      {"not_before", j.not_before},
+      {"worker", j.lease_owner},
+      {"last_error", j.last_error},
+      {"warning", j.warning},
+      {"progress", {{"stage", j.progress_stage}, {"percent", j.progress_percent}}},
+      {"payload", payload},
+      {"created_at", j.created_at},
+      {"updated_at", j.updated_at},
+      {"started_at", j.started_at},
+      {"finished_at", j.finished_at},
+      {"can_retry", j.state == "failed" || j.state == "canceled" || j.state == "retry"},
+      {"can_cancel", j.state == "queued" || j.state == "retry" || j.state == "running"},
+  };
+}
+
+nlohmann::json toJson(const JobEvent& e) {
+  return {{"job_id", e.job_id}, {"state", e.state}, {"message", e.message}, {"at", e.at}};
+}
+
+std::string urlEncode(const std::string& text) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+nlohmann::json toJson(const JobOutput& o) {
+  bool written = !o.file_path.empty();
+  return {
+      {"job_id", o.job_id},
+      {"output_key", o.output_key},
+      {"kind", o.kind},
+      {"preset", o.preset},
+      {"SeriesInstanceUID", o.series_uid},
+      {"SOPInstanceUID", o.sop_uid},
+      {"SeriesNumber", o.series_number},
+      {"SeriesDescription", o.description},
+      {"SOPClassUID", o.sop_class_uid},
+      {"file_size", o.file_size},
+      {"frames", o.frames},
+      {"written", written},
+      {"url", written ? "/api/jobs/" + std::to_string(o.job_id) + "/files/dicom/" + urlEncode(o.sop_uid) : ""},
+  };
+}
+
+nlohmann::json toJson(const DestinationStatus& d) {
+  return {{"name", d.name},           {"aet", d.aet},           {"host", d.host},  {"port", d.port},
+          {"reachable", d.reachable}, {"checked_at", d.checked_at}, {"error", d.error}};
 }
 
 }  // namespace volnode

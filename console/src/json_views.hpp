@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "volnode/console/console_server.hpp"
+#include "volnode/storage/job_queue.hpp"
 #include "volnode/storage/records.hpp"
 
 namespace volnode {
@@ -11,5 +12,13 @@ nlohmann::json toJson(const StudySummary& study);
 nlohmann::json toJson(const SeriesSummary& series);
 nlohmann::json toJson(const SeriesTransition& transition);
 nlohmann::json toJson(const HealthReport& health, const IndexCounts& counts);
+nlohmann::json toJson(const Job& job);
+nlohmann::json toJson(const JobEvent& event);
+// A job output with its download URL (empty until the file is written).
+nlohmann::json toJson(const JobOutput& output);
+nlohmann::json toJson(const DestinationStatus& destination);
+
+// URL path segment: everything but unreserved characters percent-encoded.
+std::string urlEncode(const std::string& text);
 
 }  // namespace volnode

@@ -1,11 +1,15 @@
 #pragma once
-// The service console: a JSON REST API (and later the web pages) over HTTP.
-// Reads the index; the node's live health comes through a callback so the
-// console does not depend on the DICOM or pipeline modules.
+// The service console: a JSON REST API, Prometheus metrics and the web pages
+// (dashboard, studies, jobs, viewer, settings) over HTTP or HTTPS. Reads the
+// index; the node's live health and its actions come through the context so the
+// console does not depend on the DICOM or pipeline modules. docs/api.md lists
+// every endpoint.
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "volnode/core/config.hpp"
 #include "volnode/storage/index.hpp"
@@ -30,6 +34,13 @@ struct HealthReport {
   uint64_t min_free_mb = 0;
   bool accepting_instances = true;
   std::string not_accepting_reason;
+  // render workers (render_workers < 0: not reported by the application)
+  int render_workers = -1;
+  int render_workers_busy = 0;
+  std::string render_backend;       // "cpu" | "gpu" | "auto"
+  // the X server for rendering: "" not reported, "not needed", "running", or why it is not
+  std::string display_state;
+  std::string display;              // e.g. ":99"
 };
 
 // What the console may ask of the running node (implemented by the application).
@@ -74,6 +85,12 @@ struct ConsoleContext {
   std::string effective_config_toml;        // secrets already masked
   std::string rules_json;                   // loaded routing rules, for the settings view
   std::string presets_json;                 // loaded presets
+  // Launch URLs (/launch?studyUID=..&token=..) also accept tokens signed with this
+  // secret (HMAC-SHA256, see docs/api.md); empty: only the console token.
+  std::string launch_secret;
+  // HTTPS: both set -> the console serves TLS with this PEM certificate (chain) and key.
+  std::filesystem::path tls_cert_file;
+  std::filesystem::path tls_key_file;
 };
 
 class ConsoleServer {
@@ -86,6 +103,8 @@ class ConsoleServer {
   // Binds (throws Error(Errc::Network) if it cannot) and serves on a background thread.
   void start();
   void stop();
+  // The port it listens on (config.port, or the one the system chose for port 0).
+  int port() const;
 
  private:
   struct Impl;

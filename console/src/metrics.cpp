@@ -1,0 +1,121 @@
+#include "metrics.hpp"
+
+#include <fmt/format.h>
+
+namespace volnode::console {
+namespace {
+
+// Label values: backslash, double quote and newline escaped as the format requires.
+std::string label(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+class Writer {
+ public:
+  void family(const std::string& name, const std::string& type, const std::string& help) {
+    text_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  }
+  void sample(const std::string& name, double value, const std::string& labels = "") {
+    text_ += name;
+    if (!labels.empty()) text_ += "{" + labels + "}";
+    text_ += " " + fmt::format("{}", value) + "\n";
+  }
+  void histogram(const std::string& name, const std::string& help, const std::vector<double>& bounds,
+                 const std::vector<double>& samples) {
+    family(name, "histogram", help);
+    double sum = 0;
+    for (double s : samples) sum += s;
+    for (double bound : bounds) {
+      size_t n = 0;
+      for (double s : samples) n += s <= bound ? 1 : 0;
+      sample(name + "_bucket", static_cast<double>(n), fmt::format("le=\"{}\"", bound));
+    }
+    sample(name + "_bucket", static_cast<double>(samples.size()), "le=\"+Inf\"");
+    sample(name + "_sum", sum);
+    sample(name + "_count", static_cast<double>(samples.size()));
+  }
+  std::string text() && { return std::move(text_); }
+
+ private:
+  std::string text_;
+};
+
+}  // namespace
+
+std::string prometheusText(const HealthReport& h, const IndexCounts& c, const MetricsTotals& t,
+                           const std::vector<DestinationStatus>& destinations) {
+  Writer w;
+  w.family("volnode_up", "gauge", "1 while the node serves its console");
+  w.sample("volnode_up", 1);
+  w.family("volnode_uptime_seconds", "gauge", "Seconds since the node started");
+  w.sample("volnode_uptime_seconds", h.uptime_s);
+  w.family("volnode_dicom_listening", "gauge", "1 while the DICOM listener accepts associations");
+  w.sample("volnode_dicom_listening", h.dicom_listening ? 1 : 0);
+
+  w.family("volnode_associations_active", "gauge", "DICOM associations open now");
+  w.sample("volnode_associations_active", h.active_associations);
+  w.family("volnode_associations_total", "counter", "DICOM associations recorded in the index, by outcome");
+  for (const auto& [outcome, n] : t.associations_by_outcome)
+    w.sample("volnode_associations_total", static_cast<double>(n), "outcome=\"" + label(outcome) + "\"");
+  w.family("volnode_process_associations_total", "counter", "Associations accepted since this process started");
+  w.sample("volnode_process_associations_total", static_cast<double>(h.associations_total));
+  w.family("volnode_process_associations_refused_total", "counter",
+           "Associations refused since this process started");
+  w.sample("volnode_process_associations_refused_total", static_cast<double>(h.associations_refused));
+
+  w.family("volnode_received_instances_total", "counter",
+           "Instances received over ended associations (the index's associations table)");
+  w.sample("volnode_received_instances_total", static_cast<double>(t.received_instances));
+  w.family("volnode_received_bytes_total", "counter", "Bytes received over ended associations");
+  w.sample("volnode_received_bytes_total", static_cast<double>(t.received_bytes));
+  w.family("volnode_instances_received_today", "gauge", "Instances indexed since 00:00 UTC");
+  w.sample("volnode_instances_received_today", static_cast<double>(c.instances_today));
+  w.family("volnode_index_instances", "gauge", "Instances held");
+  w.sample("volnode_index_instances", static_cast<double>(c.instances));
+  w.family("volnode_index_bytes", "gauge", "Bytes of instances held");
+  w.sample("volnode_index_bytes", static_cast<double>(c.bytes));
+  w.family("volnode_index_studies", "gauge", "Studies held");
+  w.sample("volnode_index_studies", static_cast<double>(c.studies));
+
+  w.family("volnode_series", "gauge", "Series by state");
+  for (const auto& [state, n] : t.series_by_state)
+    w.sample("volnode_series", static_cast<double>(n), "state=\"" + label(state) + "\"");
+  w.family("volnode_jobs", "gauge", "Jobs by kind and state");
+  for (const auto& [key, n] : t.jobs_by_kind_state)
+    w.sample("volnode_jobs", static_cast<double>(n),
+             "kind=\"" + label(key.first) + "\",state=\"" + label(key.second) + "\"");
+
+  w.histogram("volnode_render_duration_seconds",
+              "Render job duration (last attempt: started_at to finished_at) of succeeded jobs",
+              {1, 2, 5, 10, 20, 30, 60, 120, 300, 600}, t.durations.render_s);
+  w.histogram("volnode_send_duration_seconds",
+              "Send job duration (last attempt: started_at to finished_at) of succeeded jobs",
+              {0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120}, t.durations.send_s);
+
+  w.family("volnode_destination_failures_total", "counter", "Failed send attempts per destination");
+  for (const auto& [dest, n] : t.destination_failures)
+    w.sample("volnode_destination_failures_total", static_cast<double>(n), "destination=\"" + label(dest) + "\"");
+  w.family("volnode_destination_deliveries_total", "counter", "Objects acknowledged per destination");
+  for (const auto& [dest, n] : t.destination_deliveries)
+    w.sample("volnode_destination_deliveries_total", static_cast<double>(n), "destination=\"" + label(dest) + "\"");
+  w.family("volnode_destination_reachable", "gauge", "1 when the last C-ECHO to the destination succeeded");
+  for (const auto& d : destinations)
+    w.sample("volnode_destination_reachable", d.reachable ? 1 : 0, "destination=\"" + label(d.name) + "\"");
+
+  w.family("volnode_disk_free_bytes", "gauge", "Free bytes on the store's file system");
+  w.sample("volnode_disk_free_bytes", static_cast<double>(h.disk_free_mb) * 1024 * 1024);
+  w.family("volnode_disk_min_free_bytes", "gauge", "Watermark below which C-STORE is refused");
+  w.sample("volnode_disk_min_free_bytes", static_cast<double>(h.min_free_mb) * 1024 * 1024);
+  w.family("volnode_accepting_instances", "gauge", "1 while the node accepts C-STORE");
+  w.sample("volnode_accepting_instances", h.accepting_instances ? 1 : 0);
+  return std::move(w).text();
+}
+
+}  // namespace volnode::console

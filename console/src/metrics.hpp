@@ -1,0 +1,16 @@
+#pragma once
+// GET /metrics: the Prometheus text exposition format (version 0.0.4).
+#include <string>
+#include <vector>
+
+#include "console_db.hpp"
+#include "volnode/console/console_server.hpp"
+
+namespace volnode::console {
+
+// Durations are computed from job rows (started_at of the last attempt to
+// finished_at) at every scrape, so they survive restarts and need no state here.
+std::string prometheusText(const HealthReport& health, const IndexCounts& counts, const MetricsTotals& totals,
+                           const std::vector<DestinationStatus>& destinations);
+
+}  // namespace volnode::console

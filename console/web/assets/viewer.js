@@ -1,0 +1,184 @@
+// Viewer of a study's results: the spin as an animation (play/pause, drag to turn,
+// frame slider), the key views, the surface model in 3D (three.js from the node
+// itself, STLLoader + OrbitControls) and download links. Without results yet it
+// shows the render's progress and switches to the results once they exist.
+import { el, replace, api, nav, badge, fmtDate, fmtBytes, personName, pathParam, progressBar, ApiError } from './common.js';
+
+nav('');
+const uid = pathParam();
+const page = document.getElementById('page');
+const title = el('h1', { text: 'Viewer' });
+const status = el('section', { class: 'card', id: 'progress' });
+const content = el('div', { id: 'results' });
+replace(page, title, status, content);
+let shownKey = '';
+const VIEW_ORDER = ['anterior', 'posterior', 'left', 'right', 'superior', 'inferior'];
+let stopModel = null;
+
+function spinPlayer(frames) {
+  const img = el('img', { id: 'spin-image', alt: 'rotating 3D rendering', draggable: 'false', dataset: { frame: '0' } });
+  const slider = el('input', { id: 'spin-slider', type: 'range', min: 0, max: frames.length - 1, value: 0, 'aria-label': 'frame' });
+  const button = el('button', { id: 'spin-play', type: 'button', text: 'Pause' });
+  const label = el('span', { class: 'muted', text: '' });
+  const images = frames.map((src) => { const i = new Image(); i.src = src; return i; });  // preload
+  let frame = 0;
+  let timer = null;
+  const show = (n) => {
+    frame = ((n % frames.length) + frames.length) % frames.length;
+    img.src = images[frame].src;
+    img.dataset.frame = String(frame);
+    slider.value = String(frame);
+    label.textContent = `${frame + 1}/${frames.length}`;
+  };
+  const play = () => { if (!timer) timer = setInterval(() => (img.isConnected || frame === 0 ? show(frame + 1) : pause()), 100); button.textContent = 'Pause'; };
+  const pause = () => { clearInterval(timer); timer = null; button.textContent = 'Play'; };
+  button.addEventListener('click', () => (timer ? pause() : play()));
+  slider.addEventListener('input', () => { pause(); show(Number(slider.value)); });
+  let dragX = null;
+  let dragFrame = 0;
+  img.addEventListener('pointerdown', (e) => { pause(); dragX = e.clientX; dragFrame = frame; img.setPointerCapture(e.pointerId); });
+  img.addEventListener('pointermove', (e) => {
+    if (dragX === null) return;
+    const perFrame = Math.max(4, img.clientWidth / frames.length);
+    show(dragFrame - Math.round((e.clientX - dragX) / perFrame));
+  });
+  const endDrag = () => { dragX = null; };
+  img.addEventListener('pointerup', endDrag);
+  img.addEventListener('pointercancel', endDrag);
+  show(0);
+  play();
+  return el('div', { class: 'spin' }, img, el('div', { class: 'controls' }, button, slider, label));
+}
+
+async function modelViewer(canvas, url) {
+  canvas.dataset.state = 'loading';
+  let THREE, STLLoader, OrbitControls;
+  try {
+    THREE = await import('three');
+    ({ STLLoader } = await import('three/addons/loaders/STLLoader.js'));
+    ({ OrbitControls } = await import('three/addons/controls/OrbitControls.js'));
+  } catch (e) {
+    canvas.dataset.state = 'error';
+    throw new Error(`three.js is not available on this node (${e.message})`);
+  }
+  const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true });
+  renderer.setPixelRatio(window.devicePixelRatio || 1);
+  const size = () => { const w = canvas.clientWidth || 512; renderer.setSize(w, w, false); };
+  size();
+  renderer.setClearColor(0x101418, 1);
+  const scene = new THREE.Scene();
+  const camera = new THREE.PerspectiveCamera(35, 1, 0.1, 10000);
+  camera.up.set(0, 0, 1);  // LPS: +z is superior, so the head is up
+  scene.add(new THREE.HemisphereLight(0xffffff, 0x303040, 1.2));
+  const light = new THREE.DirectionalLight(0xffffff, 1.6);
+  camera.add(light);
+  scene.add(camera);
+  const geometry = await new Promise((resolve, reject) => new STLLoader().load(url, resolve, undefined, reject));
+  geometry.computeBoundingSphere();
+  const sphere = geometry.boundingSphere;
+  const mesh = new THREE.Mesh(geometry, new THREE.MeshStandardMaterial({ color: 0xe8dcc8, roughness: 0.6, metalness: 0.0, side: THREE.DoubleSide }));
+  scene.add(mesh);
+  const distance = sphere.radius / Math.sin(THREE.MathUtils.degToRad(camera.fov / 2)) * 1.1;
+  camera.position.set(sphere.center.x, sphere.center.y - distance, sphere.center.z);  // anterior view (LPS: -y)
+  camera.near = distance / 100;
+  camera.far = distance * 10;
+  camera.updateProjectionMatrix();
+  const controls = new OrbitControls(camera, canvas);
+  controls.target.copy(sphere.center);
+  controls.enablePan = true;
+  controls.enableZoom = true;
+  const render = () => renderer.render(scene, camera);
+  controls.addEventListener('change', render);
+  controls.update();
+  const onResize = () => { size(); render(); };
+  window.addEventListener('resize', onResize);
+  render();
+  canvas.dataset.state = 'drawn';
+  canvas.dataset.triangles = String(geometry.attributes.position.count / 3);
+  return () => { window.removeEventListener('resize', onResize); controls.dispose(); renderer.dispose(); geometry.dispose(); };
+}
+
+function downloads(series) {
+  const rows = [];
+  for (const o of series.outputs) {
+    if (!o.url) continue;
+    rows.push(el('li', {}, el('a', { href: o.url, download: '', text: o.SeriesDescription || o.output_key }),
+      el('span', { class: 'muted', text: ` DICOM, ${o.frames ? `${o.frames} frames, ` : ''}${fmtBytes(o.file_size)}` })));
+  }
+  if (series.mesh) rows.push(el('li', {}, el('a', { href: `${series.mesh.url}?download=1`, download: '', text: 'Surface model (STL)' }),
+    el('span', { class: 'muted', text: ` ${fmtBytes(series.mesh.file_size)}` })));
+  return el('ul', { class: 'downloads' }, rows);
+}
+
+function showSeries(series) {
+  if (stopModel) { stopModel(); stopModel = null; }
+  const blocks = [];
+  const withSpin = series.images.find((i) => i.spin.length > 0);
+  const withViews = series.images.filter((i) => Object.keys(i.views).length > 0);
+  const spins = series.images.filter((i) => i.spin.length > 0);
+  const spinHolder = el('div', {}, withSpin ? spinPlayer(withSpin.spin) : el('p', { class: 'muted', text: 'No spin was rendered for this series.' }));
+  const presetButtons = spins.length > 1 ? el('span', { class: 'actions' }, spins.map((i) => el('button', {
+    class: 'secondary preset', type: 'button', text: i.preset, onclick: () => { replace(spinHolder, spinPlayer(i.spin)); },
+  }))) : null;
+  const left = el('section', { class: 'card' }, el('h2', {}, 'Spin ', presetButtons), spinHolder);
+  const canvas = el('canvas', { id: 'model', width: 512, height: 512 });
+  const modelNote = el('p', { class: 'muted', text: series.mesh ? 'Drag to rotate, wheel to zoom, right-drag to pan.' : 'No surface model for this series.' });
+  const right = el('section', { class: 'card' }, el('h2', { text: '3D model' }), series.mesh ? canvas : null, modelNote);
+  blocks.push(el('div', { class: 'viewer' }, left, right));
+  for (const v of withViews)
+    blocks.push(el('section', { class: 'card' }, el('h2', { text: `Key views (${v.preset})` }),
+      el('div', { class: 'views' }, VIEW_ORDER.filter((name) => v.views[name]).map((name) => [name, v.views[name]]).map(([name, src]) => el('figure', {}, el('img', { src, alt: `${name} view` }), el('figcaption', { text: name }))))));
+  blocks.push(el('section', { class: 'card' }, el('h2', { text: 'Downloads' }), downloads(series)));
+  replace(content, blocks);
+  if (series.mesh) modelViewer(canvas, series.mesh.url).then((stop) => { stopModel = stop; })
+    .catch((e) => { canvas.dataset.state = 'error'; modelNote.textContent = `3D model: ${e.message}`; modelNote.className = 'error'; });
+}
+
+function showProgress(body) {
+  if (body.active_jobs.length === 0) {
+    replace(status, el('p', { class: 'muted', text: 'No results yet and no render running for this study.' }),
+      el('p', {}, el('a', { href: `/studies/${encodeURIComponent(uid)}`, text: 'Study details' })));
+    return;
+  }
+  replace(status, el('h2', { text: 'Rendering…' }),
+    el('table', {}, body.active_jobs.map((j) => el('tr', {}, el('td', { text: `job ${j.id}` }), el('td', {}, badge(j.state)),
+      el('td', {}, progressBar(j.progress.percent), ` ${j.progress.stage} ${Math.round(j.progress.percent)} %`),
+      el('td', { class: 'error', text: j.last_error })))));
+}
+
+let selector = null;
+async function refresh() {
+  let body;
+  try {
+    body = await api(`/api/studies/${encodeURIComponent(uid)}/results`);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) {
+      replace(status, el('h2', { text: 'Waiting for the study…' }), el('p', { class: 'muted', text: 'The study is not on this node yet (it may be being retrieved).' }));
+      return false;
+    }
+    throw e;
+  }
+  replace(title, `${body.PatientID} ${personName(body.PatientName)} · ${fmtDate(body.StudyDate)} ${body.StudyDescription || ''}`);
+  if (body.series.length === 0) { showProgress(body); return false; }
+  status.hidden = body.active_jobs.length === 0;
+  if (!status.hidden) showProgress(body);
+  const key = body.series.map((s) => `${s.SeriesInstanceUID}:${s.job_id}`).join(',');
+  if (key === shownKey) return true;
+  shownKey = key;
+  const choose = (index) => showSeries(body.series[index]);
+  if (selector) { selector.parentElement.remove(); selector = null; }
+  if (body.series.length > 1) {
+    selector = el('select', { id: 'series-select' }, body.series.map((s, i) => el('option', { value: i, text: `${s.Modality} ${s.SeriesDescription} (job ${s.job_id})` })));
+    selector.addEventListener('change', () => choose(Number(selector.value)));
+    page.insertBefore(el('p', {}, 'Series: ', selector), content);
+  }
+  choose(0);
+  return true;
+}
+
+async function loop() {
+  let done = false;
+  try { done = await refresh(); } catch (e) { replace(status, el('p', { class: 'error', text: e.message })); }
+  setTimeout(loop, done ? 10000 : 2000);
+}
+loop();

@@ -1,0 +1,230 @@
+// Browser test of the service console: a real `volnode serve`, a study sent with
+// storescu, and the pages in a real headless Chromium (playwright-core driving the
+// system's browser). Requirements checked:
+//   - the dashboard lists a received study;
+//   - the viewer of a rendered study plays the spin (the frame changes) and the
+//     3D model canvas has drawn non-background pixels;
+//   - a SeriesDescription of <script>alert(1)</script> shows as text (no dialog, no element);
+//   - /launch with the token lands on the viewer;
+//   - a screenshot of every page is saved under the output folder.
+// Everything is bounded in time; the node is stopped by its pid.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, value, i, all) => {
+  if (value.startsWith('--')) pairs.push([value.slice(2), all[i + 1]]);
+  return pairs;
+}, []));
+const VOLNODE = args.volnode && path.resolve(args.volnode);
+const DATA = args.data;
+const OUT = args.out;
+const CHROMIUM = args.chromium || '/usr/bin/chromium';
+const TOKEN = 'browser-test-token';
+const XSS = '<script>alert(1)</script>';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--no-first-run'];
+
+const started = Date.now();
+const log = (...m) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s]`, ...m);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let failures = 0;
+function check(ok, what) {
+  log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) failures += 1;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => { const { port } = server.address(); server.close(() => resolve(port)); });
+  });
+}
+
+async function until(what, fn, timeoutMs, everyMs = 500) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try { last = await fn(); if (last) return last; } catch (e) { last = e; }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+}
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'volnode-browser-'));
+fs.rmSync(OUT, { recursive: true, force: true });
+fs.mkdirSync(OUT, { recursive: true });
+let node = null;
+let browser = null;
+
+async function stopNode() {
+  if (!node || node.exitCode !== null) return;
+  node.kill('SIGTERM');
+  const exited = await Promise.race([new Promise((r) => node.once('exit', () => r(true))), sleep(20000).then(() => false)]);
+  if (!exited) node.kill('SIGKILL');
+}
+
+// Hard bound: whatever hangs, the node and the browser are stopped.
+const watchdog = setTimeout(async () => {
+  log('FAIL: the browser test ran out of time (360 s)');
+  try { if (browser) await browser.close(); } catch (_) { /* closing anyway */ }
+  await stopNode();
+  process.exit(1);
+}, 360000);
+
+async function main() {
+  if (!VOLNODE || !fs.existsSync(VOLNODE)) throw new Error(`volnode binary not found: ${VOLNODE}`);
+  const source = path.join(DATA, 'ct-chest-transfer-syntaxes', 'implicit_le');
+  if (!fs.existsSync(source)) throw new Error(`test data missing: ${source}`);
+  const presets = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'presets');
+
+  // A copy of three instances as their own study and series, described with markup.
+  const xssDir = path.join(work, 'xss');
+  fs.mkdirSync(xssDir);
+  const files = fs.readdirSync(source).filter((f) => f.endsWith('.dcm')).sort();
+  const stamp = `${Date.now()}`;
+  for (const f of files.slice(0, 3)) fs.copyFileSync(path.join(source, f), path.join(xssDir, f));
+  execFileSync('dcmodify', ['-nb', '-gin',
+    '-m', `(0008,103e)=${XSS}`,
+    '-m', `(0020,000d)=1.2.826.0.1.3680043.8.498.1.${stamp}`,
+    '-m', `(0020,000e)=1.2.826.0.1.3680043.8.498.2.${stamp}`,
+    '-m', '(0010,0020)=XSS-TEST',
+    ...files.slice(0, 3).map((f) => path.join(xssDir, f))], { stdio: 'pipe', timeout: 30000 });
+  const xssStudy = `1.2.826.0.1.3680043.8.498.1.${stamp}`;
+
+  const dicomPort = await freePort();
+  let consolePort = await freePort();
+  while (consolePort === dicomPort) consolePort = await freePort();
+  const base = `http://127.0.0.1:${consolePort}`;
+  const nodeLog = fs.openSync(path.join(OUT, 'node.log'), 'w');
+  node = spawn(VOLNODE, ['serve',
+    '--set', `dicom.port=${dicomPort}`, '--set', `console.port=${consolePort}`,
+    '--set', `storage.dir=${path.join(work, 'var')}`, '--set', 'storage.min_free_mb=1',
+    '--set', `log.file=${path.join(OUT, 'volnode.log')}`, '--set', `pipeline.presets_dir=${presets}`,
+    '--set', 'completion.quiet_s=2', '--set', `console.token=${TOKEN}`], { cwd: work, stdio: ['ignore', nodeLog, nodeLog] });
+  node.on('error', (e) => log(`cannot start volnode: ${e.message}`));
+  log(`volnode pid ${node.pid}: DICOM ${dicomPort}, console ${base}`);
+  await until('the console', async () => (await fetch(`${base}/api/health`)).ok, 30000, 200);
+
+  const storescu = (dir) => execFileSync('storescu', ['-aec', 'VOLNODE', '+sd', '127.0.0.1', String(dicomPort), dir],
+    { stdio: 'pipe', timeout: 120000 });
+  storescu(source);
+  storescu(xssDir);
+  log('studies sent');
+  const api = async (p) => { const r = await fetch(`${base}${p}`); if (!r.ok) throw new Error(`${p}: ${r.status}`); return r.json(); };
+  const studies = await until('both studies in the index', async () => {
+    const body = await api('/api/studies');
+    return body.studies.length >= 2 ? body.studies : null;
+  }, 30000);
+  const study = studies.find((s) => s.StudyInstanceUID !== xssStudy).StudyInstanceUID;
+
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true, timeout: 60000 });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  page.setDefaultTimeout(30000);
+  const dialogs = [];
+  page.on('dialog', async (d) => { dialogs.push(d.message()); await d.dismiss(); });
+  page.on('pageerror', (e) => log(`page error: ${e.message}`));
+  const shot = (name) => page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
+
+  // Dashboard: the received study is listed.
+  await page.goto(`${base}/`);
+  await page.waitForSelector(`#recent-studies-table tr.study-row[data-uid="${study}"]`);
+  check(true, 'dashboard lists the received study');
+  await page.waitForSelector('#health h2 .badge');
+  await shot('dashboard');
+
+  await page.goto(`${base}/studies?q=XSS-TEST`);
+  await page.waitForSelector(`tr.study-row[data-uid="${xssStudy}"]`);
+  await shot('studies');
+
+  // Markup in DICOM text stays text.
+  await page.goto(`${base}/studies/${encodeURIComponent(xssStudy)}`);
+  const cell = await page.waitForSelector('#series-table .series-description');
+  check((await cell.textContent()) === XSS, 'SeriesDescription with <script> shows as literal text');
+  check((await page.$$('#series-table script')).length === 0, 'no <script> element was created from DICOM text');
+  await sleep(500);
+  check(dialogs.length === 0, `no alert dialog opened (${dialogs.length})`);
+  await shot('study-xss');
+
+  // The rendered study: wait for the results.
+  await until('the render of the study', async () => (await api(`/api/studies/${study}/results`)).series.length > 0, 180000, 1000);
+  log('study rendered');
+
+  await page.goto(`${base}/view/${encodeURIComponent(study)}`);
+  const spin = await page.waitForSelector('#spin-image');
+  const frameA = await spin.getAttribute('data-frame');
+  await sleep(800);
+  const frameB = await spin.getAttribute('data-frame');
+  check(frameA !== frameB, `the spin plays (frame ${frameA} -> ${frameB})`);
+  await page.click('#spin-play');  // pause
+  const paused = await spin.getAttribute('data-frame');
+  await sleep(500);
+  check(paused === (await spin.getAttribute('data-frame')), 'pause stops the spin');
+  await page.fill('#spin-slider', '18');
+  check((await spin.getAttribute('data-frame')) === '18', 'the slider selects a frame');
+
+  await page.waitForSelector('#model[data-state="drawn"]', { timeout: 90000 });
+  const pixels = await page.evaluate(() => {
+    const canvas = document.getElementById('model');
+    const copy = document.createElement('canvas');
+    copy.width = canvas.width;
+    copy.height = canvas.height;
+    const ctx = copy.getContext('2d');
+    ctx.drawImage(canvas, 0, 0);
+    const data = ctx.getImageData(0, 0, copy.width, copy.height).data;
+    let drawn = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      // background 0x101418
+      if (Math.abs(data[i] - 0x10) + Math.abs(data[i + 1] - 0x14) + Math.abs(data[i + 2] - 0x18) > 30) drawn += 1;
+    }
+    return { drawn, total: data.length / 4 };
+  });
+  check(pixels.drawn > pixels.total * 0.01, `3D model canvas drew ${pixels.drawn} of ${pixels.total} pixels`);
+  // Rotate the model with the mouse: the picture changes.
+  const box = await (await page.$('#model')).boundingBox();
+  const before = await page.evaluate(() => document.getElementById('model').toDataURL());
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2 + 120, box.y + box.height / 2 + 20, { steps: 8 });
+  await page.mouse.up();
+  await sleep(300);
+  check(before !== (await page.evaluate(() => document.getElementById('model').toDataURL())), 'dragging rotates the 3D model');
+  const links = await page.$$eval('ul.downloads a', (as) => as.map((a) => a.getAttribute('href')));
+  check(links.some((h) => h.includes('/files/dicom/')) && links.some((h) => h.includes('/files/mesh/model.stl')),
+    `download links for DICOM objects and the mesh (${links.length})`);
+  await shot('viewer');
+
+  await page.goto(`${base}/jobs`);
+  await page.waitForSelector('#jobs-table tr.job-row');
+  await shot('jobs');
+  await page.goto(`${base}/settings`);
+  await page.waitForSelector('#config');
+  await shot('settings');
+
+  await page.goto(`${base}/launch?studyUID=${encodeURIComponent(study)}&token=${TOKEN}`);
+  check(new URL(page.url()).pathname === `/view/${study}`, 'launch URL lands on the viewer');
+  await page.waitForSelector('#spin-image');
+  await shot('launch');
+  check(dialogs.length === 0, 'no dialog opened on any page');
+}
+
+let code = 0;
+try {
+  await main();
+} catch (e) {
+  log(`FAIL: ${e.message}`);
+  code = 1;
+} finally {
+  try { if (browser) await browser.close(); } catch (_) { /* already gone */ }
+  await stopNode();
+  clearTimeout(watchdog);
+  fs.rmSync(work, { recursive: true, force: true });
+}
+if (failures) code = 1;
+log(code === 0 ? `PASS (screenshots in ${OUT})` : `FAILED (${failures} check(s); output in ${OUT})`);
+process.exit(code);
