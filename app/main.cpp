@@ -8,10 +8,12 @@
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpls/djdecode.h>
+#include <dcmtk/oflog/oflog.h>
 
 #include "node.hpp"
 #include "volnode/pipeline/inspect.hpp"
-#include "volnode/pipeline/render_offline.hpp"
+#include "offline_render.hpp"
+#include "volnode/pipeline/render.hpp"
 #include "volnode/pipeline/routing_rules.hpp"
 #include "volnode/core/config.hpp"
 #include "volnode/core/error.hpp"
@@ -115,18 +117,16 @@ int main(int argc, char** argv) {
   inspect->add_option("--rules", rules_dir, "routing rules folder (default: presets/rules if present, else built-in)");
 
   auto* render = app.add_subcommand("render", "render a folder offline (no server), with the node's pipeline");
-  OfflineRenderOptions render_options;
-  std::string backend = "auto";
-  render->add_option("DIR", render_options.input_dir, "folder of DICOM files")->required();
-  render->add_option("--out", render_options.out_dir, "output folder")->required();
-  render->add_option("--rule", render_options.rule, "routing rule to apply to every series");
-  render->add_option("--preset", render_options.presets, "preset(s) to render instead of the rule's (repeatable)");
-  render->add_option("--size", render_options.size, "frame size in pixels")->check(CLI::Range(64, 4096));
-  render->add_option("--frames", render_options.frames, "spin frames")->check(CLI::Range(1, 360));
-  render->add_option("--presets-dir", render_options.presets_dir, "folder with presets and rules/");
-  render->add_option("--annotation", render_options.annotation, "line burned into renders ({PatientID}, ...)");
-  render->add_flag("--preprocess", render_options.apply_preprocess, "run the rule's preprocessing first");
-  render->add_option("--backend", backend, "auto | cpu | gpu");
+  OfflineRenderRequest render_request;
+  int render_size = 0, render_frames = 0;
+  render->add_option("DIR", render_request.input_dir, "folder of DICOM files")->required();
+  render->add_option("--out", render_request.out_dir, "output folder")->required();
+  render->add_option("--rule", render_request.rule, "routing rule to apply to every series");
+  render->add_option("--preset", render_request.presets, "preset(s) to render instead of the rule's (repeatable)");
+  render->add_option("--size", render_size, "frame size in pixels")->check(CLI::Range(64, 4096));
+  render->add_option("--frames", render_frames, "spin frames")->check(CLI::Range(1, 360));
+  render->add_option("--config,-c", config_path, "configuration file (render.*, outputs.*, pipeline.presets_dir)");
+  render->add_option("--set", overrides, "override a key (repeatable)");
 
   auto* status = app.add_subcommand("status", "print the running node's health summary (from its console API)");
   bool status_json = false;
@@ -135,6 +135,8 @@ int main(int argc, char** argv) {
   status->add_flag("--json", status_json, "print the API's JSON");
 
   CLI11_PARSE(app, argc, argv);
+  // DCMTK's own log: errors only (reading headers up to the pixel data warns on every file).
+  OFLog::configure(OFLogger::ERROR_LOG_LEVEL);
 
   try {
     if (serve->parsed()) return runServe(config_path, overrides);
@@ -148,10 +150,10 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (render->parsed()) {
-      render_options.backend = parseRenderBackend(backend);
-      auto result = runOfflineRender(render_options);
-      std::cout << result.summary() << "\n";
-      return result.frames_written > 0 ? 0 : 1;
+      render_request.config = loadConfig(config_path, overrides);
+      if (render_size) render_request.config.render.size = render_size;
+      if (render_frames) render_request.config.render.spin_frames = render_frames;
+      return renderOffline(render_request, std::cout) > 0 ? 0 : 1;
     }
     if (config_cmd->parsed()) {
       if (print_default) {

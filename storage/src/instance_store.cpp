@@ -38,7 +38,9 @@ KeepResult InstanceStore::keep(const Reservation& reservation, const std::string
       files_.release(reservation);
       return {KeepOutcome::Invalid, e.what()};
     }
-    if (attributes.sop_uid != command_sop_instance_uid || attributes.sop_class_uid != command_sop_class_uid) {
+    bool from_command = !command_sop_instance_uid.empty() || !command_sop_class_uid.empty();
+    if (from_command &&
+        (attributes.sop_uid != command_sop_instance_uid || attributes.sop_class_uid != command_sop_class_uid)) {
       files_.release(reservation);
       return {KeepOutcome::Invalid, "the dataset's SOP Class/Instance UID differ from the C-STORE command's"};
     }

@@ -41,7 +41,7 @@ class InstanceStore {
   void release(const Reservation& reservation) { files_.release(reservation); }
 
   // Takes over the file written at reservation.path. The SOP UIDs from the
-  // C-STORE command must match the dataset's.
+  // C-STORE command must match the dataset's (both empty: a file import, no command).
   KeepResult keep(const Reservation& reservation, const std::string& command_sop_class_uid,
                   const std::string& command_sop_instance_uid, std::optional<int64_t> association_id);
 
