@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "node_actions.hpp"
 #include "storage_sink.hpp"
@@ -13,6 +14,7 @@
 #include "volnode/core/files.hpp"
 #include "volnode/core/logging.hpp"
 #include "volnode/pipeline/completion.hpp"
+#include "volnode/pipeline/display.hpp"
 #include "volnode/pipeline/presets.hpp"
 #include "volnode/pipeline/send_workers.hpp"
 #include "volnode/pipeline/series_router.hpp"
@@ -61,6 +63,29 @@ RuleSet loadRules(const std::filesystem::path& presets_dir) {
   return rules;
 }
 
+// The loaded rules and presets, for the console's settings view.
+std::string rulesJson(const RuleSet& rules) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& rule : rules.rules()) {
+    nlohmann::json outputs = nlohmann::json::array();
+    for (const auto& o : rule.outputs) outputs.push_back({{"type", o.type}, {"preset", o.preset}});
+    out.push_back({{"name", rule.name}, {"source", rule.source}, {"render", rule.render}, {"outputs", outputs},
+                   {"destinations", rule.destinations}, {"mesh_threshold_hu", rule.mesh_threshold_hu}});
+  }
+  return out.dump();
+}
+
+std::string presetsJson(const std::filesystem::path& presets_dir) {
+  nlohmann::json out = nlohmann::json::object();
+  if (!std::filesystem::is_directory(presets_dir)) return out.dump();
+  for (const auto& entry : std::filesystem::directory_iterator(presets_dir)) {
+    if (entry.path().extension() != ".json") continue;
+    auto parsed = nlohmann::json::parse(readFile(entry.path()), nullptr, false);
+    if (!parsed.is_discarded()) out[entry.path().stem().string()] = parsed;
+  }
+  return out.dump();
+}
+
 }  // namespace
 
 struct Node::Impl {
@@ -81,6 +106,8 @@ struct Node::Impl {
   std::unique_ptr<RenderWorkers> renderers;
   std::unique_ptr<SendWorkers> senders;
   std::unique_ptr<LiveNodeActions> actions;
+  std::shared_ptr<DisplayServer> display;  // the X display renders use (a private Xvfb when DISPLAY is unset)
+  std::string display_error;
 
   // Where a render job's results go: one send job per destination of its rule
   // that is configured ("reply_to_sender": the destination whose AE title sent it).
@@ -126,6 +153,16 @@ struct Node::Impl {
     }
     h.min_free_mb = config.storage.min_free_mb;
     h.accepting_instances = store->hasSpace(&h.not_accepting_reason);
+    h.render_workers = renderers ? renderers->count() : 0;
+    h.render_workers_busy = renderers ? renderers->busy() : 0;
+    h.render_backend = config.render.backend;
+    if (display) {
+      h.display = display->display();
+      h.display_state = display->ownsServer() ? "running (private Xvfb, pid " + std::to_string(display->serverPid()) + ")"
+                                              : "using the existing DISPLAY";
+    } else {
+      h.display_state = display_error;
+    }
     return h;
   }
 };
@@ -158,6 +195,12 @@ void Node::start() {
   });
   impl_->sink->onAssociationEnded(
       [this](const AssociationInfo& a, const AssociationStats&) { impl_->monitor->associationEnded(a.id); });
+  try {
+    impl_->display = DisplayServer::shared();  // started now, so a missing Xvfb shows at once
+  } catch (const Error& e) {
+    impl_->display_error = e.what();
+    log->error("no X display for rendering: {}; render jobs will fail until this is fixed", e.what());
+  }
   RenderJobSettings settings{c.render, c.outputs, c.dicom.aet, dir / "store", dir / "results", c.pipeline.presets_dir};
   impl_->renderers = std::make_unique<RenderWorkers>(
       c.render.workers, settings, *impl_->index, *impl_->jobs, impl_->rules,
@@ -179,6 +222,11 @@ void Node::start() {
   ConsoleContext console{c.console, *impl_->index, *impl_->jobs, [this] { return impl_->health(); }};
   console.results_root = dir / "results";
   console.actions = impl_->actions.get();
+  console.rules_json = rulesJson(impl_->rules);
+  console.presets_json = presetsJson(c.pipeline.presets_dir);
+  console.launch_secret = c.console.launch_secret;
+  console.tls_cert_file = c.console.tls_cert;
+  console.tls_key_file = c.console.tls_key;
   console.effective_config_toml = renderConfig(c);
   impl_->console = std::make_unique<ConsoleServer>(std::move(console));
   impl_->console->start();
@@ -190,6 +238,7 @@ void Node::stop() {
   if (impl_->completion) impl_->completion->stop();
   if (impl_->renderers) impl_->renderers->stop();
   if (impl_->senders) impl_->senders->stop();
+  impl_->display.reset();  // the private Xvfb stops with its last user
 }
 
 std::string Node::listeningSummary() const {

@@ -1,5 +1,7 @@
 #include "node_actions.hpp"
 
+#include <pthread.h>
+
 #include "volnode/core/clock.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
@@ -10,7 +12,7 @@ namespace volnode {
 namespace {
 
 constexpr int kOnDemandPriority = 10;  // a clinician is waiting: ahead of routine pushes
-constexpr std::chrono::seconds kEchoCacheFor{30};
+constexpr double kEchoEveryS = 30;
 
 bool hasRenderInFlightOrDone(const std::string& state) {
   return state == "queued" || state == "processing" || state == "done" || state == "receiving" || state == "complete";
@@ -20,9 +22,28 @@ bool hasRenderInFlightOrDone(const std::string& state) {
 
 LiveNodeActions::LiveNodeActions(const Config& config, Index& index, JobQueue& jobs, SeriesRouter& router,
                                  std::function<void()> wake_workers)
-    : config_(config), index_(index), jobs_(jobs), router_(router), wake_(std::move(wake_workers)) {}
+    : config_(config), index_(index), jobs_(jobs), router_(router), wake_(std::move(wake_workers)) {
+  for (const auto& [name, d] : config_.destinations) echo_cache_[name] = {name, d.aet, d.host, d.port, false, "", "not checked yet"};
+  if (config_.destinations.empty()) return;
+  echo_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "echo");
+    ScuSettings settings;
+    settings.calling_aet = config_.dicom.aet;
+    settings.connect_timeout_s = 3;
+    StoreScu scu(settings);
+    do {
+      for (const auto& [name, d] : config_.destinations) {
+        auto echo = scu.echo(d);
+        std::lock_guard lock(mutex_);
+        echo_cache_[name] = {name, d.aet, d.host, d.port, echo.ok, isoUtcNow(), echo.error};
+      }
+    } while (echo_waker_.wait(kEchoEveryS));
+  });
+}
 
 LiveNodeActions::~LiveNodeActions() {
+  echo_waker_.stop();
+  if (echo_thread_.joinable()) echo_thread_.join();
   for (auto& t : threads_)
     if (t.joinable()) t.join();
 }
@@ -154,17 +175,6 @@ OnDemandResult LiveNodeActions::retrieve(const std::string& study_uid, const std
 
 std::vector<DestinationStatus> LiveNodeActions::destinations() {
   std::lock_guard lock(mutex_);
-  if (std::chrono::steady_clock::now() - echo_checked_ > kEchoCacheFor) {
-    ScuSettings settings;
-    settings.calling_aet = config_.dicom.aet;
-    settings.connect_timeout_s = 3;
-    StoreScu scu(settings);
-    for (const auto& [name, d] : config_.destinations) {
-      auto echo = scu.echo(d);
-      echo_cache_[name] = {name, d.aet, d.host, d.port, echo.ok, isoUtcNow(), echo.error};
-    }
-    echo_checked_ = std::chrono::steady_clock::now();
-  }
   std::vector<DestinationStatus> out;
   for (const auto& [name, status] : echo_cache_) out.push_back(status);
   return out;

@@ -12,6 +12,7 @@
 #include "volnode/console/console_server.hpp"
 #include "volnode/core/config.hpp"
 #include "volnode/pipeline/series_router.hpp"
+#include "volnode/pipeline/workers.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
 
@@ -27,6 +28,7 @@ class LiveNodeActions : public NodeActions {
   OnDemandResult renderSeries(const std::string& series_uid, const std::string& source,
                               const std::string& rule) override;
   void wakeWorkers() override { wake_(); }
+  // The last C-ECHO result per destination; never blocks (a background thread checks).
   std::vector<DestinationStatus> destinations() override;
 
  private:
@@ -44,7 +46,8 @@ class LiveNodeActions : public NodeActions {
   std::map<std::string, std::string> retrievals_;  // study uid -> "retrieving" | "retrieved" | "failed: ..."
   std::vector<std::thread> threads_;
   std::map<std::string, DestinationStatus> echo_cache_;
-  std::chrono::steady_clock::time_point echo_checked_{};
+  Waker echo_waker_;
+  std::thread echo_thread_;
 };
 
 }  // namespace volnode

@@ -39,6 +39,9 @@ struct ConsoleConfig {
   std::string bind = "127.0.0.1";
   uint16_t port = 8080;
   std::string token;             // required for mutating calls; required to bind beyond loopback
+  std::string launch_secret;     // signs short-lived /launch tokens (HMAC); empty: only the token works
+  std::string tls_cert;          // PEM certificate; with tls_key the console serves HTTPS
+  std::string tls_key;           // PEM private key
   int threads = 4;
 };
 
