@@ -26,9 +26,19 @@ namespace {
 std::string socketPath(int n) { return "/tmp/.X11-unix/X" + std::to_string(n); }
 std::string lockPath(int n) { return "/tmp/.X" + std::to_string(n) + "-lock"; }
 
+int lockOwner(int n);
+bool acceptsConnections(int n);
+
+// Free, or left behind by a server that was killed (its lock names a dead pid and
+// nothing listens): Xvfb itself takes over such a stale lock.
 bool displayLooksFree(int n) {
   std::error_code ec;
-  return !std::filesystem::exists(lockPath(n), ec) && !std::filesystem::exists(socketPath(n), ec);
+  bool lock = std::filesystem::exists(lockPath(n), ec);
+  bool socket = std::filesystem::exists(socketPath(n), ec);
+  if (!lock && !socket) return true;
+  int owner = lockOwner(n);
+  bool owner_alive = owner > 0 && (::kill(owner, 0) == 0 || errno == EPERM);
+  return !owner_alive && !acceptsConnections(n);
 }
 
 bool acceptsConnections(int n) {
@@ -91,6 +101,7 @@ PrivateXvfb::PrivateXvfb() : PrivateXvfb(Options{}) {}
 PrivateXvfb::PrivateXvfb(Options options) : options_(std::move(options)) {
   auto log = moduleLogger("render");
   std::string last_problem = "no free display number";
+  int immediate_exits = 0;
   for (int n = options_.first_display; n <= options_.last_display; ++n) {
     if (!displayLooksFree(n)) continue;
     const int pid = spawnXvfb(options_, n);
@@ -128,8 +139,7 @@ PrivateXvfb::PrivateXvfb(Options options) : options_(std::move(options)) {
     // Exited at once: the executable is missing, or another server took :n between
     // our check and its start. Try the next number unless the binary cannot run.
     last_problem = "Xvfb exited at start on :" + std::to_string(n);
-    if (n - options_.first_display >= 8)
-      break;  // several immediate failures: not a race, something is wrong
+    if (++immediate_exits >= 8) break;  // several immediate failures: not a race, something is wrong
   }
   throw Error(Errc::Render, "cannot start a private X server (" + options_.executable + "): " + last_problem +
                                 "; install xvfb or set DISPLAY");

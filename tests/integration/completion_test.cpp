@@ -13,14 +13,6 @@ using nlohmann::json;
 
 namespace {
 
-// A presets folder whose rules render nothing: these tests watch completion only.
-std::filesystem::path noRenderPresets(const TempDir& dir) {
-  auto presets = dir / "presets";
-  std::filesystem::create_directories(presets / "rules");
-  std::ofstream(presets / "rules" / "none.json") << R"({"schema": 1, "rules": []})";
-  return presets;
-}
-
 WrittenSeries ctSeries(const std::filesystem::path& dir, int slices, std::vector<Vec3> positions = {}) {
   SyntheticSeries s;
   s.rows = s.cols = 32;
@@ -64,7 +56,7 @@ std::vector<std::string> reasonsOf(const json& s, const std::string& state) {
 TEST(Completion, SeriesOverTwoAssociationsWithAPauseIsNotCompletedEarly) {
   TempDir dir;
   NodeProcess node(dir / "node", {"completion.quiet_s=30", "completion.release_grace_s=2",
-                                  "pipeline.presets_dir=" + noRenderPresets(dir).string()});
+                                  noRendering(dir.path())});
   auto written = ctSeries(dir / "series", 40);
   std::vector<std::filesystem::path> first(written.files.begin(), written.files.begin() + 20);
   std::vector<std::filesystem::path> second(written.files.begin() + 20, written.files.end());
@@ -87,7 +79,7 @@ TEST(Completion, SeriesOverTwoAssociationsWithAPauseIsNotCompletedEarly) {
 TEST(Completion, SeriesWithAGapWaitsForTheQuietPeriod) {
   TempDir dir;
   NodeProcess node(dir / "node", {"completion.quiet_s=6", "completion.release_grace_s=1",
-                                  "pipeline.presets_dir=" + noRenderPresets(dir).string()});
+                                  noRendering(dir.path())});
   std::vector<Vec3> positions;
   for (int k = 0; k < 30; ++k)
     if (k != 12 && k != 13) positions.push_back({-16, -16, 2.0 * k});  // two slices missing
@@ -103,7 +95,7 @@ TEST(Completion, SeriesWithAGapWaitsForTheQuietPeriod) {
 
 TEST(Completion, ReceivingSeriesIsReevaluatedAfterRestart) {
   TempDir dir;
-  std::vector<std::string> settings{"completion.quiet_s=4", "pipeline.presets_dir=" + noRenderPresets(dir).string()};
+  std::vector<std::string> settings{"completion.quiet_s=4", noRendering(dir.path())};
   auto node = std::make_unique<NodeProcess>(dir / "node", settings);
   auto written = ctSeries(dir / "series", 10);
   ASSERT_EQ(send(*node, written.files), 0);

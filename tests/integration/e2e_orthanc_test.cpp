@@ -1,19 +1,36 @@
-// End to end with a real PACS: Orthanc pushes a study to volnode, volnode renders
-// it and sends the results back into the same study in Orthanc.
+// End to end with a real PACS: Orthanc (Debian's package, on loopback, with a
+// generated configuration in which volnode is a DICOM modality) pushes studies to
+// a real `volnode serve`, which renders them and sends the results back.
+//
+// Small renders keep every test well under a minute on two cores:
+// 8 spin frames of 256 px, a series is complete after 5 s without new instances.
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <future>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "support/node_process.hpp"
 #include "support/orthanc_process.hpp"
+#include "support/synthetic_series.hpp"
 
 using namespace volnode::test;
 using nlohmann::json;
+using namespace std::chrono_literals;
 
 namespace {
+
+constexpr char kCtImageStorage[] = "1.2.840.10008.5.1.4.1.1.2";
+constexpr char kEncapsulatedStl[] = "1.2.840.10008.5.1.4.1.1.104.3";
+constexpr char kMultiframeTrueColorSc[] = "1.2.840.10008.5.1.4.1.1.7.4";
+constexpr char kMultiframeGrayscaleByteSc[] = "1.2.840.10008.5.1.4.1.1.7.2";
+constexpr char kToken[] = "e2e-console-token";
+constexpr size_t kResultsPerCtSeries = 4;  // VR spin, MIP spin, key views, STL model
 
 std::string readBytes(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -36,10 +53,22 @@ std::string upload(const OrthancProcess& orthanc, const std::filesystem::path& f
 json orthancJson(const OrthancProcess& orthanc, const std::string& path) {
   auto response = orthanc.get(path);
   EXPECT_EQ(response.status, 200) << path;
-  return json::parse(response.body.empty() ? "null" : response.body);
+  return json::parse(response.body.empty() ? "null" : response.body, nullptr, false);
 }
 
-// Series descriptions of the study in Orthanc, waiting until `count` series exist.
+json nodeJson(const NodeProcess& node, const std::string& path) {
+  auto response = node.get(path);
+  if (response.status != 200) return json();
+  return json::parse(response.body, nullptr, false);
+}
+
+// Orthanc pushes a study to volnode (C-STORE, synchronous).
+void push(const OrthancProcess& orthanc, const std::string& study) {
+  auto pushed = orthanc.post("/modalities/volnode/store", json{{"Resources", {study}}}.dump());
+  ASSERT_EQ(pushed.status, 200) << pushed.body;
+}
+
+// Series of the study in Orthanc, waiting until `count` series exist.
 std::vector<json> waitForSeries(const OrthancProcess& orthanc, const std::string& study, size_t count,
                                 std::chrono::seconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -48,9 +77,175 @@ std::vector<json> waitForSeries(const OrthancProcess& orthanc, const std::string
     series.clear();
     for (const auto& s : orthancJson(orthanc, "/studies/" + study + "/series?expand")) series.push_back(s);
     if (series.size() >= count) return series;
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    std::this_thread::sleep_for(500ms);
   }
   return series;
+}
+
+// Simplified tags of every instance of the study in Orthanc.
+std::vector<json> instanceTags(const OrthancProcess& orthanc, const std::string& study) {
+  std::vector<json> out;
+  for (const auto& i : orthancJson(orthanc, "/studies/" + study + "/instances"))
+    out.push_back(orthancJson(orthanc, "/instances/" + i["ID"].get<std::string>() + "/simplified-tags"));
+  return out;
+}
+
+std::vector<json> results(const std::vector<json>& tags) {
+  std::vector<json> out;
+  for (const auto& t : tags)
+    if (t.value("SOPClassUID", "") != kCtImageStorage) out.push_back(t);
+  return out;
+}
+
+std::set<std::string> sopUids(const std::vector<json>& tags) {
+  std::set<std::string> out;
+  for (const auto& t : tags) out.insert(t.value("SOPInstanceUID", ""));
+  return out;
+}
+
+// Jobs of a kind as the node's console lists them (newest first).
+std::vector<json> nodeJobs(const NodeProcess& node, const std::string& kind) {
+  std::vector<json> out;
+  auto body = nodeJson(node, "/api/jobs?kind=" + kind);
+  if (body.is_object())
+    for (const auto& j : body["jobs"]) out.push_back(j);
+  return out;
+}
+
+// Waits until some job of `kind` satisfies `wanted`; returns it (null on timeout).
+template <typename Pred>
+json waitForJob(const NodeProcess& node, const std::string& kind, Pred wanted, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds poll = 200ms) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (const auto& j : nodeJobs(node, kind))
+      if (wanted(j)) return j;
+    std::this_thread::sleep_for(poll);
+  }
+  return json();
+}
+
+bool finished(const json& job) {
+  const std::string state = job.value("state", "");
+  return state == "succeeded" || state == "failed" || state == "canceled";
+}
+
+// The overrides every test uses: small renders, short completion, Orthanc as "pacs".
+std::vector<std::string> nodeSettings(int node_port, const std::string& pacs_aet, int pacs_port,
+                                      std::vector<std::string> more = {}) {
+  std::vector<std::string> settings{"dicom.port=" + std::to_string(node_port),
+                                    "completion.quiet_s=5",
+                                    "render.spin_frames=8",
+                                    "render.size=256",
+                                    "destinations.pacs.aet=" + pacs_aet,
+                                    "destinations.pacs.host=127.0.0.1",
+                                    "destinations.pacs.port=" + std::to_string(pacs_port)};
+  settings.insert(settings.end(), more.begin(), more.end());
+  return settings;
+}
+
+// A CT series of another patient, written to `dir` (rendered by the default CT rule).
+WrittenSeries otherPatientSeries(const std::filesystem::path& dir) {
+  SyntheticSeries s;
+  s.rows = s.cols = 128;
+  s.slices = 40;
+  s.slice_spacing = 3.0;
+  s.origin = {-64, -64, -60};
+  s.patient_name = "OTHER^PATIENT";
+  s.patient_id = "E2E-OTHER-42";
+  s.series_description = "synthetic head";
+  s.value = OrientationPhantom{}.function();
+  return writeSyntheticSeries(s, dir);
+}
+
+// The results of one source study in Orthanc: each in that study, of that patient,
+// once; returns them.
+std::vector<json> expectResultsInStudy(const OrthancProcess& orthanc, const std::string& study,
+                                       size_t source_instances) {
+  auto source = orthancJson(orthanc, "/studies/" + study);
+  const std::string patient_id = source["PatientMainDicomTags"].value("PatientID", "");
+  const std::string patient_name = source["PatientMainDicomTags"].value("PatientName", "");
+  const std::string study_uid = source["MainDicomTags"].value("StudyInstanceUID", "");
+  auto tags = instanceTags(orthanc, study);
+  EXPECT_EQ(tags.size(), source_instances + kResultsPerCtSeries) << "duplicates or missing results";
+  EXPECT_EQ(sopUids(tags).size(), tags.size());
+  for (const auto& t : tags) {
+    EXPECT_EQ(t.value("StudyInstanceUID", ""), study_uid);
+    EXPECT_EQ(t.value("PatientID", ""), patient_id);
+    EXPECT_EQ(t.value("PatientName", ""), patient_name);
+  }
+  auto found = results(tags);
+  std::multiset<std::string> classes;
+  for (const auto& r : found) classes.insert(r.value("SOPClassUID", ""));
+  EXPECT_EQ(classes.count(kEncapsulatedStl), 1u);
+  EXPECT_EQ(classes.count(kMultiframeTrueColorSc) + classes.count(kMultiframeGrayscaleByteSc), 3u);
+  return found;
+}
+
+// DCMTK's storescp as a destination that takes only the Secondary Capture classes
+// volnode produces (and Verification): Encapsulated STL is refused at association level.
+class ScOnlyStorescp {
+ public:
+  explicit ScOnlyStorescp(const std::filesystem::path& dir) : dir_(dir), port_(freePort()) {
+    std::filesystem::create_directories(received());
+    std::ofstream cfg(dir_ / "sc-only.cfg");
+    cfg << "[[TransferSyntaxes]]\n[Uncompressed]\nTransferSyntax1 = LocalEndianExplicit\n"
+           "TransferSyntax2 = LittleEndianImplicit\n"
+           "[[PresentationContexts]]\n[ScOnly]\n"
+           "PresentationContext1 = VerificationSOPClass\\Uncompressed\n"
+           "PresentationContext2 = " << kMultiframeTrueColorSc << "\\Uncompressed\n"
+           "PresentationContext3 = " << kMultiframeGrayscaleByteSc << "\\Uncompressed\n"
+           "[[Profiles]]\n[ScOnly]\nPresentationContexts = ScOnly\n";
+    cfg.close();
+    process_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"storescp", "-d", "-aet", "SCONLY", "-od", received().string(), "--config-file",
+                                 (dir_ / "sc-only.cfg").string(), "ScOnly", std::to_string(port_)},
+        log());
+    if (!waitForPort(port_, 10000ms)) throw std::runtime_error("storescp did not listen: " + readBytes(log()));
+  }
+  ~ScOnlyStorescp() { process_->terminate(10s); }
+  int port() const { return port_; }
+  std::filesystem::path received() const { return dir_ / "received"; }
+  std::filesystem::path log() const { return dir_ / "storescp.log"; }
+  std::vector<std::filesystem::path> files() const {
+    std::vector<std::filesystem::path> out;
+    for (const auto& e : std::filesystem::directory_iterator(received())) out.push_back(e.path());
+    return out;
+  }
+  // How often the STL class appeared in a proposal (storescp -d logs each context).
+  size_t stlProposals() const {
+    const std::string text = readBytes(log());
+    size_t n = 0;
+    for (size_t at = text.find("EncapsulatedSTLStorage"); at != std::string::npos;
+         at = text.find("EncapsulatedSTLStorage", at + 1))
+      ++n;
+    return n;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  int port_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+// [start, end] in seconds of the day of every association the node logged as
+// "association from '..' at ..: N instances, .., D s, released".
+std::vector<std::pair<double, double>> associationIntervals(const std::string& log) {
+  static const std::regex line(R"((\d\d):(\d\d):(\d\d\.\d+) .*association from .* ([0-9.]+) s, released)");
+  std::vector<std::pair<double, double>> out;
+  std::istringstream in(log);
+  for (std::string text; std::getline(in, text);) {
+    std::smatch m;
+    if (!std::regex_search(text, m, line)) continue;
+    double end = std::stod(m[1]) * 3600 + std::stod(m[2]) * 60 + std::stod(m[3]);
+    out.emplace_back(end - std::stod(m[4]), end);
+  }
+  return out;
+}
+
+std::string sqlite(const NodeProcess& node, const std::string& query) {
+  auto r = run({"sqlite3", "-readonly", (node.dir() / "var" / "index.sqlite").string(), query}, 20s);
+  return r.output;
 }
 
 }  // namespace
@@ -60,18 +255,14 @@ TEST(EndToEnd, StudyPushedFromOrthancComesBackWithRendersAndModelInTheSameStudy)
   int node_port = freePort();
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
   // The node under test listens on node_port (so Orthanc can be told about it first).
-  NodeProcess node(dir / "node",
-                   {"dicom.port=" + std::to_string(node_port), "completion.quiet_s=5", "render.spin_frames=8",
-                    "render.size=256", "destinations.pacs.aet=ORTHANC", "destinations.pacs.host=127.0.0.1",
-                    "destinations.pacs.port=" + std::to_string(orthanc.dicomPort())});
+  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort()));
   std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   auto source = orthancJson(orthanc, "/studies/" + study);
   std::string patient_id = source["PatientMainDicomTags"]["PatientID"];
   std::string study_uid = source["MainDicomTags"]["StudyInstanceUID"];
 
-  auto pushed = orthanc.post("/modalities/volnode/store", json{{"Resources", {study}}}.dump());
-  ASSERT_EQ(pushed.status, 200) << pushed.body;
+  push(orthanc, study);
 
   // 1 source series + spin VR + spin MIP + key views + STL model.
   auto series = waitForSeries(orthanc, study, 5, std::chrono::seconds(180));
@@ -80,6 +271,8 @@ TEST(EndToEnd, StudyPushedFromOrthancComesBackWithRendersAndModelInTheSameStudy)
   for (const auto& s : series) descriptions.insert(s["MainDicomTags"].value("SeriesDescription", ""));
   EXPECT_TRUE(descriptions.count("3D VR Bone spin")) << json(descriptions).dump();
   EXPECT_TRUE(descriptions.count("3D MIP spin")) << json(descriptions).dump();
+  EXPECT_TRUE(descriptions.count("3D VR Bone key views")) << json(descriptions).dump();
+  EXPECT_TRUE(descriptions.count("3D model Bone")) << json(descriptions).dump();
   // Every result is in the source study of the same patient, no duplicates.
   auto instances = orthancJson(orthanc, "/studies/" + study + "/instances?expand");
   size_t results = 0;
@@ -91,4 +284,262 @@ TEST(EndToEnd, StudyPushedFromOrthancComesBackWithRendersAndModelInTheSameStudy)
   }
   EXPECT_EQ(results, 4u);
   EXPECT_EQ(orthancJson(orthanc, "/patients").size(), 1u);
+}
+
+// The PACS is down when the results are ready: the send job waits in `retry`, and
+// once the PACS is back the results arrive once and completely.
+TEST(EndToEnd, PacsDownWhileSendingGetsTheResultsOnceWhenItIsBack) {
+  TempDir dir;
+  int node_port = freePort();
+  OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
+  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
+                                              {"sending.retry_initial_s=2", "sending.retry_max_s=4"}));
+  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  ASSERT_FALSE(study.empty());
+  push(orthanc, study);
+  orthanc.stop();  // before the series is even complete (quiet_s=5)
+
+  auto waiting = waitForJob(
+      node, "send", [](const json& j) { return j.value("state", "") == "retry"; }, 90s);
+  ASSERT_TRUE(waiting.is_object()) << node.log();
+  EXPECT_GE(waiting.value("attempts", 0), 1);
+  EXPECT_FALSE(waiting.value("last_error", "").empty());
+
+  orthanc.start();
+  ASSERT_TRUE(orthanc.waitUntilReady());
+  auto series = waitForSeries(orthanc, study, 5, 60s);
+  ASSERT_EQ(series.size(), 5u) << node.log();
+  auto done = waitForJob(node, "send", finished, 30s);
+  ASSERT_TRUE(done.is_object());
+  EXPECT_EQ(done.value("state", ""), "succeeded") << done.dump();
+  EXPECT_GE(done.value("attempts", 0), 2);
+  EXPECT_EQ(nodeJobs(node, "send").size(), 1u);
+  expectResultsInStudy(orthanc, study, 30);
+  // Still once a little later (no second send of the same results).
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(instanceTags(orthanc, study).size(), 30u + kResultsPerCtSeries);
+}
+
+// A destination that does not take Encapsulated STL (association-level refusal of
+// the presentation context): the SC results are delivered, the refusal is recorded,
+// the send job succeeds with a warning, and the next send does not propose STL again.
+TEST(EndToEnd, DestinationRefusingStlGetsTheRestAndTheRefusalIsRemembered) {
+  TempDir dir;
+  int node_port = freePort();
+  ScOnlyStorescp storescp(dir / "storescp");
+  OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
+  NodeProcess node(dir / "node", nodeSettings(node_port, "SCONLY", storescp.port()));
+  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  ASSERT_FALSE(study.empty());
+  push(orthanc, study);
+
+  auto done = waitForJob(node, "send", finished, 90s);
+  ASSERT_TRUE(done.is_object()) << node.log();
+  EXPECT_EQ(done.value("state", ""), "succeeded") << done.dump();
+  EXPECT_EQ(done.value("attempts", 0), 1);
+  EXPECT_NE(done.value("warning", "").find("SOP class it does not accept"), std::string::npos) << done.dump();
+  auto received = storescp.files();
+  EXPECT_EQ(received.size(), 3u);  // VR spin, MIP spin, key views
+  for (const auto& f : received) EXPECT_EQ(f.filename().string().rfind("SC", 0), 0u) << f;
+  EXPECT_NE(sqlite(node, "SELECT destination || '|' || sop_class_uid FROM destination_refusals")
+                .find(std::string("pacs|") + kEncapsulatedStl),
+            std::string::npos);
+  const size_t proposals = storescp.stlProposals();
+  EXPECT_GT(proposals, 0u) << "storescp -d did not log the proposal; cannot check the next one";
+
+  // The next study for this destination: STL is not proposed again.
+  WrittenSeries other = otherPatientSeries(dir / "other");
+  std::string other_study = upload(orthanc, dir / "other");
+  ASSERT_FALSE(other_study.empty());
+  push(orthanc, other_study);
+  auto second = waitForJob(
+      node, "send", [&](const json& j) { return finished(j) && j.value("id", 0) != done.value("id", 0); }, 90s);
+  ASSERT_TRUE(second.is_object()) << node.log();
+  EXPECT_EQ(second.value("state", ""), "succeeded") << second.dump();
+  EXPECT_NE(second.value("warning", "").find("does not accept"), std::string::npos) << second.dump();
+  EXPECT_EQ(storescp.files().size(), 6u);
+  EXPECT_EQ(storescp.stlProposals(), proposals) << "Encapsulated STL was proposed again";
+}
+
+// Orthanc 1.10's Lua ReceivedInstanceFilter drops an instance but answers the
+// C-STORE with Success: the sender cannot tell. This pins what volnode then
+// does (records a delivery) so that a change is noticed.
+TEST(EndToEnd, OrthancFilteringStlSilentlyIsIndistinguishableFromDelivery) {
+  TempDir dir;
+  int node_port = freePort();
+  std::filesystem::create_directories(dir / "lua");
+  std::ofstream(dir / "lua" / "filter.lua")
+      << "function ReceivedInstanceFilter(dicom, origin, info)\n"
+      << "  return dicom.SOPClassUID ~= '" << kEncapsulatedStl << "'\n"
+      << "end\n";
+  OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}},
+                         "\"LuaScripts\": [\"" + (dir / "lua" / "filter.lua").string() + "\"]");
+  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort()));
+  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  ASSERT_FALSE(study.empty());
+  push(orthanc, study);
+
+  auto done = waitForJob(node, "send", finished, 90s);
+  ASSERT_TRUE(done.is_object()) << node.log();
+  EXPECT_EQ(done.value("state", ""), "succeeded") << done.dump();
+  EXPECT_EQ(done.value("warning", ""), "");
+  auto found = results(instanceTags(orthanc, study));
+  EXPECT_EQ(found.size(), 3u);
+  for (const auto& r : found) EXPECT_NE(r.value("SOPClassUID", ""), kEncapsulatedStl);
+  EXPECT_EQ(sqlite(node, "SELECT COUNT(*) FROM destination_refusals"), "0\n");
+}
+
+// On demand: the study is only in Orthanc. The console's render call makes volnode
+// find it (C-FIND), fetch it (C-MOVE to itself), render it and send the results back.
+TEST(EndToEnd, OnDemandRenderRetrievesTheStudyFromOrthancAndSendsTheResultsBack) {
+  TempDir dir;
+  int node_port = freePort();
+  OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
+  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
+                                              {std::string("console.token=") + kToken}));
+  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  ASSERT_FALSE(study.empty());
+  const std::string study_uid = orthancJson(orthanc, "/studies/" + study)["MainDicomTags"]["StudyInstanceUID"];
+  EXPECT_EQ(node.get("/api/studies/" + study_uid).status, 404);
+
+  EXPECT_EQ(node.post("/api/studies/" + study_uid + "/render").status, 401);
+  auto accepted = node.post("/api/studies/" + study_uid + "/render", "", kToken);
+  ASSERT_EQ(accepted.status, 202) << accepted.body;
+  EXPECT_EQ(json::parse(accepted.body).value("retrieve_state", ""), "retrieving") << accepted.body;
+  auto unknown = node.post("/api/studies/1.2.3.4.5.6.7.8.9/render", "", kToken);
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+
+  auto series = waitForSeries(orthanc, study, 5, 90s);
+  ASSERT_EQ(series.size(), 5u) << node.log();
+  expectResultsInStudy(orthanc, study, 30);
+  EXPECT_EQ(node.get("/api/studies/" + study_uid).status, 200);
+  auto render = waitForJob(node, "render", finished, 10s);
+  EXPECT_EQ(render.value("priority", 0), 10) << render.dump();
+}
+
+// Two studies of two patients pushed at the same time: each result lands in its own
+// study with its own patient's identifiers.
+TEST(EndToEnd, TwoPatientsPushedTogetherKeepTheirOwnResults) {
+  TempDir dir;
+  int node_port = freePort();
+  OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
+  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort()));
+  std::string chest = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  otherPatientSeries(dir / "other");
+  std::string other = upload(orthanc, dir / "other");
+  ASSERT_FALSE(chest.empty());
+  ASSERT_FALSE(other.empty());
+  ASSERT_EQ(orthancJson(orthanc, "/patients").size(), 2u);
+
+  auto first = std::async(std::launch::async, [&] { push(orthanc, chest); });
+  auto second = std::async(std::launch::async, [&] { push(orthanc, other); });
+  first.get();
+  second.get();
+
+  ASSERT_EQ(waitForSeries(orthanc, chest, 5, 120s).size(), 5u) << node.log();
+  ASSERT_EQ(waitForSeries(orthanc, other, 5, 120s).size(), 5u) << node.log();
+  auto chest_results = expectResultsInStudy(orthanc, chest, 30);
+  auto other_results = expectResultsInStudy(orthanc, other, 40);
+  for (const auto& r : other_results) {
+    EXPECT_EQ(r.value("PatientID", ""), "E2E-OTHER-42");
+    EXPECT_EQ(r.value("PatientName", ""), "OTHER^PATIENT");
+  }
+  for (const auto& r : chest_results) EXPECT_NE(r.value("PatientID", ""), "E2E-OTHER-42");
+  EXPECT_EQ(orthancJson(orthanc, "/patients").size(), 2u);
+  EXPECT_EQ(orthancJson(orthanc, "/studies").size(), 2u);
+  // The two deliveries really overlapped (the node logs each association's end and length).
+  auto received = associationIntervals(node.log());
+  ASSERT_EQ(received.size(), 2u) << node.log();
+  EXPECT_LT(std::max(received[0].first, received[1].first), std::min(received[0].second, received[1].second))
+      << "the two studies arrived one after the other";
+}
+
+// kill -9 while rendering, restart: the PACS gets exactly one complete set of
+// results, with the SOP Instance UIDs planned before the crash.
+TEST(EndToEnd, KilledWhileRenderingRestartsAndDeliversOneSetWithThePlannedUids) {
+  TempDir dir;
+  int node_port = freePort();
+  OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
+  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort()));
+  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  ASSERT_FALSE(study.empty());
+  push(orthanc, study);
+
+  auto running = waitForJob(
+      node, "render", [](const json& j) { return j.value("state", "") == "running"; }, 60s, 20ms);
+  ASSERT_TRUE(running.is_object()) << node.log();
+  const int64_t render_id = running.value("id", int64_t{0});
+  // The outputs (and their UIDs) are planned after the volume is prepared and
+  // before anything is rendered: kill the node as soon as they are.
+  std::set<std::string> planned;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (planned.empty() && std::chrono::steady_clock::now() < deadline) {
+    auto job = nodeJson(node, "/api/jobs/" + std::to_string(render_id));
+    ASSERT_EQ(job.value("state", ""), "running") << "the render ended before its outputs were seen";
+    for (const auto& o : job["outputs"]) planned.insert(o.value("SOPInstanceUID", ""));
+    if (planned.empty()) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(planned.size(), kResultsPerCtSeries) << "no planned outputs while the render ran";
+  node.kill9();
+  const size_t before = results(instanceTags(orthanc, study)).size();
+
+  node.start();
+  ASSERT_TRUE(node.waitUntilReady()) << node.log();
+  ASSERT_EQ(waitForSeries(orthanc, study, 5, 120s).size(), 5u) << node.log();
+  auto send = waitForJob(node, "send", finished, 30s);
+  EXPECT_EQ(send.value("state", ""), "succeeded") << send.dump();
+  auto delivered = expectResultsInStudy(orthanc, study, 30);
+  auto job = nodeJson(node, "/api/jobs/" + std::to_string(render_id));
+  EXPECT_EQ(job.value("state", ""), "succeeded") << job.dump();
+  EXPECT_GE(job.value("attempts", 0), 2) << "the render was not interrupted: " << job.dump();
+  EXPECT_NE(node.log().find("interrupted by the last stop are queued again"), std::string::npos);
+  std::set<std::string> outputs;
+  for (const auto& o : job["outputs"]) outputs.insert(o.value("SOPInstanceUID", ""));
+  EXPECT_EQ(sopUids(delivered), outputs);
+  EXPECT_EQ(outputs, planned) << "the restarted render made new UIDs";
+  EXPECT_EQ(nodeJobs(node, "render").size(), 1u);
+  RecordProperty("results_in_pacs_at_kill", static_cast<int>(before));
+}
+
+// kill -9 while the results are being sent, restart: the send resumes and the PACS
+// ends up with exactly one complete set, the same SOP Instance UIDs.
+TEST(EndToEnd, KilledWhileSendingResumesAndThePacsHoldsOneCompleteSet) {
+  TempDir dir;
+  int node_port = freePort();
+  OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
+  // Default-size spins (36 frames of 512 px, 28 MB for the VR spin): a send long
+  // enough to be caught with some but not all results in the PACS.
+  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
+                                              {"render.size=512", "render.spin_frames=36"}));
+  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  ASSERT_FALSE(study.empty());
+  push(orthanc, study);
+
+  auto sending = waitForJob(
+      node, "send", [](const json& j) { return j.value("state", "") != "queued"; }, 60s, 5ms);
+  ASSERT_TRUE(sending.is_object()) << node.log();
+  ASSERT_EQ(sending.value("state", ""), "running") << "the send was over before it could be interrupted";
+  // Kill once the PACS acknowledged the first result object.
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (orthancJson(orthanc, "/studies/" + study + "/instances").size() <= 30 &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(2ms);
+  node.kill9();
+  const size_t at_kill = results(instanceTags(orthanc, study)).size();
+  EXPECT_GE(at_kill, 1u);
+  EXPECT_LT(at_kill, kResultsPerCtSeries) << "the send was over before it could be interrupted";
+  RecordProperty("results_in_pacs_at_kill", static_cast<int>(at_kill));
+
+  node.start();
+  ASSERT_TRUE(node.waitUntilReady()) << node.log();
+  auto done = waitForJob(node, "send", finished, 60s);
+  ASSERT_TRUE(done.is_object()) << node.log();
+  EXPECT_EQ(done.value("state", ""), "succeeded") << done.dump();
+  EXPECT_EQ(nodeJobs(node, "send").size(), 1u);
+  auto delivered = expectResultsInStudy(orthanc, study, 30);
+  auto render = nodeJobs(node, "render").at(0);
+  auto job = nodeJson(node, "/api/jobs/" + std::to_string(render.value("id", 0)));
+  std::set<std::string> outputs;
+  for (const auto& o : job["outputs"]) outputs.insert(o.value("SOPInstanceUID", ""));
+  EXPECT_EQ(sopUids(delivered), outputs);
 }

@@ -49,14 +49,14 @@ json getJson(const NodeProcess& node, const std::string& path) {
 
 TEST(Ingest, EchoSucceeds) {
   TempDir dir;
-  NodeProcess node(dir.path());
+  NodeProcess node(dir.path(), {noRendering(dir.path())});
   auto result = run(node.scu("echoscu"));
   EXPECT_EQ(result.exit_code, 0) << result.output;
 }
 
 TEST(Ingest, EveryTransferSyntaxIsStoredByteIdentical) {
   TempDir dir;
-  NodeProcess node(dir.path());
+  NodeProcess node(dir.path(), {noRendering(dir.path())});
   auto source = sharedData() / "ct-chest-transfer-syntaxes";
   for (const auto& folder : std::filesystem::directory_iterator(source)) {
     auto result = storeFolder(node, folder.path());
@@ -82,7 +82,7 @@ TEST(Ingest, EveryTransferSyntaxIsStoredByteIdentical) {
 
 TEST(Ingest, EverySharedDataFolderIsStoredAndNonDicomFilesDisturbNothing) {
   TempDir dir;
-  NodeProcess node(dir.path());
+  NodeProcess node(dir.path(), {noRendering(dir.path())});
   std::map<std::string, std::filesystem::path> sent;
   std::vector<std::filesystem::path> folders;
   for (const auto& entry : std::filesystem::directory_iterator(sharedData())) {
@@ -110,7 +110,7 @@ TEST(Ingest, EverySharedDataFolderIsStoredAndNonDicomFilesDisturbNothing) {
 
 TEST(Ingest, FourParallelAssociationsAreAllKept) {
   TempDir dir;
-  NodeProcess node(dir.path());
+  NodeProcess node(dir.path(), {noRendering(dir.path())});
   auto base = sharedData() / "ct-chest-transfer-syntaxes";
   std::vector<std::future<RunResult>> senders;
   for (const char* folder : {"implicit_le", "explicit_be", "rle", "jpegls_lossless"})
@@ -124,7 +124,7 @@ TEST(Ingest, FourParallelAssociationsAreAllKept) {
 
 TEST(Ingest, UnlistedCallingAeTitleIsRefusedAndLogged) {
   TempDir dir;
-  NodeProcess node(dir.path(), {"dicom.allowed_peers=[{aet=\"PACS\",host=\"127.0.0.1\"}]"});
+  NodeProcess node(dir.path(), {noRendering(dir.path()), "dicom.allowed_peers=[{aet=\"PACS\",host=\"127.0.0.1\"}]"});
   auto refused = run(node.scu("echoscu", {"-aet", "INTRUDER"}));
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.output.find("Association Rejected"), std::string::npos) << refused.output;
@@ -137,7 +137,7 @@ TEST(Ingest, UnlistedCallingAeTitleIsRefusedAndLogged) {
 
 TEST(Ingest, WrongCalledAeTitleIsRefused) {
   TempDir dir;
-  NodeProcess node(dir.path());
+  NodeProcess node(dir.path(), {noRendering(dir.path())});
   auto argv = node.scu("echoscu");
   argv[2] = "SOMEONEELSE";
   auto refused = run(argv);
@@ -148,7 +148,7 @@ TEST(Ingest, WrongCalledAeTitleIsRefused) {
 TEST(Ingest, BelowFreeSpaceWatermarkStoreIsRefusedWithOutOfResources) {
   TempDir dir;
   // A watermark no disk can meet: every C-STORE must be refused with 0xA700.
-  NodeProcess node(dir.path(), {"storage.min_free_mb=1000000000"});
+  NodeProcess node(dir.path(), {noRendering(dir.path()), "storage.min_free_mb=1000000000"});
   auto argv = node.scu("storescu", {"-v"});
   argv.push_back((sharedData() / "ct-chest-transfer-syntaxes/implicit_le/1-01.dcm").string());
   auto result = run(argv);
@@ -163,7 +163,7 @@ TEST(Ingest, BelowFreeSpaceWatermarkStoreIsRefusedWithOutOfResources) {
 
 TEST(Ingest, SameInstanceAgainIsANoOpAndDifferentContentIsKeptAsConflict) {
   TempDir dir;
-  NodeProcess node(dir.path());
+  NodeProcess node(dir.path(), {noRendering(dir.path())});
   auto file = sharedData() / "ct-chest-transfer-syntaxes/implicit_le/1-01.dcm";
   auto send = [&](const std::filesystem::path& f) {
     auto argv = node.scu("storescu", {proposalFor(f.parent_path())});
@@ -184,7 +184,7 @@ TEST(Ingest, SameInstanceAgainIsANoOpAndDifferentContentIsKeptAsConflict) {
 
 TEST(Ingest, RestartKeepsEverythingAcknowledgedEvenAfterKill9) {
   TempDir dir;
-  auto node = std::make_unique<NodeProcess>(dir.path());
+  auto node = std::make_unique<NodeProcess>(dir.path(), std::vector<std::string>{noRendering(dir.path())});
   ASSERT_EQ(storeFolder(*node, sharedData() / "ct-chest-transfer-syntaxes/rle").exit_code, 0);
   auto before = getJson(*node, "/api/studies");
   node->kill9();
@@ -200,7 +200,7 @@ TEST(Ingest, RestartKeepsEverythingAcknowledgedEvenAfterKill9) {
 
 TEST(Ingest, SeriesAndStudyEndpointsDescribeWhatWasReceived) {
   TempDir dir;
-  NodeProcess node(dir.path());
+  NodeProcess node(dir.path(), {noRendering(dir.path())});
   auto source = sharedData() / "ct-chest-transfer-syntaxes/jpeg_lossless_sv1";
   ASSERT_EQ(storeFolder(node, source).exit_code, 0);
   auto study = getJson(node, "/api/studies")["studies"][0];

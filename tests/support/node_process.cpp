@@ -8,6 +8,17 @@
 
 namespace volnode::test {
 
+std::filesystem::path presetsWithoutRules(const std::filesystem::path& dir) {
+  auto presets = dir / "presets-without-rules";
+  std::filesystem::create_directories(presets / "rules");
+  std::ofstream(presets / "rules" / "none.json") << R"({"schema": 1, "rules": []})";
+  return presets;
+}
+
+std::string noRendering(const std::filesystem::path& dir) {
+  return "pipeline.presets_dir=" + presetsWithoutRules(dir).string();
+}
+
 NodeProcess::NodeProcess(const std::filesystem::path& dir, std::vector<std::string> overrides, bool wait_until_ready)
     : dir_(dir), overrides_(std::move(overrides)), dicom_port_(freePort()), console_port_(freePort()) {
   while (console_port_ == dicom_port_) console_port_ = freePort();

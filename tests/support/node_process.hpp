@@ -16,6 +16,12 @@ struct HttpResponse {
   std::string body;
 };
 
+// A presets folder (under dir) with the shipped presets' rules replaced by none:
+// for tests that watch receiving or completion and want no render to load the CPU.
+// Pass as --set pipeline.presets_dir=<it>.
+std::filesystem::path presetsWithoutRules(const std::filesystem::path& dir);
+std::string noRendering(const std::filesystem::path& dir);  // "pipeline.presets_dir=<presetsWithoutRules(dir)>"
+
 class NodeProcess {
  public:
   // Starts the node with --set overrides on top of test defaults (free ports,
