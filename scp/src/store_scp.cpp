@@ -18,6 +18,7 @@
 #include <dcmtk/dcmnet/diutil.h>
 #include <dcmtk/dcmnet/scppool.h>
 #include <dcmtk/dcmnet/scpthrd.h>
+#include <dcmtk/dcmtls/tlslayer.h>
 #include <dcmtk/oflog/oflog.h>
 
 #include "peer_policy.hpp"
@@ -335,10 +336,31 @@ void initDicomNetworking() {
   OFLog::configure(OFLogger::ERROR_LOG_LEVEL);
 }
 
+// The TLS layer for the listener, from configuration; throws with what is wrong.
+std::unique_ptr<DcmTLSTransportLayer> makeTlsLayer(const DicomConfig& c) {
+  auto fail = [](const std::string& what) { throw Error(Errc::InvalidConfig, "DICOM TLS: " + what); };
+  if (c.tls_cert.empty() || c.tls_key.empty()) fail("dicom.tls_cert and dicom.tls_key are required with dicom.tls");
+  auto layer = std::make_unique<DcmTLSTransportLayer>(NET_ACCEPTOR, nullptr, OFTrue);
+  if (layer->setTLSProfile(TSP_Profile_BCP195_ND).bad()) fail("cannot select the BCP 195 profile");
+  if (layer->activateCipherSuites().bad()) fail("cannot activate the cipher suites");
+  if (layer->setPrivateKeyFile(c.tls_key.c_str(), DCF_Filetype_PEM).bad()) fail("cannot load key " + c.tls_key);
+  if (layer->setCertificateFile(c.tls_cert.c_str(), DCF_Filetype_PEM).bad()) fail("cannot load certificate " + c.tls_cert);
+  if (!layer->checkPrivateKeyMatchesCertificate()) fail(c.tls_key + " does not match " + c.tls_cert);
+  if (!c.tls_ca.empty() && layer->addTrustedCertificateFile(c.tls_ca.c_str(), DCF_Filetype_PEM).bad())
+    fail("cannot load trusted certificates " + c.tls_ca);
+  if (c.tls_verify_peers == "require" && c.tls_ca.empty())
+    fail("dicom.tls_verify_peers = \"require\" needs dicom.tls_ca (the certificates to trust)");
+  layer->setCertificateVerification(c.tls_verify_peers == "require" ? DCV_requireCertificate
+                                    : c.tls_verify_peers == "check" ? DCV_checkCertificate
+                                                                    : DCV_ignoreCertificate);
+  return layer;
+}
+
 struct StoreScp::Impl {
   Impl(const DicomConfig& config, InstanceSink& sink) : shared{config, sink, PeerPolicy(config.allowed_peers)}, pool(shared) {}
   ScpShared shared;
   ScpPool pool;
+  std::unique_ptr<DcmTLSTransportLayer> tls;  // outlives the pool's use of it
   std::thread listener;
   std::atomic<bool> listening{false};
   std::mutex error_mutex;
@@ -359,6 +381,10 @@ StoreScp::StoreScp(const DicomConfig& config, InstanceSink& sink) : impl_(std::m
   cfg.setHostLookupEnabled(OFFalse);
   cfg.setRespondWithCalledAETitle(!config.check_called_aet);
   impl_->pool.setMaxThreads(static_cast<Uint16>(config.max_associations));
+  if (config.tls) {
+    impl_->tls = makeTlsLayer(config);
+    cfg.setTransportLayer(impl_->tls.get());
+  }
 
 }
 
@@ -376,8 +402,9 @@ void StoreScp::start() {
       impl_->shared.log->critical("DICOM listener on port {} stopped: {}", impl_->shared.config.port, result.text());
     }
   });
-  impl_->shared.log->info("DICOM listener '{}' on port {} (max {} associations, max PDU {})",
-                          impl_->shared.config.aet, impl_->shared.config.port, impl_->shared.config.max_associations,
+  impl_->shared.log->info("DICOM listener '{}' on port {}{} (max {} associations, max PDU {})",
+                          impl_->shared.config.aet, impl_->shared.config.port,
+                          impl_->shared.config.tls ? " with TLS" : "", impl_->shared.config.max_associations,
                           impl_->shared.config.max_pdu);
 }
 

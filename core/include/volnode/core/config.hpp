@@ -27,6 +27,12 @@ struct DicomConfig {
   // Empty list: any calling AE title, but only from loopback.
   std::vector<PeerRule> allowed_peers;
   bool check_called_aet = true;  // refuse associations to another called AE title
+  // DICOM TLS: with tls = true the port speaks TLS only (BCP 195 non-downgrading profile).
+  bool tls = false;
+  std::string tls_cert;          // our certificate, PEM
+  std::string tls_key;           // its private key, PEM
+  std::string tls_ca;            // PEM file of trusted CA / peer certificates, for checking peers
+  std::string tls_verify_peers = "require";  // require | check (only when one is sent) | ignore
 };
 
 struct StorageConfig {
