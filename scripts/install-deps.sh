@@ -25,6 +25,7 @@ test_peers=(
   dicom3tools                        # dciodvfy / dcentvfy conformance checks
   chromium                           # browser tests of the console
   curl procps
+  clang-14 libclang-rt-14-dev         # libFuzzer targets (.ci/fuzz.sh, fuzz/README.md)
 )
 
 wanted=("${runtime_and_build[@]}")
