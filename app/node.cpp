@@ -1,6 +1,7 @@
 #include "node.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include "node_actions.hpp"
 #include "storage_sink.hpp"
 #include "volnode/console/console_server.hpp"
+#include "volnode/core/clock.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/files.hpp"
 #include "volnode/core/logging.hpp"
@@ -24,6 +26,7 @@
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/instance_store.hpp"
 #include "volnode/storage/job_queue.hpp"
+#include "volnode/storage/retention.hpp"
 
 namespace volnode {
 namespace {
@@ -106,6 +109,9 @@ struct Node::Impl {
   std::unique_ptr<RenderWorkers> renderers;
   std::unique_ptr<SendWorkers> senders;
   std::unique_ptr<LiveNodeActions> actions;
+  std::unique_ptr<RetentionPolicy> retention;
+  Waker retention_waker;
+  std::thread retention_thread;
   std::shared_ptr<DisplayServer> display;  // the X display renders use (a private Xvfb when DISPLAY is unset)
   std::string display_error;
 
@@ -215,6 +221,18 @@ void Node::start() {
   impl_->renderers->start();
   impl_->senders->start();
   impl_->completion->start();
+  impl_->retention = std::make_unique<RetentionPolicy>(c.retention, *impl_->index, *impl_->jobs, *impl_->files);
+  if (impl_->retention->enabled())
+    impl_->retention_thread = std::thread([this, every = c.retention.check_every_s] {
+      pthread_setname_np(pthread_self(), "retention");
+      do {
+        try {
+          impl_->retention->sweep(isoUtcNow());
+        } catch (const std::exception& e) {
+          moduleLogger("storage")->error("retention: {}", e.what());
+        }
+      } while (impl_->retention_waker.wait(every));
+    });
 
   initDicomNetworking();
   impl_->scp = std::make_unique<StoreScp>(c.dicom, *impl_->sink);
@@ -238,6 +256,8 @@ void Node::stop() {
   if (impl_->completion) impl_->completion->stop();
   if (impl_->renderers) impl_->renderers->stop();
   if (impl_->senders) impl_->senders->stop();
+  impl_->retention_waker.stop();
+  if (impl_->retention_thread.joinable()) impl_->retention_thread.join();
   impl_->display.reset();  // the private Xvfb stops with its last user
 }
 

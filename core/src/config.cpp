@@ -181,6 +181,9 @@ std::map<std::string, Field> sectionFields(Config& c) {
       {"sending.retry_initial_s", {numberField(c.sending.retry_initial_s, 0.1, 86400)}},
       {"sending.retry_max_s", {numberField(c.sending.retry_max_s, 0.1, 604800)}},
       {"sending.max_attempts", {integerField(c.sending.max_attempts, 1, 10000)}},
+      {"retention.delete_after_days", {numberField(c.retention.delete_after_days, 0, 36500)}},
+      {"retention.max_store_gb", {numberField(c.retention.max_store_gb, 0, 1e6)}},
+      {"retention.check_every_s", {numberField(c.retention.check_every_s, 1, 86400)}},
   };
 }
 
@@ -238,7 +241,8 @@ void bindTable(const toml::table& root, Config& config, const Origin& origin) {
     if (!table || known.empty())
       fail(origin.of(section_node, section),
            "unknown section '" + section +
-               "'; allowed: dicom, storage, console, log, completion, render, outputs, pipeline, sending, destinations");
+               "'; allowed: dicom, storage, console, log, completion, render, outputs, pipeline, sending, retention, "
+               "destinations");
     for (const auto& [key_key, value] : *table) {
       std::string full = section + "." + std::string(key_key.str());
       auto it = fields.find(full);
@@ -351,6 +355,9 @@ std::string renderConfig(const Config& c, bool mask_secrets) {
       {"pipeline", toml::table{{"presets_dir", c.pipeline.presets_dir}}},
       {"sending", toml::table{{"retry_initial_s", c.sending.retry_initial_s}, {"retry_max_s", c.sending.retry_max_s},
                               {"max_attempts", c.sending.max_attempts}}},
+      {"retention", toml::table{{"delete_after_days", c.retention.delete_after_days},
+                                {"max_store_gb", c.retention.max_store_gb},
+                                {"check_every_s", c.retention.check_every_s}}},
       {"destinations", destinations},
   };
   std::ostringstream out;

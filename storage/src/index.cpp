@@ -290,6 +290,39 @@ std::vector<std::string> Index::slots() {
   return out;
 }
 
+std::vector<std::string> Index::removeStudy(const std::string& study_uid) {
+  std::lock_guard lock(impl_->write_mutex);
+  auto& db = *impl_->writer;
+  sql::Transaction tx(db);
+  auto find = db.prepare("SELECT id, patient_pk FROM studies WHERE study_uid = ?");
+  find.bind(1, study_uid);
+  if (!find.step()) return {};
+  int64_t study = find.integer(0), patient = find.integer(1);
+  find.reset();
+  std::vector<std::string> files;
+  auto paths = db.prepare(
+      "SELECT i.file_path FROM instances i JOIN series se ON se.id = i.series_pk WHERE se.study_pk = ?");
+  paths.bind(1, study);
+  while (paths.step()) files.push_back(paths.text(0));
+  paths.reset();
+  db.prepare("DELETE FROM instances WHERE series_pk IN (SELECT id FROM series WHERE study_pk = ?)").bind(1, study).run();
+  db.prepare("DELETE FROM series_transitions WHERE series_pk IN (SELECT id FROM series WHERE study_pk = ?)")
+      .bind(1, study).run();
+  db.prepare("DELETE FROM series WHERE study_pk = ?").bind(1, study).run();
+  db.prepare("DELETE FROM studies WHERE id = ?").bind(1, study).run();
+  db.prepare("DELETE FROM patients WHERE id = ? AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_pk = ?)")
+      .bind(1, patient).bind(2, patient).run();
+  tx.commit();
+  return files;
+}
+
+int64_t Index::storedBytes() {
+  std::lock_guard lock(impl_->read_mutex);
+  auto s = impl_->reader->prepare("SELECT COALESCE(SUM(file_size), 0) FROM instances");
+  s.step();
+  return s.integer(0);
+}
+
 int64_t Index::beginAssociation(const std::string& calling_aet, const std::string& called_aet,
                                 const std::string& peer_host) {
   std::lock_guard lock(impl_->write_mutex);

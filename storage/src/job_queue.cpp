@@ -333,6 +333,18 @@ int JobQueue::countOutputSeriesInStudy(const std::string& study_uid) {
   return static_cast<int>(s.integer(0));
 }
 
+std::vector<std::pair<std::string, std::string>> JobQueue::deliveredStudies() {
+  std::lock_guard lock(impl_->mutex);
+  auto s = impl_->db->prepare(
+      "SELECT study_uid, MAX(finished_at) AS delivered FROM jobs WHERE kind = 'send' GROUP BY study_uid "
+      "HAVING SUM(CASE WHEN state = 'succeeded' THEN 0 ELSE 1 END) = 0 "
+      "AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.study_uid = jobs.study_uid AND r.kind = 'render' "
+      "AND r.state IN ('queued', 'running', 'retry')) ORDER BY delivered");
+  std::vector<std::pair<std::string, std::string>> out;
+  while (s.step()) out.emplace_back(s.text(0), s.text(1));
+  return out;
+}
+
 void JobQueue::recordDelivery(const std::string& destination, const std::string& sop_uid, int status,
                               const std::string& detail) {
   std::lock_guard lock(impl_->mutex);

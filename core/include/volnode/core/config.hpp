@@ -83,6 +83,12 @@ struct PipelineConfig {
   std::string presets_dir = "presets";    // rendering presets and routing rules (JSON)
 };
 
+struct RetentionConfig {
+  double delete_after_days = 0;  // delete a study's source instances this long after its results were delivered; 0: never
+  double max_store_gb = 0;       // above this, delete delivered studies, oldest delivery first; 0: no cap
+  double check_every_s = 600;
+};
+
 struct Destination {
   std::string name;
   std::string aet;
@@ -107,6 +113,7 @@ struct Config {
   OutputsConfig outputs;
   PipelineConfig pipeline;
   SendingConfig sending;
+  RetentionConfig retention;
   std::map<std::string, Destination> destinations;
 };
 

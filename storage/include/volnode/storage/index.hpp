@@ -46,6 +46,12 @@ class Index : public SlotLedger {
   // Marks associations left open by a previous process as interrupted.
   int closeStaleAssociations();
 
+  // Removes a study (its instances, series, transitions; the patient when it has
+  // no other study) in one transaction. Returns the removed instances' file paths,
+  // for the caller to delete. Render jobs and their outputs are kept.
+  std::vector<std::string> removeStudy(const std::string& study_uid);
+  int64_t storedBytes();
+
   // --- series state (the completion monitor owns the transitions) ---
   void setSeriesState(const std::string& series_uid, const std::string& state, const std::string& reason);
   std::vector<SeriesTransition> seriesTransitions(const std::string& series_uid);

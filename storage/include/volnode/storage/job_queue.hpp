@@ -100,6 +100,10 @@ class JobQueue {
   std::vector<JobOutput> outputsOfSeries(const std::string& source_series_uid);  // of its latest succeeded render
   int countOutputSeriesInStudy(const std::string& study_uid);
 
+  // Studies whose every send job succeeded, with the time of the last delivery
+  // (ISO UTC), oldest first. A study with a send job not (yet) succeeded is absent.
+  std::vector<std::pair<std::string, std::string>> deliveredStudies();
+
   // Deliveries: which output objects a destination acknowledged.
   void recordDelivery(const std::string& destination, const std::string& sop_uid, int status, const std::string& detail);
   bool delivered(const std::string& destination, const std::string& sop_uid);

@@ -1,0 +1,76 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "support/process.hpp"
+#include "volnode/core/clock.hpp"
+#include "volnode/storage/retention.hpp"
+
+using namespace volnode;
+using volnode::test::TempDir;
+
+namespace {
+
+struct RetentionFixture {
+  TempDir dir;
+  Index index{dir / "index.sqlite"};
+  JobQueue jobs{dir / "index.sqlite"};
+  FileStore files{dir / "store", false, index};
+
+  // A study with one stored instance of `bytes`, and a send job in `send_state`.
+  std::string study(const std::string& uid, int64_t bytes, const std::string& send_state) {
+    auto slot = files.reserve();
+    std::ofstream(slot.path) << std::string(static_cast<size_t>(bytes), 'x');
+    NewInstance n;
+    n.attributes.patient_id = "P-" + uid;
+    n.attributes.study_uid = uid;
+    n.attributes.series_uid = uid + ".1";
+    n.attributes.sop_uid = uid + ".1.1";
+    n.attributes.sop_class_uid = "1.2.840.10008.5.1.4.1.1.2";
+    n.file_path = slot.relative_path;
+    n.file_size = static_cast<uint64_t>(bytes);
+    index.addInstance(n);
+    if (!send_state.empty()) {
+      auto id = jobs.enqueue({"send", uid, uid + ".1", "", "pacs"});
+      jobs.claimNext({"send"}, "w", 60);
+      if (send_state == "succeeded") jobs.succeed(id);
+      if (send_state == "failed") jobs.failPermanently(id, "unreachable");
+    }
+    return slot.relative_path;
+  }
+};
+
+}  // namespace
+
+TEST(Retention, DeletesOnlyStudiesDeliveredLongEnoughAgo) {
+  RetentionFixture f;
+  auto delivered = f.study("1.1", 10, "succeeded");
+  f.study("2.2", 10, "failed");
+  f.study("3.3", 10, "");
+  RetentionConfig config;
+  config.delete_after_days = 7;
+  RetentionPolicy policy(config, f.index, f.jobs, f.files);
+  EXPECT_TRUE(policy.sweep(isoUtcNow()).deleted_studies.empty()) << "delivered today: kept";
+  auto sweep = policy.sweep("2099-01-01T00:00:00.000Z");
+  ASSERT_EQ(sweep.deleted_studies.size(), 1u);
+  EXPECT_EQ(sweep.deleted_studies[0], "1.1");
+  EXPECT_FALSE(f.index.study("1.1"));
+  EXPECT_FALSE(std::filesystem::exists(f.files.absolute(delivered)));
+  EXPECT_TRUE(f.index.study("2.2")) << "results never delivered: never deleted";
+  EXPECT_TRUE(f.index.study("3.3"));
+  EXPECT_EQ(f.index.counts().patients, 2);
+}
+
+TEST(Retention, SizeCapEvictsDeliveredStudiesOldestFirst) {
+  RetentionFixture f;
+  f.study("1.1", 600, "succeeded");
+  f.study("2.2", 600, "succeeded");
+  f.study("3.3", 600, "");
+  RetentionConfig config;
+  config.max_store_gb = 1300e-9;  // 1300 bytes
+  RetentionPolicy policy(config, f.index, f.jobs, f.files);
+  auto sweep = policy.sweep(isoUtcNow());
+  ASSERT_EQ(sweep.deleted_studies.size(), 1u);
+  EXPECT_EQ(sweep.deleted_studies[0], "1.1");
+  EXPECT_EQ(f.index.storedBytes(), 1200);
+}
