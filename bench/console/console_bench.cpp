@@ -27,17 +27,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string machine() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line, model = "unknown CPU";
-  while (std::getline(cpuinfo, line))
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores";
-}
-
 struct Stats {
   size_t n = 0;
   double p50 = 0, p95 = 0, p99 = 0, max = 0;
@@ -169,7 +158,7 @@ int main(int argc, char** argv) {
   std::ostringstream table;
   table << std::fixed << std::setprecision(1);
   table << "### " << date << "\n\n"
-        << "Machine: " << machine() << ". Command: `" << command << "`.\n"
+        << "Machine: " << machineDescription() << ". Command: `" << command << "`.\n"
         << "Index: " << studies + 2 << " studies. Load: render of a 256x256x128 series running while " << slices
         << " instances (512x512) arrived in " << send_s << " s" << (render_overlapped ? " (render still running at the end)" : "")
         << "; measured for " << load_s << " s.\n\n"

@@ -56,17 +56,6 @@ double sendAll(const std::vector<std::filesystem::path>& files, int port, const 
   return std::chrono::duration<double>(Clock::now() - begin).count();
 }
 
-std::string machine() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line, model = "unknown CPU";
-  while (std::getline(cpuinfo, line))
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -170,7 +159,7 @@ int main(int argc, char** argv) {
 
   std::ostringstream table;
   table << "Series: " << slices << " x 512x512 CT, " << bytes / 1e6 << " MB; median of " << repeat
-        << " runs; machine: " << machine() << "\n\n";
+        << " runs; machine: " << machineDescription() << "\n\n";
   table << "| receiver | associations | seconds | instances/s | MB/s | volnode speed-up |\n";
   table << "|---|---|---|---|---|---|\n";
   for (int associations : {1, 4})

@@ -166,6 +166,17 @@ bool waitForPort(int port, std::chrono::milliseconds timeout) {
   return false;
 }
 
+std::string machineDescription() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line, model = "unknown CPU";
+  while (std::getline(cpuinfo, line))
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores";
+}
+
 std::filesystem::path sharedData() {
   if (const char* env = std::getenv("VOLNODE_SHARED_DATA")) return env;
   return VOLNODE_SHARED_DATA;

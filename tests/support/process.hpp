@@ -63,6 +63,9 @@ int freePort();
 // True once something accepts TCP connections on 127.0.0.1:port.
 bool waitForPort(int port, std::chrono::milliseconds timeout);
 
+// "AMD EPYC, 2 cores": what benchmarks print next to their figures.
+std::string machineDescription();
+
 // Where the DICOM test data lives (../shared/data from the project root).
 std::filesystem::path sharedData();
 
