@@ -121,29 +121,29 @@ struct Index::Impl {
   std::unique_ptr<sql::Connection> reader;
 
   int64_t upsertPatient(const InstanceAttributes& a) {
-    auto find = writer->prepare("SELECT id FROM patients WHERE patient_id = ? AND issuer = ?");
-    find.bind(1, a.patient_id).bind(2, a.issuer_of_patient_id);
-    if (find.step()) return find.integer(0);
-    auto insert = writer->prepare(
+    auto find = writer->cached("SELECT id FROM patients WHERE patient_id = ? AND issuer = ?");
+    find->bind(1, a.patient_id).bind(2, a.issuer_of_patient_id);
+    if (find->step()) return find->integer(0);
+    auto insert = writer->cached(
         "INSERT INTO patients(patient_id, issuer, patient_name, birth_date, sex) VALUES (?,?,?,?,?)");
-    insert.bind(1, a.patient_id).bind(2, a.issuer_of_patient_id).bind(3, a.patient_name)
+    insert->bind(1, a.patient_id).bind(2, a.issuer_of_patient_id).bind(3, a.patient_name)
         .bind(4, a.patient_birth_date).bind(5, a.patient_sex).run();
     return writer->lastInsertId();
   }
 
   int64_t upsertStudy(const InstanceAttributes& a, const std::string& now) {
-    auto find = writer->prepare("SELECT id FROM studies WHERE study_uid = ?");
-    find.bind(1, a.study_uid);
-    if (find.step()) {
-      int64_t id = find.integer(0);
-      writer->prepare("UPDATE studies SET last_received = ? WHERE id = ?").bind(1, now).bind(2, id).run();
+    auto find = writer->cached("SELECT id FROM studies WHERE study_uid = ?");
+    find->bind(1, a.study_uid);
+    if (find->step()) {
+      int64_t id = find->integer(0);
+      writer->cached("UPDATE studies SET last_received = ? WHERE id = ?")->bind(1, now).bind(2, id).run();
       return id;
     }
     int64_t patient = upsertPatient(a);
-    auto insert = writer->prepare(
+    auto insert = writer->cached(
         "INSERT INTO studies(study_uid, patient_pk, study_date, study_time, accession_number, study_id, "
         "study_description, referring_physician, first_received, last_received) VALUES (?,?,?,?,?,?,?,?,?,?)");
-    insert.bind(1, a.study_uid).bind(2, patient).bind(3, a.study_date).bind(4, a.study_time)
+    insert->bind(1, a.study_uid).bind(2, patient).bind(3, a.study_date).bind(4, a.study_time)
         .bind(5, a.accession_number).bind(6, a.study_id).bind(7, a.study_description)
         .bind(8, a.referring_physician).bind(9, now).bind(10, now).run();
     return writer->lastInsertId();
@@ -151,36 +151,36 @@ struct Index::Impl {
 
   void recordTransition(int64_t series_pk, const std::string& state, const std::string& reason,
                         const std::string& now) {
-    writer->prepare("INSERT INTO series_transitions(series_pk, state, reason, at) VALUES (?,?,?,?)")
-        .bind(1, series_pk).bind(2, state).bind(3, reason).bind(4, now).run();
+    writer->cached("INSERT INTO series_transitions(series_pk, state, reason, at) VALUES (?,?,?,?)")
+        ->bind(1, series_pk).bind(2, state).bind(3, reason).bind(4, now).run();
   }
 
   int64_t upsertSeries(const InstanceAttributes& a, int64_t study_pk, const std::string& calling_aet,
                        const std::string& now, double now_unix) {
-    auto find = writer->prepare("SELECT id, state FROM series WHERE series_uid = ?");
-    find.bind(1, a.series_uid);
-    if (find.step()) {
-      int64_t id = find.integer(0);
-      std::string state = find.text(1);
-      writer->prepare(
+    auto find = writer->cached("SELECT id, state FROM series WHERE series_uid = ?");
+    find->bind(1, a.series_uid);
+    if (find->step()) {
+      int64_t id = find->integer(0);
+      std::string state = find->text(1);
+      writer->cached(
                 "UPDATE series SET instance_count = instance_count + 1, last_received = ?, "
                 "last_received_unix = ?, calling_aet = ? WHERE id = ?")
-          .bind(1, now).bind(2, now_unix).bind(3, calling_aet).bind(4, id).run();
+          ->bind(1, now).bind(2, now_unix).bind(3, calling_aet).bind(4, id).run();
       if (state != "receiving") {
         // A late instance: the series is received again and a later render supersedes the earlier one.
         std::string reason = "late instance after " + state;
-        writer->prepare("UPDATE series SET state = 'receiving', state_reason = ?, state_time = ? WHERE id = ?")
-            .bind(1, reason).bind(2, now).bind(3, id).run();
+        writer->cached("UPDATE series SET state = 'receiving', state_reason = ?, state_time = ? WHERE id = ?")
+            ->bind(1, reason).bind(2, now).bind(3, id).run();
         recordTransition(id, "receiving", reason, now);
       }
       return id;
     }
-    auto insert = writer->prepare(
+    auto insert = writer->cached(
         "INSERT INTO series(series_uid, study_pk, modality, series_description, series_number, body_part, "
         "protocol_name, frame_of_reference, calling_aet, instance_count, first_received, last_received, "
         "last_received_unix, state, state_reason, state_time) "
         "VALUES (?,?,?,?,?,?,?,?,?,1,?,?,?,'receiving','first instance received',?)");
-    insert.bind(1, a.series_uid).bind(2, study_pk).bind(3, a.modality).bind(4, a.series_description)
+    insert->bind(1, a.series_uid).bind(2, study_pk).bind(3, a.modality).bind(4, a.series_description)
         .bind(5, a.series_number).bind(6, a.body_part).bind(7, a.protocol_name).bind(8, a.frame_of_reference)
         .bind(9, calling_aet).bind(10, now).bind(11, now).bind(12, now_unix).bind(13, now).run();
     int64_t id = writer->lastInsertId();
@@ -210,10 +210,10 @@ const std::filesystem::path& Index::path() const { return impl_->path; }
 
 std::vector<HeldCopy> Index::heldCopies(const std::string& sop_uid) {
   std::lock_guard lock(impl_->write_mutex);
-  auto s = impl_->writer->prepare("SELECT id, file_path FROM instances WHERE sop_uid = ?");
-  s.bind(1, sop_uid);
+  auto s = impl_->writer->cached("SELECT id, file_path FROM instances WHERE sop_uid = ?");
+  s->bind(1, sop_uid);
   std::vector<HeldCopy> copies;
-  while (s.step()) copies.push_back({s.integer(0), s.text(1)});
+  while (s->step()) copies.push_back({s->integer(0), s->text(1)});
   return copies;
 }
 
@@ -226,20 +226,20 @@ int64_t Index::addInstance(const NewInstance& in) {
   sql::Transaction tx(db);
   std::string calling_aet;
   if (in.association_id) {
-    auto s = db.prepare("SELECT calling_aet FROM associations WHERE id = ?");
-    s.bind(1, *in.association_id);
-    if (s.step()) calling_aet = s.text(0);
+    auto s = db.cached("SELECT calling_aet FROM associations WHERE id = ?");
+    s->bind(1, *in.association_id);
+    if (s->step()) calling_aet = s->text(0);
   }
   int64_t study_pk = impl_->upsertStudy(a, now);
   int64_t series_pk = impl_->upsertSeries(a, study_pk, calling_aet, now, now_unix);
-  if (in.conflict) db.prepare("UPDATE instances SET conflict = 1 WHERE sop_uid = ?").bind(1, a.sop_uid).run();
-  auto insert = db.prepare(
+  if (in.conflict) db.cached("UPDATE instances SET conflict = 1 WHERE sop_uid = ?")->bind(1, a.sop_uid).run();
+  auto insert = db.cached(
       "INSERT INTO instances(sop_uid, series_pk, association_pk, sop_class_uid, transfer_syntax_uid, "
       "instance_number, rows, columns, number_of_frames, bits_allocated, pixel_spacing, image_position, "
       "image_orientation, slice_thickness, image_type, acquisition_number, images_in_acquisition, "
       "temporal_positions, specific_character_set, file_path, file_size, conflict, received_at) "
       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  insert.bind(1, a.sop_uid).bind(2, series_pk).bind(3, in.association_id).bind(4, a.sop_class_uid)
+  insert->bind(1, a.sop_uid).bind(2, series_pk).bind(3, in.association_id).bind(4, a.sop_class_uid)
       .bind(5, a.transfer_syntax_uid).bind(6, a.instance_number).bind(7, a.rows).bind(8, a.columns)
       .bind(9, a.number_of_frames).bind(10, a.bits_allocated).bind(11, a.pixel_spacing).bind(12, a.image_position)
       .bind(13, a.image_orientation).bind(14, a.slice_thickness).bind(15, a.image_type)
@@ -247,7 +247,7 @@ int64_t Index::addInstance(const NewInstance& in) {
       .bind(19, a.specific_character_set).bind(20, in.file_path).bind(21, static_cast<int64_t>(in.file_size))
       .bind(22, in.conflict ? 1 : 0).bind(23, now).run();
   int64_t id = db.lastInsertId();
-  db.prepare("DELETE FROM file_slots WHERE path = ?").bind(1, in.file_path).run();
+  db.cached("DELETE FROM file_slots WHERE path = ?")->bind(1, in.file_path).run();
   tx.commit();
   return id;
 }

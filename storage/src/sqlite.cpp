@@ -36,7 +36,10 @@ Connection::Connection(const std::filesystem::path& path, bool create) : path_(p
   exec("PRAGMA foreign_keys=ON");
 }
 
-Connection::~Connection() { sqlite3_close_v2(db_); }
+Connection::~Connection() {
+  cache_.clear();  // finalize statements before closing
+  sqlite3_close_v2(db_);
+}
 
 void Connection::exec(std::string_view sql) {
   char* message = nullptr;
@@ -52,6 +55,12 @@ void Connection::exec(std::string_view sql) {
 }
 
 Statement Connection::prepare(std::string_view sql) { return Statement(db_, sql); }
+
+CachedStatement Connection::cached(const std::string& sql) {
+  auto& slot = cache_[sql];
+  if (!slot) slot = std::make_unique<Statement>(db_, sql);
+  return CachedStatement(*slot);
+}
 int64_t Connection::lastInsertId() const { return sqlite3_last_insert_rowid(db_); }
 int Connection::changes() const { return sqlite3_changes(db_); }
 

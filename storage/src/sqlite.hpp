@@ -3,6 +3,8 @@
 // with typed binding, and a transaction guard. Errors become Error(Errc::Database).
 #include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +15,7 @@ struct sqlite3_stmt;
 namespace volnode::sql {
 
 class Statement;
+class CachedStatement;
 
 class Connection {
  public:
@@ -24,6 +27,9 @@ class Connection {
 
   void exec(std::string_view sql);
   Statement prepare(std::string_view sql);
+  // A statement prepared once per connection and reused (hot paths: ingest);
+  // it is reset when the returned handle goes away.
+  CachedStatement cached(const std::string& sql);
   int64_t lastInsertId() const;
   int changes() const;
   sqlite3* handle() { return db_; }
@@ -31,6 +37,7 @@ class Connection {
  private:
   sqlite3* db_ = nullptr;
   std::filesystem::path path_;
+  std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
 };
 
 class Statement {
@@ -66,6 +73,19 @@ class Statement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+};
+
+class CachedStatement {
+ public:
+  explicit CachedStatement(Statement& statement) : statement_(&statement) {}
+  ~CachedStatement() { statement_->reset(); }
+  CachedStatement(const CachedStatement&) = delete;
+  CachedStatement& operator=(const CachedStatement&) = delete;
+  Statement* operator->() { return statement_; }
+  Statement& operator*() { return *statement_; }
+
+ private:
+  Statement* statement_;
 };
 
 // BEGIN IMMEDIATE ... COMMIT, rolled back if not committed.
