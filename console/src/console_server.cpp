@@ -713,6 +713,9 @@ ConsoleServer::ConsoleServer(ConsoleContext context) : impl_(std::make_unique<Im
   impl_->routes();
   int threads = impl_->config.threads;
   impl_->server->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  // No request of this API carries more than a small JSON body; refuse the rest
+  // before reading it (httplib's default is unlimited).
+  impl_->server->set_payload_max_length(64 * 1024);
 }
 
 ConsoleServer::~ConsoleServer() { stop(); }

@@ -100,7 +100,7 @@ RenderPreset parsePreset(const std::string& text, const std::string& source) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse errors and out-of-range numbers (1e400)
     fail(source, "", std::string("not valid JSON: ") + e.what());
   }
   if (!j.is_object()) fail(source, "", "expected a JSON object");

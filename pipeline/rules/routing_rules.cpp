@@ -245,7 +245,7 @@ RuleSet RuleSet::parse(const std::string& text, const std::string& source) {
   json doc;
   try {
     doc = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse errors and out-of-range numbers (1e400)
     fail(source, std::string("not valid JSON: ") + e.what());
   }
   if (!doc.is_object()) fail(source, "expected a JSON object with \"schema\" and \"rules\"");

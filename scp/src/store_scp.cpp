@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -374,7 +375,9 @@ StoreScp::StoreScp(const DicomConfig& config, InstanceSink& sink) : impl_(std::m
   cfg.setMaxReceivePDULength(config.max_pdu);
   cfg.setACSETimeout(static_cast<Uint32>(config.acse_timeout_s));
   cfg.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
-  cfg.setDIMSETimeout(static_cast<Uint32>(config.dimse_timeout_s));
+  // DCMTK waits for the next command with the same timeout as inside a message,
+  // so the smaller of the two limits applies to both.
+  cfg.setDIMSETimeout(static_cast<Uint32>(std::min(config.dimse_timeout_s, config.idle_timeout_s)));
   // The listener wakes up every second to notice stop().
   cfg.setConnectionBlockingMode(DUL_NOBLOCK);
   cfg.setConnectionTimeout(1);

@@ -24,6 +24,7 @@ struct DicomConfig {
   int acse_timeout_s = 30;       // association negotiation
   int dimse_timeout_s = 60;      // a peer silent this long inside an association is dropped
   int idle_timeout_s = 60;       // an open association without any command is dropped
+                                 // (DCMTK applies one limit to both: the smaller of idle and DIMSE)
   // Empty list: any calling AE title, but only from loopback.
   std::vector<PeerRule> allowed_peers;
   bool check_called_aet = true;  // refuse associations to another called AE title
