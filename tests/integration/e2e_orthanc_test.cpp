@@ -2,10 +2,14 @@
 // generated configuration in which volnode is a DICOM modality) pushes studies to
 // a real `volnode serve`, which renders them and sends the results back.
 //
-// Small renders keep every test well under a minute on two cores:
-// 8 spin frames of 256 px, a series is complete after 5 s without new instances.
+// Small renders keep every test under a minute on two cores: 8 spin frames of
+// 256 px (one test uses 36 of 512 px), a series is complete after 5 s without new
+// instances (or 2 s after the delivering association released).
+#include <dcmtk/dcmnet/dimse.h>
+#include <dcmtk/dcmnet/dstorscp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <future>
 #include <map>
@@ -243,6 +247,67 @@ std::vector<std::pair<double, double>> associationIntervals(const std::string& l
   return out;
 }
 
+// A Storage SCP (DCMTK, in this process) that takes every class volnode sends but
+// answers each C-STORE of Encapsulated STL with 0xA700 (Refused: Out of Resources):
+// a failure status, not an association-level refusal.
+class StlFailingScp : public DcmStorageSCP {
+ public:
+  explicit StlFailingScp(const std::filesystem::path& dir) : dir_(dir), port_(freePort()) {
+    std::filesystem::create_directories(dir_);
+    setOutputDirectory(dir_.c_str());
+    setAETitle("FAILSTL");
+    setPort(static_cast<Uint16>(port_));
+    setConnectionBlockingMode(DUL_NOBLOCK);
+    setConnectionTimeout(1);
+    setHostLookupEnabled(false);
+    const auto cfg = dir_.parent_path() / "stl-failing.cfg";
+    std::ofstream(cfg) << "[[TransferSyntaxes]]\n[Uncompressed]\nTransferSyntax1 = LocalEndianExplicit\n"
+                          "TransferSyntax2 = LittleEndianImplicit\n"
+                          "[[PresentationContexts]]\n[Results]\n"
+                          "PresentationContext1 = VerificationSOPClass\\Uncompressed\n"
+                          "PresentationContext2 = " << kMultiframeTrueColorSc << "\\Uncompressed\n"
+                          "PresentationContext3 = " << kMultiframeGrayscaleByteSc << "\\Uncompressed\n"
+                          "PresentationContext4 = " << kEncapsulatedStl << "\\Uncompressed\n"
+                          "[[Profiles]]\n[Results]\nPresentationContexts = Results\n";
+    OFCondition loaded = loadAssociationConfiguration(cfg.c_str(), "Results");
+    if (loaded.bad()) throw std::runtime_error(std::string("association configuration: ") + loaded.text());
+    thread_ = std::thread([this] { listen(); });
+    if (!waitForPort(port_, 10000ms)) {
+      stop_ = true;
+      thread_.join();
+      throw std::runtime_error("the STL-failing SCP did not listen");
+    }
+  }
+  ~StlFailingScp() override {
+    stop_ = true;
+    thread_.join();
+  }
+  int port() const { return port_; }
+  int stlRequests() const { return stl_requests_; }
+  size_t storedFiles() const {
+    size_t n = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_)) n += e.is_regular_file() ? 1 : 0;
+    return n;
+  }
+
+ protected:
+  Uint16 checkAndProcessSTORERequest(const T_DIMSE_C_StoreRQ& request, DcmFileFormat& file) override {
+    if (std::string(request.AffectedSOPClassUID) == kEncapsulatedStl) {
+      ++stl_requests_;
+      return STATUS_STORE_Refused_OutOfResources;
+    }
+    return DcmStorageSCP::checkAndProcessSTORERequest(request, file);
+  }
+  OFBool stopAfterConnectionTimeout() override { return stop_.load(); }
+
+ private:
+  std::filesystem::path dir_;
+  int port_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> stl_requests_{0};
+  std::thread thread_;
+};
+
 std::string sqlite(const NodeProcess& node, const std::string& query) {
   auto r = run({"sqlite3", "-readonly", (node.dir() / "var" / "index.sqlite").string(), query}, 20s);
   return r.output;
@@ -348,7 +413,7 @@ TEST(EndToEnd, DestinationRefusingStlGetsTheRestAndTheRefusalIsRemembered) {
   EXPECT_GT(proposals, 0u) << "storescp -d did not log the proposal; cannot check the next one";
 
   // The next study for this destination: STL is not proposed again.
-  WrittenSeries other = otherPatientSeries(dir / "other");
+  otherPatientSeries(dir / "other");
   std::string other_study = upload(orthanc, dir / "other");
   ASSERT_FALSE(other_study.empty());
   push(orthanc, other_study);
@@ -359,6 +424,32 @@ TEST(EndToEnd, DestinationRefusingStlGetsTheRestAndTheRefusalIsRemembered) {
   EXPECT_NE(second.value("warning", "").find("does not accept"), std::string::npos) << second.dump();
   EXPECT_EQ(storescp.files().size(), 6u);
   EXPECT_EQ(storescp.stlProposals(), proposals) << "Encapsulated STL was proposed again";
+}
+
+// A destination that negotiates Encapsulated STL but answers its C-STORE with a
+// failure status (0xA700): the SC results are delivered once, the job retries the
+// STL object until its attempts run out and then fails; the failure status is not
+// recorded as a refusal (so the next study proposes STL again).
+TEST(EndToEnd, DestinationFailingStlWithAStatusGetsTheRestAndTheJobFailsAfterItsRetries) {
+  TempDir dir;
+  int node_port = freePort();
+  StlFailingScp scp(dir / "received");
+  OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
+  NodeProcess node(dir / "node", nodeSettings(node_port, "FAILSTL", scp.port(),
+                                              {"sending.retry_initial_s=1", "sending.retry_max_s=1",
+                                               "sending.max_attempts=3"}));
+  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  ASSERT_FALSE(study.empty());
+  push(orthanc, study);
+
+  auto done = waitForJob(node, "send", finished, 120s);
+  ASSERT_TRUE(done.is_object()) << node.log();
+  EXPECT_EQ(done.value("state", ""), "failed") << done.dump();
+  EXPECT_EQ(done.value("attempts", 0), 3) << done.dump();
+  EXPECT_NE(done.value("last_error", "").find("0xA700"), std::string::npos) << done.dump();
+  EXPECT_EQ(scp.storedFiles(), 3u);  // the SC objects, each once (resume)
+  EXPECT_EQ(scp.stlRequests(), 3);   // the STL object once per attempt
+  EXPECT_EQ(sqlite(node, "SELECT COUNT(*) FROM destination_refusals"), "0\n");
 }
 
 // Orthanc 1.10's Lua ReceivedInstanceFilter drops an instance but answers the

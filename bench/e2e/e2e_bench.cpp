@@ -1,0 +1,248 @@
+// bench_e2e: from the last instance a PACS pushes to every result stored back in
+// that PACS, per stage, with volnode's default render settings.
+//
+// For each series: a fresh Orthanc (Debian's package, loopback, volnode as a
+// modality) and a fresh `volnode serve` (defaults: 36 spin frames of 512 px,
+// completion.quiet_s 10, release_grace_s 2), the series uploaded to Orthanc over
+// REST (not timed), then Orthanc pushes it to volnode (POST /modalities/volnode/store).
+// Stage times come from the node's own millisecond timestamps (GET /api/series,
+// /api/jobs) and from polling Orthanc every 50 ms for the results:
+//   last instance received -> series complete -> render job started -> rendered
+//   -> send job finished (last C-STORE response) -> every result visible in Orthanc.
+//
+//   bench_e2e [--phantom DIR] [--slices N] [--series DIR] [--repeat N] [--markdown FILE] [--only phantom|generated]
+// --phantom: the 140-slice head CT (default ../shared/data/ct-head-phantom-study/S2020)
+// --series keeps the generated 512x512xN CT in DIR (and reuses it when present).
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "support/node_process.hpp"
+#include "support/orthanc_process.hpp"
+#include "support/process.hpp"
+#include "support/synthetic_series.hpp"
+
+using namespace volnode::test;
+using nlohmann::json;
+using namespace std::chrono_literals;
+using Clock = std::chrono::system_clock;
+
+namespace {
+
+constexpr size_t kResults = 4;  // VR spin, MIP spin, key views, STL model
+
+std::string readBytes(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+// "2026-11-26T13:06:40.739Z" -> seconds since the epoch.
+double isoSeconds(const std::string& iso) {
+  if (iso.size() < 19) return 0;
+  std::tm tm{};
+  std::istringstream in(iso.substr(0, 19));
+  in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
+  double s = static_cast<double>(timegm(&tm));
+  if (iso.size() > 20 && iso[19] == '.') s += std::stod("0" + iso.substr(19, 4));
+  return s;
+}
+
+double nowSeconds() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
+
+json getJson(const HttpResponse& r) { return r.status == 200 ? json::parse(r.body, nullptr, false) : json(); }
+
+struct Run {
+  std::string name;
+  int slices = 0;
+  double mb = 0;
+  double push_s = 0;             // Orthanc's C-STORE of the whole series (first to last instance)
+  double complete_s = 0;         // last instance received -> series complete
+  double render_wait_s = 0;      // complete -> render job started
+  double render_s = 0;           // render job started -> succeeded (renders, mesh, encode)
+  double send_s = 0;             // render succeeded -> send job succeeded
+  double visible_s = 0;          // last instance received -> every result seen in Orthanc (poll, 50 ms)
+  double total_s = 0;            // last instance received -> send job succeeded
+  std::string completion_reason;
+  std::string render_log;        // the node's "job N rendered series ..." line (its own stage timings)
+};
+
+Run runOne(const std::string& name, const std::vector<std::filesystem::path>& files) {
+  Run run;
+  run.name = name;
+  TempDir dir("volnode-bench-e2e");
+  int node_port = freePort();
+  OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
+  NodeProcess node(dir / "node", {"dicom.port=" + std::to_string(node_port), "destinations.pacs.aet=ORTHANC",
+                                  "destinations.pacs.host=127.0.0.1",
+                                  "destinations.pacs.port=" + std::to_string(orthanc.dicomPort())});
+  std::string study, series_uid;
+  for (const auto& f : files) {
+    auto bytes = readBytes(f);
+    auto r = orthanc.post("/instances", bytes, "application/dicom");
+    if (r.status != 200) continue;
+    run.mb += bytes.size() / 1e6;
+    ++run.slices;
+    auto body = json::parse(r.body);
+    study = body.value("ParentStudy", study);
+  }
+  if (study.empty()) throw std::runtime_error("no DICOM instance in the series of " + name);
+  auto orthanc_series = getJson(orthanc.get("/studies/" + study + "/series"));
+  series_uid = orthanc_series.at(0)["MainDicomTags"].value("SeriesInstanceUID", "");
+
+  double push_begin = nowSeconds();
+  auto pushed = orthanc.post("/modalities/volnode/store", json{{"Resources", {study}}}.dump());
+  if (pushed.status != 200) throw std::runtime_error("Orthanc could not push: " + pushed.body);
+  double push_end = nowSeconds();
+
+  // Every result visible in Orthanc.
+  double visible_at = 0;
+  auto deadline = std::chrono::steady_clock::now() + 600s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto instances = getJson(orthanc.get("/studies/" + study + "/instances"));
+    if (instances.is_array() && instances.size() >= static_cast<size_t>(run.slices) + kResults) {
+      visible_at = nowSeconds();
+      break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  if (visible_at == 0) throw std::runtime_error("results did not arrive in Orthanc; node log:\n" + node.log());
+
+  json send;
+  for (int i = 0; i < 100 && !send.is_object(); ++i) {
+    auto jobs = getJson(node.get("/api/jobs?kind=send"));
+    for (const auto& j : jobs["jobs"])
+      if (j.value("state", "") == "succeeded") send = j;
+    if (!send.is_object()) std::this_thread::sleep_for(100ms);
+  }
+  auto render_jobs = getJson(node.get("/api/jobs?kind=render"));
+  json render = render_jobs["jobs"].at(0);
+  auto series = getJson(node.get("/api/series/" + series_uid));
+  double last_received = isoSeconds(series.value("last_received", ""));
+  double complete_at = 0;
+  for (const auto& t : series["transitions"])
+    if (t.value("state", "") == "complete" && complete_at == 0) {
+      complete_at = isoSeconds(t.value("at", ""));
+      run.completion_reason = t.value("reason", "");
+    }
+  double render_started = isoSeconds(render.value("started_at", ""));
+  double render_finished = isoSeconds(render.value("finished_at", ""));
+  double send_finished = send.is_object() ? isoSeconds(send.value("finished_at", "")) : 0;
+
+  run.push_s = push_end - push_begin;
+  run.complete_s = complete_at - last_received;
+  run.render_wait_s = render_started - complete_at;
+  run.render_s = render_finished - render_started;
+  run.send_s = send_finished - render_finished;
+  run.total_s = send_finished - last_received;
+  run.visible_s = visible_at - last_received;
+  std::istringstream log(node.log());
+  for (std::string line; std::getline(log, line);)
+    if (line.find("rendered series") != std::string::npos) run.render_log = line.substr(std::min(line.size(), line.find("job ")));
+  return run;
+}
+
+std::string fmt1(double v) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(1) << v;
+  return s.str();
+}
+
+std::string fmt2(double v) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(2) << v;
+  return s.str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::filesystem::path phantom = sharedData() / "ct-head-phantom-study" / "S2020";
+  std::string series_dir, markdown, only;
+  int slices = 300, repeat = 1;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--phantom") phantom = argv[i + 1];
+    else if (flag == "--slices") slices = std::stoi(argv[i + 1]);
+    else if (flag == "--series") series_dir = argv[i + 1];
+    else if (flag == "--repeat") repeat = std::stoi(argv[i + 1]);
+    else if (flag == "--markdown") markdown = argv[i + 1];
+    else if (flag == "--only") only = argv[i + 1];
+    else {
+      std::cerr << "unknown option " << flag << "\n";
+      return 2;
+    }
+  }
+
+  TempDir work("volnode-bench-e2e-series");
+  std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> inputs;
+  if (only.empty() || only == "phantom") {
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::directory_iterator(phantom)) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    inputs.push_back({"phantom head CT S2020 (512x512x140)", files});
+  }
+  if (only.empty() || only == "generated") {
+    SyntheticSeries s;
+    s.rows = s.cols = 512;
+    s.row_spacing = s.col_spacing = 0.7;
+    s.slices = slices;
+    s.origin = {-179, -179, 0};
+    s.value = OrientationPhantom{{0, 0, 150}, {150, 110, 200}}.function();
+    std::filesystem::path path = series_dir.empty() ? work / "generated" : std::filesystem::path(series_dir);
+    std::vector<std::filesystem::path> files;
+    if (std::filesystem::exists(path))
+      for (const auto& e : std::filesystem::directory_iterator(path)) files.push_back(e.path());
+    if (files.empty()) {
+      std::cerr << "generating " << slices << " slices of 512x512...\n";
+      files = writeSyntheticSeries(s, path).files;
+    }
+    std::sort(files.begin(), files.end());
+    inputs.push_back({"generated CT (512x512x" + std::to_string(files.size()) + ")", files});
+  }
+
+  std::vector<Run> runs;
+  for (const auto& [name, files] : inputs)
+    for (int r = 0; r < repeat; ++r) {
+      std::cerr << "run " << r + 1 << "/" << repeat << ": " << name << "...\n";
+      runs.push_back(runOne(name, files));
+      const Run& x = runs.back();
+      std::cerr << "  complete " << fmt2(x.complete_s) << " s, render " << fmt2(x.render_s) << " s, send "
+                << fmt2(x.send_s) << " s, total " << fmt2(x.total_s) << " s (" << x.completion_reason << ")\n";
+    }
+
+  std::ostringstream table;
+  std::string command;
+  for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
+  std::ifstream loadavg("/proc/loadavg");
+  std::string load1, load5;
+  loadavg >> load1 >> load5;
+  std::time_t now = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  table << "Date " << date << "; machine: " << machineDescription() << "; load average at the end " << load1 << " (1 min), "
+        << load5 << " (5 min); command: `" << command << "`\n\n";
+  table << "| series | MB | push (Orthanc C-STORE) | last instance -> complete | complete -> render start | "
+           "render + mesh + encode | send (4 objects) | **last instance -> all results stored** | seen in Orthanc "
+           "(50 ms poll) | Orthanc stable age 60 s + processing | MONAI IG 5 s timeout + processing |\n"
+        << "|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& x : runs) {
+    double processing = x.render_wait_s + x.render_s + x.send_s;
+    table << "| " << x.name << " | " << fmt1(x.mb) << " | " << fmt2(x.push_s) << " s | " << fmt2(x.complete_s)
+          << " s | " << fmt2(x.render_wait_s) << " s | " << fmt2(x.render_s) << " s | " << fmt2(x.send_s)
+          << " s | **" << fmt2(x.total_s) << " s** | " << fmt2(x.visible_s) << " s | " << fmt1(60 + processing)
+          << " s | " << fmt1(5 + processing) << " s |\n";
+  }
+  table << "\nThe node's own render timings:\n\n";
+  for (const auto& x : runs) table << "- " << x.name << ": `" << x.render_log << "`\n";
+  std::cout << table.str();
+  if (!markdown.empty()) std::ofstream(markdown) << table.str();
+  return 0;
+}
