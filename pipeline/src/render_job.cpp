@@ -72,6 +72,7 @@ struct RenderJobRunner::Impl {
     auto planned = jobs.outputs(job.id);
     if (!planned.empty()) return planned;
     int series_number = settings.outputs.series_number_base + jobs.countOutputSeriesInStudy(job.study_uid);
+    std::string created = planObject(settings.outputs.uid_root, 1, "").created;  // now, as the encoder writes it
     auto description = [&](const std::string& what) {
       std::string text = prefix + what;
       return text.size() > 64 ? text.substr(0, 64) : text;
@@ -88,6 +89,7 @@ struct RenderJobRunner::Impl {
       o.sop_uid = newDicomUid(settings.outputs.uid_root);
       o.series_number = series_number;
       o.description = description(what);
+      o.created = created;
       outputs.push_back(o);
     };
     for (const auto& out : rule.outputs) {
@@ -205,7 +207,8 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
       info.triangles = mesh.mesh.triangleCount();
       info.equipment = equipment;
       start = Clock::now();
-      ObjectPlan plan{mine[0].series_uid, mine[0].sop_uid, mine[0].series_number, 1, mine[0].description, ""};
+      ObjectPlan plan{mine[0].series_uid, mine[0].sop_uid, mine[0].series_number, 1, mine[0].description,
+                      mine[0].created};
       auto encoded = encodeStl(identity, plan, stl, info, out_dir / "dicom");
       result.timings.add("encode", secondsSince(start));
       impl_->jobs.recordOutputFile(job.id, mine[0].output_key, encoded.sop_class_uid,
@@ -230,13 +233,14 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
       info.equipment = equipment;
       std::vector<EncodedObject> encoded;
       if (spin) {
-        ObjectPlan plan{mine[0].series_uid, mine[0].sop_uid, mine[0].series_number, 1, mine[0].description, ""};
+        ObjectPlan plan{mine[0].series_uid, mine[0].sop_uid, mine[0].series_number, 1, mine[0].description,
+                        mine[0].created};
         encoded.push_back(encodeSpin(identity, plan, frames, info, out_dir / "dicom"));
       } else {
         std::vector<ObjectPlan> plans;
         int instance = 1;
         for (const auto& m : mine)
-          plans.push_back({m.series_uid, m.sop_uid, m.series_number, instance++, m.description, ""});
+          plans.push_back({m.series_uid, m.sop_uid, m.series_number, instance++, m.description, m.created});
         encoded = encodeKeyViews(identity, plans, frames, info,
                                  plans.size() == 1 ? KeyViewsMode::Multiframe : KeyViewsMode::Single, out_dir / "dicom");
       }

@@ -26,6 +26,14 @@ double jitter() {
 
 std::string hex(uint16_t status) { return fmt::format("0x{:04X}", status); }
 
+// A failure that no retry will change: the destination will not take this kind
+// of object (0x0122 SOP class not supported, 0xA9xx data set does not match, 0xCxxx
+// cannot understand). 0xA7xx (out of resources) is worth retrying.
+bool permanentRefusal(const FileSendResult& file) {
+  if (!file.has_status) return false;
+  return file.status == 0x0122 || (file.status & 0xFF00) == 0xA900 || (file.status & 0xF000) == 0xC000;
+}
+
 }  // namespace
 
 double retryDelaySeconds(const SendingConfig& config, int attempt, double jitter_factor) {
@@ -114,6 +122,14 @@ void SendWorkers::sendOne(const Job& job) {
         not_accepted.push_back(description_of[file.sop_instance_uid]);
         break;
       case SendOutcome::Failed:
+        if (permanentRefusal(file)) {
+          // Send the rest, remember the refusal, and do not offer this class again.
+          jobs_.recordRefusedSopClass(destination.name, file.sop_class_uid);
+          not_accepted.push_back(description_of[file.sop_instance_uid] + " (" + hex(file.status) + ")");
+          log->warn("send job {}: {} refused {} with {}: {}", job.id, destination.name, file.sop_instance_uid,
+                    hex(file.status), file.text);
+          break;
+        }
         errors.push_back(description_of[file.sop_instance_uid] + ": " +
                          (file.has_status ? hex(file.status) + " " : std::string()) + file.text);
         break;

@@ -43,7 +43,7 @@ Job readJob(const sql::Statement& s) {
 
 const char* const kOutputColumns =
     "job_id, output_key, kind, preset, series_uid, sop_uid, series_number, description, sop_class_uid, file_path, "
-    "file_size, frames";
+    "file_size, frames, created";
 
 JobOutput readOutput(const sql::Statement& s) {
   JobOutput o;
@@ -59,6 +59,7 @@ JobOutput readOutput(const sql::Statement& s) {
   o.file_path = s.text(9);
   o.file_size = s.integer(10);
   o.frames = static_cast<int>(s.integer(11));
+  o.created = s.text(12);
   return o;
 }
 
@@ -284,10 +285,10 @@ void JobQueue::planOutputs(int64_t job_id, const std::vector<JobOutput>& outputs
   sql::Transaction tx(*impl_->db);
   auto insert = impl_->db->prepare(
       "INSERT OR IGNORE INTO job_outputs(job_id, output_key, kind, preset, series_uid, sop_uid, series_number, "
-      "description) VALUES (?,?,?,?,?,?,?,?)");
+      "description, created) VALUES (?,?,?,?,?,?,?,?,?)");
   for (const auto& o : outputs) {
     insert.bind(1, job_id).bind(2, o.output_key).bind(3, o.kind).bind(4, o.preset).bind(5, o.series_uid)
-        .bind(6, o.sop_uid).bind(7, o.series_number).bind(8, o.description).run();
+        .bind(6, o.sop_uid).bind(7, o.series_number).bind(8, o.description).bind(9, o.created).run();
     insert.reset();
   }
   tx.commit();

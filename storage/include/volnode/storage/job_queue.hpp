@@ -48,6 +48,7 @@ struct JobOutput {
   std::string description, sop_class_uid, file_path;
   int64_t file_size = 0;
   int frames = 0;
+  std::string created;  // "YYYYMMDDHHMMSS", decided with the UIDs
 };
 
 struct JobFilter {
