@@ -1,0 +1,130 @@
+#pragma once
+// Helpers for the reliability suite: what storescu acknowledged, what the node's
+// index and store hold, raw DICOM peers (hostile or slow), Orthanc look-ups and
+// the node's memory. Everything talks to processes on loopback only.
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "support/node_process.hpp"
+#include "support/orthanc_process.hpp"
+#include "support/process.hpp"
+
+namespace volnode::test::reliability {
+
+using namespace std::chrono_literals;
+
+// ---- the node's storage, seen from outside -------------------------------------------------
+
+std::filesystem::path storageDir(const NodeProcess& node);  // <dir>/var (storage.dir)
+std::filesystem::path storeDir(const NodeProcess& node);    // <dir>/var/store
+
+struct IndexedInstance {
+  std::string sop_uid;
+  std::string file_path;  // relative to the store
+};
+
+// Rows of the index read with the sqlite3 command-line tool (read-only), so the
+// suite needs no SQLite code of its own. Throws when the query fails.
+std::vector<IndexedInstance> indexedInstances(const std::filesystem::path& index_file);
+std::vector<std::string> fileSlots(const std::filesystem::path& index_file);
+std::string sqliteQuery(const std::filesystem::path& index_file, const std::string& sql);
+
+// True when the whole file parses with DCMTK (not only up to the pixel data).
+bool parsesCompletely(const std::filesystem::path& file, std::string* why = nullptr);
+
+// ---- DCMTK tools ---------------------------------------------------------------------------
+
+// Files storescu -v reported "Received Store Response (Success)" for, in order.
+std::vector<std::string> acknowledgedFiles(const std::string& storescu_verbose_output);
+// Number of "Received Store Response" lines with a given status word (e.g. "Success").
+int responsesWith(const std::string& storescu_output, const std::string& word);
+
+// echoscu against the node; returns the elapsed time, or nullopt when it failed.
+std::optional<std::chrono::milliseconds> echo(const NodeProcess& node, std::chrono::seconds timeout = 10s);
+
+// ---- JSON API ------------------------------------------------------------------------------
+
+nlohmann::json apiJson(const NodeProcess& node, const std::string& path);  // null on any failure
+std::vector<nlohmann::json> jobsOf(const NodeProcess& node, const std::string& kind);
+
+// Polls until `done` is true or the timeout passes; returns whether it became true.
+template <typename Pred>
+bool waitFor(Pred done, std::chrono::milliseconds timeout, std::chrono::milliseconds poll = 200ms);
+
+// ---- Orthanc -------------------------------------------------------------------------------
+
+// Orthanc's id of a study by StudyInstanceUID, "" when Orthanc does not have it.
+std::string orthancStudyId(const OrthancProcess& orthanc, const std::string& study_uid);
+// SOP Instance UIDs (one per stored instance; a duplicate would show twice) of a study.
+std::vector<std::string> orthancSopUids(const OrthancProcess& orthanc, const std::string& study_uid);
+
+// ---- process memory ------------------------------------------------------------------------
+
+// VmRSS of a process in kB (0 when it is gone).
+long residentKb(pid_t pid);
+// The node's pid, from <storage.dir>/volnode.lock (written by the node).
+pid_t nodePid(const NodeProcess& node);
+
+// ---- raw DICOM upper layer -----------------------------------------------------------------
+
+// A TCP connection to 127.0.0.1:port; -1 when it cannot connect.
+int connectLoopback(int port);
+// True when the peer closed (or reset) the connection; waits up to `timeout` for it.
+bool closedByPeer(int fd, std::chrono::milliseconds timeout);
+
+// A-ASSOCIATE-RQ proposing one presentation context (id 1).
+std::string associateRequestPdu(const std::string& called_aet, const std::string& calling_aet,
+                                const std::string& abstract_syntax, const std::string& transfer_syntax);
+
+// A hand-made association, for datasets no DICOM toolkit would send and for
+// peers that negotiate and then sit idle.
+class RawAssociation {
+ public:
+  RawAssociation() = default;
+  ~RawAssociation();
+  RawAssociation(const RawAssociation&) = delete;
+  RawAssociation& operator=(const RawAssociation&) = delete;
+
+  // Connects and negotiates; true when the presentation context was accepted.
+  bool open(int port, const std::string& abstract_syntax, const std::string& transfer_syntax,
+            const std::string& called_aet = "VOLNODE", const std::string& calling_aet = "RAWPEER",
+            std::chrono::milliseconds timeout = 5000ms);
+  // C-STORE with the given dataset bytes (already in the negotiated transfer syntax).
+  // Returns the DIMSE status, or -1 when the node dropped the association / no answer came.
+  int store(const std::string& sop_class, const std::string& sop_instance, const std::string& dataset,
+            std::chrono::milliseconds timeout = 30000ms);
+  void release();
+  int fd() const { return fd_; }
+  const std::string& lastError() const { return error_; }
+
+ private:
+  bool sendAll(const std::string& bytes);
+  bool readPdu(std::string& pdu, std::chrono::milliseconds timeout);
+  int fd_ = -1;
+  int message_id_ = 1;
+  std::string error_;
+};
+
+// ---- implementation of the template --------------------------------------------------------
+
+template <typename Pred>
+bool waitFor(Pred done, std::chrono::milliseconds timeout, std::chrono::milliseconds poll) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(poll);
+  }
+}
+
+}  // namespace volnode::test::reliability
