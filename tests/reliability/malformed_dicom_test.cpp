@@ -435,7 +435,7 @@ TEST(MalformedDicom, EveryCaseIsAnsweredStoredCasesAreRefusedWithAReasonAndTheNo
           "a series whose pixel data holds half of Rows x Columns was rendered and its results queued "
           "(VolumeDecoder::load in pipeline/volume/decode.cpp sizes its buffer from GDCM's "
           "GetBufferLength(), i.e. from Rows/Columns, and never compares it with the PixelData element's "
-          "length; the missing half is whatever the reused buffer held): " + series.value("state_reason", ""));
+          "length; the missing half is not from the file: zeros or what the reused buffer held): " + series.value("state_reason", ""));
       continue;
     }
     EXPECT_TRUE(state == "refused" || state == "failed") << c.name << ": rendered although malformed";
