@@ -56,6 +56,29 @@ class DirectoryLock {
   int fd_ = -1;
 };
 
+// A store with files but no index (deleted or emptied) must not start afresh:
+// SQLite would create a new empty index and every stored instance would be lost
+// to it. Write-ahead-log contents count as an index.
+void refuseLostIndex(const std::filesystem::path& dir) {
+  auto index = dir / "index.sqlite";
+  auto wal = dir / "index.sqlite-wal";
+  std::error_code ec;
+  bool index_has_data = std::filesystem::file_size(index, ec) > 0 && !ec;
+  bool wal_has_data = std::filesystem::file_size(wal, ec) > 0 && !ec;
+  if (index_has_data || wal_has_data) return;
+  bool store_has_files = false;
+  if (std::filesystem::is_directory(dir / "store"))
+    for (const auto& shard : std::filesystem::directory_iterator(dir / "store", ec)) {
+      store_has_files = true;
+      (void)shard;
+      break;
+    }
+  if (store_has_files)
+    throw Error(Errc::Database, "the index " + index.string() + " is missing or empty but " + (dir / "store").string() +
+                                    " holds files; restore index.sqlite from a backup, or move store/ away to start "
+                                    "an empty node");
+}
+
 // Rules from <presets_dir>/rules when present, else the built-in defaults; every
 // preset a rule names must load, so a typo stops start-up instead of a render.
 RuleSet loadRules(const std::filesystem::path& presets_dir) {
@@ -182,6 +205,7 @@ void Node::start() {
   auto log = moduleLogger("app");
   std::filesystem::path dir = c.storage.dir;
   impl_->lock = std::make_unique<DirectoryLock>(dir);
+  refuseLostIndex(dir);
   impl_->index = std::make_unique<Index>(dir / "index.sqlite");
   impl_->files = std::make_unique<FileStore>(dir / "store", c.storage.fsync, *impl_->index);
   impl_->files->recover();

@@ -141,7 +141,18 @@ class FrameSource {
     signed_ = pf.GetPixelRepresentation() == 1;
     if (int(img.GetColumns()) != h.cols || int(img.GetRows()) != h.rows)
       throw Error(Errc::InvalidDicom, h.path.string() + ": image matrix differs from its header");
-    buffer_.resize(img.GetBufferLength());
+    // Native pixel data shorter than the image it claims to be would leave the
+    // rest of the buffer to chance: refuse it.
+    const gdcm::DataSet& dataset = reader.GetFile().GetDataSet();
+    const gdcm::Tag pixel_data(0x7fe0, 0x0010);
+    if (dataset.FindDataElement(pixel_data)) {
+      const gdcm::ByteValue* native = dataset.GetDataElement(pixel_data).GetByteValue();
+      if (native && native->GetLength() < img.GetBufferLength())
+        throw Error(Errc::InvalidDicom, h.path.string() + ": pixel data is shorter than Rows x Columns x frames (" +
+                                            std::to_string(native->GetLength()) + " of " +
+                                            std::to_string(img.GetBufferLength()) + " bytes)");
+    }
+    buffer_.assign(img.GetBufferLength(), 0);
     if (!img.GetBuffer(buffer_.data()))
       throw Error(Errc::InvalidDicom, h.path.string() + ": pixel data could not be decoded (transfer syntax " +
                                           h.transfer_syntax_uid + ")");

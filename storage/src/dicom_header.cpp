@@ -1,6 +1,9 @@
 #include "dicom_header.hpp"
 
+#include <pthread.h>
+
 #include <cstring>
+#include <exception>
 #include <fstream>
 
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -61,9 +64,66 @@ size_t datasetOffset(const std::string& bytes) {
   return std::min(pos, bytes.size());
 }
 
+// DCMTK parses nested sequences recursively on the calling thread's stack; a
+// hostile instance nested tens of thousands deep would overflow an ordinary
+// thread stack. Items are counted first (an upper bound of the depth) and the
+// parse runs on a thread whose stack holds that depth with room to spare.
+constexpr size_t kMaxSequenceItems = 50000;
+constexpr size_t kParseStackBytes = size_t(256) << 20;  // reserved, committed only as used
+
+size_t countItemTags(const std::string& bytes) {
+  size_t count = 0;
+  for (size_t at = 0; at + 4 <= bytes.size(); ++at) {
+    at = bytes.find('\xFE', at);  // both byte orders of (FFFE,E000) contain 0xFE next to 0xFF
+    if (at == std::string::npos || at + 4 > bytes.size()) break;
+    const char* p = bytes.data() + at;
+    if ((p[1] == '\xFF' && p[2] == '\x00' && p[3] == '\xE0') || (at > 0 && p[-1] == '\xFF' && p[1] == '\xE0' && p[2] == '\x00'))
+      ++count;
+  }
+  return count;
+}
+
+template <typename Function>
+void runWithLargeStack(Function&& function) {
+  struct Call {
+    Function* function;
+    std::exception_ptr error;
+  } call{&function, nullptr};
+  pthread_attr_t attributes;
+  pthread_attr_init(&attributes);
+  pthread_attr_setstacksize(&attributes, kParseStackBytes);
+  pthread_t thread;
+  auto trampoline = [](void* argument) -> void* {
+    auto* c = static_cast<Call*>(argument);
+    try {
+      (*c->function)();
+    } catch (...) {
+      c->error = std::current_exception();
+    }
+    return nullptr;
+  };
+  int created = pthread_create(&thread, &attributes, trampoline, &call);
+  pthread_attr_destroy(&attributes);
+  if (created != 0) throw Error(Errc::Internal, "cannot start the header parser thread");
+  pthread_join(thread, nullptr);
+  if (call.error) std::rethrow_exception(call.error);
+}
+
+InstanceAttributes parseInstanceAttributes(const std::filesystem::path& file);
+
 }  // namespace
 
 InstanceAttributes readInstanceAttributes(const std::filesystem::path& file) {
+  if (countItemTags(readFile(file)) > kMaxSequenceItems)
+    throw Error(Errc::InvalidDicom, "more than " + std::to_string(kMaxSequenceItems) + " sequence items");
+  InstanceAttributes attributes;
+  runWithLargeStack([&] { attributes = parseInstanceAttributes(file); });
+  return attributes;
+}
+
+namespace {
+
+InstanceAttributes parseInstanceAttributes(const std::filesystem::path& file) {
   DcmFileFormat format;
   OFCondition status = format.loadFileUntilTag(file.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
                                                ERM_autoDetect, DCM_PixelData);
@@ -123,6 +183,8 @@ InstanceAttributes readInstanceAttributes(const std::filesystem::path& file) {
   a.acquisition_number = stringOf(ds, DCM_AcquisitionNumber);
   return a;
 }
+
+}  // namespace
 
 bool sameDataset(const std::filesystem::path& a, const std::filesystem::path& b) {
   std::error_code ec;
