@@ -44,8 +44,9 @@ LiveNodeActions::LiveNodeActions(const Config& config, Index& index, JobQueue& j
 LiveNodeActions::~LiveNodeActions() {
   echo_waker_.stop();
   if (echo_thread_.joinable()) echo_thread_.join();
-  for (auto& t : threads_)
-    if (t.joinable()) t.join();
+  std::lock_guard threads_lock(threads_mutex_);
+  for (auto& [study, thread] : retrieval_threads_)
+    if (thread.joinable()) thread.join();
 }
 
 const Destination* LiveNodeActions::peer(const std::string& source, std::string* error) const {
@@ -127,7 +128,15 @@ OnDemandResult LiveNodeActions::retrieve(const std::string& study_uid, const std
       result.message = "already being retrieved from " + from->name;
       return result;
     }
+    retrievals_[study_uid] = "retrieving";  // claimed: a second request now waits for this one
   }
+  auto give_up = [&](int status, const std::string& message) {
+    std::lock_guard lock(mutex_);
+    retrievals_[study_uid] = "failed: " + message;
+    result.status = status;
+    result.message = message;
+    return result;
+  };
   ScuSettings settings;
   settings.calling_aet = config_.dicom.aet;
   RetrieveScu scu(settings);
@@ -135,23 +144,18 @@ OnDemandResult LiveNodeActions::retrieve(const std::string& study_uid, const std
   try {
     series = scu.findSeries(*from, study_uid);
   } catch (const Error& e) {
-    result.status = 502;
-    result.message = std::string("cannot query ") + from->name + ": " + e.what();
-    return result;
+    return give_up(502, std::string("cannot query ") + from->name + ": " + e.what());
   }
-  if (series.empty()) {
-    result.status = 404;
-    result.message = "study " + study_uid + " is neither held here nor known to " + from->name;
-    return result;
-  }
+  if (series.empty()) return give_up(404, "study " + study_uid + " is neither held here nor known to " + from->name);
   router_.expectStudy(study_uid, rule, kOnDemandPriority);
-  {
-    std::lock_guard lock(mutex_);
-    retrievals_[study_uid] = "retrieving";
-  }
   Destination peer_copy = *from;
   std::string our_aet = config_.dicom.aet;
-  threads_.emplace_back([this, scu, peer_copy, study_uid, our_aet] {
+  joinFinishedRetrievals();
+  std::lock_guard threads_lock(threads_mutex_);
+  // An earlier retrieval of this study has ended (this request claimed the study): join it.
+  if (auto earlier = retrieval_threads_.find(study_uid); earlier != retrieval_threads_.end() && earlier->second.joinable())
+    earlier->second.join();
+  retrieval_threads_[study_uid] = std::thread([this, scu, peer_copy, study_uid, our_aet] {
     auto log = moduleLogger("app");
     std::string state;
     try {
@@ -171,6 +175,22 @@ OnDemandResult LiveNodeActions::retrieve(const std::string& study_uid, const std
   result.message = "retrieving " + std::to_string(series.size()) + " series from " + from->name +
                    "; each is rendered when it is complete";
   return result;
+}
+
+// A node runs for months: threads of ended retrievals are joined, not kept.
+void LiveNodeActions::joinFinishedRetrievals() {
+  std::lock_guard threads_lock(threads_mutex_);
+  std::vector<std::string> ended;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [study, thread] : retrieval_threads_)
+      if (retrievals_[study] != "retrieving") ended.push_back(study);
+  }
+  for (const auto& study : ended) {
+    auto found = retrieval_threads_.find(study);
+    if (found->second.joinable()) found->second.join();
+    retrieval_threads_.erase(found);
+  }
 }
 
 std::vector<DestinationStatus> LiveNodeActions::destinations() {

@@ -44,7 +44,9 @@ class LiveNodeActions : public NodeActions {
   std::function<void()> wake_;
   std::mutex mutex_;
   std::map<std::string, std::string> retrievals_;  // study uid -> "retrieving" | "retrieved" | "failed: ..."
-  std::vector<std::thread> threads_;
+  std::mutex threads_mutex_;  // guards retrieval_threads_ (console requests come on several threads)
+  std::map<std::string, std::thread> retrieval_threads_;  // by study; joined once their retrieval ended
+  void joinFinishedRetrievals();
   std::map<std::string, DestinationStatus> echo_cache_;
   Waker echo_waker_;
   std::thread echo_thread_;
