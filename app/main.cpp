@@ -143,8 +143,7 @@ int main(int argc, char** argv) {
     if (status->parsed()) return runStatus(config_path, overrides, status_json);
     if (inspect->parsed()) {
       if (!std::filesystem::is_directory(inspect_dir)) throw Error(Errc::NotFound, "no such folder: " + inspect_dir);
-      if (rules_dir.empty() && std::filesystem::is_directory("presets/rules")) rules_dir = "presets/rules";
-      RuleSet rules = rules_dir.empty() ? RuleSet::defaults() : RuleSet::loadDirectory(rules_dir);
+      RuleSet rules = rules_dir.empty() ? RuleSet::forPresets("presets") : RuleSet::loadDirectory(rules_dir);
       auto report = inspectDirectory(inspect_dir, &rules);
       std::cout << (inspect_json ? toJson(report) : toText(report)) << "\n";
       return 0;

@@ -82,8 +82,7 @@ void refuseLostIndex(const std::filesystem::path& dir) {
 // Rules from <presets_dir>/rules when present, else the built-in defaults; every
 // preset a rule names must load, so a typo stops start-up instead of a render.
 RuleSet loadRules(const std::filesystem::path& presets_dir) {
-  auto rules_dir = presets_dir / "rules";
-  RuleSet rules = std::filesystem::is_directory(rules_dir) ? RuleSet::loadDirectory(rules_dir) : RuleSet::defaults();
+  RuleSet rules = RuleSet::forPresets(presets_dir);
   for (const auto& rule : rules.rules())
     for (const auto& preset : rule.presets()) loadPreset(presets_dir, preset);
   return rules;

@@ -21,8 +21,7 @@ namespace {
 
 // Routing rules for the run: the configured ones, plus a rule made from --preset.
 RuleSet rulesFor(const OfflineRenderRequest& request, std::string* forced_rule) {
-  auto rules_dir = std::filesystem::path(request.config.pipeline.presets_dir) / "rules";
-  RuleSet rules = std::filesystem::is_directory(rules_dir) ? RuleSet::loadDirectory(rules_dir) : RuleSet::defaults();
+  RuleSet rules = RuleSet::forPresets(request.config.pipeline.presets_dir);
   *forced_rule = request.rule;
   if (request.presets.empty()) return rules;
   nlohmann::json outputs = nlohmann::json::array();

@@ -10,7 +10,6 @@
 #include <sstream>
 
 #include "volnode/core/error.hpp"
-#include "volnode/core/ids.hpp"
 
 namespace volnode {
 namespace {
@@ -46,39 +45,6 @@ void syncFile(const std::filesystem::path& file) {
 void syncDirectory(const std::filesystem::path& dir) {
   FileDescriptor fd(dir, O_RDONLY | O_DIRECTORY);
   if (::fsync(fd.get()) != 0) ioFail("cannot fsync directory", dir);
-}
-
-void writeFileAtomically(const std::filesystem::path& target, const std::string& bytes, bool sync) {
-  auto temp = target;
-  temp += ".tmp-" + newUuid();
-  {
-    FileDescriptor fd(temp, O_WRONLY | O_CREAT | O_TRUNC);
-    size_t done = 0;
-    while (done < bytes.size()) {
-      ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        int saved = errno;
-        ::unlink(temp.c_str());
-        errno = saved;
-        ioFail("cannot write", temp);
-      }
-      done += static_cast<size_t>(n);
-    }
-    if (sync && ::fdatasync(fd.get()) != 0) {
-      int saved = errno;
-      ::unlink(temp.c_str());
-      errno = saved;
-      ioFail("cannot fsync", temp);
-    }
-  }
-  if (::rename(temp.c_str(), target.c_str()) != 0) {
-    int saved = errno;
-    ::unlink(temp.c_str());
-    errno = saved;
-    ioFail("cannot rename into", target);
-  }
-  if (sync) syncDirectory(target.parent_path().empty() ? "." : target.parent_path());
 }
 
 uint64_t freeBytes(const std::filesystem::path& path) {

@@ -288,6 +288,11 @@ RuleSet RuleSet::loadDirectory(const std::filesystem::path& dir) {
   return set;
 }
 
+RuleSet RuleSet::forPresets(const std::filesystem::path& presets_dir) {
+  auto rules_dir = presets_dir / "rules";
+  return std::filesystem::is_directory(rules_dir) ? loadDirectory(rules_dir) : defaults();
+}
+
 RuleSet RuleSet::defaults() {
   static const char* const kDefault =
 #include "default_rules.inc"

@@ -252,19 +252,6 @@ int64_t Index::addInstance(const NewInstance& in) {
   return id;
 }
 
-void Index::removeInstance(int64_t id) {
-  std::lock_guard lock(impl_->write_mutex);
-  auto& db = *impl_->writer;
-  sql::Transaction tx(db);
-  auto s = db.prepare("SELECT series_pk FROM instances WHERE id = ?");
-  s.bind(1, id);
-  if (!s.step()) return;
-  int64_t series_pk = s.integer(0);
-  db.prepare("DELETE FROM instances WHERE id = ?").bind(1, id).run();
-  db.prepare("UPDATE series SET instance_count = instance_count - 1 WHERE id = ?").bind(1, series_pk).run();
-  tx.commit();
-}
-
 void Index::addSlots(const std::vector<std::string>& relative_paths) {
   std::lock_guard lock(impl_->write_mutex);
   auto& db = *impl_->writer;

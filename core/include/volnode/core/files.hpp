@@ -12,9 +12,6 @@ void syncFile(const std::filesystem::path& file);
 // Flushes a directory entry (after a rename or create) to stable storage.
 void syncDirectory(const std::filesystem::path& dir);
 
-// Writes bytes to `target` atomically: temp file in the same folder, fsync, rename, fsync dir.
-void writeFileAtomically(const std::filesystem::path& target, const std::string& bytes, bool sync = true);
-
 // Free bytes for unprivileged users on the filesystem holding `path`.
 uint64_t freeBytes(const std::filesystem::path& path);
 

@@ -92,6 +92,8 @@ class RuleSet {
   static RuleSet loadDirectory(const std::filesystem::path& dir);
   // The built-in defaults (presets/rules/default.json embedded at build time).
   static RuleSet defaults();
+  // The rules of a presets folder: <presets_dir>/rules when it exists, else the defaults.
+  static RuleSet forPresets(const std::filesystem::path& presets_dir);
 
   // The first rule that matches, or nullptr.
   const RoutingRule* firstMatch(const SeriesAttributes& attributes) const;

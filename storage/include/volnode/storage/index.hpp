@@ -33,7 +33,6 @@ class Index : public SlotLedger {
   // and returns its row id; its file stops being a free slot in the same step.
   // A series that had left `receiving` goes back to it.
   int64_t addInstance(const NewInstance& instance);
-  void removeInstance(int64_t id);
 
   // SlotLedger: the store's pre-created files that hold no acknowledged instance.
   void addSlots(const std::vector<std::string>& relative_paths) override;
