@@ -282,10 +282,13 @@ struct VolumeRenderer::Impl {
   bool image_valid = false;
   std::string applied_preset;  // transfer functions currently set up for
 
-  // Extreme visible points (LPS), keyed by threshold.
+  // Extreme visible points (LPS), keyed by threshold, and the index box that
+  // holds every visible voxel (lo, hi inclusive per axis).
   double points_threshold = NAN;
   std::vector<Vec3> points;
   Vec3 centre{};
+  std::array<int, 3> visible_lo{0, 0, 0}, visible_hi{-1, -1, -1};
+  std::array<int, 3> grid_lo{0, 0, 0}, grid_hi{-1, -1, -1};  // source index box the grid covers
 
   int width = 0, height = 0;
   bool first_render_done = false;
@@ -415,6 +418,8 @@ struct VolumeRenderer::Impl {
     const int ni = v.dimensions[0], nj = v.dimensions[1], nk = v.dimensions[2];
     const int16_t thr = int16_t(std::clamp(std::ceil(threshold), -32768.0, 32767.0));
     points.clear();
+    visible_lo = {ni, nj, nk};
+    visible_hi = {-1, -1, -1};
     for (int k = 0; k < nk; ++k)
       for (int j = 0; j < nj; ++j) {
         const int16_t* row = v.voxels.data() + (size_t(k) * nj + j) * ni;
@@ -432,10 +437,15 @@ struct VolumeRenderer::Impl {
           }
         points.push_back(v.physicalPoint(first, j, k));
         if (last != first) points.push_back(v.physicalPoint(last, j, k));
+        visible_lo = {std::min(visible_lo[0], first), std::min(visible_lo[1], j), std::min(visible_lo[2], k)};
+        visible_hi = {std::max(visible_hi[0], last), std::max(visible_hi[1], j), std::max(visible_hi[2], k)};
       }
-    if (points.empty())  // nothing visible: frame the whole grid
+    if (points.empty()) {  // nothing visible: frame the whole grid
       for (int c = 0; c < 8; ++c)
         points.push_back(v.physicalPoint((c & 1) ? ni - 1 : 0, (c & 2) ? nj - 1 : 0, (c & 4) ? nk - 1 : 0));
+      visible_lo = {0, 0, 0};
+      visible_hi = {ni - 1, nj - 1, nk - 1};
+    }
     Vec3 lo{1e30, 1e30, 1e30}, hi{-1e30, -1e30, -1e30};
     for (const auto& p : points)
       for (int c = 0; c < 3; ++c) {
@@ -469,44 +479,64 @@ struct VolumeRenderer::Impl {
     return std::max(s, 1e-3) / fill;
   }
 
-  // Rebuilds the rendered grid when the downsampling factors change.
+  // Rebuilds the rendered grid when the downsampling factors or the visible box
+  // change. The grid covers only the box that holds visible voxels (plus a
+  // margin for interpolation and gradients): air and tissue below the preset's
+  // threshold cost neither gradient precomputation nor ray steps.
   void prepareGrid(double pixel_mm, bool use_max) {
     const Volume& v = *volume;
+    const int ni = v.dimensions[0], nj = v.dimensions[1], nk = v.dimensions[2];
     std::array<int, 3> f{1, 1, 1};
     if (options.downsample_ratio > 0)
       for (int c = 0; c < 3; ++c)
         f[c] = std::clamp(int(std::floor(options.downsample_ratio * pixel_mm / v.spacing[c] + 1e-6)), 1, 4);
+    // Crop box in source indices, aligned to the factors; kept whole when
+    // cropping would save little, so an uncropped grid can share the voxels.
+    std::array<int, 3> lo{0, 0, 0}, hi{ni - 1, nj - 1, nk - 1};
+    const std::array<int, 3> n{ni, nj, nk};
+    double kept = 1;
+    for (int c = 0; c < 3; ++c) {
+      const int margin = 2 * f[c];
+      lo[c] = std::max(0, (visible_lo[c] - margin) / f[c] * f[c]);
+      hi[c] = std::min(n[c] - 1, visible_hi[c] + margin);
+      if (hi[c] < lo[c]) lo[c] = 0, hi[c] = n[c] - 1;
+      kept *= double(hi[c] - lo[c] + 1) / n[c];
+    }
+    if (kept > 0.9) lo = {0, 0, 0}, hi = {ni - 1, nj - 1, nk - 1};
+    const bool cropped = lo != std::array<int, 3>{0, 0, 0} || hi != std::array<int, 3>{ni - 1, nj - 1, nk - 1};
+
     const auto& d = v.direction;
     const double det = d[0] * (d[4] * d[8] - d[5] * d[7]) - d[1] * (d[3] * d[8] - d[5] * d[6]) +
                        d[2] * (d[3] * d[7] - d[4] * d[6]);
     const bool flip = det < 0;
     const bool any_down = f[0] > 1 || f[1] > 1 || f[2] > 1;
-    if (image_valid && f == grid_factors && (!any_down || use_max == grid_is_max)) return;
+    if (image_valid && f == grid_factors && lo == grid_lo && hi == grid_hi && (!any_down || use_max == grid_is_max))
+      return;
 
     const double t0 = now();
     grid = RenderGrid{};
-    const int ni = v.dimensions[0], nj = v.dimensions[1], nk = v.dimensions[2];
-    for (int c = 0; c < 3; ++c) grid.dims[c] = std::max(1, v.dimensions[c] / f[c]);
+    for (int c = 0; c < 3; ++c) grid.dims[c] = std::max(1, (hi[c] - lo[c] + 1) / f[c]);
     for (int c = 0; c < 3; ++c) grid.spacing[c] = v.spacing[c] * f[c];
     grid.direction = v.direction;
-    // Centre of output voxel (I,J,K) = source index (I*f + (f-1)/2, ...); a flip maps K -> nK-1-K.
+    const int NI = grid.dims[0], NJ = grid.dims[1], NK = grid.dims[2];
+    // Centre of grid voxel (I,J,K) = source index (lo + I*f + (f-1)/2, ...); a flip maps K -> NK-1-K.
     const double oi = (f[0] - 1) / 2.0, oj = (f[1] - 1) / 2.0, ok = (f[2] - 1) / 2.0;
-    grid.origin = v.physicalPoint(oi, oj, flip ? (grid.dims[2] - 1) * f[2] + ok : ok);
+    grid.origin = v.physicalPoint(lo[0] + oi, lo[1] + oj, lo[2] + (flip ? (NK - 1) * f[2] : 0) + ok);
     if (flip)
       for (int r = 0; r < 3; ++r) grid.direction[r * 3 + 2] = -grid.direction[r * 3 + 2];
 
-    if (!any_down && !flip) {
+    if (!any_down && !flip && !cropped) {
       grid.data = v.voxels.data();
     } else {
-      const int NI = grid.dims[0], NJ = grid.dims[1], NK = grid.dims[2];
       grid.own.resize(size_t(NI) * NJ * NK);
       const double inv = 1.0 / (f[0] * f[1] * f[2]);
       for (int K = 0; K < NK; ++K) {
-        const int srcK = flip ? NK - 1 - K : K;
+        const int srcK = lo[2] + (flip ? NK - 1 - K : K) * f[2];
         for (int J = 0; J < NJ; ++J) {
           int16_t* out = grid.own.data() + (size_t(K) * NJ + J) * NI;
+          const int srcJ = lo[1] + J * f[1];
           if (!any_down) {
-            std::memcpy(out, v.voxels.data() + (size_t(srcK) * nj + J) * ni, sizeof(int16_t) * NI);
+            std::memcpy(out, v.voxels.data() + (size_t(srcK) * nj + srcJ) * ni + lo[0], sizeof(int16_t) * NI);
             continue;
           }
           for (int I = 0; I < NI; ++I) {
@@ -514,7 +544,8 @@ struct VolumeRenderer::Impl {
             long acc = 0;
             for (int dk = 0; dk < f[2]; ++dk)
               for (int dj = 0; dj < f[1]; ++dj) {
-                const int16_t* row = v.voxels.data() + (size_t(srcK * f[2] + dk) * nj + (J * f[1] + dj)) * ni + I * f[0];
+                const int16_t* row =
+                    v.voxels.data() + (size_t(srcK + dk) * nj + (srcJ + dj)) * ni + lo[0] + I * f[0];
                 for (int di = 0; di < f[0]; ++di) {
                   acc += row[di];
                   acc_max = std::max<int>(acc_max, row[di]);
@@ -524,10 +555,11 @@ struct VolumeRenderer::Impl {
           }
         }
       }
-      (void)nk;
       grid.data = grid.own.data();
     }
     grid_factors = f;
+    grid_lo = lo;
+    grid_hi = hi;
     grid_is_max = use_max;
 
     image->Initialize();
@@ -552,8 +584,9 @@ struct VolumeRenderer::Impl {
     first_render_done = false;
     applied_preset.clear();
     timings.add("prepare-grid", now() - t0);
-    moduleLogger("render")->debug("render grid {}x{}x{} (factors {},{},{}{}{})", grid.dims[0], grid.dims[1],
-                                  grid.dims[2], f[0], f[1], f[2], use_max ? ", max" : "", flip ? ", flipped" : "");
+    moduleLogger("render")->debug("render grid {}x{}x{} (factors {},{},{}{}{}{})", grid.dims[0], grid.dims[1],
+                                  grid.dims[2], f[0], f[1], f[2], use_max ? ", max" : "", flip ? ", flipped" : "",
+                                  cropped ? ", cropped to the visible box" : "");
   }
 
   void applyPreset(const RenderPreset& p) {
@@ -629,6 +662,13 @@ struct VolumeRenderer::Impl {
     timings.add("framing", now() - t0);
     const double pixel_mm = 2 * fr.spin_scale / rq.height;
     prepareGrid(pixel_mm, p.blend == BlendMode::MaximumIntensity);
+    if (auto* fp = vtkFixedPointVolumeRayCastMapper::SafeDownCast(mapper)) {
+      // Cast about one ray per rendered voxel, not one per pixel: a denser ray
+      // grid only interpolates between the same voxels, and VTK draws the ray
+      // image scaled to the frame with linear filtering.
+      const double voxel_px = std::cbrt(grid.spacing[0] * grid.spacing[1] * grid.spacing[2]) / pixel_mm;
+      fp->SetImageSampleDistance(float(std::clamp(voxel_px, 1.0, std::max(1.0, options.max_image_sample_distance))));
+    }
     const std::string key = p.name + (preset_in.relative_units ? "@" + std::to_string(reference) : "");
     if (applied_preset != key) {
       applyPreset(p);
@@ -639,8 +679,36 @@ struct VolumeRenderer::Impl {
     return fr;
   }
 
+  bool cpuMip(const RenderPreset& p) const {
+    return p.blend == BlendMode::MaximumIntensity && backend == RenderBackend::Cpu;
+  }
+
+  // Projected maxima of a CPU MIP view (see splatMip).
+  std::vector<int16_t> mipMaxima(const RenderPreset& p, const RenderRequest& rq, const ViewBasis& b, double scale) {
+    const double t0 = now();
+    const double lo = p.window_center - p.window_width / 2;
+    auto maxima = splatMip(grid, b, centre, scale, rq.width, rq.height,
+                           int16_t(std::clamp(std::ceil(lo), -32768.0, 32767.0)), threadCount());
+    timings.add("render-mip", now() - t0);
+    return maxima;
+  }
+
+  // With parallel projection, the MIP seen from the opposite side is the same
+  // image mirrored left to right: frame a + 180 and the inferior view cost a copy.
+  static std::vector<int16_t> mirrored(const std::vector<int16_t>& maxima, int width, int height) {
+    std::vector<int16_t> out(maxima.size());
+    for (int y = 0; y < height; ++y) {
+      const int16_t* s = maxima.data() + size_t(y) * width;
+      int16_t* d = out.data() + size_t(y) * width;
+      for (int x = 0; x < width; ++x) d[x] = s[width - 1 - x];
+    }
+    return out;
+  }
+
+  // Renders one view. For a CPU MIP, `maxima` (when given) holds the view's
+  // projected maxima already computed; the GL pass then draws only annotations.
   RenderedFrame renderOne(const RenderPreset& p, const RenderRequest& rq, const ViewBasis& b, double scale,
-                          const std::string& name, double angle) {
+                          const std::string& name, double angle, std::vector<int16_t> maxima = {}) {
     vtkCamera* cam = renderer->GetActiveCamera();
     const double dist = 2000;  // mm; parallel projection, only the clipping range matters
     cam->SetFocalPoint(centre.data());
@@ -661,21 +729,18 @@ struct VolumeRenderer::Impl {
     for (int e = 0; e < 4; ++e) edge_text[e]->SetInput(rq.orientation_letters ? f.edge_letters[e].c_str() : "");
     f.identifiers_drawn = !rq.annotation.empty() && rq.annotation_has_identifiers;
 
-    const bool cpu_mip = p.blend == BlendMode::MaximumIntensity && backend == RenderBackend::Cpu;
+    const bool cpu_mip = cpuMip(p);
     double t0 = now();
-    std::vector<int16_t> maxima;
     if (cpu_mip) {
-      const double lo = p.window_center - p.window_width / 2;
-      maxima = splatMip(grid, b, centre, scale, rq.width, rq.height,
-                        int16_t(std::clamp(std::ceil(lo), -32768.0, 32767.0)), threadCount());
+      if (maxima.empty()) maxima = mipMaxima(p, rq, b, scale);
       prop->VisibilityOff();  // the GL pass below draws only the annotations
     }
+    const double t_gl = now();
     window->Render();
     prop->VisibilityOn();
-    const double dt = now() - t0;
-    timings.add(cpu_mip ? "render-mip" : first_render_done ? "render" : "first-render", dt);
+    timings.add(cpu_mip ? "annotations" : first_render_done ? "render" : "first-render", now() - t_gl);
     if (!cpu_mip) first_render_done = true;
-    f.render_seconds = dt;
+    f.render_seconds = now() - t0;
 
     t0 = now();
     window->GetPixelData(0, 0, rq.width - 1, rq.height - 1, 1, readback, 0);
@@ -754,12 +819,28 @@ std::vector<RenderedFrame> VolumeRenderer::render(const RenderPreset& preset_in,
   RenderPreset preset;
   auto fr = impl_->prepare(preset_in, request, preset);
   const int n = std::max(0, request.spin_frames);
+  const bool cpu_mip = impl_->cpuMip(preset);
+  const int w = request.width, h = request.height;
   std::vector<RenderedFrame> spin;
+  std::vector<std::vector<int16_t>> spin_maxima;  // CPU MIP: first half of an even spin, reused mirrored
   for (int i = 0; i < n; ++i) {
     const double a = 360.0 * i / n;
-    spin.push_back(impl_->renderOne(preset, request, spinBasis(a), fr.spin_scale, fmt::format("spin-{:03d}", i), a));
+    std::vector<int16_t> maxima;
+    if (cpu_mip) {
+      if (n % 2 == 0 && i >= n / 2) {
+        maxima = Impl::mirrored(spin_maxima[i - n / 2], w, h);
+      } else {
+        maxima = impl_->mipMaxima(preset, request, spinBasis(a), fr.spin_scale);
+        if (n % 2 == 0) spin_maxima.push_back(maxima);
+      }
+    }
+    spin.push_back(impl_->renderOne(preset, request, spinBasis(a), fr.spin_scale, fmt::format("spin-{:03d}", i), a,
+                                    std::move(maxima)));
   }
+  spin_maxima.clear();
   std::vector<RenderedFrame> out;
+  std::map<View, std::vector<int16_t>> view_maxima;  // CPU MIP key views, for their opposite view
+  auto opposite = [](View v) { return v == View::Superior ? View::Inferior : View::Superior; };
   for (View v : request.views) {
     if (isSpinView(v) && n > 0) {
       const double pos = spinAngleOf(v) * n / 360.0;
@@ -773,7 +854,16 @@ std::vector<RenderedFrame> VolumeRenderer::render(const RenderPreset& preset_in,
       }
     }
     const double scale = isSpinView(v) ? fr.spin_scale : fr.view_scale.at(v);
-    out.push_back(impl_->renderOne(preset, request, viewBasis(v), scale, viewName(v), spinAngleOf(v)));
+    std::vector<int16_t> maxima;
+    if (cpu_mip && !isSpinView(v)) {
+      // Superior and inferior are framed alike, so each is the other mirrored.
+      if (auto it = view_maxima.find(opposite(v)); it != view_maxima.end() && fr.view_scale.at(v) == fr.view_scale.at(opposite(v)))
+        maxima = Impl::mirrored(it->second, w, h);
+      else
+        view_maxima[v] = maxima = impl_->mipMaxima(preset, request, viewBasis(v), scale);
+    }
+    out.push_back(impl_->renderOne(preset, request, viewBasis(v), scale, viewName(v), spinAngleOf(v),
+                                   std::move(maxima)));
   }
   for (auto& f : spin) out.push_back(std::move(f));
   return out;
@@ -797,6 +887,9 @@ void writePng(const RenderedFrame& frame, const std::filesystem::path& file) {
   std::error_code ec;
   if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path(), ec);
   vtkNew<vtkPNGWriter> writer;
+  // zlib level 1: previews are written for every frame of a bundle; the
+  // default level 5 costs about twice the time for files ~10 % smaller.
+  writer->SetCompressionLevel(1);
   writer->SetInputData(img);
   writer->SetFileName(file.string().c_str());
   writer->Write();

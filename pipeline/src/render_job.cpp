@@ -1,6 +1,8 @@
 #include "volnode/pipeline/render_job.hpp"
 
 #include <chrono>
+#include <iterator>
+#include <map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -50,6 +52,12 @@ std::string expandAnnotation(std::string text, const StudySummary& study, const 
   }
   auto end = text.find_last_not_of(' ');
   return end == std::string::npos ? std::string() : text.substr(0, end + 1);
+}
+
+bool wantsKeyViews(const RoutingRule& rule, const std::string& preset) {
+  for (const auto& out : rule.outputs)
+    if (out.type == "key_views" && out.preset == preset) return true;
+  return false;
 }
 
 bool isHead(const std::string& body_part, const std::string& preset) {
@@ -179,6 +187,7 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
   EquipmentInfo equipment;
   equipment.device_serial_number = s.node_aet;
 
+  std::map<std::string, std::vector<RenderedFrame>> key_views_rendered;  // preset -> frames, made with its spin
   double share = 80.0 / std::max<size_t>(1, rule.outputs.size());
   double done = 10;
   for (const auto& out : rule.outputs) {
@@ -216,11 +225,25 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
                                    static_cast<int64_t>(encoded.size_bytes), 0);
     } else {
       RenderPreset preset = loadPreset(s.presets_dir, out.preset);
-      RenderRequest r = request;
-      bool spin = out.type != "key_views";
-      r.views = spin ? std::vector<View>{} : keyViews();
-      r.spin_frames = spin ? s.render.spin_frames : 0;
-      auto frames = spin ? impl_->renderer->renderSpin(preset, r) : impl_->renderer->render(preset, r);
+      const bool spin = out.type != "key_views";
+      std::vector<RenderedFrame> frames;
+      if (!spin && key_views_rendered.count(out.preset)) {
+        frames = std::move(key_views_rendered[out.preset]);
+        key_views_rendered.erase(out.preset);
+      } else {
+        // A spin and the key views of one preset are rendered in one pass: the
+        // anterior, left, posterior and right views are spin frames.
+        const bool with_key_views = spin && wantsKeyViews(rule, out.preset);
+        RenderRequest r = request;
+        r.views = spin && !with_key_views ? std::vector<View>{} : keyViews();
+        r.spin_frames = spin ? s.render.spin_frames : 0;
+        frames = impl_->renderer->render(preset, r);
+        if (with_key_views) {
+          const auto split = frames.begin() + static_cast<std::ptrdiff_t>(r.views.size());
+          key_views_rendered[out.preset].assign(std::make_move_iterator(frames.begin()), std::make_move_iterator(split));
+          frames.erase(frames.begin(), split);
+        }
+      }
       result.timings.add("render", secondsSince(start));
       start = Clock::now();
       for (const auto& frame : frames) writePng(frame, out_dir / "png" / (out.preset + "-" + frame.view + ".png"));

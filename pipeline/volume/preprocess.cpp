@@ -1,17 +1,16 @@
-// Preprocessing: clamp -> crop to body -> isotropic resample (ITK) -> smoothing (ITK).
+// Preprocessing: clamp -> crop to body -> isotropic resample -> smoothing (ITK).
 #include "volnode/pipeline/preprocess.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <thread>
 
 #include <itkCastImageFilter.h>
 #include <itkCurvatureAnisotropicDiffusionImageFilter.h>
 #include <itkImage.h>
-#include <itkLinearInterpolateImageFunction.h>
 #include <itkMedianImageFilter.h>
-#include <itkResampleImageFilter.h>
 
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
@@ -77,6 +76,75 @@ Volume unwrap(const ShortImage* img, const Volume& meta) {
 }
 
 void releaseVoxels(Volume& v) { std::vector<int16_t>().swap(v.voxels); }
+
+// Where output index p falls between two input samples along one axis.
+struct AxisSample {
+  int i0 = 0, i1 = 0;
+  float w = 0;  // weight of i1
+};
+
+std::vector<AxisSample> axisSamples(int n_out, double spacing_out, int n_in, double spacing_in) {
+  std::vector<AxisSample> out(size_t(std::max(n_out, 0)));
+  for (int p = 0; p < n_out; ++p) {
+    const double pos = p * spacing_out / spacing_in;
+    int i0 = std::clamp(int(std::floor(pos)), 0, std::max(0, n_in - 2));
+    const double w = n_in > 1 ? std::clamp(pos - i0, 0.0, 1.0) : 0.0;
+    out[size_t(p)] = {i0, std::min(i0 + 1, n_in - 1), float(w)};
+  }
+  return out;
+}
+
+// Trilinear resampling onto a grid with the same origin and direction and a
+// new spacing: the values ITK's ResampleImageFilter computes with a linear
+// interpolator here (every output point lies inside the input), rounded to the
+// nearest integer. Done slice by slice -- blend the two source slices around an
+// output slice, then interpolate in plane -- on all cores: about a tenth of
+// the general filter's time, which maps every voxel through a transform.
+Volume resampleSpacing(const Volume& v, const std::array<double, 3>& spacing, const std::array<int, 3>& dims) {
+  const int ni = v.dimensions[0], nj = v.dimensions[1];
+  const auto xs = axisSamples(dims[0], spacing[0], ni, v.spacing[0]);
+  const auto ys = axisSamples(dims[1], spacing[1], nj, v.spacing[1]);
+  const auto zs = axisSamples(dims[2], spacing[2], v.dimensions[2], v.spacing[2]);
+  Volume out;
+  out.modality = v.modality;
+  out.series_instance_uid = v.series_instance_uid;
+  out.frame_of_reference_uid = v.frame_of_reference_uid;
+  out.corrections = v.corrections;
+  out.dimensions = dims;
+  out.spacing = spacing;
+  out.origin = v.origin;
+  out.direction = v.direction;
+  out.voxels.resize(out.voxelCount());
+  const size_t slice_in = size_t(ni) * nj, slice_out = size_t(dims[0]) * dims[1];
+  const int threads = std::clamp(int(std::thread::hardware_concurrency()), 1, std::max(1, dims[2]));
+  auto work = [&](int t) {
+    std::vector<float> blend(slice_in);
+    for (int k = t; k < dims[2]; k += threads) {
+      const AxisSample& z = zs[size_t(k)];
+      const int16_t* a = v.voxels.data() + size_t(z.i0) * slice_in;
+      const int16_t* b = v.voxels.data() + size_t(z.i1) * slice_in;
+      for (size_t n = 0; n < slice_in; ++n) blend[n] = float(a[n]) + z.w * float(b[n] - a[n]);
+      int16_t* o = out.voxels.data() + size_t(k) * slice_out;
+      for (int j = 0; j < dims[1]; ++j) {
+        const AxisSample& y = ys[size_t(j)];
+        const float* r0 = blend.data() + size_t(y.i0) * ni;
+        const float* r1 = blend.data() + size_t(y.i1) * ni;
+        for (int i = 0; i < dims[0]; ++i) {
+          const AxisSample& x = xs[size_t(i)];
+          const float top = r0[x.i0] + x.w * (r0[x.i1] - r0[x.i0]);
+          const float bottom = r1[x.i0] + x.w * (r1[x.i1] - r1[x.i0]);
+          const float value = top + y.w * (bottom - top);
+          o[size_t(j) * dims[0] + i] = int16_t(std::clamp(std::lround(value), -32768L, 32767L));
+        }
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (auto& th : pool) th.join();
+  return out;
+}
 
 // Body mask: largest 6-connected component above the threshold, holes filled slice by slice.
 // Crops to its bounding box (+margin) and sets everything outside it to air.
@@ -253,27 +321,7 @@ PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
                              std::abs(target[1] - v.spacing[1]) > 1e-6 || std::abs(target[2] - v.spacing[2]) > 1e-6;
   if (need_resample) {
     const auto t0 = std::chrono::steady_clock::now();
-    auto in = wrap(v);
-    using Resample = itk::ResampleImageFilter<ShortImage, ShortImage>;
-    auto f = Resample::New();
-    f->SetInput(in);
-    f->SetInterpolator(itk::LinearInterpolateImageFunction<ShortImage, double>::New());
-    ShortImage::SizeType size;
-    ShortImage::SpacingType sp;
-    for (int i = 0; i < 3; ++i) size[i] = itk::SizeValueType(dims[i]), sp[i] = target[i];
-    f->SetSize(size);
-    f->SetOutputSpacing(sp);
-    f->SetOutputOrigin(in->GetOrigin());
-    f->SetOutputDirection(in->GetDirection());
-    f->SetDefaultPixelValue(short(airValue(v)));
-    f->Update();
-    ShortImage::Pointer out = f->GetOutput();
-    out->DisconnectPipeline();
-    f = nullptr;
-    in = nullptr;
-    Volume meta = std::move(v);
-    releaseVoxels(meta);
-    v = unwrap(out, meta);
+    v = resampleSpacing(v, target, dims);
     result.timings.push_back({"resample", msSince(t0)});
     result.notes.push_back(fmt("resampled to %.3gx%.3gx%.3g mm", target[0], target[1], target[2]) + " (" +
                            std::to_string(dims[0]) + "x" + std::to_string(dims[1]) + "x" + std::to_string(dims[2]) +

@@ -43,6 +43,22 @@ TEST(RenderSpin, ConfigurableFrameCountTurnsTowardsThePatientsLeft) {
   EXPECT_LT(meanAbsDiff(spin[4], r.renderView(testMip(), View::Posterior, rq)), 0.5);
 }
 
+// A CPU MIP reuses the opposite view mirrored (frame a + 180, inferior from
+// superior): it must be the picture a direct render of that view gives.
+TEST(RenderSpin, MirroredMipViewsEqualDirectRenders) {
+  auto& r = sharedRenderer();
+  r.setVolume(axialPhantom());
+  RenderRequest rq = plainRequest(128);
+  rq.views = {View::Superior, View::Inferior};
+  auto both = r.render(testMip(), rq);
+  ASSERT_EQ(both.size(), 2u);
+  rq.views = {View::Inferior};
+  auto direct = r.render(testMip(), rq);
+  ASSERT_EQ(direct.size(), 1u);
+  EXPECT_LT(meanAbsDiff(both[1], direct[0]), 0.5);
+  EXPECT_GT(meanAbsDiff(both[0], both[1]), 2.0);  // superior and inferior differ (left/right markers)
+}
+
 TEST(RenderFraming, ObjectFillsAtLeast80PercentOfTheAnteriorFrame) {
   auto& r = sharedRenderer();
   r.setVolume(axialPhantom());

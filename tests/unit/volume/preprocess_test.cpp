@@ -84,6 +84,36 @@ TEST(Preprocess, IsotropicResamplingKeepsThePhysicalExtent) {
   EXPECT_GE(r.timings[0].ms, 0.0);
 }
 
+// Trilinear interpolation reproduces a linear field exactly, so every resampled
+// voxel must equal the field at its own position (to the integer rounding),
+// whatever the spacing ratios along each axis and the grid's orientation.
+TEST(Preprocess, ResamplingInterpolatesLinearlyOnTheNewGrid) {
+  Volume in;
+  in.modality = "MR";
+  in.dimensions = {37, 29, 23};
+  in.spacing = {0.9, 1.3, 2.7};
+  in.origin = {12, -7, 40};
+  in.direction = {0, 1, 0, 0, 0, -1, -1, 0, 0};  // a sagittal grid
+  auto field = [](const std::array<double, 3>& p) { return 3.0 * p[0] - 2.0 * p[1] + 5.0 * p[2] + 100; };
+  in.voxels.resize(in.voxelCount());
+  for (int k = 0; k < 23; ++k)
+    for (int j = 0; j < 29; ++j)
+      for (int i = 0; i < 37; ++i)
+        in.voxels[(size_t(k) * 29 + j) * 37 + i] = int16_t(std::lround(field(in.physicalPoint(i, j, k))));
+  PreprocessOptions o;
+  o.target_spacing_mm = 0.7;
+  const auto r = preprocess(std::move(in), o);
+  const Volume& v = r.volume;
+  ASSERT_EQ(v.spacing, (std::array<double, 3>{0.7, 0.7, 0.7}));
+  ASSERT_EQ(v.dimensions, (std::array<int, 3>{47, 53, 85}));  // floor(36*0.9/0.7)+1, ...
+  int worst = 0;
+  for (int k = 0; k < v.dimensions[2]; ++k)
+    for (int j = 0; j < v.dimensions[1]; ++j)
+      for (int i = 0; i < v.dimensions[0]; ++i)
+        worst = std::max(worst, int(std::lround(std::abs(v.at(i, j, k) - field(v.physicalPoint(i, j, k))))));
+  EXPECT_LE(worst, 1) << "resampled values must lie on the linear field (input rounding + output rounding)";
+}
+
 TEST(Preprocess, MaxVoxelsCapsTheIsotropicGrid) {
   PreprocessOptions o;
   o.max_voxels = 20000;

@@ -82,6 +82,10 @@ class VolumeRenderer {
     // factor is floor(downsample_ratio * pixel size / spacing), 1..4, so rendered
     // voxels stay at most `downsample_ratio` pixels wide. 0 disables.
     double downsample_ratio = 2.5;
+    // CPU composite: rays are cast about one per rendered voxel, at most this
+    // many pixels apart (VTK's image sample distance), and the ray image is
+    // drawn scaled to the frame. 1 casts a ray per pixel.
+    double max_image_sample_distance = 2.0;
     int threads = 0;  // CPU ray-cast threads; 0: all cores
   };
 
