@@ -142,6 +142,68 @@ std::vector<int16_t> splatMip(const RenderGrid& g, const ViewBasis& b, const Vec
   const double x0 = width / 2.0 + dot(d0, r) / px, y0 = height / 2.0 - dot(d0, b.up) / px;
   const int NI = g.dims[0], NJ = g.dims[1], NK = g.dims[2];
   const size_t npix = size_t(width) * height;
+  // Pixel span [a, b] a voxel centred at c covers along one image axis (half width h).
+  auto span = [](double c, double h, int limit, int& a, int& b) {
+    a = int(std::floor(c - h + 0.5));
+    b = int(std::floor(c + h - 0.5));
+    if (b < a) b = a = int(std::floor(c));
+    a = std::max(a, 0);
+    b = std::min(b, limit - 1);
+  };
+
+  // Fast path: when two grid axes lie in the image's horizontal plane (every
+  // spin frame of an axial, sagittal or coronal acquisition), a slice across
+  // the third axis projects onto one band of rows. Its voxels are maxed into a
+  // single line first (which stays in cache), and the line into the band's rows.
+  int band = -1;
+  for (int c = 0; c < 3 && band < 0; ++c)
+    if (std::fabs(dv[(c + 1) % 3]) < 1e-9 && std::fabs(dv[(c + 2) % 3]) < 1e-9) band = c;
+  if (band >= 0) {
+    const std::array<int, 3> n{NI, NJ, NK};
+    const std::array<size_t, 3> stride{1, size_t(NI), size_t(NI) * NJ};
+    // Inner axis: the other axis with the smaller memory stride.
+    const int inner = band == 0 ? 1 : 0, outer = 3 - band - inner;
+    threads = std::max(1, std::min(threads, n[band]));
+    std::vector<std::vector<int16_t>> partial(threads, std::vector<int16_t>(npix, INT16_MIN));
+    auto work = [&](int t) {
+      int16_t* out = partial[t].data();
+      std::vector<int16_t> line(width);
+      for (int sl = t; sl < n[band]; sl += threads) {
+        int ya, yb;
+        span(y0 + sl * dv[band], hy, height, ya, yb);
+        if (yb < ya) continue;
+        std::fill(line.begin(), line.end(), INT16_MIN);
+        int touched_lo = width, touched_hi = -1;
+        for (int o = 0; o < n[outer]; ++o) {
+          const int16_t* row = g.data + sl * stride[band] + o * stride[outer];
+          const double xr = x0 + sl * du[band] + o * du[outer];
+          for (int u = 0; u < n[inner]; ++u) {
+            const int16_t val = row[u * stride[inner]];
+            if (val < lo) continue;
+            int xa, xb;
+            span(xr + u * du[inner], hx, width, xa, xb);
+            for (int x = xa; x <= xb; ++x)
+              if (line[x] < val) line[x] = val;
+            touched_lo = std::min(touched_lo, xa);
+            touched_hi = std::max(touched_hi, xb);
+          }
+        }
+        for (int y = ya; y <= yb; ++y) {
+          int16_t* o = out + size_t(y) * width;
+          for (int x = touched_lo; x <= touched_hi; ++x)
+            if (o[x] < line[x]) o[x] = line[x];
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
+    work(0);
+    for (auto& th : pool) th.join();
+    for (int t = 1; t < threads; ++t)
+      for (size_t p = 0; p < npix; ++p) partial[0][p] = std::max(partial[0][p], partial[t][p]);
+    return std::move(partial[0]);
+  }
+
   threads = std::max(1, std::min(threads, NK));
   std::vector<std::vector<int16_t>> partial(threads, std::vector<int16_t>(npix, INT16_MIN));
   auto work = [&](int t) {
@@ -153,15 +215,9 @@ std::vector<int16_t> splatMip(const RenderGrid& g, const ViewBasis& b, const Vec
         for (int i = 0; i < NI; ++i) {
           const int16_t val = row[i];
           if (val < lo) continue;
-          const double xc = xr + i * du[0], yc = yr + i * dv[0];
-          int xa = int(std::floor(xc - hx + 0.5)), xb = int(std::floor(xc + hx - 0.5));
-          int ya = int(std::floor(yc - hy + 0.5)), yb = int(std::floor(yc + hy - 0.5));
-          if (xb < xa) xb = xa = int(std::floor(xc));
-          if (yb < ya) yb = ya = int(std::floor(yc));
-          xa = std::max(xa, 0);
-          ya = std::max(ya, 0);
-          xb = std::min(xb, width - 1);
-          yb = std::min(yb, height - 1);
+          int xa, xb, ya, yb;
+          span(xr + i * du[0], hx, width, xa, xb);
+          span(yr + i * dv[0], hy, height, ya, yb);
           for (int y = ya; y <= yb; ++y) {
             int16_t* o = out + size_t(y) * width;
             for (int x = xa; x <= xb; ++x)
