@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -131,6 +132,15 @@ std::string CompletionMonitor::evaluate(const SeriesSummary& series, double now)
   }
   if (count_reached) return fmt::format("expected count {}/{}", series.instances, *expected);
   return release_reason;
+}
+
+double CompletionMonitor::secondsUntilNextRelease(double now_unix) {
+  std::lock_guard lock(mutex_);
+  double next = std::numeric_limits<double>::infinity();
+  for (const auto& [id, a] : associations_)
+    if (!a.open && a.ended_unix + config_.release_grace_s > now_unix)
+      next = std::min(next, a.ended_unix + config_.release_grace_s - now_unix);
+  return next;
 }
 
 std::vector<std::string> CompletionMonitor::tick(double now_unix) {

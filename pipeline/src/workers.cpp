@@ -68,7 +68,7 @@ void CompletionLoop::run() {
     } catch (const std::exception& e) {
       log->error("completion loop: {}", e.what());
     }
-  } while (waker_.wait(tick_s_));
+  } while (waker_.wait(std::min(tick_s_, monitor_.secondsUntilNextRelease(unixSecondsNow()) + 0.01)));
 }
 
 RenderWorkers::RenderWorkers(int count, RenderJobSettings settings, Index& index, JobQueue& jobs,

@@ -44,6 +44,11 @@ class CompletionMonitor {
   // Looks at every `receiving` series once; returns the UIDs it marked complete.
   std::vector<std::string> tick(double now_unix);
 
+  // Seconds from now_unix until the earliest pending "association released +
+  // grace" moment, so the loop ticks then rather than on its next period;
+  // +infinity when no released association waits for its grace.
+  double secondsUntilNextRelease(double now_unix);
+
  private:
   struct AssociationState {
     bool open = true;

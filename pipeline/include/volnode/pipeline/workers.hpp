@@ -1,6 +1,7 @@
 #pragma once
 // The node's background threads, each catching at its top and naming itself:
-//   CompletionLoop  every tick: completion, routing of complete series, expired leases
+//   CompletionLoop  every tick and at each released association's grace deadline: completion,
+//                   routing of complete series, expired leases
 //   RenderWorkers   N threads, each with its own render window, running render jobs
 #include <atomic>
 #include <condition_variable>
