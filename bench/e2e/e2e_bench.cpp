@@ -27,6 +27,7 @@
 #include "support/orthanc_process.hpp"
 #include "support/process.hpp"
 #include "support/synthetic_series.hpp"
+#include "../common/ct_body_phantom.hpp"
 
 using namespace volnode::test;
 using nlohmann::json;
@@ -194,8 +195,10 @@ int main(int argc, char** argv) {
     s.rows = s.cols = 512;
     s.row_spacing = s.col_spacing = 0.7;
     s.slices = slices;
-    s.origin = {-179, -179, 0};
-    s.value = OrientationPhantom{{0, 0, 150}, {150, 110, 200}}.function();
+    s.origin = {-179.2, -179.2, -150};
+    // The body phantom of the render benchmark: bone, lungs, contrast, so the
+    // ct-bone and MIP renders have realistic work (not a few markers in air).
+    s.value = [](const Vec3& p) { return volnode::bench::ctBodyPhantomHu(p[0], p[1], p[2]); };
     std::filesystem::path path = series_dir.empty() ? work / "generated" : std::filesystem::path(series_dir);
     std::vector<std::filesystem::path> files;
     if (std::filesystem::exists(path))
@@ -205,7 +208,7 @@ int main(int argc, char** argv) {
       files = writeSyntheticSeries(s, path).files;
     }
     std::sort(files.begin(), files.end());
-    inputs.push_back({"generated CT (512x512x" + std::to_string(files.size()) + ")", files});
+    inputs.push_back({"generated body CT (512x512x" + std::to_string(files.size()) + ")", files});
   }
 
   std::vector<Run> runs;

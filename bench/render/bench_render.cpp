@@ -40,6 +40,7 @@
 #include "volnode/pipeline/display.hpp"
 #include "volnode/pipeline/presets.hpp"
 #include "volnode/pipeline/render.hpp"
+#include "../common/ct_body_phantom.hpp"
 
 using namespace volnode;
 namespace fs = std::filesystem;
@@ -54,9 +55,8 @@ double peakRssMiB() {
   return u.ru_maxrss / 1024.0;
 }
 
-// A body-sized CT phantom, 512x512x300, 0.7 x 0.7 x 1.0 mm, axial head-first supine:
-// soft-tissue body with fat rim, two lungs, a spine of vertebrae, ribs, an aorta
-// with contrast, a sternum, and +-15 HU noise.
+// The body phantom (bench/common/ct_body_phantom.hpp) sampled on 512x512x300,
+// 0.7 x 0.7 x 1.0 mm, axial head-first supine.
 std::shared_ptr<Volume> ctPhantom() {
   auto v = std::make_shared<Volume>();
   v->dimensions = {512, 512, 300};
@@ -65,38 +65,11 @@ std::shared_ptr<Volume> ctPhantom() {
   v->modality = "CT";
   v->series_instance_uid = "2.25.1000000000000000000000000001";
   v->voxels.resize(v->voxelCount());
-  uint32_t rng = 12345;
   size_t n = 0;
-  for (int k = 0; k < 300; ++k) {
-    const double z = -150 + k * 1.0;
-    for (int j = 0; j < 512; ++j) {
-      const double y = -179.2 + j * 0.7;
-      for (int i = 0; i < 512; ++i, ++n) {
-        const double x = -179.2 + i * 0.7;
-        rng = rng * 1664525u + 1013904223u;
-        const int noise = int((rng >> 24) % 31) - 15;
-        double hu = -1000;
-        const double body = (x / 165) * (x / 165) + ((y - 5) / 115) * ((y - 5) / 115);
-        if (body <= 1) {
-          hu = body > 0.85 ? -90 : 40;  // fat rim, soft tissue
-          const double lx = (std::fabs(x) - 70) / 55, ly = (y + 5) / 75, lz = (z - 40) / 120;
-          if (lx * lx + ly * ly + lz * lz <= 1) hu = -820;  // lungs
-          const double ax = x - 15, ay = y - 35;
-          if (ax * ax + ay * ay <= 14 * 14) hu = 280;  // aorta with contrast
-          // Vertebrae: 30 mm discs every 34 mm along z, posterior elements.
-          const double vy = y - 75, vz = std::fmod(z + 1000, 34.0);
-          if (x * x + vy * vy <= 19 * 19 && vz < 28) hu = (x * x + vy * vy >= 15 * 15) ? 900 : 300;
-          if (std::fabs(x) < 5 && y > 92 && y < 118 && vz < 26) hu = 700;
-          // Ribs: elliptical shells, 8 mm thick slabs every 25 mm in the chest.
-          const double rz = std::fmod(z + 1000, 25.0);
-          if (z > -60 && z < 140 && rz < 8 && body > 0.62 && body < 0.72) hu = 750;
-          // Sternum.
-          if (std::fabs(x) < 14 && y > -105 && y < -95 && z > -20 && z < 120) hu = 650;
-        }
-        v->voxels[n] = int16_t(std::clamp<int>(int(hu) + noise, -1024, 3071));
-      }
-    }
-  }
+  for (int k = 0; k < 300; ++k)
+    for (int j = 0; j < 512; ++j)
+      for (int i = 0; i < 512; ++i, ++n)
+        v->voxels[n] = int16_t(bench::ctBodyPhantomHu(-179.2 + i * 0.7, -179.2 + j * 0.7, -150 + k * 1.0));
   return v;
 }
 

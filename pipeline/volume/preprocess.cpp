@@ -116,6 +116,7 @@ Volume resampleSpacing(const Volume& v, const std::array<double, 3>& spacing, co
   out.direction = v.direction;
   out.voxels.resize(out.voxelCount());
   const size_t slice_in = size_t(ni) * nj, slice_out = size_t(dims[0]) * dims[1];
+  const bool same_plane = dims[0] == ni && dims[1] == nj && spacing[0] == v.spacing[0] && spacing[1] == v.spacing[1];
   const int threads = std::clamp(int(std::thread::hardware_concurrency()), 1, std::max(1, dims[2]));
   auto work = [&](int t) {
     std::vector<float> blend(slice_in);
@@ -125,6 +126,10 @@ Volume resampleSpacing(const Volume& v, const std::array<double, 3>& spacing, co
       const int16_t* b = v.voxels.data() + size_t(z.i1) * slice_in;
       for (size_t n = 0; n < slice_in; ++n) blend[n] = float(a[n]) + z.w * float(b[n] - a[n]);
       int16_t* o = out.voxels.data() + size_t(k) * slice_out;
+      if (same_plane) {  // only the slice spacing changes (the usual isotropic case)
+        for (size_t n = 0; n < slice_in; ++n) o[n] = int16_t(std::clamp(std::lround(blend[n]), -32768L, 32767L));
+        continue;
+      }
       for (int j = 0; j < dims[1]; ++j) {
         const AxisSample& y = ys[size_t(j)];
         const float* r0 = blend.data() + size_t(y.i0) * ni;
