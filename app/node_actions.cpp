@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include <cctype>
+
 #include "volnode/core/clock.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
@@ -13,6 +15,13 @@ namespace {
 
 constexpr int kOnDemandPriority = 10;  // a clinician is waiting: ahead of routine pushes
 constexpr double kEchoEveryS = 30;
+
+// 504 when the peer did not answer in time, 502 for any other failure to ask it.
+int retrieveFailureStatus(const std::string& message) {
+  std::string text = message;
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text.find("timed out") != std::string::npos || text.find("timeout") != std::string::npos ? 504 : 502;
+}
 
 bool hasRenderInFlightOrDone(const std::string& state) {
   return state == "queued" || state == "processing" || state == "done" || state == "receiving" || state == "complete";
@@ -82,6 +91,7 @@ std::vector<int64_t> LiveNodeActions::renderHeld(const std::vector<SeriesSummary
 OnDemandResult LiveNodeActions::renderStudy(const std::string& study_uid, const std::string& source,
                                             const std::string& rule) {
   OnDemandResult result;
+  result.study_uid = study_uid;
   if (index_.study(study_uid)) {
     result.job_ids = renderHeld(index_.seriesOfStudy(study_uid), rule);
     result.accepted = true;
@@ -89,29 +99,31 @@ OnDemandResult LiveNodeActions::renderStudy(const std::string& study_uid, const 
     result.message = result.job_ids.empty() ? "study held; no series to render" : "render queued or done";
     return result;
   }
-  return retrieve(study_uid, source, rule);
+  return retrieve(study_uid, "", source, rule);
 }
 
 OnDemandResult LiveNodeActions::renderSeries(const std::string& series_uid, const std::string& source,
                                              const std::string& rule) {
   if (auto series = index_.series(series_uid)) {
     OnDemandResult result;
+    result.study_uid = series->study_uid;
     result.job_ids = renderHeld({*series}, rule);
     result.accepted = true;
     result.retrieve_state = "held";
     result.message = "render queued or done";
     return result;
   }
-  // A series-level C-MOVE needs the study UID, which a series UID alone does not give.
-  OnDemandResult refused;
-  refused.status = 404;
-  refused.message = "series " + series_uid + " is not held; request the render of its study instead";
-  return refused;
+  // Not held: the peer says which study it belongs to (C-FIND), then moves only this series.
+  return retrieve("", series_uid, source, rule);
 }
 
-OnDemandResult LiveNodeActions::retrieve(const std::string& study_uid, const std::string& source,
-                                         const std::string& rule) {
+OnDemandResult LiveNodeActions::retrieve(const std::string& study_uid, const std::string& series_uid,
+                                         const std::string& source, const std::string& rule) {
+  const bool whole_study = series_uid.empty();
+  const std::string key = whole_study ? study_uid : series_uid;  // what is claimed while it is retrieved
+  const std::string what = whole_study ? "study " + study_uid : "series " + series_uid;
   OnDemandResult result;
+  result.study_uid = study_uid;
   std::string error;
   const Destination* from = peer(source, &error);
   if (!from) {
@@ -121,18 +133,19 @@ OnDemandResult LiveNodeActions::retrieve(const std::string& study_uid, const std
   }
   {
     std::lock_guard lock(mutex_);
-    auto state = retrievals_.find(study_uid);
-    if (state != retrievals_.end() && state->second == "retrieving") {
+    auto state = retrievals_.find(key);
+    if (state != retrievals_.end() && state->second.state == "retrieving") {
       result.accepted = true;
       result.retrieve_state = "retrieving";
-      result.message = "already being retrieved from " + from->name;
+      result.study_uid = state->second.study_uid;
+      result.message = what + " is already being retrieved from " + from->name;
       return result;
     }
-    retrievals_[study_uid] = "retrieving";  // claimed: a second request now waits for this one
+    retrievals_[key] = {"retrieving", study_uid};  // claimed: a second request now waits for this one
   }
   auto give_up = [&](int status, const std::string& message) {
     std::lock_guard lock(mutex_);
-    retrievals_[study_uid] = "failed: " + message;
+    retrievals_[key] = {"failed: " + message, study_uid};
     result.status = status;
     result.message = message;
     return result;
@@ -140,40 +153,61 @@ OnDemandResult LiveNodeActions::retrieve(const std::string& study_uid, const std
   ScuSettings settings;
   settings.calling_aet = config_.dicom.aet;
   RetrieveScu scu(settings);
-  std::vector<SeriesInfo> series;
+  std::string study = study_uid;
+  std::string found_text;
   try {
-    series = scu.findSeries(*from, study_uid);
+    if (whole_study) {
+      const auto series = scu.findSeries(*from, study_uid);
+      if (series.empty()) return give_up(404, "study " + study_uid + " is neither held here nor known to " + from->name);
+      found_text = std::to_string(series.size()) + " series";
+    } else {
+      const auto series = scu.findSeriesByUid(*from, series_uid);
+      if (!series) return give_up(404, "series " + series_uid + " is neither held here nor known to " + from->name);
+      study = series->study_instance_uid;
+      found_text = "series " + series_uid + " (" +
+                   (series->modality.empty() ? std::string() : series->modality + ", ") +
+                   (series->number_of_instances ? std::to_string(*series->number_of_instances) + " instances, "
+                                                : std::string()) +
+                   "study " + study + ")";
+    }
   } catch (const Error& e) {
-    return give_up(502, std::string("cannot query ") + from->name + ": " + e.what());
+    if (e.code() == Errc::InvalidArgument) return give_up(400, e.what());
+    return give_up(retrieveFailureStatus(e.what()), std::string("cannot query ") + from->name + ": " + e.what());
   }
-  if (series.empty()) return give_up(404, "study " + study_uid + " is neither held here nor known to " + from->name);
-  router_.expectStudy(study_uid, rule, kOnDemandPriority);
+  {
+    std::lock_guard lock(mutex_);
+    retrievals_[key].study_uid = study;
+  }
+  router_.expectStudy(study, rule, kOnDemandPriority);
   Destination peer_copy = *from;
   std::string our_aet = config_.dicom.aet;
   joinFinishedRetrievals();
   std::lock_guard threads_lock(threads_mutex_);
-  // An earlier retrieval of this study has ended (this request claimed the study): join it.
-  if (auto earlier = retrieval_threads_.find(study_uid); earlier != retrieval_threads_.end() && earlier->second.joinable())
+  // An earlier retrieval of the same UID has ended (this request claimed it): join it.
+  if (auto earlier = retrieval_threads_.find(key); earlier != retrieval_threads_.end() && earlier->second.joinable())
     earlier->second.join();
-  retrieval_threads_[study_uid] = std::thread([this, scu, peer_copy, study_uid, our_aet] {
+  retrieval_threads_[key] = std::thread([this, scu, peer_copy, key, study, series_uid, what, our_aet] {
     auto log = moduleLogger("app");
     std::string state;
     try {
-      auto moved = scu.moveStudy(peer_copy, study_uid, our_aet);
+      auto moved = series_uid.empty() ? scu.moveStudy(peer_copy, study, our_aet)
+                                      : scu.moveSeries(peer_copy, study, series_uid, our_aet);
       state = moved.ok() ? "retrieved" : "failed: " + moved.status_text;
-      log->info("C-MOVE of study {} from {}: {} completed, {} failed ({})", study_uid, peer_copy.name,
-                moved.completed, moved.failed, moved.status_text);
+      log->info("C-MOVE of {} from {}: {} completed, {} failed ({})", what, peer_copy.name, moved.completed,
+                moved.failed, moved.status_text);
     } catch (const std::exception& e) {
       state = std::string("failed: ") + e.what();
-      log->error("C-MOVE of study {} from {} failed: {}", study_uid, peer_copy.name, e.what());
+      log->error("C-MOVE of {} from {} failed: {}", what, peer_copy.name, e.what());
     }
     std::lock_guard lock(mutex_);
-    retrievals_[study_uid] = state;
+    retrievals_[key].state = state;
   });
   result.accepted = true;
   result.retrieve_state = "retrieving";
-  result.message = "retrieving " + std::to_string(series.size()) + " series from " + from->name +
-                   "; each is rendered when it is complete";
+  result.study_uid = study;
+  result.message = "retrieving " + found_text + " from " + from->name +
+                   (whole_study ? "; each is rendered when it is complete" : "; it is rendered when it is complete");
+  moduleLogger("app")->info("on-demand render: {}", result.message);
   return result;
 }
 
@@ -183,11 +217,11 @@ void LiveNodeActions::joinFinishedRetrievals() {
   std::vector<std::string> ended;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [study, thread] : retrieval_threads_)
-      if (retrievals_[study] != "retrieving") ended.push_back(study);
+    for (const auto& [key, thread] : retrieval_threads_)
+      if (retrievals_[key].state != "retrieving") ended.push_back(key);
   }
-  for (const auto& study : ended) {
-    auto found = retrieval_threads_.find(study);
+  for (const auto& key : ended) {
+    auto found = retrieval_threads_.find(key);
     if (found->second.joinable()) found->second.join();
     retrieval_threads_.erase(found);
   }

@@ -1,6 +1,6 @@
 #pragma once
-// What the console may ask of the node: on-demand renders (retrieving a study
-// from a PACS by C-FIND + C-MOVE when it is not held), waking the workers after
+// What the console may ask of the node: on-demand renders (retrieving a study or
+// one series from a PACS by C-FIND + C-MOVE when it is not held), waking the workers after
 // an operator changed a job, and the reachability of the destinations.
 #include <chrono>
 #include <functional>
@@ -35,7 +35,10 @@ class LiveNodeActions : public NodeActions {
   const Destination* peer(const std::string& source, std::string* error) const;
   // Queues renders of held series that have none yet; returns the job ids.
   std::vector<int64_t> renderHeld(const std::vector<SeriesSummary>& series, const std::string& rule);
-  OnDemandResult retrieve(const std::string& study_uid, const std::string& source, const std::string& rule);
+  // Retrieves a study (series_uid empty) or one series (study_uid empty: a C-FIND
+  // by series UID finds its study) from a peer by C-MOVE to this node, in the background.
+  OnDemandResult retrieve(const std::string& study_uid, const std::string& series_uid, const std::string& source,
+                          const std::string& rule);
 
   Config config_;
   Index& index_;
@@ -43,9 +46,13 @@ class LiveNodeActions : public NodeActions {
   SeriesRouter& router_;
   std::function<void()> wake_;
   std::mutex mutex_;
-  std::map<std::string, std::string> retrievals_;  // study uid -> "retrieving" | "retrieved" | "failed: ..."
+  struct Retrieval {
+    std::string state;      // "retrieving" | "retrieved" | "failed: ..."
+    std::string study_uid;  // the study retrieved, or the one the series belongs to (once known)
+  };
+  std::map<std::string, Retrieval> retrievals_;  // by the study or series UID retrieved
   std::mutex threads_mutex_;  // guards retrieval_threads_ (console requests come on several threads)
-  std::map<std::string, std::thread> retrieval_threads_;  // by study; joined once their retrieval ended
+  std::map<std::string, std::thread> retrieval_threads_;  // by the same key; joined once their retrieval ended
   void joinFinishedRetrievals();
   std::map<std::string, DestinationStatus> echo_cache_;
   Waker echo_waker_;

@@ -423,12 +423,24 @@ struct ConsoleServer::Impl {
       source = body.value("source", "");
       rule = body.value("rule", "");
     }
+    if (!console::isDicomUid(uid))
+      return sendError(res, 400, std::string(study ? "StudyInstanceUID" : "SeriesInstanceUID") +
+                                     " must be a DICOM UID (digits and dots, at most 64 characters)");
     if (!context.actions) return sendError(res, 503, "on-demand rendering is not available on this node");
     auto r = study ? context.actions->renderStudy(uid, source, rule) : context.actions->renderSeries(uid, source, rule);
     int status = r.status > 0 ? r.status : (r.accepted ? 202 : 500);
     nlohmann::json body{{"accepted", r.accepted}, {"message", r.message}, {"job_ids", r.job_ids},
                         {"retrieve_state", r.retrieve_state}, {"status", status}};
     if (!r.accepted) body["error"] = r.message.empty() ? "render not accepted" : r.message;
+    // Where to follow it: the series' state (receiving -> complete -> queued -> processing
+    // -> done, with its render job), or the study's results and active jobs; the viewer.
+    const std::string study_uid = study ? uid : r.study_uid;
+    if (r.accepted) {
+      body["StudyInstanceUID"] = study_uid.empty() ? nlohmann::json() : nlohmann::json(study_uid);
+      if (!study) body["SeriesInstanceUID"] = uid;
+      body["progress_url"] = study ? "/api/studies/" + uid + "/results" : "/api/series/" + uid;
+      body["viewer_url"] = study_uid.empty() ? nlohmann::json() : nlohmann::json("/view/" + study_uid);
+    }
     sendJson(res, body, status);
   }
 

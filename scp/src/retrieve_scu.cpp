@@ -210,6 +210,7 @@ std::vector<SeriesInfo> RetrieveScu::findSeries(const Destination& peer, const s
   std::vector<SeriesInfo> series;
   for (DcmDataset& match : studyRootFind(settings_, peer, query)) {
     SeriesInfo info;
+    info.study_instance_uid = study_uid;
     info.series_instance_uid = stringOf(match, DCM_SeriesInstanceUID);
     if (info.series_instance_uid.empty()) continue;
     info.modality = stringOf(match, DCM_Modality);
@@ -219,6 +220,33 @@ std::vector<SeriesInfo> RetrieveScu::findSeries(const Destination& peer, const s
     series.push_back(std::move(info));
   }
   return series;
+}
+
+std::optional<SeriesInfo> RetrieveScu::findSeriesByUid(const Destination& peer, const std::string& series_uid) const {
+  requireUid(series_uid, "SeriesInstanceUID");
+  DcmDataset query;
+  query.putAndInsertString(DCM_QueryRetrieveLevel, "SERIES");
+  query.putAndInsertString(DCM_SeriesInstanceUID, series_uid.c_str());
+  for (const DcmTagKey& tag : {DCM_StudyInstanceUID, DCM_PatientID, DCM_Modality, DCM_SeriesDescription,
+                               DCM_SeriesNumber, DCM_NumberOfSeriesRelatedInstances})
+    query.insertEmptyElement(tag);
+  for (DcmDataset& match : studyRootFind(settings_, peer, query)) {
+    if (stringOf(match, DCM_SeriesInstanceUID) != series_uid) continue;
+    SeriesInfo info;
+    info.series_instance_uid = series_uid;
+    info.study_instance_uid = stringOf(match, DCM_StudyInstanceUID);
+    // Study Root C-MOVE at SERIES level needs the study UID too.
+    if (info.study_instance_uid.empty())
+      throw Error(Errc::Network, peer.aet + " knows series " + series_uid +
+                                     " but did not return its StudyInstanceUID, which a C-MOVE needs");
+    info.patient_id = stringOf(match, DCM_PatientID);
+    info.modality = stringOf(match, DCM_Modality);
+    info.series_description = stringOf(match, DCM_SeriesDescription);
+    info.series_number = intOf(match, DCM_SeriesNumber);
+    info.number_of_instances = intOf(match, DCM_NumberOfSeriesRelatedInstances);
+    return info;
+  }
+  return std::nullopt;
 }
 
 // A move that failed before any sub-operation may have failed because the peer has

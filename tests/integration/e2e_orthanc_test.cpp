@@ -508,6 +508,76 @@ TEST(EndToEnd, OnDemandRenderRetrievesTheStudyFromOrthancAndSendsTheResultsBack)
   EXPECT_EQ(render.value("priority", 0), 10) << render.dump();
 }
 
+// On demand, one series: Orthanc holds two series of the chest study and volnode
+// none. Asked for one series by its UID alone, volnode finds its study (C-FIND at
+// SERIES level), moves only that series (C-MOVE at SERIES level), renders it and
+// sends the results back into the same study. An unknown series answers 404, a
+// PACS that does not answer 502.
+TEST(EndToEnd, OnDemandSeriesRenderRetrievesOnlyThatSeriesAndSendsTheResultsBackIntoItsStudy) {
+  TempDir dir;
+  int node_port = freePort();
+  const int closed_port = freePort();  // nothing listens here
+  OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
+  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
+                                              {std::string("console.token=") + kToken, "destinations.down.aet=DOWN",
+                                               "destinations.down.host=127.0.0.1",
+                                               "destinations.down.port=" + std::to_string(closed_port)}));
+  // The series asked for (uploaded first), then another series of the same study.
+  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  ASSERT_FALSE(study.empty());
+  const std::string wanted = orthancJson(orthanc, "/studies/" + study + "/series")
+                                 .at(0)["MainDicomTags"].value("SeriesInstanceUID", "");
+  ASSERT_EQ(upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "rle"), study);
+  std::string other;
+  for (const auto& s : orthancJson(orthanc, "/studies/" + study + "/series"))
+    if (s["MainDicomTags"].value("SeriesInstanceUID", "") != wanted) other = s["MainDicomTags"].value("SeriesInstanceUID", "");
+  ASSERT_FALSE(wanted.empty());
+  ASSERT_FALSE(other.empty());
+  const std::string study_uid = orthancJson(orthanc, "/studies/" + study)["MainDicomTags"]["StudyInstanceUID"];
+  EXPECT_EQ(node.get("/api/series/" + wanted).status, 404);
+
+  const std::string path = "/api/series/" + wanted + "/render";
+  EXPECT_EQ(node.post(path).status, 401);
+  auto accepted = node.post(path, "", kToken);
+  ASSERT_EQ(accepted.status, 202) << accepted.body;
+  auto answer = json::parse(accepted.body);
+  EXPECT_EQ(answer.value("retrieve_state", ""), "retrieving") << accepted.body;
+  EXPECT_EQ(answer.value("StudyInstanceUID", ""), study_uid) << accepted.body;
+  EXPECT_EQ(answer.value("progress_url", ""), "/api/series/" + wanted) << accepted.body;
+  EXPECT_EQ(answer.value("viewer_url", ""), "/view/" + study_uid) << accepted.body;
+  EXPECT_NE(answer.value("message", "").find("30 instances"), std::string::npos) << accepted.body;
+
+  auto unknown = node.post("/api/series/1.2.3.4.5.6.7.8.9.10/render", "", kToken);
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  EXPECT_NE(json::parse(unknown.body).value("error", "").find("neither held here nor known to pacs"), std::string::npos)
+      << unknown.body;
+  auto down = node.post("/api/series/1.2.3.4.5.6.7.8.9.11/render", R"({"source": "down"})", kToken);
+  EXPECT_EQ(down.status, 502) << down.body;
+  EXPECT_NE(json::parse(down.body).value("error", "").find("cannot query down"), std::string::npos) << down.body;
+
+  // 2 source series + VR spin, MIP spin, key views, model: in the study Orthanc had.
+  auto series = waitForSeries(orthanc, study, 6, 120s);
+  ASSERT_EQ(series.size(), 6u) << node.log();
+  expectResultsInStudy(orthanc, study, 60);
+  auto render = waitForJob(node, "render", finished, 10s);
+  EXPECT_EQ(render.value("state", ""), "succeeded") << render.dump();
+  EXPECT_EQ(render.value("SeriesInstanceUID", ""), wanted) << render.dump();
+  EXPECT_EQ(render.value("priority", 0), 10) << render.dump();
+  // Only the requested series came over: the other one is still only in Orthanc.
+  auto held = nodeJson(node, "/api/studies/" + study_uid);
+  ASSERT_TRUE(held.is_object()) << node.log();
+  ASSERT_EQ(held["series"].size(), 1u) << held.dump();
+  EXPECT_EQ(held["series"][0].value("SeriesInstanceUID", ""), wanted);
+  EXPECT_EQ(held["series"][0].value("instances", 0), 30);
+  EXPECT_EQ(node.get("/api/series/" + other).status, 404);
+  EXPECT_EQ(nodeJobs(node, "render").size(), 1u);
+  // Asked again once it is held: the existing render, no second retrieval.
+  auto again = node.post(path, "", kToken);
+  EXPECT_EQ(again.status, 202) << again.body;
+  EXPECT_EQ(json::parse(again.body).value("retrieve_state", ""), "held") << again.body;
+  EXPECT_EQ(json::parse(again.body)["job_ids"], json({render.value("id", 0)})) << again.body;
+}
+
 // Two studies of two patients pushed at the same time: each result lands in its own
 // study with its own patient's identifiers.
 TEST(EndToEnd, TwoPatientsPushedTogetherKeepTheirOwnResults) {

@@ -318,6 +318,35 @@ TEST_F(ConsoleApi, OnDemandRenderPassesSourceAndRule) {
   EXPECT_EQ(refused.parsed()["error"], "study 9.9 is not held and no source knows it");
 }
 
+TEST_F(ConsoleApi, OnDemandSeriesRenderSaysWhichStudyAndWhereToFollowIt) {
+  start();
+  actions.next = {true, 202, "retrieving series 1.2.3.2 from pacs", {}, "retrieving", kStudy};
+  auto r = post("/api/series/" + kSeries + "/render", "secret-token", R"({"source": "pacs"})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  auto body = r.parsed();
+  EXPECT_EQ(body["retrieve_state"], "retrieving");
+  EXPECT_EQ(body["job_ids"], json::array());
+  EXPECT_EQ(body["StudyInstanceUID"], kStudy);
+  EXPECT_EQ(body["SeriesInstanceUID"], kSeries);
+  EXPECT_EQ(body["progress_url"], "/api/series/" + kSeries);
+  EXPECT_EQ(body["viewer_url"], "/view/" + kStudy);
+  auto study = post("/api/studies/" + kStudy + "/render", "secret-token").parsed();
+  EXPECT_EQ(study["progress_url"], "/api/studies/" + kStudy + "/results");
+  EXPECT_EQ(study["viewer_url"], "/view/" + kStudy);
+
+  // Not a UID: refused before anything is asked of the node or a PACS.
+  const size_t calls = actions.calls.size();
+  EXPECT_EQ(post("/api/series/not-a-uid/render", "secret-token").status, 400);
+  EXPECT_EQ(post("/api/studies/1.2.3.x/render", "secret-token").status, 400);
+  EXPECT_EQ(actions.calls.size(), calls);
+
+  actions.next = {false, 404, "series 9.9 is neither held here nor known to pacs", {}, "", ""};
+  auto unknown = post("/api/series/9.9/render", "secret-token");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(unknown.parsed()["error"], "series 9.9 is neither held here nor known to pacs");
+  EXPECT_FALSE(unknown.parsed().contains("progress_url"));
+}
+
 TEST_F(ConsoleApi, OnDemandRenderWithoutActionsIsUnavailable) {
   start("secret-token", false);
   EXPECT_EQ(post("/api/studies/" + kStudy + "/render", "secret-token").status, 503);

@@ -96,6 +96,23 @@ TEST_F(RetrieveScuTest, FindSeriesReturnsEverySeriesOfTheStudy) {
   }
 }
 
+TEST_F(RetrieveScuTest, FindSeriesByUidAloneTellsItsStudy) {
+  for (const auto& [series_uid, folder] : *uploaded_) {
+    const auto found = scu_.findSeriesByUid(pacs(), series_uid);
+    ASSERT_TRUE(found.has_value()) << folder;
+    EXPECT_EQ(found->series_instance_uid, series_uid);
+    EXPECT_EQ(found->study_instance_uid, study_uid_);
+    EXPECT_EQ(found->patient_id, datasetString(dicomFilesIn(sharedData() / "ct-chest-transfer-syntaxes" / folder).front(),
+                                               DCM_PatientID));
+    EXPECT_EQ(found->modality, "CT");
+    ASSERT_TRUE(found->number_of_instances.has_value());
+    EXPECT_EQ(*found->number_of_instances, 30);
+  }
+  EXPECT_FALSE(scu_.findSeriesByUid(pacs(), "1.2.826.0.1.3680043.8.498.2").has_value());
+  EXPECT_THROW(scu_.findSeriesByUid(pacs(), "not-a-uid"), Error);
+  EXPECT_TRUE(receivedIn(receiver_->received()).empty());
+}
+
 TEST_F(RetrieveScuTest, FindStudyReturnsTheStudyLevelAttributes) {
   const auto study = scu_.findStudy(pacs(), study_uid_);
 

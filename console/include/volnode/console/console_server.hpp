@@ -50,6 +50,7 @@ struct OnDemandResult {
   std::string message;
   std::vector<int64_t> job_ids;     // render jobs queued (may be empty while a retrieve runs)
   std::string retrieve_state;       // "", "held", "retrieving", "retrieved", "failed"
+  std::string study_uid;            // the study concerned, when known (for a series: the study it belongs to)
 };
 
 struct DestinationStatus {
@@ -63,7 +64,8 @@ class NodeActions {
  public:
   virtual ~NodeActions() = default;
   // On-demand render of a study or a series; retrieves it from `source` (a
-  // configured peer, empty: the default) by C-MOVE when it is not held.
+  // configured peer, empty: the default) by C-MOVE when it is not held (a series
+  // alone: C-FIND by its UID tells the study, then only that series is moved).
   virtual OnDemandResult renderStudy(const std::string& study_uid, const std::string& source,
                                      const std::string& rule) = 0;
   virtual OnDemandResult renderSeries(const std::string& series_uid, const std::string& source,

@@ -30,6 +30,8 @@ struct StudyInfo {
 };
 
 struct SeriesInfo {
+  std::string study_instance_uid;     // the study it belongs to
+  std::string patient_id;             // when the peer gave it (findSeriesByUid asks for it)
   std::string series_instance_uid;
   std::string modality;
   std::string series_description;
@@ -60,6 +62,13 @@ class RetrieveScu {
 
   // SERIES-level C-FIND: the series of a study; empty when the peer has none.
   std::vector<SeriesInfo> findSeries(const Destination& peer, const std::string& study_uid) const;
+
+  // SERIES-level C-FIND by SeriesInstanceUID alone, asking for StudyInstanceUID,
+  // PatientID, Modality and NumberOfSeriesRelatedInstances: where a series lives
+  // when only its UID is known; nullopt when the peer has no such series. The
+  // StudyInstanceUID key is empty (universal), which a strictly hierarchical SCP
+  // may refuse (it then answers a failure status, thrown as Error(Network)).
+  std::optional<SeriesInfo> findSeriesByUid(const Destination& peer, const std::string& series_uid) const;
 
   // C-MOVE to `move_destination_aet` (an AE title the peer knows). Returns when
   // the peer sends its final response; the DIMSE timeout applies to each response.
