@@ -22,6 +22,7 @@
 #include "volnode/pipeline/series_router.hpp"
 #include "volnode/pipeline/workers.hpp"
 #include "volnode/scp/store_scp.hpp"
+#include "volnode/scp/store_scu.hpp"
 #include "volnode/storage/file_store.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/instance_store.hpp"
@@ -217,6 +218,8 @@ void Node::start() {
   if (int requeued = impl_->jobs->requeueAllRunning("node restarted while the job ran"))
     log->warn("{} job(s) interrupted by the last stop are queued again", requeued);
   impl_->rules = loadRules(c.pipeline.presets_dir);
+  // A TLS file that cannot be read stops start-up here, not the first send hours later.
+  for (const auto& [name, destination] : c.destinations) checkTlsSettings(destination);
   impl_->monitor = std::make_unique<CompletionMonitor>(c.completion, *impl_->index);
   impl_->router = std::make_unique<SeriesRouter>(*impl_->index, *impl_->jobs, impl_->rules, dir / "store");
   impl_->sink->onInstanceKept([this](const std::string& series, const std::string& study, const AssociationInfo& a) {

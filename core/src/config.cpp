@@ -193,6 +193,12 @@ std::map<std::string, Field> destinationFields(Destination& d) {
       {"host", {stringField(d.host)}},
       {"port", {integerField(d.port, 1, 65535)}},
       {"sop_classes", {stringListField(d.sop_classes)}},
+      {"tls", {boolField(d.tls)}},
+      {"tls_cert", {stringField(d.tls_cert)}},
+      {"tls_key", {stringField(d.tls_key)}},
+      {"tls_ca", {stringField(d.tls_ca)}},
+      {"tls_verify_peer", {enumField(d.tls_verify_peer, {"require", "ignore"})}},
+      {"tls_verify_host", {boolField(d.tls_verify_host)}},
   };
 }
 
@@ -224,6 +230,14 @@ void bindDestinations(const toml::node& node, Config& config, const Origin& orig
     }
     if (dest.aet.empty() || dest.host.empty())
       fail(origin.of(dest_node, "destinations." + name), "destinations." + name + " needs aet and host");
+    const std::string prefix = "destinations." + name + ".";
+    if (dest.tls_cert.empty() != dest.tls_key.empty())
+      fail(origin.of(dest_node, "destinations." + name),
+           prefix + "tls_cert and " + prefix + "tls_key go together (a client certificate and its key)");
+    if (dest.tls && dest.tls_verify_peer == "require" && dest.tls_ca.empty())
+      fail(origin.of(dest_node, "destinations." + name),
+           prefix + "tls = true with tls_verify_peer = \"require\" needs " + prefix +
+               "tls_ca (the CA certificates that signed the peer's certificate)");
     config.destinations[name] = dest;
   }
 }
@@ -327,7 +341,10 @@ std::string renderConfig(const Config& c, bool mask_secrets) {
   for (const auto& [name, d] : c.destinations) {
     toml::array classes;
     for (const auto& s : d.sop_classes) classes.push_back(s);
-    destinations.insert(name, toml::table{{"aet", d.aet}, {"host", d.host}, {"port", d.port}, {"sop_classes", classes}});
+    destinations.insert(name, toml::table{{"aet", d.aet}, {"host", d.host}, {"port", d.port}, {"sop_classes", classes},
+                                          {"tls", d.tls}, {"tls_cert", d.tls_cert}, {"tls_key", d.tls_key},
+                                          {"tls_ca", d.tls_ca}, {"tls_verify_peer", d.tls_verify_peer},
+                                          {"tls_verify_host", d.tls_verify_host}});
   }
   toml::table root{
       {"dicom", toml::table{{"aet", c.dicom.aet}, {"bind", c.dicom.bind}, {"port", c.dicom.port},

@@ -1,17 +1,85 @@
 #include "scu_association.hpp"
 
+#include <arpa/inet.h>
+
 #include <cctype>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmnet/cond.h>
+#include <dcmtk/dcmnet/dcmtrans.h>
 #include <dcmtk/dcmnet/dul.h>
+#include <dcmtk/dcmtls/tlslayer.h>
 #include <dcmtk/ofstd/ofstd.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
+#include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
 
 namespace volnode::scu_detail {
 namespace {
+
+// Why OpenSSL refused the peer's certificate, from the verify callback of the
+// handshake running on this thread (DCMTK reports only "certificate verify failed").
+thread_local std::string t_verify_error;
+
+extern "C" int recordVerifyError(int ok, X509_STORE_CTX* store) {
+  if (!ok && t_verify_error.empty()) {
+    const int code = X509_STORE_CTX_get_error(store);
+    std::string subject;
+    if (X509* cert = X509_STORE_CTX_get_current_cert(store)) {
+      char name[256] = {0};
+      X509_NAME_oneline(X509_get_subject_name(cert), name, sizeof(name) - 1);
+      subject = name;
+    }
+    t_verify_error = X509_verify_cert_error_string(code);
+    if (!subject.empty()) t_verify_error += " (certificate " + subject + ")";
+  }
+  return ok;
+}
+
+void initOpenSslOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { DcmTLSTransportLayer::initializeOpenSSL(); });
+}
+
+bool isIpAddress(const std::string& host) {
+  unsigned char buffer[16];
+  return inet_pton(AF_INET, host.c_str(), buffer) == 1 || inet_pton(AF_INET6, host.c_str(), buffer) == 1;
+}
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// What an administrator should look at after a failed handshake.
+std::string tlsHint(const Destination& peer, const std::string& failure) {
+  const std::string key = "destinations." + peer.name + ".";
+  const std::string text = lower(failure);
+  if (text.find("hostname mismatch") != std::string::npos || text.find("ip address mismatch") != std::string::npos)
+    return "its certificate does not name " + peer.host + " (set " + key +
+           "tls_verify_host = false only if the certificate cannot carry the host name)";
+  if (text.find("certificate") != std::string::npos && text.find("verify") != std::string::npos)
+    return "its certificate is not signed by a CA in " + key + "tls_ca";
+  if (text.find("unable to get") != std::string::npos || text.find("self-signed") != std::string::npos ||
+      text.find("self signed") != std::string::npos || text.find("expired") != std::string::npos ||
+      text.find("not yet valid") != std::string::npos)
+    return "its certificate is not trusted by " + key + "tls_ca";
+  if (text.find("ssl_error_want_read") != std::string::npos || text.find("did not complete") != std::string::npos)
+    return "it did not answer the TLS handshake in time (" + std::to_string(dcmSocketReceiveTimeout.get()) +
+           " s); does it speak DICOM TLS on port " + std::to_string(peer.port) + "?";
+  if (text.find("alert") != std::string::npos && text.find("certificate") != std::string::npos)
+    return "it refused our client certificate (" + key + "tls_cert)";
+  if (text.find("wrong version number") != std::string::npos || text.find("unexpected eof") != std::string::npos ||
+      text.find("packet length") != std::string::npos || text.find("record layer") != std::string::npos ||
+      text.find("connection reset") != std::string::npos || text.find("syscall") != std::string::npos)
+    return "does it speak DICOM TLS on port " + std::to_string(peer.port) + "?";
+  return "check " + key + "tls_* and the peer's TLS settings";
+}
 
 std::string rejectText(const T_ASC_RejectParameters& rej) {
   std::string reason;
@@ -41,7 +109,63 @@ bool isConnectFailure(const OFCondition& cond) {
   return false;
 }
 
+// Negotiated TLS per peer, so that a change (or the first association) is logged
+// at info and the same outcome every 30 s (C-ECHO) only at debug.
+std::mutex g_tls_outcome_mutex;
+std::map<std::string, std::string> g_tls_outcome;
+
+bool outcomeChanged(const std::string& peer, const std::string& outcome) {
+  std::lock_guard lock(g_tls_outcome_mutex);
+  auto& last = g_tls_outcome[peer];
+  if (last == outcome) return false;
+  last = outcome;
+  return true;
+}
+
 }  // namespace
+
+std::unique_ptr<DcmTLSTransportLayer> makeClientTlsLayer(const Destination& peer) {
+  const std::string key = "destinations." + peer.name + ".";
+  auto fail = [&](const std::string& what) { throw Error(Errc::InvalidConfig, "DICOM TLS to " + peer.name + ": " + what); };
+  initOpenSslOnce();
+  auto layer = std::make_unique<DcmTLSTransportLayer>(NET_REQUESTOR, nullptr, OFFalse);
+  if (!*layer) fail("cannot create the TLS context");
+  if (layer->setTLSProfile(TSP_Profile_BCP195_ND).bad()) fail("cannot select the BCP 195 profile");
+  if (layer->activateCipherSuites().bad()) fail("cannot activate the cipher suites");
+  if (peer.tls_cert.empty() != peer.tls_key.empty())
+    fail(key + "tls_cert and " + key + "tls_key go together (a client certificate and its key)");
+  if (!peer.tls_cert.empty()) {
+    if (layer->setPrivateKeyFile(peer.tls_key.c_str(), DCF_Filetype_PEM).bad())
+      fail("cannot load the private key " + peer.tls_key + " (" + key + "tls_key)");
+    if (layer->setCertificateFile(peer.tls_cert.c_str(), DCF_Filetype_PEM).bad())
+      fail("cannot load the certificate " + peer.tls_cert + " (" + key + "tls_cert)");
+    if (!layer->checkPrivateKeyMatchesCertificate())
+      fail(peer.tls_key + " does not match " + peer.tls_cert + " (" + key + "tls_key, tls_cert)");
+  }
+  const bool verify = peer.tls_verify_peer != "ignore";
+  if (verify && peer.tls_ca.empty()) fail(key + "tls_ca is needed to verify the peer's certificate");
+  if (!peer.tls_ca.empty() && layer->addTrustedCertificateFile(peer.tls_ca.c_str(), DCF_Filetype_PEM).bad())
+    fail("cannot load the trusted certificates " + peer.tls_ca + " (" + key + "tls_ca)");
+  layer->setCertificateVerification(verify ? DCV_requireCertificate : DCV_ignoreCertificate);
+  SSL_CTX* context = layer->getNativeHandle();
+  if (verify && peer.tls_verify_host) {
+    X509_VERIFY_PARAM* param = SSL_CTX_get0_param(context);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    const int set = isIpAddress(peer.host) ? X509_VERIFY_PARAM_set1_ip_asc(param, peer.host.c_str())
+                                           : X509_VERIFY_PARAM_set1_host(param, peer.host.c_str(), 0);
+    if (set != 1) fail("cannot check the certificate's name against host '" + peer.host + "'");
+  }
+  // Same mode DCMTK chose; our callback only records why a certificate was refused.
+  SSL_CTX_set_verify(context, SSL_CTX_get_verify_mode(context), recordVerifyError);
+  return layer;
+}
+
+bool isTlsFailure(const OFCondition& cond) {
+  if (cond.module() == OFM_dcmnet && cond.code() == DULC_TLSERROR) return true;
+  const std::string text = lower(conditionText(cond));
+  return text.find("tls") != std::string::npos || text.find("ssl") != std::string::npos ||
+         text.find("secure transport") != std::string::npos;
+}
 
 std::string conditionText(const OFCondition& cond) {
   OFString dumped;
@@ -64,7 +188,50 @@ ScuAssociation::~ScuAssociation() {
 }
 
 std::string ScuAssociation::peerName() const {
-  return peer_.aet + "@" + peer_.host + ":" + std::to_string(peer_.port);
+  return peer_.aet + "@" + peer_.host + ":" + std::to_string(peer_.port) + (peer_.tls ? " (TLS)" : "");
+}
+
+void ScuAssociation::noteTlsOutcome() {
+  // DCMTK describes the connection as "name : value" lines (protocol, cipher
+  // suite, the peer certificate's subject, issuer, validity); keep the useful ones.
+  OFString dumped;
+  ASC_dumpConnectionParameters(dumped, assoc_);
+  std::map<std::string, std::string> fields;
+  std::string text = dumped.c_str();
+  for (size_t start = 0; start < text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(start, end - start);
+    start = end + 1;
+    const size_t colon = line.find(" : ");
+    if (colon == std::string::npos) continue;
+    auto trim = [](std::string v) {
+      while (!v.empty() && v.front() == ' ') v.erase(v.begin());
+      while (!v.empty() && v.back() == ' ') v.pop_back();
+      return v;
+    };
+    fields.emplace(trim(line.substr(0, colon)), trim(line.substr(colon + 3)));
+  }
+  auto field = [&](const char* name) {
+    auto found = fields.find(name);
+    return found == fields.end() ? std::string("?") : found->second;
+  };
+  std::string outcome = field("Protocol") + ", " + field("Ciphersuite") + "; server certificate " + field("Subject") +
+                        " issued by " + field("Issued by");
+  if (fields.count("Validity")) {
+    const std::string validity = fields["Validity"];
+    const size_t after = validity.find("not after ");
+    outcome += ", valid until " + (after == std::string::npos ? validity : validity.substr(after + 10));
+  }
+  outcome += "; " + std::string(peer_.tls_verify_peer == "ignore" ? "peer certificate NOT verified"
+                                : peer_.tls_verify_host           ? "peer certificate and host name verified"
+                                                                  : "peer certificate verified (host name not checked)");
+  outcome += peer_.tls_cert.empty() ? ", no client certificate sent" : ", client certificate " + peer_.tls_cert;
+  auto log = moduleLogger("scp");
+  if (outcomeChanged(peerName(), outcome))
+    log->info("TLS with {}: {}", peerName(), outcome);
+  else
+    log->debug("TLS with {}: {}", peerName(), outcome);
 }
 
 OpenResult ScuAssociation::open(const std::vector<ProposedContext>& contexts) {
@@ -88,6 +255,20 @@ OpenResult ScuAssociation::open(const std::vector<ProposedContext>& contexts) {
     error_ = prefix + conditionText(cond);
     return OpenResult::Failed;
   }
+  if (peer_.tls) {
+    try {
+      tls_ = makeClientTlsLayer(peer_);
+    } catch (const Error& e) {
+      error_ = prefix + e.what();
+      return OpenResult::TlsFailed;
+    }
+    cond = ASC_setTransportLayer(net_, tls_.get(), 0);
+    if (cond.good()) cond = ASC_setTransportLayerType(params_, OFTrue);
+    if (cond.bad()) {
+      error_ = prefix + "cannot use TLS: " + conditionText(cond);
+      return OpenResult::TlsFailed;
+    }
+  }
   ASC_setAPTitles(params_, settings_.calling_aet.c_str(), peer_.aet.c_str(), nullptr);
   const std::string peer_address = peer_.host + ":" + std::to_string(peer_.port);
   ASC_setPresentationAddresses(params_, OFStandard::getHostName().c_str(), peer_address.c_str());
@@ -103,7 +284,10 @@ OpenResult ScuAssociation::open(const std::vector<ProposedContext>& contexts) {
     id = static_cast<T_ASC_PresentationContextID>(id + 2);
   }
 
+  t_verify_error.clear();
   cond = ASC_requestAssociation(net_, params_, &assoc_);
+  const std::string verify_error = std::move(t_verify_error);
+  t_verify_error.clear();
   if (cond.bad()) {
     if (cond == DUL_ASSOCIATIONREJECTED) {
       T_ASC_RejectParameters rej;
@@ -111,14 +295,38 @@ OpenResult ScuAssociation::open(const std::vector<ProposedContext>& contexts) {
       error_ = "association with " + peerName() + " rejected: " + rejectText(rej);
       return OpenResult::Rejected;
     }
+    const std::string text = conditionText(cond);
+    if (peer_.tls && (!verify_error.empty() || (!isConnectFailure(cond) && isTlsFailure(cond)))) {
+      const std::string reason = verify_error.empty() ? text : "certificate refused: " + verify_error;
+      error_ = "TLS handshake with " + peerName() + " failed: " + reason + "; " + tlsHint(peer_, reason + " " + text);
+      auto log = moduleLogger("scp");
+      if (outcomeChanged(peerName(), error_)) log->warn("{}", error_);
+      return OpenResult::TlsFailed;
+    }
     if (isConnectFailure(cond)) {
-      error_ = "destination " + peerName() + " unreachable: " + conditionText(cond);
+      error_ = "destination " + peerName() + " unreachable: " + text;
       return OpenResult::Unreachable;
     }
-    error_ = prefix + conditionText(cond);
+    // TLS 1.3: the server checks our certificate after our side of the handshake
+    // is done, so its refusal shows as the connection closing under the
+    // A-ASSOCIATE-RQ (reset while sending it, or no answer to it).
+    if (peer_.tls && (text.find("sendAssociationRQ") != std::string::npos ||
+                      lower(text).find("connection reset") != std::string::npos ||
+                      lower(text).find("peer aborted association") != std::string::npos)) {
+      error_ = "TLS association with " + peerName() + " failed: the peer closed the connection before answering (" +
+               text + "); after a TLS handshake this usually means it refused our client certificate (" +
+               (peer_.tls_cert.empty() ? "none is configured: set destinations." + peer_.name + ".tls_cert and tls_key"
+                                       : "destinations." + peer_.name + ".tls_cert") +
+               ")";
+      auto log = moduleLogger("scp");
+      if (outcomeChanged(peerName(), error_)) log->warn("{}", error_);
+      return OpenResult::TlsFailed;
+    }
+    error_ = prefix + text;
     return OpenResult::Failed;
   }
   open_ = true;
+  if (peer_.tls) noteTlsOutcome();
   if (ASC_countAcceptedPresentationContexts(params_) == 0) {
     error_ = "association with " + peerName() + ": no presentation context accepted";
     release();
@@ -184,6 +392,7 @@ void ScuAssociation::freeAll() {
     ASC_dropNetwork(&net_);
     net_ = nullptr;
   }
+  tls_.reset();
 }
 
 }  // namespace volnode::scu_detail

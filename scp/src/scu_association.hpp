@@ -4,6 +4,7 @@
 // DCMTK network, parameters and association and frees them on every path.
 // We use ASC directly rather than DcmSCU because DcmSCU keeps the A-ASSOCIATE-RJ
 // reason private, and an administrator needs that reason.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@
 
 #include "volnode/core/config.hpp"
 #include "volnode/scp/store_scu.hpp"
+
+class DcmTLSTransportLayer;
 
 namespace volnode::scu_detail {
 
@@ -28,8 +31,15 @@ enum class OpenResult {
   NoneAccepted,    // association established but the peer refused every context (already released)
   Unreachable,     // no TCP connection (refused, no route, connect timeout)
   Rejected,        // A-ASSOCIATE-RJ
+  TlsFailed,       // the TLS handshake failed (certificate refused either way, peer not speaking TLS)
   Failed,          // anything else (ACSE timeout, peer abort during negotiation)
 };
+
+// The TLS layer for associations to `peer` (peer.tls): BCP 195 non-downgrading
+// profile, our client certificate when configured, the peer's certificate checked
+// against peer.tls_ca and, with tls_verify_host, against peer.host. Throws
+// Error(InvalidConfig) naming the destination key when a file cannot be used.
+std::unique_ptr<DcmTLSTransportLayer> makeClientTlsLayer(const Destination& peer);
 
 class ScuAssociation {
  public:
@@ -38,7 +48,8 @@ class ScuAssociation {
   ScuAssociation(const ScuAssociation&) = delete;
   ScuAssociation& operator=(const ScuAssociation&) = delete;
 
-  // Requests the association. On anything but Open, error() says why, naming the peer.
+  // Requests the association (over TLS when the peer's settings say so). On
+  // anything but Open, error() says why, naming the peer.
   OpenResult open(const std::vector<ProposedContext>& contexts);
   const std::string& error() const { return error_; }
 
@@ -68,9 +79,12 @@ class ScuAssociation {
 
  private:
   void freeAll();
+  // After a successful TLS handshake: what was negotiated, logged when it changes for this peer.
+  void noteTlsOutcome();
 
   ScuSettings settings_;
   Destination peer_;
+  std::unique_ptr<DcmTLSTransportLayer> tls_;  // outlives net_, which uses it
   T_ASC_Network* net_ = nullptr;
   T_ASC_Parameters* params_ = nullptr;
   T_ASC_Association* assoc_ = nullptr;
@@ -80,6 +94,9 @@ class ScuAssociation {
 
 // A DCMTK condition as one line: the whole chain, joined.
 std::string conditionText(const OFCondition& cond);
+
+// The condition comes from DCMTK's TLS layer (handshake, TLS record error).
+bool isTlsFailure(const OFCondition& cond);
 
 // Human-readable name of a UID ("CT Image Storage"), or the UID itself.
 std::string uidName(const std::string& uid);

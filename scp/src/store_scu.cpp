@@ -14,6 +14,7 @@
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmnet/diutil.h>
+#include <dcmtk/dcmtls/tlslayer.h>
 #include <dcmtk/ofstd/ofstd.h>
 
 #include "scu_association.hpp"
@@ -32,6 +33,7 @@ std::string_view associationFailureName(AssociationFailure failure) noexcept {
     case AssociationFailure::None: return "none";
     case AssociationFailure::Unreachable: return "unreachable";
     case AssociationFailure::Rejected: return "rejected";
+    case AssociationFailure::Tls: return "tls";
     case AssociationFailure::Failed: return "failed";
   }
   return "failed";
@@ -73,6 +75,7 @@ AssociationFailure failureOf(OpenResult result) {
   switch (result) {
     case OpenResult::Unreachable: return AssociationFailure::Unreachable;
     case OpenResult::Rejected: return AssociationFailure::Rejected;
+    case OpenResult::TlsFailed: return AssociationFailure::Tls;
     case OpenResult::Open:
     case OpenResult::NoneAccepted: return AssociationFailure::None;
     case OpenResult::Failed: return AssociationFailure::Failed;
@@ -261,6 +264,10 @@ bool sendOne(ScuAssociation& assoc, const PendingFile& file, FileSendResult& res
 
 }  // namespace
 
+void checkTlsSettings(const Destination& destination) {
+  if (destination.tls) scu_detail::makeClientTlsLayer(destination);
+}
+
 StoreScu::StoreScu(ScuSettings settings) : settings_(std::move(settings)) {}
 
 SendReport StoreScu::send(const Destination& destination, const std::vector<std::filesystem::path>& files,
@@ -315,8 +322,8 @@ SendReport StoreScu::send(const Destination& destination, const std::vector<std:
         report.files[file->index].outcome = SendOutcome::Failed;
         report.files[file->index].text = assoc.error();
       }
-      // Unreachable or rejected now means the same for the next association: stop here.
-      if (opened == OpenResult::Unreachable || opened == OpenResult::Rejected) {
+      // Unreachable, rejected or a failed handshake now means the same for the next association: stop here.
+      if (opened == OpenResult::Unreachable || opened == OpenResult::Rejected || opened == OpenResult::TlsFailed) {
         for (std::size_t later = b + 1; later < batches.size(); ++later)
           for (const PendingFile* file : batches[later].files) {
             report.files[file->index].outcome = SendOutcome::Failed;

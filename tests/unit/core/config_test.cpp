@@ -103,3 +103,37 @@ TEST(Config, RenderedConfigMasksSecrets) {
   EXPECT_EQ(renderConfig(c).find("s3cret"), std::string::npos);
   EXPECT_NE(renderConfig(c, false).find("s3cret"), std::string::npos);
 }
+
+TEST(Config, DestinationTlsSettingsAreParsedCheckedAndRendered) {
+  Config c = parseConfig(
+      "[destinations.pacs]\naet = \"PACS\"\nhost = \"pacs.lan\"\ntls = true\ntls_cert = \"client.pem\"\n"
+      "tls_key = \"client.key\"\ntls_ca = \"ca.pem\"\ntls_verify_host = false\n",
+      "t");
+  const Destination& d = c.destinations.at("pacs");
+  EXPECT_TRUE(d.tls);
+  EXPECT_EQ(d.tls_cert, "client.pem");
+  EXPECT_EQ(d.tls_key, "client.key");
+  EXPECT_EQ(d.tls_ca, "ca.pem");
+  EXPECT_EQ(d.tls_verify_peer, "require");
+  EXPECT_FALSE(d.tls_verify_host);
+  // Defaults: plain TCP; when TLS is on, the peer and its host name are verified.
+  Config plain = parseConfig("", "t", {"destinations.pacs.aet=PACS", "destinations.pacs.host=h"});
+  EXPECT_FALSE(plain.destinations.at("pacs").tls);
+  EXPECT_TRUE(plain.destinations.at("pacs").tls_verify_host);
+  // The effective configuration says the same when read back.
+  Config again = parseConfig(renderConfig(c, false), "rendered");
+  EXPECT_TRUE(again.destinations.at("pacs").tls);
+  EXPECT_EQ(again.destinations.at("pacs").tls_ca, "ca.pem");
+  EXPECT_FALSE(again.destinations.at("pacs").tls_verify_host);
+
+  const std::string base = "[destinations.pacs]\naet = \"PACS\"\nhost = \"h\"\n";
+  EXPECT_NE(configError(base + "tls = true\n").find("destinations.pacs.tls_ca"), std::string::npos);
+  EXPECT_NE(configError(base + "tls = true\ntls_verify_peer = \"ignore\"\ntls_cert = \"c.pem\"\n")
+                .find("tls_cert and destinations.pacs.tls_key go together"),
+            std::string::npos);
+  EXPECT_NE(configError(base + "tls_verify_peer = \"check\"\n").find("use one of: require, ignore"), std::string::npos);
+  EXPECT_NE(configError(base + "tls_verify_peers = \"require\"\n").find("unknown key 'destinations.pacs.tls_verify_peers'"),
+            std::string::npos);
+  EXPECT_NE(configError(base + "tls = \"yes\"\n").find("destinations.pacs.tls must be true or false"), std::string::npos);
+  EXPECT_NO_THROW(parseConfig(base + "tls = true\ntls_verify_peer = \"ignore\"\n", "t"));
+}

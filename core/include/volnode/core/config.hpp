@@ -96,6 +96,14 @@ struct Destination {
   std::string host;
   uint16_t port = 104;
   std::vector<std::string> sop_classes;   // empty: unknown, propose everything
+  // DICOM TLS for every association volnode opens to this peer (C-STORE, C-FIND,
+  // C-MOVE, C-ECHO); BCP 195 non-downgrading profile, no fallback to plain TCP.
+  bool tls = false;
+  std::string tls_cert;          // our client certificate (PEM), for peers that authenticate clients
+  std::string tls_key;           // its private key (PEM)
+  std::string tls_ca;            // trusted CA / server certificates (PEM), to verify the peer's certificate
+  std::string tls_verify_peer = "require";  // require | ignore (encrypt without verifying: testing only)
+  bool tls_verify_host = true;   // the peer's certificate must name `host` (DNS name or IP address)
 };
 
 struct SendingConfig {

@@ -10,8 +10,12 @@
 // NotAccepted; callers cache them per destination and pass them back as
 // `known_refused` so they are not proposed again.
 //
-// Expected outcomes (refusals, failure statuses, an unreachable destination) are
-// values in SendReport; nothing here throws for them.
+// Expected outcomes (refusals, failure statuses, an unreachable destination, a
+// failed TLS handshake) are values in SendReport; nothing here throws for them.
+//
+// DICOM TLS: a destination with `tls = true` is reached over TLS only (see
+// Destination in core/config.hpp); checkTlsSettings() loads its files once so
+// that a wrong path stops start-up instead of the first send.
 // Requires volnode::initDicomNetworking() (TCP_NODELAY) once at start-up.
 #include <cstddef>
 #include <cstdint>
@@ -40,6 +44,7 @@ enum class AssociationFailure {
   None,
   Unreachable,   // nothing accepted the TCP connection (down, wrong host/port, connect timeout)
   Rejected,      // the peer sent A-ASSOCIATE-RJ (e.g. unknown calling or called AE title)
+  Tls,           // the TLS handshake failed (certificate refused either way, peer not speaking TLS)
   Failed,        // negotiation broke off (ACSE timeout, abort), or the association was lost
 };
 std::string_view associationFailureName(AssociationFailure failure) noexcept;
@@ -80,6 +85,10 @@ struct EchoResult {
   uint16_t status = 0;          // C-ECHO response status when one came back
   std::string error;            // "" when ok
 };
+
+// Loads the TLS files of a destination with tls = true (no-op otherwise); throws
+// Error(InvalidConfig) naming the destination's key when one cannot be used.
+void checkTlsSettings(const Destination& destination);
 
 class StoreScu {
  public:
