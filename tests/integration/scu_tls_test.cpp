@@ -3,12 +3,16 @@
 // certificate required), with certificates from a test CA made with openssl. A
 // server whose certificate another CA signed is refused: the send job goes to
 // retry with the reason, and the console's destination check says the same.
+// Orthanc with DicomTlsEnabled is the PACS of an on-demand render over TLS both ways.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "support/node_process.hpp"
+#include "support/orthanc_process.hpp"
 #include "support/synthetic_series.hpp"
 #include "support/tls_certificates.hpp"
 
@@ -169,4 +173,59 @@ TEST(DicomTlsScu, UnreadableCertificateStopsStartUpNamingTheKey) {
                     30s);
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.output.find("destinations.pacs.tls_ca"), std::string::npos) << result.output;
+}
+
+// Orthanc (Debian's package, DicomTlsEnabled: its DICOM port speaks TLS only, and
+// client certificates are required) as the PACS of an on-demand render: volnode
+// asks it over TLS (C-FIND, C-MOVE of one series), Orthanc delivers the series to
+// volnode's TLS listener, and the results go back over TLS into the same study.
+TEST(DicomTlsScu, OrthancSpeakingTlsOnlyIsAskedAndAnsweredOverTls) {
+  TempDir dir;
+  TestCa ca(dir / "ca", "test-ca");
+  const TlsIdentity orthanc_id = ca.issue("orthanc");
+  const TlsIdentity node_id = ca.issue("volnode");
+  const int node_port = freePort();
+  const std::string orthanc_tls = "\"DicomTlsEnabled\": true, \"DicomTlsCertificate\": \"" + orthanc_id.cert.string() +
+                                  "\", \"DicomTlsPrivateKey\": \"" + orthanc_id.key.string() +
+                                  "\", \"DicomTlsTrustedCertificates\": \"" + ca.cert().string() +
+                                  "\", \"DicomTlsRemoteCertificateRequired\": true";
+  OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port, true}}, orthanc_tls);
+  auto settings = tlsDestination(orthanc.dicomPort(), node_id, ca);
+  settings[0] = "destinations.pacs.aet=" + orthanc.aet();
+  for (const std::string& more :
+       {"dicom.port=" + std::to_string(node_port), std::string("dicom.tls=true"), "dicom.tls_cert=" + node_id.cert.string(),
+        "dicom.tls_key=" + node_id.key.string(), "dicom.tls_ca=" + ca.cert().string(),
+        std::string("console.token=tls-token")})
+    settings.push_back(more);
+  NodeProcess node(dir / "node", settings);
+
+  // One series of the chest CT, only in Orthanc.
+  std::string study, series_uid;
+  for (const auto& entry : std::filesystem::directory_iterator(sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le")) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    auto stored = orthanc.post("/instances", bytes.str(), "application/dicom");
+    if (stored.status == 200) study = json::parse(stored.body).value("ParentStudy", study);
+  }
+  ASSERT_FALSE(study.empty());
+  auto series = json::parse(orthanc.get("/studies/" + study + "/series").body);
+  series_uid = series.at(0)["MainDicomTags"].value("SeriesInstanceUID", "");
+  ASSERT_FALSE(series_uid.empty());
+
+  auto accepted = node.post("/api/series/" + series_uid + "/render", "", "tls-token");
+  ASSERT_EQ(accepted.status, 202) << accepted.body << node.log();
+  EXPECT_EQ(json::parse(accepted.body).value("retrieve_state", ""), "retrieving") << accepted.body;
+
+  auto done = waitForSendJob(
+      node, [](const json& j) { return j.value("state", "") == "succeeded" || j.value("state", "") == "failed"; },
+      180s);
+  ASSERT_TRUE(done.is_object()) << node.log();
+  EXPECT_EQ(done.value("state", ""), "succeeded") << done.dump();
+  // 1 source series + VR spin, MIP spin, key views, model, in the same study.
+  EXPECT_EQ(json::parse(orthanc.get("/studies/" + study + "/series").body).size(), 5u);
+  const std::string log = node.log();
+  EXPECT_NE(log.find("TLS with " + orthanc.aet() + "@127.0.0.1"), std::string::npos) << log;
+  EXPECT_NE(log.find("server certificate /CN=orthanc issued by /CN=test-ca"), std::string::npos) << log;
+  EXPECT_TRUE(destinationStatus(node, "pacs").value("reachable", false));
 }

@@ -15,7 +15,11 @@ OrthancProcess::OrthancProcess(const std::filesystem::path& dir, std::vector<Ort
   std::string modality_json;
   for (const auto& m : modalities) {
     if (!modality_json.empty()) modality_json += ",\n";
-    modality_json += "    \"" + m.name + "\": [\"" + m.aet + "\", \"" + m.host + "\", " + std::to_string(m.port) + "]";
+    if (m.tls)
+      modality_json += "    \"" + m.name + "\": {\"AET\": \"" + m.aet + "\", \"Host\": \"" + m.host +
+                       "\", \"Port\": " + std::to_string(m.port) + ", \"UseDicomTls\": true}";
+    else
+      modality_json += "    \"" + m.name + "\": [\"" + m.aet + "\", \"" + m.host + "\", " + std::to_string(m.port) + "]";
   }
   // Orthanc's defaults, except what a test needs: its own folders and ports,
   // loopback only, no plugins, no authentication.

@@ -16,6 +16,7 @@ struct OrthancModality {
   std::string aet;
   std::string host = "127.0.0.1";
   int port = 0;
+  bool tls = false;   // Orthanc opens its associations to it with DICOM TLS ("UseDicomTls")
 };
 
 class OrthancProcess {
