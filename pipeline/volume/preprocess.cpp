@@ -1,7 +1,9 @@
-// Preprocessing: clamp -> crop to body -> isotropic resample -> smoothing (ITK).
+// Preprocessing: clamp -> crop to body -> isotropic resample -> smoothing (median, or ITK's
+// anisotropic diffusion).
 #include "volnode/pipeline/preprocess.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -10,7 +12,6 @@
 #include <itkCastImageFilter.h>
 #include <itkCurvatureAnisotropicDiffusionImageFilter.h>
 #include <itkImage.h>
-#include <itkMedianImageFilter.h>
 
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
@@ -143,6 +144,54 @@ Volume resampleSpacing(const Volume& v, const std::array<double, 3>& spacing, co
         }
       }
     }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (auto& th : pool) th.join();
+  return out;
+}
+
+// 3x3x3 median, edges replicated: what ITK's MedianImageFilter (radius 1, zero
+// flux Neumann boundary) computes, on raw row pointers and all cores -- about a
+// tenth of the time of its neighbourhood iterators.
+Volume median3x3x3(const Volume& v) {
+  const int ni = v.dimensions[0], nj = v.dimensions[1], nk = v.dimensions[2];
+  Volume out;
+  out.modality = v.modality;
+  out.series_instance_uid = v.series_instance_uid;
+  out.frame_of_reference_uid = v.frame_of_reference_uid;
+  out.corrections = v.corrections;
+  out.dimensions = v.dimensions;
+  out.spacing = v.spacing;
+  out.origin = v.origin;
+  out.direction = v.direction;
+  out.voxels.resize(v.voxelCount());
+  const int threads = std::clamp(int(std::thread::hardware_concurrency()), 1, std::max(1, nk));
+  auto work = [&](int t) {
+    std::array<int16_t, 27> n{};
+    std::array<const int16_t*, 9> rows{};
+    for (int k = t; k < nk; k += threads)
+      for (int j = 0; j < nj; ++j) {
+        int r = 0;
+        for (int dk = -1; dk <= 1; ++dk)
+          for (int dj = -1; dj <= 1; ++dj) {
+            const int kk = std::clamp(k + dk, 0, nk - 1), jj = std::clamp(j + dj, 0, nj - 1);
+            rows[size_t(r++)] = v.voxels.data() + (size_t(kk) * nj + jj) * ni;
+          }
+        int16_t* o = out.voxels.data() + (size_t(k) * nj + j) * ni;
+        for (int i = 0; i < ni; ++i) {
+          const int i0 = std::max(i - 1, 0), i2 = std::min(i + 1, ni - 1);
+          size_t c = 0;
+          for (const int16_t* row : rows) {
+            n[c++] = row[i0];
+            n[c++] = row[i];
+            n[c++] = row[i2];
+          }
+          std::nth_element(n.begin(), n.begin() + 13, n.end());
+          o[i] = n[13];
+        }
+      }
   };
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
@@ -338,14 +387,8 @@ PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
     auto in = wrap(v);
     ShortImage::Pointer out;
     if (options.smoothing == Smoothing::Median) {
-      auto f = itk::MedianImageFilter<ShortImage, ShortImage>::New();
-      ShortImage::SizeType radius;
-      radius.Fill(1);
-      f->SetRadius(radius);
-      f->SetInput(in);
-      f->Update();
-      out = f->GetOutput();
-      out->DisconnectPipeline();
+      in = nullptr;
+      v = median3x3x3(v);
     } else {
       auto toFloat = itk::CastImageFilter<ShortImage, FloatImage>::New();
       toFloat->SetInput(in);
@@ -361,10 +404,12 @@ PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
       out = toShort->GetOutput();
       out->DisconnectPipeline();
     }
-    in = nullptr;
-    Volume meta = std::move(v);
-    releaseVoxels(meta);
-    v = unwrap(out, meta);
+    if (out) {
+      in = nullptr;
+      Volume meta = std::move(v);
+      releaseVoxels(meta);
+      v = unwrap(out, meta);
+    }
     result.timings.push_back({"smooth", msSince(t0)});
     result.notes.push_back(std::string("smoothed (") + smoothingName(options.smoothing) + ")");
   }

@@ -1,6 +1,7 @@
 // Preprocessing: isotropic resampling, crop to body (table removal), smoothing, clamping.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "support/synthetic_series.hpp"
@@ -147,6 +148,36 @@ TEST(Preprocess, MedianSmoothingRemovesASingleOutlier) {
   const auto r = preprocess(bodyWithTable(), o);
   EXPECT_EQ(r.volume.at(40, 40, 10), 40);
   EXPECT_EQ(r.timings.back().step, "smooth");
+}
+
+// Every voxel, edges and corners included, is the median of its 3x3x3
+// neighbourhood with the volume's border replicated (ITK's default boundary).
+TEST(Preprocess, MedianSmoothingIsTheNeighbourhoodMedianEverywhere) {
+  Volume in;
+  in.modality = "MR";
+  in.dimensions = {9, 7, 5};
+  in.voxels.resize(in.voxelCount());
+  uint32_t rng = 7;
+  for (auto& x : in.voxels) {
+    rng = rng * 1664525u + 1013904223u;
+    x = int16_t(int(rng >> 20) - 2048);
+  }
+  const Volume copy = in;
+  PreprocessOptions o;
+  o.isotropic = false;
+  o.smoothing = Smoothing::Median;
+  const auto r = preprocess(std::move(in), o);
+  for (int k = 0; k < 5; ++k)
+    for (int j = 0; j < 7; ++j)
+      for (int i = 0; i < 9; ++i) {
+        std::vector<int16_t> n;
+        for (int dk = -1; dk <= 1; ++dk)
+          for (int dj = -1; dj <= 1; ++dj)
+            for (int di = -1; di <= 1; ++di)
+              n.push_back(copy.at(std::clamp(i + di, 0, 8), std::clamp(j + dj, 0, 6), std::clamp(k + dk, 0, 4)));
+        std::sort(n.begin(), n.end());
+        ASSERT_EQ(r.volume.at(i, j, k), n[13]) << i << "," << j << "," << k;
+      }
 }
 
 TEST(Preprocess, AnisotropicDiffusionKeepsEdges) {
