@@ -113,7 +113,7 @@ RenderPreset parsePreset(const std::string& text, const std::string& source) {
 
   static const char* known[] = {"schema",           "name",    "description", "modalities",      "blend",
                                 "scalar_opacity",   "color",   "shading",     "sample_distance", "window",
-                                "gradient_opacity", "comment", "units"};
+                                "gradient_opacity", "comment", "units",       "cutaway"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return it.key() == k; }) ==
         std::end(known))
@@ -171,6 +171,23 @@ RenderPreset parsePreset(const std::string& text, const std::string& source) {
     p.gradient_opacity = scalarPoints(*it, source, "gradient_opacity", true);
   if (std::none_of(p.scalar_opacity.begin(), p.scalar_opacity.end(), [](auto& s) { return s.y > 0; }))
     fail(source, "scalar_opacity", "every opacity is 0: nothing would be visible");
+  if (auto it = j.find("cutaway"); it != j.end()) {
+    static const std::pair<const char*, std::pair<int, int>> sides[] = {
+        {"left", {0, 1}},      {"right", {0, -1}},     {"posterior", {1, 1}},
+        {"anterior", {1, -1}}, {"superior", {2, 1}},   {"inferior", {2, -1}}};
+    if (!it->is_array() || it->empty() || it->size() > 3)
+      fail(source, "cutaway", "expected 1 to 3 patient sides, e.g. [\"left\", \"anterior\", \"superior\"]");
+    for (size_t i = 0; i < it->size(); ++i) {
+      const std::string f = "cutaway[" + std::to_string(i) + "]";
+      const auto side = std::find_if(std::begin(sides), std::end(sides),
+                                     [&](const auto& s) { return (*it)[i].is_string() && (*it)[i] == s.first; });
+      if (side == std::end(sides))
+        fail(source, f, "expected left, right, anterior, posterior, superior or inferior, got " + (*it)[i].dump());
+      const auto [axis, sign] = side->second;
+      if (p.cutaway[size_t(axis)] != 0) fail(source, f, "two sides along the same axis");
+      p.cutaway[size_t(axis)] = sign;
+    }
+  }
   if (auto it = j.find("shading"); it != j.end()) {
     if (!it->is_object()) fail(source, "shading", "expected an object");
     for (auto s = it->begin(); s != it->end(); ++s) {

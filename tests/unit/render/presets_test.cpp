@@ -71,6 +71,21 @@ TEST(Presets, ErrorsNameFileFieldAndProblem) {
             std::string::npos);
 }
 
+TEST(Presets, CutawayNamesPatientSides) {
+  auto with = [](const std::string& cutaway) {
+    return std::string(R"({"schema": 1, "name": "x", "blend": "composite", "scalar_opacity": [[100, 0], [300, 0.8]],
+                          "color": [[100, 1, 0.5, 0.2], [300, 1, 1, 1]], "cutaway": )") +
+           cutaway + "}";
+  };
+  EXPECT_EQ(parsePreset(with(R"(["left", "anterior", "superior"])"), "test.json").cutaway,
+            (std::array<int, 3>{1, -1, 1}));
+  EXPECT_EQ(parsePreset(with(R"(["posterior"])"), "test.json").cutaway, (std::array<int, 3>{0, 1, 0}));
+  EXPECT_FALSE(parsePreset(kValid, "test.json").hasCutaway());
+  EXPECT_NE(errorOf(with(R"(["left", "right"])")).find("cutaway[1]: two sides along the same axis"), std::string::npos);
+  EXPECT_NE(errorOf(with(R"(["up"])")).find("cutaway[0]: expected left, right"), std::string::npos);
+  EXPECT_NE(errorOf(with("[]")).find("cutaway: expected 1 to 3 patient sides"), std::string::npos);
+}
+
 TEST(Presets, FileNameMustMatchNameAndMissingPresetListsAvailable) {
   auto dir = std::filesystem::temp_directory_path() / ("volnode-presets-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);

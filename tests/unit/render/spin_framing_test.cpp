@@ -1,6 +1,8 @@
 // Spin frames match the key views; the object fills the frame; annotations.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "phantom.hpp"
@@ -101,6 +103,33 @@ TEST(RenderVolume, BonePresetShowsShadedRgbMarkers) {
   EXPECT_GE(blobs.size(), 2u);
   auto box = brightBox(f, 30);
   EXPECT_LT(box[2] - box[0], 120);  // not the whole body
+}
+
+// A cut-away of the patient's left half removes the left marker (image right
+// in the anterior view) and keeps the head marker; the MIP ignores it.
+TEST(RenderVolume, CutawayHidesThePatientsLeftSide) {
+  auto& r = sharedRenderer();
+  r.setVolume(axialPhantom());
+  auto bone = loadPreset(std::filesystem::path(VOLNODE_SOURCE_DIR) / "presets", "ct-bone");
+  const auto whole = findBlobs(r.renderView(bone, View::Anterior, plainRequest(160)), 30);
+  ASSERT_GE(whole.size(), 2u);
+  auto rightmost = *std::max_element(whole.begin(), whole.end(), [](auto& a, auto& b) { return a.x < b.x; });
+  auto topmost = *std::min_element(whole.begin(), whole.end(), [](auto& a, auto& b) { return a.y < b.y; });
+  bone.cutaway = {1, 0, 0};
+  const auto frame = r.renderView(bone, View::Anterior, plainRequest(160));
+  maybeDump(frame, "bone-anterior-cutaway-left");
+  const auto cut = findBlobs(frame, 30);
+  auto near = [](const std::vector<Blob>& blobs, const Blob& b) {
+    return std::any_of(blobs.begin(), blobs.end(),
+                       [&](const Blob& c) { return std::hypot(c.x - b.x, c.y - b.y) < 6; });
+  };
+  EXPECT_FALSE(near(cut, rightmost)) << "the left marker must be cut away";
+  EXPECT_TRUE(near(cut, topmost)) << "the head marker must stay";
+  auto mip = testMip();
+  mip.cutaway = {1, 0, 0};
+  EXPECT_LT(meanAbsDiff(r.renderView(mip, View::Anterior, plainRequest(160)),
+                        r.renderView(testMip(), View::Anterior, plainRequest(160))),
+            0.01);
 }
 
 TEST(RenderAnnotations, IdentifiersAreRecordedAndDrawn) {

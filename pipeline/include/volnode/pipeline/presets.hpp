@@ -2,6 +2,7 @@
 // Rendering presets: data, not code. One JSON file per preset in presets/
 // (schema documented in presets/README.md, "schema": 1). Values are physical
 // units of the volume (Hounsfield units for CT).
+#include <array>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -38,6 +39,13 @@ struct RenderPreset {
   std::vector<ScalarPoint> gradient_opacity;  // empty: no gradient-opacity modulation
   bool shade = true;
   double ambient = 0.2, diffuse = 0.7, specular = 0.3, specular_power = 10;
+  // Cut-away: the part of the object on these patient sides of its centre is
+  // not drawn, so what lies inside shows (e.g. the brain under the skin).
+  // Per LPS axis: +1 cuts the left / posterior / superior side, -1 the right /
+  // anterior / inferior side, 0 does not cut along that axis. JSON: "cutaway":
+  // ["left", "anterior", "superior"] removes that octant.
+  std::array<int, 3> cutaway{0, 0, 0};
+  bool hasCutaway() const { return cutaway[0] != 0 || cutaway[1] != 0 || cutaway[2] != 0; }
 
   // Maximum intensity projection: grey window on the projected maximum.
   double window_center = 0, window_width = 0;
