@@ -4,7 +4,7 @@
 // settings, ResetCamera, Azimuth(10) per frame, vtkWindowToImageFilter + PNG).
 //
 //   bench_render [--out DIR] [--frames N] [--size N] [--plain-frames N]
-//                [--smart-frames N] [--series DIR] [--no-phantom]
+//                [--smart-frames N] [--series DIR] [--no-phantom] [--repeat N]
 // --series: a DICOM series folder (assembled with volnode_volume), e.g.
 //   ../shared/data/ct-head-phantom-study/S2020
 #include <sys/resource.h>
@@ -25,6 +25,7 @@
 #include <vtkVolumeProperty.h>
 #include <vtkWindowToImageFilter.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -48,6 +49,11 @@ namespace fs = std::filesystem;
 namespace {
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
 
 double peakRssMiB() {
   rusage u{};
@@ -154,7 +160,7 @@ BundleResult volnodeBundle(const std::shared_ptr<const Volume>& vol, const fs::p
     auto frames = renderer.render(preset, rq);
     std::printf("  %s: %zu frames rendered in %.2f s\n", name, frames.size(), now() - tr);
     const double tp = now();
-    for (auto& f : frames) writePng(f, out / (std::string(name) + "-" + f.view + ".png"));
+    writePngs(frames, out, std::string(name) + "-");
     r.png_seconds += now() - tp;
     r.frames += int(frames.size());
   }
@@ -189,7 +195,7 @@ void report(const std::string& label, const Volume& vol, const BundleResult& our
 int main(int argc, char** argv) {
   fs::path out = fs::temp_directory_path() / "volnode-bench-render";
   fs::path series;
-  int spin = 36, size = 512, plain_frames = 36, smart_frames = 36;
+  int spin = 36, size = 512, plain_frames = 36, smart_frames = 36, repeat = 1;
   bool phantom = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -201,9 +207,10 @@ int main(int argc, char** argv) {
     else if (a == "--smart-frames") smart_frames = std::stoi(next());
     else if (a == "--series") series = next();
     else if (a == "--no-phantom") phantom = false;
+    else if (a == "--repeat") repeat = std::max(1, std::stoi(next()));
     else {
       std::fprintf(stderr, "usage: bench_render [--out DIR] [--frames N] [--size N] [--plain-frames N] "
-                           "[--smart-frames N] [--series DIR] [--no-phantom]\n");
+                           "[--smart-frames N] [--series DIR] [--no-phantom] [--repeat N]\n");
       return 2;
     }
   }
@@ -221,14 +228,32 @@ int main(int argc, char** argv) {
   auto run = [&](const std::string& label, std::shared_ptr<const Volume> vol) {
     const fs::path dir = out / label;
     fs::remove_all(dir);
-    const double rss0 = peakRssMiB();
-    auto ours = volnodeBundle(vol, presets, spin, size, dir / "volnode", renderer);
-    const double rss1 = peakRssMiB();
-    std::printf("[%s] peak RSS %.0f MiB before, %.0f MiB after the volnode bundle (volume %.0f MiB)\n",
-                label.c_str(), rss0, rss1, vol->voxelCount() * 2.0 / (1 << 20));
-    double fp = plain_frames > 0 ? plainSpin(*vol, bone, false, plain_frames, size, dir / "plain-fixedpoint") : 0;
-    double sm = smart_frames > 0 ? plainSpin(*vol, bone, true, smart_frames, size, dir / "plain-smart") : 0;
-    report(label, *vol, ours, fp, plain_frames, sm, smart_frames, spin);
+    // Alternate the two pipelines so a change in machine load touches both alike;
+    // the medians and the median of the per-round ratios are the figures to read.
+    std::vector<double> ours_s, plain_s, ratios;
+    BundleResult ours;
+    double sm = 0;
+    for (int round = 0; round < repeat; ++round) {
+      const double rss0 = peakRssMiB();
+      ours = volnodeBundle(vol, presets, spin, size, dir / "volnode", renderer);
+      const double rss1 = peakRssMiB();
+      std::printf("[%s] round %d: peak RSS %.0f MiB before, %.0f MiB after the volnode bundle (volume %.0f MiB)\n",
+                  label.c_str(), round + 1, rss0, rss1, vol->voxelCount() * 2.0 / (1 << 20));
+      double fp = plain_frames > 0 ? plainSpin(*vol, bone, false, plain_frames, size, dir / "plain-fixedpoint") : 0;
+      if (round == 0 && smart_frames > 0) sm = plainSpin(*vol, bone, true, smart_frames, size, dir / "plain-smart");
+      report(label, *vol, ours, fp, plain_frames, sm, round == 0 ? smart_frames : 0, spin);
+      ours_s.push_back(ours.seconds);
+      if (plain_frames > 0) {
+        plain_s.push_back(fp / plain_frames * 36);
+        ratios.push_back(ours.seconds / plain_s.back());
+      }
+      std::fflush(stdout);
+    }
+    if (repeat > 1 && !ratios.empty())
+      std::printf("[%s] %d rounds: volnode bundle median %.2f s, plain fixed-point 36-frame spin median %.2f s, "
+                  "median ratio %.2f (min %.2f, max %.2f)\n",
+                  label.c_str(), repeat, median(ours_s), median(plain_s), median(ratios),
+                  *std::min_element(ratios.begin(), ratios.end()), *std::max_element(ratios.begin(), ratios.end()));
     std::fflush(stdout);
   };
 

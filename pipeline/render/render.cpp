@@ -30,6 +30,9 @@
 #include <vtkVolumeProperty.h>
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
 #include <chrono>
 #include <cmath>
 #include <climits>
@@ -991,6 +994,31 @@ void writePng(const RenderedFrame& frame, const std::filesystem::path& file) {
   writer->Write();
   if (writer->GetErrorCode() != 0 || !std::filesystem::exists(file, ec))
     throw Error(Errc::Io, "cannot write PNG " + file.string());
+}
+
+
+void writePngs(const std::vector<RenderedFrame>& frames, const std::filesystem::path& dir, const std::string& prefix) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::atomic<size_t> next{0};
+  std::mutex mutex;
+  std::exception_ptr failure;
+  auto work = [&] {
+    for (size_t i = next++; i < frames.size(); i = next++) {
+      try {
+        writePng(frames[i], dir / (prefix + frames[i].view + ".png"));
+      } catch (...) {
+        std::lock_guard lock(mutex);
+        if (!failure) failure = std::current_exception();
+      }
+    }
+  };
+  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, std::max<size_t>(1, frames.size()));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& th : pool) th.join();
+  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace volnode

@@ -246,7 +246,7 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
       }
       result.timings.add("render", secondsSince(start));
       start = Clock::now();
-      for (const auto& frame : frames) writePng(frame, out_dir / "png" / (out.preset + "-" + frame.view + ".png"));
+      writePngs(frames, out_dir / "png", out.preset + "-");
       result.timings.add("png", secondsSince(start));
       start = Clock::now();
       FramesInfo info;

@@ -118,4 +118,8 @@ class VolumeRenderer {
 // Writes a frame as PNG (RGB or grey). Throws Error(Errc::Io).
 void writePng(const RenderedFrame& frame, const std::filesystem::path& file);
 
+// Writes every frame as <dir>/<prefix><view>.png, on all cores (PNG encoding is
+// a serial zlib pass per file). Throws the first Error(Errc::Io).
+void writePngs(const std::vector<RenderedFrame>& frames, const std::filesystem::path& dir, const std::string& prefix);
+
 }  // namespace volnode
