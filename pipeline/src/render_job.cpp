@@ -1,6 +1,8 @@
 #include "volnode/pipeline/render_job.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <future>
 #include <iterator>
 #include <map>
 
@@ -187,6 +189,21 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
   EquipmentInfo equipment;
   equipment.device_serial_number = s.node_aet;
 
+  // The surface model is extracted on its own thread while the views render: it
+  // is mostly serial VTK work, and so are parts of rendering (gradients, PNG).
+  double mesh_seconds = 0;
+  std::future<MeshResult> mesh_future;
+  if (std::any_of(rule.outputs.begin(), rule.outputs.end(), [](const auto& o) { return o.type == "mesh"; })) {
+    MeshOptions mesh_options;
+    if (v.modality == "CT") mesh_options.threshold = rule.mesh_threshold_hu;
+    mesh_options.max_triangles = static_cast<size_t>(s.outputs.mesh_triangle_budget);
+    mesh_future = std::async(std::launch::async, [shared_volume, mesh_options, &mesh_seconds] {
+      const auto mesh_start = Clock::now();
+      auto mesh = extractSurface(*shared_volume, mesh_options);
+      mesh_seconds = secondsSince(mesh_start);
+      return mesh;
+    });
+  }
   std::map<std::string, std::vector<RenderedFrame>> key_views_rendered;  // preset -> frames, made with its spin
   double share = 80.0 / std::max<size_t>(1, rule.outputs.size());
   double done = 10;
@@ -199,11 +216,9 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
     progress(out.type + " " + out.preset, done);
     start = Clock::now();
     if (out.type == "mesh") {
-      MeshOptions mesh_options;
-      if (v.modality == "CT") mesh_options.threshold = rule.mesh_threshold_hu;
-      mesh_options.max_triangles = static_cast<size_t>(s.outputs.mesh_triangle_budget);
-      auto mesh = extractSurface(v, mesh_options);
-      result.timings.add("mesh", secondsSince(start));
+      auto mesh = mesh_future.get();
+      result.timings.add("mesh", mesh_seconds);
+      result.timings.add("mesh-wait", secondsSince(start));
       if (mesh.mesh.empty()) {
         log->warn("job {}: no surface at threshold {}; no model produced", job.id, mesh.threshold);
         continue;
