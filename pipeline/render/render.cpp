@@ -31,15 +31,15 @@
 
 #include <algorithm>
 #include <atomic>
-#include <exception>
-#include <mutex>
 #include <chrono>
-#include <cmath>
 #include <climits>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <fmt/format.h>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "volnode/core/error.hpp"
