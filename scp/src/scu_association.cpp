@@ -63,12 +63,12 @@ std::string tlsHint(const Destination& peer, const std::string& failure) {
   if (text.find("hostname mismatch") != std::string::npos || text.find("ip address mismatch") != std::string::npos)
     return "its certificate does not name " + peer.host + " (set " + key +
            "tls_verify_host = false only if the certificate cannot carry the host name)";
-  if (text.find("certificate") != std::string::npos && text.find("verify") != std::string::npos)
-    return "its certificate is not signed by a CA in " + key + "tls_ca";
+  if (text.find("expired") != std::string::npos || text.find("not yet valid") != std::string::npos)
+    return "its certificate (or one of its chain) is outside its validity dates; check the certificate and the clocks";
   if (text.find("unable to get") != std::string::npos || text.find("self-signed") != std::string::npos ||
-      text.find("self signed") != std::string::npos || text.find("expired") != std::string::npos ||
-      text.find("not yet valid") != std::string::npos)
-    return "its certificate is not trusted by " + key + "tls_ca";
+      text.find("self signed") != std::string::npos ||
+      (text.find("certificate") != std::string::npos && text.find("verify") != std::string::npos))
+    return "its certificate is not signed by a CA in " + key + "tls_ca";
   if (text.find("ssl_error_want_read") != std::string::npos || text.find("did not complete") != std::string::npos)
     return "it did not answer the TLS handshake in time (" + std::to_string(dcmSocketReceiveTimeout.get()) +
            " s); does it speak DICOM TLS on port " + std::to_string(peer.port) + "?";
