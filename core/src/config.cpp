@@ -231,11 +231,16 @@ void bindDestinations(const toml::node& node, Config& config, const Origin& orig
     if (dest.aet.empty() || dest.host.empty())
       fail(origin.of(dest_node, "destinations." + name), "destinations." + name + " needs aet and host");
     const std::string prefix = "destinations." + name + ".";
+    // Where a TLS key was set, for the message (the file line or the --set override).
+    auto where = [&](const char* key) {
+      const toml::node* node = dest_table->get(key);
+      return node ? origin.of(*node, prefix + key) : origin.of(dest_node, "destinations." + name);
+    };
     if (dest.tls_cert.empty() != dest.tls_key.empty())
-      fail(origin.of(dest_node, "destinations." + name),
+      fail(where(dest.tls_cert.empty() ? "tls_key" : "tls_cert"),
            prefix + "tls_cert and " + prefix + "tls_key go together (a client certificate and its key)");
     if (dest.tls && dest.tls_verify_peer == "require" && dest.tls_ca.empty())
-      fail(origin.of(dest_node, "destinations." + name),
+      fail(where("tls"),
            prefix + "tls = true with tls_verify_peer = \"require\" needs " + prefix +
                "tls_ca (the CA certificates that signed the peer's certificate)");
     config.destinations[name] = dest;

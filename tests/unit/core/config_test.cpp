@@ -128,6 +128,7 @@ TEST(Config, DestinationTlsSettingsAreParsedCheckedAndRendered) {
 
   const std::string base = "[destinations.pacs]\naet = \"PACS\"\nhost = \"h\"\n";
   EXPECT_NE(configError(base + "tls = true\n").find("destinations.pacs.tls_ca"), std::string::npos);
+  EXPECT_NE(configError(base + "tls = true\n").find("test.toml:4"), std::string::npos) << configError(base + "tls = true\n");
   EXPECT_NE(configError(base + "tls = true\ntls_verify_peer = \"ignore\"\ntls_cert = \"c.pem\"\n")
                 .find("tls_cert and destinations.pacs.tls_key go together"),
             std::string::npos);
