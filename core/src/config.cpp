@@ -212,8 +212,11 @@ std::string knownKeysOf(const std::map<std::string, Field>& fields, const std::s
 void bindDestinations(const toml::node& node, Config& config, const Origin& origin) {
   const auto* table = node.as_table();
   if (!table) fail(origin.of(node, "destinations"), "destinations must be a table of [destinations.<name>]");
-  for (const auto& [name_key, dest_node] : *table) {
-    std::string name(name_key.str());
+  for (const auto& entry : *table) {
+    // Named references, not a structured binding: clang before 16 cannot capture a
+    // binding in a lambda (`where` below), and the fuzz targets are built with clang 14.
+    const toml::node& dest_node = entry.second;
+    std::string name(entry.first.str());
     const auto* dest_table = dest_node.as_table();
     if (!dest_table)
       fail(origin.of(dest_node, "destinations." + name), "destinations." + name + " must be a table with aet, host, port");
