@@ -43,7 +43,7 @@ namespace {
 using namespace volnode;
 
 constexpr const char* kSentinel = "VOLNODE-FUZZ-SENTINEL-0f3c9a71";
-constexpr const char* kToken = "fuzz-token";
+constexpr const char* kToken = "fuzz-console-token";
 constexpr const char* kLaunchSecret = "fuzz-launch-secret";
 
 class FakeActions : public NodeActions {
@@ -130,6 +130,7 @@ Fixture& fixture() {
     config.token = kToken;
     config.launch_secret = kLaunchSecret;
     config.threads = 2;
+    config.allowed_hosts = {"x"};  // the seeds' Host header
     ConsoleContext context{config, *f->index, *f->jobs, [] {
                              HealthReport h;
                              h.version = "fuzz";
@@ -143,6 +144,7 @@ Fixture& fixture() {
     context.rules_json = R"([{"name": "ct-bundle"}])";
     context.presets_json = R"({"ct-bone": {}})";
     context.launch_secret = kLaunchSecret;
+    context.auth_max_failures = 0;  // wrong tokens are most inputs: no lock-out, or the handlers behind it go unfuzzed
     f->server = std::make_unique<ConsoleServer>(std::move(context));
     f->server->start();
     f->port = f->server->port();

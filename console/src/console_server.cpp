@@ -11,6 +11,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "access.hpp"
 #include "auth.hpp"
 #include "console_db.hpp"
 #include "json_views.hpp"
@@ -150,6 +151,11 @@ std::string inlineScriptHashes(const std::string& html) {
 
 std::string minuteKey(std::chrono::system_clock::time_point t) { return isoUtc(t).substr(0, 16); }
 
+// The cookie of a launch session (reads of the launched studies only).
+constexpr const char* kSessionCookie = "volnode_launch";
+// Shortest console.token / launch secret accepted.
+constexpr size_t kMinSecretLength = 16;
+
 const std::set<std::string> kJobStates{"queued", "running", "succeeded", "failed", "retry", "canceled"};
 const std::set<std::string> kJobKinds{"render", "send"};
 
@@ -171,10 +177,23 @@ struct ConsoleServer::Impl {
   std::chrono::steady_clock::time_point throughput_at{};
   nlohmann::json throughput_cache;
 
-  explicit Impl(ConsoleContext c) : context(std::move(c)) {
+  console::HostCheck host_check;
+  console::FailedAuthLimiter auth_failures;
+  console::LaunchSessions sessions;
+  // Beyond loopback, or console.read_requires_token: reads of patient data need the
+  // token or a launch session.
+  bool reads_need_token;
+  bool tls;
+
+  explicit Impl(ConsoleContext c)
+      : context(std::move(c)),
+        host_check(context.config.bind, context.config.allowed_hosts),
+        auth_failures(context.auth_max_failures, context.auth_failure_window, context.auth_block),
+        sessions(context.launch_session),
+        reads_need_token(!console::isLoopbackBind(context.config.bind) || context.config.read_requires_token),
+        tls(!context.tls_cert_file.empty() || !context.tls_key_file.empty()) {
     web_root = context.web_root.empty() ? std::filesystem::path(VOLNODE_CONSOLE_WEB_DIR) : context.web_root;
     db = std::make_unique<ConsoleDb>(index.path());
-    bool tls = !context.tls_cert_file.empty() || !context.tls_key_file.empty();
     if (tls) {
       if (context.tls_cert_file.empty() || context.tls_key_file.empty())
         throw Error(Errc::InvalidConfig, "console TLS needs both a certificate and a key file");
@@ -194,6 +213,21 @@ struct ConsoleServer::Impl {
     return context.actions ? context.actions->destinations() : std::vector<DestinationStatus>{};
   }
 
+  // A wrong token was presented (bearer or launch): counted per client address; the
+  // failure that blocks the address is logged at warn.
+  void failedAuthentication(const httplib::Request& req, const char* what) {
+    log->info("{} from {} ({} {})", what, req.remote_addr, req.method, req.path);
+    if (auth_failures.fail(req.remote_addr, std::chrono::steady_clock::now()))
+      log->warn("{} failed authentications from {} within {} s: its requests with a token are answered 429 for {} s",
+                auth_failures.maxFailures(), req.remote_addr, context.auth_failure_window.count(),
+                context.auth_block.count());
+  }
+
+  void sendUnauthorized(httplib::Response& res, const std::string& message) {
+    res.set_header("WWW-Authenticate", "Bearer realm=\"volnode\"");
+    sendError(res, 401, message);
+  }
+
   // Mutations need "Authorization: Bearer <console.token>"; none configured: disabled.
   bool authorized(const httplib::Request& req, httplib::Response& res) {
     if (config.token.empty()) {
@@ -202,12 +236,83 @@ struct ConsoleServer::Impl {
     }
     std::string given = console::bearerToken(req.get_header_value("Authorization"));
     if (given.empty() || !console::constantTimeEquals(given, config.token)) {
-      res.set_header("WWW-Authenticate", "Bearer realm=\"volnode\"");
-      sendError(res, 401, given.empty() ? "this call needs Authorization: Bearer <console token>"
-                                        : "the bearer token is not the console token");
+      if (!given.empty()) failedAuthentication(req, "wrong bearer token");
+      sendUnauthorized(res, given.empty() ? "this call needs Authorization: Bearer <console token>"
+                                          : "the bearer token is not the console token");
       return false;
     }
     return true;
+  }
+
+  // The study a read of patient data concerns, "" when it is not about one study
+  // (lists, the dashboard, settings): what a launch session may read.
+  std::string studyOfRead(const httplib::Request& req) {
+    static const std::regex study_path(R"(/api/studies/([^/]+)(/results|/timeline)?)");
+    static const std::regex series_path(R"(/api/series/([^/]+)(/results)?)");
+    static const std::regex job_path(R"(/api/jobs/([0-9]{1,18})(/files/.*)?)");
+    std::smatch m;
+    if (std::regex_match(req.path, m, study_path)) return m[1];
+    if (std::regex_match(req.path, m, series_path)) {
+      auto series = index.series(m[1]);
+      return series ? series->study_uid : "";
+    }
+    if (std::regex_match(req.path, m, job_path)) {
+      auto job = jobs.get(std::stoll(m[1]));
+      return job ? job->study_uid : "";
+    }
+    if (req.path == "/api/jobs") return req.get_param_value("study");
+    return "";
+  }
+
+  // Reads under /api (all but /api/health, which holds no patient data) when reads
+  // need a token: the console token as bearer, or a launch session for its studies.
+  bool readAllowed(const httplib::Request& req, httplib::Response& res) {
+    std::string given = console::bearerToken(req.get_header_value("Authorization"));
+    if (!given.empty()) {
+      if (console::constantTimeEquals(given, config.token)) return true;
+      failedAuthentication(req, "wrong bearer token");
+      sendUnauthorized(res, "the bearer token is not the console token");
+      return false;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    std::string session = console::cookieValue(req.get_header_value("Cookie"), kSessionCookie);
+    if (sessions.valid(session, now)) {
+      if (sessions.allows(session, studyOfRead(req), now)) return true;
+      sendUnauthorized(res, "the launch link opened other studies only; this read needs Authorization: Bearer "
+                            "<console token>");
+      return false;
+    }
+    sendUnauthorized(res, "reading patient data needs Authorization: Bearer <console token> (or a launch link "
+                          "from the PACS for one study)");
+    return false;
+  }
+
+  // Before routing (and before any request body is read): the Host header, the
+  // lock-out after failed authentications, the token for reads.
+  httplib::Server::HandlerResponse checkAccess(const httplib::Request& req, httplib::Response& res) {
+    const std::string host = req.get_header_value("Host");
+    if (!host_check.allows(host)) {
+      log->debug("refused Host '{}' from {}", host.substr(0, 100), req.remote_addr);
+      sendError(res, 421,
+                "this console does not answer to the host name '" + host.substr(0, 100) +
+                    "'; if browsers reach it under that name, add the name to console.allowed_hosts");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.has_header("Authorization") || req.path == "/launch") {
+      int wait = auth_failures.blockedFor(req.remote_addr, std::chrono::steady_clock::now());
+      if (wait > 0) {
+        res.set_header("Retry-After", std::to_string(wait));
+        const std::string message = "too many failed authentications from this address; try again in " +
+                                    std::to_string(wait) + " s";
+        if (req.path == "/launch") sendHtmlMessage(res, 429, "Too many attempts", message);
+        else sendError(res, 429, message);
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    const bool api_read = (req.method == "GET" || req.method == "HEAD") && req.path.rfind("/api/", 0) == 0 &&
+                          req.path != "/api/health";
+    if (reads_need_token && api_read && !readAllowed(req, res)) return httplib::Server::HandlerResponse::Handled;
+    return httplib::Server::HandlerResponse::Unhandled;
   }
 
   nlohmann::json healthJson() {
@@ -378,18 +483,33 @@ struct ConsoleServer::Impl {
     const std::string token = req.get_param_value("token");
     if (!console::isDicomUid(study_uid))
       return sendHtmlMessage(res, 400, "Cannot open the study", "studyUID must be a DICOM UID (digits and dots).");
-    if (config.token.empty() && context.launch_secret.empty())
+    if (context.launch_secret.empty())
       return sendHtmlMessage(res, 403, "Launch is disabled",
-                             "Neither a console token nor a launch secret is configured on this node.");
-    bool ok = !config.token.empty() && console::constantTimeEquals(token, config.token);
-    if (!ok && !context.launch_secret.empty()) {
-      auto check = console::verifyLaunchToken(context.launch_secret, study_uid, token,
-                                              static_cast<int64_t>(unixSecondsNow()));
-      if (check == console::LaunchTokenCheck::Expired)
-        return sendHtmlMessage(res, 401, "Link expired", "This launch link has expired; open it again from the PACS.");
-      ok = check == console::LaunchTokenCheck::Valid;
+                             "No console.launch_secret is configured on this node, so there are no launch links.");
+    // The console token never goes into a URL: it would stay in the browser's history
+    // and in proxy logs. Only signed, expiring launch tokens open a study.
+    if (!config.token.empty() && console::constantTimeEquals(token, config.token)) {
+      log->warn("launch from {}: refused the console token in the URL (only signed launch tokens are accepted)",
+                req.remote_addr);
+      return sendHtmlMessage(res, 401, "Not allowed",
+                             "The console token is not accepted in a link. Ask the PACS for a signed launch link "
+                             "(see docs/api.md, Launching from a PACS).");
     }
-    if (!ok) return sendHtmlMessage(res, 401, "Not allowed", "The launch token is missing or not valid.");
+    auto check = console::verifyLaunchToken(context.launch_secret, study_uid, token,
+                                            static_cast<int64_t>(unixSecondsNow()));
+    if (check == console::LaunchTokenCheck::Expired)
+      return sendHtmlMessage(res, 401, "Link expired", "This launch link has expired; open it again from the PACS.");
+    if (check != console::LaunchTokenCheck::Valid) {
+      if (!token.empty()) failedAuthentication(req, "wrong launch token");
+      return sendHtmlMessage(res, 401, "Not allowed", "The launch token is missing or not valid.");
+    }
+    // The browser that followed the link may read this study (and those it launched
+    // before) for a while: an HttpOnly, SameSite=Strict cookie, Secure over HTTPS.
+    std::string session = sessions.open(console::cookieValue(req.get_header_value("Cookie"), kSessionCookie), study_uid,
+                                        std::chrono::steady_clock::now());
+    res.set_header("Set-Cookie", std::string(kSessionCookie) + "=" + session + "; Path=/; Max-Age=" +
+                                     std::to_string(context.launch_session.count()) + "; HttpOnly; SameSite=Strict" +
+                                     (tls ? "; Secure" : ""));
 
     const std::string viewer = "/view/" + study_uid;
     if (!studyResults(study_uid).empty()) return res.set_redirect(viewer, 303);
@@ -650,6 +770,8 @@ struct ConsoleServer::Impl {
                       {{"bind", config.bind},
                        {"port", bound_port},
                        {"mutations_enabled", !config.token.empty()},
+                       {"reads_need_token", reads_need_token},
+                       {"allowed_hosts", config.allowed_hosts},
                        {"launch_tokens", !context.launch_secret.empty()},
                        {"tls", !context.tls_cert_file.empty()},
                        {"on_demand_render", context.actions != nullptr}}}});
@@ -695,6 +817,9 @@ struct ConsoleServer::Impl {
       log->warn("three.js not installed under {} (run npm ci in console/web): the 3D model viewer is unavailable",
                 (web_root / "node_modules").string());
 
+    s.set_pre_routing_handler(
+        [this](const httplib::Request& req, httplib::Response& res) { return checkAccess(req, res); });
+
     s.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
       res.set_header("X-Content-Type-Options", "nosniff");
       res.set_header("Referrer-Policy", "no-referrer");
@@ -733,10 +858,26 @@ ConsoleServer::ConsoleServer(ConsoleContext context) : impl_(std::make_unique<Im
 ConsoleServer::~ConsoleServer() { stop(); }
 
 void ConsoleServer::start() {
-  bool loopback = impl_->config.bind == "127.0.0.1" || impl_->config.bind == "::1" || impl_->config.bind == "localhost";
-  if (!loopback && impl_->config.token.empty())
-    throw Error(Errc::InvalidConfig, "console.bind = \"" + impl_->config.bind +
+  const auto& config = impl_->config;
+  if (!config.token.empty() && config.token.size() < kMinSecretLength)
+    throw Error(Errc::InvalidConfig, "console.token is " + std::to_string(config.token.size()) +
+                                         " characters long; use at least " + std::to_string(kMinSecretLength) +
+                                         " (e.g. the output of: openssl rand -hex 24)");
+  if (!impl_->context.launch_secret.empty() && impl_->context.launch_secret.size() < kMinSecretLength)
+    throw Error(Errc::InvalidConfig, "console.launch_secret is " + std::to_string(impl_->context.launch_secret.size()) +
+                                         " characters long; use at least " + std::to_string(kMinSecretLength) +
+                                         " (e.g. the output of: openssl rand -hex 24)");
+  const bool loopback = console::isLoopbackBind(config.bind);
+  if (!loopback && config.token.empty())
+    throw Error(Errc::InvalidConfig, "console.bind = \"" + config.bind +
                                          "\" exposes the console beyond this machine; set console.token first");
+  if (!loopback && !impl_->tls && !config.allow_plain_http)
+    throw Error(Errc::InvalidConfig, "console.bind = \"" + config.bind +
+                                         "\" without TLS would send the console token and patient data in clear; set "
+                                         "console.tls_cert and console.tls_key, or console.allow_plain_http = true on a "
+                                         "network you trust");
+  if (config.read_requires_token && config.token.empty())
+    throw Error(Errc::InvalidConfig, "console.read_requires_token = true needs console.token (nobody could read)");
   int port = impl_->config.port;
   if (port == 0) {
     port = impl_->server->bind_to_any_port(impl_->config.bind.c_str());
@@ -749,8 +890,8 @@ void ConsoleServer::start() {
                                    std::to_string(impl_->config.port) + " (address in use or not available)");
   impl_->bound_port = port;
   impl_->thread = std::thread([this] { impl_->server->listen_after_bind(); });
-  impl_->log->info("console on {}://{}:{}/", impl_->context.tls_cert_file.empty() ? "http" : "https",
-                   impl_->config.bind, port);
+  impl_->log->info("console on {}://{}:{}/ (reads of patient data {})", impl_->tls ? "https" : "http",
+                   impl_->config.bind, port, impl_->reads_need_token ? "need the token" : "open on loopback");
 }
 
 void ConsoleServer::stop() {

@@ -1,5 +1,6 @@
 #include "volnode/core/config.hpp"
 
+#include <cctype>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -110,6 +111,65 @@ Setter stringListField(std::vector<std::string>& target) {
   };
 }
 
+// A shared secret: "" (not set) or at least `min_length` characters. The value is
+// never repeated in the message.
+Setter secretField(std::string& target, size_t min_length) {
+  return [&target, min_length](const toml::node& node, const std::string& key, const Origin& origin) {
+    auto value = node.value<std::string>();
+    if (!node.is_string() || !value) fail(origin.of(node, key), key + " must be a string");
+    if (!value->empty() && value->size() < min_length)
+      fail(origin.of(node, key), key + " is " + std::to_string(value->size()) + " characters long; it must be \"\" (off) or at least " +
+                                     std::to_string(min_length) + " characters (e.g. the output of: openssl rand -hex 24)");
+    target = *value;
+  };
+}
+
+// A host name as a browser sends it in the Host header, without the port: a DNS
+// name (letters, digits, '-', labels joined by '.'), an IPv4 address or an IPv6
+// address in brackets.
+bool plausibleHostName(const std::string& host) {
+  if (host.empty() || host.size() > 253) return false;
+  if (host.front() == '[') {
+    if (host.size() < 4 || host.back() != ']') return false;
+    for (size_t i = 1; i + 1 < host.size(); ++i) {
+      char c = host[i];
+      if (!(std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.')) return false;
+    }
+    return host.find(':') != std::string::npos;
+  }
+  size_t label = 0;
+  for (size_t i = 0; i <= host.size(); ++i) {
+    if (i == host.size() || host[i] == '.') {
+      if (label == 0 || label > 63 || host[i - 1] == '-' || host[i - label] == '-') return false;
+      label = 0;
+      continue;
+    }
+    char c = host[i];
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-')) return false;
+    ++label;
+  }
+  return true;
+}
+
+Setter hostListField(std::vector<std::string>& target) {
+  return [&target](const toml::node& node, const std::string& key, const Origin& origin) {
+    const std::string allowed = key + " must be a list of host names without port, e.g. [\"volnode.hospital.local\", "
+                                      "\"10.1.2.3\", \"[fd00::5]\"]";
+    const auto* array = node.as_array();
+    if (!array) fail(origin.of(node, key), allowed);
+    target.clear();
+    for (const auto& item : *array) {
+      auto value = item.value<std::string>();
+      if (!item.is_string() || !value) fail(origin.of(item, key), allowed);
+      if (!plausibleHostName(*value))
+        fail(origin.of(item, key), key + ": \"" + *value + "\" is not a host name; " + allowed);
+      std::string lower = *value;
+      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      target.push_back(lower);
+    }
+  };
+}
+
 // [[dicom.allowed_peers]] aet = "PACS", host = "10.0.0.5"  (or an inline array of tables)
 Setter peerListField(std::vector<PeerRule>& target) {
   return [&target](const toml::node& node, const std::string& key, const Origin& origin) {
@@ -156,11 +216,14 @@ std::map<std::string, Field> sectionFields(Config& c) {
       {"storage.fsync", {boolField(c.storage.fsync)}},
       {"console.bind", {stringField(c.console.bind)}},
       {"console.port", {integerField(c.console.port, 1, 65535)}},
-      {"console.token", {stringField(c.console.token)}},
-      {"console.launch_secret", {stringField(c.console.launch_secret)}},
+      {"console.token", {secretField(c.console.token, 16)}},
+      {"console.launch_secret", {secretField(c.console.launch_secret, 16)}},
       {"console.tls_cert", {stringField(c.console.tls_cert)}},
       {"console.tls_key", {stringField(c.console.tls_key)}},
       {"console.threads", {integerField(c.console.threads, 1, 64)}},
+      {"console.allowed_hosts", {hostListField(c.console.allowed_hosts)}},
+      {"console.read_requires_token", {boolField(c.console.read_requires_token)}},
+      {"console.allow_plain_http", {boolField(c.console.allow_plain_http)}},
       {"log.level", {enumField(c.log.level, {"trace", "debug", "info", "warn", "error"})}},
       {"log.file", {stringField(c.log.file)}},
       {"log.max_size_mb", {integerField(c.log.max_size_mb, 1, 10240)}},
@@ -345,6 +408,8 @@ std::string renderConfig(const Config& c, bool mask_secrets) {
   auto secret = [&](const std::string& s) { return mask_secrets && !s.empty() ? std::string("********") : s; };
   toml::array peers;
   for (const auto& p : c.dicom.allowed_peers) peers.push_back(toml::table{{"aet", p.aet}, {"host", p.host}});
+  toml::array allowed_hosts;
+  for (const auto& h : c.console.allowed_hosts) allowed_hosts.push_back(h);
   toml::table destinations;
   for (const auto& [name, d] : c.destinations) {
     toml::array classes;
@@ -367,7 +432,9 @@ std::string renderConfig(const Config& c, bool mask_secrets) {
       {"console", toml::table{{"bind", c.console.bind}, {"port", c.console.port}, {"token", secret(c.console.token)},
                               {"launch_secret", secret(c.console.launch_secret)}, {"tls_cert", c.console.tls_cert},
                               {"tls_key", c.console.tls_key},
-                              {"threads", c.console.threads}}},
+                              {"threads", c.console.threads}, {"allowed_hosts", allowed_hosts},
+                              {"read_requires_token", c.console.read_requires_token},
+                              {"allow_plain_http", c.console.allow_plain_http}}},
       {"log", toml::table{{"level", c.log.level}, {"file", c.log.file}, {"max_size_mb", c.log.max_size_mb},
                           {"max_files", c.log.max_files}}},
       {"completion", toml::table{{"quiet_s", c.completion.quiet_s}, {"release_grace_s", c.completion.release_grace_s},

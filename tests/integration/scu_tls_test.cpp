@@ -195,7 +195,7 @@ TEST(DicomTlsScu, OrthancSpeakingTlsOnlyIsAskedAndAnsweredOverTls) {
   for (const std::string& more :
        {"dicom.port=" + std::to_string(node_port), std::string("dicom.tls=true"), "dicom.tls_cert=" + node_id.cert.string(),
         "dicom.tls_key=" + node_id.key.string(), "dicom.tls_ca=" + ca.cert().string(),
-        std::string("console.token=tls-token")})
+        std::string("console.token=tls-console-token-0123")})
     settings.push_back(more);
   NodeProcess node(dir / "node", settings);
 
@@ -213,7 +213,7 @@ TEST(DicomTlsScu, OrthancSpeakingTlsOnlyIsAskedAndAnsweredOverTls) {
   series_uid = series.at(0)["MainDicomTags"].value("SeriesInstanceUID", "");
   ASSERT_FALSE(series_uid.empty());
 
-  auto accepted = node.post("/api/series/" + series_uid + "/render", "", "tls-token");
+  auto accepted = node.post("/api/series/" + series_uid + "/render", "", "tls-console-token-0123");
   ASSERT_EQ(accepted.status, 202) << accepted.body << node.log();
   EXPECT_EQ(json::parse(accepted.body).value("retrieve_state", ""), "retrieving") << accepted.body;
 

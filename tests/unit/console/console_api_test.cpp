@@ -1,13 +1,22 @@
 // The console's JSON API, metrics, launch URL and file endpoints against a real
 // ConsoleServer on a free port, a temporary index and a fake NodeActions.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "../../../console/src/access.hpp"
 #include "../../../console/src/auth.hpp"
 #include "support/process.hpp"
 #include "volnode/console/console_server.hpp"
@@ -21,6 +30,8 @@ namespace {
 
 using nlohmann::json;
 
+const std::string kToken = "secret-token-0123456789";
+const std::string kLaunchSecret = "launch-secret-0123456789";
 const std::string kStudy = "1.2.3.1";
 const std::string kSeries = "1.2.3.2";
 const std::string kXss = "<script>alert(1)</script>";
@@ -51,11 +62,12 @@ class FakeActions : public NodeActions {
   OnDemandResult next{true, 202, "render queued", {7}, ""};
 };
 
-NewInstance instance(const std::string& sop_uid, const std::string& series_uid, const std::string& description) {
+NewInstance instance(const std::string& sop_uid, const std::string& series_uid, const std::string& description,
+                     const std::string& study_uid = kStudy) {
   NewInstance n;
   n.attributes.patient_id = "P1";
   n.attributes.patient_name = "Doe^Jane";
-  n.attributes.study_uid = kStudy;
+  n.attributes.study_uid = study_uid;
   n.attributes.study_date = "20240102";
   n.attributes.accession_number = "ACC1";
   n.attributes.series_uid = series_uid;
@@ -77,6 +89,34 @@ void writeFile(const std::filesystem::path& path, const std::string& content) {
   std::ofstream(path, std::ios::binary) << content;
 }
 
+// One raw HTTP exchange over loopback (for requests httplib's client will not
+// send, such as one without a Host header); bounded by 5 s socket timeouts.
+std::string rawExchange(const std::string& address, int port, const std::string& request) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return {};
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, address.c_str(), &addr.sin_addr);
+  std::string answer;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      answer.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return answer;
+}
+
+int statusOf(const std::string& raw) { return raw.size() > 12 ? std::atoi(raw.substr(9, 3).c_str()) : 0; }
+
 struct Reply {
   int status = 0;
   std::string body;
@@ -97,10 +137,48 @@ class ConsoleApi : public ::testing::Test {
     index->setSeriesState(kSeries, "complete", "quiet 2 s");
   }
 
-  void start(const std::string& token = "secret-token", bool with_actions = true, const std::string& launch_secret = "") {
+  void start(const std::string& token = kToken, bool with_actions = true, const std::string& launch_secret = "") {
+    startWith([&](ConsoleConfig& config, ConsoleContext& context) {
+      config.token = token;
+      context.actions = with_actions ? &actions : nullptr;
+      context.launch_secret = launch_secret;
+    });
+  }
+
+  // The default context (loopback, no token) changed by `tweak` before the server starts.
+  void startWith(const std::function<void(ConsoleConfig&, ConsoleContext&)>& tweak) {
+    server = std::make_unique<ConsoleServer>(makeContext(tweak));
+    server->start();
+    host = server_host;
+  }
+
+  // Bound beyond loopback (127.0.0.2, which stays on this machine) with a token and
+  // plain HTTP explicitly allowed.
+  void startExposed(const std::function<void(ConsoleConfig&, ConsoleContext&)>& more = {}) {
+    startWith([&](ConsoleConfig& config, ConsoleContext& context) {
+      config.bind = "127.0.0.2";
+      config.token = kToken;
+      config.allow_plain_http = true;
+      if (more) more(config, context);
+    });
+  }
+
+  // The message with which start() refuses the tweaked context.
+  std::string startError(const std::function<void(ConsoleConfig&, ConsoleContext&)>& tweak) {
+    try {
+      ConsoleServer refused(makeContext(tweak));
+      refused.start();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::InvalidConfig) << e.what();
+      return e.what();
+    }
+    ADD_FAILURE() << "the console started";
+    return "";
+  }
+
+  ConsoleContext makeContext(const std::function<void(ConsoleConfig&, ConsoleContext&)>& tweak) {
     ConsoleConfig config;
     config.port = 0;
-    config.token = token;
     ConsoleContext context{config, *index, *jobs, [] {
                              HealthReport h;
                              h.version = "test";
@@ -111,26 +189,34 @@ class ConsoleApi : public ::testing::Test {
                              h.render_workers = 1;
                              return h;
                            }};
-    context.actions = with_actions ? &actions : nullptr;
+    context.actions = &actions;
     context.results_root = dir / "results";
     context.effective_config_toml = "[console]\ntoken = \"***\"\n";
     context.rules_json = R"([{"name": "ct-bundle"}])";
     context.presets_json = R"({"ct-bone": {}})";
-    context.launch_secret = launch_secret;
-    server = std::make_unique<ConsoleServer>(std::move(context));
-    server->start();
+    tweak(context.config, context);
+    server_host = context.config.bind;
+    return context;
   }
 
-  Reply get(const std::string& path) {
-    httplib::Client client("127.0.0.1", server->port());
-    auto r = client.Get(path.c_str());
+  // GET with optional extra headers (Authorization, Cookie, Host, ...).
+  Reply get(const std::string& path, const httplib::Headers& headers = {}) {
+    httplib::Client client(host, server->port());
+    client.set_read_timeout(10);
+    auto r = client.Get(path.c_str(), headers);
     if (!r) return {};
     return {r->status, r->body, r->headers};
   }
 
-  Reply post(const std::string& path, const std::string& token = "", const std::string& body = "") {
-    httplib::Client client("127.0.0.1", server->port());
-    httplib::Headers headers;
+  Reply getWithToken(const std::string& path, const std::string& token = kToken) {
+    return get(path, {{"Authorization", "Bearer " + token}});
+  }
+
+  Reply post(const std::string& path, const std::string& token = "", const std::string& body = "",
+             const httplib::Headers& extra = {}) {
+    httplib::Client client(host, server->port());
+    client.set_read_timeout(10);
+    httplib::Headers headers = extra;
     if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
     auto r = client.Post(path.c_str(), headers, body, "application/json");
     if (!r) return {};
@@ -170,6 +256,8 @@ class ConsoleApi : public ::testing::Test {
     return id;
   }
 
+  std::string server_host = "127.0.0.1";
+  std::string host = "127.0.0.1";
   test::TempDir dir{"volnode-console-test"};
   std::unique_ptr<Index> index;
   std::unique_ptr<JobQueue> jobs;
@@ -290,30 +378,30 @@ TEST_F(ConsoleApi, CancelAndRetryChangeTheJobAndWakeTheWorkers) {
   start();
   int64_t id = jobs->enqueue({"render", kStudy, kSeries, "ct-bundle"});
   auto path = "/api/jobs/" + std::to_string(id);
-  EXPECT_EQ(post(path + "/retry", "secret-token").status, 409);  // queued: nothing to retry
-  auto canceled = post(path + "/cancel", "secret-token");
+  EXPECT_EQ(post(path + "/retry", kToken).status, 409);  // queued: nothing to retry
+  auto canceled = post(path + "/cancel", kToken);
   ASSERT_EQ(canceled.status, 200);
   EXPECT_EQ(canceled.parsed()["state"], "canceled");
-  auto retried = post(path + "/retry", "secret-token");
+  auto retried = post(path + "/retry", kToken);
   ASSERT_EQ(retried.status, 200);
   EXPECT_EQ(retried.parsed()["state"], "queued");
   EXPECT_EQ(actions.wakes, 2);
-  EXPECT_EQ(post("/api/jobs/999/cancel", "secret-token").status, 404);
+  EXPECT_EQ(post("/api/jobs/999/cancel", kToken).status, 404);
 }
 
 TEST_F(ConsoleApi, OnDemandRenderPassesSourceAndRule) {
   start();
-  auto r = post("/api/studies/" + kStudy + "/render", "secret-token", R"({"source": "pacs", "rule": "ct-bundle"})");
+  auto r = post("/api/studies/" + kStudy + "/render", kToken, R"({"source": "pacs", "rule": "ct-bundle"})");
   ASSERT_EQ(r.status, 202);
   EXPECT_EQ(r.parsed()["job_ids"], json({7}));
-  EXPECT_EQ(post("/api/series/" + kSeries + "/render", "secret-token").status, 202);
+  EXPECT_EQ(post("/api/series/" + kSeries + "/render", kToken).status, 202);
   ASSERT_EQ(actions.calls.size(), 2u);
   EXPECT_EQ(actions.calls[0], "study " + kStudy + " source=pacs rule=ct-bundle");
   EXPECT_EQ(actions.calls[1], "series " + kSeries + " source= rule=");
-  EXPECT_EQ(post("/api/studies/" + kStudy + "/render", "secret-token", "not json").status, 400);
-  EXPECT_EQ(post("/api/studies/" + kStudy + "/render", "secret-token", R"({"rule": 5})").status, 400);
+  EXPECT_EQ(post("/api/studies/" + kStudy + "/render", kToken, "not json").status, 400);
+  EXPECT_EQ(post("/api/studies/" + kStudy + "/render", kToken, R"({"rule": 5})").status, 400);
   actions.next = {false, 404, "study 9.9 is not held and no source knows it", {}, "failed"};
-  auto refused = post("/api/studies/9.9/render", "secret-token");
+  auto refused = post("/api/studies/9.9/render", kToken);
   EXPECT_EQ(refused.status, 404);
   EXPECT_EQ(refused.parsed()["error"], "study 9.9 is not held and no source knows it");
 }
@@ -321,7 +409,7 @@ TEST_F(ConsoleApi, OnDemandRenderPassesSourceAndRule) {
 TEST_F(ConsoleApi, OnDemandSeriesRenderSaysWhichStudyAndWhereToFollowIt) {
   start();
   actions.next = {true, 202, "retrieving series 1.2.3.2 from pacs", {}, "retrieving", kStudy};
-  auto r = post("/api/series/" + kSeries + "/render", "secret-token", R"({"source": "pacs"})");
+  auto r = post("/api/series/" + kSeries + "/render", kToken, R"({"source": "pacs"})");
   ASSERT_EQ(r.status, 202) << r.body;
   auto body = r.parsed();
   EXPECT_EQ(body["retrieve_state"], "retrieving");
@@ -330,26 +418,26 @@ TEST_F(ConsoleApi, OnDemandSeriesRenderSaysWhichStudyAndWhereToFollowIt) {
   EXPECT_EQ(body["SeriesInstanceUID"], kSeries);
   EXPECT_EQ(body["progress_url"], "/api/series/" + kSeries);
   EXPECT_EQ(body["viewer_url"], "/view/" + kStudy);
-  auto study = post("/api/studies/" + kStudy + "/render", "secret-token").parsed();
+  auto study = post("/api/studies/" + kStudy + "/render", kToken).parsed();
   EXPECT_EQ(study["progress_url"], "/api/studies/" + kStudy + "/results");
   EXPECT_EQ(study["viewer_url"], "/view/" + kStudy);
 
   // Not a UID: refused before anything is asked of the node or a PACS.
   const size_t calls = actions.calls.size();
-  EXPECT_EQ(post("/api/series/not-a-uid/render", "secret-token").status, 400);
-  EXPECT_EQ(post("/api/studies/1.2.3.x/render", "secret-token").status, 400);
+  EXPECT_EQ(post("/api/series/not-a-uid/render", kToken).status, 400);
+  EXPECT_EQ(post("/api/studies/1.2.3.x/render", kToken).status, 400);
   EXPECT_EQ(actions.calls.size(), calls);
 
   actions.next = {false, 404, "series 9.9 is neither held here nor known to pacs", {}, "", ""};
-  auto unknown = post("/api/series/9.9/render", "secret-token");
+  auto unknown = post("/api/series/9.9/render", kToken);
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(unknown.parsed()["error"], "series 9.9 is neither held here nor known to pacs");
   EXPECT_FALSE(unknown.parsed().contains("progress_url"));
 }
 
 TEST_F(ConsoleApi, OnDemandRenderWithoutActionsIsUnavailable) {
-  start("secret-token", false);
-  EXPECT_EQ(post("/api/studies/" + kStudy + "/render", "secret-token").status, 503);
+  start(kToken, false);
+  EXPECT_EQ(post("/api/studies/" + kStudy + "/render", kToken).status, 503);
 }
 
 TEST_F(ConsoleApi, ResultsListImagesMeshAndDicomWithUrlsThatDownload) {
@@ -455,35 +543,55 @@ TEST_F(ConsoleApi, MetricsArePrometheusText) {
     EXPECT_NE(r.body.find(line), std::string::npos) << line;
 }
 
-TEST_F(ConsoleApi, LaunchAcceptsTheConsoleTokenOrASignedTokenAndRendersWhenNeeded) {
-  start("secret-token", true, "launch-secret");
+TEST_F(ConsoleApi, LaunchAcceptsASignedTokenAndRendersWhenNeeded) {
+  start(kToken, true, kLaunchSecret);
   httplib::Client client("127.0.0.1", server->port());
   auto launch = [&](const std::string& study, const std::string& token) {
     auto r = client.Get(("/launch?studyUID=" + study + "&token=" + token).c_str());
     return r ? std::make_pair(r->status, r->get_header_value("Location")) : std::make_pair(0, std::string());
   };
+  int64_t expires = static_cast<int64_t>(unixSecondsNow()) + 60;
   // No results yet: the render is requested and the browser goes to the viewer.
-  auto first = launch(kStudy, "secret-token");
+  auto first = launch(kStudy, console::signLaunchToken(kLaunchSecret, kStudy, expires));
   EXPECT_EQ(first.first, 303);
   EXPECT_EQ(first.second, "/view/" + kStudy);
   ASSERT_EQ(actions.calls.size(), 1u);
   renderedJob();
-  int64_t expires = static_cast<int64_t>(unixSecondsNow()) + 60;
-  auto signed_ok = launch(kStudy, console::signLaunchToken("launch-secret", kStudy, expires));
+  auto signed_ok = launch(kStudy, console::signLaunchToken(kLaunchSecret, kStudy, expires));
   EXPECT_EQ(signed_ok.first, 303);
   EXPECT_EQ(actions.calls.size(), 1u);  // results exist: no new render
-  EXPECT_EQ(launch(kStudy, console::signLaunchToken("launch-secret", "1.2.3.99", expires)).first, 401);
-  EXPECT_EQ(launch(kStudy, console::signLaunchToken("other", kStudy, expires)).first, 401);
-  EXPECT_EQ(launch(kStudy, console::signLaunchToken("launch-secret", kStudy, expires - 120)).first, 401);
+  EXPECT_EQ(launch(kStudy, console::signLaunchToken(kLaunchSecret, "1.2.3.99", expires)).first, 401);
+  EXPECT_EQ(launch(kStudy, console::signLaunchToken("other-secret-0123456789", kStudy, expires)).first, 401);
+  EXPECT_EQ(launch(kStudy, console::signLaunchToken(kLaunchSecret, kStudy, expires - 120)).first, 401);
   EXPECT_EQ(launch(kStudy, "").first, 401);
-  EXPECT_EQ(launch("%3Cscript%3E", "secret-token").first, 400);
+  EXPECT_EQ(launch("%3Cscript%3E", console::signLaunchToken(kLaunchSecret, kStudy, expires)).first, 400);
   // The API mints signed tokens for a PACS that holds the console token.
-  auto minted = post("/api/launch-tokens", "secret-token", R"({"studyUID": ")" + kStudy + R"(", "ttl_s": 60})");
+  auto minted = post("/api/launch-tokens", kToken, R"({"studyUID": ")" + kStudy + R"(", "ttl_s": 60})");
   ASSERT_EQ(minted.status, 201);
   auto url = minted.parsed()["url"].get<std::string>();
   auto r = client.Get(url.c_str());
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 303);
+}
+
+// The console token in a URL would stay in browser history and proxy logs.
+TEST_F(ConsoleApi, LaunchRefusesTheConsoleTokenInTheUrl) {
+  start(kToken, true, kLaunchSecret);
+  httplib::Client client("127.0.0.1", server->port());
+  auto r = client.Get(("/launch?studyUID=" + kStudy + "&token=" + kToken).c_str());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_NE(r->body.find("not accepted in a link"), std::string::npos) << r->body;
+  EXPECT_FALSE(r->has_header("Set-Cookie"));
+  EXPECT_TRUE(actions.calls.empty());
+  // Also when no launch secret is configured: launch links are then off altogether.
+  server.reset();
+  start(kToken, true, "");
+  httplib::Client again("127.0.0.1", server->port());
+  auto off = again.Get(("/launch?studyUID=" + kStudy + "&token=" + kToken).c_str());
+  ASSERT_TRUE(off);
+  EXPECT_EQ(off->status, 403);
+  EXPECT_TRUE(actions.calls.empty());
 }
 
 TEST_F(ConsoleApi, LaunchIsDisabledWithoutTokenOrSecret) {
@@ -545,6 +653,343 @@ TEST_F(ConsoleApi, ServesHttpsWithTheConfiguredCertificate) {
   broken.tls_cert_file = dir / "missing.pem";
   broken.tls_key_file = dir / "key.pem";
   EXPECT_THROW(ConsoleServer{std::move(broken)}, Error);
+}
+
+// --- Host header (DNS rebinding) ---
+
+TEST_F(ConsoleApi, HostHeaderMustNameThisConsole) {
+  startWith([](ConsoleConfig& config, ConsoleContext&) {
+    config.token = kToken;
+    config.allowed_hosts = {"volnode.hospital.local"};
+  });
+  const std::string port = std::to_string(server->port());
+  for (const std::string& name : std::vector<std::string>{"127.0.0.1:" + port, "127.0.0.1", "localhost:" + port, "LocalHost", "[::1]:" + port,
+                                  "[0:0:0:0:0:0:0:1]", "volnode.hospital.local", "Volnode.Hospital.Local:" + port})
+    EXPECT_EQ(get("/api/studies", {{"Host", name}}).status, 200) << name;
+  for (const std::string& name : std::vector<std::string>{"evil.example", "evil.example:" + port, "volnode.hospital.local.evil.example",
+                                  "127.0.0.1.nip.io", "127.0.0.1:80x", "user@127.0.0.1", "::1", "127.0.0.2", ""}) {
+    auto r = get("/api/studies", {{"Host", name}});
+    EXPECT_EQ(r.status, 421) << name;
+    EXPECT_NE(r.body.find("console.allowed_hosts"), std::string::npos) << name << ": " << r.body;
+    EXPECT_EQ(r.body.find("Doe"), std::string::npos) << name;
+  }
+  // Pages, static files, metrics and mutations are refused the same way (a
+  // mutation before its token or body is looked at).
+  for (const std::string& path : std::vector<std::string>{"/", "/view/" + kStudy, "/assets/common.js", "/metrics", "/api/health"})
+    EXPECT_EQ(get(path, {{"Host", "evil.example"}}).status, 421) << path;
+  EXPECT_EQ(post("/api/studies/" + kStudy + "/render", kToken, "{}", {{"Host", "evil.example"}}).status, 421);
+  EXPECT_TRUE(actions.calls.empty());
+  // HTTP/1.0 without a Host header.
+  EXPECT_EQ(statusOf(rawExchange("127.0.0.1", server->port(), "GET /api/studies HTTP/1.0\r\n\r\n")), 421);
+  EXPECT_EQ(statusOf(rawExchange("127.0.0.1", server->port(), "GET /api/studies HTTP/1.0\r\nHost: localhost\r\n\r\n")),
+            200);
+}
+
+TEST_F(ConsoleApi, ExposedConsoleAnswersToItsBindAddressAndAllowedNamesOnly) {
+  startExposed([](ConsoleConfig& config, ConsoleContext&) { config.allowed_hosts = {"volnode.hospital.local"}; });
+  const std::string port = std::to_string(server->port());
+  EXPECT_EQ(get("/api/health", {{"Host", "127.0.0.2:" + port}}).status, 200);
+  EXPECT_EQ(get("/api/health", {{"Host", "volnode.hospital.local:" + port}}).status, 200);
+  // Bound to one address, the loopback names are not names of this console.
+  EXPECT_EQ(get("/api/health", {{"Host", "localhost:" + port}}).status, 421);
+  EXPECT_EQ(get("/api/health", {{"Host", "127.0.0.1:" + port}}).status, 421);
+}
+
+// --- Reads of patient data ---
+
+std::vector<std::string> patientDataReads(int64_t job) {
+  const std::string j = "/api/jobs/" + std::to_string(job);
+  return {"/api/studies",
+          "/api/studies?q=Doe",
+          "/api/studies/" + kStudy,
+          "/api/studies/" + kStudy + "/timeline",
+          "/api/studies/" + kStudy + "/results",
+          "/api/series/" + kSeries,
+          "/api/series/" + kSeries + "/results",
+          "/api/jobs",
+          "/api/jobs?study=" + kStudy,
+          j,
+          j + "/files/png/ct-bone-anterior.png",
+          j + "/files/png/ct-bone-spin-001.png",
+          j + "/files/dicom/1.2.9.1.1",
+          j + "/files/mesh/model.stl",
+          "/api/dashboard",
+          "/api/errors",
+          "/api/throughput",
+          "/api/settings"};
+}
+
+TEST_F(ConsoleApi, BeyondLoopbackEveryReadOfPatientDataNeedsTheToken) {
+  startExposed([](ConsoleConfig&, ConsoleContext& context) { context.auth_max_failures = 0; });
+  int64_t id = renderedJob();
+  for (const auto& path : patientDataReads(id)) {
+    auto none = get(path);
+    EXPECT_EQ(none.status, 401) << path;
+    EXPECT_EQ(none.header("WWW-Authenticate"), "Bearer realm=\"volnode\"") << path;
+    EXPECT_EQ(none.body.find("Doe"), std::string::npos) << path;
+    EXPECT_EQ(none.body.find("PNG"), std::string::npos) << path;
+    EXPECT_EQ(get(path, {{"Authorization", "Basic " + kToken}}).status, 401) << path;
+    EXPECT_EQ(getWithToken(path, "wrong-token-0123456789").status, 401) << path;
+    EXPECT_EQ(getWithToken(path).status, 200) << path;
+  }
+  EXPECT_EQ(getWithToken("/api/studies").parsed()["studies"][0]["PatientName"], "Doe^Jane");
+  // Open: the pages and their scripts (no data in them), the health summary and the
+  // metrics, which carry no patient data.
+  for (const std::string& path : std::vector<std::string>{"/", "/studies", "/studies/" + kStudy, "/view/" + kStudy, "/assets/common.js"})
+    EXPECT_EQ(get(path).status, 200) << path;
+  for (const std::string& path : std::vector<std::string>{"/api/health", "/metrics"}) {
+    auto open = get(path);
+    EXPECT_EQ(open.status, 200) << path;
+    for (const std::string& identifier : std::vector<std::string>{std::string("Doe"), std::string("Jane"), std::string("P1\""),
+                                          std::string("ACC1"), kStudy, kSeries, std::string("1.2.9.1"), kXss})
+      EXPECT_EQ(open.body.find(identifier), std::string::npos) << path << " holds " << identifier;
+  }
+}
+
+TEST_F(ConsoleApi, OnLoopbackReadsAreOpenUnlessReadRequiresToken) {
+  start();
+  int64_t id = renderedJob();
+  for (const auto& path : patientDataReads(id)) EXPECT_EQ(get(path).status, 200) << path;
+  EXPECT_EQ(get("/api/settings").parsed()["console"]["reads_need_token"], false);
+  server.reset();
+  startWith([](ConsoleConfig& config, ConsoleContext&) {
+    config.token = kToken;
+    config.read_requires_token = true;
+  });
+  for (const auto& path : patientDataReads(id)) {
+    EXPECT_EQ(get(path).status, 401) << path;
+    EXPECT_EQ(getWithToken(path).status, 200) << path;
+  }
+  EXPECT_EQ(get("/api/health").status, 200);
+  EXPECT_EQ(getWithToken("/api/settings").parsed()["console"]["reads_need_token"], true);
+  // Without a token nobody could read: refused at start-up.
+  auto message = startError([](ConsoleConfig& config, ConsoleContext&) { config.read_requires_token = true; });
+  EXPECT_NE(message.find("console.read_requires_token"), std::string::npos) << message;
+}
+
+TEST_F(ConsoleApi, ASignedLaunchLinkOpensItsStudyOnlyForTheBrowserThatFollowedIt) {
+  startExposed([](ConsoleConfig&, ConsoleContext& context) {
+    context.launch_secret = kLaunchSecret;
+    context.launch_session = std::chrono::seconds(2);
+  });
+  const std::string other_study = "1.2.4.1", other_series = "1.2.4.2";
+  index->addInstance(instance("1.2.4.2.0", other_series, "other series", other_study));
+  int64_t id = renderedJob();
+  int64_t other_job = jobs->enqueue({"render", other_study, other_series, "ct-bundle"});
+  const int64_t expires = static_cast<int64_t>(unixSecondsNow()) + 60;
+  auto link = [&](const std::string& study) {
+    return "/launch?studyUID=" + study + "&token=" + console::signLaunchToken(kLaunchSecret, study, expires);
+  };
+  auto launched = get(link(kStudy));
+  ASSERT_EQ(launched.status, 303) << launched.body;
+  EXPECT_EQ(launched.header("Location"), "/view/" + kStudy);
+  const std::string set_cookie = launched.header("Set-Cookie");
+  for (const std::string& attribute : std::vector<std::string>{"volnode_launch=", "; Path=/", "; Max-Age=2", "; HttpOnly", "; SameSite=Strict"})
+    EXPECT_NE(set_cookie.find(attribute), std::string::npos) << set_cookie;
+  EXPECT_EQ(set_cookie.find("Secure"), std::string::npos) << "plain HTTP: " << set_cookie;
+  const std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+  const httplib::Headers browser{{"Cookie", cookie}};
+
+  // What the viewer of that study reads.
+  const std::string j = "/api/jobs/" + std::to_string(id);
+  for (const std::string& path : std::vector<std::string>{"/api/studies/" + kStudy + "/results", "/api/studies/" + kStudy, "/api/studies/" + kStudy + "/timeline",
+        "/api/series/" + kSeries, "/api/series/" + kSeries + "/results", "/api/jobs?study=" + kStudy, j,
+        j + "/files/png/ct-bone-spin-000.png", j + "/files/dicom/1.2.9.1.1", j + "/files/mesh/model.stl"})
+    EXPECT_EQ(get(path, browser).status, 200) << path;
+  // Nothing else: other studies, their series and jobs, lists, the dashboard.
+  for (const std::string& path : std::vector<std::string>{"/api/studies", "/api/studies/" + other_study, "/api/studies/" + other_study + "/results",
+        "/api/series/" + other_series, "/api/jobs", "/api/jobs?study=" + other_study,
+        "/api/jobs/" + std::to_string(other_job), "/api/dashboard", "/api/errors", "/api/settings"}) {
+    auto r = get(path, browser);
+    EXPECT_EQ(r.status, 401) << path;
+    EXPECT_EQ(r.body.find("Doe"), std::string::npos) << path;
+  }
+  // The cookie is no credential for changes, and an unknown session is nothing.
+  EXPECT_EQ(post("/api/studies/" + kStudy + "/render", "", "", browser).status, 401);
+  EXPECT_EQ(post("/api/launch-tokens", "", R"({"studyUID": "1.2.4.1"})", browser).status, 401);
+  EXPECT_TRUE(actions.calls.empty());
+  EXPECT_EQ(get("/api/studies/" + kStudy + "/results", {{"Cookie", "volnode_launch=" + std::string(64, 'a')}}).status,
+            401);
+  // A second link followed by the same browser adds its study under a new session
+  // id; the old id ends.
+  auto second = get(link(other_study), browser);
+  ASSERT_EQ(second.status, 303);
+  const std::string cookie2 = second.header("Set-Cookie").substr(0, second.header("Set-Cookie").find(';'));
+  EXPECT_NE(cookie2, cookie);
+  EXPECT_EQ(get("/api/studies/" + other_study, {{"Cookie", cookie2}}).status, 200);
+  EXPECT_EQ(get("/api/studies/" + kStudy + "/results", {{"Cookie", cookie2}}).status, 200);
+  EXPECT_EQ(get("/api/studies/" + kStudy + "/results", browser).status, 401);
+  // Sessions are short-lived.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  EXPECT_EQ(get("/api/studies/" + kStudy + "/results", {{"Cookie", cookie2}}).status, 401);
+}
+
+// --- Start-up checks ---
+
+TEST_F(ConsoleApi, ExposedBindNeedsTlsOrAnExplicitAllowPlainHttp) {
+  auto message = startError([](ConsoleConfig& config, ConsoleContext&) {
+    config.bind = "127.0.0.2";
+    config.token = kToken;
+  });
+  EXPECT_NE(message.find("console.allow_plain_http"), std::string::npos) << message;
+  EXPECT_NE(message.find("console.tls_cert"), std::string::npos) << message;
+  message = startError([](ConsoleConfig& config, ConsoleContext&) {
+    config.bind = "0.0.0.0";
+    config.token = kToken;
+  });
+  EXPECT_NE(message.find("console.allow_plain_http"), std::string::npos) << message;
+  startExposed();
+  EXPECT_EQ(get("/api/health").status, 200);
+  server.reset();
+
+  // With TLS no exception is needed; the launch cookie is then Secure.
+  auto made = test::run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days",
+                         "1", "-keyout", (dir / "key.pem").string(), "-out", (dir / "cert.pem").string()},
+                        std::chrono::seconds(60));
+  if (made.exit_code != 0) GTEST_SKIP() << "openssl cannot make a test certificate: " << made.output;
+  startWith([&](ConsoleConfig& config, ConsoleContext& context) {
+    config.bind = "127.0.0.2";
+    config.token = kToken;
+    context.launch_secret = kLaunchSecret;
+    context.tls_cert_file = dir / "cert.pem";
+    context.tls_key_file = dir / "key.pem";
+  });
+  renderedJob();
+  httplib::SSLClient client("127.0.0.2", server->port());
+  client.enable_server_certificate_verification(false);
+  client.set_read_timeout(10);
+  auto launched = client.Get(("/launch?studyUID=" + kStudy + "&token=" +
+                              console::signLaunchToken(kLaunchSecret, kStudy, static_cast<int64_t>(unixSecondsNow()) + 60))
+                                 .c_str());
+  ASSERT_TRUE(launched);
+  EXPECT_EQ(launched->status, 303);
+  EXPECT_NE(launched->get_header_value("Set-Cookie").find("; Secure"), std::string::npos);
+  auto refused = client.Get("/api/studies");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401);
+  auto read = client.Get("/api/studies", {{"Authorization", "Bearer " + kToken}});
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->status, 200);
+}
+
+TEST_F(ConsoleApi, ShortTokensAndLaunchSecretsAreRefusedAtStartUp) {
+  auto message = startError([](ConsoleConfig& config, ConsoleContext&) { config.token = "fifteen-chars-x"; });
+  EXPECT_NE(message.find("console.token"), std::string::npos) << message;
+  EXPECT_NE(message.find("at least 16"), std::string::npos) << message;
+  EXPECT_EQ(message.find("fifteen-chars-x"), std::string::npos) << "the message repeats the token: " << message;
+  message = startError([](ConsoleConfig& config, ConsoleContext& context) {
+    config.token = kToken;
+    context.launch_secret = "short-secret";
+  });
+  EXPECT_NE(message.find("console.launch_secret"), std::string::npos) << message;
+  EXPECT_EQ(message.find("short-secret"), std::string::npos) << message;
+  startWith([](ConsoleConfig& config, ConsoleContext& context) {
+    config.token = std::string(16, 't');
+    context.launch_secret = std::string(16, 's');
+  });
+  EXPECT_EQ(get("/api/health").status, 200);
+}
+
+// --- Guessing ---
+
+TEST_F(ConsoleApi, FailedAuthenticationsFromOneAddressAreAnswered429ForAWhile) {
+  startWith([](ConsoleConfig& config, ConsoleContext& context) {
+    config.token = kToken;
+    context.launch_secret = kLaunchSecret;
+    context.auth_block = std::chrono::seconds(2);
+  });
+  int64_t id = jobs->enqueue({"render", kStudy, kSeries, "ct-bundle"});
+  const std::string cancel = "/api/jobs/" + std::to_string(id) + "/cancel";
+  // Calls without any token are no guesses: not counted.
+  for (int i = 0; i < 15; ++i) EXPECT_EQ(post(cancel).status, 401);
+  for (int i = 0; i < 9; ++i) EXPECT_EQ(post(cancel, "wrong-token-0123456789-" + std::to_string(i)).status, 401);
+  // The tenth wrong token: still 401, then the address is locked out.
+  EXPECT_EQ(post(cancel, "wrong-token-0123456789-last").status, 401);
+  auto blocked = post(cancel, kToken);
+  EXPECT_EQ(blocked.status, 429);
+  EXPECT_FALSE(blocked.header("Retry-After").empty());
+  EXPECT_NE(blocked.parsed()["error"].get<std::string>().find("too many failed authentications"), std::string::npos);
+  EXPECT_EQ(getWithToken("/api/studies").status, 429);
+  const std::string link = "/launch?studyUID=" + kStudy + "&token=" +
+                           console::signLaunchToken(kLaunchSecret, kStudy, static_cast<int64_t>(unixSecondsNow()) + 60);
+  EXPECT_EQ(get(link).status, 429);
+  EXPECT_EQ(jobs->get(id)->state, "queued");
+  // What needs no token still works.
+  EXPECT_EQ(get("/api/health").status, 200);
+  EXPECT_EQ(get("/api/studies").status, 200);
+  // After the lock-out the right token works again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  EXPECT_EQ(post(cancel, kToken).status, 200);
+}
+
+TEST_F(ConsoleApi, WrongLaunchTokensCountAsFailedAuthentications) {
+  start(kToken, true, kLaunchSecret);
+  const int64_t expires = static_cast<int64_t>(unixSecondsNow()) + 60;
+  for (int i = 0; i < 10; ++i) {
+    std::string forged = "v1." + std::to_string(expires) + "." + std::string(63, '0') + std::to_string(i);
+    EXPECT_EQ(get("/launch?studyUID=" + kStudy + "&token=" + forged).status, 401) << i;
+  }
+  auto blocked = get("/launch?studyUID=" + kStudy + "&token=" + console::signLaunchToken(kLaunchSecret, kStudy, expires));
+  EXPECT_EQ(blocked.status, 429);
+  EXPECT_NE(blocked.header("Content-Type").find("text/html"), std::string::npos);
+  EXPECT_EQ(post("/api/launch-tokens", kToken, R"({"studyUID": ")" + kStudy + R"("})").status, 429);
+  EXPECT_TRUE(actions.calls.empty());
+}
+
+// --- Request bodies ---
+
+TEST_F(ConsoleApi, RequestBodiesOver64KiBAreRefusedWith413) {
+  start(kToken, true, kLaunchSecret);
+  const std::string too_big(64 * 1024 + 1, ' ');
+  auto r = post("/api/launch-tokens", kToken, too_big);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_TRUE(r.parsed().contains("error"));
+  // Refused before the token is looked at.
+  EXPECT_EQ(post("/api/studies/" + kStudy + "/render", "", too_big).status, 413);
+  EXPECT_EQ(post("/api/studies/" + kStudy + "/render", kToken, too_big).status, 413);
+  EXPECT_TRUE(actions.calls.empty());
+  // A body of exactly 64 KiB is read and handled.
+  std::string at_limit = R"({"studyUID": ")" + kStudy + R"(", "ttl_s": 60})";
+  at_limit.resize(64 * 1024, ' ');
+  EXPECT_EQ(post("/api/launch-tokens", kToken, at_limit).status, 201);
+}
+
+TEST(ConsoleAccess, HostHeaderParsing) {
+  EXPECT_EQ(console::hostWithoutPort("Example.ORG:8080"), "example.org");
+  EXPECT_EQ(console::hostWithoutPort(" localhost "), "localhost");
+  EXPECT_EQ(console::hostWithoutPort("[::1]:8080"), "::1");
+  EXPECT_EQ(console::hostWithoutPort("[0:0::1]"), "::1");
+  EXPECT_EQ(console::hostWithoutPort("::1"), "");
+  EXPECT_EQ(console::hostWithoutPort("[::1"), "");
+  EXPECT_EQ(console::hostWithoutPort("host:"), "");
+  EXPECT_EQ(console::hostWithoutPort("host:123456"), "");
+  EXPECT_EQ(console::hostWithoutPort("a@b"), "");
+  EXPECT_EQ(console::hostWithoutPort(""), "");
+  EXPECT_EQ(console::cookieValue("a=1; volnode_launch=abc ; b=2", "volnode_launch"), "abc");
+  EXPECT_EQ(console::cookieValue("xvolnode_launch=abc", "volnode_launch"), "");
+  console::HostCheck wildcard("0.0.0.0", {"[FD00::5]", "Volnode.Lan"});
+  EXPECT_TRUE(wildcard.allows("localhost:1"));
+  EXPECT_TRUE(wildcard.allows("[fd00:0::5]:8443"));
+  EXPECT_TRUE(wildcard.allows("volnode.lan"));
+  EXPECT_FALSE(wildcard.allows("0.0.0.0"));
+  EXPECT_FALSE(wildcard.allows("10.0.0.1"));
+}
+
+TEST(ConsoleAccess, FailedAuthLimiterWindowAndBlock) {
+  using namespace std::chrono_literals;
+  console::FailedAuthLimiter limiter(3, 60s, 60s);
+  auto t0 = console::FailedAuthLimiter::Clock::time_point{} + 1000s;
+  EXPECT_FALSE(limiter.fail("a", t0));
+  EXPECT_FALSE(limiter.fail("a", t0 + 30s));
+  EXPECT_FALSE(limiter.fail("a", t0 + 61s));  // the first one fell out of the window
+  EXPECT_EQ(limiter.blockedFor("a", t0 + 61s), 0);
+  EXPECT_TRUE(limiter.fail("a", t0 + 62s));
+  EXPECT_EQ(limiter.blockedFor("a", t0 + 62s), 60);
+  EXPECT_EQ(limiter.blockedFor("b", t0 + 62s), 0);  // per address
+  EXPECT_EQ(limiter.blockedFor("a", t0 + 122s), 0);
+  console::FailedAuthLimiter off(0, 60s, 60s);
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(off.fail("a", t0));
+  EXPECT_EQ(off.blockedFor("a", t0), 0);
 }
 
 TEST(ConsoleAuth, SignedLaunchTokensAreBoundToStudyAndTime) {

@@ -138,3 +138,41 @@ TEST(Config, DestinationTlsSettingsAreParsedCheckedAndRendered) {
   EXPECT_NE(configError(base + "tls = \"yes\"\n").find("destinations.pacs.tls must be true or false"), std::string::npos);
   EXPECT_NO_THROW(parseConfig(base + "tls = true\ntls_verify_peer = \"ignore\"\n", "t"));
 }
+
+TEST(Config, ConsoleAccessSettingsAreParsedCheckedAndRendered) {
+  Config c = parseConfig(
+      "[console]\nbind = \"10.1.2.3\"\ntoken = \"0123456789abcdef\"\nallowed_hosts = [\"Volnode.Hospital.Local\", "
+      "\"10.1.2.3\", \"[fd00::5]\"]\nread_requires_token = true\nallow_plain_http = true\n",
+      "t");
+  EXPECT_EQ(c.console.allowed_hosts, (std::vector<std::string>{"volnode.hospital.local", "10.1.2.3", "[fd00::5]"}));
+  EXPECT_TRUE(c.console.read_requires_token);
+  EXPECT_TRUE(c.console.allow_plain_http);
+  Config again = parseConfig(renderConfig(c, false), "rendered");
+  EXPECT_EQ(again.console.allowed_hosts, c.console.allowed_hosts);
+  EXPECT_TRUE(again.console.read_requires_token);
+  EXPECT_TRUE(again.console.allow_plain_http);
+  // Defaults: loopback names only, reads open on loopback, no plain HTTP beyond it.
+  Config defaults = parseConfig("", "t");
+  EXPECT_TRUE(defaults.console.allowed_hosts.empty());
+  EXPECT_FALSE(defaults.console.read_requires_token);
+  EXPECT_FALSE(defaults.console.allow_plain_http);
+
+  for (const std::string bad : {"\"volnode.lan:8080\"", "\"*.lan\"", "\"http://volnode.lan\"", "\"\"", "\"-a.lan\"",
+                                 "\"a..lan\"", "\"fd00::5\"", "5"}) {
+    auto message = configError("[console]\nallowed_hosts = [" + bad + "]\n");
+    EXPECT_NE(message.find("console.allowed_hosts"), std::string::npos) << bad << ": " << message;
+    EXPECT_NE(message.find("test.toml:2"), std::string::npos) << bad << ": " << message;
+  }
+  EXPECT_NE(configError("[console]\nallowed_hosts = \"volnode.lan\"\n").find("must be a list"), std::string::npos);
+  EXPECT_NE(configError("[console]\nread_requires_token = \"yes\"\n").find("true or false"), std::string::npos);
+  EXPECT_NE(configError("[console]\nallow_plain_http = 1\n").find("true or false"), std::string::npos);
+
+  // Secrets: "" (off) or at least 16 characters; the message does not repeat the value.
+  auto message = configError("[console]\ntoken = \"fifteen-chars-x\"\n");
+  EXPECT_NE(message.find("console.token"), std::string::npos) << message;
+  EXPECT_NE(message.find("at least 16"), std::string::npos) << message;
+  EXPECT_EQ(message.find("fifteen-chars-x"), std::string::npos) << message;
+  message = configError("", {"console.launch_secret=short"});
+  EXPECT_NE(message.find("--set console.launch_secret"), std::string::npos) << message;
+  EXPECT_NO_THROW(parseConfig("[console]\ntoken = \"\"\nlaunch_secret = \"0123456789abcdef\"\n", "t"));
+}

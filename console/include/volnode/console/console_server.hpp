@@ -4,6 +4,7 @@
 // index; the node's live health and its actions come through the context so the
 // console does not depend on the DICOM or pipeline modules. docs/api.md lists
 // every endpoint.
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -87,12 +88,19 @@ struct ConsoleContext {
   std::string effective_config_toml;        // secrets already masked
   std::string rules_json;                   // loaded routing rules, for the settings view
   std::string presets_json;                 // loaded presets
-  // Launch URLs (/launch?studyUID=..&token=..) also accept tokens signed with this
-  // secret (HMAC-SHA256, see docs/api.md); empty: only the console token.
+  // Launch URLs (/launch?studyUID=..&token=..) accept tokens signed with this secret
+  // (HMAC-SHA256, see docs/api.md), never the console token; empty: launch links are off.
   std::string launch_secret;
   // HTTPS: both set -> the console serves TLS with this PEM certificate (chain) and key.
   std::filesystem::path tls_cert_file;
   std::filesystem::path tls_key_file;
+  // Guessing: after auth_max_failures wrong tokens (bearer or launch) from one client
+  // address within auth_failure_window, that address gets 429 for auth_block; 0: no limit.
+  int auth_max_failures = 10;
+  std::chrono::seconds auth_failure_window{60};
+  std::chrono::seconds auth_block{60};
+  // How long the read session that a signed launch link opens lasts.
+  std::chrono::seconds launch_session{3600};
 };
 
 class ConsoleServer {

@@ -45,11 +45,19 @@ struct StorageConfig {
 struct ConsoleConfig {
   std::string bind = "127.0.0.1";
   uint16_t port = 8080;
-  std::string token;             // required for mutating calls; required to bind beyond loopback
-  std::string launch_secret;     // signs short-lived /launch tokens (HMAC); empty: only the token works
+  std::string token;             // required for mutating calls and to bind beyond loopback; >= 16 characters
+  std::string launch_secret;     // signs short-lived /launch tokens (HMAC); empty: launch links are off; >= 16
   std::string tls_cert;          // PEM certificate; with tls_key the console serves HTTPS
   std::string tls_key;           // PEM private key
   int threads = 4;
+  // Host names (no port) accepted in the Host header besides the bind address (and
+  // localhost / 127.0.0.1 / [::1] on a loopback or wildcard bind): DNS rebinding guard.
+  std::vector<std::string> allowed_hosts;
+  // Reads of patient data need the token (or a launch session) on loopback too;
+  // beyond loopback they always do.
+  bool read_requires_token = false;
+  // A bind beyond loopback without tls_cert/tls_key is refused unless this is true.
+  bool allow_plain_http = false;
 };
 
 struct LogConfig {
