@@ -1,15 +1,21 @@
 // Browser test of the service console: a real `volnode serve`, a study sent with
 // storescu, and the pages in a real headless Chromium (playwright-core driving the
-// system's browser). Requirements checked:
-//   - the dashboard lists a received study;
-//   - the viewer of a rendered study plays the spin (the frame changes) and the
-//     3D model canvas has drawn non-background pixels;
+// system's browser). The node runs with console.read_requires_token = true, so every
+// page reads the API with the console token. Requirements checked:
+//   - the dashboard asks once for the token, then lists a received study;
+//   - the viewer of a rendered study plays the spin (the frame changes), the 3D model
+//     canvas has drawn non-background pixels, and a DICOM download arrives;
 //   - a SeriesDescription of <script>alert(1)</script> shows as text (no dialog, no element);
-//   - /launch with the token lands on the viewer;
+//   - a page reached under a foreign host name (DNS rebinding) is refused (421);
+//   - a signed launch link clicked in a PACS page (another site) opens that study's
+//     viewer in a browser without the token, through an HttpOnly SameSite=Strict
+//     session cookie that reads nothing else; the console token in a link is refused;
 //   - a screenshot of every page is saved under the output folder.
-// Everything is bounded in time; the node is stopped by its pid.
+// Everything is bounded in time; the node and the PACS page server are stopped.
 import { spawn, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,9 +30,11 @@ const DATA = args.data;
 const OUT = args.out;
 const CHROMIUM = args.chromium || '/usr/bin/chromium';
 const TOKEN = 'browser-test-token';
+const LAUNCH_SECRET = 'browser-test-launch-secret';
 const XSS = '<script>alert(1)</script>';
+// rebind.test resolves to this machine, as a DNS rebinding attacker's name would.
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--no-first-run'];
+  '--disable-component-update', '--no-first-run', '--host-resolver-rules=MAP rebind.test 127.0.0.1'];
 
 const started = Date.now();
 const log = (...m) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s]`, ...m);
@@ -61,6 +69,7 @@ fs.rmSync(OUT, { recursive: true, force: true });
 fs.mkdirSync(OUT, { recursive: true });
 let node = null;
 let browser = null;
+let pacs = null;
 
 async function stopNode() {
   if (!node || node.exitCode !== null) return;
@@ -73,6 +82,7 @@ async function stopNode() {
 const watchdog = setTimeout(async () => {
   log('FAIL: the browser test ran out of time (360 s)');
   try { if (browser) await browser.close(); } catch (_) { /* closing anyway */ }
+  if (pacs) pacs.close();
   await stopNode();
   process.exit(1);
 }, 360000);
@@ -106,7 +116,8 @@ async function main() {
     '--set', `dicom.port=${dicomPort}`, '--set', `console.port=${consolePort}`,
     '--set', `storage.dir=${path.join(work, 'var')}`, '--set', 'storage.min_free_mb=1',
     '--set', `log.file=${path.join(OUT, 'volnode.log')}`, '--set', `pipeline.presets_dir=${presets}`,
-    '--set', 'completion.quiet_s=2', '--set', `console.token=${TOKEN}`], { cwd: work, stdio: ['ignore', nodeLog, nodeLog] });
+    '--set', 'completion.quiet_s=2', '--set', `console.token=${TOKEN}`, '--set', `console.launch_secret=${LAUNCH_SECRET}`,
+    '--set', 'console.read_requires_token=true'], { cwd: work, stdio: ['ignore', nodeLog, nodeLog] });
   node.on('error', (e) => log(`cannot start volnode: ${e.message}`));
   log(`volnode pid ${node.pid}: DICOM ${dicomPort}, console ${base}`);
   await until('the console', async () => (await fetch(`${base}/api/health`)).ok, 30000, 200);
@@ -116,7 +127,12 @@ async function main() {
   storescu(source);
   storescu(xssDir);
   log('studies sent');
-  const api = async (p) => { const r = await fetch(`${base}${p}`); if (!r.ok) throw new Error(`${p}: ${r.status}`); return r.json(); };
+  const api = async (p) => {
+    const r = await fetch(`${base}${p}`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+    if (!r.ok) throw new Error(`${p}: ${r.status}`);
+    return r.json();
+  };
+  check((await fetch(`${base}/api/studies`)).status === 401, 'the API refuses reads without the token');
   const studies = await until('both studies in the index', async () => {
     const body = await api('/api/studies');
     return body.studies.length >= 2 ? body.studies : null;
@@ -127,7 +143,16 @@ async function main() {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   page.setDefaultTimeout(30000);
   const dialogs = [];
-  page.on('dialog', async (d) => { dialogs.push(d.message()); await d.dismiss(); });
+  let tokenPrompts = 0;
+  page.on('dialog', async (d) => {
+    if (d.type() === 'prompt' && d.message().includes('Console token')) {
+      tokenPrompts += 1;
+      await d.accept(TOKEN);
+    } else {
+      dialogs.push(d.message());
+      await d.dismiss();
+    }
+  });
   page.on('pageerror', (e) => log(`page error: ${e.message}`));
   const shot = (name) => page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
 
@@ -135,6 +160,7 @@ async function main() {
   await page.goto(`${base}/`);
   await page.waitForSelector(`#recent-studies-table tr.study-row[data-uid="${study}"]`);
   check(true, 'dashboard lists the received study');
+  check(tokenPrompts === 1, `the dashboard asked for the console token once (${tokenPrompts})`);
   await page.waitForSelector('#health h2 .badge');
   await shot('dashboard');
 
@@ -197,20 +223,71 @@ async function main() {
   const links = await page.$$eval('ul.downloads a', (as) => as.map((a) => a.getAttribute('href')));
   check(links.some((h) => h.includes('/files/dicom/')) && links.some((h) => h.includes('/files/mesh/model.stl')),
     `download links for DICOM objects and the mesh (${links.length})`);
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30000 }),
+    page.click('ul.downloads a[href*="/files/dicom/"]')]);
+  const downloaded = fs.readFileSync(await download.path());
+  check(download.suggestedFilename().endsWith('.dcm') && downloaded.subarray(128, 132).toString() === 'DICM',
+    `a DICOM download arrives with the token (${download.suggestedFilename()}, ${downloaded.length} bytes)`);
   await shot('viewer');
+
+  await page.goto(`${base}/studies/${encodeURIComponent(study)}`);
+  await page.waitForFunction(() => (document.querySelector('#series-table img.thumb') || {}).src?.startsWith('blob:'));
+  check(true, 'the study page shows the thumbnail read with the token');
 
   await page.goto(`${base}/jobs`);
   await page.waitForSelector('#jobs-table tr.job-row');
   await shot('jobs');
   await page.goto(`${base}/settings`);
   await page.waitForSelector('#config');
+  check((await page.textContent('#reads')).includes('needs the console token'), 'settings say that reads need the token');
   await shot('settings');
+  check(tokenPrompts === 1, `the token was asked for once in this tab (${tokenPrompts})`);
 
-  await page.goto(`${base}/launch?studyUID=${encodeURIComponent(study)}&token=${TOKEN}`);
-  check(new URL(page.url()).pathname === `/view/${study}`, 'launch URL lands on the viewer');
-  await page.waitForSelector('#spin-image');
-  await shot('launch');
-  check(dialogs.length === 0, 'no dialog opened on any page');
+  // DNS rebinding: a page under another name that resolves to this machine is refused.
+  const rebound = await page.goto(`http://rebind.test:${consolePort}/api/studies`);
+  check(rebound.status() === 421, `a foreign Host is refused (${rebound.status()})`);
+
+  // A PACS page on another site links to the viewer with a signed launch token; the
+  // browser that follows it has no console token.
+  const expires = Math.floor(Date.now() / 1000) + 300;
+  const signed = `v1.${expires}.${crypto.createHmac('sha256', LAUNCH_SECRET).update(`v1|${study}|${expires}`).digest('hex')}`;
+  const launchUrl = `${base}/launch?studyUID=${encodeURIComponent(study)}&token=${signed}`;
+  pacs = http.createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><title>PACS</title><a id="open3d" href="${launchUrl}">3D</a>`);
+  });
+  const pacsPort = await new Promise((resolve) => pacs.listen(0, '127.0.0.1', () => resolve(pacs.address().port)));
+  const reader = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  const launched = await reader.newPage();
+  launched.setDefaultTimeout(30000);
+  const readerDialogs = [];
+  launched.on('dialog', async (d) => { readerDialogs.push(d.message()); await d.dismiss(); });
+  launched.on('pageerror', (e) => log(`page error: ${e.message}`));
+  await launched.goto(`http://localhost:${pacsPort}/`);
+  await Promise.all([launched.waitForURL(`${base}/view/${study}`), launched.click('#open3d')]);
+  check(new URL(launched.url()).pathname === `/view/${study}`, 'the signed launch link lands on the viewer');
+  await launched.waitForFunction(() => (document.getElementById('spin-image') || {}).src?.startsWith('blob:'));
+  const spinning = await launched.$('#spin-image');
+  const launchFrame = await spinning.getAttribute('data-frame');
+  await sleep(800);
+  check(launchFrame !== (await spinning.getAttribute('data-frame')), 'the launched viewer plays the spin');
+  await launched.waitForSelector('#model[data-state="drawn"]', { timeout: 90000 });
+  check(true, 'the launched viewer draws the 3D model');
+  const cookies = await reader.cookies(base);
+  const session = cookies.find((c) => c.name === 'volnode_launch');
+  check(session && session.httpOnly && session.sameSite === 'Strict',
+    `the launch session cookie is HttpOnly and SameSite=Strict (${JSON.stringify(session && { httpOnly: session.httpOnly, sameSite: session.sameSite })})`);
+  const statuses = await launched.evaluate(async (other) => Promise.all(
+    ['/api/studies', `/api/studies/${encodeURIComponent(other)}/results`, '/api/dashboard']
+      .map((p) => fetch(p).then((r) => r.status))), xssStudy);
+  check(statuses.every((s) => s === 401), `the session reads nothing but its study (${statuses.join(', ')})`);
+  check(readerDialogs.length === 0, `the launched viewer asked for nothing (${readerDialogs.length})`);
+  await launched.screenshot({ path: path.join(OUT, 'launch.png'), fullPage: true });
+
+  const refused = await launched.goto(`${base}/launch?studyUID=${encodeURIComponent(study)}&token=${TOKEN}`);
+  check(refused.status() === 401, `the console token in a launch link is refused (${refused.status()})`);
+  await reader.close();
+  check(dialogs.length === 0, 'no other dialog opened on any page');
 }
 
 let code = 0;
@@ -221,6 +298,7 @@ try {
   code = 1;
 } finally {
   try { if (browser) await browser.close(); } catch (_) { /* already gone */ }
+  if (pacs) pacs.close();
   await stopNode();
   clearTimeout(watchdog);
   fs.rmSync(work, { recursive: true, force: true });

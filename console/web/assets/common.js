@@ -36,38 +36,109 @@ export class ApiError extends Error {
   constructor(status, message) { super(message); this.status = status; }
 }
 
-export async function api(path, options = {}) {
-  const response = await fetch(path, { headers: { Accept: 'application/json' }, ...options });
-  let body = null;
-  try { body = await response.json(); } catch (_) { body = null; }
-  if (!response.ok) throw new ApiError(response.status, (body && body.error) || `${response.status} ${response.statusText}`);
-  return body;
-}
-
 const TOKEN_KEY = 'volnode.console.token';
 export function token() { return sessionStorage.getItem(TOKEN_KEY) || ''; }
 export function setToken(value) {
   if (value) sessionStorage.setItem(TOKEN_KEY, value); else sessionStorage.removeItem(TOKEN_KEY);
 }
 
-// POST with the console token (asked for once per browser session).
+// The console token is asked for at most once per page (a refused prompt is not
+// repeated by every poll); Settings keeps it for the tab.
+let asked = false;
+function askToken() {
+  if (asked) return '';
+  asked = true;
+  const t = window.prompt('Console token (console.token of the node):') || '';
+  setToken(t);
+  return t;
+}
+
+function send(path, options, t) {
+  const headers = new Headers(options.headers || {});
+  if (t) headers.set('Authorization', `Bearer ${t}`);
+  return fetch(path, { ...options, headers });
+}
+
+// fetch() with the console token as bearer when this tab has one. Beyond loopback (or
+// with console.read_requires_token) reads need it: a 401 asks for it and tries again.
+// Without a token the session cookie of a launch link goes along (same origin).
+export async function authFetch(path, options = {}) {
+  const sent = token();
+  const response = await send(path, options, sent);
+  if (response.status !== 401) return response;
+  if (sent && token() === sent) setToken('');  // refused: forget it
+  const next = token() || askToken();
+  if (!next || next === sent) return response;
+  return send(path, options, next);
+}
+
+export async function api(path, options = {}) {
+  const response = await authFetch(path, { ...options, headers: { Accept: 'application/json', ...(options.headers || {}) } });
+  let body = null;
+  try { body = await response.json(); } catch (_) { body = null; }
+  if (!response.ok) throw new ApiError(response.status, (body && body.error) || `${response.status} ${response.statusText}`);
+  return body;
+}
+
+// POST with the console token (asked for when the tab has none).
 export async function mutate(path, body) {
-  let t = token();
-  if (!t) {
-    t = window.prompt('Console token (console.token of the node):') || '';
+  if (!token()) {
+    const t = window.prompt('Console token (console.token of the node):') || '';
     if (!t) throw new ApiError(401, 'no token given');
     setToken(t);
   }
-  try {
-    return await api(path, {
-      method: 'POST',
-      headers: { Accept: 'application/json', 'Content-Type': 'application/json', Authorization: `Bearer ${t}` },
-      body: body === undefined ? '' : JSON.stringify(body),
+  return api(path, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: body === undefined ? '' : JSON.stringify(body),
+  });
+}
+
+// Result files (PNG, STL, DICOM) are read like the API, with the token: an <img src>
+// or a plain link could not send it. Each file is fetched once per page and shown
+// through an object URL.
+const objectUrls = new Map();
+export function fileUrl(path) {
+  if (!objectUrls.has(path)) {
+    const url = authFetch(path).then(async (response) => {
+      if (!response.ok) throw new ApiError(response.status, `${path}: ${response.status} ${response.statusText}`);
+      return URL.createObjectURL(await response.blob());
     });
-  } catch (e) {
-    if (e.status === 401) setToken('');
-    throw e;
+    url.catch(() => objectUrls.delete(path));
+    objectUrls.set(path, url);
   }
+  return objectUrls.get(path);
+}
+
+// An <img> showing the result image at `path` (the path stays in data-src).
+export function image(path, attrs = {}) {
+  const img = el('img', { ...attrs, dataset: { src: path } });
+  fileUrl(path).then((url) => { img.src = url; }).catch((e) => { img.alt = `${img.alt || 'image'}: ${e.message}`; });
+  return img;
+}
+
+// A download link to a result file: fetched with the token, saved under the name the node gives it.
+export function downloadLink(href, text) {
+  return el('a', {
+    href, download: '', text,
+    onclick: async (event) => {
+      event.preventDefault();
+      try {
+        const response = await authFetch(href);
+        if (!response.ok) throw new ApiError(response.status, `${response.status} ${response.statusText}`);
+        const named = /filename="([^"]+)"/.exec(response.headers.get('Content-Disposition') || '');
+        const name = named ? named[1] : href.split('?')[0].split('/').pop();
+        const url = URL.createObjectURL(await response.blob());
+        const a = el('a', { href: url, download: name });
+        document.body.append(a);
+        a.click();
+        a.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 60000);
+      } catch (e) {
+        alert(`download: ${e.message}`);
+      }
+    },
+  });
 }
 
 // Calls fn now and every `ms` while the page is visible; shows the last update time.

@@ -1,5 +1,5 @@
 // Jobs: the queue with state, progress, attempts and last error; retry / cancel; details of one job.
-import { el, replace, api, poll, nav, badge, fmtTime, fmtBytes, progressBar, jobButtons, showError } from './common.js';
+import { el, replace, api, downloadLink, poll, nav, badge, fmtTime, fmtBytes, progressBar, jobButtons, showError } from './common.js';
 
 nav('Jobs');
 const page = document.getElementById('page');
@@ -35,7 +35,7 @@ async function refreshDetail() {
     j.outputs.length ? el('table', {}, el('tr', {}, ['Output', 'Description', 'Frames', 'Size', ''].map((t) => el('th', { text: t }))),
       j.outputs.map((o) => el('tr', {}, el('td', { text: o.output_key }), el('td', { text: o.SeriesDescription }),
         el('td', { text: o.frames }), el('td', { text: fmtBytes(o.file_size) }),
-        el('td', {}, o.url ? el('a', { href: o.url, text: 'DICOM', download: '' }) : 'not written')))) : null);
+        el('td', {}, o.url ? downloadLink(o.url, 'DICOM') : 'not written')))) : null);
 }
 
 async function refresh() {

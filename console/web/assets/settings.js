@@ -18,10 +18,13 @@ api('/api/settings').then((s) => {
       el('dl', { class: 'kv' },
         el('dt', { text: 'Listening on' }), el('dd', { text: `${c.tls ? 'https' : 'http'}://${c.bind}:${c.port}/` }),
         el('dt', { text: 'Mutating calls' }), el('dd', { text: c.mutations_enabled ? 'enabled (bearer token)' : 'disabled: no console.token configured' }),
+        el('dt', { text: 'Reading patient data' }), el('dd', { id: 'reads', text: c.reads_need_token ? 'needs the console token (or a launch link for one study)' : 'open to this machine (loopback)' }),
+        el('dt', { text: 'Host names' }), el('dd', { text: ['the bind address', ...(c.allowed_hosts || [])].join(', ') }),
         el('dt', { text: 'Signed launch tokens' }), el('dd', { text: c.launch_tokens ? 'enabled' : 'not configured' }),
         el('dt', { text: 'On-demand render' }), el('dd', { text: c.on_demand_render ? 'available' : 'not available' })),
       tokenForm, status),
     el('section', { class: 'card' }, el('h2', { text: 'Effective configuration (secrets masked)' }), el('pre', { id: 'config', text: s.config_toml || '(not provided)' })),
     el('section', { class: 'card' }, el('h2', { text: 'Routing rules' }), el('pre', { id: 'rules', text: pretty(s.rules) })),
     el('section', { class: 'card' }, el('h2', { text: 'Presets' }), el('pre', { id: 'presets', text: pretty(s.presets) })));
-}).catch((e) => replace(page, el('p', { class: 'error', text: e.message })));
+}).catch((e) => replace(page, el('h1', { text: 'Settings' }), el('p', { class: 'error', text: e.message }),
+  el('section', { class: 'card' }, el('h2', { text: 'Console token' }), tokenForm, status)));

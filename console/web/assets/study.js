@@ -1,5 +1,5 @@
 // One study: its series (state, last reason, geometry, thumbnail), the timeline and its jobs.
-import { el, replace, api, poll, nav, badge, fmtTime, fmtDate, personName, pathParam, progressBar, jobButtons, mutate, showError } from './common.js';
+import { el, replace, api, image, poll, nav, badge, fmtTime, fmtDate, personName, pathParam, progressBar, jobButtons, mutate, showError } from './common.js';
 
 nav('Studies');
 const uid = pathParam();
@@ -39,7 +39,7 @@ async function refresh() {
     el('table', { id: 'series-table' },
       el('tr', {}, ['', 'No.', 'Modality', 'Description', 'Instances', 'State', 'Reason', 'Geometry'].map((t) => el('th', { text: t }))),
       s.series.map((x) => el('tr', { class: 'series-row', dataset: { uid: x.SeriesInstanceUID } },
-        el('td', {}, x.thumbnail ? el('a', { href: `/view/${encodeURIComponent(uid)}` }, el('img', { class: 'thumb', src: x.thumbnail, alt: 'anterior view' })) : null),
+        el('td', {}, x.thumbnail ? el('a', { href: `/view/${encodeURIComponent(uid)}` }, image(x.thumbnail, { class: 'thumb', alt: 'anterior view' })) : null),
         el('td', { text: x.SeriesNumber }), el('td', { text: x.Modality }),
         el('td', { class: 'series-description', text: x.SeriesDescription }), el('td', { text: x.instances }),
         el('td', {}, badge(x.state)), el('td', { text: x.state_reason }), el('td', { class: 'muted', text: geometryText(x.geometry) })))));

@@ -1,8 +1,10 @@
 // Viewer of a study's results: the spin as an animation (play/pause, drag to turn,
 // frame slider), the key views, the surface model in 3D (three.js from the node
 // itself, STLLoader + OrbitControls) and download links. Without results yet it
-// shows the render's progress and switches to the results once they exist.
-import { el, replace, api, nav, badge, fmtDate, fmtBytes, personName, pathParam, progressBar, ApiError } from './common.js';
+// shows the render's progress and switches to the results once they exist. Images,
+// the model and downloads are read with the console token (or the session of a launch
+// link), like the API.
+import { el, replace, api, authFetch, fileUrl, image, downloadLink, nav, badge, fmtDate, fmtBytes, personName, pathParam, progressBar, ApiError } from './common.js';
 
 nav('');
 const uid = pathParam();
@@ -20,12 +22,13 @@ function spinPlayer(frames) {
   const slider = el('input', { id: 'spin-slider', type: 'range', min: 0, max: frames.length - 1, value: 0, 'aria-label': 'frame' });
   const button = el('button', { id: 'spin-play', type: 'button', text: 'Pause' });
   const label = el('span', { class: 'muted', text: '' });
-  const images = frames.map((src) => { const i = new Image(); i.src = src; return i; });  // preload
   let frame = 0;
   let timer = null;
+  const urls = frames.map(() => '');  // object URLs as the frames arrive (all are loaded at once)
+  frames.forEach((src, i) => fileUrl(src).then((url) => { urls[i] = url; if (i === frame) img.src = url; }).catch(() => {}));
   const show = (n) => {
     frame = ((n % frames.length) + frames.length) % frames.length;
-    img.src = images[frame].src;
+    if (urls[frame]) img.src = urls[frame];
     img.dataset.frame = String(frame);
     slider.value = String(frame);
     label.textContent = `${frame + 1}/${frames.length}`;
@@ -73,7 +76,9 @@ async function modelViewer(canvas, url) {
   const light = new THREE.DirectionalLight(0xffffff, 1.6);
   camera.add(light);
   scene.add(camera);
-  const geometry = await new Promise((resolve, reject) => new STLLoader().load(url, resolve, undefined, reject));
+  const response = await authFetch(url);
+  if (!response.ok) throw new Error(`the surface model could not be read (${response.status})`);
+  const geometry = new STLLoader().parse(await response.arrayBuffer());
   geometry.computeBoundingSphere();
   const sphere = geometry.boundingSphere;
   const mesh = new THREE.Mesh(geometry, new THREE.MeshStandardMaterial({ color: 0xe8dcc8, roughness: 0.6, metalness: 0.0, side: THREE.DoubleSide }));
@@ -102,10 +107,10 @@ function downloads(series) {
   const rows = [];
   for (const o of series.outputs) {
     if (!o.url) continue;
-    rows.push(el('li', {}, el('a', { href: o.url, download: '', text: o.SeriesDescription || o.output_key }),
+    rows.push(el('li', {}, downloadLink(o.url, o.SeriesDescription || o.output_key),
       el('span', { class: 'muted', text: ` DICOM, ${o.frames ? `${o.frames} frames, ` : ''}${fmtBytes(o.file_size)}` })));
   }
-  if (series.mesh) rows.push(el('li', {}, el('a', { href: `${series.mesh.url}?download=1`, download: '', text: 'Surface model (STL)' }),
+  if (series.mesh) rows.push(el('li', {}, downloadLink(`${series.mesh.url}?download=1`, 'Surface model (STL)'),
     el('span', { class: 'muted', text: ` ${fmtBytes(series.mesh.file_size)}` })));
   return el('ul', { class: 'downloads' }, rows);
 }
@@ -127,7 +132,7 @@ function showSeries(series) {
   blocks.push(el('div', { class: 'viewer' }, left, right));
   for (const v of withViews)
     blocks.push(el('section', { class: 'card' }, el('h2', { text: `Key views (${v.preset})` }),
-      el('div', { class: 'views' }, VIEW_ORDER.filter((name) => v.views[name]).map((name) => [name, v.views[name]]).map(([name, src]) => el('figure', {}, el('img', { src, alt: `${name} view` }), el('figcaption', { text: name }))))));
+      el('div', { class: 'views' }, VIEW_ORDER.filter((name) => v.views[name]).map((name) => [name, v.views[name]]).map(([name, src]) => el('figure', {}, image(src, { alt: `${name} view` }), el('figcaption', { text: name }))))));
   blocks.push(el('section', { class: 'card' }, el('h2', { text: 'Downloads' }), downloads(series)));
   replace(content, blocks);
   if (series.mesh) modelViewer(canvas, series.mesh.url).then((stop) => { stopModel = stop; })
