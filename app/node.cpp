@@ -247,7 +247,8 @@ void Node::start() {
   impl_->renderers->start();
   impl_->senders->start();
   impl_->completion->start();
-  impl_->retention = std::make_unique<RetentionPolicy>(c.retention, *impl_->index, *impl_->jobs, *impl_->files);
+  impl_->retention =
+      std::make_unique<RetentionPolicy>(c.retention, *impl_->index, *impl_->jobs, *impl_->files, dir / "results");
   if (impl_->retention->enabled())
     impl_->retention_thread = std::thread([this, every = c.retention.check_every_s] {
       pthread_setname_np(pthread_self(), "retention");

@@ -70,7 +70,14 @@ int spawnXvfb(const PrivateXvfb::Options& o, int n) {
   const pid_t pid = ::fork();
   if (pid < 0) return -1;
   if (pid == 0) {
-    // Child: die with the parent, keep quiet, exec the server.
+    // Child: die with the parent, keep quiet, exec the server. The signal mask
+    // survives exec: the node blocks SIGTERM/SIGINT for its signal-waiting
+    // thread, and a server with SIGTERM blocked would outlive a killed node
+    // (the death signal stays pending) and ignore the node's own stop request.
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(127);
     ::setpgid(0, 0);  // own process group: a terminal's Ctrl-C reaches the node, which stops us

@@ -334,6 +334,15 @@ int JobQueue::countOutputSeriesInStudy(const std::string& study_uid) {
   return static_cast<int>(s.integer(0));
 }
 
+std::vector<int64_t> JobQueue::renderJobsOfStudy(const std::string& study_uid) {
+  std::lock_guard lock(impl_->mutex);
+  auto s = impl_->db->prepare("SELECT id FROM jobs WHERE kind = 'render' AND study_uid = ? ORDER BY id");
+  s.bind(1, study_uid);
+  std::vector<int64_t> out;
+  while (s.step()) out.push_back(s.integer(0));
+  return out;
+}
+
 std::vector<std::pair<std::string, std::string>> JobQueue::deliveredStudies() {
   std::lock_guard lock(impl_->mutex);
   auto s = impl_->db->prepare(

@@ -20,8 +20,9 @@ std::string isoMinusDays(const std::string& now_iso, double days) {
 
 }  // namespace
 
-RetentionPolicy::RetentionPolicy(const RetentionConfig& config, Index& index, JobQueue& jobs, FileStore& files)
-    : config_(config), index_(index), jobs_(jobs), files_(files) {}
+RetentionPolicy::RetentionPolicy(const RetentionConfig& config, Index& index, JobQueue& jobs, FileStore& files,
+                                 std::filesystem::path results_root)
+    : config_(config), index_(index), jobs_(jobs), files_(files), results_root_(std::move(results_root)) {}
 
 RetentionSweep RetentionPolicy::sweep(const std::string& now_iso) {
   RetentionSweep sweep;
@@ -35,10 +36,23 @@ RetentionSweep RetentionPolicy::sweep(const std::string& now_iso) {
       bytes += static_cast<int64_t>(std::filesystem::file_size(files_.absolute(f), ec));
       files_.remove(f);
     }
+    int64_t result_bytes = 0;
+    if (!results_root_.empty())
+      for (int64_t job : jobs_.renderJobsOfStudy(study_uid)) {
+        const auto dir = results_root_ / std::to_string(job);
+        std::error_code ec;
+        for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+             !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+          if (it->is_regular_file(ec)) result_bytes += static_cast<int64_t>(it->file_size(ec));
+        std::filesystem::remove_all(dir, ec);
+        if (ec) log->warn("retention: cannot remove the results of job {} ({}): {}", job, dir.string(), ec.message());
+      }
     sweep.deleted_studies.push_back(study_uid);
     sweep.deleted_bytes += bytes;
-    log->info("retention: deleted study {} ({} instances, {:.1f} MB; results delivered {}): {}", study_uid,
-              files.size(), bytes / 1e6, delivered_at, why);
+    sweep.deleted_result_bytes += result_bytes;
+    log->info("retention: deleted study {} ({} instances, {:.1f} MB, and {:.1f} MB of rendered results; results "
+              "delivered {}): {}",
+              study_uid, files.size(), bytes / 1e6, result_bytes / 1e6, delivered_at, why);
   };
 
   auto delivered = jobs_.deliveredStudies();  // oldest delivery first

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "volnode/core/error.hpp"
@@ -65,6 +66,25 @@ TEST(PrivateXvfb, TwoServersGetDifferentDisplays) {
   PrivateXvfb a, b;
   EXPECT_NE(a.display(), b.display());
   EXPECT_NE(a.pid(), b.pid());
+}
+
+// The node blocks SIGTERM for its signal-waiting thread; the server must not
+// inherit that, or it outlives a killed node and ignores its stop request.
+TEST(PrivateXvfb, ServerDoesNotInheritBlockedSignals) {
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGINT);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &block, &old), 0);
+  PrivateXvfb server;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  std::ifstream status("/proc/" + std::to_string(server.pid()) + "/status");
+  std::string line, blocked;
+  while (std::getline(status, line))
+    if (line.rfind("SigBlk:", 0) == 0) blocked = line.substr(7);
+  ASSERT_FALSE(blocked.empty());
+  const unsigned long long mask = std::stoull(blocked, nullptr, 16);
+  EXPECT_EQ(mask & (1ULL << (SIGTERM - 1)), 0ULL) << "SIGTERM blocked in the server: " << blocked;
 }
 
 TEST(PrivateXvfb, MissingExecutableIsAClearError) {

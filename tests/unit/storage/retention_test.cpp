@@ -74,3 +74,29 @@ TEST(Retention, SizeCapEvictsDeliveredStudiesOldestFirst) {
   EXPECT_EQ(sweep.deleted_studies[0], "1.1");
   EXPECT_EQ(f.index.storedBytes(), 1200);
 }
+
+// A deleted study takes its rendered results (<results>/<render job id>/) with
+// it; another study's results stay.
+TEST(Retention, RenderedResultsFollowTheirStudy) {
+  RetentionFixture f;
+  f.study("1.1", 10, "succeeded");
+  f.study("2.2", 10, "failed");
+  const auto results = f.dir / "results";
+  auto render_of = [&](const std::string& uid) {
+    const auto id = f.jobs.enqueue({"render", uid, uid + ".1", "ct-bundle", ""});
+    f.jobs.claimNext({"render"}, "w", 60);
+    f.jobs.succeed(id);
+    std::filesystem::create_directories(results / std::to_string(id) / "png");
+    std::ofstream(results / std::to_string(id) / "png" / "ct-bone-anterior.png") << std::string(1000, 'p');
+    return results / std::to_string(id);
+  };
+  const auto gone = render_of("1.1"), kept = render_of("2.2");
+  RetentionConfig config;
+  config.delete_after_days = 7;
+  RetentionPolicy policy(config, f.index, f.jobs, f.files, results);
+  auto sweep = policy.sweep("2099-01-01T00:00:00.000Z");
+  ASSERT_EQ(sweep.deleted_studies, std::vector<std::string>{"1.1"});
+  EXPECT_EQ(sweep.deleted_result_bytes, 1000);
+  EXPECT_FALSE(std::filesystem::exists(gone));
+  EXPECT_TRUE(std::filesystem::exists(kept / "png" / "ct-bone-anterior.png"));
+}

@@ -101,6 +101,8 @@ class JobQueue {
   std::vector<JobOutput> outputsOfSeries(const std::string& source_series_uid);  // of its latest succeeded render
   int countOutputSeriesInStudy(const std::string& study_uid);
 
+  // Ids of the render jobs of a study (whose results live in <results>/<id>/).
+  std::vector<int64_t> renderJobsOfStudy(const std::string& study_uid);
   // Studies whose every send job succeeded, with the time of the last delivery
   // (ISO UTC), oldest first. A study with a send job not (yet) succeeded is absent.
   std::vector<std::pair<std::string, std::string>> deliveredStudies();

@@ -2,7 +2,10 @@
 // Retention: source studies are deleted N days after their results were
 // delivered (never before), and when the store is above its cap the delivered
 // studies go first, oldest delivery first. Each deletion is logged and leaves
-// the index in one transaction; the files follow.
+// the index in one transaction; the files follow, and so do the study's
+// rendered results (<results>/<render job id>/), which would otherwise grow
+// by tens of MB per study for as long as the node runs.
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -15,12 +18,15 @@ namespace volnode {
 
 struct RetentionSweep {
   std::vector<std::string> deleted_studies;
-  int64_t deleted_bytes = 0;
+  int64_t deleted_bytes = 0;          // source instances
+  int64_t deleted_result_bytes = 0;   // rendered results of those studies
 };
 
 class RetentionPolicy {
  public:
-  RetentionPolicy(const RetentionConfig& config, Index& index, JobQueue& jobs, FileStore& files);
+  // `results_root`: where render jobs keep their outputs; empty leaves them.
+  RetentionPolicy(const RetentionConfig& config, Index& index, JobQueue& jobs, FileStore& files,
+                  std::filesystem::path results_root = {});
   bool enabled() const { return config_.delete_after_days > 0 || config_.max_store_gb > 0; }
   // One pass; `now_iso` is the current UTC time in the index's format.
   RetentionSweep sweep(const std::string& now_iso);
@@ -30,6 +36,7 @@ class RetentionPolicy {
   Index& index_;
   JobQueue& jobs_;
   FileStore& files_;
+  std::filesystem::path results_root_;
 };
 
 }  // namespace volnode
