@@ -1,21 +1,27 @@
 #include "volnode/scp/store_scp.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
+#include <dcmtk/dcmdata/dcostrma.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
+#include <dcmtk/dcmnet/dimse.h>
 #include <dcmtk/dcmnet/diutil.h>
 #include <dcmtk/dcmnet/scppool.h>
 #include <dcmtk/dcmnet/scpthrd.h>
@@ -85,6 +91,14 @@ Uint16 dimseStatusOf(InstanceDisposition disposition) {
   return kStatusOutOfResources;
 }
 
+// The cause at the end of an error message ("SQL failed on FILE: database or disk is
+// full" -> "database or disk is full"): short enough for an error comment, and no
+// file names of this machine go to the peer.
+std::string causeOf(const std::string& message) {
+  auto colon = message.rfind(": ");
+  return colon == std::string::npos ? message : message.substr(colon + 2);
+}
+
 bool isStorageSopClass(const std::string& uid) {
   for (int i = 0; i < numberOfDcmAllStorageSOPClassUIDs; ++i)
     if (uid == dcmAllStorageSOPClassUIDs[i]) return true;
@@ -95,6 +109,107 @@ bool isAcceptedTransferSyntax(const std::string& uid, bool verification) {
   for (const char* accepted : kTransferSyntaxes)
     if (uid == accepted) return !verification || DcmXfer(accepted).isNotEncapsulated();
   return false;
+}
+
+// ---- writing a received dataset ------------------------------------------------------------
+
+// Receives the bytes of one dataset into the slot file. It never reports a failure
+// to DCMTK: after a write error (disk full) it keeps taking the rest of the dataset
+// off the wire and drops it, so the P-DATA stream stays in step whatever DCMTK does
+// with a failed write, and the C-STORE can be answered with a status.
+class SlotWriter : public DcmConsumer {
+ public:
+  // `buffer` gathers small writes (the meta header); it outlives the writer and is reused.
+  explicit SlotWriter(std::vector<char>& buffer) : buffer_(buffer) {}
+  ~SlotWriter() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  bool open(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd_ < 0) error_ = errno;
+    return fd_ >= 0;
+  }
+  // Writes what is buffered and closes the file; false (with the reason) when any write failed.
+  bool finish(std::string* problem) {
+    drain();
+    if (fd_ >= 0 && ::close(fd_) != 0 && error_ == 0) error_ = errno;
+    fd_ = -1;
+    if (error_ != 0) *problem = std::strerror(error_);
+    return error_ == 0;
+  }
+  std::string problem() const { return std::strerror(error_); }
+
+  OFBool good() const override { return OFTrue; }
+  OFCondition status() const override { return EC_Normal; }
+  OFBool isFlushed() const override { return used_ == 0; }
+  offile_off_t avail() const override { return offile_off_t(1) << 30; }
+  offile_off_t write(const void* data, offile_off_t length) override {
+    auto bytes = static_cast<const char*>(data);
+    auto size = static_cast<size_t>(length);
+    if (size >= buffer_.size() / 2) {
+      drain();  // what came before goes first
+      put(bytes, size);  // a network fragment: straight to the file
+    } else {
+      if (size > buffer_.size() - used_) drain();
+      std::memcpy(buffer_.data() + used_, bytes, size);
+      used_ += size;
+    }
+    return length;  // taken, even when it could not be written
+  }
+  void flush() override { drain(); }
+
+ private:
+  void drain() {
+    if (used_ > 0) put(buffer_.data(), used_);
+    used_ = 0;
+  }
+  void put(const char* data, size_t length) {
+    while (length > 0 && error_ == 0 && fd_ >= 0) {
+      ssize_t n = ::write(fd_, data, length);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        error_ = n < 0 ? errno : EIO;
+        return;
+      }
+      data += n;
+      length -= static_cast<size_t>(n);
+    }
+  }
+
+  int fd_ = -1;
+  int error_ = 0;
+  std::vector<char>& buffer_;
+  size_t used_ = 0;
+};
+
+class SlotStream : public DcmOutputStream {
+ public:
+  explicit SlotStream(DcmConsumer* consumer) : DcmOutputStream(consumer) {}
+};
+
+// The file meta information DCMTK's own C-STORE receiver writes before the dataset.
+OFCondition writeMetaHeader(DcmOutputStream& out, const T_DIMSE_C_StoreRQ& request, const char* transfer_syntax,
+                            const char* calling_aet) {
+  DcmMetaInfo meta;
+  const Uint8 version[2] = {0, 1};
+  OFCondition cond = meta.putAndInsertUint32(DCM_FileMetaInformationGroupLength, 0);
+  if (cond.good()) cond = meta.putAndInsertUint8Array(DCM_FileMetaInformationVersion, version, 2);
+  if (cond.good()) cond = meta.putAndInsertString(DCM_MediaStorageSOPClassUID, request.AffectedSOPClassUID);
+  if (cond.good()) cond = meta.putAndInsertString(DCM_MediaStorageSOPInstanceUID, request.AffectedSOPInstanceUID);
+  if (cond.good()) cond = meta.putAndInsertString(DCM_TransferSyntaxUID, transfer_syntax);
+  if (cond.good()) cond = meta.putAndInsertString(DCM_ImplementationClassUID, OFFIS_IMPLEMENTATION_CLASS_UID);
+  if (cond.good())
+    cond = meta.putAndInsertString(DCM_ImplementationVersionName, OFFIS_DTK_IMPLEMENTATION_VERSION_NAME2);
+  if (cond.good()) cond = meta.putAndInsertString(DCM_SourceApplicationEntityTitle, calling_aet);
+  if (cond.good())
+    cond = meta.computeGroupLengthAndPadding(EGL_withGL, EPD_noChange, META_HEADER_DEFAULT_TRANSFERSYNTAX,
+                                             EET_UndefinedLength);
+  if (cond.bad()) return cond;
+  meta.transferInit();
+  cond = meta.write(out, META_HEADER_DEFAULT_TRANSFERSYNTAX, EET_ExplicitLength, nullptr);
+  meta.transferEnd();
+  return cond;
 }
 
 // State shared by the listener and every worker.
@@ -112,6 +227,13 @@ struct ScpShared {
 class ScpSession : public DcmThreadSCP {
  public:
   explicit ScpSession(ScpShared& shared) : shared_(shared) {}
+
+  OFCondition serve(T_ASC_Association* association) {
+    association_handle_ = association;
+    OFCondition result = run(association);
+    association_handle_ = nullptr;
+    return result;
+  }
 
  protected:
   OFBool checkCalledAETitleAccepted(const OFString& called_ae) override {
@@ -215,43 +337,88 @@ class ScpSession : public DcmThreadSCP {
                              request.AffectedSOPInstanceUID, status, &detail);
   }
 
+  // Reads the dataset that follows a C-STORE command off the wire and drops it.
+  OFCondition discardDataset() {
+    DIC_UL bytes = 0, pdvs = 0;
+    return DIMSE_ignoreDataSet(association_handle_, DIMSE_NONBLOCKING, shared_.config.dimse_timeout_s, &bytes,
+                               &pdvs);
+  }
+
+  OFCondition refuse(T_ASC_PresentationContextID presentation, const T_DIMSE_C_StoreRQ& request,
+                     const std::string& why) {
+    OFCondition drained = discardDataset();
+    if (drained.bad()) return drained;
+    shared_.log->warn("C-STORE {} from '{}' refused (0xA700): {}", request.AffectedSOPInstanceUID,
+                      association_.calling_aet, why);
+    return respond(presentation, request, kStatusOutOfResources, why);
+  }
+
   OFCondition handleStore(T_DIMSE_C_StoreRQ& request, T_ASC_PresentationContextID presentation) {
+    if (request.DataSetType == DIMSE_DATASET_NULL) {
+      shared_.log->warn("C-STORE {} from '{}' without a dataset: association aborted", request.AffectedSOPInstanceUID,
+                        association_.calling_aet);
+      return DIMSE_BADMESSAGE;
+    }
     std::string why;
     bool accepting = false;
     try {
       accepting = shared_.sink.acceptsInstances(&why);
     } catch (const std::exception& e) {
-      why = e.what();
+      shared_.log->error("cannot check free space: {}", e.what());
+      why = causeOf(e.what());
     }
-    if (!accepting) {
-      // The dataset must still be read off the wire before answering.
-      DcmDataset* discarded = nullptr;
-      OFCondition received = receiveSTORERequest(request, presentation, discarded);
-      delete discarded;
-      if (received.bad()) return received;
-      shared_.log->warn("C-STORE {} from '{}' refused (0xA700): {}", request.AffectedSOPInstanceUID,
-                        association_.calling_aet, why);
-      return respond(presentation, request, kStatusOutOfResources, why);
-    }
+    if (!accepting) return refuse(presentation, request, why);
 
     std::unique_ptr<PendingInstance> pending;
     try {
       pending = shared_.sink.prepareInstance();
     } catch (const std::exception& e) {
-      DcmDataset* discarded = nullptr;
-      OFCondition received = receiveSTORERequest(request, presentation, discarded);
-      delete discarded;
-      if (received.bad()) return received;
       shared_.log->error("C-STORE {}: cannot prepare storage: {}", request.AffectedSOPInstanceUID, e.what());
-      return respond(presentation, request, kStatusOutOfResources, e.what());
+      return refuse(presentation, request, "cannot prepare storage: " + causeOf(e.what()));
     }
+    T_ASC_PresentationContext context;
+    if (ASC_findAcceptedPresentationContext(association_handle_->params, presentation, &context).bad()) {
+      pending.reset();
+      return refuse(presentation, request, "no accepted presentation context");
+    }
+
     // Bit-preserving: the dataset goes to the file exactly as it came off the wire.
-    OFCondition received = receiveSTORERequest(request, presentation, OFString(pending->file().c_str()));
+    SlotWriter writer(write_buffer_);
+    if (!writer.open(pending->file().string())) {
+      std::string problem = "cannot write the instance: " + writer.problem();
+      pending.reset();
+      return refuse(presentation, request, problem);
+    }
+    SlotStream stream(&writer);
+    OFCondition header = writeMetaHeader(stream, request, context.acceptedTransferSyntax,
+                                         association_handle_->params->DULparams.callingAPTitle);
+    T_ASC_PresentationContextID dataset_presentation = 0;
+    OFCondition received = DIMSE_receiveDataSetInFile(association_handle_, DIMSE_NONBLOCKING,
+                                                      shared_.config.dimse_timeout_s, &dataset_presentation, &stream,
+                                                      nullptr, nullptr);
+    std::string problem;
+    bool written = writer.finish(&problem) && header.good();
+    if (header.bad() && problem.empty()) problem = header.text();
     if (received.bad()) {
       shared_.log->warn("C-STORE {} from '{}' not received completely: {}", request.AffectedSOPInstanceUID,
                         association_.calling_aet, received.text());
       return received;  // the association cannot continue; the pending file is discarded
     }
+    if (dataset_presentation != presentation) {
+      shared_.log->warn("C-STORE {} from '{}': command and dataset on different presentation contexts",
+                        request.AffectedSOPInstanceUID, association_.calling_aet);
+      return makeDcmnetCondition(DIMSEC_INVALIDPRESENTATIONCONTEXTID, OF_error,
+                                 "DIMSE: Presentation Contexts of Command and Data Set differ");
+    }
+    if (!written) {
+      // Nothing half-written stays: the slot file is removed before the answer goes out.
+      pending.reset();
+      const std::string reason = "cannot write the instance: " + problem;
+      shared_.log->warn("C-STORE {} from '{}' answered 0xA700: {}", request.AffectedSOPInstanceUID,
+                        association_.calling_aet, reason);
+      return respond(presentation, request, kStatusOutOfResources, reason);
+    }
+
     DispositionResult result;
     try {
       result = pending->keep(request.AffectedSOPClassUID, request.AffectedSOPInstanceUID, association_);
@@ -270,6 +437,8 @@ class ScpSession : public DcmThreadSCP {
   }
 
   ScpShared& shared_;
+  T_ASC_Association* association_handle_ = nullptr;
+  std::vector<char> write_buffer_ = std::vector<char>(16 * 1024);
   AssociationInfo association_;
   AssociationStats stats_;
   std::string outcome_ = "interrupted";
@@ -288,7 +457,7 @@ class ScpWorker : public DcmBaseSCPPool::DcmBaseSCPWorker {
  protected:
   OFCondition workerListen(T_ASC_Association* const association) override {
     try {
-      return session_.run(association);
+      return session_.serve(association);
     } catch (const std::exception& e) {
       moduleLogger("scp")->error("association worker failed: {}", e.what());
       return EC_IllegalCall;
