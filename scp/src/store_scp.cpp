@@ -3,6 +3,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,6 +15,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <list>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -21,8 +26,11 @@
 #include <dcmtk/dcmdata/dcostrma.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
+#include <dcmtk/dcmnet/dcmlayer.h>
+#include <dcmtk/dcmnet/dcmtrans.h>
 #include <dcmtk/dcmnet/dimse.h>
 #include <dcmtk/dcmnet/diutil.h>
+#include <dcmtk/dcmnet/dul.h>
 #include <dcmtk/dcmnet/scppool.h>
 #include <dcmtk/dcmnet/scpthrd.h>
 #include <dcmtk/dcmtls/tlslayer.h>
@@ -34,6 +42,8 @@
 
 namespace volnode {
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 constexpr Uint16 kStatusSuccess = 0x0000;
 constexpr Uint16 kStatusOutOfResources = 0xA700;
@@ -110,6 +120,51 @@ bool isAcceptedTransferSyntax(const std::string& uid, bool verification) {
     if (uid == accepted) return !verification || DcmXfer(accepted).isNotEncapsulated();
   return false;
 }
+
+// ---- handing accepted connections to DCMTK -------------------------------------------------
+//
+// DCMTK 3.6.7 reads an association request only inside ASC_receiveAssociation(),
+// which also accepts the TCP connection, and DcmBaseSCPPool::listen() calls it on
+// its single listener thread: a caller that connects and then sends nothing (or
+// its A-ASSOCIATE-RQ one byte at a time) held every other caller back. So the
+// node accepts connections itself, and each connection's TLS handshake and
+// association request are read on a thread of their own, under a deadline.
+//
+// DCMTK takes an already accepted socket only through the process-wide
+// dcmExternalSocketHandle, which receiveTransportConnectionTCP() reads once, at
+// its start, and then asks the network's transport layer for the connection
+// object (before any handshake or read). The handover lock is held from setting
+// the handle until that request (HandoverLayer::createConnection), so each
+// thread hands over its own socket and the slow part runs concurrently.
+
+std::mutex handover_mutex;
+thread_local bool handover_held = false;
+
+void beginHandover(int fd) {
+  handover_mutex.lock();
+  handover_held = true;
+  dcmExternalSocketHandle.set(fd);
+}
+
+// Idempotent; only the thread that began the handover ends it.
+void endHandover() {
+  if (!handover_held) return;
+  dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
+  handover_held = false;
+  handover_mutex.unlock();
+}
+
+class HandoverLayer : public DcmTransportLayer {
+ public:
+  explicit HandoverLayer(DcmTransportLayer* tls) : tls_(tls) {}
+  DcmTransportConnection* createConnection(DcmNativeSocketType socket, OFBool secure) override {
+    endHandover();  // DCMTK has read the handle: the next connection may be handed over
+    return tls_ ? tls_->createConnection(socket, secure) : DcmTransportLayer::createConnection(socket, secure);
+  }
+
+ private:
+  DcmTransportLayer* tls_;
+};
 
 // ---- writing a received dataset ------------------------------------------------------------
 
@@ -212,6 +267,8 @@ OFCondition writeMetaHeader(DcmOutputStream& out, const T_DIMSE_C_StoreRQ& reque
   return cond;
 }
 
+// ---- associations --------------------------------------------------------------------------
+
 // State shared by the listener and every worker.
 struct ScpShared {
   DicomConfig config;
@@ -221,6 +278,22 @@ struct ScpShared {
   std::atomic<int> active{0};
   std::atomic<int64_t> total{0};
   std::atomic<int64_t> refused{0};
+
+  // The socket of each association handed to a worker (DCMTK owns and closes it).
+  void rememberSocket(const T_ASC_Association* association, int fd) {
+    std::lock_guard lock(sockets_mutex);
+    sockets[association] = fd;
+  }
+  int takeSocket(const T_ASC_Association* association) {
+    std::lock_guard lock(sockets_mutex);
+    auto it = sockets.find(association);
+    if (it == sockets.end()) return -1;
+    int fd = it->second;
+    sockets.erase(it);
+    return fd;
+  }
+  std::mutex sockets_mutex;
+  std::map<const T_ASC_Association*, int> sockets;
 };
 
 // One association, served on a worker thread.
@@ -230,8 +303,10 @@ class ScpSession : public DcmThreadSCP {
 
   OFCondition serve(T_ASC_Association* association) {
     association_handle_ = association;
+    socket_ = shared_.takeSocket(association);
     OFCondition result = run(association);
     association_handle_ = nullptr;
+    socket_ = -1;
     return result;
   }
 
@@ -291,7 +366,7 @@ class ScpSession : public DcmThreadSCP {
     association_ = {0, trimmed(getPeerAETitle()), trimmed(getCalledAETitle()), getPeerIP().c_str()};
     stats_ = {};
     outcome_ = "interrupted";
-    started_ = std::chrono::steady_clock::now();
+    started_ = Clock::now();
     accepted_ = true;
     shared_.active++;
     shared_.total++;
@@ -310,7 +385,7 @@ class ScpSession : public DcmThreadSCP {
     accepted_ = false;
     shared_.active--;
     stats_.outcome = outcome_;
-    stats_.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    stats_.duration_s = std::chrono::duration<double>(Clock::now() - started_).count();
     shared_.log->info("association from '{}' at {}: {} instances, {:.1f} MB, {} failed, {:.2f} s, {}",
                       association_.calling_aet, association_.peer_host, stats_.instances, stats_.bytes / 1e6,
                       stats_.failures, stats_.duration_s, stats_.outcome);
@@ -321,12 +396,55 @@ class ScpSession : public DcmThreadSCP {
     }
   }
 
+  // DCMTK's own loop waits for the next command with the DIMSE timeout and, when
+  // it aborts, waits up to the ACSE timeout for the peer to close. Here the wait
+  // for a command is bounded by idle_timeout_s (a message once begun by
+  // dimse_timeout_s), and an abort closes the connection without waiting.
+  void handleAssociation() override {
+    T_ASC_Association* association = association_handle_;
+    if (!association) return;
+    OFCondition cond = EC_Normal;
+    while (cond.good()) {
+      T_DIMSE_Message message;
+      T_ASC_PresentationContextID presentation = 0;
+      cond = DIMSE_receiveCommand(association, DIMSE_NONBLOCKING, shared_.config.idle_timeout_s, &presentation,
+                                  &message, nullptr);
+      if (cond == DIMSE_NODATAAVAILABLE) {
+        shared_.log->warn("association from '{}' at {}: no command for {} s (dicom.idle_timeout_s), aborted",
+                          association_.calling_aet, association_.peer_host, shared_.config.idle_timeout_s);
+        abortNow();
+        return;
+      }
+      if (cond.good()) {
+        DcmPresentationContextInfo info;
+        getPresentationContextInfo(association, presentation, info);
+        cond = handleIncomingCommand(&message, info);
+      }
+    }
+    if (cond == DUL_PEERREQUESTEDRELEASE) {
+      notifyReleaseRequest();
+      ASC_acknowledgeRelease(association);
+    } else if (cond == DUL_PEERABORTEDASSOCIATION) {
+      notifyAbortRequest();
+    } else {
+      notifyDIMSEError(cond);
+      abortNow();
+    }
+  }
+
   OFCondition handleIncomingCommand(T_DIMSE_Message* message, const DcmPresentationContextInfo& info) override {
     if (message->CommandField != DIMSE_C_STORE_RQ) return DcmThreadSCP::handleIncomingCommand(message, info);
     return handleStore(message->msg.CStoreRQ, info.presentationContextID);
   }
 
  private:
+  // Sends an A-ABORT and closes at once: reading is shut first, so DCMTK does not
+  // wait for the peer to close its end (a peer that never reads would hold it).
+  void abortNow() {
+    if (socket_ >= 0) ::shutdown(socket_, SHUT_RD);
+    ASC_abortAssociation(association_handle_);
+  }
+
   OFCondition respond(T_ASC_PresentationContextID presentation, const T_DIMSE_C_StoreRQ& request, Uint16 status,
                       const std::string& comment) {
     if (status == kStatusSuccess) return sendSTOREResponse(presentation, request, status);
@@ -438,15 +556,14 @@ class ScpSession : public DcmThreadSCP {
 
   ScpShared& shared_;
   T_ASC_Association* association_handle_ = nullptr;
+  int socket_ = -1;
   std::vector<char> write_buffer_ = std::vector<char>(16 * 1024);
   AssociationInfo association_;
   AssociationStats stats_;
   std::string outcome_ = "interrupted";
-  std::chrono::steady_clock::time_point started_;
+  Clock::time_point started_;
   bool accepted_ = false;
 };
-
-class ScpPool;
 
 class ScpWorker : public DcmBaseSCPPool::DcmBaseSCPWorker {
  public:
@@ -456,6 +573,9 @@ class ScpWorker : public DcmBaseSCPPool::DcmBaseSCPWorker {
 
  protected:
   OFCondition workerListen(T_ASC_Association* const association) override {
+    // The pool deletes a worker when its association has ended and never joins
+    // its thread: detached, the thread's resources go back when it ends.
+    ::pthread_detach(::pthread_self());
     try {
       return session_.serve(association);
     } catch (const std::exception& e) {
@@ -472,29 +592,62 @@ class ScpPool : public DcmBaseSCPPool {
  public:
   explicit ScpPool(ScpShared& shared) : shared_(shared) {}
 
+  // Snapshot of the configuration every worker gets; after the configuration is complete.
+  void prepare() { worker_config_ = std::make_unique<DcmSharedSCPConfig>(getConfig()); }
+
+  // Gives a received association request to a worker, or refuses it (A-ASSOCIATE-RJ)
+  // when dicom.max_associations are already being served. False when refused.
+  bool hand(T_ASC_Association* association) {
+    OFCondition cond = runAssociation(association, *worker_config_);
+    if (cond.good()) return true;
+    rejectAssociation(association, cond == NET_EC_SCPBusy ? ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED
+                                                          : ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
+    dropAndDestroyAssociation(association);
+    return false;
+  }
+
  protected:
   DcmBaseSCPWorker* createSCPWorker() override { return new ScpWorker(*this, shared_); }
 
  private:
   ScpShared& shared_;
+  std::unique_ptr<DcmSharedSCPConfig> worker_config_;
 };
 
-// DCMTK 3.6.7 reports a busy port only from inside listen(); try it here first
-// so that start() can fail with a clear message.
-void checkPortFree(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return;
+// A connection whose association request is being read.
+struct Handshake {
+  std::string peer;
+  Clock::time_point deadline;
+  std::thread thread;
+  std::mutex mutex;
+  int watch_fd = -1;  // a duplicate of the socket, so the deadline can shut it down; closed when done
+  bool done = false;
+  bool expired = false;
+  std::atomic<bool> finished{false};
+};
+
+int openListenSocket(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    throw Error(Errc::Network, std::string("cannot create the DICOM listener socket: ") + std::strerror(errno));
   int yes = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_ANY);
-  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  int error = errno;
-  ::close(fd);
-  if (rc != 0)
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || ::listen(fd, 64) != 0) {
+    int error = errno;
+    ::close(fd);
     throw Error(Errc::Network, "cannot listen on DICOM port " + std::to_string(port) + ": " + std::strerror(error));
+  }
+  return fd;
+}
+
+std::string addressText(const sockaddr_in& address) {
+  char text[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &address.sin_addr, text, sizeof text);
+  return text;
 }
 
 }  // namespace
@@ -527,15 +680,193 @@ std::unique_ptr<DcmTLSTransportLayer> makeTlsLayer(const DicomConfig& c) {
 }
 
 struct StoreScp::Impl {
-  Impl(const DicomConfig& config, InstanceSink& sink) : shared{config, sink, PeerPolicy(config.allowed_peers)}, pool(shared) {}
+  Impl(const DicomConfig& config, InstanceSink& sink)
+      : shared{config, sink, PeerPolicy(config.allowed_peers)},
+        pool(shared),
+        max_negotiating(std::max(32, 4 * config.max_associations)) {}
+
+  void listenLoop();
+  void acceptConnections();
+  void negotiate(const std::shared_ptr<Handshake>& handshake, int fd);
+  void dispatch(T_ASC_Association* association, int fd, const std::string& peer);
+  void expireHandshakes(Clock::time_point now);
+  void reapHandshakes(bool all);
+  int pollTimeoutMs(Clock::time_point now);
+
   ScpShared shared;
   ScpPool pool;
-  std::unique_ptr<DcmTLSTransportLayer> tls;  // outlives the pool's use of it
+  std::unique_ptr<DcmTLSTransportLayer> tls;         // outlives every connection made with it
+  std::unique_ptr<HandoverLayer> handover;
+  T_ASC_Network* network = nullptr;
+  int listen_fd = -1;
+  int wake_fd = -1;
   std::thread listener;
   std::atomic<bool> listening{false};
+  std::atomic<bool> stopping{false};
+  const int max_negotiating;                         // connections whose request is being read, at most
+  std::atomic<int> negotiating{0};
+  std::list<std::shared_ptr<Handshake>> handshakes;  // listener thread only
+  Clock::time_point last_overflow_log{};
   std::mutex error_mutex;
   std::string last_error;
 };
+
+int StoreScp::Impl::pollTimeoutMs(Clock::time_point now) {
+  auto wait = std::chrono::milliseconds(1000);
+  for (const auto& h : handshakes) {
+    std::lock_guard lock(h->mutex);
+    if (!h->done && !h->expired)
+      wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(h->deadline - now) +
+                                std::chrono::milliseconds(1));
+  }
+  return static_cast<int>(std::max<int64_t>(0, wait.count()));
+}
+
+void StoreScp::Impl::listenLoop() {
+  while (!stopping) {
+    pollfd fds[2] = {{listen_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    int ready = ::poll(fds, 2, pollTimeoutMs(Clock::now()));
+    if (stopping) break;
+    expireHandshakes(Clock::now());
+    reapHandshakes(false);
+    if (ready > 0 && (fds[0].revents & POLLIN)) acceptConnections();
+  }
+  ::close(listen_fd);
+  listen_fd = -1;
+  // Connections still negotiating are cut off; their threads end at once.
+  for (const auto& h : handshakes) {
+    std::lock_guard lock(h->mutex);
+    if (!h->done && h->watch_fd >= 0) ::shutdown(h->watch_fd, SHUT_RDWR);
+  }
+  reapHandshakes(true);
+}
+
+void StoreScp::Impl::acceptConnections() {
+  while (true) {
+    sockaddr_in address{};
+    socklen_t length = sizeof address;
+    int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&address), &length, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        shared.log->error("DICOM listener cannot accept a connection: {}", std::strerror(errno));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // e.g. out of file descriptors
+      }
+      return;
+    }
+    const std::string peer = addressText(address);
+    if (negotiating >= max_negotiating) {
+      ::close(fd);
+      shared.refused++;
+      auto now = Clock::now();
+      if (now - last_overflow_log > std::chrono::seconds(10)) {
+        last_overflow_log = now;
+        shared.log->warn("connection from {} closed at once: {} connections are already negotiating", peer,
+                         max_negotiating);
+      }
+      continue;
+    }
+    auto handshake = std::make_shared<Handshake>();
+    handshake->peer = peer;
+    handshake->deadline = Clock::now() + std::chrono::seconds(shared.config.acse_timeout_s);
+    handshake->watch_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (handshake->watch_fd < 0) {
+      shared.log->error("connection from {} closed: {}", peer, std::strerror(errno));
+      ::close(fd);
+      continue;
+    }
+    negotiating++;
+    try {
+      handshake->thread = std::thread([this, handshake, fd] { negotiate(handshake, fd); });
+    } catch (const std::exception& e) {
+      negotiating--;
+      shared.log->error("connection from {} closed: cannot start a thread: {}", peer, e.what());
+      ::close(handshake->watch_fd);
+      ::close(fd);
+      continue;
+    }
+    handshakes.push_back(std::move(handshake));
+  }
+}
+
+// On its own thread: the TLS handshake and the A-ASSOCIATE-RQ of one connection.
+void StoreScp::Impl::negotiate(const std::shared_ptr<Handshake>& handshake, int fd) {
+  T_ASC_Association* association = nullptr;
+  beginHandover(fd);
+  OFCondition cond = ASC_receiveAssociation(network, &association, shared.config.max_pdu, nullptr, nullptr,
+                                            tls ? OFTrue : OFFalse, DUL_NOBLOCK, 1);
+  const bool taken = !handover_held;  // DCMTK made a connection of the socket: it closes it
+  endHandover();
+  bool expired = false;
+  {
+    std::lock_guard lock(handshake->mutex);
+    handshake->done = true;
+    expired = handshake->expired;
+    ::close(handshake->watch_fd);
+    handshake->watch_fd = -1;
+  }
+  negotiating--;
+  // DCMTK also reports success when the connection closed (or was shut down at the
+  // deadline) before any request came: then there is no application context.
+  const bool requested = cond.good() && !expired && association &&
+                         association->params->DULparams.applicationContextName[0] != '\0';
+  if (requested) {
+    dispatch(association, fd, handshake->peer);
+  } else {
+    if (!stopping) {
+      if (expired || cond == DUL_READTIMEOUT)
+        shared.log->warn("connection from {} dropped: no association request within {} s (dicom.acse_timeout_s)",
+                         handshake->peer, shared.config.acse_timeout_s);
+      else
+        shared.log->warn("connection from {} closed before an association: {}", handshake->peer,
+                         cond.good() ? "no association request" : cond.text());
+    }
+    if (association) {
+      ASC_dropAssociation(association);
+      ASC_destroyAssociation(&association);
+    }
+    if (!taken) ::close(fd);
+  }
+  handshake->finished = true;
+}
+
+void StoreScp::Impl::dispatch(T_ASC_Association* association, int fd, const std::string& peer) {
+  AssociationInfo info{0, trimmed(association->params->DULparams.callingAPTitle),
+                       trimmed(association->params->DULparams.calledAPTitle), peer};
+  shared.rememberSocket(association, fd);
+  if (pool.hand(association)) return;
+  shared.takeSocket(association);
+  shared.refused++;
+  const std::string why = "too many associations (dicom.max_associations = " +
+                          std::to_string(shared.config.max_associations) + ")";
+  shared.log->warn("refused association from '{}' at {} to '{}': {}", info.calling_aet, info.peer_host,
+                   info.called_aet, why);
+  try {
+    shared.sink.associationRefused(info, why);
+  } catch (const std::exception& e) {
+    shared.log->error("cannot record refused association: {}", e.what());
+  }
+}
+
+void StoreScp::Impl::expireHandshakes(Clock::time_point now) {
+  for (const auto& h : handshakes) {
+    std::lock_guard lock(h->mutex);
+    if (h->done || h->expired || now < h->deadline) continue;
+    h->expired = true;
+    ::shutdown(h->watch_fd, SHUT_RDWR);  // the reading thread returns at once
+  }
+}
+
+void StoreScp::Impl::reapHandshakes(bool all) {
+  for (auto it = handshakes.begin(); it != handshakes.end();) {
+    if (all || (*it)->finished) {
+      (*it)->thread.join();
+      it = handshakes.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
 
 StoreScp::StoreScp(const DicomConfig& config, InstanceSink& sink) : impl_(std::make_unique<Impl>(config, sink)) {
   DcmSCPConfig& cfg = impl_->pool.getConfig();
@@ -544,12 +875,7 @@ StoreScp::StoreScp(const DicomConfig& config, InstanceSink& sink) : impl_(std::m
   cfg.setMaxReceivePDULength(config.max_pdu);
   cfg.setACSETimeout(static_cast<Uint32>(config.acse_timeout_s));
   cfg.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
-  // DCMTK waits for the next command with the same timeout as inside a message,
-  // so the smaller of the two limits applies to both.
-  cfg.setDIMSETimeout(static_cast<Uint32>(std::min(config.dimse_timeout_s, config.idle_timeout_s)));
-  // The listener wakes up every second to notice stop().
-  cfg.setConnectionBlockingMode(DUL_NOBLOCK);
-  cfg.setConnectionTimeout(1);
+  cfg.setDIMSETimeout(static_cast<Uint32>(config.dimse_timeout_s));
   cfg.setHostLookupEnabled(OFFalse);
   cfg.setRespondWithCalledAETitle(!config.check_called_aet);
   impl_->pool.setMaxThreads(static_cast<Uint16>(config.max_associations));
@@ -557,33 +883,56 @@ StoreScp::StoreScp(const DicomConfig& config, InstanceSink& sink) : impl_(std::m
     impl_->tls = makeTlsLayer(config);
     cfg.setTransportLayer(impl_->tls.get());
   }
-
 }
 
 StoreScp::~StoreScp() { stop(); }
 
 void StoreScp::start() {
-  checkPortFree(impl_->shared.config.port);
+  const DicomConfig& config = impl_->shared.config;
+  impl_->listen_fd = openListenSocket(config.port);
+  // A valid handle while the network is made: DCMTK then opens no listening socket of its own.
+  beginHandover(impl_->listen_fd);
+  OFCondition cond = ASC_initializeNetwork(NET_ACCEPTOR, config.port, config.acse_timeout_s, &impl_->network);
+  endHandover();
+  impl_->handover = std::make_unique<HandoverLayer>(impl_->tls.get());
+  if (cond.good()) cond = ASC_setTransportLayer(impl_->network, impl_->handover.get(), 0);
+  impl_->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (cond.bad() || impl_->wake_fd < 0) {
+    ::close(impl_->listen_fd);
+    impl_->listen_fd = -1;
+    if (impl_->network) ASC_dropNetwork(&impl_->network);
+    if (impl_->wake_fd >= 0) ::close(impl_->wake_fd);
+    impl_->wake_fd = -1;
+    throw Error(Errc::Network, std::string("cannot start the DICOM listener: ") +
+                                   (cond.bad() ? cond.text() : std::strerror(errno)));
+  }
+  impl_->pool.prepare();
   impl_->listening = true;
   impl_->listener = std::thread([this] {
-    OFCondition result = impl_->pool.listen();
-    impl_->listening = false;
-    if (result.bad()) {
+    try {
+      impl_->listenLoop();
+    } catch (const std::exception& e) {
       std::lock_guard lock(impl_->error_mutex);
-      impl_->last_error = result.text();
-      impl_->shared.log->critical("DICOM listener on port {} stopped: {}", impl_->shared.config.port, result.text());
+      impl_->last_error = e.what();
+      impl_->shared.log->critical("DICOM listener on port {} stopped: {}", impl_->shared.config.port, e.what());
     }
+    impl_->listening = false;
   });
-  impl_->shared.log->info("DICOM listener '{}' on port {}{} (max {} associations, max PDU {})",
-                          impl_->shared.config.aet, impl_->shared.config.port,
-                          impl_->shared.config.tls ? " with TLS" : "", impl_->shared.config.max_associations,
-                          impl_->shared.config.max_pdu);
+  impl_->shared.log->info("DICOM listener '{}' on port {}{} (max {} associations, max PDU {})", config.aet,
+                          config.port, config.tls ? " with TLS" : "", config.max_associations, config.max_pdu);
 }
 
 void StoreScp::stop() {
   if (!impl_->listener.joinable()) return;
-  impl_->pool.stopAfterCurrentAssociations();
+  impl_->stopping = true;
+  uint64_t one = 1;
+  [[maybe_unused]] auto written = ::write(impl_->wake_fd, &one, sizeof one);
   impl_->listener.join();
+  // Associations in progress end on their own (released, aborted or timed out).
+  while (impl_->pool.numThreads(OFFalse) > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASC_dropNetwork(&impl_->network);
+  ::close(impl_->wake_fd);
+  impl_->wake_fd = -1;
   impl_->shared.log->info("DICOM listener stopped");
 }
 

@@ -21,10 +21,9 @@ struct DicomConfig {
   uint16_t port = 11112;
   int max_associations = 8;
   uint32_t max_pdu = 131072;     // bytes we announce as our maximum receive PDU
-  int acse_timeout_s = 10;       // association negotiation (a silent caller holds the accept thread this long)
-  int dimse_timeout_s = 60;      // a peer silent this long inside an association is dropped
-  int idle_timeout_s = 60;       // an open association without any command is dropped
-                                 // (DCMTK applies one limit to both: the smaller of idle and DIMSE)
+  int acse_timeout_s = 10;       // no complete association request this long after connecting: dropped
+  int dimse_timeout_s = 60;      // a peer silent this long in the middle of a message is dropped
+  int idle_timeout_s = 60;       // an open association without any command this long is aborted
   // Empty list: any calling AE title, but only from loopback.
   std::vector<PeerRule> allowed_peers;
   bool check_called_aet = true;  // refuse associations to another called AE title
