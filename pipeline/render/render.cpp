@@ -121,6 +121,21 @@ struct RenderGrid {
   const int16_t* data = nullptr;
 };
 
+// Runs work(t, image) for t in [0, threads), each on a thread of its own with
+// an image of its own (npix values, INT16_MIN where nothing was written), and
+// returns their per-pixel maximum.
+template <class Work>
+std::vector<int16_t> maxOverThreads(int threads, size_t npix, const Work& work) {
+  std::vector<std::vector<int16_t>> partial(size_t(threads), std::vector<int16_t>(npix, INT16_MIN));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back([&, t] { work(t, partial[size_t(t)].data()); });
+  work(0, partial[0].data());
+  for (auto& th : pool) th.join();
+  for (int t = 1; t < threads; ++t)
+    for (size_t p = 0; p < npix; ++p) partial[0][p] = std::max(partial[0][p], partial[size_t(t)][p]);
+  return std::move(partial[0]);
+}
+
 // CPU maximum intensity projection by voxel splatting (parallel projection):
 // every voxel at or above `lo` writes its value into the pixels its projected
 // box covers, keeping the maximum. Cost is one pass over the grid, independent
@@ -167,9 +182,7 @@ std::vector<int16_t> splatMip(const RenderGrid& g, const ViewBasis& b, const Vec
     // Inner axis: the other axis with the smaller memory stride.
     const int inner = band == 0 ? 1 : 0, outer = 3 - band - inner;
     threads = std::max(1, std::min(threads, n[band]));
-    std::vector<std::vector<int16_t>> partial(threads, std::vector<int16_t>(npix, INT16_MIN));
-    auto work = [&](int t) {
-      int16_t* out = partial[t].data();
+    return maxOverThreads(threads, npix, [&](int t, int16_t* out) {
       std::vector<int16_t> line(width);
       for (int sl = t; sl < n[band]; sl += threads) {
         int ya, yb;
@@ -197,20 +210,11 @@ std::vector<int16_t> splatMip(const RenderGrid& g, const ViewBasis& b, const Vec
             if (o[x] < line[x]) o[x] = line[x];
         }
       }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
-    work(0);
-    for (auto& th : pool) th.join();
-    for (int t = 1; t < threads; ++t)
-      for (size_t p = 0; p < npix; ++p) partial[0][p] = std::max(partial[0][p], partial[t][p]);
-    return std::move(partial[0]);
+    });
   }
 
   threads = std::max(1, std::min(threads, NK));
-  std::vector<std::vector<int16_t>> partial(threads, std::vector<int16_t>(npix, INT16_MIN));
-  auto work = [&](int t) {
-    int16_t* out = partial[t].data();
+  return maxOverThreads(threads, npix, [&](int t, int16_t* out) {
     for (int k = t; k < NK; k += threads)
       for (int j = 0; j < NJ; ++j) {
         const int16_t* row = g.data + (size_t(k) * NJ + j) * NI;
@@ -228,14 +232,7 @@ std::vector<int16_t> splatMip(const RenderGrid& g, const ViewBasis& b, const Vec
           }
         }
       }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
-  work(0);
-  for (auto& th : pool) th.join();
-  for (int t = 1; t < threads; ++t)
-    for (size_t n = 0; n < npix; ++n) partial[0][n] = std::max(partial[0][n], partial[t][n]);
-  return std::move(partial[0]);
+  });
 }
 
 }  // namespace

@@ -57,13 +57,24 @@ ShortImage::Pointer wrap(Volume& v) {
   return img;
 }
 
+// A volume with `v`'s identity and geometry and no voxels: what every step
+// that produces a new grid starts from.
+Volume emptyLike(const Volume& v) {
+  Volume out;
+  out.modality = v.modality;
+  out.series_instance_uid = v.series_instance_uid;
+  out.frame_of_reference_uid = v.frame_of_reference_uid;
+  out.corrections = v.corrections;
+  out.dimensions = v.dimensions;
+  out.spacing = v.spacing;
+  out.origin = v.origin;
+  out.direction = v.direction;
+  return out;
+}
+
 // Copies an ITK image's voxels and geometry back into a Volume (keeps the metadata of `meta`).
 Volume unwrap(const ShortImage* img, const Volume& meta) {
-  Volume out;
-  out.modality = meta.modality;
-  out.series_instance_uid = meta.series_instance_uid;
-  out.frame_of_reference_uid = meta.frame_of_reference_uid;
-  out.corrections = meta.corrections;
+  Volume out = emptyLike(meta);
   const auto size = img->GetLargestPossibleRegion().GetSize();
   for (int i = 0; i < 3; ++i) {
     out.dimensions[i] = int(size[i]);
@@ -106,15 +117,9 @@ Volume resampleSpacing(const Volume& v, const std::array<double, 3>& spacing, co
   const auto xs = axisSamples(dims[0], spacing[0], ni, v.spacing[0]);
   const auto ys = axisSamples(dims[1], spacing[1], nj, v.spacing[1]);
   const auto zs = axisSamples(dims[2], spacing[2], v.dimensions[2], v.spacing[2]);
-  Volume out;
-  out.modality = v.modality;
-  out.series_instance_uid = v.series_instance_uid;
-  out.frame_of_reference_uid = v.frame_of_reference_uid;
-  out.corrections = v.corrections;
+  Volume out = emptyLike(v);
   out.dimensions = dims;
   out.spacing = spacing;
-  out.origin = v.origin;
-  out.direction = v.direction;
   out.voxels.resize(out.voxelCount());
   const size_t slice_in = size_t(ni) * nj, slice_out = size_t(dims[0]) * dims[1];
   const bool same_plane = dims[0] == ni && dims[1] == nj && spacing[0] == v.spacing[0] && spacing[1] == v.spacing[1];
@@ -157,15 +162,7 @@ Volume resampleSpacing(const Volume& v, const std::array<double, 3>& spacing, co
 // tenth of the time of its neighbourhood iterators.
 Volume median3x3x3(const Volume& v) {
   const int ni = v.dimensions[0], nj = v.dimensions[1], nk = v.dimensions[2];
-  Volume out;
-  out.modality = v.modality;
-  out.series_instance_uid = v.series_instance_uid;
-  out.frame_of_reference_uid = v.frame_of_reference_uid;
-  out.corrections = v.corrections;
-  out.dimensions = v.dimensions;
-  out.spacing = v.spacing;
-  out.origin = v.origin;
-  out.direction = v.direction;
+  Volume out = emptyLike(v);
   out.voxels.resize(v.voxelCount());
   const int threads = std::clamp(int(std::thread::hardware_concurrency()), 1, std::max(1, nk));
   auto work = [&](int t) {
