@@ -43,7 +43,9 @@ bool plausibleUid(const std::string& uid) {
 }
 
 // Offset of the first byte after the File Meta Information (group 0002, always
-// explicit VR little endian), or 0 when there is no meta header.
+// explicit VR little endian), or 0 when there is no meta header or an element of it
+// runs past the end of the file (then whole files are compared: two such files are
+// never taken for the same data set just because nothing is left after the header).
 size_t datasetOffset(const std::string& bytes) {
   if (bytes.size() < 132 || std::memcmp(bytes.data() + 128, "DICM", 4) != 0) return 0;
   size_t pos = 132;
@@ -55,9 +57,13 @@ size_t datasetOffset(const std::string& bytes) {
                      vr == "UC" || vr == "UR" || vr == "OD" || vr == "OL" || vr == "OV";
     if (long_form) {
       if (pos + 12 > bytes.size()) break;
-      uint32_t length = uint32_t(u16(pos + 8)) | (uint32_t(u16(pos + 10)) << 16);
-      pos += 12 + length;
+      // 64-bit arithmetic: in 32 bits, 12 + a length of 0xFFFFFFF4 wraps to 0 and the
+      // walk never advances (a hostile header held the storing thread forever).
+      const uint64_t length = uint64_t(u16(pos + 8)) | (uint64_t(u16(pos + 10)) << 16);
+      if (length > bytes.size() - pos - 12) return 0;
+      pos += 12 + size_t(length);
     } else {
+      if (pos + 8 + u16(pos + 6) > bytes.size()) return 0;
       pos += 8 + u16(pos + 6);
     }
   }

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
@@ -35,6 +36,24 @@ std::string datasetBytes(const std::filesystem::path& file) {
   format.getMetaInfo()->findAndGetUint32(DCM_FileMetaInformationGroupLength, group_length);
   size_t offset = 132 + 12 + group_length;
   return offset <= bytes.size() ? bytes.substr(offset) : std::string();
+}
+
+void insertAtDatasetStart(const std::filesystem::path& file, const std::string& raw, const std::filesystem::path& out) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  std::string bytes = content.str();
+  const std::string dataset = datasetBytes(file);
+  if (dataset.size() == bytes.size()) throw std::runtime_error(file.string() + " has no File Meta Information");
+  const size_t offset = bytes.size() - dataset.size();
+  std::ofstream(out, std::ios::binary | std::ios::trunc) << bytes.substr(0, offset) << raw << dataset;
+}
+
+std::string implicitGroup2ElementWithHugeExplicitLength() {
+  std::string e("\x02\x00\x01\x00" "OB\x00\x00", 8);  // tag, then the length 0x0000424F ("OB\0\0")
+  std::string value(0x424F, '\0');
+  value.replace(0, 4, "\xF4\xFF\xFF\xFF", 4);
+  return e + value;
 }
 
 std::string sopInstanceUid(const std::filesystem::path& file) {

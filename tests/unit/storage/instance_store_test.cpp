@@ -98,6 +98,29 @@ TEST(InstanceStore, DifferentContentUnderTheSameUidKeepsBothAsConflict) {
   EXPECT_TRUE(files[1].conflict);
 }
 
+// A data set that starts with a group 0002 element whose explicit-VR reading has a
+// 32-bit length of 0xFFFFFFF4: the duplicate check's walk over the File Meta
+// Information used to add 12 + length in 32 bits (= 0) and never end, holding the
+// storing thread (and the sender's association) forever.
+TEST(InstanceStore, ResendWithAHostileGroup2ElementInItsDataSetIsAConflictNotAHang) {
+  StoreFixture f;
+  TempDir source;
+  SyntheticSeries s;
+  s.rows = s.cols = 8;
+  s.slices = 1;
+  s.transfer_syntax = SyntheticTransferSyntax::ImplicitLittle;
+  auto series = writeSyntheticSeries(s, source.path());
+  std::string uid = sopInstanceUid(series.files[0]);
+  ASSERT_EQ(f.store.keep(f.received(series.files[0]), kCtImageStorage, uid, std::nullopt).outcome, KeepOutcome::Stored);
+
+  auto hostile = source.path() / "hostile.dcm";
+  insertAtDatasetStart(series.files[0], implicitGroup2ElementWithHugeExplicitLength(), hostile);
+  ASSERT_EQ(sopInstanceUid(hostile), uid) << "DCMTK must still read the instance for the duplicate check to run";
+  auto result = f.store.keep(f.received(hostile), kCtImageStorage, uid, std::nullopt);
+  EXPECT_EQ(result.outcome, KeepOutcome::StoredConflict) << result.reason;
+  EXPECT_EQ(f.index.counts().instances, 2);
+}
+
 TEST(InstanceStore, MismatchedCommandUidOrGarbageIsRefusedAndNothingKept) {
   StoreFixture f;
   TempDir source;
