@@ -5,9 +5,16 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcostrmb.h>
 #include <gdcmImage.h>
 #include <gdcmImageReader.h>
 #include <gdcmTrace.h>
@@ -17,6 +24,65 @@
 
 namespace volnode::detail {
 namespace {
+
+// GDCM never reads a received file itself. Debian's GDCM is built with its assertions
+// on, and where its reading of a file drifts from DCMTK's it ends the process or
+// allocates what a stray value says: a File Meta Information element with a VR such as
+// "uI" (one flipped bit) hits an assert() and aborts; an unknown VR or a misplaced
+// element makes it take text for a 32-bit length ("Fuzz": 2 GB, zero-filled, on each
+// decoding thread) before it finds the file too short. A sender can do either. So DCMTK
+// -- which read the header already, checks every length against the bytes left and
+// takes odd encodings in its stride -- loads the file and writes a new one holding only
+// what decoding needs, in the file's own transfer syntax (pixel data as they are,
+// compressed or not; deflated data sets are inflated), and GDCM decodes that copy from
+// memory.
+std::string pixelCopy(const std::filesystem::path& path) {
+  DcmFileFormat source;
+  OFCondition status =
+      source.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+  if (status.bad()) throw Error(Errc::InvalidDicom, path.string() + ": cannot parse DICOM: " + status.text());
+  DcmDataset* in = source.getDataset();
+  E_TransferSyntax xfer = in->getOriginalXfer();
+  if (xfer == EXS_Unknown || xfer == EXS_DeflatedLittleEndianExplicit) xfer = EXS_LittleEndianExplicit;
+
+  DcmFileFormat copy;
+  DcmDataset* out = copy.getDataset();
+  static const DcmTagKey kDecodingAttributes[] = {
+      DCM_SOPClassUID,      DCM_SOPInstanceUID,      DCM_SamplesPerPixel,  DCM_PhotometricInterpretation,
+      DCM_Rows,             DCM_Columns,             DCM_PlanarConfiguration, DCM_NumberOfFrames,
+      DCM_BitsAllocated,    DCM_BitsStored,          DCM_HighBit,          DCM_PixelRepresentation,
+      DCM_PixelData};
+  for (const DcmTagKey& tag : kDecodingAttributes) {
+    DcmElement* element = nullptr;
+    // None of them is a sequence; one that claims to be is left out.
+    if (in->findAndGetElement(tag, element).good() && element && element->ident() != EVR_SQ)
+      out->insert(static_cast<DcmElement*>(element->clone()), true);
+  }
+  // GDCM also asserts when a file ends right after its File Meta Information.
+  if (!out->tagExists(DCM_PixelData)) throw Error(Errc::InvalidDicom, path.string() + ": no pixel data");
+
+  std::string bytes;
+  std::vector<char> chunk(size_t(1) << 20);
+  DcmOutputBufferStream stream(chunk.data(), offile_off_t(chunk.size()));
+  auto drain = [&] {
+    void* data = nullptr;
+    offile_off_t length = 0;
+    stream.flushBuffer(data, length);
+    bytes.append(static_cast<const char*>(data), size_t(length));
+  };
+  copy.transferInit();
+  do {
+    status = copy.write(stream, xfer, EET_ExplicitLength, nullptr, EGL_recalcGL, EPD_noChange, 0, 0, 0,
+                        EWM_createNewMeta);
+    drain();
+  } while (status == EC_StreamNotifyClient);
+  copy.transferEnd();
+  if (status.bad())
+    throw Error(Errc::InvalidDicom, path.string() + ": cannot prepare the pixel data for decoding: " + status.text());
+  stream.flush();
+  drain();
+  return bytes;
+}
 
 // Decodes files one at a time; keeps the last one (multi-frame files are read once).
 class FrameSource {
@@ -129,8 +195,9 @@ class FrameSource {
       std::ifstream probe(h.path, std::ios::binary);
       if (!probe) throw Error(Errc::Io, "cannot open " + h.path.string());
     }
+    std::istringstream copy(pixelCopy(h.path));  // see pixelCopy(): GDCM reads DCMTK's copy
     gdcm::ImageReader reader;
-    reader.SetFileName(h.path.c_str());
+    reader.SetStream(copy);
     if (!reader.Read()) throw Error(Errc::InvalidDicom, h.path.string() + ": GDCM cannot read the image");
     const gdcm::Image& img = reader.GetImage();
     const gdcm::PixelFormat& pf = img.GetPixelFormat();

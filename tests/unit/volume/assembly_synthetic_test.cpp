@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
+#include <string>
 
+#include "support/dicom_files.hpp"
 #include "support/synthetic_series.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/pipeline/assembly.hpp"
@@ -211,6 +215,70 @@ TEST(Assembly, NoVolumeThrowsNotAVolumeFromAssembleVolume) {
 
 namespace volnode {
 namespace {
+
+// Bytes a sender controls that Debian's GDCM reads differently from DCMTK: GDCM used
+// to abort the process (an assert() on a File Meta Information VR it cannot read) or
+// to allocate 2 GB (text taken for a length after an unknown VR). Pixels are now
+// decoded from a copy DCMTK writes (decode.cpp), so such slices decode like intact ones.
+std::string fileBytes(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void replaceOnce(const std::filesystem::path& file, const std::string& from, const std::string& to) {
+  std::string bytes = fileBytes(file);
+  const size_t at = bytes.find(from);
+  ASSERT_NE(at, std::string::npos) << file;
+  bytes.replace(at, from.size(), to);
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+void expectSameVoxels(const SeriesAssembly& damaged, const SeriesAssembly& intact) {
+  ASSERT_EQ(damaged.renderable().size(), 1u) << damaged.reason;
+  ASSERT_EQ(intact.renderable().size(), 1u) << intact.reason;
+  ASSERT_TRUE(damaged.renderable()[0]->volume.has_value());
+  EXPECT_EQ(damaged.renderable()[0]->volume->voxels, intact.renderable()[0]->volume->voxels);
+}
+
+TEST(Assembly, SliceWithAnUnreadableFileMetaVrDecodesLikeItsIntactCopy) {
+  test::TempDir dir;
+  auto s = coordinateSeries(0);
+  s.slices = 4;
+  auto written = test::writeSyntheticSeries(s, dir.path());
+  const auto intact = assembleSeries(written.files);
+  // A bit flip in the VR of (0002,0003) MediaStorageSOPInstanceUID: "UI" -> "uI".
+  replaceOnce(written.files[1], std::string("\x02\x00\x03\x00UI", 6), std::string("\x02\x00\x03\x00uI", 6));
+  expectSameVoxels(assembleSeries(written.files), intact);
+}
+
+TEST(Assembly, SliceWithAnUnknownVrAndAPrivateStrayDecodesLikeItsIntactCopy) {
+  test::TempDir dir;
+  auto s = coordinateSeries(0);
+  s.slices = 4;
+  auto written = test::writeSyntheticSeries(s, dir.path());
+  const auto intact = assembleSeries(written.files);
+  // The corruption the fuzzer found: Modality (0008,0060) moved to the private group 00B9,
+  // PatientName's VR "PN" -> "36" (in its file GDCM then took the text of a later value,
+  // "Fuzz", for a 32-bit length and allocated 2 GB; fuzz/corpus/assembly keeps that file).
+  replaceOnce(written.files[2], std::string("\x08\x00\x60\x00" "CS", 6), std::string("\xB9\x00\x60\x00" "CS", 6));
+  replaceOnce(written.files[2], std::string("\x10\x00\x10\x00" "PN", 6), std::string("\x10\x00\x10\x00" "36", 6));
+  expectSameVoxels(assembleSeries(written.files), intact);
+}
+
+// A sender's (0002,0001) element at the start of an Implicit VR data set: DCMTK reads a
+// misplaced element, GDCM File Meta Information with a length of 0xFFFFFFF4.
+TEST(Assembly, DatasetStartingWithAHostileGroup2ElementDecodesLikeItsIntactCopy) {
+  test::TempDir dir;
+  auto s = coordinateSeries(0);
+  s.slices = 4;
+  s.transfer_syntax = test::SyntheticTransferSyntax::ImplicitLittle;
+  auto written = test::writeSyntheticSeries(s, dir.path());
+  const auto intact = assembleSeries(written.files);
+  auto hostile = dir.path() / "hostile.dcm";
+  test::insertAtDatasetStart(written.files[2], test::implicitGroup2ElementWithHugeExplicitLength(), hostile);
+  std::filesystem::rename(hostile, written.files[2]);
+  expectSameVoxels(assembleSeries(written.files), intact);
+}
 
 TEST(Assembly, OversizedGridIsRefusedInsteadOfAllocated) {
   test::TempDir dir;
