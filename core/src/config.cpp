@@ -4,6 +4,7 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -66,8 +67,10 @@ Setter enumField(std::string& target, std::vector<std::string> allowed) {
 template <typename T>
 Setter integerField(T& target, int64_t min, int64_t max) {
   return [&target, min, max](const toml::node& node, const std::string& key, const Origin& origin) {
-    auto value = node.value<int64_t>();
-    if (!node.is_integer() || !value)
+    // Only an integer node is converted: toml++'s value<int64_t>() of a float casts it
+    // unchecked, which is undefined for 1e308 (found by fuzz_config).
+    auto value = node.is_integer() ? node.value<int64_t>() : std::nullopt;
+    if (!value)
       fail(origin.of(node, key), key + " must be an integer between " + std::to_string(min) + " and " +
                                      std::to_string(max));
     if (*value < min || *value > max)

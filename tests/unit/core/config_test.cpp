@@ -56,6 +56,17 @@ TEST(Config, WrongTypeIsRefused) {
   EXPECT_NE(configError("[render]\nbackend = \"vulkan\"\n").find("auto, cpu, gpu"), std::string::npos);
 }
 
+// A float where an integer belongs: refused without converting it (toml++ casts a
+// float to int64 unchecked, undefined for 1e308; found by fuzz_config under UBSan).
+TEST(Config, FloatWhereAnIntegerBelongsIsRefusedWhateverItsSize) {
+  for (const char* text : {"[dicom]\nport = 1e308\n", "[dicom]\nport = -1e308\n", "[dicom]\nport = 104.0\n",
+                           "[dicom]\nport = inf\n", "[dicom]\nport = nan\n"}) {
+    auto message = configError(text);
+    EXPECT_NE(message.find("must be an integer"), std::string::npos) << text << ": " << message;
+  }
+  EXPECT_NE(configError("", {"dicom.port=1e308"}).find("must be an integer"), std::string::npos);
+}
+
 TEST(Config, SyntaxErrorNamesTheLine) {
   auto message = configError("[dicom]\nport = = 3\n");
   EXPECT_NE(message.find("test.toml:2"), std::string::npos) << message;
