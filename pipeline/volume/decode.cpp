@@ -7,6 +7,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -15,6 +16,8 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcostrmb.h>
+#include <dcmtk/dcmdata/dcpixel.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
 #include <gdcmImage.h>
 #include <gdcmImageReader.h>
 #include <gdcmTrace.h>
@@ -26,40 +29,80 @@ namespace volnode::detail {
 namespace {
 
 // GDCM never reads a received file itself. Debian's GDCM is built with its assertions
-// on, and where its reading of a file drifts from DCMTK's it ends the process or
-// allocates what a stray value says: a File Meta Information element with a VR such as
-// "uI" (one flipped bit) hits an assert() and aborts; an unknown VR or a misplaced
-// element makes it take text for a 32-bit length ("Fuzz": 2 GB, zero-filled, on each
-// decoding thread) before it finds the file too short. A sender can do either. So DCMTK
-// -- which read the header already, checks every length against the bytes left and
-// takes odd encodings in its stride -- loads the file and writes a new one holding only
-// what decoding needs, in the file's own transfer syntax (pixel data as they are,
-// compressed or not; deflated data sets are inflated), and GDCM decodes that copy from
-// memory.
-std::string pixelCopy(const std::filesystem::path& path) {
+// on, and where its reading of a file drifts from DCMTK's, or a value is not what it
+// expects, it ends the process or trusts a stray length: a File Meta Information VR
+// "uI" (one flipped bit) or a PixelRepresentation of the wrong length hits an assert()
+// and aborts; an unknown VR or a misplaced element makes it take text for a 32-bit
+// length ("Fuzz": 2 GB, zero-filled, on each decoding thread). A sender can do any of
+// these. So GDCM decodes, from memory, a file written here with DCMTK: a new meta
+// header, the image attributes from the header already read and checked (FileHeader),
+// written as DCMTK writes them, and the pixel data taken over as they are -- the bytes,
+// or the fragments of a compressed stream -- in the file's own transfer syntax
+// (deflated data sets are inflated). DCMTK checks every length against the bytes left.
+std::string pixelCopy(const FileHeader& h) {
+  const std::string& name = h.path.string();
+  if (h.samples_per_pixel != 1) throw Error(Errc::InvalidDicom, name + ": not a grey-scale image");
+  if (h.bits_allocated != 8 && h.bits_allocated != 16 && h.bits_allocated != 32)
+    throw Error(Errc::Unsupported, name + ": BitsAllocated " + std::to_string(h.bits_allocated));
+  if (h.rows < 1 || h.rows > 65535 || h.cols < 1 || h.cols > 65535)
+    throw Error(Errc::InvalidDicom, name + ": no usable Rows and Columns");
+
   DcmFileFormat source;
   OFCondition status =
-      source.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
-  if (status.bad()) throw Error(Errc::InvalidDicom, path.string() + ": cannot parse DICOM: " + status.text());
+      source.loadFile(h.path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+  if (status.bad()) throw Error(Errc::InvalidDicom, name + ": cannot parse DICOM: " + status.text());
   DcmDataset* in = source.getDataset();
   E_TransferSyntax xfer = in->getOriginalXfer();
   if (xfer == EXS_Unknown || xfer == EXS_DeflatedLittleEndianExplicit) xfer = EXS_LittleEndianExplicit;
+  DcmElement* found = nullptr;
+  auto* pixels = in->findAndGetElement(DCM_PixelData, found).good() ? dynamic_cast<DcmPixelData*>(found) : nullptr;
+  if (!pixels) throw Error(Errc::InvalidDicom, name + ": no pixel data");
+
+  // GDCM's copy of the pixel data: the same bytes or fragments, in a fresh element.
+  const bool words = pixels->getVR() != EVR_OB && h.bits_allocated > 8;
+  auto fresh = std::make_unique<DcmPixelData>(DcmTag(DCM_PixelData, words ? EVR_OW : EVR_OB));
+  if (DcmXfer(xfer).isEncapsulated()) {
+    E_TransferSyntax original = EXS_Unknown;
+    const DcmRepresentationParameter* parameters = nullptr;
+    pixels->getOriginalRepresentationKey(original, parameters);
+    DcmPixelSequence* fragments = nullptr;
+    if (pixels->getEncapsulatedRepresentation(original, parameters, fragments).bad() || !fragments)
+      throw Error(Errc::InvalidDicom, name + ": compressed pixel data without fragments");
+    fresh->putOriginalRepresentation(xfer, nullptr, new DcmPixelSequence(*fragments));
+  } else {
+    Uint8* bytes = nullptr;
+    const unsigned long length = pixels->getLength(xfer, EET_ExplicitLength);
+    if (pixels->getUint8Array(bytes).bad() || (!bytes && length > 0))
+      throw Error(Errc::InvalidDicom, name + ": pixel data cannot be read");
+    status = words ? fresh->putUint16Array(reinterpret_cast<const Uint16*>(bytes), length / 2)
+                   : fresh->putUint8Array(bytes, length);
+    if (status.bad()) throw Error(Errc::InvalidDicom, name + ": pixel data cannot be read: " + status.text());
+  }
 
   DcmFileFormat copy;
   DcmDataset* out = copy.getDataset();
-  static const DcmTagKey kDecodingAttributes[] = {
-      DCM_SOPClassUID,      DCM_SOPInstanceUID,      DCM_SamplesPerPixel,  DCM_PhotometricInterpretation,
-      DCM_Rows,             DCM_Columns,             DCM_PlanarConfiguration, DCM_NumberOfFrames,
-      DCM_BitsAllocated,    DCM_BitsStored,          DCM_HighBit,          DCM_PixelRepresentation,
-      DCM_PixelData};
-  for (const DcmTagKey& tag : kDecodingAttributes) {
-    DcmElement* element = nullptr;
-    // None of them is a sequence; one that claims to be is left out.
-    if (in->findAndGetElement(tag, element).good() && element && element->ident() != EVR_SQ)
-      out->insert(static_cast<DcmElement*>(element->clone()), true);
-  }
-  // GDCM also asserts when a file ends right after its File Meta Information.
-  if (!out->tagExists(DCM_PixelData)) throw Error(Errc::InvalidDicom, path.string() + ": no pixel data");
+  const int stored = std::clamp(h.bits_stored, 1, h.bits_allocated);
+  OFString photometric;
+  in->findAndGetOFString(DCM_PhotometricInterpretation, photometric);
+  // The SOP class tells GDCM how to read the image (enhanced multi-frame or not); the
+  // instance UID is only there for the meta header.
+  OFString sop_class;
+  in->findAndGetOFString(DCM_SOPClassUID, sop_class);
+  if (!sop_class.empty() && sop_class.size() <= 64 &&
+      sop_class.find_first_not_of("0123456789.") == OFString_npos)
+    out->putAndInsertString(DCM_SOPClassUID, sop_class.c_str());
+  out->putAndInsertString(DCM_SOPInstanceUID, "1.2.3");
+  out->putAndInsertString(DCM_PhotometricInterpretation,
+                          photometric.find("MONOCHROME1") != OFString_npos ? "MONOCHROME1" : "MONOCHROME2");
+  out->putAndInsertUint16(DCM_SamplesPerPixel, 1);
+  out->putAndInsertUint16(DCM_Rows, Uint16(h.rows));
+  out->putAndInsertUint16(DCM_Columns, Uint16(h.cols));
+  if (h.number_of_frames > 1) out->putAndInsertString(DCM_NumberOfFrames, std::to_string(h.number_of_frames).c_str());
+  out->putAndInsertUint16(DCM_BitsAllocated, Uint16(h.bits_allocated));
+  out->putAndInsertUint16(DCM_BitsStored, Uint16(stored));
+  out->putAndInsertUint16(DCM_HighBit, Uint16(stored - 1));
+  out->putAndInsertUint16(DCM_PixelRepresentation, h.pixel_representation != 0 ? 1 : 0);
+  out->insert(fresh.release(), true);
 
   std::string bytes;
   std::vector<char> chunk(size_t(1) << 20);
@@ -77,8 +120,7 @@ std::string pixelCopy(const std::filesystem::path& path) {
     drain();
   } while (status == EC_StreamNotifyClient);
   copy.transferEnd();
-  if (status.bad())
-    throw Error(Errc::InvalidDicom, path.string() + ": cannot prepare the pixel data for decoding: " + status.text());
+  if (status.bad()) throw Error(Errc::InvalidDicom, name + ": cannot prepare the pixel data for decoding: " + status.text());
   stream.flush();
   drain();
   return bytes;
@@ -195,7 +237,7 @@ class FrameSource {
       std::ifstream probe(h.path, std::ios::binary);
       if (!probe) throw Error(Errc::Io, "cannot open " + h.path.string());
     }
-    std::istringstream copy(pixelCopy(h.path));  // see pixelCopy(): GDCM reads DCMTK's copy
+    std::istringstream copy(pixelCopy(h));  // see pixelCopy(): GDCM reads DCMTK's copy
     gdcm::ImageReader reader;
     reader.SetStream(copy);
     if (!reader.Read()) throw Error(Errc::InvalidDicom, h.path.string() + ": GDCM cannot read the image");

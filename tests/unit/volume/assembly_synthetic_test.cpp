@@ -265,6 +265,18 @@ TEST(Assembly, SliceWithAnUnknownVrAndAPrivateStrayDecodesLikeItsIntactCopy) {
   expectSameVoxels(assembleSeries(written.files), intact);
 }
 
+// PixelRepresentation with the VR "UI" instead of "US": GDCM asserted reading it.
+TEST(Assembly, SliceWithAPixelRepresentationOfTheWrongVrDoesNotEndTheProcess) {
+  test::TempDir dir;
+  auto s = coordinateSeries(0);
+  s.slices = 4;
+  auto written = test::writeSyntheticSeries(s, dir.path());
+  replaceOnce(written.files[1], std::string("\x28\x00\x03\x01" "US", 6), std::string("\x28\x00\x03\x01" "UI", 6));
+  const auto a = assembleSeries(written.files);
+  ASSERT_EQ(a.volumes.size(), 1u);
+  if (a.volumes[0].decision == VolumeDecision::Renderable) EXPECT_TRUE(a.volumes[0].volume.has_value());
+}
+
 // A sender's (0002,0001) element at the start of an Implicit VR data set: DCMTK reads a
 // misplaced element, GDCM File Meta Information with a length of 0xFFFFFFF4.
 TEST(Assembly, DatasetStartingWithAHostileGroup2ElementDecodesLikeItsIntactCopy) {
