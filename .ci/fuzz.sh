@@ -27,18 +27,25 @@ targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
 
 if ! command -v clang++-14 >/dev/null 2>&1; then
-  echo "fuzz: clang++-14 is missing (scripts/install-deps.sh --tests installs clang-14 and libclang-rt-14-dev)" >&2
+  echo "fuzz: clang++-14 is missing (scripts/install-deps.sh --tests installs clang-14, libclang-rt-14-dev and llvm-14)" >&2
   exit 1
 fi
 
 cd "$root"
+t0=$SECONDS
 cmake --preset fuzz >/dev/null
 cmake --build "$build" -j "$jobs" --target "${targets[@]}"
+
+echo "fuzz: build took $(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s"
 
 # LeakSanitizer stays on (libFuzzer checks each input for leaks); abort so the
 # report and the input are kept. UBSan is built with -fno-sanitize-recover.
 export ASAN_OPTIONS="abort_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# clang's sanitizer runtimes symbolize stacks with llvm-symbolizer (package llvm-14).
+if [[ -z "${ASAN_SYMBOLIZER_PATH:-}" && -x /usr/lib/llvm-14/bin/llvm-symbolizer ]]; then
+  export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
+fi
 
 failed=()
 for t in "${targets[@]}"; do
@@ -46,7 +53,9 @@ for t in "${targets[@]}"; do
   work="$build/corpus/$t"          # new inputs found by this run (not committed)
   artifacts="$build/artifacts/$t"
   mkdir -p "$work" "$artifacts"
-  args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536
+  # -malloc_limit_mb: no input of at most 64 KiB needs one allocation of 512 MiB; a
+  # larger one is a length taken from the input and trusted (GDCM once zero-filled 2 GB).
+  args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -max_len=65536
         -print_final_stats=1 -artifact_prefix="$artifacts/")
   [[ -n "${dict[$t]:-}" ]] && args+=(-dict="$root/fuzz/${dict[$t]}")
   echo "=== $t: ${seconds}s on fuzz/corpus/${corpus[$t]}"

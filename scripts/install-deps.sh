@@ -6,7 +6,7 @@
 set -euo pipefail
 
 runtime_and_build=(
-  build-essential cmake pkg-config ninja-build
+  build-essential cmake pkg-config ninja-build  # GCC brings libasan8/libubsan1 (.ci/sanitizers.sh)
   libdcmtk-dev dcmtk                 # DICOM networking and data (SCP, SCU, tools)
   libinsighttoolkit5-dev             # volume assembly and preprocessing (GDCM inside)
   libvtk9-dev                        # offscreen volume rendering, surface meshing
@@ -26,6 +26,7 @@ test_peers=(
   chromium                           # browser tests of the console
   curl procps
   clang-14 libclang-rt-14-dev         # libFuzzer targets (.ci/fuzz.sh, fuzz/README.md)
+  llvm-14                            # llvm-symbolizer: readable stacks in fuzz findings
 )
 
 wanted=("${runtime_and_build[@]}")

@@ -21,6 +21,22 @@ constexpr size_t kResultsPerCtSeries = 4;
 constexpr int kSeries = 2;
 constexpr long kAllowedRssGrowthKb = 12 * 1024;  // between the start and the end of the outage
 
+// Under AddressSanitizer (the "asan" preset builds the node and this test alike) freed
+// blocks go to a quarantine of up to 256 MiB instead of being reused, so resident memory
+// grows by design while the node retries: there the RSS figures are printed, not checked.
+// The release suite checks them.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssIsMeaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kRssIsMeaningful = false;
+#else
+constexpr bool kRssIsMeaningful = true;
+#endif
+#else
+constexpr bool kRssIsMeaningful = true;
+#endif
+
 WrittenSeries phantomSeries(const std::filesystem::path& dir, const std::string& patient) {
   SyntheticSeries s;
   s.rows = s.cols = 64;
@@ -88,7 +104,11 @@ TEST(DestinationDown, ResultsQueueWhileItIsDownMemoryStaysFlatAndAllArriveOnceIt
   const size_t third = rss.size() / 3;
   const long early = median({rss.begin(), rss.begin() + third});
   const long late = median({rss.end() - third, rss.end()});
-  EXPECT_LT(late - early, kAllowedRssGrowthKb) << "RSS grew from " << early << " kB to " << late << " kB while retrying";
+  if (kRssIsMeaningful)
+    EXPECT_LT(late - early, kAllowedRssGrowthKb) << "RSS grew from " << early << " kB to " << late << " kB while retrying";
+  else
+    std::cout << "[destination-down] AddressSanitizer build: RSS " << early << " kB -> " << late
+              << " kB not checked (freed memory is quarantined)\n";
   int attempts = 0;
   for (const auto& j : jobsOf(node, "send")) {
     attempts += j.value("attempts", 0);
