@@ -171,6 +171,8 @@ struct Node::Impl {
     h.dicom_listening = scp_status.listening;
     h.dicom_aet = config.dicom.aet;
     h.dicom_port = config.dicom.port;
+    h.dicom_bind = config.dicom.bind;
+    h.dicom_tls = config.dicom.tls;
     h.active_associations = scp_status.active_associations;
     h.associations_total = scp_status.associations_total;
     h.associations_refused = scp_status.associations_refused;

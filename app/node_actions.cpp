@@ -32,7 +32,7 @@ bool hasRenderInFlightOrDone(const std::string& state) {
 LiveNodeActions::LiveNodeActions(const Config& config, Index& index, JobQueue& jobs, SeriesRouter& router,
                                  std::function<void()> wake_workers)
     : config_(config), index_(index), jobs_(jobs), router_(router), wake_(std::move(wake_workers)) {
-  for (const auto& [name, d] : config_.destinations) echo_cache_[name] = {name, d.aet, d.host, d.port, false, "", "not checked yet"};
+  for (const auto& [name, d] : config_.destinations) echo_cache_[name] = {name, d.aet, d.host, d.port, false, "", "not checked yet", d.tls};
   if (config_.destinations.empty()) return;
   echo_thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "echo");
@@ -44,7 +44,7 @@ LiveNodeActions::LiveNodeActions(const Config& config, Index& index, JobQueue& j
       for (const auto& [name, d] : config_.destinations) {
         auto echo = scu.echo(d);
         std::lock_guard lock(mutex_);
-        echo_cache_[name] = {name, d.aet, d.host, d.port, echo.ok, isoUtcNow(), echo.error};
+        echo_cache_[name] = {name, d.aet, d.host, d.port, echo.ok, isoUtcNow(), echo.error, d.tls};
       }
     } while (echo_waker_.wait(kEchoEveryS));
   });
@@ -141,11 +141,13 @@ OnDemandResult LiveNodeActions::retrieve(const std::string& study_uid, const std
       result.message = what + " is already being retrieved from " + from->name;
       return result;
     }
-    retrievals_[key] = {"retrieving", study_uid};  // claimed: a second request now waits for this one
+    // Claimed: a second request now waits for this one.
+    retrievals_[key] = {"retrieving", study_uid, from->name, ++retrieval_sequence_};
+    forgetOldRetrievals();
   }
   auto give_up = [&](int status, const std::string& message) {
     std::lock_guard lock(mutex_);
-    retrievals_[key] = {"failed: " + message, study_uid};
+    retrievals_[key].state = "failed: " + message;
     result.status = status;
     result.message = message;
     return result;
@@ -211,6 +213,34 @@ OnDemandResult LiveNodeActions::retrieve(const std::string& study_uid, const std
   return result;
 }
 
+std::optional<RetrievalStatus> LiveNodeActions::retrievalOf(const std::string& study_uid) {
+  std::lock_guard lock(mutex_);
+  const Retrieval* latest = nullptr;
+  for (const auto& [key, r] : retrievals_)
+    if (r.study_uid == study_uid && (!latest || r.sequence > latest->sequence)) latest = &r;
+  if (!latest) return std::nullopt;
+  RetrievalStatus status{latest->state, "", latest->source};
+  if (latest->state.rfind("failed: ", 0) == 0) {
+    status.state = "failed";
+    status.message = latest->state.substr(8);
+  }
+  return status;
+}
+
+// A node runs for months: only the latest retrievals are remembered (those still
+// running always), so the map does not grow with every study ever asked for.
+void LiveNodeActions::forgetOldRetrievals() {
+  constexpr size_t kRetrievalsKept = 256;
+  while (retrievals_.size() > kRetrievalsKept) {
+    auto oldest = retrievals_.end();
+    for (auto it = retrievals_.begin(); it != retrievals_.end(); ++it)
+      if (it->second.state != "retrieving" && (oldest == retrievals_.end() || it->second.sequence < oldest->second.sequence))
+        oldest = it;
+    if (oldest == retrievals_.end()) return;
+    retrievals_.erase(oldest);
+  }
+}
+
 // A node runs for months: threads of ended retrievals are joined, not kept.
 void LiveNodeActions::joinFinishedRetrievals() {
   std::lock_guard threads_lock(threads_mutex_);
@@ -218,7 +248,7 @@ void LiveNodeActions::joinFinishedRetrievals() {
   {
     std::lock_guard lock(mutex_);
     for (const auto& [key, thread] : retrieval_threads_)
-      if (retrievals_[key].state != "retrieving") ended.push_back(key);
+      if (auto r = retrievals_.find(key); r == retrievals_.end() || r->second.state != "retrieving") ended.push_back(key);
   }
   for (const auto& key : ended) {
     auto found = retrieval_threads_.find(key);

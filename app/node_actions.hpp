@@ -30,6 +30,7 @@ class LiveNodeActions : public NodeActions {
   void wakeWorkers() override { wake_(); }
   // The last C-ECHO result per destination; never blocks (a background thread checks).
   std::vector<DestinationStatus> destinations() override;
+  std::optional<RetrievalStatus> retrievalOf(const std::string& study_uid) override;
 
  private:
   const Destination* peer(const std::string& source, std::string* error) const;
@@ -49,8 +50,12 @@ class LiveNodeActions : public NodeActions {
   struct Retrieval {
     std::string state;      // "retrieving" | "retrieved" | "failed: ..."
     std::string study_uid;  // the study retrieved, or the one the series belongs to (once known)
+    std::string source;     // the peer asked
+    uint64_t sequence = 0;  // order of the requests, to find a study's latest
   };
-  std::map<std::string, Retrieval> retrievals_;  // by the study or series UID retrieved
+  std::map<std::string, Retrieval> retrievals_;  // by the study or series UID retrieved; the latest kRetrievalsKept
+  uint64_t retrieval_sequence_ = 0;
+  void forgetOldRetrievals();  // under mutex_
   std::mutex threads_mutex_;  // guards retrieval_threads_ (console requests come on several threads)
   std::map<std::string, std::thread> retrieval_threads_;  // by the same key; joined once their retrieval ended
   void joinFinishedRetrievals();

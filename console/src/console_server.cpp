@@ -530,6 +530,21 @@ struct ConsoleServer::Impl {
     res.set_redirect(viewer, 303);
   }
 
+  // 404 for a study not held, with the state of its retrieval when one was asked for:
+  // the viewer opened by a launch link waits on this and shows a failed C-MOVE.
+  void sendStudyNotHeld(httplib::Response& res, const std::string& uid) {
+    nlohmann::json body{{"error", "no study with StudyInstanceUID " + uid}};
+    if (auto retrieval = context.actions ? context.actions->retrievalOf(uid) : std::nullopt) {
+      body["retrieve"] = {{"state", retrieval->state}, {"source", retrieval->source}, {"message", retrieval->message}};
+      if (retrieval->state == "failed")
+        body["error"] = "study " + uid + " is not held here: retrieving it from " + retrieval->source +
+                        " failed: " + retrieval->message;
+      else if (retrieval->state == "retrieving")
+        body["error"] = "study " + uid + " is being retrieved from " + retrieval->source;
+    }
+    sendJson(res, body, 404);
+  }
+
   void onDemand(const httplib::Request& req, httplib::Response& res, bool study) {
     if (!authorized(req, res)) return;
     const std::string uid = req.matches[1];
@@ -647,7 +662,7 @@ struct ConsoleServer::Impl {
     s.Get(R"(/api/studies/([^/]+)/results)", [this](const httplib::Request& req, httplib::Response& res) {
       const std::string uid = req.matches[1];
       auto study = index.study(uid);
-      if (!study) return sendError(res, 404, "no study with StudyInstanceUID " + uid);
+      if (!study) return sendStudyNotHeld(res, uid);
       JobFilter filter;
       filter.study_uid = uid;
       filter.kind = "render";

@@ -62,6 +62,8 @@ nlohmann::json toJson(const HealthReport& h, const IndexCounts& c) {
        {{"listening", h.dicom_listening},
         {"aet", h.dicom_aet},
         {"port", h.dicom_port},
+        {"bind", h.dicom_bind},
+        {"tls", h.dicom_tls},
         {"active_associations", h.active_associations},
         {"associations_total", h.associations_total},
         {"associations_refused", h.associations_refused},
@@ -157,7 +159,7 @@ nlohmann::json toJson(const JobOutput& o) {
 
 nlohmann::json toJson(const DestinationStatus& d) {
   return {{"name", d.name},           {"aet", d.aet},           {"host", d.host},  {"port", d.port},
-          {"reachable", d.reachable}, {"checked_at", d.checked_at}, {"error", d.error}};
+          {"reachable", d.reachable}, {"checked_at", d.checked_at}, {"error", d.error}, {"tls", d.tls}};
 }
 
 }  // namespace volnode

@@ -1,5 +1,7 @@
 #include "volnode/core/config.hpp"
 
+#include <arpa/inet.h>
+
 #include <cctype>
 #include <fstream>
 #include <functional>
@@ -45,6 +47,19 @@ Setter stringField(std::string& target) {
   return [&target](const toml::node& node, const std::string& key, const Origin& origin) {
     auto value = node.value<std::string>();
     if (!node.is_string() || !value) fail(origin.of(node, key), key + " must be a string");
+    target = *value;
+  };
+}
+
+// A dotted IPv4 address (the DICOM listener binds to one; names would need a resolver
+// at start-up and could change under a running node).
+Setter ipv4Field(std::string& target) {
+  return [&target](const toml::node& node, const std::string& key, const Origin& origin) {
+    auto value = node.value<std::string>();
+    in_addr address{};
+    if (!node.is_string() || !value || ::inet_pton(AF_INET, value->c_str(), &address) != 1)
+      fail(origin.of(node, key), key + " must be an IPv4 address such as \"0.0.0.0\" (every interface) or " +
+                                     "\"127.0.0.1\" (this host only)" + (value ? ", not \"" + *value + "\"" : ""));
     target = *value;
   };
 }
@@ -200,13 +215,14 @@ Setter peerListField(std::vector<PeerRule>& target) {
 std::map<std::string, Field> sectionFields(Config& c) {
   return {
       {"dicom.aet", {stringField(c.dicom.aet)}},
-      {"dicom.bind", {stringField(c.dicom.bind)}},
+      {"dicom.bind", {ipv4Field(c.dicom.bind)}},
       {"dicom.port", {integerField(c.dicom.port, 1, 65535)}},
       {"dicom.max_associations", {integerField(c.dicom.max_associations, 1, 256)}},
       {"dicom.max_pdu", {integerField(c.dicom.max_pdu, 4096, 4194304)}},
       {"dicom.acse_timeout_s", {integerField(c.dicom.acse_timeout_s, 1, 3600)}},
       {"dicom.dimse_timeout_s", {integerField(c.dicom.dimse_timeout_s, 1, 3600)}},
       {"dicom.idle_timeout_s", {integerField(c.dicom.idle_timeout_s, 1, 86400)}},
+      {"dicom.min_receive_kib_per_s", {integerField(c.dicom.min_receive_kib_per_s, 0, 1048576)}},
       {"dicom.allowed_peers", {peerListField(c.dicom.allowed_peers)}},
       {"dicom.check_called_aet", {boolField(c.dicom.check_called_aet)}},
       {"dicom.tls", {boolField(c.dicom.tls)}},
@@ -426,7 +442,8 @@ std::string renderConfig(const Config& c, bool mask_secrets) {
       {"dicom", toml::table{{"aet", c.dicom.aet}, {"bind", c.dicom.bind}, {"port", c.dicom.port},
                             {"max_associations", c.dicom.max_associations}, {"max_pdu", int64_t(c.dicom.max_pdu)},
                             {"acse_timeout_s", c.dicom.acse_timeout_s}, {"dimse_timeout_s", c.dicom.dimse_timeout_s},
-                            {"idle_timeout_s", c.dicom.idle_timeout_s}, {"allowed_peers", peers},
+                            {"idle_timeout_s", c.dicom.idle_timeout_s},
+                            {"min_receive_kib_per_s", c.dicom.min_receive_kib_per_s}, {"allowed_peers", peers},
                             {"check_called_aet", c.dicom.check_called_aet}, {"tls", c.dicom.tls},
                             {"tls_cert", c.dicom.tls_cert}, {"tls_key", c.dicom.tls_key}, {"tls_ca", c.dicom.tls_ca},
                             {"tls_verify_peers", c.dicom.tls_verify_peers}}},

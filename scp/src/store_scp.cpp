@@ -39,6 +39,7 @@
 #include "peer_policy.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
+#include "volnode/scp/transfer_watch.hpp"
 
 namespace volnode {
 namespace {
@@ -194,6 +195,11 @@ class SlotWriter : public DcmConsumer {
     return error_ == 0;
   }
   std::string problem() const { return std::strerror(error_); }
+  // Reports each piece of the data set to the watch, which cuts a peer sending too slowly.
+  void countInto(TransferWatch& watch, TransferWatch::Id id) {
+    watch_ = &watch;
+    watch_id_ = id;
+  }
 
   OFBool good() const override { return OFTrue; }
   OFCondition status() const override { return EC_Normal; }
@@ -202,6 +208,7 @@ class SlotWriter : public DcmConsumer {
   offile_off_t write(const void* data, offile_off_t length) override {
     auto bytes = static_cast<const char*>(data);
     auto size = static_cast<size_t>(length);
+    if (watch_) watch_->received(watch_id_, static_cast<int64_t>(size));
     if (size >= buffer_.size() / 2) {
       drain();  // what came before goes first
       put(bytes, size);  // a network fragment: straight to the file
@@ -236,6 +243,8 @@ class SlotWriter : public DcmConsumer {
   int error_ = 0;
   std::vector<char>& buffer_;
   size_t used_ = 0;
+  TransferWatch* watch_ = nullptr;
+  TransferWatch::Id watch_id_ = 0;
 };
 
 class SlotStream : public DcmOutputStream {
@@ -278,6 +287,9 @@ struct ScpShared {
   std::atomic<int> active{0};
   std::atomic<int64_t> total{0};
   std::atomic<int64_t> refused{0};
+  TransferWatch watch{{std::chrono::seconds(config.idle_timeout_s + config.dimse_timeout_s),
+                       std::chrono::seconds(config.dimse_timeout_s), int64_t(config.min_receive_kib_per_s) * 1024,
+                       std::chrono::seconds(config.dimse_timeout_s)}};
 
   // The socket of each association handed to a worker (DCMTK owns and closes it).
   void rememberSocket(const T_ASC_Association* association, int fd) {
@@ -294,6 +306,17 @@ struct ScpShared {
   }
   std::mutex sockets_mutex;
   std::map<const T_ASC_Association*, int> sockets;
+};
+
+// An association's socket under the transfer watch for as long as its commands are
+// served; forgotten before DCMTK closes the socket.
+struct WatchedConnection {
+  WatchedConnection(TransferWatch& w, int fd, std::string label) : watch(w), id(fd >= 0 ? w.watch(fd, std::move(label)) : 0) {}
+  ~WatchedConnection() { watch.forget(id); }
+  WatchedConnection(const WatchedConnection&) = delete;
+  WatchedConnection& operator=(const WatchedConnection&) = delete;
+  TransferWatch& watch;
+  const TransferWatch::Id id;
 };
 
 // One association, served on a worker thread.
@@ -403,12 +426,17 @@ class ScpSession : public DcmThreadSCP {
   void handleAssociation() override {
     T_ASC_Association* association = association_handle_;
     if (!association) return;
+    WatchedConnection watched(shared_.watch, socket_,
+                              "association from '" + association_.calling_aet + "' at " + association_.peer_host);
+    watch_id_ = watched.id;
     OFCondition cond = EC_Normal;
     while (cond.good()) {
       T_DIMSE_Message message;
       T_ASC_PresentationContextID presentation = 0;
+      shared_.watch.waitingForCommand(watch_id_, Clock::now());
       cond = DIMSE_receiveCommand(association, DIMSE_NONBLOCKING, shared_.config.idle_timeout_s, &presentation,
                                   &message, nullptr);
+      shared_.watch.working(watch_id_);
       if (cond == DIMSE_NODATAAVAILABLE) {
         shared_.log->warn("association from '{}' at {}: no command for {} s (dicom.idle_timeout_s), aborted",
                           association_.calling_aet, association_.peer_host, shared_.config.idle_timeout_s);
@@ -433,7 +461,13 @@ class ScpSession : public DcmThreadSCP {
   }
 
   OFCondition handleIncomingCommand(T_DIMSE_Message* message, const DcmPresentationContextInfo& info) override {
-    if (message->CommandField != DIMSE_C_STORE_RQ) return DcmThreadSCP::handleIncomingCommand(message, info);
+    if (message->CommandField != DIMSE_C_STORE_RQ) {
+      // C-ECHO (or a refusal of another command): DCMTK only sends an answer.
+      shared_.watch.sending(watch_id_, Clock::now());
+      OFCondition cond = DcmThreadSCP::handleIncomingCommand(message, info);
+      shared_.watch.working(watch_id_);
+      return cond;
+    }
     return handleStore(message->msg.CStoreRQ, info.presentationContextID);
   }
 
@@ -447,19 +481,39 @@ class ScpSession : public DcmThreadSCP {
 
   OFCondition respond(T_ASC_PresentationContextID presentation, const T_DIMSE_C_StoreRQ& request, Uint16 status,
                       const std::string& comment) {
-    if (status == kStatusSuccess) return sendSTOREResponse(presentation, request, status);
-    stats_.failures++;
-    DcmDataset detail;
-    detail.putAndInsertString(DCM_ErrorComment, comment.substr(0, 64).c_str());
-    return sendSTOREResponse(presentation, request.MessageID, request.AffectedSOPClassUID,
-                             request.AffectedSOPInstanceUID, status, &detail);
+    shared_.watch.sending(watch_id_, Clock::now());
+    OFCondition cond;
+    if (status == kStatusSuccess) {
+      cond = sendSTOREResponse(presentation, request, status);
+    } else {
+      stats_.failures++;
+      DcmDataset detail;
+      detail.putAndInsertString(DCM_ErrorComment, comment.substr(0, 64).c_str());
+      cond = sendSTOREResponse(presentation, request.MessageID, request.AffectedSOPClassUID,
+                               request.AffectedSOPInstanceUID, status, &detail);
+    }
+    shared_.watch.working(watch_id_);
+    return cond;
   }
 
-  // Reads the dataset that follows a C-STORE command off the wire and drops it.
+  // Receives a data set into `stream`, under the watch's minimum rate.
+  OFCondition receiveDataset(SlotWriter& writer, DcmOutputStream& stream, T_ASC_PresentationContextID* presentation) {
+    writer.countInto(shared_.watch, watch_id_);
+    shared_.watch.receivingData(watch_id_, Clock::now());
+    OFCondition cond = DIMSE_receiveDataSetInFile(association_handle_, DIMSE_NONBLOCKING,
+                                                  shared_.config.dimse_timeout_s, presentation, &stream, nullptr,
+                                                  nullptr);
+    shared_.watch.working(watch_id_);
+    return cond;
+  }
+
+  // Reads the dataset that follows a C-STORE command off the wire and drops it
+  // (a writer without a file takes every byte and keeps none).
   OFCondition discardDataset() {
-    DIC_UL bytes = 0, pdvs = 0;
-    return DIMSE_ignoreDataSet(association_handle_, DIMSE_NONBLOCKING, shared_.config.dimse_timeout_s, &bytes,
-                               &pdvs);
+    SlotWriter dropper(write_buffer_);
+    SlotStream stream(&dropper);
+    T_ASC_PresentationContextID presentation = 0;
+    return receiveDataset(dropper, stream, &presentation);
   }
 
   OFCondition refuse(T_ASC_PresentationContextID presentation, const T_DIMSE_C_StoreRQ& request,
@@ -511,9 +565,7 @@ class ScpSession : public DcmThreadSCP {
     OFCondition header = writeMetaHeader(stream, request, context.acceptedTransferSyntax,
                                          association_handle_->params->DULparams.callingAPTitle);
     T_ASC_PresentationContextID dataset_presentation = 0;
-    OFCondition received = DIMSE_receiveDataSetInFile(association_handle_, DIMSE_NONBLOCKING,
-                                                      shared_.config.dimse_timeout_s, &dataset_presentation, &stream,
-                                                      nullptr, nullptr);
+    OFCondition received = receiveDataset(writer, stream, &dataset_presentation);
     std::string problem;
     bool written = writer.finish(&problem) && header.good();
     if (header.bad() && problem.empty()) problem = header.text();
@@ -557,6 +609,7 @@ class ScpSession : public DcmThreadSCP {
   ScpShared& shared_;
   T_ASC_Association* association_handle_ = nullptr;
   int socket_ = -1;
+  TransferWatch::Id watch_id_ = 0;
   std::vector<char> write_buffer_ = std::vector<char>(16 * 1024);
   AssociationInfo association_;
   AssociationStats stats_;
@@ -626,7 +679,7 @@ struct Handshake {
   std::atomic<bool> finished{false};
 };
 
-int openListenSocket(uint16_t port) {
+int openListenSocket(const std::string& bind, uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
     throw Error(Errc::Network, std::string("cannot create the DICOM listener socket: ") + std::strerror(errno));
@@ -635,11 +688,15 @@ int openListenSocket(uint16_t port) {
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_ANY);
+  if (::inet_pton(AF_INET, bind.c_str(), &address.sin_addr) != 1) {
+    ::close(fd);
+    throw Error(Errc::InvalidConfig, "dicom.bind = \"" + bind + "\" is not an IPv4 address");
+  }
   if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || ::listen(fd, 64) != 0) {
     int error = errno;
     ::close(fd);
-    throw Error(Errc::Network, "cannot listen on DICOM port " + std::to_string(port) + ": " + std::strerror(error));
+    throw Error(Errc::Network, "cannot listen on DICOM port " + bind + ":" + std::to_string(port) + ": " +
+                                   std::strerror(error));
   }
   return fd;
 }
@@ -683,7 +740,8 @@ struct StoreScp::Impl {
   Impl(const DicomConfig& config, InstanceSink& sink)
       : shared{config, sink, PeerPolicy(config.allowed_peers)},
         pool(shared),
-        max_negotiating(std::max(32, 4 * config.max_associations)) {}
+        max_negotiating(std::max(32, 4 * config.max_associations)),
+        max_negotiating_per_host(std::max(4, max_negotiating / 4)) {}
 
   void listenLoop();
   void acceptConnections();
@@ -692,6 +750,7 @@ struct StoreScp::Impl {
   void expireHandshakes(Clock::time_point now);
   void reapHandshakes(bool all);
   int pollTimeoutMs(Clock::time_point now);
+  int negotiatingFrom(const std::string& peer) const;
 
   ScpShared shared;
   ScpPool pool;
@@ -704,9 +763,11 @@ struct StoreScp::Impl {
   std::atomic<bool> listening{false};
   std::atomic<bool> stopping{false};
   const int max_negotiating;                         // connections whose request is being read, at most
+  const int max_negotiating_per_host;                // of those, from one address: one host cannot take them all
   std::atomic<int> negotiating{0};
   std::list<std::shared_ptr<Handshake>> handshakes;  // listener thread only
   Clock::time_point last_overflow_log{};
+  Clock::time_point last_host_overflow_log{};
   std::mutex error_mutex;
   std::string last_error;
 };
@@ -728,6 +789,7 @@ void StoreScp::Impl::listenLoop() {
     int ready = ::poll(fds, 2, pollTimeoutMs(Clock::now()));
     if (stopping) break;
     expireHandshakes(Clock::now());
+    for (const auto& cut : shared.watch.enforce(Clock::now())) shared.log->warn("{}", cut);
     reapHandshakes(false);
     if (ready > 0 && (fds[0].revents & POLLIN)) acceptConnections();
   }
@@ -763,6 +825,17 @@ void StoreScp::Impl::acceptConnections() {
         last_overflow_log = now;
         shared.log->warn("connection from {} closed at once: {} connections are already negotiating", peer,
                          max_negotiating);
+      }
+      continue;
+    }
+    if (negotiatingFrom(peer) >= max_negotiating_per_host) {
+      ::close(fd);
+      shared.refused++;
+      auto now = Clock::now();
+      if (now - last_host_overflow_log > std::chrono::seconds(10)) {
+        last_host_overflow_log = now;
+        shared.log->warn("connection from {} closed at once: {} connections from that address are already negotiating",
+                         peer, max_negotiating_per_host);
       }
       continue;
     }
@@ -848,6 +921,13 @@ void StoreScp::Impl::dispatch(T_ASC_Association* association, int fd, const std:
   }
 }
 
+int StoreScp::Impl::negotiatingFrom(const std::string& peer) const {
+  int count = 0;
+  for (const auto& h : handshakes)
+    if (h->peer == peer && !h->finished) count++;
+  return count;
+}
+
 void StoreScp::Impl::expireHandshakes(Clock::time_point now) {
   for (const auto& h : handshakes) {
     std::lock_guard lock(h->mutex);
@@ -889,7 +969,7 @@ StoreScp::~StoreScp() { stop(); }
 
 void StoreScp::start() {
   const DicomConfig& config = impl_->shared.config;
-  impl_->listen_fd = openListenSocket(config.port);
+  impl_->listen_fd = openListenSocket(config.bind, config.port);
   // A valid handle while the network is made: DCMTK then opens no listening socket of its own.
   beginHandover(impl_->listen_fd);
   OFCondition cond = ASC_initializeNetwork(NET_ACCEPTOR, config.port, config.acse_timeout_s, &impl_->network);
@@ -918,8 +998,8 @@ void StoreScp::start() {
     }
     impl_->listening = false;
   });
-  impl_->shared.log->info("DICOM listener '{}' on port {}{} (max {} associations, max PDU {})", config.aet,
-                          config.port, config.tls ? " with TLS" : "", config.max_associations, config.max_pdu);
+  impl_->shared.log->info("DICOM listener '{}' on {}:{}{} (max {} associations, max PDU {})", config.aet,
+                          config.bind, config.port, config.tls ? " with TLS" : "", config.max_associations, config.max_pdu);
 }
 
 void StoreScp::stop() {

@@ -135,6 +135,9 @@ Transaction::Transaction(Connection& connection) : connection_(connection) { con
 
 Transaction::~Transaction() {
   if (done_) return;
+  // After SQLITE_FULL, IOERR or NOMEM SQLite has already rolled the transaction back
+  // itself; a ROLLBACK then only fails with "no transaction is active".
+  if (sqlite3_get_autocommit(connection_.handle()) != 0) return;
   try {
     connection_.exec("ROLLBACK");
   } catch (const Error& e) {

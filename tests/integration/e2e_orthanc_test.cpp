@@ -508,6 +508,39 @@ TEST(EndToEnd, OnDemandRenderRetrievesTheStudyFromOrthancAndSendsTheResultsBack)
   EXPECT_EQ(render.value("priority", 0), 10) << render.dump();
 }
 
+// A C-MOVE that fails after the request was answered (here Orthanc knows volnode's
+// AE title at a port where nothing listens, so every sub-operation fails): the
+// viewer of a launched study polls its results, and the 404 says why nothing comes.
+TEST(EndToEnd, FailedBackgroundRetrievalIsReportedWhereTheViewerWaits) {
+  TempDir dir;
+  int node_port = freePort();
+  int nothing_listens = freePort();
+  OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", nothing_listens}});
+  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
+                                              {std::string("console.token=") + kToken}));
+  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  ASSERT_FALSE(study.empty());
+  const std::string study_uid = orthancJson(orthanc, "/studies/" + study)["MainDicomTags"]["StudyInstanceUID"];
+  auto accepted = node.post("/api/studies/" + study_uid + "/render", "", kToken);
+  ASSERT_EQ(accepted.status, 202) << accepted.body;
+
+  json last;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = node.get("/api/studies/" + study_uid + "/results");
+    ASSERT_EQ(r.status, 404) << r.body;
+    last = json::parse(r.body, nullptr, false);
+    if (last.is_object() && last.contains("retrieve") && last["retrieve"].value("state", "") == "failed") break;
+    std::this_thread::sleep_for(250ms);
+  }
+  ASSERT_EQ(last["retrieve"].value("state", ""), "failed") << last.dump() << "\n" << node.log();
+  EXPECT_EQ(last["retrieve"].value("source", ""), "pacs") << last.dump();
+  const std::string error = last.value("error", "");
+  EXPECT_NE(error.find("retrieving it from pacs failed"), std::string::npos) << error;
+  EXPECT_FALSE(last["retrieve"].value("message", "").empty()) << last.dump();
+  EXPECT_EQ(node.get("/api/studies/" + study_uid).status, 404);
+}
+
 // On demand, one series: Orthanc holds two series of the chest study and volnode
 // none. Asked for one series by its UID alone, volnode finds its study (C-FIND at
 // SERIES level), moves only that series (C-MOVE at SERIES level), renders it and

@@ -162,3 +162,103 @@ TEST(AbusivePeers, IdleTimeoutEndsAnAssociationWithoutCommands) {
   RecordProperty("idle_association_lived_ms", static_cast<int>(lived.count()));
   node.kill9();
 }
+
+// Inside an association DCMTK bounds the reading of each PDU, not of a whole message:
+// a peer that sends a C-STORE's data set, or its next command, as one P-DATA-TF PDU
+// a second carrying two bytes each (DCMTK refuses odd fragments) holds its association (one of
+// dicom.max_associations) for as long as it likes. The node cuts a data set arriving
+// slower than dicom.min_receive_kib_per_s once dicom.dimse_timeout_s (3 s here) has
+// passed, and a command not complete within idle_timeout_s + dimse_timeout_s (6 s here).
+TEST(AbusivePeers, CStoreDataOrCommandDribbledWithinEveryTimeoutIsCut) {
+  TempDir dir("volnode-rel-dribble-store");
+  auto overrides = timeouts(dir.path());
+  overrides.push_back("dicom.min_receive_kib_per_s=4");
+  NodeProcess node(dir / "node", overrides);
+  constexpr char kCtImageStorage[] = "1.2.840.10008.5.1.4.1.1.2";
+
+  RawAssociation data_peer, command_peer;
+  ASSERT_TRUE(data_peer.open(node.dicomPort(), kCtImageStorage, kImplicitLittle, "VOLNODE", "DATADRIP"))
+      << data_peer.lastError();
+  ASSERT_TRUE(command_peer.open(node.dicomPort(), kCtImageStorage, kImplicitLittle, "VOLNODE", "CMDDRIP"))
+      << command_peer.lastError();
+  // One peer sends a whole C-STORE command, then its data set two bytes per PDU; the
+  // other sends its command two bytes per PDU. A complete PDU a second is within every
+  // DCMTK timeout (dimse 3 s, idle 3 s).
+  const std::string command = data_peer.storeCommandPdu(kCtImageStorage, "1.2.3.4.5.6.7.8.1");
+  const std::string slow_command = command_peer.storeCommandPdu(kCtImageStorage, "1.2.3.4.5.6.7.8.2");
+  const std::string command_content = slow_command.substr(12);  // after the PDU and PDV headers
+
+  std::atomic<bool> stop{false};
+  // Sends `content` two bytes per P-DATA-TF PDU, one PDU a second (control: 0x00 data, 0x01 command).
+  auto dribble = [&stop](int fd, const std::string& content, uint8_t control) {
+    for (size_t i = 0; i + 2 <= content.size() && !stop; i += 2) {
+      const std::string pdu = RawAssociation::pDataPdu(content.substr(i, 2), control);
+      if (::send(fd, pdu.data(), pdu.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(pdu.size())) return;
+      for (int t = 0; t < 10 && !stop; ++t) std::this_thread::sleep_for(100ms);
+    }
+  };
+  ASSERT_EQ(::send(data_peer.fd(), command.data(), command.size(), MSG_NOSIGNAL), static_cast<ssize_t>(command.size()));
+  auto started = std::chrono::steady_clock::now();
+  std::thread data_thread(dribble, data_peer.fd(), std::string(16000, '\0'), uint8_t(0x00));
+  std::thread command_thread(dribble, command_peer.fd(), command_content, uint8_t(0x01));
+  const bool data_cut = closedByPeer(data_peer.fd(), 12s);
+  const bool command_cut = closedByPeer(command_peer.fd(), 12s);
+  auto lasted = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  stop = true;
+  data_thread.join();
+  command_thread.join();
+
+  EXPECT_TRUE(data_cut) << "a C-STORE data set sent at 2 bytes/s was still being read after 12 s\n" << node.log();
+  EXPECT_TRUE(command_cut) << "a command sent at 2 bytes/s was still being read after 12 s\n" << node.log();
+  EXPECT_NE(node.log().find("association from 'DATADRIP' at 127.0.0.1: data set arriving too slowly"),
+            std::string::npos)
+      << node.log();
+  EXPECT_NE(node.log().find("association from 'CMDDRIP' at 127.0.0.1: no complete command within 6 s"),
+            std::string::npos)
+      << node.log();
+  // Both association slots are free again; nothing of the cut instance was kept.
+  EXPECT_TRUE(node.running());
+  EXPECT_TRUE(echo(node).has_value()) << node.log();
+  EXPECT_TRUE(indexedInstances(storageDir(node) / "index.sqlite").empty());
+  RecordProperty("dribblers_cut_after_ms", static_cast<int>(lasted.count()));
+  node.kill9();
+}
+
+// Connections still sending their association request are capped in all (max(32,
+// 4 x max_associations)) and per address (a quarter of that): one host opening
+// connections without end cannot take every slot and lock out the others.
+TEST(AbusivePeers, OneAddressCannotTakeEveryNegotiatingSlot) {
+  TempDir dir("volnode-rel-per-host");
+  NodeProcess node(dir / "node", timeouts(dir.path()));  // max_associations=2: 32 in all, 8 per address
+  Sockets flood;
+  for (int i = 0; i < 40; ++i) {
+    flood.fds.push_back(connectLoopback(node.dicomPort(), "127.0.0.2"));
+    ASSERT_GE(flood.fds.back(), 0) << "cannot connect from 127.0.0.2";
+  }
+  std::this_thread::sleep_for(300ms);
+  int closed_at_once = 0;
+  for (int fd : flood.fds) closed_at_once += closedByPeer(fd, 20ms) ? 1 : 0;  // the 8 kept cost 160 ms
+  // Another address is served while the flood still holds its 8 slots (acse_timeout_s=2).
+  auto elapsed = echo(node);
+  EXPECT_EQ(closed_at_once, 32) << "connections from one address beyond its 8 negotiating slots";
+  ASSERT_TRUE(elapsed.has_value()) << "a C-ECHO from 127.0.0.1 failed while 127.0.0.2 flooded the listener\n"
+                                   << node.log();
+  EXPECT_LT(elapsed->count(), 2000);
+  EXPECT_NE(node.log().find("connection from 127.0.0.2 closed at once: 8 connections from that address"),
+            std::string::npos)
+      << node.log();
+  node.kill9();
+}
+
+// dicom.bind: the listener takes connections on that address only.
+TEST(AbusivePeers, ListenerBindsToTheConfiguredAddressOnly) {
+  TempDir dir("volnode-rel-bind");
+  NodeProcess node(dir / "node", {noRendering(dir.path()), "dicom.bind=\"127.0.0.2\""});
+  EXPECT_EQ(connectLoopback(node.dicomPort()), -1) << "the node listens on 127.0.0.1 with dicom.bind = 127.0.0.2";
+  auto argv = node.scu("echoscu", {"-to", "5", "-ta", "5", "-td", "5"});
+  argv[argv.size() - 2] = "127.0.0.2";
+  auto result = run(argv, 20s);
+  EXPECT_EQ(result.exit_code, 0) << result.output << node.log();
+  EXPECT_NE(node.log().find("on 127.0.0.2:" + std::to_string(node.dicomPort())), std::string::npos) << node.log();
+  node.kill9();
+}

@@ -143,9 +143,16 @@ pid_t nodePid(const NodeProcess& node) {
 
 // ---- raw upper layer -------------------------------------------------------------------------
 
-int connectLoopback(int port) {
+int connectLoopback(int port, const std::string& from) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
+  sockaddr_in source{};
+  source.sin_family = AF_INET;
+  if (::inet_pton(AF_INET, from.c_str(), &source.sin_addr) != 1 ||
+      ::bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source) != 0) {
+    ::close(fd);
+    return -1;
+  }
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<uint16_t>(port));
@@ -330,8 +337,7 @@ bool RawAssociation::open(int port, const std::string& abstract_syntax, const st
   return false;
 }
 
-int RawAssociation::store(const std::string& sop_class, const std::string& sop_instance, const std::string& dataset,
-                          std::chrono::milliseconds timeout) {
+std::string RawAssociation::storeCommandPdu(const std::string& sop_class, const std::string& sop_instance) {
   std::string elements;
   commandElement(elements, 0x0002, uidValue(sop_class));
   commandElement(elements, 0x0100, us(0x0001));
@@ -344,25 +350,30 @@ int RawAssociation::store(const std::string& sop_class, const std::string& sop_i
   putLe32(group_length, uint32_t(elements.size()));
   commandElement(command, 0x0000, group_length);
   command += elements;
+  return pDataPdu(command, 0x03);
+}
 
-  auto pdv = [&](const std::string& data, uint8_t control) {
-    std::string value;
-    put32(value, uint32_t(data.size() + 2));
-    value.push_back(1);  // presentation context id
-    value.push_back(char(control));
-    value += data;
-    std::string pdu;
-    pdu.push_back(0x04);
-    pdu.push_back(0);
-    put32(pdu, uint32_t(value.size()));
-    return pdu + value;
-  };
-  if (!sendAll(pdv(command, 0x03))) return -1;
+std::string RawAssociation::pDataPdu(const std::string& data, uint8_t control) {
+  std::string value;
+  put32(value, uint32_t(data.size() + 2));
+  value.push_back(1);  // presentation context id
+  value.push_back(char(control));
+  value += data;
+  std::string pdu;
+  pdu.push_back(0x04);
+  pdu.push_back(0);
+  put32(pdu, uint32_t(value.size()));
+  return pdu + value;
+}
+
+int RawAssociation::store(const std::string& sop_class, const std::string& sop_instance, const std::string& dataset,
+                          std::chrono::milliseconds timeout) {
+  if (!sendAll(storeCommandPdu(sop_class, sop_instance))) return -1;
   constexpr size_t kFragment = 16000;
-  if (dataset.empty() && !sendAll(pdv("", 0x02))) return -1;
+  if (dataset.empty() && !sendAll(pDataPdu("", 0x02))) return -1;
   for (size_t at = 0; at < dataset.size(); at += kFragment) {
     bool last = at + kFragment >= dataset.size();
-    if (!sendAll(pdv(dataset.substr(at, kFragment), last ? 0x02 : 0x00))) return -1;
+    if (!sendAll(pDataPdu(dataset.substr(at, kFragment), last ? 0x02 : 0x00))) return -1;
   }
   // The response command: P-DATA-TF PDUs until a command fragment marked last.
   std::string response;

@@ -77,8 +77,9 @@ pid_t nodePid(const NodeProcess& node);
 
 // ---- raw DICOM upper layer -----------------------------------------------------------------
 
-// A TCP connection to 127.0.0.1:port; -1 when it cannot connect.
-int connectLoopback(int port);
+// A TCP connection to 127.0.0.1:port from the loopback address `from` (any of
+// 127.0.0.0/8, so a test can play several hosts); -1 when it cannot connect.
+int connectLoopback(int port, const std::string& from = "127.0.0.1");
 // True when the peer closed (or reset) the connection; waits up to `timeout` for it.
 bool closedByPeer(int fd, std::chrono::milliseconds timeout);
 
@@ -104,6 +105,10 @@ class RawAssociation {
   int store(const std::string& sop_class, const std::string& sop_instance, const std::string& dataset,
             std::chrono::milliseconds timeout = 30000ms);
   void release();
+  // The pieces of a C-STORE, for a peer that sends them its own way (e.g. slowly).
+  // Control header: 0x03 command + last fragment, 0x02 data + last, 0x00 data.
+  std::string storeCommandPdu(const std::string& sop_class, const std::string& sop_instance);
+  static std::string pDataPdu(const std::string& data, uint8_t control);
   int fd() const { return fd_; }
   const std::string& lastError() const { return error_; }
 

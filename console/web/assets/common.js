@@ -33,7 +33,7 @@ export function replace(node, ...children) {
 }
 
 export class ApiError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
+  constructor(status, message, body = null) { super(message); this.status = status; this.body = body; }
 }
 
 const TOKEN_KEY = 'volnode.console.token';
@@ -76,7 +76,7 @@ export async function api(path, options = {}) {
   const response = await authFetch(path, { ...options, headers: { Accept: 'application/json', ...(options.headers || {}) } });
   let body = null;
   try { body = await response.json(); } catch (_) { body = null; }
-  if (!response.ok) throw new ApiError(response.status, (body && body.error) || `${response.status} ${response.statusText}`);
+  if (!response.ok) throw new ApiError(response.status, (body && body.error) || `${response.status} ${response.statusText}`, body);
   return body;
 }
 

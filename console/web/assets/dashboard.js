@@ -23,7 +23,9 @@ function renderHealth(h) {
     el('dl', { class: 'kv' },
       el('dt', { text: 'Version' }), el('dd', { text: `${h.version} · up ${Math.round(h.uptime_s)} s` }),
       el('dt', { text: 'DICOM listener' }),
-      el('dd', {}, yesNo(h.dicom.listening, `AE ${h.dicom.aet} on port ${h.dicom.port}`, h.dicom.error || 'not listening')),
+      el('dd', {}, yesNo(h.dicom.listening,
+        `AE ${h.dicom.aet} on port ${h.dicom.port}${h.dicom.bind && h.dicom.bind !== '0.0.0.0' ? ` (${h.dicom.bind} only)` : ''}${h.dicom.tls ? ' · TLS' : ''}`,
+        h.dicom.error || 'not listening')),
       el('dt', { text: 'Render workers' }), el('dd', { text: workers }),
       el('dt', { text: 'X display' }), el('dd', { text: display }),
       el('dt', { text: 'Disk free' }),
@@ -51,7 +53,7 @@ function renderDestinations(list) {
     list.length === 0 ? el('p', { class: 'muted', text: 'No destinations configured or reported.' }) :
       el('table', {}, el('tr', {}, ['Name', 'AE', 'Address', 'Reachable', 'Checked'].map((t) => el('th', { text: t }))),
         list.map((d) => el('tr', {}, el('td', { text: d.name }), el('td', { text: d.aet }),
-          el('td', { text: `${d.host}:${d.port}` }),
+          el('td', { text: `${d.host}:${d.port}${d.tls ? ' · TLS' : ''}` }),
           el('td', {}, badge(d.reachable ? 'ok' : 'failed'), d.error ? el('div', { class: 'muted', text: d.error }) : null),
           el('td', { text: fmtTime(d.checked_at) })))));
 }

@@ -151,6 +151,20 @@ function showProgress(body) {
       el('td', { class: 'error', text: j.last_error })))));
 }
 
+// The study is not here yet: say whether it is coming (C-MOVE running) or not (it failed).
+function showNotHeld(retrieve) {
+  if (retrieve && retrieve.state === 'failed') {
+    replace(status, el('h2', { text: 'The study could not be retrieved' }),
+      el('p', { class: 'error', text: `Retrieving it from ${retrieve.source} failed: ${retrieve.message}` }),
+      el('p', { class: 'muted', text: 'Open the link again to retry, or ask the PACS to send the study to this node.' }));
+    return;
+  }
+  const from = retrieve && retrieve.state === 'retrieving' ? ` from ${retrieve.source}` : '';
+  replace(status, el('h2', { text: `Waiting for the study${from ? ' to arrive' : ''}…` }),
+    el('p', { class: 'muted', text: from ? `Retrieving it${from}; it is rendered when it is complete.`
+      : 'The study is not on this node yet (it may be being retrieved).' }));
+}
+
 let selector = null;
 async function refresh() {
   let body;
@@ -158,7 +172,7 @@ async function refresh() {
     body = await api(`/api/studies/${encodeURIComponent(uid)}/results`);
   } catch (e) {
     if (e instanceof ApiError && e.status === 404) {
-      replace(status, el('h2', { text: 'Waiting for the study…' }), el('p', { class: 'muted', text: 'The study is not on this node yet (it may be being retrieved).' }));
+      showNotHeld(e.body && e.body.retrieve);
       return false;
     }
     throw e;

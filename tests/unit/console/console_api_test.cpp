@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -54,10 +55,17 @@ class FakeActions : public NodeActions {
   }
   std::vector<DestinationStatus> destinations() override {
     return {{"pacs", "PACS", "10.0.0.5", 104, true, "2026-01-01T00:00:00.000Z", ""},
-            {"archive", "ARCH", "10.0.0.6", 11112, false, "2026-01-01T00:00:00.000Z", "connection refused"}};
+            {"archive", "ARCH", "10.0.0.6", 11112, false, "2026-01-01T00:00:00.000Z", "connection refused", true}};
+  }
+  std::optional<RetrievalStatus> retrievalOf(const std::string& study_uid) override {
+    std::lock_guard lock(mutex);
+    auto found = retrievals.find(study_uid);
+    if (found == retrievals.end()) return std::nullopt;
+    return found->second;
   }
   std::mutex mutex;
   std::vector<std::string> calls;
+  std::map<std::string, RetrievalStatus> retrievals;
   int wakes = 0;
   OnDemandResult next{true, 202, "render queued", {7}, ""};
 };
@@ -184,6 +192,8 @@ class ConsoleApi : public ::testing::Test {
                              h.version = "test";
                              h.dicom_listening = true;
                              h.dicom_aet = "VOLNODE";
+                             h.dicom_bind = "10.1.2.3";
+                             h.dicom_tls = true;
                              h.disk_free_mb = 5000;
                              h.min_free_mb = 100;
                              h.render_workers = 1;
@@ -278,6 +288,11 @@ TEST_F(ConsoleApi, HealthReportsListenerDiskRenderAndDestinations) {
   ASSERT_EQ(body["destinations"].size(), 2u);
   EXPECT_EQ(body["destinations"][1]["error"], "connection refused");
   EXPECT_EQ(body["destinations_reachable"], false);
+  // Whether DICOM traffic is encrypted, for the listener and each destination.
+  EXPECT_EQ(body["dicom"]["bind"], "10.1.2.3");
+  EXPECT_EQ(body["dicom"]["tls"], true);
+  EXPECT_EQ(body["destinations"][0]["tls"], false);
+  EXPECT_EQ(body["destinations"][1]["tls"], true);
 }
 
 TEST_F(ConsoleApi, StudiesListFiltersAndRejectsBadParameters) {
@@ -433,6 +448,31 @@ TEST_F(ConsoleApi, OnDemandSeriesRenderSaysWhichStudyAndWhereToFollowIt) {
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(unknown.parsed()["error"], "series 9.9 is neither held here nor known to pacs");
   EXPECT_FALSE(unknown.parsed().contains("progress_url"));
+}
+
+// The viewer of a launched study waits on its results: while the study is not held
+// the 404 says whether a retrieval runs or why it failed (a failed C-MOVE happens
+// after the launch was answered, so nothing else would show it).
+TEST_F(ConsoleApi, ResultsOfAStudyNotHeldTellTheStateOfItsRetrieval) {
+  start();
+  auto plain = getWithToken("/api/studies/9.8.7/results");
+  EXPECT_EQ(plain.status, 404);
+  EXPECT_EQ(plain.parsed()["error"], "no study with StudyInstanceUID 9.8.7");
+  EXPECT_FALSE(plain.parsed().contains("retrieve"));
+
+  actions.retrievals["9.8.7"] = {"retrieving", "", "pacs"};
+  auto running = getWithToken("/api/studies/9.8.7/results").parsed();
+  EXPECT_EQ(running["retrieve"]["state"], "retrieving");
+  EXPECT_EQ(running["error"], "study 9.8.7 is being retrieved from pacs");
+
+  actions.retrievals["9.8.7"] = {"failed", "C-MOVE refused: 0xA801 (move destination unknown)", "pacs"};
+  auto failed = getWithToken("/api/studies/9.8.7/results");
+  EXPECT_EQ(failed.status, 404);
+  EXPECT_EQ(failed.parsed()["retrieve"]["state"], "failed");
+  EXPECT_EQ(failed.parsed()["retrieve"]["message"], "C-MOVE refused: 0xA801 (move destination unknown)");
+  EXPECT_EQ(failed.parsed()["error"],
+            "study 9.8.7 is not held here: retrieving it from pacs failed: C-MOVE refused: 0xA801 (move destination "
+            "unknown)");
 }
 
 TEST_F(ConsoleApi, OnDemandRenderWithoutActionsIsUnavailable) {

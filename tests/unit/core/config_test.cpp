@@ -56,6 +56,16 @@ TEST(Config, WrongTypeIsRefused) {
   EXPECT_NE(configError("[render]\nbackend = \"vulkan\"\n").find("auto, cpu, gpu"), std::string::npos);
 }
 
+TEST(Config, DicomBindMustBeAnIpv4Address) {
+  EXPECT_EQ(parseConfig("[dicom]\nbind = \"127.0.0.1\"\n", "test.toml").dicom.bind, "127.0.0.1");
+  auto message = configError("[dicom]\nbind = \"pacs.local\"\n");
+  EXPECT_NE(message.find("test.toml:2"), std::string::npos) << message;
+  EXPECT_NE(message.find("dicom.bind must be an IPv4 address"), std::string::npos) << message;
+  EXPECT_NE(message.find("not \"pacs.local\""), std::string::npos) << message;
+  EXPECT_NE(configError("[dicom]\nbind = \"127.0.0.256\"\n").find("IPv4"), std::string::npos);
+  EXPECT_NE(configError("[dicom]\nbind = 1\n").find("IPv4"), std::string::npos);
+}
+
 // A float where an integer belongs: refused without converting it (toml++ casts a
 // float to int64 unchecked, undefined for 1e308; found by fuzz_config under UBSan).
 TEST(Config, FloatWhereAnIntegerBelongsIsRefusedWhateverItsSize) {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,8 @@ struct HealthReport {
   bool dicom_listening = false;
   std::string dicom_aet;
   int dicom_port = 0;
+  std::string dicom_bind;           // the address listened on
+  bool dicom_tls = false;           // the listener speaks TLS only
   int active_associations = 0;
   int64_t associations_total = 0;
   int64_t associations_refused = 0;
@@ -54,11 +57,20 @@ struct OnDemandResult {
   std::string study_uid;            // the study concerned, when known (for a series: the study it belongs to)
 };
 
+// The latest on-demand retrieval (C-MOVE from a peer) of a study, for the pages that
+// wait for it: a launch link opens the viewer before the study has arrived.
+struct RetrievalStatus {
+  std::string state;    // "retrieving" | "retrieved" | "failed"
+  std::string message;  // why it failed
+  std::string source;   // the peer asked
+};
+
 struct DestinationStatus {
   std::string name, aet, host;
   int port = 0;
   bool reachable = false;           // last C-ECHO
   std::string checked_at, error;
+  bool tls = false;                 // the node's associations to it speak TLS
 };
 
 class NodeActions {
@@ -74,6 +86,8 @@ class NodeActions {
   // A job changed state by an operator: let the workers look again.
   virtual void wakeWorkers() = 0;
   virtual std::vector<DestinationStatus> destinations() = 0;
+  // The latest retrieval of the study (or of one of its series), if any was asked for.
+  virtual std::optional<RetrievalStatus> retrievalOf(const std::string& /*study_uid*/) { return std::nullopt; }
 };
 
 // Everything the console reads or acts on, passed in by the application.

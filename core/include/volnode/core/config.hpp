@@ -17,13 +17,17 @@ struct PeerRule {
 
 struct DicomConfig {
   std::string aet = "VOLNODE";
-  std::string bind = "0.0.0.0";  // DCMTK 3.6.7 listens on all interfaces; kept for documentation
+  std::string bind = "0.0.0.0";  // IPv4 address to listen on; 0.0.0.0 = every interface
   uint16_t port = 11112;
   int max_associations = 8;
   uint32_t max_pdu = 131072;     // bytes we announce as our maximum receive PDU
   int acse_timeout_s = 10;       // no complete association request this long after connecting: dropped
   int dimse_timeout_s = 60;      // a peer silent this long in the middle of a message is dropped
   int idle_timeout_s = 60;       // an open association without any command this long is aborted
+  // A data set that arrives slower than this on average, once dimse_timeout_s has passed,
+  // is cut (the association is aborted): a peer sending tiny PDUs, each within DCMTK's
+  // per-PDU timeout, would otherwise hold an association for ever. 0 = no minimum.
+  int min_receive_kib_per_s = 4;
   // Empty list: any calling AE title, but only from loopback.
   std::vector<PeerRule> allowed_peers;
   bool check_called_aet = true;  // refuse associations to another called AE title
