@@ -158,6 +158,14 @@ bool LaunchSessions::valid(const std::string& id, Clock::time_point now) {
   return it != sessions_.end() && it->second.expires > now;
 }
 
+size_t LaunchSessions::revokeAll(Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  size_t valid = 0;
+  for (const auto& [id, session] : sessions_) valid += session.expires > now ? 1 : 0;
+  sessions_.clear();
+  return valid;
+}
+
 std::string cookieValue(std::string_view header, std::string_view name) {
   while (!header.empty()) {
     auto end = header.find(';');

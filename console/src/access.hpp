@@ -75,6 +75,8 @@ class LaunchSessions {
   // Whether the session `id` is valid and was opened for `study_uid`.
   bool allows(const std::string& id, const std::string& study_uid, Clock::time_point now);
   bool valid(const std::string& id, Clock::time_point now);
+  // Ends every session now (e.g. after a link leaked); returns how many were still valid.
+  size_t revokeAll(Clock::time_point now);
   Clock::duration lifetime() const { return lifetime_; }
 
  private:

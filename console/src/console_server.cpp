@@ -823,6 +823,13 @@ struct ConsoleServer::Impl {
                201);
     });
 
+    s.Post("/api/launch-sessions/revoke", [this](const httplib::Request& req, httplib::Response& res) {
+      if (!authorized(req, res)) return;
+      const size_t revoked = sessions.revokeAll(std::chrono::steady_clock::now());
+      log->warn("launch sessions revoked by operator: {} ended", revoked);
+      sendJson(res, {{"revoked", revoked}});
+    });
+
     // --- static files: the pages' scripts and styles, and three.js from node_modules (no CDN) ---
     s.set_file_extension_and_mimetype_mapping("js", "text/javascript");
     s.set_file_extension_and_mimetype_mapping("mjs", "text/javascript");

@@ -864,6 +864,33 @@ TEST_F(ConsoleApi, ASignedLaunchLinkOpensItsStudyOnlyForTheBrowserThatFollowedIt
   EXPECT_EQ(get("/api/studies/" + kStudy + "/results", {{"Cookie", cookie2}}).status, 401);
 }
 
+// An operator ends every launch session at once (a link was forwarded, a browser
+// left open); only with the console token. Following a valid link opens a new one.
+TEST_F(ConsoleApi, LaunchSessionsAreRevokedAtOnceByTheOperator) {
+  startExposed([](ConsoleConfig&, ConsoleContext& context) { context.launch_secret = kLaunchSecret; });
+  const int64_t expires = static_cast<int64_t>(unixSecondsNow()) + 60;
+  const std::string link =
+      "/launch?studyUID=" + kStudy + "&token=" + console::signLaunchToken(kLaunchSecret, kStudy, expires);
+  auto open = [&] {
+    auto launched = get(link);
+    EXPECT_EQ(launched.status, 303) << launched.body;
+    return httplib::Headers{{"Cookie", launched.header("Set-Cookie").substr(0, launched.header("Set-Cookie").find(';'))}};
+  };
+  const auto first = open(), second = open();
+  const std::string results = "/api/studies/" + kStudy + "/results";
+  ASSERT_EQ(get(results, first).status, 200);
+  ASSERT_EQ(get(results, second).status, 200);
+
+  EXPECT_EQ(post("/api/launch-sessions/revoke").status, 401);
+  EXPECT_EQ(post("/api/launch-sessions/revoke", "", "", first).status, 401) << "a session revoked itself and others";
+  auto revoked = post("/api/launch-sessions/revoke", kToken);
+  ASSERT_EQ(revoked.status, 200) << revoked.body;
+  EXPECT_EQ(revoked.parsed()["revoked"], 2);
+  EXPECT_EQ(get(results, first).status, 401);
+  EXPECT_EQ(get(results, second).status, 401);
+  EXPECT_EQ(get(results, open()).status, 200) << "a valid link no longer opens a session after a revocation";
+}
+
 // --- Start-up checks ---
 
 TEST_F(ConsoleApi, ExposedBindNeedsTlsOrAnExplicitAllowPlainHttp) {
