@@ -10,6 +10,7 @@
 //   - a signed launch link clicked in a PACS page (another site) opens that study's
 //     viewer in a browser without the token, through an HttpOnly SameSite=Strict
 //     session cookie that reads nothing else; the console token in a link is refused;
+//   - "End all launch sessions" in Settings ends that session at once;
 //   - a screenshot of every page is saved under the output folder.
 // Everything is bounded in time; the node and the PACS page server are stopped.
 import { spawn, execFileSync } from 'node:child_process';
@@ -283,6 +284,15 @@ async function main() {
   check(statuses.every((s) => s === 401), `the session reads nothing but its study (${statuses.join(', ')})`);
   check(readerDialogs.length === 0, `the launched viewer asked for nothing (${readerDialogs.length})`);
   await launched.screenshot({ path: path.join(OUT, 'launch.png'), fullPage: true });
+
+  // The operator ends every launch session from Settings: the launched browser reads nothing more.
+  await page.goto(`${base}/settings`);
+  await page.waitForSelector('#config');
+  await page.click('text=End all launch sessions');
+  await page.waitForFunction(() => /session\(s\) ended/.test(document.body.textContent));
+  const afterRevoke = await launched.evaluate(
+    async (s) => (await fetch(`/api/studies/${encodeURIComponent(s)}/results`)).status, study);
+  check(afterRevoke === 401, `after "End all launch sessions" the launched browser reads nothing (${afterRevoke})`);
 
   const refused = await launched.goto(`${base}/launch?studyUID=${encodeURIComponent(study)}&token=${TOKEN}`);
   check(refused.status() === 401, `the console token in a launch link is refused (${refused.status()})`);

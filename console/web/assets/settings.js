@@ -1,5 +1,5 @@
 // Settings: the effective configuration (secrets masked), loaded rules and presets, the console token.
-import { el, replace, api, nav, token, setToken } from './common.js';
+import { el, replace, api, mutate, nav, token, setToken } from './common.js';
 
 nav('Settings');
 const page = document.getElementById('page');
@@ -11,6 +11,13 @@ const tokenForm = el('form', { class: 'filters', onsubmit: (e) => { e.preventDef
   el('label', {}, 'Console token (kept in this tab only)', tokenInput), el('button', { type: 'submit', text: 'Save' }));
 const status = el('span', { class: 'muted' });
 
+// Ends every browser session opened by a launch link (e.g. after a link was forwarded).
+const revokeStatus = el('span', { class: 'muted' });
+const revokeButton = el('button', { type: 'button', text: 'End all launch sessions', onclick: async () => {
+  try { revokeStatus.textContent = `${(await mutate('/api/launch-sessions/revoke')).revoked} session(s) ended`; }
+  catch (e) { revokeStatus.textContent = e.message; }
+} });
+
 api('/api/settings').then((s) => {
   const c = s.console;
   replace(page, el('h1', { text: 'Settings' }),
@@ -20,7 +27,8 @@ api('/api/settings').then((s) => {
         el('dt', { text: 'Mutating calls' }), el('dd', { text: c.mutations_enabled ? 'enabled (bearer token)' : 'disabled: no console.token configured' }),
         el('dt', { text: 'Reading patient data' }), el('dd', { id: 'reads', text: c.reads_need_token ? 'needs the console token (or a launch link for one study)' : 'open to this machine (loopback)' }),
         el('dt', { text: 'Host names' }), el('dd', { text: ['the bind address', ...(c.allowed_hosts || [])].join(', ') }),
-        el('dt', { text: 'Signed launch tokens' }), el('dd', { text: c.launch_tokens ? 'enabled' : 'not configured' }),
+        el('dt', { text: 'Signed launch tokens' }),
+        el('dd', {}, c.launch_tokens ? 'enabled ' : 'not configured', c.launch_tokens ? revokeButton : null, ' ', revokeStatus),
         el('dt', { text: 'On-demand render' }), el('dd', { text: c.on_demand_render ? 'available' : 'not available' })),
       tokenForm, status),
     el('section', { class: 'card' }, el('h2', { text: 'Effective configuration (secrets masked)' }), el('pre', { id: 'config', text: s.config_toml || '(not provided)' })),
