@@ -229,6 +229,7 @@ std::map<std::string, Field> sectionFields(Config& c) {
       {"dicom.tls_cert", {stringField(c.dicom.tls_cert)}},
       {"dicom.tls_key", {stringField(c.dicom.tls_key)}},
       {"dicom.tls_ca", {stringField(c.dicom.tls_ca)}},
+      {"dicom.tls_crl", {stringField(c.dicom.tls_crl)}},
       {"dicom.tls_verify_peers", {enumField(c.dicom.tls_verify_peers, {"require", "check", "ignore"})}},
       {"storage.dir", {stringField(c.storage.dir)}},
       {"storage.min_free_mb", {integerField(c.storage.min_free_mb, 0, std::numeric_limits<int64_t>::max())}},
@@ -279,6 +280,7 @@ std::map<std::string, Field> destinationFields(Destination& d) {
       {"tls_cert", {stringField(d.tls_cert)}},
       {"tls_key", {stringField(d.tls_key)}},
       {"tls_ca", {stringField(d.tls_ca)}},
+      {"tls_crl", {stringField(d.tls_crl)}},
       {"tls_verify_peer", {enumField(d.tls_verify_peer, {"require", "ignore"})}},
       {"tls_verify_host", {boolField(d.tls_verify_host)}},
   };
@@ -324,6 +326,8 @@ void bindDestinations(const toml::node& node, Config& config, const Origin& orig
     if (dest.tls_cert.empty() != dest.tls_key.empty())
       fail(where(dest.tls_cert.empty() ? "tls_key" : "tls_cert"),
            prefix + "tls_cert and " + prefix + "tls_key go together (a client certificate and its key)");
+    if (!dest.tls_crl.empty() && dest.tls_ca.empty())
+      fail(where("tls_crl"), prefix + "tls_crl needs " + prefix + "tls_ca (the CAs whose revocation lists it holds)");
     if (dest.tls && dest.tls_verify_peer == "require" && dest.tls_ca.empty())
       fail(where("tls"),
            prefix + "tls = true with tls_verify_peer = \"require\" needs " + prefix +
@@ -435,7 +439,8 @@ std::string renderConfig(const Config& c, bool mask_secrets) {
     for (const auto& s : d.sop_classes) classes.push_back(s);
     destinations.insert(name, toml::table{{"aet", d.aet}, {"host", d.host}, {"port", d.port}, {"sop_classes", classes},
                                           {"tls", d.tls}, {"tls_cert", d.tls_cert}, {"tls_key", d.tls_key},
-                                          {"tls_ca", d.tls_ca}, {"tls_verify_peer", d.tls_verify_peer},
+                                          {"tls_ca", d.tls_ca}, {"tls_crl", d.tls_crl},
+                                          {"tls_verify_peer", d.tls_verify_peer},
                                           {"tls_verify_host", d.tls_verify_host}});
   }
   toml::table root{
@@ -446,6 +451,7 @@ std::string renderConfig(const Config& c, bool mask_secrets) {
                             {"min_receive_kib_per_s", c.dicom.min_receive_kib_per_s}, {"allowed_peers", peers},
                             {"check_called_aet", c.dicom.check_called_aet}, {"tls", c.dicom.tls},
                             {"tls_cert", c.dicom.tls_cert}, {"tls_key", c.dicom.tls_key}, {"tls_ca", c.dicom.tls_ca},
+                            {"tls_crl", c.dicom.tls_crl},
                             {"tls_verify_peers", c.dicom.tls_verify_peers}}},
       {"storage", toml::table{{"dir", c.storage.dir}, {"min_free_mb", int64_t(c.storage.min_free_mb)},
                               {"fsync", c.storage.fsync}}},

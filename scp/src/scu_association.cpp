@@ -63,6 +63,10 @@ std::string tlsHint(const Destination& peer, const std::string& failure) {
   if (text.find("hostname mismatch") != std::string::npos || text.find("ip address mismatch") != std::string::npos)
     return "its certificate does not name " + peer.host + " (set " + key +
            "tls_verify_host = false only if the certificate cannot carry the host name)";
+  if (text.find("revoked") != std::string::npos)
+    return "its certificate is revoked by its CA (the CRL in " + key + "tls_crl)";
+  if (text.find("crl") != std::string::npos)
+    return "the CRL in " + key + "tls_crl does not cover its CA, or is out of date; fetch the current CRL";
   if (text.find("expired") != std::string::npos || text.find("not yet valid") != std::string::npos)
     return "its certificate (or one of its chain) is outside its validity dates; check the certificate and the clocks";
   if (text.find("unable to get") != std::string::npos || text.find("self-signed") != std::string::npos ||
@@ -146,6 +150,9 @@ std::unique_ptr<DcmTLSTransportLayer> makeClientTlsLayer(const Destination& peer
   if (verify && peer.tls_ca.empty()) fail(key + "tls_ca is needed to verify the peer's certificate");
   if (!peer.tls_ca.empty() && layer->addTrustedCertificateFile(peer.tls_ca.c_str(), DCF_Filetype_PEM).bad())
     fail("cannot load the trusted certificates " + peer.tls_ca + " (" + key + "tls_ca)");
+  if (!peer.tls_crl.empty() && (layer->addCertificateRevocationList(peer.tls_crl.c_str(), DCF_Filetype_PEM).bad() ||
+                                layer->setCRLverification(TCR_checkLeafCRL).bad()))
+    fail("cannot load the certificate revocation list " + peer.tls_crl + " (" + key + "tls_crl)");
   layer->setCertificateVerification(verify ? DCV_requireCertificate : DCV_ignoreCertificate);
   SSL_CTX* context = layer->getNativeHandle();
   if (verify && peer.tls_verify_host) {

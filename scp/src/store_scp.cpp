@@ -728,6 +728,12 @@ std::unique_ptr<DcmTLSTransportLayer> makeTlsLayer(const DicomConfig& c) {
   if (!layer->checkPrivateKeyMatchesCertificate()) fail(c.tls_key + " does not match " + c.tls_cert);
   if (!c.tls_ca.empty() && layer->addTrustedCertificateFile(c.tls_ca.c_str(), DCF_Filetype_PEM).bad())
     fail("cannot load trusted certificates " + c.tls_ca);
+  if (!c.tls_crl.empty()) {
+    if (c.tls_ca.empty()) fail("dicom.tls_crl needs dicom.tls_ca (the CAs whose revocation lists it holds)");
+    if (layer->addCertificateRevocationList(c.tls_crl.c_str(), DCF_Filetype_PEM).bad() ||
+        layer->setCRLverification(TCR_checkLeafCRL).bad())
+      fail("cannot load the certificate revocation list " + c.tls_crl + " (dicom.tls_crl)");
+  }
   if (c.tls_verify_peers == "require" && c.tls_ca.empty())
     fail("dicom.tls_verify_peers = \"require\" needs dicom.tls_ca (the certificates to trust)");
   layer->setCertificateVerification(c.tls_verify_peers == "require" ? DCV_requireCertificate

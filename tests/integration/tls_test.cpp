@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "support/node_process.hpp"
+#include "support/tls_certificates.hpp"
 
 using namespace volnode::test;
 
@@ -55,4 +56,42 @@ TEST(DicomTls, MissingKeyStopsStartupWithTheReason) {
                     std::chrono::seconds(30));
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.output.find("dicom.tls_cert and dicom.tls_key are required"), std::string::npos) << result.output;
+}
+
+// With dicom.tls_crl the listener refuses a modality whose certificate its CA has
+// revoked, and still serves the others that CA signed; a CRL file that cannot be
+// read stops start-up naming the key.
+TEST(DicomTls, RevokedClientCertificateIsRefusedWhenACrlIsConfigured) {
+  TempDir dir;
+  TestCa ca(dir / "ca", "hospital-ca");
+  const auto server = ca.issue("volnode");
+  const auto modality = ca.issue("ct01");
+  const auto stolen = ca.issue("ct02");
+  const auto crl = ca.revocationList({stolen});
+  NodeProcess node(dir / "node", {noRendering(dir.path()), "dicom.tls=true", "dicom.tls_cert=" + server.cert.string(),
+                                  "dicom.tls_key=" + server.key.string(), "dicom.tls_ca=" + ca.cert().string(),
+                                  "dicom.tls_crl=" + crl.string(), "dicom.tls_verify_peers=require"});
+  auto file = (sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le" / "1-01.dcm").string();
+  auto tls_send = [&](const TlsIdentity& who) {
+    auto argv = node.scu("storescu", {"+tls", who.key.string(), who.cert.string(), "+cf", ca.cert().string()});
+    argv.push_back(file);
+    return run(argv, std::chrono::seconds(60));
+  };
+  auto good = tls_send(modality);
+  EXPECT_EQ(good.exit_code, 0) << good.output << node.log();
+  auto refused = tls_send(stolen);
+  EXPECT_NE(refused.exit_code, 0) << "a revoked client certificate was accepted\n" << refused.output;
+  EXPECT_TRUE(node.running());
+
+  TempDir other;
+  auto result = run({VOLNODE_BINARY, "serve", "--set", "storage.dir=" + (other / "var").string(), "--set",
+                     "dicom.port=" + std::to_string(freePort()), "--set",
+                     "console.port=" + std::to_string(freePort()), "--set", "log.file=", "--set", "dicom.tls=true",
+                     "--set", "dicom.tls_cert=" + server.cert.string(), "--set", "dicom.tls_key=" + server.key.string(),
+                     "--set", "dicom.tls_ca=" + ca.cert().string(), "--set",
+                     "dicom.tls_crl=" + (dir / "no-such.crl").string(), "--set",
+                     std::string("pipeline.presets_dir=") + VOLNODE_SOURCE_DIR + "/presets"},
+                    std::chrono::seconds(30));
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.output.find("dicom.tls_crl"), std::string::npos) << result.output;
 }

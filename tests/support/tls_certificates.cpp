@@ -41,4 +41,30 @@ TlsIdentity TestCa::issue(const std::string& common_name, const std::string& san
   return id;
 }
 
+std::filesystem::path TestCa::revocationList(const std::vector<TlsIdentity>& revoked) const {
+  // `openssl ca` keeps its state in a small database next to the CA; a new one each time.
+  const std::string stem = ca_.cert.stem().string() + "-crl";
+  const auto database = dir_ / (stem + "-index.txt");
+  const auto number = dir_ / (stem + "-number");
+  const auto config = dir_ / (stem + ".cnf");
+  const auto crl = dir_ / (stem + ".pem");
+  std::ofstream(database).close();
+  std::ofstream(number) << "01\n";
+  std::ofstream(config) << "[ca]\ndefault_ca = test_ca\n[test_ca]\n"
+                        << "database = " << database.string() << "\n"
+                        << "crlnumber = " << number.string() << "\n"
+                        << "default_md = sha256\ndefault_crl_days = 2\n";
+  const std::vector<std::string> ca{"ca", "-config", config.string(), "-cert", ca_.cert.string(), "-keyfile",
+                                    ca_.key.string()};
+  for (const auto& id : revoked) {
+    auto args = ca;
+    args.insert(args.end(), {"-revoke", id.cert.string()});
+    openssl(args);
+  }
+  auto args = ca;
+  args.insert(args.end(), {"-gencrl", "-out", crl.string()});
+  openssl(args);
+  return crl;
+}
+
 }  // namespace volnode::test

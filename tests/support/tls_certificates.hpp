@@ -3,6 +3,7 @@
 // test CA and the certificates it signs (RSA 2048, SHA-256, valid two days).
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace volnode::test {
 
@@ -22,6 +23,10 @@ class TestCa {
   // `san` (openssl syntax, e.g. "IP:127.0.0.1,DNS:localhost"), usable as server
   // and as client certificate. Throws std::runtime_error with openssl's output.
   TlsIdentity issue(const std::string& common_name, const std::string& san = "IP:127.0.0.1,DNS:localhost") const;
+
+  // A certificate revocation list of this CA (PEM, valid two days) that revokes
+  // `revoked` (none: an empty but valid CRL). Throws like issue().
+  std::filesystem::path revocationList(const std::vector<TlsIdentity>& revoked) const;
 
  private:
   std::filesystem::path dir_;

@@ -148,6 +148,11 @@ TEST(Config, DestinationTlsSettingsAreParsedCheckedAndRendered) {
   EXPECT_FALSE(again.destinations.at("pacs").tls_verify_host);
 
   const std::string base = "[destinations.pacs]\naet = \"PACS\"\nhost = \"h\"\n";
+  // A CRL belongs to the CAs in tls_ca; it is read back like the rest.
+  EXPECT_NE(configError(base + "tls_crl = \"ca.crl\"\n").find("destinations.pacs.tls_crl needs destinations.pacs.tls_ca"),
+            std::string::npos);
+  Config with_crl = parseConfig(base + "tls = true\ntls_ca = \"ca.pem\"\ntls_crl = \"ca.crl\"\n", "t");
+  EXPECT_EQ(parseConfig(renderConfig(with_crl, false), "rendered").destinations.at("pacs").tls_crl, "ca.crl");
   EXPECT_NE(configError(base + "tls = true\n").find("destinations.pacs.tls_ca"), std::string::npos);
   EXPECT_NE(configError(base + "tls = true\n").find("test.toml:4"), std::string::npos) << configError(base + "tls = true\n");
   EXPECT_NE(configError(base + "tls = true\ntls_verify_peer = \"ignore\"\ntls_cert = \"c.pem\"\n")

@@ -120,6 +120,37 @@ TEST_F(ScuTls, ServerCertificateFromAnotherCaIsRefusedWithTheReason) {
   }
 }
 
+// destinations.<name>.tls_crl: a server certificate its CA has revoked is refused
+// with that reason; the CA's other certificates still pass; a CRL of another CA
+// only (ours has none) fails every server with a hint to fetch the right CRL.
+TEST_F(ScuTls, ServerCertificateRevokedByTheCrlIsRefusedWithTheReason) {
+  const TlsIdentity revoked = ca_->issue("revoked-pacs");
+  auto withCrl = [&](const StorescpProcess& peer, const std::filesystem::path& crl) {
+    Destination d = tlsDestination(peer);
+    d.tls_crl = crl.string();
+    return d;
+  };
+  const auto crl = ca_->revocationList({revoked});
+
+  auto revoked_pacs = tlsStorescp("revoked", revoked);
+  const SendReport refused = scu_.send(withCrl(*revoked_pacs, crl), threeCtFiles());
+  EXPECT_EQ(refused.association, AssociationFailure::Tls);
+  EXPECT_NE(refused.association_error.find("revoked"), std::string::npos) << refused.association_error;
+  EXPECT_NE(refused.association_error.find("destinations.pacs.tls_crl"), std::string::npos) << refused.association_error;
+  EXPECT_TRUE(receivedIn(revoked_pacs->received()).empty());
+  // Without the CRL the same certificate is (still) trusted: the check is the CRL's.
+  EXPECT_TRUE(scu_.echo(tlsDestination(*revoked_pacs)).ok);
+
+  auto good_pacs = tlsStorescp("not-revoked", *server_);
+  const SendReport delivered = scu_.send(withCrl(*good_pacs, crl), threeCtFiles());
+  EXPECT_EQ(delivered.association, AssociationFailure::None) << delivered.association_error;
+  EXPECT_TRUE(delivered.allDelivered());
+
+  const EchoResult no_crl_for_our_ca = scu_.echo(withCrl(*good_pacs, rogue_ca_->revocationList({})));
+  EXPECT_FALSE(no_crl_for_our_ca.ok);
+  EXPECT_NE(no_crl_for_our_ca.error.find("does not cover its CA"), std::string::npos) << no_crl_for_our_ca.error;
+}
+
 TEST_F(ScuTls, ServerNotSpeakingTlsIsReportedAsSuch) {
   StorescpProcess plain(dir_->path() / "plain", "PLAIN");
   Destination d = tlsDestination(plain);

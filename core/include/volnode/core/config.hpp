@@ -36,6 +36,9 @@ struct DicomConfig {
   std::string tls_cert;          // our certificate, PEM
   std::string tls_key;           // its private key, PEM
   std::string tls_ca;            // PEM file of trusted CA / peer certificates, for checking peers
+  // PEM file of the CRLs of the CAs in tls_ca. Set: a peer's certificate is refused when
+  // its CA's CRL lists it, and when that CA has no CRL in the file.
+  std::string tls_crl;
   std::string tls_verify_peers = "require";  // require | check (only when one is sent) | ignore
 };
 
@@ -113,6 +116,7 @@ struct Destination {
   std::string tls_cert;          // our client certificate (PEM), for peers that authenticate clients
   std::string tls_key;           // its private key (PEM)
   std::string tls_ca;            // trusted CA / server certificates (PEM), to verify the peer's certificate
+  std::string tls_crl;           // CRLs (PEM) of the CAs in tls_ca: revoked server certificates are refused
   std::string tls_verify_peer = "require";  // require | ignore (encrypt without verifying: testing only)
   bool tls_verify_host = true;   // the peer's certificate must name `host` (DNS name or IP address)
 };
