@@ -218,6 +218,7 @@ std::map<std::string, Field> sectionFields(Config& c) {
       {"dicom.bind", {ipv4Field(c.dicom.bind)}},
       {"dicom.port", {integerField(c.dicom.port, 1, 65535)}},
       {"dicom.max_associations", {integerField(c.dicom.max_associations, 1, 256)}},
+      {"dicom.max_associations_per_host", {integerField(c.dicom.max_associations_per_host, 0, 256)}},
       {"dicom.max_pdu", {integerField(c.dicom.max_pdu, 4096, 4194304)}},
       {"dicom.acse_timeout_s", {integerField(c.dicom.acse_timeout_s, 1, 3600)}},
       {"dicom.dimse_timeout_s", {integerField(c.dicom.dimse_timeout_s, 1, 3600)}},
@@ -445,7 +446,9 @@ std::string renderConfig(const Config& c, bool mask_secrets) {
   }
   toml::table root{
       {"dicom", toml::table{{"aet", c.dicom.aet}, {"bind", c.dicom.bind}, {"port", c.dicom.port},
-                            {"max_associations", c.dicom.max_associations}, {"max_pdu", int64_t(c.dicom.max_pdu)},
+                            {"max_associations", c.dicom.max_associations},
+                            {"max_associations_per_host", c.dicom.max_associations_per_host},
+                            {"max_pdu", int64_t(c.dicom.max_pdu)},
                             {"acse_timeout_s", c.dicom.acse_timeout_s}, {"dimse_timeout_s", c.dicom.dimse_timeout_s},
                             {"idle_timeout_s", c.dicom.idle_timeout_s},
                             {"min_receive_kib_per_s", c.dicom.min_receive_kib_per_s}, {"allowed_peers", peers},

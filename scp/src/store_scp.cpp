@@ -306,6 +306,33 @@ struct ScpShared {
   }
   std::mutex sockets_mutex;
   std::map<const T_ASC_Association*, int> sockets;
+
+  // Associations per peer address, for dicom.max_associations_per_host: claimed when
+  // a request is handed to a worker; the session takes the claim over while its
+  // association is alive (pointers are keys only then) and releases it when it ends.
+  bool claimHost(const T_ASC_Association* association, const std::string& peer) {
+    std::lock_guard lock(hosts_mutex);
+    if (active_by_host[peer] >= config.max_associations_per_host) return false;
+    active_by_host[peer]++;
+    claims[association] = peer;
+    return true;
+  }
+  std::string takeClaim(const T_ASC_Association* association) {  // "" when none
+    std::lock_guard lock(hosts_mutex);
+    auto claim = claims.find(association);
+    if (claim == claims.end()) return "";
+    std::string peer = claim->second;
+    claims.erase(claim);
+    return peer;
+  }
+  void releaseHost(const std::string& peer) {
+    if (peer.empty()) return;
+    std::lock_guard lock(hosts_mutex);
+    if (--active_by_host[peer] <= 0) active_by_host.erase(peer);
+  }
+  std::mutex hosts_mutex;
+  std::map<std::string, int> active_by_host;
+  std::map<const T_ASC_Association*, std::string> claims;
 };
 
 // An association's socket under the transfer watch for as long as its commands are
@@ -327,6 +354,12 @@ class ScpSession : public DcmThreadSCP {
   OFCondition serve(T_ASC_Association* association) {
     association_handle_ = association;
     socket_ = shared_.takeSocket(association);
+    // Released however the association ends (also when DCMTK refuses it).
+    struct HostClaim {
+      ScpShared& shared;
+      const std::string peer;
+      ~HostClaim() { shared.releaseHost(peer); }
+    } claim{shared_, shared_.takeClaim(association)};
     OFCondition result = run(association);
     association_handle_ = nullptr;
     socket_ = -1;
@@ -648,15 +681,18 @@ class ScpPool : public DcmBaseSCPPool {
   // Snapshot of the configuration every worker gets; after the configuration is complete.
   void prepare() { worker_config_ = std::make_unique<DcmSharedSCPConfig>(getConfig()); }
 
-  // Gives a received association request to a worker, or refuses it (A-ASSOCIATE-RJ)
-  // when dicom.max_associations are already being served. False when refused.
-  bool hand(T_ASC_Association* association) {
+  // Gives a received association request to a worker. False, with the association
+  // untouched, when none is free (`busy`: dicom.max_associations are being served).
+  bool hand(T_ASC_Association* association, bool* busy) {
     OFCondition cond = runAssociation(association, *worker_config_);
-    if (cond.good()) return true;
-    rejectAssociation(association, cond == NET_EC_SCPBusy ? ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED
-                                                          : ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
+    *busy = cond == NET_EC_SCPBusy;
+    return cond.good();
+  }
+  // A-ASSOCIATE-RJ (transient: local limit exceeded, or congestion) and the connection closed.
+  void refuse(T_ASC_Association* association, bool local_limit) {
+    rejectAssociation(association, local_limit ? ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED
+                                               : ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
     dropAndDestroyAssociation(association);
-    return false;
   }
 
  protected:
@@ -912,12 +948,22 @@ void StoreScp::Impl::negotiate(const std::shared_ptr<Handshake>& handshake, int 
 void StoreScp::Impl::dispatch(T_ASC_Association* association, int fd, const std::string& peer) {
   AssociationInfo info{0, trimmed(association->params->DULparams.callingAPTitle),
                        trimmed(association->params->DULparams.calledAPTitle), peer};
-  shared.rememberSocket(association, fd);
-  if (pool.hand(association)) return;
-  shared.takeSocket(association);
+  std::string why;
+  if (shared.config.max_associations_per_host > 0 && !shared.claimHost(association, peer)) {
+    pool.refuse(association, true);
+    why = "too many associations from " + peer + " (dicom.max_associations_per_host = " +
+          std::to_string(shared.config.max_associations_per_host) + ")";
+  } else {
+    shared.rememberSocket(association, fd);
+    bool busy = false;
+    if (pool.hand(association, &busy)) return;
+    // Forgotten before the association is destroyed: its address may be reused at once.
+    shared.takeSocket(association);
+    shared.releaseHost(shared.takeClaim(association));
+    pool.refuse(association, busy);
+    why = "too many associations (dicom.max_associations = " + std::to_string(shared.config.max_associations) + ")";
+  }
   shared.refused++;
-  const std::string why = "too many associations (dicom.max_associations = " +
-                          std::to_string(shared.config.max_associations) + ")";
   shared.log->warn("refused association from '{}' at {} to '{}': {}", info.calling_aet, info.peer_host,
                    info.called_aet, why);
   try {

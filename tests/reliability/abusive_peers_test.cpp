@@ -262,3 +262,37 @@ TEST(AbusivePeers, ListenerBindsToTheConfiguredAddressOnly) {
   EXPECT_NE(node.log().find("on 127.0.0.2:" + std::to_string(node.dicomPort())), std::string::npos) << node.log();
   node.kill9();
 }
+
+// dicom.max_associations_per_host: one address (a misbehaving modality) holds at most
+// that many associations; more from it are refused at once while other addresses
+// are still served, and its slots come back when its associations end.
+TEST(AbusivePeers, OneAddressHoldsAtMostItsShareOfAssociations) {
+  TempDir dir("volnode-rel-per-host-assoc");
+  NodeProcess node(dir / "node", {noRendering(dir.path()), "dicom.max_associations=4",
+                                  "dicom.max_associations_per_host=2", "dicom.idle_timeout_s=30"});
+  std::vector<std::unique_ptr<RawAssociation>> held;
+  int accepted = 0;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<RawAssociation>());
+    if (held.back()->open(node.dicomPort(), kVerification, kImplicitLittle, "VOLNODE", "BUSY" + std::to_string(i),
+                          5000ms, "127.0.0.2"))
+      ++accepted;
+  }
+  EXPECT_EQ(accepted, 2) << "max_associations_per_host=2 but 127.0.0.2 got " << accepted;
+  EXPECT_NE(held.back()->lastError().find("PDU type 3"), std::string::npos) << held.back()->lastError();
+  auto elapsed = echo(node);
+  ASSERT_TRUE(elapsed.has_value()) << "127.0.0.1 was not served while 127.0.0.2 held its share\n" << node.log();
+  EXPECT_NE(node.log().find("too many associations from 127.0.0.2 (dicom.max_associations_per_host = 2)"),
+            std::string::npos)
+      << node.log();
+  // One of the two ends: 127.0.0.2 may open one again.
+  held.front()->release();
+  bool reopened = waitFor(
+      [&] {
+        RawAssociation again;
+        return again.open(node.dicomPort(), kVerification, kImplicitLittle, "VOLNODE", "AGAIN", 5000ms, "127.0.0.2");
+      },
+      5s, 250ms);
+  EXPECT_TRUE(reopened) << "the address's slot did not come back after its association was released\n" << node.log();
+  node.kill9();
+}

@@ -308,8 +308,8 @@ bool RawAssociation::readPdu(std::string& pdu, std::chrono::milliseconds timeout
 
 bool RawAssociation::open(int port, const std::string& abstract_syntax, const std::string& transfer_syntax,
                           const std::string& called_aet, const std::string& calling_aet,
-                          std::chrono::milliseconds timeout) {
-  fd_ = connectLoopback(port);
+                          std::chrono::milliseconds timeout, const std::string& from) {
+  fd_ = connectLoopback(port, from);
   if (fd_ < 0) {
     error_ = "cannot connect";
     return false;

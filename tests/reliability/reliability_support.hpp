@@ -99,7 +99,7 @@ class RawAssociation {
   // Connects and negotiates; true when the presentation context was accepted.
   bool open(int port, const std::string& abstract_syntax, const std::string& transfer_syntax,
             const std::string& called_aet = "VOLNODE", const std::string& calling_aet = "RAWPEER",
-            std::chrono::milliseconds timeout = 5000ms);
+            std::chrono::milliseconds timeout = 5000ms, const std::string& from = "127.0.0.1");
   // C-STORE with the given dataset bytes (already in the negotiated transfer syntax).
   // Returns the DIMSE status, or -1 when the node dropped the association / no answer came.
   int store(const std::string& sop_class, const std::string& sop_instance, const std::string& dataset,

@@ -20,6 +20,9 @@ struct DicomConfig {
   std::string bind = "0.0.0.0";  // IPv4 address to listen on; 0.0.0.0 = every interface
   uint16_t port = 11112;
   int max_associations = 8;
+  // Of those, at most this many from one address, so one misbehaving modality cannot
+  // take every slot; 0 = no limit of its own.
+  int max_associations_per_host = 0;
   uint32_t max_pdu = 131072;     // bytes we announce as our maximum receive PDU
   int acse_timeout_s = 10;       // no complete association request this long after connecting: dropped
   int dimse_timeout_s = 60;      // a peer silent this long in the middle of a message is dropped
