@@ -28,8 +28,10 @@
 #include "support/process.hpp"
 #include "support/synthetic_series.hpp"
 #include "../common/ct_body_phantom.hpp"
+#include "../common/iso_time.hpp"
 
 using namespace volnode::test;
+using volnode::bench::isoSeconds;
 using nlohmann::json;
 using namespace std::chrono_literals;
 using Clock = std::chrono::system_clock;
@@ -43,17 +45,6 @@ std::string readBytes(const std::filesystem::path& file) {
   std::stringstream content;
   content << in.rdbuf();
   return content.str();
-}
-
-// "2026-11-26T13:06:40.739Z" -> seconds since the epoch.
-double isoSeconds(const std::string& iso) {
-  if (iso.size() < 19) return 0;
-  std::tm tm{};
-  std::istringstream in(iso.substr(0, 19));
-  in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
-  double s = static_cast<double>(timegm(&tm));
-  if (iso.size() > 20 && iso[19] == '.') s += std::stod("0" + iso.substr(19, 4));
-  return s;
 }
 
 double nowSeconds() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }

@@ -66,12 +66,14 @@
 #include <httplib.h>
 
 #include "../common/ct_body_phantom.hpp"
+#include "../common/iso_time.hpp"
 #include "support/node_process.hpp"
 #include "support/orthanc_process.hpp"
 #include "support/process.hpp"
 #include "support/synthetic_series.hpp"
 
 using namespace volnode::test;
+using volnode::bench::isoSeconds;
 using nlohmann::json;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -84,17 +86,6 @@ extern "C" void onSignal(int) { g_interrupted = true; }
 
 double nowSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// "2026-11-26T13:06:40.739Z" -> seconds since the epoch (0 when empty).
-double isoSeconds(const std::string& iso) {
-  if (iso.size() < 19) return 0;
-  std::tm tm{};
-  std::istringstream in(iso.substr(0, 19));
-  in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
-  double s = static_cast<double>(timegm(&tm));
-  if (iso.size() > 20 && iso[19] == '.') s += std::stod("0" + iso.substr(19, 4));
-  return s;
 }
 
 std::string fixed(double v, int digits) {
