@@ -287,6 +287,19 @@ struct ScpShared {
   std::atomic<int> active{0};
   std::atomic<int64_t> total{0};
   std::atomic<int64_t> refused{0};
+
+  // Counts, logs and records (for the console) an association that was turned away.
+  void recordRefusal(const AssociationInfo& info, const std::string& why) {
+    refused++;
+    log->warn("refused association from '{}' at {} to '{}': {}", info.calling_aet, info.peer_host, info.called_aet,
+              why);
+    try {
+      sink.associationRefused(info, why);
+    } catch (const std::exception& e) {
+      log->error("cannot record refused association: {}", e.what());
+    }
+  }
+
   TransferWatch watch{{std::chrono::seconds(config.idle_timeout_s + config.dimse_timeout_s),
                        std::chrono::seconds(config.dimse_timeout_s), int64_t(config.min_receive_kib_per_s) * 1024,
                        std::chrono::seconds(config.dimse_timeout_s)}};
@@ -377,16 +390,8 @@ class ScpSession : public DcmThreadSCP {
   }
 
   void refuseAssociation(const DcmRefuseReasonType reason) override {
-    AssociationInfo info{0, trimmed(getPeerAETitle()), trimmed(getCalledAETitle()), getPeerIP().c_str()};
-    std::string why = refuseReasonText(reason);
-    shared_.refused++;
-    shared_.log->warn("refused association from '{}' at {} to '{}': {}", info.calling_aet, info.peer_host,
-                      info.called_aet, why);
-    try {
-      shared_.sink.associationRefused(info, why);
-    } catch (const std::exception& e) {
-      shared_.log->error("cannot record refused association: {}", e.what());
-    }
+    shared_.recordRefusal({0, trimmed(getPeerAETitle()), trimmed(getCalledAETitle()), getPeerIP().c_str()},
+                          refuseReasonText(reason));
     DcmThreadSCP::refuseAssociation(reason);
   }
 
@@ -963,14 +968,7 @@ void StoreScp::Impl::dispatch(T_ASC_Association* association, int fd, const std:
     pool.refuse(association, busy);
     why = "too many associations (dicom.max_associations = " + std::to_string(shared.config.max_associations) + ")";
   }
-  shared.refused++;
-  shared.log->warn("refused association from '{}' at {} to '{}': {}", info.calling_aet, info.peer_host,
-                   info.called_aet, why);
-  try {
-    shared.sink.associationRefused(info, why);
-  } catch (const std::exception& e) {
-    shared.log->error("cannot record refused association: {}", e.what());
-  }
+  shared.recordRefusal(info, why);
 }
 
 int StoreScp::Impl::negotiatingFrom(const std::string& peer) const {
