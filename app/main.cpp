@@ -11,6 +11,7 @@
 #include <dcmtk/oflog/oflog.h>
 
 #include "node.hpp"
+#include "worker_main.hpp"
 #include "volnode/pipeline/inspect.hpp"
 #include "offline_render.hpp"
 #include "volnode/pipeline/render.hpp"
@@ -22,6 +23,15 @@
 namespace {
 
 using namespace volnode;
+
+// How the node starts its worker processes: this very binary, with the same
+// configuration file and overrides.
+std::vector<std::string> workerCommand(const std::string& config_path, const std::vector<std::string>& overrides) {
+  std::vector<std::string> command{std::filesystem::read_symlink("/proc/self/exe").string(), "worker"};
+  if (!config_path.empty()) command.insert(command.end(), {"--config", config_path});
+  for (const auto& o : overrides) command.insert(command.end(), {"--set", o});
+  return command;
+}
 
 int runServe(const std::string& config_path, const std::vector<std::string>& overrides) {
   Config config = loadConfig(config_path, overrides);
@@ -40,7 +50,7 @@ int runServe(const std::string& config_path, const std::vector<std::string>& ove
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  Node node(config);
+  Node node(config, workerCommand(config_path, overrides));
   node.start();
   std::cout << node.listeningSummary() << std::endl;
   int received = 0;
@@ -128,6 +138,13 @@ int main(int argc, char** argv) {
   render->add_option("--config,-c", config_path, "configuration file (render.*, outputs.*, pipeline.presets_dir)");
   render->add_option("--set", overrides, "override a key (repeatable)");
 
+  // Started by `serve` and `render` for each worker process; not for use by hand.
+  auto* worker = app.add_subcommand("worker", "");
+  int worker_slot = 0;
+  worker->add_option("--config,-c", config_path, "configuration file");
+  worker->add_option("--set", overrides, "override a key (repeatable)");
+  worker->add_option("--slot", worker_slot, "the supervisor's slot number")->required();
+
   auto* status = app.add_subcommand("status", "print the running node's health summary (from its console API)");
   bool status_json = false;
   status->add_option("--config,-c", config_path, "configuration file of the node (for the console address)");
@@ -140,6 +157,7 @@ int main(int argc, char** argv) {
 
   try {
     if (serve->parsed()) return runServe(config_path, overrides);
+    if (worker->parsed()) return runWorker(loadConfig(config_path, overrides), worker_slot);
     if (status->parsed()) return runStatus(config_path, overrides, status_json);
     if (inspect->parsed()) {
       if (!std::filesystem::is_directory(inspect_dir)) throw Error(Errc::NotFound, "no such folder: " + inspect_dir);
@@ -149,9 +167,10 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (render->parsed()) {
+      if (render_size) overrides.push_back("render.size=" + std::to_string(render_size));
+      if (render_frames) overrides.push_back("render.spin_frames=" + std::to_string(render_frames));
       render_request.config = loadConfig(config_path, overrides);
-      if (render_size) render_request.config.render.size = render_size;
-      if (render_frames) render_request.config.render.spin_frames = render_frames;
+      render_request.worker_command = workerCommand(config_path, overrides);
       return renderOffline(render_request, std::cout) > 0 ? 0 : 1;
     }
     if (config_cmd->parsed()) {

@@ -18,8 +18,10 @@
 #include "volnode/pipeline/completion.hpp"
 #include "volnode/pipeline/display.hpp"
 #include "volnode/pipeline/presets.hpp"
+#include "volnode/pipeline/route_requests.hpp"
 #include "volnode/pipeline/send_workers.hpp"
-#include "volnode/pipeline/series_router.hpp"
+#include "volnode/pipeline/startup_repair.hpp"
+#include "volnode/pipeline/worker_supervisor.hpp"
 #include "volnode/pipeline/workers.hpp"
 #include "volnode/scp/store_scp.hpp"
 #include "volnode/scp/store_scu.hpp"
@@ -116,6 +118,7 @@ std::string presetsJson(const std::filesystem::path& presets_dir) {
 
 struct Node::Impl {
   Config config;
+  std::vector<std::string> worker_command;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::unique_ptr<DirectoryLock> lock;
   std::unique_ptr<Index> index;
@@ -127,9 +130,9 @@ struct Node::Impl {
   std::unique_ptr<JobQueue> jobs;
   RuleSet rules;
   std::unique_ptr<CompletionMonitor> monitor;
-  std::unique_ptr<SeriesRouter> router;
+  std::unique_ptr<RouteRequests> routes;
   std::unique_ptr<CompletionLoop> completion;
-  std::unique_ptr<RenderWorkers> renderers;
+  std::unique_ptr<WorkerSupervisor> workers;  // worker processes: route and render jobs
   std::unique_ptr<SendWorkers> senders;
   std::unique_ptr<LiveNodeActions> actions;
   std::unique_ptr<RetentionPolicy> retention;
@@ -137,31 +140,6 @@ struct Node::Impl {
   std::thread retention_thread;
   std::shared_ptr<DisplayServer> display;  // the X display renders use (a private Xvfb when DISPLAY is unset)
   std::string display_error;
-
-  // Where a render job's results go: one send job per destination of its rule
-  // that is configured ("reply_to_sender": the destination whose AE title sent it).
-  void enqueueSends(const Job& render_job) {
-    std::string rule_name = render_job.rule;
-    const RoutingRule* rule = nullptr;
-    for (const auto& r : rules.rules())
-      if (r.name == rule_name) rule = &r;
-    if (!rule) return;
-    auto series = index->series(render_job.series_uid);
-    for (const auto& wanted : rule->destinations) {
-      std::string name = wanted;
-      if (wanted == "reply_to_sender") {
-        name.clear();
-        for (const auto& [dest_name, dest] : config.destinations)
-          if (series && dest.aet == series->calling_aet) name = dest_name;
-      }
-      if (name.empty() || !config.destinations.count(name)) continue;
-      NewJob send{"send", render_job.study_uid, render_job.series_uid, render_job.rule, name,
-                  "{\"render_job\": " + std::to_string(render_job.id) + "}", render_job.priority,
-                  config.sending.max_attempts};
-      jobs->enqueue(send);
-    }
-    if (senders) senders->poke();
-  }
 
   HealthReport health() const {
     HealthReport h;
@@ -184,8 +162,15 @@ struct Node::Impl {
     }
     h.min_free_mb = config.storage.min_free_mb;
     h.accepting_instances = store->hasSpace(&h.not_accepting_reason);
-    h.render_workers = renderers ? renderers->count() : 0;
-    h.render_workers_busy = renderers ? renderers->busy() : 0;
+    h.render_workers = workers ? workers->count() : 0;
+    h.render_workers_busy = workers ? workers->busy() : 0;
+    if (workers) {
+      for (const auto& w : workers->status()) h.workers.push_back({w.name, w.pid, w.job_id, w.job_seconds});
+      auto counts = workers->counts();
+      h.worker_deaths = counts.worker_deaths;
+      h.worker_timeouts = counts.timeouts;
+      h.jobs_failed_by_crashes = counts.jobs_failed_by_crashes;
+    }
     h.render_backend = config.render.backend;
     if (display) {
       h.display = display->display();
@@ -198,7 +183,10 @@ struct Node::Impl {
   }
 };
 
-Node::Node(Config config) : impl_(std::make_unique<Impl>()) { impl_->config = std::move(config); }
+Node::Node(Config config, std::vector<std::string> worker_command) : impl_(std::make_unique<Impl>()) {
+  impl_->config = std::move(config);
+  impl_->worker_command = std::move(worker_command);
+}
 
 Node::~Node() { stop(); }
 
@@ -223,30 +211,31 @@ void Node::start() {
   // A TLS file that cannot be read stops start-up here, not the first send hours later.
   for (const auto& [name, destination] : c.destinations) checkTlsSettings(destination);
   impl_->monitor = std::make_unique<CompletionMonitor>(c.completion, *impl_->index);
-  impl_->router = std::make_unique<SeriesRouter>(*impl_->index, *impl_->jobs, impl_->rules, dir / "store");
+  impl_->routes = std::make_unique<RouteRequests>(*impl_->jobs);
+  repairUnfinishedWork(*impl_->index, *impl_->jobs, *impl_->routes, impl_->rules, c.destinations,
+                       c.sending.max_attempts, dir / "results");
   impl_->sink->onInstanceKept([this](const std::string& series, const std::string& study, const AssociationInfo& a) {
     impl_->monitor->instanceKept(series, study, a.id);
   });
   impl_->sink->onAssociationEnded(
       [this](const AssociationInfo& a, const AssociationStats&) { impl_->monitor->associationEnded(a.id); });
   try {
-    impl_->display = DisplayServer::shared();  // started now, so a missing Xvfb shows at once
+    // Started now, so a missing Xvfb shows at once; the workers inherit DISPLAY and draw on it.
+    impl_->display = DisplayServer::shared();
   } catch (const Error& e) {
     impl_->display_error = e.what();
     log->error("no X display for rendering: {}; render jobs will fail until this is fixed", e.what());
   }
-  RenderJobSettings settings{c.render, c.outputs, c.dicom.aet, dir / "store", dir / "results", c.pipeline.presets_dir};
-  impl_->renderers = std::make_unique<RenderWorkers>(
-      c.render.workers, settings, *impl_->index, *impl_->jobs, impl_->rules,
-      [this](const Job& job, const RenderJobResult&) { impl_->enqueueSends(job); });
-  impl_->completion = std::make_unique<CompletionLoop>(c.completion.tick_s, *impl_->monitor, *impl_->router,
-                                                       *impl_->jobs, [this] { impl_->renderers->poke(); });
   impl_->senders = std::make_unique<SendWorkers>(c.sending, c.destinations, c.dicom.aet, dir / "results", *impl_->jobs);
-  impl_->actions = std::make_unique<LiveNodeActions>(c, *impl_->index, *impl_->jobs, *impl_->router, [this] {
-    impl_->renderers->poke();
+  WorkerPoolSettings pool{impl_->worker_command, c.render.workers, c.render.job_timeout_s, c.render.max_crashes};
+  impl_->workers = std::make_unique<WorkerSupervisor>(pool, *impl_->jobs, [this] { impl_->senders->poke(); });
+  impl_->completion = std::make_unique<CompletionLoop>(c.completion.tick_s, *impl_->monitor, *impl_->routes,
+                                                       *impl_->jobs, [this] { impl_->workers->wake(); });
+  impl_->actions = std::make_unique<LiveNodeActions>(c, *impl_->index, *impl_->jobs, *impl_->routes, [this] {
+    impl_->workers->wake();
     impl_->senders->poke();
   });
-  impl_->renderers->start();
+  impl_->workers->start();
   impl_->senders->start();
   impl_->completion->start();
   impl_->retention =
@@ -283,7 +272,7 @@ void Node::stop() {
   if (impl_->console) impl_->console->stop();
   if (impl_->scp) impl_->scp->stop();
   if (impl_->completion) impl_->completion->stop();
-  if (impl_->renderers) impl_->renderers->stop();
+  if (impl_->workers) impl_->workers->stop();
   if (impl_->senders) impl_->senders->stop();
   impl_->retention_waker.stop();
   if (impl_->retention_thread.joinable()) impl_->retention_thread.join();

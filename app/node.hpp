@@ -1,8 +1,11 @@
 #pragma once
 // The running node: wires storage, the DICOM listener and the console together.
-// Start-up order: lock, index, store recovery, listener, console; stop in reverse.
+// Start-up order: lock, index, store recovery, queue repair, display, worker
+// processes, listener, console; stop in reverse.
 #include <chrono>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "volnode/core/config.hpp"
 
@@ -10,7 +13,8 @@ namespace volnode {
 
 class Node {
  public:
-  explicit Node(Config config);
+  // `worker_command`: how to start a worker process (argv, without --slot).
+  Node(Config config, std::vector<std::string> worker_command);
   ~Node();
   void start();   // throws Error with a message for the administrator
   void stop();

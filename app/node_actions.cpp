@@ -23,15 +23,16 @@ int retrieveFailureStatus(const std::string& message) {
   return text.find("timed out") != std::string::npos || text.find("timeout") != std::string::npos ? 504 : 502;
 }
 
-bool hasRenderInFlightOrDone(const std::string& state) {
-  return state == "queued" || state == "processing" || state == "done" || state == "receiving" || state == "complete";
+bool hasRenderInFlightOrDone(SeriesState state) {
+  return state == SeriesState::Queued || state == SeriesState::Processing || state == SeriesState::Done ||
+         state == SeriesState::Receiving || state == SeriesState::Complete;
 }
 
 }  // namespace
 
-LiveNodeActions::LiveNodeActions(const Config& config, Index& index, JobQueue& jobs, SeriesRouter& router,
+LiveNodeActions::LiveNodeActions(const Config& config, Index& index, JobQueue& jobs, RouteRequests& routes,
                                  std::function<void()> wake_workers)
-    : config_(config), index_(index), jobs_(jobs), router_(router), wake_(std::move(wake_workers)) {
+    : config_(config), index_(index), jobs_(jobs), routes_(routes), wake_(std::move(wake_workers)) {
   for (const auto& [name, d] : config_.destinations) echo_cache_[name] = {name, d.aet, d.host, d.port, false, "", "not checked yet", d.tls};
   if (config_.destinations.empty()) return;
   echo_thread_ = std::thread([this] {
@@ -78,11 +79,15 @@ std::vector<int64_t> LiveNodeActions::renderHeld(const std::vector<SeriesSummary
   std::vector<int64_t> ids;
   for (const auto& s : series) {
     if (rule.empty() && hasRenderInFlightOrDone(s.state)) {
-      for (const auto& job : jobs_.list({"", "render", "", s.series_uid, 1})) ids.push_back(job.id);
+      for (const auto& job : jobs_.list({std::nullopt, JobKind::Render, "", s.series_uid, 1})) ids.push_back(job.id);
+      if (ids.empty() || s.state == SeriesState::Complete)
+        for (const auto& job : jobs_.list({std::nullopt, JobKind::Route, "", s.series_uid, 1})) ids.push_back(job.id);
       continue;
     }
-    if (s.state == "refused" && rule.empty()) continue;  // the rules said no; a forced rule may say yes
-    if (int64_t id = router_.route(s.series_uid, rule, kOnDemandPriority)) ids.push_back(id);
+    if (s.state == SeriesState::Refused && rule.empty()) continue;  // the rules said no; a forced rule may say yes
+    if (int64_t id = routes_.reroute(s.series_uid, s.study_uid, {rule, kOnDemandPriority},
+                                     "render requested" + (rule.empty() ? std::string() : " with rule " + rule)))
+      ids.push_back(id);
   }
   wake_();
   return ids;
@@ -180,7 +185,7 @@ OnDemandResult LiveNodeActions::retrieve(const std::string& study_uid, const std
     std::lock_guard lock(mutex_);
     retrievals_[key].study_uid = study;
   }
-  router_.expectStudy(study, rule, kOnDemandPriority);
+  routes_.expectStudy(study, rule, kOnDemandPriority);
   Destination peer_copy = *from;
   std::string our_aet = config_.dicom.aet;
   joinFinishedRetrievals();

@@ -11,7 +11,7 @@
 
 #include "volnode/console/console_server.hpp"
 #include "volnode/core/config.hpp"
-#include "volnode/pipeline/series_router.hpp"
+#include "volnode/pipeline/route_requests.hpp"
 #include "volnode/pipeline/workers.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
@@ -20,7 +20,7 @@ namespace volnode {
 
 class LiveNodeActions : public NodeActions {
  public:
-  LiveNodeActions(const Config& config, Index& index, JobQueue& jobs, SeriesRouter& router,
+  LiveNodeActions(const Config& config, Index& index, JobQueue& jobs, RouteRequests& routes,
                   std::function<void()> wake_workers);
   ~LiveNodeActions() override;
 
@@ -34,7 +34,8 @@ class LiveNodeActions : public NodeActions {
 
  private:
   const Destination* peer(const std::string& source, std::string* error) const;
-  // Queues renders of held series that have none yet; returns the job ids.
+  // Queues route jobs (then renders) for held series that have none yet; returns
+  // the job ids: the route job queued, or the series' latest route or render job.
   std::vector<int64_t> renderHeld(const std::vector<SeriesSummary>& series, const std::string& rule);
   // Retrieves a study (series_uid empty) or one series (study_uid empty: a C-FIND
   // by series UID finds its study) from a peer by C-MOVE to this node, in the background.
@@ -44,7 +45,7 @@ class LiveNodeActions : public NodeActions {
   Config config_;
   Index& index_;
   JobQueue& jobs_;
-  SeriesRouter& router_;
+  RouteRequests& routes_;
   std::function<void()> wake_;
   std::mutex mutex_;
   struct Retrieval {

@@ -99,10 +99,10 @@ Fixture& fixture() {
     f->index = std::make_unique<Index>(f->dir / "index.sqlite");
     f->jobs = std::make_unique<JobQueue>(f->dir / "index.sqlite");
     for (int i = 0; i < 3; ++i) f->index->addInstance(instance("1.2.3.2." + std::to_string(i)));
-    f->index->setSeriesState("1.2.3.2", "complete", "quiet 2 s");
+    f->index->setSeriesState("1.2.3.2", SeriesState::Complete, "quiet 2 s");
 
-    int64_t id = f->jobs->enqueue({"render", "1.2.3.1", "1.2.3.2", "ct-bundle"});
-    f->jobs->claimNext({"render"}, "fuzz", 60);
+    int64_t id = f->jobs->enqueue({JobKind::Render, "1.2.3.1", "1.2.3.2", "ct-bundle"});
+    f->jobs->claimNext({JobKind::Render}, "fuzz", 60);
     JobOutput spin;
     spin.job_id = id;
     spin.output_key = "vr_spin:ct-bone";
@@ -123,8 +123,8 @@ Fixture& fixture() {
     fuzz::writeBytes(job_dir / "mesh" / "model.stl", std::string(84, '\0'));
     f->jobs->recordOutputFile(id, spin.output_key, "1.2.840.10008.5.1.4.1.1.7.2",
                               std::to_string(id) + "/dicom/spin.dcm", 9, 2);
-    f->jobs->succeed(id);
-    f->jobs->enqueue({"render", "1.2.3.1", "1.2.3.2", "ct-bundle"});  // a queued one for retry/cancel
+    f->jobs->succeed(id, "fuzz");
+    f->jobs->enqueue({JobKind::Render, "1.2.3.1", "1.2.3.2", "ct-bundle"});  // a queued one for retry/cancel
 
     ConsoleConfig config;
     config.port = 0;

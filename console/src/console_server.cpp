@@ -157,7 +157,10 @@ constexpr const char* kSessionCookie = "volnode_launch";
 constexpr size_t kMinSecretLength = 16;
 
 const std::set<std::string> kJobStates{"queued", "running", "succeeded", "failed", "retry", "canceled"};
-const std::set<std::string> kJobKinds{"render", "send"};
+const std::set<std::string> kJobKinds{"route", "render", "send"};
+
+// A route or render job still to finish: the study's results are on their way.
+bool producesResults(const Job& job) { return job.kind != JobKind::Send && isActive(job.state); }
 
 }  // namespace
 
@@ -444,7 +447,7 @@ struct ConsoleServer::Impl {
     filter.limit = 200;
     for (const auto& job : jobs.list(filter))
       for (const auto& e : jobs.events(job.id)) {
-        std::string text = job.kind + (job.destination.empty() ? "" : " to " + job.destination) +
+        std::string text = std::string(toString(job.kind)) + (job.destination.empty() ? "" : " to " + job.destination) +
                            (e.message.empty() ? "" : ": " + e.message);
         add(e.at, e.state == "failed" ? "failed" : "", "job", job.series_uid, job.id, e.state, text);
       }
@@ -515,11 +518,9 @@ struct ConsoleServer::Impl {
     if (!studyResults(study_uid).empty()) return res.set_redirect(viewer, 303);
     JobFilter filter;
     filter.study_uid = study_uid;
-    filter.kind = "render";
     filter.limit = 50;
     for (const auto& job : jobs.list(filter))
-      if (job.state == "queued" || job.state == "running" || job.state == "retry")
-        return res.set_redirect(viewer, 303);
+      if (producesResults(job)) return res.set_redirect(viewer, 303);
     if (!context.actions)
       return sendHtmlMessage(res, 503, "Cannot render", "On-demand rendering is not available on this node.");
     auto result = context.actions->renderStudy(study_uid, "", "");
@@ -587,7 +588,7 @@ struct ConsoleServer::Impl {
     if (!job) return sendError(res, 404, "no job " + std::to_string(id));
     bool done = action == "retry" ? jobs.retryNow(id) : jobs.cancel(id);
     if (!done)
-      return sendError(res, 409, "job " + std::to_string(id) + " is " + job->state + "; it cannot be " +
+      return sendError(res, 409, "job " + std::to_string(id) + " is " + std::string(toString(job->state)) + "; it cannot be " +
                                      (action == "retry" ? "retried" : "canceled") + " now");
     if (context.actions) context.actions->wakeWorkers();
     log->info("job {} {} by operator", id, action == "retry" ? "queued again" : "canceled");
@@ -665,11 +666,10 @@ struct ConsoleServer::Impl {
       if (!study) return sendStudyNotHeld(res, uid);
       JobFilter filter;
       filter.study_uid = uid;
-      filter.kind = "render";
       filter.limit = 20;
       nlohmann::json active = nlohmann::json::array();
       for (const auto& job : jobs.list(filter))
-        if (job.state == "queued" || job.state == "running" || job.state == "retry") active.push_back(toJson(job));
+        if (producesResults(job)) active.push_back(toJson(job));
       sendJson(res, {{"StudyInstanceUID", uid},
                      {"PatientID", study->patient_id},
                      {"PatientName", study->patient_name},
@@ -714,8 +714,8 @@ struct ConsoleServer::Impl {
 
     s.Get("/api/jobs", [this](const httplib::Request& req, httplib::Response& res) {
       JobFilter filter;
-      filter.state = oneOfParam(req, "state", kJobStates);
-      filter.kind = oneOfParam(req, "kind", kJobKinds);
+      if (auto state = oneOfParam(req, "state", kJobStates); !state.empty()) filter.state = parseJobState(state);
+      if (auto kind = oneOfParam(req, "kind", kJobKinds); !kind.empty()) filter.kind = parseJobKind(kind);
       filter.study_uid = req.get_param_value("study");
       filter.series_uid = req.get_param_value("series");
       filter.limit = intParam(req, "limit", 100, 1, 1000);
@@ -735,7 +735,7 @@ struct ConsoleServer::Impl {
       nlohmann::json outputs = nlohmann::json::array();
       for (const auto& o : jobs.outputs(id)) outputs.push_back(toJson(o));
       body["outputs"] = outputs;
-      if (job->kind == "render") body["results"] = console::renderResultsJson(context.results_root, id, jobs.outputs(id));
+      if (job->kind == JobKind::Render) body["results"] = console::renderResultsJson(context.results_root, id, jobs.outputs(id));
       sendJson(res, body);
     });
 

@@ -41,7 +41,7 @@ nlohmann::json toJson(const SeriesSummary& s) {
       {"conflicts", s.conflicts},
       {"first_received", s.first_received},
       {"last_received", s.last_received},
-      {"state", s.state},
+      {"state", toString(s.state)},
       {"state_reason", s.state_reason},
       {"state_time", s.state_time},
   };
@@ -50,6 +50,17 @@ nlohmann::json toJson(const SeriesSummary& s) {
 nlohmann::json toJson(const SeriesTransition& t) {
   return {{"state", t.state}, {"reason", t.reason}, {"at", t.at}};
 }
+
+namespace {
+
+nlohmann::json workersJson(const HealthReport& h) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& w : h.workers)
+    out.push_back({{"name", w.name}, {"pid", w.pid}, {"job_id", w.job_id}, {"job_seconds", w.job_seconds}});
+  return out;
+}
+
+}  // namespace
 
 nlohmann::json toJson(const HealthReport& h, const IndexCounts& c) {
   bool disk_ok = h.accepting_instances;
@@ -78,6 +89,10 @@ nlohmann::json toJson(const HealthReport& h, const IndexCounts& c) {
        {{"workers", h.render_workers},
         {"busy", h.render_workers_busy},
         {"backend", h.render_backend},
+        {"worker_processes", workersJson(h)},
+        {"worker_deaths", h.worker_deaths},
+        {"worker_timeouts", h.worker_timeouts},
+        {"jobs_failed_by_crashes", h.jobs_failed_by_crashes},
         {"display_state", h.display_state},
         {"display", h.display}}},
       {"index",
@@ -95,8 +110,9 @@ nlohmann::json toJson(const Job& j) {
   if (payload.is_discarded()) payload = j.payload;
   return {
       {"id", j.id},
-      {"kind", j.kind},
-      {"state", j.state},
+      {"kind", toString(j.kind)},
+      {"state", toString(j.state)},
+      {"crashes", j.crashes},
       {"StudyInstanceUID", j.study_uid},
       {"SeriesInstanceUID", j.series_uid},
       {"rule", j.rule},
@@ -114,8 +130,8 @@ nlohmann::json toJson(const Job& j) {
       {"updated_at", j.updated_at},
       {"started_at", j.started_at},
       {"finished_at", j.finished_at},
-      {"can_retry", j.state == "failed" || j.state == "canceled" || j.state == "retry"},
-      {"can_cancel", j.state == "queued" || j.state == "retry" || j.state == "running"},
+      {"can_retry", canRetry(j.state)},
+      {"can_cancel", canCancel(j.state)},
   };
 }
 

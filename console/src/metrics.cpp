@@ -56,6 +56,14 @@ std::string prometheusText(const HealthReport& h, const IndexCounts& c, const Me
   w.sample("volnode_up", 1);
   w.family("volnode_uptime_seconds", "gauge", "Seconds since the node started");
   w.sample("volnode_uptime_seconds", h.uptime_s);
+  w.family("volnode_worker_deaths_total", "counter",
+           "Worker processes that died while the node ran (crash, OOM killer, kill, time-out)");
+  w.sample("volnode_worker_deaths_total", static_cast<double>(h.worker_deaths));
+  w.family("volnode_worker_timeouts_total", "counter", "Workers killed for exceeding render.job_timeout_s");
+  w.sample("volnode_worker_timeouts_total", static_cast<double>(h.worker_timeouts));
+  w.family("volnode_jobs_failed_by_crashes_total", "counter",
+           "Jobs failed for good because their worker died render.max_crashes times");
+  w.sample("volnode_jobs_failed_by_crashes_total", static_cast<double>(h.jobs_failed_by_crashes));
   w.family("volnode_dicom_listening", "gauge", "1 while the DICOM listener accepts associations");
   w.sample("volnode_dicom_listening", h.dicom_listening ? 1 : 0);
 

@@ -143,15 +143,14 @@ double CompletionMonitor::secondsUntilNextRelease(double now_unix) {
   return next;
 }
 
-std::vector<std::string> CompletionMonitor::tick(double now_unix) {
-  std::vector<std::string> completed;
-  for (const auto& series : index_.seriesInState("receiving")) {
+std::vector<CompletedSeries> CompletionMonitor::tick(double now_unix) {
+  std::vector<CompletedSeries> completed;
+  for (const auto& series : index_.seriesInState(SeriesState::Receiving)) {
     std::string reason = evaluate(series, now_unix);
     if (reason.empty()) continue;
-    index_.setSeriesState(series.series_uid, "complete", reason);
     moduleLogger("pipeline")->info("series {} complete: {} ({} instances)", series.series_uid, reason,
                                    series.instances);
-    completed.push_back(series.series_uid);
+    completed.push_back({series, reason});
     std::lock_guard lock(mutex_);
     told_incomplete_.erase(series.series_uid);
     series_associations_.erase(series.series_uid);

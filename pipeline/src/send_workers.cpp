@@ -18,6 +18,7 @@ namespace volnode {
 namespace {
 
 constexpr double kSendLeaseS = 300;
+constexpr const char* kSenderName = "export";  // the lease owner of send jobs (one sender thread)
 
 double jitter() {
   thread_local std::mt19937 engine(std::random_device{}());
@@ -61,11 +62,11 @@ void SendWorkers::run() {
   while (!waker_.stopped()) {
     std::optional<Job> job;
     try {
-      job = jobs_.claimNext({"send"}, "export", kSendLeaseS);
+      job = jobs_.claimNext({JobKind::Send}, kSenderName, kSendLeaseS);
       if (job) sendOne(*job);
     } catch (const std::exception& e) {
       log->error("export worker: {}", e.what());
-      if (job) jobs_.fail(job->id, e.what(), retryDelaySeconds(sending_, job->attempts, jitter()));
+      if (job) jobs_.fail(job->id, kSenderName, e.what(), retryDelaySeconds(sending_, job->attempts, jitter()));
     }
     if (!job) waker_.wait(1.0);
   }
@@ -75,7 +76,7 @@ void SendWorkers::sendOne(const Job& job) {
   auto log = moduleLogger("pipeline");
   auto found = destinations_.find(job.destination);
   if (found == destinations_.end()) {
-    jobs_.failPermanently(job.id, "destination '" + job.destination + "' is not configured");
+    jobs_.failPermanently(job.id, kSenderName, "destination '" + job.destination + "' is not configured");
     return;
   }
   const Destination& destination = found->second;
@@ -94,10 +95,10 @@ void SendWorkers::sendOne(const Job& job) {
     description_of[output.sop_uid] = output.description;
   }
   if (total == 0) {
-    jobs_.failPermanently(job.id, "render job " + std::to_string(render_job) + " has no output to send");
+    jobs_.failPermanently(job.id, kSenderName, "render job " + std::to_string(render_job) + " has no output to send");
     return;
   }
-  jobs_.heartbeat(job.id, "export", kSendLeaseS, "send to " + destination.name,
+  jobs_.heartbeat(job.id, kSenderName, kSendLeaseS, "send to " + destination.name,
                   100.0 * static_cast<double>(total - files.size()) / static_cast<double>(total));
 
   auto refused = jobs_.refusedSopClasses(destination.name);
@@ -145,7 +146,7 @@ void SendWorkers::sendOne(const Job& job) {
                             not_accepted.size(), fmt::join(not_accepted, ", "));
     }
     if (!warnings.empty()) warning += (warning.empty() ? "" : "; ") + fmt::format("{}", fmt::join(warnings, "; "));
-    jobs_.succeed(job.id, warning);
+    jobs_.succeed(job.id, kSenderName, JobSuccess{warning, std::nullopt, {}});
     log->info("send job {}: {} object(s) delivered to {} ({}){}", job.id, total - not_accepted.size(),
               destination.name, destination.aet, warning.empty() ? "" : "; " + warning);
     return;
@@ -154,8 +155,10 @@ void SendWorkers::sendOne(const Job& job) {
                                   destination.port, fmt::join(errors, "; "));
   if (error.size() > 500) error = error.substr(0, 500) + "...";
   double delay = retryDelaySeconds(sending_, job.attempts, jitter());
-  std::string state = jobs_.fail(job.id, error, delay);
-  log->warn("send job {} {} (next try in {:.0f} s): {}", job.id, state, state == "retry" ? delay : 0.0, error);
+  auto state = jobs_.fail(job.id, kSenderName, error, delay);
+  if (!state) return;  // canceled meanwhile
+  log->warn("send job {} {} (next try in {:.0f} s): {}", job.id, toString(*state), state == JobState::Retry ? delay : 0.0,
+            error);
 }
 
 }  // namespace volnode

@@ -9,35 +9,23 @@
 
 namespace volnode {
 
-SeriesRouter::SeriesRouter(Index& index, JobQueue& jobs, RuleSet rules, std::filesystem::path store_root)
-    : index_(index), jobs_(jobs), rules_(std::move(rules)), store_root_(std::move(store_root)) {}
-
-int SeriesRouter::routeCompleted() {
-  int routed = 0;
-  for (const auto& series : index_.seriesInState("complete")) {
-    try {
-      Expectation expectation;
-      {
-        std::lock_guard lock(mutex_);
-        auto found = expected_.find(series.study_uid);
-        if (found != expected_.end()) expectation = found->second;
-      }
-      route(series.series_uid, expectation.rule, expectation.priority);
-    } catch (const std::exception& e) {
-      index_.setSeriesState(series.series_uid, "failed", std::string("routing failed: ") + e.what());
-      moduleLogger("pipeline")->error("series {}: routing failed: {}", series.series_uid, e.what());
-    }
-    ++routed;
-  }
-  return routed;
+std::string routePayload(const RouteRequest& request) {
+  return nlohmann::json{{"rule", request.rule}, {"priority", request.priority}}.dump();
 }
 
-void SeriesRouter::expectStudy(const std::string& study_uid, const std::string& rule_name, int priority) {
-  std::lock_guard lock(mutex_);
-  expected_[study_uid] = {rule_name, priority};
+RouteRequest parseRoutePayload(const std::string& payload) {
+  auto json = nlohmann::json::parse(payload, nullptr, false);
+  RouteRequest request;
+  if (!json.is_object()) return request;
+  if (json.contains("rule") && json["rule"].is_string()) request.rule = json["rule"].get<std::string>();
+  if (json.contains("priority") && json["priority"].is_number_integer()) request.priority = json["priority"].get<int>();
+  return request;
 }
 
-int64_t SeriesRouter::route(const std::string& series_uid, const std::string& rule_name, int priority) {
+SeriesRouter::SeriesRouter(Index& index, JobQueue& jobs, const RuleSet& rules, std::filesystem::path store_root)
+    : index_(index), jobs_(jobs), rules_(rules), store_root_(std::move(store_root)) {}
+
+JobSuccess SeriesRouter::decide(const std::string& series_uid, const RouteRequest& request) {
   auto series = index_.series(series_uid);
   if (!series) throw Error(Errc::NotFound, "no series " + series_uid);
   std::vector<std::filesystem::path> files;
@@ -50,17 +38,19 @@ int64_t SeriesRouter::route(const std::string& series_uid, const std::string& ru
     if (!best || candidate->source_frames > best->source_frames) best = candidate;
 
   auto refuse = [&](const std::string& reason) {
-    index_.setSeriesState(series_uid, "refused", reason);
     moduleLogger("pipeline")->info("series {} refused: {}", series_uid, reason);
-    return int64_t{0};
+    JobSuccess outcome;
+    outcome.warning = reason;
+    outcome.series = SeriesChange{SeriesState::Refused, reason};
+    return outcome;
   };
 
   const RoutingRule* rule = nullptr;
   std::optional<RoutingRule> forced;
-  if (!rule_name.empty()) {
+  if (!request.rule.empty()) {
     for (const auto& r : rules_.rules())
-      if (r.name == rule_name) forced = r;
-    if (!forced) throw Error(Errc::InvalidArgument, "no routing rule named '" + rule_name + "'");
+      if (r.name == request.rule) forced = r;
+    if (!forced) throw Error(Errc::InvalidArgument, "no routing rule named '" + request.rule + "'");
     rule = &*forced;
   } else if (best) {
     rule = rules_.firstMatch(attributesFor(scan.info, *best, series->calling_aet));
@@ -76,12 +66,14 @@ int64_t SeriesRouter::route(const std::string& series_uid, const std::string& ru
   if (!rule->render) return refuse("not rendered: rule " + rule->name);
 
   // A series rendered before gets a new render that supersedes the earlier one.
-  auto earlier = jobs_.list({"succeeded", "render", "", series_uid, 1});
+  auto earlier = jobs_.list({JobState::Succeeded, JobKind::Render, "", series_uid, 1});
   nlohmann::json payload{{"supersedes_job", earlier.empty() ? 0 : earlier.front().id}};
-  NewJob job{"render", series->study_uid, series_uid, rule->name, "", payload.dump(), priority, 3};
-  int64_t id = jobs_.enqueue(job);
-  index_.setSeriesState(series_uid, "queued", "rule " + rule->name + ", render job " + std::to_string(id));
-  return id;
+  JobSuccess outcome;
+  outcome.warning = "rule " + rule->name;
+  outcome.series = SeriesChange{SeriesState::Queued, "rule " + rule->name + ", render job queued"};
+  outcome.follow_ups.push_back(
+      NewJob{JobKind::Render, series->study_uid, series_uid, rule->name, "", payload.dump(), request.priority, 3});
+  return outcome;
 }
 
 }  // namespace volnode

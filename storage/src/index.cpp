@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "series_state_change.hpp"
 #include "sqlite.hpp"
 #include "volnode/core/clock.hpp"
 #include "volnode/core/error.hpp"
@@ -40,14 +41,23 @@ void migrate(sql::Connection& db, const std::filesystem::path& path) {
                 "index " + path.string() + " has schema version " + std::to_string(current) +
                     " but this volnode knows versions up to " + std::to_string(latest) +
                     "; run the newer volnode that wrote it, or restore a backup of the index");
+  if (current == latest) return;
+  // A migration may rebuild a table that others reference (SQLite cannot alter a
+  // constraint); foreign keys are off while it runs and checked before it commits.
+  db.exec("PRAGMA foreign_keys=OFF");
   for (const auto& m : kMigrations) {
     if (m.version <= current) continue;
     sql::Transaction tx(db);
     db.exec(m.sql);
+    auto violations = db.prepare("PRAGMA foreign_key_check");
+    if (violations.step())
+      throw Error(Errc::Database, "index " + path.string() + ": schema migration " + m.name +
+                                      " would break a reference in table " + violations.text(0));
     db.exec("PRAGMA user_version = " + std::to_string(m.version));
     tx.commit();
     moduleLogger("storage")->info("index {}: applied schema migration {}", path.string(), m.name);
   }
+  db.exec("PRAGMA foreign_keys=ON");
 }
 
 std::string today() { return isoUtcNow().substr(0, 10); }
@@ -73,7 +83,7 @@ SeriesSummary readSeries(const sql::Statement& s) {
   r.first_received = s.text(10);
   r.last_received = s.text(11);
   r.last_received_unix = s.real(12);
-  r.state = s.text(13);
+  r.state = parseSeriesState(s.text(13)).value_or(SeriesState::Failed);  // CHECK admits known names only
   r.state_reason = s.text(14);
   r.state_time = s.text(15);
   r.conflicts = s.integer(16);
@@ -157,22 +167,24 @@ struct Index::Impl {
 
   int64_t upsertSeries(const InstanceAttributes& a, int64_t study_pk, const std::string& calling_aet,
                        const std::string& now, double now_unix) {
-    auto find = writer->cached("SELECT id, state FROM series WHERE series_uid = ?");
-    find->bind(1, a.series_uid);
-    if (find->step()) {
-      int64_t id = find->integer(0);
-      std::string state = find->text(1);
+    int64_t id = 0;
+    std::string state;
+    {
+      auto find = writer->cached("SELECT id, state FROM series WHERE series_uid = ?");
+      find->bind(1, a.series_uid);
+      if (find->step()) {
+        id = find->integer(0);
+        state = find->text(1);
+      }
+    }
+    if (id != 0) {
       writer->cached(
                 "UPDATE series SET instance_count = instance_count + 1, last_received = ?, "
                 "last_received_unix = ?, calling_aet = ? WHERE id = ?")
           ->bind(1, now).bind(2, now_unix).bind(3, calling_aet).bind(4, id).run();
-      if (state != "receiving") {
+      if (state != toString(SeriesState::Receiving))
         // A late instance: the series is received again and a later render supersedes the earlier one.
-        std::string reason = "late instance after " + state;
-        writer->cached("UPDATE series SET state = 'receiving', state_reason = ?, state_time = ? WHERE id = ?")
-            ->bind(1, reason).bind(2, now).bind(3, id).run();
-        recordTransition(id, "receiving", reason, now);
-      }
+        sql::changeSeriesState(*writer, a.series_uid, SeriesState::Receiving, "late instance after " + state, now);
       return id;
     }
     auto insert = writer->cached(
@@ -183,7 +195,7 @@ struct Index::Impl {
     insert->bind(1, a.series_uid).bind(2, study_pk).bind(3, a.modality).bind(4, a.series_description)
         .bind(5, a.series_number).bind(6, a.body_part).bind(7, a.protocol_name).bind(8, a.frame_of_reference)
         .bind(9, calling_aet).bind(10, now).bind(11, now).bind(12, now_unix).bind(13, now).run();
-    int64_t id = writer->lastInsertId();
+    id = writer->lastInsertId();
     recordTransition(id, "receiving", "first instance received", now);
     return id;
   }
@@ -334,19 +346,15 @@ int Index::closeStaleAssociations() {
   return impl_->writer->changes();
 }
 
-void Index::setSeriesState(const std::string& series_uid, const std::string& state, const std::string& reason) {
+bool Index::setSeriesState(const std::string& series_uid, SeriesState state, const std::string& reason) {
   std::string now = isoUtcNow();
   std::lock_guard lock(impl_->write_mutex);
   auto& db = *impl_->writer;
   sql::Transaction tx(db);
-  auto find = db.prepare("SELECT id FROM series WHERE series_uid = ?");
-  find.bind(1, series_uid);
-  if (!find.step()) throw Error(Errc::NotFound, "no series " + series_uid);
-  int64_t id = find.integer(0);
-  db.prepare("UPDATE series SET state = ?, state_reason = ?, state_time = ? WHERE id = ?")
-      .bind(1, state).bind(2, reason).bind(3, now).bind(4, id).run();
-  impl_->recordTransition(id, state, reason, now);
+  auto result = sql::changeSeriesState(db, series_uid, state, reason, now);
+  if (result == sql::SeriesChangeResult::Unknown) throw Error(Errc::NotFound, "no series " + series_uid);
   tx.commit();
+  return result == sql::SeriesChangeResult::Changed;
 }
 
 std::vector<SeriesTransition> Index::seriesTransitions(const std::string& series_uid) {
@@ -360,11 +368,11 @@ std::vector<SeriesTransition> Index::seriesTransitions(const std::string& series
   return out;
 }
 
-std::vector<SeriesSummary> Index::seriesInState(const std::string& state) {
+std::vector<SeriesSummary> Index::seriesInState(SeriesState state) {
   std::lock_guard lock(impl_->read_mutex);
   auto s = impl_->reader->prepare(std::string("SELECT ") + kSeriesColumns +
                                   " FROM series se JOIN studies st ON st.id = se.study_pk WHERE se.state = ?");
-  s.bind(1, state);
+  s.bind(1, toString(state));
   std::vector<SeriesSummary> out;
   while (s.step()) out.push_back(readSeries(s));
   return out;

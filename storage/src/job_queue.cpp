@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "series_state_change.hpp"
 #include "sqlite.hpp"
 #include "volnode/core/clock.hpp"
 #include "volnode/core/error.hpp"
@@ -13,18 +14,19 @@ namespace {
 const char* const kJobColumns =
     "id, kind, study_uid, series_uid, rule, destination, payload, state, priority, attempts, max_attempts, "
     "not_before, COALESCE(lease_owner, ''), last_error, warning, progress_stage, progress_percent, created_at, "
-    "updated_at, COALESCE(started_at, ''), COALESCE(finished_at, '')";
+    "updated_at, COALESCE(started_at, ''), COALESCE(finished_at, ''), crashes";
 
 Job readJob(const sql::Statement& s) {
   Job j;
   j.id = s.integer(0);
-  j.kind = s.text(1);
+  // The schema's CHECK constraints admit only the names states.hpp knows.
+  j.kind = parseJobKind(s.text(1)).value_or(JobKind::Render);
   j.study_uid = s.text(2);
   j.series_uid = s.text(3);
   j.rule = s.text(4);
   j.destination = s.text(5);
   j.payload = s.text(6);
-  j.state = s.text(7);
+  j.state = parseJobState(s.text(7)).value_or(JobState::Failed);
   j.priority = static_cast<int>(s.integer(8));
   j.attempts = static_cast<int>(s.integer(9));
   j.max_attempts = static_cast<int>(s.integer(10));
@@ -38,8 +40,12 @@ Job readJob(const sql::Statement& s) {
   j.updated_at = s.text(18);
   j.started_at = s.text(19);
   j.finished_at = s.text(20);
+  j.crashes = static_cast<int>(s.integer(21));
   return j;
 }
+
+// Route and render jobs work for a series; its state follows theirs.
+bool drivesSeries(const Job& job) { return job.kind != JobKind::Send && !job.series_uid.empty(); }
 
 const char* const kOutputColumns =
     "job_id, output_key, kind, preset, series_uid, sop_uid, series_number, description, sop_class_uid, file_path, "
@@ -69,24 +75,86 @@ struct JobQueue::Impl {
   std::mutex mutex;
   std::unique_ptr<sql::Connection> db;
 
-  void event(int64_t id, const std::string& state, const std::string& message, const std::string& now) {
-    db->prepare("INSERT INTO job_events(job_id, state, message, at) VALUES (?,?,?,?)")
-        .bind(1, id).bind(2, state).bind(3, message).bind(4, now).run();
+  void event(int64_t id, JobState state, const std::string& message, const std::string& now) {
+    db->cached("INSERT INTO job_events(job_id, state, message, at) VALUES (?,?,?,?)")
+        ->bind(1, id).bind(2, toString(state)).bind(3, message).bind(4, now).run();
   }
 
-  // UPDATE ... WHERE id = ? AND state IN (...), with an event when it changed something.
-  bool transition(int64_t id, const std::string& set_sql, const std::string& allowed_states,
-                  const std::string& new_state, const std::string& message) {
+  std::optional<Job> find(int64_t id) {
+    auto s = db->prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?");
+    s.bind(1, id);
+    if (!s.step()) return std::nullopt;
+    return readJob(s);
+  }
+
+  // The job, when it is running under `worker`'s lease (inside a transaction).
+  std::optional<Job> leasedBy(int64_t id, const std::string& worker) {
+    auto job = find(id);
+    if (!job || job->state != JobState::Running || job->lease_owner != worker) return std::nullopt;
+    return job;
+  }
+
+  void changeSeries(const Job& job, const SeriesChange& change, const std::string& now) {
+    if (!drivesSeries(job)) return;
+    if (sql::changeSeriesState(*db, job.series_uid, change.to, change.reason, now) ==
+        sql::SeriesChangeResult::NotAllowed)
+      moduleLogger("storage")->info("job {}: series {} not moved to {} (its state changed meanwhile)", job.id,
+                                    job.series_uid, toString(change.to));
+  }
+
+  int64_t insert(const NewJob& job, const std::string& now) {
+    db->cached(
+          "INSERT INTO jobs(kind, study_uid, series_uid, rule, destination, payload, priority, max_attempts, "
+          "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)")
+        ->bind(1, toString(job.kind)).bind(2, job.study_uid).bind(3, job.series_uid).bind(4, job.rule)
+        .bind(5, job.destination).bind(6, job.payload).bind(7, job.priority).bind(8, job.max_attempts)
+        .bind(9, now).bind(10, now).run();
+    int64_t id = db->lastInsertId();
+    event(id, JobState::Queued,
+          std::string(toString(job.kind)) + (job.destination.empty() ? "" : " to " + job.destination), now);
+    return id;
+  }
+
+  // Ends an attempt in `state` (failed or retry) with `error`.
+  void endAttempt(const Job& job, JobState state, const std::string& error, double not_before,
+                  const std::string& now) {
+    db->prepare(
+          "UPDATE jobs SET state = ?, last_error = ?, not_before = ?, lease_owner = NULL, lease_until = NULL, "
+          "updated_at = ?, finished_at = CASE WHEN ? = 'failed' THEN ? ELSE finished_at END WHERE id = ?")
+        .bind(1, toString(state)).bind(2, error).bind(3, not_before).bind(4, now).bind(5, toString(state))
+        .bind(6, now).bind(7, job.id).run();
+    event(job.id, state, error, now);
+  }
+
+  // What a failed or retried attempt means for the job's series.
+  SeriesChange seriesAfter(const Job& job, JobState state, const std::string& error) {
+    const bool render = job.kind == JobKind::Render;
+    if (state == JobState::Failed)
+      return {SeriesState::Failed, std::string(render ? "render failed: " : "routing failed: ") + error};
+    // A route job's series waits as `complete`; a render job's as `queued`.
+    return {render ? SeriesState::Queued : SeriesState::Complete,
+            std::string(render ? "render will be retried: " : "routing will be retried: ") + error};
+  }
+
+  // Running jobs matching `where` go back to queued, with their series.
+  int requeueRunning(const std::string& where, double now_unix, const std::string& why) {
     std::string now = isoUtcNow();
     sql::Transaction tx(*db);
-    auto s = db->prepare("UPDATE jobs SET " + set_sql + ", updated_at = ?1 WHERE id = ?2 AND state IN (" +
-                         allowed_states + ")");
-    s.bind(1, now).bind(2, id);
-    s.run();
-    bool changed = db->changes() > 0;
-    if (changed) event(id, new_state, message, now);
+    std::vector<Job> jobs;
+    {
+      auto s = db->prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE state = 'running' AND " + where);
+      if (where.find('?') != std::string::npos) s.bind(1, now_unix);
+      while (s.step()) jobs.push_back(readJob(s));
+    }
+    for (const auto& job : jobs) {
+      db->prepare("UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = ? "
+                  "WHERE id = ?")
+          .bind(1, now).bind(2, job.id).run();
+      event(job.id, JobState::Queued, why, now);
+      if (job.kind == JobKind::Render) changeSeries(job, {SeriesState::Queued, why}, now);
+    }
     tx.commit();
-    return changed;
+    return static_cast<int>(jobs.size());
   }
 };
 
@@ -96,24 +164,20 @@ JobQueue::JobQueue(const std::filesystem::path& index_path) : impl_(std::make_un
 
 JobQueue::~JobQueue() = default;
 
-int64_t JobQueue::enqueue(const NewJob& job) {
+int64_t JobQueue::enqueue(const NewJob& job, const std::optional<SeriesChange>& series) {
   std::string now = isoUtcNow();
   std::lock_guard lock(impl_->mutex);
   sql::Transaction tx(*impl_->db);
-  impl_->db
-      ->prepare(
-          "INSERT INTO jobs(kind, study_uid, series_uid, rule, destination, payload, priority, max_attempts, "
-          "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)")
-      .bind(1, job.kind).bind(2, job.study_uid).bind(3, job.series_uid).bind(4, job.rule).bind(5, job.destination)
-      .bind(6, job.payload).bind(7, job.priority).bind(8, job.max_attempts).bind(9, now).bind(10, now).run();
-  int64_t id = impl_->db->lastInsertId();
-  impl_->event(id, "queued", job.kind + (job.destination.empty() ? "" : " to " + job.destination), now);
+  if (series && !job.series_uid.empty() &&
+      sql::changeSeriesState(*impl_->db, job.series_uid, series->to, series->reason, now) !=
+          sql::SeriesChangeResult::Changed)
+    return 0;  // the series is not where this job expects it: nothing queued
+  int64_t id = impl_->insert(job, now);
   tx.commit();
   return id;
 }
 
-std::optional<Job> JobQueue::claimNext(const std::vector<std::string>& kinds, const std::string& worker,
-                                       double lease_s) {
+std::optional<Job> JobQueue::claimNext(const std::vector<JobKind>& kinds, const std::string& worker, double lease_s) {
   if (kinds.empty()) return std::nullopt;
   std::string in;
   for (size_t i = 0; i < kinds.size(); ++i) in += (i ? ",?" : "?");
@@ -121,18 +185,25 @@ std::optional<Job> JobQueue::claimNext(const std::vector<std::string>& kinds, co
   double now_unix = unixSecondsNow();
   std::lock_guard lock(impl_->mutex);
   sql::Transaction tx(*impl_->db);
-  auto s = impl_->db->prepare(
-      std::string("UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?1, lease_until = ?2, "
-                  "started_at = ?3, updated_at = ?3, progress_stage = '', progress_percent = 0 "
-                  "WHERE id = (SELECT id FROM jobs WHERE (state = 'queued' OR (state = 'retry' AND not_before <= ?4)) "
-                  "AND kind IN (") +
-      in + ") ORDER BY priority DESC, id LIMIT 1) RETURNING " + kJobColumns);
-  s.bind(1, worker).bind(2, now_unix + lease_s).bind(3, now).bind(4, now_unix);
-  for (size_t i = 0; i < kinds.size(); ++i) s.bind(static_cast<int>(5 + i), kinds[i]);
-  if (!s.step()) return std::nullopt;
-  Job job = readJob(s);
-  s.reset();
-  impl_->event(job.id, "running", "attempt " + std::to_string(job.attempts) + " by " + worker, now);
+  std::optional<Job> job;
+  {
+    auto s = impl_->db->prepare(
+        std::string("UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?1, lease_until = ?2, "
+                    "started_at = ?3, updated_at = ?3, progress_stage = '', progress_percent = 0 "
+                    "WHERE id = (SELECT id FROM jobs WHERE (state = 'queued' OR (state = 'retry' AND not_before <= ?4)) "
+                    "AND kind IN (") +
+        in + ") ORDER BY priority DESC, id LIMIT 1) RETURNING " + kJobColumns);
+    s.bind(1, worker).bind(2, now_unix + lease_s).bind(3, now).bind(4, now_unix);
+    for (size_t i = 0; i < kinds.size(); ++i) s.bind(static_cast<int>(5 + i), toString(kinds[i]));
+    if (!s.step()) return std::nullopt;
+    job = readJob(s);
+  }
+  impl_->event(job->id, JobState::Running, "attempt " + std::to_string(job->attempts) + " by " + worker, now);
+  if (job->kind == JobKind::Render)
+    impl_->changeSeries(*job,
+                        {SeriesState::Processing,
+                         "render job " + std::to_string(job->id) + ", attempt " + std::to_string(job->attempts)},
+                        now);
   tx.commit();
   return job;
 }
@@ -148,107 +219,172 @@ bool JobQueue::heartbeat(int64_t id, const std::string& worker, double lease_s, 
   return impl_->db->changes() > 0;
 }
 
-void JobQueue::succeed(int64_t id, const std::string& warning) {
+bool JobQueue::succeed(int64_t id, const std::string& worker, const JobSuccess& success) {
   std::lock_guard lock(impl_->mutex);
   std::string now = isoUtcNow();
   sql::Transaction tx(*impl_->db);
+  auto job = impl_->leasedBy(id, worker);
+  if (!job) return false;
   impl_->db
       ->prepare(
-          "UPDATE jobs SET state = 'succeeded', warning = ?, lease_owner = NULL, progress_percent = 100, "
-          "updated_at = ?, finished_at = ? WHERE id = ? AND state = 'running'")
-      .bind(1, warning).bind(2, now).bind(3, now).bind(4, id).run();
-  if (impl_->db->changes() > 0) impl_->event(id, "succeeded", warning, now);
+          "UPDATE jobs SET state = 'succeeded', warning = ?, lease_owner = NULL, lease_until = NULL, "
+          "progress_percent = 100, updated_at = ?, finished_at = ? WHERE id = ?")
+      .bind(1, success.warning).bind(2, now).bind(3, now).bind(4, id).run();
+  impl_->event(id, JobState::Succeeded, success.warning, now);
+  if (success.series) impl_->changeSeries(*job, *success.series, now);
+  for (const auto& follow_up : success.follow_ups) impl_->insert(follow_up, now);
   tx.commit();
+  return true;
 }
 
-std::string JobQueue::fail(int64_t id, const std::string& error, double retry_delay_s) {
+std::optional<JobState> JobQueue::fail(int64_t id, const std::string& worker, const std::string& error,
+                                       double retry_delay_s) {
   std::lock_guard lock(impl_->mutex);
   std::string now = isoUtcNow();
   sql::Transaction tx(*impl_->db);
-  auto find = impl_->db->prepare("SELECT attempts, max_attempts, state FROM jobs WHERE id = ?");
-  find.bind(1, id);
-  if (!find.step()) return "";
-  bool exhausted = find.integer(0) >= find.integer(1);
-  std::string state = find.text(2);
-  find.reset();
-  if (state != "running") return state;  // canceled meanwhile: keep what the operator decided
-  std::string next = exhausted ? "failed" : "retry";
-  impl_->db
-      ->prepare(
-          "UPDATE jobs SET state = ?, last_error = ?, not_before = ?, lease_owner = NULL, updated_at = ?, "
-          "finished_at = CASE WHEN ? = 'failed' THEN ? ELSE finished_at END WHERE id = ?")
-      .bind(1, next).bind(2, error).bind(3, unixSecondsNow() + retry_delay_s).bind(4, now).bind(5, next)
-      .bind(6, now).bind(7, id).run();
-  impl_->event(id, next, error, now);
+  auto job = impl_->leasedBy(id, worker);
+  if (!job) return std::nullopt;  // canceled or taken over meanwhile: keep what happened
+  JobState next = job->attempts >= job->max_attempts ? JobState::Failed : JobState::Retry;
+  impl_->endAttempt(*job, next, error, unixSecondsNow() + retry_delay_s, now);
+  impl_->changeSeries(*job, impl_->seriesAfter(*job, next, error), now);
   tx.commit();
   return next;
 }
 
-void JobQueue::failPermanently(int64_t id, const std::string& error) {
+bool JobQueue::failPermanently(int64_t id, const std::string& worker, const std::string& error,
+                               const std::optional<SeriesChange>& series) {
   std::lock_guard lock(impl_->mutex);
   std::string now = isoUtcNow();
   sql::Transaction tx(*impl_->db);
-  impl_->db
-      ->prepare(
-          "UPDATE jobs SET state = 'failed', last_error = ?, lease_owner = NULL, updated_at = ?, finished_at = ? "
-          "WHERE id = ? AND state = 'running'")
-      .bind(1, error).bind(2, now).bind(3, now).bind(4, id).run();
-  if (impl_->db->changes() > 0) impl_->event(id, "failed", error, now);
+  auto job = impl_->leasedBy(id, worker);
+  if (!job) return false;
+  impl_->endAttempt(*job, JobState::Failed, error, 0, now);
+  impl_->changeSeries(*job, series.value_or(impl_->seriesAfter(*job, JobState::Failed, error)), now);
   tx.commit();
+  return true;
+}
+
+std::optional<JobState> JobQueue::workerDied(int64_t id, const std::string& worker, const std::string& cause,
+                                             int max_crashes) {
+  std::lock_guard lock(impl_->mutex);
+  std::string now = isoUtcNow();
+  sql::Transaction tx(*impl_->db);
+  auto job = impl_->leasedBy(id, worker);
+  if (!job) return std::nullopt;
+  const int crashes = job->crashes + 1;
+  impl_->db->prepare("UPDATE jobs SET crashes = ? WHERE id = ?").bind(1, crashes).bind(2, id).run();
+  const bool poisoned = crashes >= max_crashes;
+  const bool exhausted = job->attempts >= job->max_attempts;
+  JobState next = poisoned || exhausted ? JobState::Failed : JobState::Retry;
+  std::string error = cause + (crashes > 1 ? ", " + std::to_string(crashes) + " times" : "");
+  impl_->endAttempt(*job, next, error, 0, now);  // a retry starts at once, in a fresh worker
+  impl_->changeSeries(*job, impl_->seriesAfter(*job, next, error), now);
+  tx.commit();
+  return next;
 }
 
 bool JobQueue::cancel(int64_t id, const std::string& why) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->transition(id, "state = 'canceled', lease_owner = NULL, finished_at = ?1",
-                           "'queued','retry','running'", "canceled", why);
+  std::string now = isoUtcNow();
+  sql::Transaction tx(*impl_->db);
+  auto job = impl_->find(id);
+  if (!job || !canCancel(job->state)) return false;
+  impl_->db
+      ->prepare("UPDATE jobs SET state = 'canceled', lease_owner = NULL, lease_until = NULL, updated_at = ?, "
+                "finished_at = ? WHERE id = ?")
+      .bind(1, now).bind(2, now).bind(3, id).run();
+  impl_->event(id, JobState::Canceled, why, now);
+  impl_->changeSeries(*job, {SeriesState::Canceled, std::string(toString(job->kind)) + " job " + std::to_string(id) +
+                                                        " canceled: " + why},
+                      now);
+  tx.commit();
+  return true;
 }
 
 bool JobQueue::retryNow(int64_t id, const std::string& why) {
   std::lock_guard lock(impl_->mutex);
-  // A failed or canceled job gets a fresh set of attempts.
-  return impl_->transition(id,
-                           "state = 'queued', not_before = 0, lease_owner = NULL, finished_at = NULL, "
-                           "attempts = CASE WHEN state IN ('failed','canceled') THEN 0 ELSE attempts END",
-                           "'failed','canceled','retry'", "queued", why);
+  std::string now = isoUtcNow();
+  sql::Transaction tx(*impl_->db);
+  auto job = impl_->find(id);
+  if (!job || !canRetry(job->state)) return false;
+  // A failed or canceled job gets a fresh set of attempts and crashes.
+  const bool fresh = job->state == JobState::Failed || job->state == JobState::Canceled;
+  impl_->db
+      ->prepare("UPDATE jobs SET state = 'queued', not_before = 0, lease_owner = NULL, lease_until = NULL, "
+                "finished_at = NULL, updated_at = ?, attempts = CASE WHEN ? THEN 0 ELSE attempts END, "
+                "crashes = CASE WHEN ? THEN 0 ELSE crashes END WHERE id = ?")
+      .bind(1, now).bind(2, int64_t{fresh}).bind(3, int64_t{fresh}).bind(4, id).run();
+  impl_->event(id, JobState::Queued, why, now);
+  const bool render = job->kind == JobKind::Render;
+  impl_->changeSeries(*job,
+                      {render ? SeriesState::Queued : SeriesState::Complete,
+                       std::string(toString(job->kind)) + " job " + std::to_string(id) + " queued again: " + why},
+                      now);
+  tx.commit();
+  return true;
+}
+
+bool JobQueue::abandon(int64_t id, const std::string& why) {
+  std::lock_guard lock(impl_->mutex);
+  std::string now = isoUtcNow();
+  sql::Transaction tx(*impl_->db);
+  auto job = impl_->find(id);
+  if (!job || !isActive(job->state)) return false;
+  impl_->endAttempt(*job, JobState::Failed, why, 0, now);
+  impl_->changeSeries(*job, impl_->seriesAfter(*job, JobState::Failed, why), now);
+  tx.commit();
+  return true;
 }
 
 int JobQueue::requeueExpiredLeases() {
   std::lock_guard lock(impl_->mutex);
-  std::string now = isoUtcNow();
-  sql::Transaction tx(*impl_->db);
-  auto s = impl_->db->prepare(
-      "UPDATE jobs SET state = 'queued', lease_owner = NULL, updated_at = ? "
-      "WHERE state = 'running' AND lease_until < ? RETURNING id");
-  s.bind(1, now).bind(2, unixSecondsNow());
-  std::vector<int64_t> ids;
-  while (s.step()) ids.push_back(s.integer(0));
-  s.reset();
-  for (auto id : ids) impl_->event(id, "queued", "lease expired: the worker stopped answering", now);
-  tx.commit();
-  return static_cast<int>(ids.size());
+  return impl_->requeueRunning("lease_until < ?", unixSecondsNow(), "lease expired: the worker stopped answering");
 }
 
 int JobQueue::requeueAllRunning(const std::string& why) {
   std::lock_guard lock(impl_->mutex);
-  std::string now = isoUtcNow();
-  sql::Transaction tx(*impl_->db);
+  return impl_->requeueRunning("1", 0, why);
+}
+
+std::optional<Job> JobQueue::runningJobOf(const std::string& worker) {
+  std::lock_guard lock(impl_->mutex);
+  auto s = impl_->db->prepare(std::string("SELECT ") + kJobColumns +
+                              " FROM jobs WHERE state = 'running' AND lease_owner = ? ORDER BY id LIMIT 1");
+  s.bind(1, worker);
+  if (!s.step()) return std::nullopt;
+  return readJob(s);
+}
+
+std::vector<OrphanSeries> JobQueue::seriesWithoutActiveJob() {
+  std::lock_guard lock(impl_->mutex);
   auto s = impl_->db->prepare(
-      "UPDATE jobs SET state = 'queued', lease_owner = NULL, updated_at = ? WHERE state = 'running' RETURNING id");
-  s.bind(1, now);
-  std::vector<int64_t> ids;
-  while (s.step()) ids.push_back(s.integer(0));
-  s.reset();
-  for (auto id : ids) impl_->event(id, "queued", why, now);
-  tx.commit();
-  return static_cast<int>(ids.size());
+      "SELECT se.series_uid, st.study_uid, se.state FROM series se JOIN studies st ON st.id = se.study_pk "
+      "WHERE se.state IN ('complete', 'queued', 'processing') AND NOT EXISTS (SELECT 1 FROM jobs j "
+      "WHERE j.series_uid = se.series_uid AND j.kind IN ('route', 'render') "
+      "AND j.state IN ('queued', 'running', 'retry')) ORDER BY se.id");
+  std::vector<OrphanSeries> out;
+  while (s.step())
+    out.push_back({s.text(0), s.text(1), parseSeriesState(s.text(2)).value_or(SeriesState::Complete)});
+  return out;
+}
+
+std::vector<Job> JobQueue::rendersWithoutSends(const std::string& finished_since) {
+  std::lock_guard lock(impl_->mutex);
+  auto s = impl_->db->prepare(std::string("SELECT ") + kJobColumns +
+                              " FROM jobs r WHERE r.kind = 'render' AND r.state = 'succeeded' "
+                              "AND r.id = (SELECT MAX(id) FROM jobs x WHERE x.kind = 'render' AND "
+                              "x.state = 'succeeded' AND x.series_uid = r.series_uid) "
+                              "AND r.finished_at >= ? AND NOT EXISTS (SELECT 1 FROM jobs s WHERE s.kind = 'send' AND "
+                              "json_extract(s.payload, '$.render_job') = r.id) ORDER BY r.id");
+  s.bind(1, finished_since);
+  std::vector<Job> out;
+  while (s.step()) out.push_back(readJob(s));
+  return out;
 }
 
 std::optional<Job> JobQueue::get(int64_t id) {
   std::lock_guard lock(impl_->mutex);
-  auto s = impl_->db->prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?");
-  s.bind(1, id);
-  if (!s.step()) return std::nullopt;
-  return readJob(s);
+  return impl_->find(id);
 }
 
 std::vector<Job> JobQueue::list(const JobFilter& f) {
@@ -257,7 +393,7 @@ std::vector<Job> JobQueue::list(const JobFilter& f) {
                               " FROM jobs WHERE (?1 = '' OR state = ?1) AND (?2 = '' OR kind = ?2) "
                               "AND (?3 = '' OR study_uid = ?3) AND (?4 = '' OR series_uid = ?4) "
                               "ORDER BY id DESC LIMIT ?5");
-  s.bind(1, f.state).bind(2, f.kind).bind(3, f.study_uid).bind(4, f.series_uid).bind(5, f.limit);
+  s.bind(1, f.state ? toString(*f.state) : "").bind(2, f.kind ? toString(*f.kind) : "").bind(3, f.study_uid).bind(4, f.series_uid).bind(5, f.limit);
   std::vector<Job> out;
   while (s.step()) out.push_back(readJob(s));
   return out;

@@ -142,7 +142,7 @@ class ConsoleApi : public ::testing::Test {
     index = std::make_unique<Index>(dir / "index.sqlite");
     jobs = std::make_unique<JobQueue>(dir / "index.sqlite");
     for (int i = 0; i < 3; ++i) index->addInstance(instance("1.2.3.2." + std::to_string(i), kSeries, kXss));
-    index->setSeriesState(kSeries, "complete", "quiet 2 s");
+    index->setSeriesState(kSeries, SeriesState::Complete, "quiet 2 s");
   }
 
   void start(const std::string& token = kToken, bool with_actions = true, const std::string& launch_secret = "") {
@@ -235,8 +235,9 @@ class ConsoleApi : public ::testing::Test {
 
   // A succeeded render job with its files, as the render worker leaves them.
   int64_t renderedJob() {
-    int64_t id = jobs->enqueue({"render", kStudy, kSeries, "ct-bundle"});
-    EXPECT_TRUE(jobs->claimNext({"render"}, "w", 60));
+    index->setSeriesState(kSeries, SeriesState::Complete, "quiet 10 s");
+    int64_t id = jobs->enqueue({JobKind::Render, kStudy, kSeries, "ct-bundle"}, SeriesChange{SeriesState::Queued, "rule ct-bundle"});
+    EXPECT_TRUE(jobs->claimNext({JobKind::Render}, "w", 60));
     JobOutput spin;
     spin.job_id = id;
     spin.output_key = "vr_spin:ct-bone";
@@ -261,8 +262,7 @@ class ConsoleApi : public ::testing::Test {
     writeFile(job_dir / "mesh" / "model.stl", std::string(84, '\0'));
     jobs->recordOutputFile(id, spin.output_key, "1.2.840.10008.5.1.4.1.1.7.2", std::to_string(id) + "/dicom/spin.dcm", 9, 2);
     jobs->recordOutputFile(id, mesh.output_key, "1.2.840.10008.5.1.4.1.1.104.3", std::to_string(id) + "/dicom/mesh.dcm", 9, 0);
-    jobs->succeed(id);
-    index->setSeriesState(kSeries, "done", "2 objects rendered in 3 s (64x64x3, 0.50x0.50x1.00 mm)");
+    jobs->succeed(id, "w", {"", SeriesChange{SeriesState::Done, "2 objects rendered in 3 s (64x64x3, 0.50x0.50x1.00 mm)"}, {}});
     return id;
   }
 
@@ -344,7 +344,7 @@ TEST_F(ConsoleApi, DicomTextComesBackAsJsonStringsNeverAsMarkup) {
 TEST_F(ConsoleApi, JobsListFilterDetailAndValidation) {
   start();
   int64_t done = renderedJob();
-  int64_t queued = jobs->enqueue({"send", kStudy, kSeries, "ct-bundle", "pacs"});
+  int64_t queued = jobs->enqueue({JobKind::Send, kStudy, kSeries, "ct-bundle", "pacs"});
   auto all = get("/api/jobs").parsed();
   EXPECT_EQ(all["jobs"].size(), 2u);
   EXPECT_EQ(all["counts"]["succeeded"], 1);
@@ -366,7 +366,7 @@ TEST_F(ConsoleApi, JobsListFilterDetailAndValidation) {
 
 TEST_F(ConsoleApi, MutationsNeedTheBearerToken) {
   start();
-  int64_t id = jobs->enqueue({"render", kStudy, kSeries, "ct-bundle"});
+  int64_t id = jobs->enqueue({JobKind::Render, kStudy, kSeries, "ct-bundle"});
   for (const std::string& path : std::vector<std::string>{"/api/jobs/" + std::to_string(id) + "/cancel", "/api/jobs/" + std::to_string(id) + "/retry",
                                  "/api/studies/" + kStudy + "/render", "/api/series/" + kSeries + "/render",
                                  std::string("/api/launch-tokens")}) {
@@ -375,23 +375,23 @@ TEST_F(ConsoleApi, MutationsNeedTheBearerToken) {
     EXPECT_TRUE(missing.parsed().contains("error")) << path;
     EXPECT_EQ(post(path, "wrong-token").status, 401) << path;
   }
-  EXPECT_EQ(jobs->get(id)->state, "queued");
+  EXPECT_EQ(jobs->get(id)->state, JobState::Queued);
   EXPECT_TRUE(actions.calls.empty());
 }
 
 TEST_F(ConsoleApi, MutationsAreDisabledWithoutAConfiguredToken) {
   start("");
-  int64_t id = jobs->enqueue({"render", kStudy, kSeries, "ct-bundle"});
+  int64_t id = jobs->enqueue({JobKind::Render, kStudy, kSeries, "ct-bundle"});
   auto r = post("/api/jobs/" + std::to_string(id) + "/cancel", "anything");
   EXPECT_EQ(r.status, 403);
   EXPECT_TRUE(r.parsed().contains("error"));
   EXPECT_EQ(post("/api/studies/" + kStudy + "/render").status, 403);
-  EXPECT_EQ(jobs->get(id)->state, "queued");
+  EXPECT_EQ(jobs->get(id)->state, JobState::Queued);
 }
 
 TEST_F(ConsoleApi, CancelAndRetryChangeTheJobAndWakeTheWorkers) {
   start();
-  int64_t id = jobs->enqueue({"render", kStudy, kSeries, "ct-bundle"});
+  int64_t id = jobs->enqueue({JobKind::Render, kStudy, kSeries, "ct-bundle"});
   auto path = "/api/jobs/" + std::to_string(id);
   EXPECT_EQ(post(path + "/retry", kToken).status, 409);  // queued: nothing to retry
   auto canceled = post(path + "/cancel", kToken);
@@ -554,10 +554,10 @@ TEST_F(ConsoleApi, TimelineHasTheMilestonesOfAStudy) {
 
 TEST_F(ConsoleApi, DashboardHasCountersErrorsAndThroughput) {
   start();
-  int64_t failed = jobs->enqueue({"send", kStudy, kSeries, "ct-bundle", "pacs", "{}", 0, 1});
-  jobs->claimNext({"send"}, "w", 60);
-  jobs->fail(failed, "C-STORE to PACS@10.0.0.5:104 failed: association rejected", 1);
-  index->setSeriesState(kSeries, "refused", "not a volume: 3 single frames without geometry");
+  int64_t failed = jobs->enqueue({JobKind::Send, kStudy, kSeries, "ct-bundle", "pacs", "{}", 0, 1});
+  jobs->claimNext({JobKind::Send}, "w", 60);
+  jobs->fail(failed, "w", "C-STORE to PACS@10.0.0.5:104 failed: association rejected", 1);
+  index->setSeriesState(kSeries, SeriesState::Refused, "not a volume: 3 single frames without geometry");
   auto body = get("/api/dashboard").parsed();
   EXPECT_EQ(body["jobs"]["failed"], 1);
   EXPECT_EQ(body["throughput"]["minutes"].size(), 60u);
@@ -815,7 +815,7 @@ TEST_F(ConsoleApi, ASignedLaunchLinkOpensItsStudyOnlyForTheBrowserThatFollowedIt
   const std::string other_study = "1.2.4.1", other_series = "1.2.4.2";
   index->addInstance(instance("1.2.4.2.0", other_series, "other series", other_study));
   int64_t id = renderedJob();
-  int64_t other_job = jobs->enqueue({"render", other_study, other_series, "ct-bundle"});
+  int64_t other_job = jobs->enqueue({JobKind::Render, other_study, other_series, "ct-bundle"});
   const int64_t expires = static_cast<int64_t>(unixSecondsNow()) + 60;
   auto link = [&](const std::string& study) {
     return "/launch?studyUID=" + study + "&token=" + console::signLaunchToken(kLaunchSecret, study, expires);
@@ -965,7 +965,7 @@ TEST_F(ConsoleApi, FailedAuthenticationsFromOneAddressAreAnswered429ForAWhile) {
     context.launch_secret = kLaunchSecret;
     context.auth_block = std::chrono::seconds(2);
   });
-  int64_t id = jobs->enqueue({"render", kStudy, kSeries, "ct-bundle"});
+  int64_t id = jobs->enqueue({JobKind::Render, kStudy, kSeries, "ct-bundle"});
   const std::string cancel = "/api/jobs/" + std::to_string(id) + "/cancel";
   // Calls without any token are no guesses: not counted.
   for (int i = 0; i < 15; ++i) EXPECT_EQ(post(cancel).status, 401);
@@ -980,7 +980,7 @@ TEST_F(ConsoleApi, FailedAuthenticationsFromOneAddressAreAnswered429ForAWhile) {
   const std::string link = "/launch?studyUID=" + kStudy + "&token=" +
                            console::signLaunchToken(kLaunchSecret, kStudy, static_cast<int64_t>(unixSecondsNow()) + 60);
   EXPECT_EQ(get(link).status, 429);
-  EXPECT_EQ(jobs->get(id)->state, "queued");
+  EXPECT_EQ(jobs->get(id)->state, JobState::Queued);
   // What needs no token still works.
   EXPECT_EQ(get("/api/health").status, 200);
   EXPECT_EQ(get("/api/studies").status, 200);

@@ -50,7 +50,7 @@ TEST(Index, AddedInstancesBuildPatientStudySeries) {
   auto series = index.series("1.2.3.2");
   ASSERT_TRUE(series);
   EXPECT_EQ(series->instances, 2);
-  EXPECT_EQ(series->state, "receiving");
+  EXPECT_EQ(series->state, SeriesState::Receiving);
   EXPECT_EQ(index.seriesFiles("1.2.3.2").size(), 2u);
   EXPECT_FALSE(index.series("9.9"));
 }
@@ -79,10 +79,10 @@ TEST(Index, LateInstanceReturnsSeriesToReceivingWithReason) {
   TempDir dir;
   Index index(dir / "index.sqlite");
   index.addInstance(instance("1.1"));
-  index.setSeriesState("1.2.3.2", "complete", "quiet 10 s");
+  index.setSeriesState("1.2.3.2", SeriesState::Complete, "quiet 10 s");
   index.addInstance(instance("1.2"));
   auto series = index.series("1.2.3.2");
-  EXPECT_EQ(series->state, "receiving");
+  EXPECT_EQ(series->state, SeriesState::Receiving);
   EXPECT_EQ(series->state_reason, "late instance after complete");
   auto transitions = index.seriesTransitions("1.2.3.2");
   ASSERT_EQ(transitions.size(), 3u);

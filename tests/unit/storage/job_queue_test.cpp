@@ -20,7 +20,7 @@ struct QueueFixture {
 
 NewJob renderJob(const std::string& series, int priority = 0) {
   NewJob j;
-  j.kind = "render";
+  j.kind = JobKind::Render;
   j.series_uid = series;
   j.study_uid = "1.2";
   j.priority = priority;
@@ -33,14 +33,14 @@ TEST(JobQueue, ClaimTakesHighestPriorityThenOldestAndRecordsAttempt) {
   QueueFixture f;
   auto low = f.queue.enqueue(renderJob("a"));
   auto high = f.queue.enqueue(renderJob("b", 5));
-  auto job = f.queue.claimNext({"render"}, "w1", 30);
+  auto job = f.queue.claimNext({JobKind::Render}, "w1", 30);
   ASSERT_TRUE(job);
   EXPECT_EQ(job->id, high);
-  EXPECT_EQ(job->state, "running");
+  EXPECT_EQ(job->state, JobState::Running);
   EXPECT_EQ(job->attempts, 1);
-  EXPECT_EQ(f.queue.claimNext({"render"}, "w1", 30)->id, low);
-  EXPECT_FALSE(f.queue.claimNext({"render"}, "w1", 30));
-  EXPECT_FALSE(f.queue.claimNext({"send"}, "w1", 30));
+  EXPECT_EQ(f.queue.claimNext({JobKind::Render}, "w1", 30)->id, low);
+  EXPECT_FALSE(f.queue.claimNext({JobKind::Render}, "w1", 30));
+  EXPECT_FALSE(f.queue.claimNext({JobKind::Send}, "w1", 30));
 }
 
 TEST(JobQueue, ConcurrentWorkersNeverGetTheSameJob) {
@@ -51,7 +51,7 @@ TEST(JobQueue, ConcurrentWorkersNeverGetTheSameJob) {
   for (int w = 0; w < 4; ++w)
     workers.emplace_back([&, w] {
       JobQueue own(f.dir / "index.sqlite");
-      while (auto job = own.claimNext({"render"}, "w" + std::to_string(w), 30)) claimed[w].push_back(job->id);
+      while (auto job = own.claimNext({JobKind::Render}, "w" + std::to_string(w), 30)) claimed[w].push_back(job->id);
     });
   for (auto& t : workers) t.join();
   std::set<int64_t> all;
@@ -69,16 +69,16 @@ TEST(JobQueue, FailedAttemptRetriesAfterDelayThenFailsWhenAttemptsRunOut) {
   NewJob j = renderJob("a");
   j.max_attempts = 2;
   auto id = f.queue.enqueue(j);
-  f.queue.claimNext({"render"}, "w", 30);
-  EXPECT_EQ(f.queue.fail(id, "PACS unreachable", 3600), "retry");
-  EXPECT_FALSE(f.queue.claimNext({"render"}, "w", 30)) << "not before its time";
+  f.queue.claimNext({JobKind::Render}, "w", 30);
+  EXPECT_EQ(f.queue.fail(id, "w", "PACS unreachable", 3600), JobState::Retry);
+  EXPECT_FALSE(f.queue.claimNext({JobKind::Render}, "w", 30)) << "not before its time";
   EXPECT_EQ(f.queue.get(id)->last_error, "PACS unreachable");
   f.queue.retryNow(id);
-  ASSERT_TRUE(f.queue.claimNext({"render"}, "w", 30));
-  EXPECT_EQ(f.queue.fail(id, "still unreachable", 0), "failed");
-  EXPECT_EQ(f.queue.get(id)->state, "failed");
+  ASSERT_TRUE(f.queue.claimNext({JobKind::Render}, "w", 30));
+  EXPECT_EQ(f.queue.fail(id, "w", "still unreachable", 0), JobState::Failed);
+  EXPECT_EQ(f.queue.get(id)->state, JobState::Failed);
   EXPECT_TRUE(f.queue.retryNow(id)) << "an operator may retry a failed job";
-  auto again = f.queue.claimNext({"render"}, "w", 30);
+  auto again = f.queue.claimNext({JobKind::Render}, "w", 30);
   ASSERT_TRUE(again);
   EXPECT_EQ(again->attempts, 1);
 }
@@ -86,12 +86,12 @@ TEST(JobQueue, FailedAttemptRetriesAfterDelayThenFailsWhenAttemptsRunOut) {
 TEST(JobQueue, ExpiredLeaseReturnsJobToQueued) {
   QueueFixture f;
   auto id = f.queue.enqueue(renderJob("a"));
-  ASSERT_TRUE(f.queue.claimNext({"render"}, "crashed-worker", 0.01));
+  ASSERT_TRUE(f.queue.claimNext({JobKind::Render}, "crashed-worker", 0.01));
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   EXPECT_EQ(f.queue.requeueExpiredLeases(), 1);
-  EXPECT_EQ(f.queue.get(id)->state, "queued");
+  EXPECT_EQ(f.queue.get(id)->state, JobState::Queued);
   EXPECT_FALSE(f.queue.heartbeat(id, "crashed-worker", 30, "render", 50)) << "the lease is gone";
-  auto job = f.queue.claimNext({"render"}, "w2", 30);
+  auto job = f.queue.claimNext({JobKind::Render}, "w2", 30);
   ASSERT_TRUE(job);
   EXPECT_EQ(job->attempts, 2);
   EXPECT_TRUE(f.queue.heartbeat(id, "w2", 30, "render", 50));
@@ -101,11 +101,11 @@ TEST(JobQueue, ExpiredLeaseReturnsJobToQueued) {
 TEST(JobQueue, CanceledJobIsNeitherClaimedNorOverwrittenByItsWorker) {
   QueueFixture f;
   auto id = f.queue.enqueue(renderJob("a"));
-  ASSERT_TRUE(f.queue.claimNext({"render"}, "w", 30));
+  ASSERT_TRUE(f.queue.claimNext({JobKind::Render}, "w", 30));
   EXPECT_TRUE(f.queue.cancel(id));
-  f.queue.succeed(id);
-  EXPECT_EQ(f.queue.fail(id, "late failure", 0), "canceled");
-  EXPECT_EQ(f.queue.get(id)->state, "canceled");
+  EXPECT_FALSE(f.queue.succeed(id, "w"));
+  EXPECT_EQ(f.queue.fail(id, "w", "late failure", 0), std::nullopt);
+  EXPECT_EQ(f.queue.get(id)->state, JobState::Canceled);
   EXPECT_FALSE(f.queue.cancel(id));
   auto events = f.queue.events(id);
   ASSERT_GE(events.size(), 3u);
@@ -115,10 +115,10 @@ TEST(JobQueue, CanceledJobIsNeitherClaimedNorOverwrittenByItsWorker) {
 TEST(JobQueue, RunningJobsOfADeadProcessAreRequeuedAtStartup) {
   QueueFixture f;
   auto id = f.queue.enqueue(renderJob("a"));
-  f.queue.claimNext({"render"}, "old-process", 3600);
+  f.queue.claimNext({JobKind::Render}, "old-process", 3600);
   JobQueue restarted(f.dir / "index.sqlite");
   EXPECT_EQ(restarted.requeueAllRunning("node restarted"), 1);
-  EXPECT_EQ(restarted.get(id)->state, "queued");
+  EXPECT_EQ(restarted.get(id)->state, JobState::Queued);
 }
 
 TEST(JobQueue, PlannedOutputUidsAreKeptAcrossReplanning) {

@@ -31,10 +31,10 @@ struct RetentionFixture {
     n.file_size = static_cast<uint64_t>(bytes);
     index.addInstance(n);
     if (!send_state.empty()) {
-      auto id = jobs.enqueue({"send", uid, uid + ".1", "", "pacs"});
-      jobs.claimNext({"send"}, "w", 60);
-      if (send_state == "succeeded") jobs.succeed(id);
-      if (send_state == "failed") jobs.failPermanently(id, "unreachable");
+      auto id = jobs.enqueue({JobKind::Send, uid, uid + ".1", "", "pacs"});
+      jobs.claimNext({JobKind::Send}, "w", 60);
+      if (send_state == "succeeded") jobs.succeed(id, "w");
+      if (send_state == "failed") jobs.failPermanently(id, "w", "unreachable");
     }
     return slot.relative_path;
   }
@@ -83,9 +83,9 @@ TEST(Retention, RenderedResultsFollowTheirStudy) {
   f.study("2.2", 10, "failed");
   const auto results = f.dir / "results";
   auto render_of = [&](const std::string& uid) {
-    const auto id = f.jobs.enqueue({"render", uid, uid + ".1", "ct-bundle", ""});
-    f.jobs.claimNext({"render"}, "w", 60);
-    f.jobs.succeed(id);
+    const auto id = f.jobs.enqueue({JobKind::Render, uid, uid + ".1", "ct-bundle", ""});
+    f.jobs.claimNext({JobKind::Render}, "w", 60);
+    f.jobs.succeed(id, "w");
     std::filesystem::create_directories(results / std::to_string(id) / "png");
     std::ofstream(results / std::to_string(id) / "png" / "ct-bone-anterior.png") << std::string(1000, 'p');
     return results / std::to_string(id);

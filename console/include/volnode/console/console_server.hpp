@@ -41,6 +41,16 @@ struct HealthReport {
   // render workers (render_workers < 0: not reported by the application)
   int render_workers = -1;
   int render_workers_busy = 0;
+  struct Worker {
+    std::string name;               // worker-<slot>-<pid>: the lease owner of its jobs
+    int pid = -1;                   // -1: being restarted
+    int64_t job_id = 0;             // 0: idle
+    double job_seconds = 0;
+  };
+  std::vector<Worker> workers;      // the worker processes
+  int64_t worker_deaths = 0;        // crashes, kills and time-outs since start
+  int64_t worker_timeouts = 0;      // of which killed for exceeding render.job_timeout_s
+  int64_t jobs_failed_by_crashes = 0;
   std::string render_backend;       // "cpu" | "gpu" | "auto"
   // the X server for rendering: "" not reported, "not needed", "running", or why it is not
   std::string display_state;

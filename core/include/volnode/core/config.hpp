@@ -84,7 +84,10 @@ struct CompletionConfig {
 
 struct RenderConfig {
   std::string backend = "auto";  // auto | cpu | gpu
-  int workers = 1;
+  int workers = 1;               // worker processes running route and render jobs
+  double job_timeout_s = 1800;   // a job running longer has its worker killed (counts as a crash)
+  int max_crashes = 2;           // a job whose worker died this often fails for good
+  int max_memory_mb = 0;         // per worker, enforced by the kernel (RLIMIT_DATA); 0: 80 % of RAM / workers
   int size = 512;
   int spin_frames = 36;
   std::string annotation = "{PatientID} {StudyDate}";  // empty: no identifiers burned in

@@ -8,8 +8,10 @@
 // Early completion (release, expected count) also needs the slice positions to
 // be contiguous (no gap over 1.5x the median spacing); a series that looks
 // incomplete by geometry waits for the full quiet period.
-// The monitor owns the receiving -> complete transition; state lives in the
-// index, so a restart simply re-evaluates the series still `receiving`.
+// The monitor decides the receiving -> complete transition from the index alone
+// (no received file is read here); the caller marks the series complete and
+// queues its route job in one transaction. State lives in the index, so a
+// restart simply re-evaluates the series still `receiving`.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -33,6 +35,11 @@ struct ContiguityCheck {
 // have no gap larger than max_ratio x the median gap.
 ContiguityCheck checkContiguity(const std::vector<SliceGeometry>& slices, double max_ratio = 1.5);
 
+struct CompletedSeries {
+  SeriesSummary series;
+  std::string reason;  // e.g. "quiet 10 s", "expected count 140/140"
+};
+
 class CompletionMonitor {
  public:
   CompletionMonitor(const CompletionConfig& config, Index& index);
@@ -41,8 +48,8 @@ class CompletionMonitor {
   void instanceKept(const std::string& series_uid, const std::string& study_uid, int64_t association_id);
   void associationEnded(int64_t association_id);
 
-  // Looks at every `receiving` series once; returns the UIDs it marked complete.
-  std::vector<std::string> tick(double now_unix);
+  // Looks at every `receiving` series once; returns those that are complete now.
+  std::vector<CompletedSeries> tick(double now_unix);
 
   // Seconds from now_unix until the earliest pending "association released +
   // grace" moment, so the loop ticks then rather than on its next period;

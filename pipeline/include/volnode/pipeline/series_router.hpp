@@ -1,9 +1,10 @@
 #pragma once
-// What happens to a complete series: the routing rules decide whether it is
-// rendered (a render job is queued: complete -> queued) or not (-> refused,
-// with the reason: the rule that said no, or why it is not a volume).
-#include <map>
-#include <mutex>
+// What happens to a complete series, decided in a worker process (it reads the
+// series' headers): the routing rules say whether it is rendered (a render job
+// is queued: complete -> queued) or not (-> refused, with the reason: the rule
+// that said no, or why it is not a volume). The decision is written with the
+// route job's success, in one transaction.
+#include <filesystem>
 #include <string>
 
 #include "volnode/pipeline/routing_rules.hpp"
@@ -12,32 +13,28 @@
 
 namespace volnode {
 
+// A route job's payload: the rule an on-demand request forced (empty: the rules
+// decide) and the priority its render job gets.
+struct RouteRequest {
+  std::string rule;
+  int priority = 0;
+};
+std::string routePayload(const RouteRequest& request);
+RouteRequest parseRoutePayload(const std::string& payload);
+
 class SeriesRouter {
  public:
-  SeriesRouter(Index& index, JobQueue& jobs, RuleSet rules, std::filesystem::path store_root);
+  SeriesRouter(Index& index, JobQueue& jobs, const RuleSet& rules, std::filesystem::path store_root);
 
-  // Routes every series in state `complete`; returns how many were routed.
-  int routeCompleted();
-  // Routes one series now (on-demand render); `rule_name` forces a rule.
-  // Returns the render job id, or 0 with the series refused.
-  int64_t route(const std::string& series_uid, const std::string& rule_name = "", int priority = 0);
-
-  // Series of this study that complete later (e.g. retrieved by C-MOVE for an
-  // on-demand render) are routed with this rule (empty: the rules decide) and priority.
-  void expectStudy(const std::string& study_uid, const std::string& rule_name, int priority);
-
-  const RuleSet& rules() const { return rules_; }
+  // The outcome of a route job for `series_uid`: the render job to queue and the
+  // series' new state, or the series refused with the reason. Throws Error for a
+  // failure worth retrying, Error(Errc::InvalidArgument) for an unknown forced rule.
+  JobSuccess decide(const std::string& series_uid, const RouteRequest& request);
 
  private:
-  struct Expectation {
-    std::string rule;
-    int priority = 0;
-  };
-  std::mutex mutex_;
-  std::map<std::string, Expectation> expected_;
   Index& index_;
   JobQueue& jobs_;
-  RuleSet rules_;
+  const RuleSet& rules_;
   std::filesystem::path store_root_;
 };
 

@@ -51,10 +51,12 @@ class Index : public SlotLedger {
   std::vector<std::string> removeStudy(const std::string& study_uid);
   int64_t storedBytes();
 
-  // --- series state (the completion monitor owns the transitions) ---
-  void setSeriesState(const std::string& series_uid, const std::string& state, const std::string& reason);
+  // --- series state (states.hpp; states a job brings are changed by JobQueue) ---
+  // False when the transition is not allowed from the series' current state;
+  // Error(Errc::NotFound) for an unknown series.
+  bool setSeriesState(const std::string& series_uid, SeriesState state, const std::string& reason);
   std::vector<SeriesTransition> seriesTransitions(const std::string& series_uid);
-  std::vector<SeriesSummary> seriesInState(const std::string& state);
+  std::vector<SeriesSummary> seriesInState(SeriesState state);
 
   // --- reads ---
   std::vector<StudySummary> listStudies(const StudyQuery& query);

@@ -1,10 +1,13 @@
 #pragma once
 // The persistent job queue (a table in the index). This class owns every job
-// state transition:
+// state transition (states.hpp):
 //   queued -> running -> succeeded | failed | retry(not_before) | canceled
+// and, in the same transaction, the state of the series a route or render job
+// works for, so a job and its series never disagree after a crash.
 // Claiming is one UPDATE ... RETURNING, so two workers never get the same job.
-// A running job holds a lease; when it expires (the worker died) the job is
-// queued again.
+// A running job holds a lease owned by one worker: only that worker may report
+// its outcome. When the lease expires (the worker stopped answering) the job is
+// queued again; when the worker process died, workerDied() counts a crash.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -12,10 +15,12 @@
 #include <string>
 #include <vector>
 
+#include "volnode/storage/states.hpp"
+
 namespace volnode {
 
 struct NewJob {
-  std::string kind;          // "render" | "send"
+  JobKind kind = JobKind::Render;
   std::string study_uid;
   std::string series_uid;
   std::string rule;
@@ -27,8 +32,11 @@ struct NewJob {
 
 struct Job {
   int64_t id = 0;
-  std::string kind, study_uid, series_uid, rule, destination, payload, state;
+  JobKind kind = JobKind::Render;
+  std::string study_uid, series_uid, rule, destination, payload;
+  JobState state = JobState::Queued;
   int priority = 0, attempts = 0, max_attempts = 0;
+  int crashes = 0;  // attempts whose worker process died
   double not_before = 0;
   std::string lease_owner;
   std::string last_error, warning, progress_stage;
@@ -51,9 +59,28 @@ struct JobOutput {
   std::string created;  // "YYYYMMDDHHMMSS", decided with the UIDs
 };
 
+// A change of the job's series made in the same transaction as the job's own.
+struct SeriesChange {
+  SeriesState to = SeriesState::Queued;
+  std::string reason;
+};
+
+// What a succeeded job leaves behind, written in one transaction with its success.
+struct JobSuccess {
+  std::string warning;
+  std::optional<SeriesChange> series;  // e.g. done, with what was rendered
+  std::vector<NewJob> follow_ups;      // e.g. the render job a route decided, or a render's send jobs
+};
+
+// A series that needs a route or render job but has none that is still active.
+struct OrphanSeries {
+  std::string series_uid, study_uid;
+  SeriesState state = SeriesState::Complete;
+};
+
 struct JobFilter {
-  std::string state;       // empty: any
-  std::string kind;        // empty: any
+  std::optional<JobState> state;  // empty: any
+  std::optional<JobKind> kind;    // empty: any
   std::string study_uid;   // empty: any
   std::string series_uid;  // empty: any
   int limit = 100;
@@ -64,29 +91,50 @@ class JobQueue {
   explicit JobQueue(const std::filesystem::path& index_path);
   ~JobQueue();
 
-  int64_t enqueue(const NewJob& job);
+  // Queues a job; `series` changes the job's series in the same transaction (it is
+  // not queued when that transition is not allowed: returns 0 then).
+  int64_t enqueue(const NewJob& job, const std::optional<SeriesChange>& series = std::nullopt);
   // Next runnable job of these kinds (queued, or retry whose time has come), now
-  // running under `worker`'s lease; nullopt when there is none.
-  std::optional<Job> claimNext(const std::vector<std::string>& kinds, const std::string& worker, double lease_s);
+  // running under `worker`'s lease; nullopt when there is none. A render job's
+  // series becomes `processing` in the same step.
+  std::optional<Job> claimNext(const std::vector<JobKind>& kinds, const std::string& worker, double lease_s);
   // Extends the lease and records progress. False when the job is no longer ours
   // (canceled, or the lease expired and someone else took it).
   bool heartbeat(int64_t id, const std::string& worker, double lease_s, const std::string& stage, double percent);
 
-  void succeed(int64_t id, const std::string& warning = "");
+  // The outcome of `worker`'s attempt. Each returns false / nullopt, changing
+  // nothing, when the job is no longer running under that worker's lease.
+  bool succeed(int64_t id, const std::string& worker, const JobSuccess& success = {});
   // A failed attempt: retry after `retry_delay_s` while attempts remain, else failed.
-  // Returns the new state ("retry" or "failed").
-  std::string fail(int64_t id, const std::string& error, double retry_delay_s);
-  // Failed for good (no retry makes sense, e.g. not a volume).
-  void failPermanently(int64_t id, const std::string& error);
+  // A render job's series goes back to queued, or to failed with the error.
+  std::optional<JobState> fail(int64_t id, const std::string& worker, const std::string& error, double retry_delay_s);
+  // Failed for good (no retry makes sense, e.g. not a volume); `series` as given.
+  bool failPermanently(int64_t id, const std::string& worker, const std::string& error,
+                       const std::optional<SeriesChange>& series = std::nullopt);
+  // The worker process running the job died (signal, OOM killer, time-out): the
+  // attempt counts as a crash; after `max_crashes` the job fails for good with
+  // `cause` and how often, else it is retried at once.
+  std::optional<JobState> workerDied(int64_t id, const std::string& worker, const std::string& cause, int max_crashes);
   // Operator actions. False when the job is in a state that does not allow it.
+  // Canceling a route or render job cancels its series; retrying queues it again.
   bool cancel(int64_t id, const std::string& why = "canceled by operator");
   bool retryNow(int64_t id, const std::string& why = "retry requested by operator");
+  // Fails an active job that can no longer succeed (e.g. its outputs are gone).
+  bool abandon(int64_t id, const std::string& why);
 
   // Running jobs whose lease ended go back to queued; returns how many.
   int requeueExpiredLeases();
   // At start-up (this process is the only owner of the store): every running job
   // belonged to a process that is gone.
   int requeueAllRunning(const std::string& why);
+  // The running job `worker` holds, if any (after its process died).
+  std::optional<Job> runningJobOf(const std::string& worker);
+
+  // For start-up repair: series waiting for a route or render job that no active
+  // job serves; the latest succeeded render of each series, finished since
+  // `finished_since` (ISO UTC), that has no send job.
+  std::vector<OrphanSeries> seriesWithoutActiveJob();
+  std::vector<Job> rendersWithoutSends(const std::string& finished_since);
 
   std::optional<Job> get(int64_t id);
   std::vector<Job> list(const JobFilter& filter);

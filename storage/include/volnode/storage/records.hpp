@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "volnode/storage/states.hpp"
+
 namespace volnode {
 
 // The attributes the index keeps of one instance, as read from its header.
@@ -57,7 +59,8 @@ struct SeriesSummary {
   int64_t instances = 0;
   std::string first_received, last_received;
   double last_received_unix = 0;
-  std::string state, state_reason, state_time;
+  SeriesState state = SeriesState::Receiving;
+  std::string state_reason, state_time;
   int64_t conflicts = 0;
 };
 
@@ -80,7 +83,7 @@ struct StudyQuery {
 };
 
 struct SeriesTransition {
-  std::string state, reason, at;
+  std::string state, reason, at;  // state: a name of states.hpp's SeriesState
 };
 
 struct AssociationRecord {

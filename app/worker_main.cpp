@@ -1,0 +1,93 @@
+#include "worker_main.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "volnode/core/error.hpp"
+#include "volnode/core/logging.hpp"
+#include "volnode/pipeline/job_worker.hpp"
+#include "volnode/pipeline/presets.hpp"
+#include "worker_sandbox.hpp"
+
+namespace volnode {
+namespace {
+
+constexpr int kControlFd = 3;  // the socket to the supervisor
+
+void tell(const std::string& line) {
+  std::string text = line + "\n";
+  [[maybe_unused]] auto ignored = ::send(kControlFd, text.data(), text.size(), MSG_NOSIGNAL);
+}
+
+// Waits for a wake-up or `seconds`; false once the node is gone.
+bool waitForWork(double seconds) {
+  pollfd fd{kControlFd, POLLIN, 0};
+  if (::poll(&fd, 1, static_cast<int>(seconds * 1000)) <= 0) return true;
+  char buffer[64];
+  ssize_t n = ::recv(kControlFd, buffer, sizeof buffer, MSG_DONTWAIT);
+  return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR));
+}
+
+int defaultMemoryMb(int workers) {
+  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0) return 0;
+  double total_mb = static_cast<double>(pages) * static_cast<double>(page) / (1024.0 * 1024.0);
+  return std::max(2048, static_cast<int>(0.8 * total_mb / std::max(1, workers)));
+}
+
+}  // namespace
+
+int runWorker(const Config& config, int slot) {
+  const std::string name = fmt::format("worker-{}-{}", slot, ::getpid());
+  LogConfig log_config = config.log;
+  log_config.file.clear();  // stderr, which the node reads into its own log
+  initLogging(log_config);
+  auto log = moduleLogger("pipeline");
+
+  int memory_mb = config.render.max_memory_mb > 0 ? config.render.max_memory_mb : defaultMemoryMb(config.render.workers);
+  auto resources = limitResources(memory_mb);
+
+  std::filesystem::path dir = config.storage.dir;
+  Index index(dir / "index.sqlite");
+  JobQueue jobs(dir / "index.sqlite");
+  RuleSet rules = RuleSet::forPresets(config.pipeline.presets_dir);
+  std::filesystem::create_directories(dir / "results");
+
+  SandboxPaths paths;
+  paths.writable_dirs = {dir / "results", "/tmp", "/var/tmp", "/dev"};
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+    paths.writable_files.push_back(dir / (std::string("index.sqlite") + suffix));
+  auto confinement = confine(paths);
+  std::vector<std::string> enforced = resources.enforced, skipped = resources.skipped;
+  enforced.insert(enforced.end(), confinement.enforced.begin(), confinement.enforced.end());
+  skipped.insert(skipped.end(), confinement.skipped.begin(), confinement.skipped.end());
+  log->info("{} ready: {}{}", name, fmt::join(enforced, ", "),
+            skipped.empty() ? "" : fmt::format("; not enforced: {}", fmt::join(skipped, "; ")));
+
+  JobWorkerSettings settings;
+  settings.name = name;
+  settings.render = RenderJobSettings{config.render, config.outputs, config.dicom.aet, dir / "store", dir / "results",
+                                      config.pipeline.presets_dir};
+  settings.destinations = config.destinations;
+  settings.send_max_attempts = config.sending.max_attempts;
+  JobWorker worker(settings, index, jobs, rules);
+  JobWorkerEvents events;
+  events.claimed = [](const Job& job) { tell("claimed " + std::to_string(job.id)); };
+  events.finished = [](const Job& job) { tell("finished " + std::to_string(job.id)); };
+  while (true) {
+    bool ran = false;
+    try {
+      ran = worker.runOne(events);
+    } catch (const std::exception& e) {
+      log->error("{}: {}", name, e.what());  // e.g. the index is busy: try again after a pause
+    }
+    if (!ran && !waitForWork(1.0)) break;
+  }
+  log->info("{}: the node is gone; stopping", name);
+  return 0;
+}
+
+}  // namespace volnode

@@ -1,0 +1,73 @@
+#pragma once
+// Starts and watches the worker processes (`volnode worker`) that run route and
+// render jobs, so that a file that crashes or exhausts a library costs one job
+// attempt and never the node:
+//   - a worker that dies (any signal, the OOM killer, kill -9) is replaced at
+//     once; the job it held is retried, or failed for good with the cause once
+//     its worker died render.max_crashes times ("worker killed by SIGSEGV while
+//     assembling series X, 2 times");
+//   - a job running longer than render.job_timeout_s has its worker killed (a hang
+//     counts as a crash);
+//   - workers die with the node (PR_SET_PDEATHSIG) and see it gone (EOF on their
+//     control socket).
+// Protocol: one Unix socket per worker (its fd 3). The node writes "w" to wake it
+// when a job may be waiting; the worker writes "claimed <id>" and "finished <id>"
+// lines. The worker's stderr is read and written to the node's log.
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "volnode/storage/job_queue.hpp"
+
+namespace volnode {
+
+struct WorkerPoolSettings {
+  std::vector<std::string> command;  // argv of a worker; "--slot N" is appended
+  int workers = 1;
+  double job_timeout_s = 1800;
+  int max_crashes = 2;
+};
+
+struct WorkerStatus {
+  std::string name;   // the lease owner of its jobs: worker-<slot>-<pid>
+  int pid = -1;
+  int64_t job_id = 0; // 0: idle
+  double job_seconds = 0;
+};
+
+struct SupervisorCounts {
+  int64_t worker_deaths = 0;   // any death while the node ran (crash, kill, time-out)
+  int64_t timeouts = 0;        // of which: killed for exceeding render.job_timeout_s
+  int64_t jobs_failed_by_crashes = 0;
+};
+
+class WorkerSupervisor {
+ public:
+  // `on_job_finished` runs on the supervisor's thread after a worker finished a job
+  // (e.g. to wake the sender); keep it short.
+  WorkerSupervisor(WorkerPoolSettings settings, JobQueue& jobs, std::function<void()> on_job_finished);
+  ~WorkerSupervisor();
+  WorkerSupervisor(const WorkerSupervisor&) = delete;
+  WorkerSupervisor& operator=(const WorkerSupervisor&) = delete;
+
+  void start();
+  // Stops the workers (SIGTERM, then SIGKILL) and waits for them.
+  void stop();
+  // A job may be waiting: idle workers look now instead of at their next poll.
+  void wake();
+
+  int count() const { return settings_.workers; }
+  int busy() const;
+  std::vector<WorkerStatus> status() const;
+  SupervisorCounts counts() const;
+
+ private:
+  struct Impl;
+  WorkerPoolSettings settings_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace volnode

@@ -1,0 +1,237 @@
+// Typed states and the transitions that change a job and its series together.
+#include <gtest/gtest.h>
+
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+
+#include "support/process.hpp"
+#include "volnode/core/error.hpp"
+#include "volnode/storage/index.hpp"
+#include "volnode/storage/job_queue.hpp"
+
+using namespace volnode;
+using volnode::test::TempDir;
+
+namespace {
+
+constexpr const char* kSeries = "1.2.3.2";
+constexpr const char* kStudy = "1.2.3.1";
+
+struct Fixture {
+  TempDir dir;
+  Index index{dir / "index.sqlite"};
+  JobQueue jobs{dir / "index.sqlite"};
+
+  Fixture() {
+    NewInstance n;
+    n.attributes.patient_id = "P1";
+    n.attributes.study_uid = kStudy;
+    n.attributes.series_uid = kSeries;
+    n.attributes.sop_uid = "1.2.3.4.1";
+    n.attributes.sop_class_uid = "1.2.840.10008.5.1.4.1.1.2";
+    n.file_path = "ab/cd/1.dcm";
+    n.file_size = 10;
+    index.addInstance(n);
+  }
+  SeriesState state() { return index.series(kSeries)->state; }
+  int64_t jobCount() { return static_cast<int64_t>(jobs.list({}).size()); }
+
+  // complete + route job, routed: render job queued, claimed by `worker`.
+  int64_t runningRender(const std::string& worker = "w") {
+    int64_t route = jobs.enqueue({JobKind::Route, kStudy, kSeries}, SeriesChange{SeriesState::Complete, "quiet"});
+    EXPECT_GT(route, 0);
+    EXPECT_TRUE(jobs.claimNext({JobKind::Route}, worker, 60));
+    JobSuccess routed;
+    routed.series = SeriesChange{SeriesState::Queued, "rule ct-bundle"};
+    routed.follow_ups.push_back({JobKind::Render, kStudy, kSeries, "ct-bundle"});
+    EXPECT_TRUE(jobs.succeed(route, worker, routed));
+    auto render = jobs.claimNext({JobKind::Render}, worker, 60);
+    EXPECT_TRUE(render);
+    return render ? render->id : 0;
+  }
+};
+
+}  // namespace
+
+TEST(States, NamesRoundTripAndUnknownNamesAreRefused) {
+  for (auto s : {SeriesState::Receiving, SeriesState::Complete, SeriesState::Queued, SeriesState::Processing,
+                 SeriesState::Done, SeriesState::Refused, SeriesState::Failed, SeriesState::Canceled})
+    EXPECT_EQ(parseSeriesState(toString(s)), s);
+  for (auto s : {JobState::Queued, JobState::Running, JobState::Retry, JobState::Succeeded, JobState::Failed,
+                 JobState::Canceled})
+    EXPECT_EQ(parseJobState(toString(s)), s);
+  for (auto k : {JobKind::Route, JobKind::Render, JobKind::Send}) EXPECT_EQ(parseJobKind(toString(k)), k);
+  EXPECT_FALSE(parseSeriesState("rendering"));
+  EXPECT_FALSE(parseJobState(""));
+}
+
+TEST(States, OnlyTheListedSeriesTransitionsAreAllowed) {
+  using S = SeriesState;
+  EXPECT_TRUE(seriesTransitionAllowed(S::Receiving, S::Complete));
+  EXPECT_FALSE(seriesTransitionAllowed(S::Receiving, S::Done)) << "a series is never done before it is complete";
+  EXPECT_FALSE(seriesTransitionAllowed(S::Receiving, S::Receiving));
+  EXPECT_TRUE(seriesTransitionAllowed(S::Processing, S::Receiving)) << "a late instance reopens any series";
+  EXPECT_FALSE(seriesTransitionAllowed(S::Done, S::Processing)) << "a render job is queued first";
+  EXPECT_FALSE(seriesTransitionAllowed(S::Canceled, S::Done));
+  EXPECT_TRUE(seriesTransitionAllowed(S::Canceled, S::Queued)) << "the operator may render it again";
+}
+
+TEST(States, TheSchemaRefusesAStateNoCodeKnows) {
+  Fixture f;
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((f.dir / "index.sqlite").c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, "UPDATE series SET state = 'rendering'", nullptr, nullptr, nullptr), SQLITE_CONSTRAINT);
+  EXPECT_EQ(sqlite3_exec(db,
+                         "INSERT INTO jobs(kind, created_at, updated_at) VALUES ('transcode', 'now', 'now')",
+                         nullptr, nullptr, nullptr),
+            SQLITE_CONSTRAINT);
+  EXPECT_EQ(sqlite3_exec(db,
+                         "INSERT INTO jobs(kind, state, created_at, updated_at) VALUES ('render', 'running', 'n', 'n')",
+                         nullptr, nullptr, nullptr),
+            SQLITE_CONSTRAINT)
+      << "a running job always has a lease owner";
+  sqlite3_close(db);
+  EXPECT_EQ(f.state(), SeriesState::Receiving);
+}
+
+TEST(States, IndexRefusesATransitionTheTableDoesNotList) {
+  Fixture f;
+  EXPECT_FALSE(f.index.setSeriesState(kSeries, SeriesState::Done, "too early"));
+  EXPECT_EQ(f.state(), SeriesState::Receiving);
+  EXPECT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Complete, "quiet"));
+  EXPECT_THROW(f.index.setSeriesState("9.9", SeriesState::Complete, "x"), Error);
+}
+
+TEST(States, AJobIsQueuedOnlyWithTheSeriesChangeItNeeds) {
+  Fixture f;
+  int64_t first = f.jobs.enqueue({JobKind::Route, kStudy, kSeries}, SeriesChange{SeriesState::Complete, "quiet"});
+  EXPECT_GT(first, 0);
+  EXPECT_EQ(f.state(), SeriesState::Complete);
+  // Completion deciding twice (or a second node) must not route the series twice.
+  EXPECT_EQ(f.jobs.enqueue({JobKind::Route, kStudy, kSeries}, SeriesChange{SeriesState::Complete, "quiet"}), 0);
+  EXPECT_EQ(f.jobCount(), 1);
+}
+
+TEST(States, ARenderSucceedsWithItsSeriesDoneAndItsSendJobsInOneStep) {
+  Fixture f;
+  int64_t render = f.runningRender();
+  EXPECT_EQ(f.state(), SeriesState::Processing);
+  JobSuccess done;
+  done.series = SeriesChange{SeriesState::Done, "4 objects"};
+  done.follow_ups.push_back({JobKind::Send, kStudy, kSeries, "ct-bundle", "pacs", "{\"render_job\": 2}"});
+  EXPECT_FALSE(f.jobs.succeed(render, "someone-else", done)) << "only the lease owner reports the outcome";
+  EXPECT_EQ(f.jobs.list({std::nullopt, JobKind::Send}).size(), 0u);
+  EXPECT_EQ(f.state(), SeriesState::Processing);
+  EXPECT_TRUE(f.jobs.succeed(render, "w", done));
+  EXPECT_EQ(f.state(), SeriesState::Done);
+  EXPECT_EQ(f.jobs.list({JobState::Queued, JobKind::Send}).size(), 1u);
+  EXPECT_TRUE(f.jobs.rendersWithoutSends("").empty());
+}
+
+TEST(States, FailAndFailPermanentlyCheckTheLeaseOwner) {
+  Fixture f;
+  int64_t render = f.runningRender();
+  EXPECT_EQ(f.jobs.fail(render, "intruder", "boom", 0), std::nullopt);
+  EXPECT_FALSE(f.jobs.failPermanently(render, "intruder", "boom"));
+  EXPECT_EQ(f.jobs.get(render)->state, JobState::Running);
+  EXPECT_EQ(f.jobs.fail(render, "w", "disk full", 60), JobState::Retry);
+  EXPECT_EQ(f.state(), SeriesState::Queued);
+  EXPECT_NE(f.index.series(kSeries)->state_reason.find("disk full"), std::string::npos);
+}
+
+TEST(States, CancelingARunningRenderCancelsItsSeriesAndItCanBeRenderedAgain) {
+  Fixture f;
+  int64_t render = f.runningRender();
+  EXPECT_TRUE(f.jobs.cancel(render, "canceled by operator"));
+  EXPECT_EQ(f.state(), SeriesState::Canceled) << "not 'queued': no job is queued";
+  EXPECT_FALSE(f.jobs.succeed(render, "w")) << "the worker finishing late changes nothing";
+  EXPECT_EQ(f.state(), SeriesState::Canceled);
+  for (const auto& job : f.jobs.list({})) EXPECT_FALSE(isActive(job.state)) << "job " << job.id;
+  // Rendering it again: a route job, then a render that completes.
+  EXPECT_GT(f.jobs.enqueue({JobKind::Route, kStudy, kSeries}, SeriesChange{SeriesState::Complete, "again"}), 0);
+  EXPECT_EQ(f.state(), SeriesState::Complete);
+}
+
+TEST(States, RetryingACanceledRenderQueuesItsSeriesAgain) {
+  Fixture f;
+  int64_t render = f.runningRender();
+  ASSERT_TRUE(f.jobs.cancel(render));
+  EXPECT_TRUE(f.jobs.retryNow(render));
+  EXPECT_EQ(f.state(), SeriesState::Queued);
+  EXPECT_EQ(f.jobs.get(render)->attempts, 0);
+}
+
+TEST(States, ALateInstanceDuringARenderKeepsTheSeriesReceiving) {
+  Fixture f;
+  int64_t render = f.runningRender();
+  NewInstance late;
+  late.attributes.patient_id = "P1";
+  late.attributes.study_uid = kStudy;
+  late.attributes.series_uid = kSeries;
+  late.attributes.sop_uid = "1.2.3.4.2";
+  late.attributes.sop_class_uid = "1.2.840.10008.5.1.4.1.1.2";
+  late.file_path = "ab/cd/2.dcm";
+  late.file_size = 10;
+  f.index.addInstance(late);
+  EXPECT_EQ(f.state(), SeriesState::Receiving);
+  EXPECT_TRUE(f.jobs.succeed(render, "w", {"", SeriesChange{SeriesState::Done, "rendered"}, {}}));
+  EXPECT_EQ(f.state(), SeriesState::Receiving) << "completion must still see the late instance";
+}
+
+TEST(States, AJobWhoseWorkerDiesTooOftenFailsForGoodWithTheCause) {
+  Fixture f;
+  int64_t render = f.runningRender("worker-1-100");
+  EXPECT_EQ(f.jobs.workerDied(render, "worker-1-100", "worker killed by SIGSEGV while assembling series " +
+                                                         std::string(kSeries), 2),
+            JobState::Retry);
+  EXPECT_EQ(f.state(), SeriesState::Queued);
+  auto again = f.jobs.claimNext({JobKind::Render}, "worker-1-101", 60);
+  ASSERT_TRUE(again) << "retried at once";
+  EXPECT_EQ(again->crashes, 1);
+  EXPECT_EQ(f.jobs.workerDied(render, "worker-1-101", "worker killed by SIGSEGV while assembling series " +
+                                                         std::string(kSeries), 2),
+            JobState::Failed);
+  auto job = f.jobs.get(render);
+  EXPECT_EQ(job->state, JobState::Failed);
+  EXPECT_EQ(job->crashes, 2);
+  EXPECT_NE(job->last_error.find("SIGSEGV while assembling series 1.2.3.2, 2 times"), std::string::npos)
+      << job->last_error;
+  EXPECT_EQ(f.state(), SeriesState::Failed);
+  EXPECT_NE(f.index.series(kSeries)->state_reason.find("2 times"), std::string::npos);
+  EXPECT_FALSE(f.jobs.claimNext({JobKind::Render}, "worker-1-102", 60)) << "a poisoned series is not run again";
+  JobQueue restarted(f.dir / "index.sqlite");
+  EXPECT_EQ(restarted.requeueAllRunning("node restarted"), 0);
+  EXPECT_TRUE(restarted.seriesWithoutActiveJob().empty()) << "a failed series is not repaired into a new attempt";
+}
+
+TEST(States, RequeueingAfterARestartPutsTheSeriesBackInTheQueue) {
+  Fixture f;
+  f.runningRender("old-process");
+  JobQueue restarted(f.dir / "index.sqlite");
+  EXPECT_EQ(restarted.requeueAllRunning("node restarted"), 1);
+  EXPECT_EQ(f.state(), SeriesState::Queued);
+  EXPECT_TRUE(restarted.seriesWithoutActiveJob().empty());
+}
+
+TEST(States, StartUpRepairFindsSeriesWithoutAnActiveJob) {
+  Fixture f;
+  ASSERT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Complete, "quiet (routed by an older version)"));
+  auto orphans = f.jobs.seriesWithoutActiveJob();
+  ASSERT_EQ(orphans.size(), 1u);
+  EXPECT_EQ(orphans[0].series_uid, kSeries);
+  EXPECT_EQ(orphans[0].state, SeriesState::Complete);
+}
+
+TEST(States, ARenderWithoutSendJobsIsFoundForRepair) {
+  Fixture f;
+  int64_t render = f.runningRender();
+  ASSERT_TRUE(f.jobs.succeed(render, "w", {"", SeriesChange{SeriesState::Done, "rendered"}, {}}));
+  auto found = f.jobs.rendersWithoutSends("");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].id, render);
+  EXPECT_TRUE(f.jobs.rendersWithoutSends("9999").empty()) << "only renders finished since the given time";
+  nlohmann::json payload{{"render_job", render}};
+  f.jobs.enqueue({JobKind::Send, kStudy, kSeries, "ct-bundle", "pacs", payload.dump()});
+  EXPECT_TRUE(f.jobs.rendersWithoutSends("").empty());
+}
