@@ -7,7 +7,7 @@
 // Error(Errc::Network) with a message naming the peer. A study the peer does not
 // know is an expected outcome: findStudy() returns nullopt, findSeries() an empty
 // list, and a move reports nothing_matched.
-// Requires volnode::initDicomNetworking() (TCP_NODELAY) once at start-up.
+// Requires volnode::initDicomNetworking() (volnode/scp/dicom_network.hpp) once at start-up.
 #include <cstdint>
 #include <optional>
 #include <string>
