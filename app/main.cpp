@@ -8,7 +8,6 @@
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpls/djdecode.h>
-#include <dcmtk/oflog/oflog.h>
 
 #include "node.hpp"
 #include "worker_main.hpp"
@@ -19,6 +18,7 @@
 #include "volnode/core/config.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
+#include "volnode/scp/dicom_network.hpp"
 
 namespace {
 
@@ -152,8 +152,9 @@ int main(int argc, char** argv) {
   status->add_flag("--json", status_json, "print the API's JSON");
 
   CLI11_PARSE(app, argc, argv);
-  // DCMTK's own log: errors only (reading headers up to the pixel data warns on every file).
-  OFLog::configure(OFLogger::ERROR_LOG_LEVEL);
+  // DCMTK's process-wide settings (its log level, TCP_NODELAY, ...), once, here:
+  // no thread exists yet, and DCMTK reads them from every thread that associates.
+  initDicomNetworking();
 
   try {
     if (serve->parsed()) return runServe(config_path, overrides);

@@ -252,7 +252,6 @@ void Node::start() {
       } while (impl_->retention_waker.wait(every));
     });
 
-  initDicomNetworking();
   impl_->scp = std::make_unique<StoreScp>(c.dicom, *impl_->sink);
   impl_->scp->start();
   ConsoleContext console{c.console, *impl_->index, *impl_->jobs, [this] { return impl_->health(); }};

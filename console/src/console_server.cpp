@@ -5,7 +5,6 @@
 #include <mutex>
 #include <regex>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include <httplib.h>
@@ -19,6 +18,7 @@
 #include "results.hpp"
 #include "volnode/core/clock.hpp"
 #include "volnode/core/error.hpp"
+#include "volnode/core/files.hpp"
 #include "volnode/core/logging.hpp"
 
 #ifndef VOLNODE_CONSOLE_WEB_DIR
@@ -71,14 +71,6 @@ int64_t jobIdOf(const std::string& text) {
   } catch (const std::exception&) {
   }
   throw Error(Errc::InvalidArgument, "job id must be a positive integer");
-}
-
-std::string readFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // Streams a file (results can be tens of MB) instead of reading it whole.
@@ -468,7 +460,12 @@ struct ConsoleServer::Impl {
   }
 
   void sendPage(httplib::Response& res, const std::string& name) {
-    std::string html = readFile(web_root / name);
+    std::string html;
+    try {
+      html = readFile(web_root / name);
+    } catch (const Error&) {
+      // reported below as a missing page
+    }
     if (html.empty())
       return sendHtmlMessage(res, 500, "Console pages missing",
                              "The console's web files were not found (" + name + "); check the installation.");

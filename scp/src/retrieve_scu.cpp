@@ -174,7 +174,7 @@ MoveResult studyRootMove(const ScuSettings& settings, const Destination& peer, D
 
 RetrieveScu::RetrieveScu(ScuSettings settings) : settings_(std::move(settings)) {}
 
-std::optional<StudyInfo> RetrieveScu::findStudy(const Destination& peer, const std::string& study_uid) const {
+std::optional<RemoteStudy> RetrieveScu::findStudy(const Destination& peer, const std::string& study_uid) const {
   requireUid(study_uid, "StudyInstanceUID");
   DcmDataset query;
   query.putAndInsertString(DCM_QueryRetrieveLevel, "STUDY");
@@ -185,7 +185,7 @@ std::optional<StudyInfo> RetrieveScu::findStudy(const Destination& peer, const s
     query.insertEmptyElement(tag);
   for (DcmDataset& match : studyRootFind(settings_, peer, query)) {
     if (stringOf(match, DCM_StudyInstanceUID) != study_uid) continue;
-    StudyInfo info;
+    RemoteStudy info;
     info.study_instance_uid = study_uid;
     info.patient_id = stringOf(match, DCM_PatientID);
     info.study_date = stringOf(match, DCM_StudyDate);
@@ -199,7 +199,7 @@ std::optional<StudyInfo> RetrieveScu::findStudy(const Destination& peer, const s
   return std::nullopt;
 }
 
-std::vector<SeriesInfo> RetrieveScu::findSeries(const Destination& peer, const std::string& study_uid) const {
+std::vector<RemoteSeries> RetrieveScu::findSeries(const Destination& peer, const std::string& study_uid) const {
   requireUid(study_uid, "StudyInstanceUID");
   DcmDataset query;
   query.putAndInsertString(DCM_QueryRetrieveLevel, "SERIES");
@@ -207,9 +207,9 @@ std::vector<SeriesInfo> RetrieveScu::findSeries(const Destination& peer, const s
   for (const DcmTagKey& tag : {DCM_SeriesInstanceUID, DCM_Modality, DCM_SeriesDescription, DCM_SeriesNumber,
                                DCM_NumberOfSeriesRelatedInstances})
     query.insertEmptyElement(tag);
-  std::vector<SeriesInfo> series;
+  std::vector<RemoteSeries> series;
   for (DcmDataset& match : studyRootFind(settings_, peer, query)) {
-    SeriesInfo info;
+    RemoteSeries info;
     info.study_instance_uid = study_uid;
     info.series_instance_uid = stringOf(match, DCM_SeriesInstanceUID);
     if (info.series_instance_uid.empty()) continue;
@@ -222,7 +222,7 @@ std::vector<SeriesInfo> RetrieveScu::findSeries(const Destination& peer, const s
   return series;
 }
 
-std::optional<SeriesInfo> RetrieveScu::findSeriesByUid(const Destination& peer, const std::string& series_uid) const {
+std::optional<RemoteSeries> RetrieveScu::findSeriesByUid(const Destination& peer, const std::string& series_uid) const {
   requireUid(series_uid, "SeriesInstanceUID");
   DcmDataset query;
   query.putAndInsertString(DCM_QueryRetrieveLevel, "SERIES");
@@ -232,7 +232,7 @@ std::optional<SeriesInfo> RetrieveScu::findSeriesByUid(const Destination& peer, 
     query.insertEmptyElement(tag);
   for (DcmDataset& match : studyRootFind(settings_, peer, query)) {
     if (stringOf(match, DCM_SeriesInstanceUID) != series_uid) continue;
-    SeriesInfo info;
+    RemoteSeries info;
     info.series_instance_uid = series_uid;
     info.study_instance_uid = stringOf(match, DCM_StudyInstanceUID);
     // Study Root C-MOVE at SERIES level needs the study UID too.

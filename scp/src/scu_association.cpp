@@ -18,6 +18,7 @@
 
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
+#include "scu_connect.hpp"
 
 namespace volnode::scu_detail {
 namespace {
@@ -100,17 +101,6 @@ std::string rejectText(const T_ASC_RejectParameters& rej) {
   }
   const char* kind = rej.result == ASC_RESULT_REJECTEDTRANSIENT ? "transient" : "permanent";
   return reason + " (" + kind + ")";
-}
-
-bool isConnectFailure(const OFCondition& cond) {
-  // DCMTK stacks conditions and the TCP error (0006:031c) or unknown host
-  // (0006:0320) is the innermost one, so look at the whole chain's text.
-  std::string text = conditionText(cond);
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (const char* sign : {"tcp initialization error", "unknown host", "connection refused", "no route to host",
-                           "network is unreachable", "timed out"})
-    if (text.find(sign) != std::string::npos) return true;
-  return false;
 }
 
 // Negotiated TLS per peer, so that a change (or the first association) is logged
@@ -250,8 +240,6 @@ OpenResult ScuAssociation::open(const std::vector<ProposedContext>& contexts) {
     return OpenResult::Failed;
   }
 
-  // Process-wide in DCMTK 3.6.7; every SCU sets its own before connecting.
-  dcmConnectionTimeout.set(settings_.connect_timeout_s > 0 ? settings_.connect_timeout_s : -1);
   OFCondition cond = ASC_initializeNetwork(NET_REQUESTOR, 0, settings_.acse_timeout_s, &net_);
   if (cond.bad()) {
     error_ = prefix + conditionText(cond);
@@ -269,16 +257,13 @@ OpenResult ScuAssociation::open(const std::vector<ProposedContext>& contexts) {
       error_ = prefix + e.what();
       return OpenResult::TlsFailed;
     }
-    cond = ASC_setTransportLayer(net_, tls_.get(), 0);
-    if (cond.good()) cond = ASC_setTransportLayerType(params_, OFTrue);
+    cond = ASC_setTransportLayerType(params_, OFTrue);
     if (cond.bad()) {
       error_ = prefix + "cannot use TLS: " + conditionText(cond);
       return OpenResult::TlsFailed;
     }
   }
   ASC_setAPTitles(params_, settings_.calling_aet.c_str(), peer_.aet.c_str(), nullptr);
-  const std::string peer_address = peer_.host + ":" + std::to_string(peer_.port);
-  ASC_setPresentationAddresses(params_, OFStandard::getHostName().c_str(), peer_address.c_str());
 
   T_ASC_PresentationContextID id = 1;
   for (const auto& context : contexts) {
@@ -290,6 +275,25 @@ OpenResult ScuAssociation::open(const std::vector<ProposedContext>& contexts) {
     }
     id = static_cast<T_ASC_PresentationContextID>(id + 2);
   }
+
+  // The TCP connection, with this association's own connect timeout, handed to
+  // DCMTK through the network's transport layer (see scu_connect.hpp).
+  TcpConnection tcp = connectTcp(peer_.host, peer_.port, settings_.connect_timeout_s);
+  if (tcp.fd < 0) {
+    error_ = "destination " + peerName() + " unreachable: " + tcp.error;
+    return OpenResult::Unreachable;
+  }
+  handover_ = std::make_unique<ConnectedSocketHandover>(tcp.fd, tls_.get());
+  if (const std::string why = handover_->openPlaceholder(); !why.empty()) {
+    error_ = prefix + why;
+    return OpenResult::Failed;
+  }
+  cond = ASC_setTransportLayer(net_, handover_.get(), 0);
+  if (cond.bad()) {
+    error_ = prefix + conditionText(cond);
+    return OpenResult::Failed;
+  }
+  ASC_setPresentationAddresses(params_, OFStandard::getHostName().c_str(), handover_->placeholderAddress().c_str());
 
   t_verify_error.clear();
   cond = ASC_requestAssociation(net_, params_, &assoc_);
@@ -303,16 +307,16 @@ OpenResult ScuAssociation::open(const std::vector<ProposedContext>& contexts) {
       return OpenResult::Rejected;
     }
     const std::string text = conditionText(cond);
-    if (peer_.tls && (!verify_error.empty() || (!isConnectFailure(cond) && isTlsFailure(cond)))) {
+    if (!handover_->handedOver()) {
+      error_ = prefix + "the connection could not be handed to DCMTK: " + text;
+      return OpenResult::Failed;
+    }
+    if (peer_.tls && (!verify_error.empty() || isTlsFailure(cond))) {
       const std::string reason = verify_error.empty() ? text : "certificate refused: " + verify_error;
       error_ = "TLS handshake with " + peerName() + " failed: " + reason + "; " + tlsHint(peer_, reason + " " + text);
       auto log = moduleLogger("scp");
       if (outcomeChanged(peerName(), error_)) log->warn("{}", error_);
       return OpenResult::TlsFailed;
-    }
-    if (isConnectFailure(cond)) {
-      error_ = "destination " + peerName() + " unreachable: " + text;
-      return OpenResult::Unreachable;
     }
     // TLS 1.3: the server checks our certificate after our side of the handshake
     // is done, so its refusal shows as the connection closing under the
@@ -399,6 +403,7 @@ void ScuAssociation::freeAll() {
     ASC_dropNetwork(&net_);
     net_ = nullptr;
   }
+  handover_.reset();
   tls_.reset();
 }
 

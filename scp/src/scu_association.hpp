@@ -18,6 +18,8 @@ class DcmTLSTransportLayer;
 
 namespace volnode::scu_detail {
 
+class ConnectedSocketHandover;
+
 // One presentation context to propose: one abstract syntax, one transfer syntax,
 // so that each accepted context says exactly which transfer syntax was agreed.
 struct ProposedContext {
@@ -84,7 +86,8 @@ class ScuAssociation {
 
   ScuSettings settings_;
   Destination peer_;
-  std::unique_ptr<DcmTLSTransportLayer> tls_;  // outlives net_, which uses it
+  std::unique_ptr<DcmTLSTransportLayer> tls_;  // outlives handover_ and net_, which use it
+  std::unique_ptr<ConnectedSocketHandover> handover_;  // outlives net_, which uses it
   T_ASC_Network* net_ = nullptr;
   T_ASC_Parameters* params_ = nullptr;
   T_ASC_Association* assoc_ = nullptr;

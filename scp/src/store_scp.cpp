@@ -34,7 +34,6 @@
 #include <dcmtk/dcmnet/scppool.h>
 #include <dcmtk/dcmnet/scpthrd.h>
 #include <dcmtk/dcmtls/tlslayer.h>
-#include <dcmtk/oflog/oflog.h>
 
 #include "peer_policy.hpp"
 #include "volnode/core/error.hpp"
@@ -749,13 +748,6 @@ std::string addressText(const sockaddr_in& address) {
 }
 
 }  // namespace
-
-void initDicomNetworking() {
-  // Without TCP_NODELAY, Nagle + delayed ACKs stall every C-STORE ~40 ms.
-  ::setenv("TCP_NODELAY", "1", 1);
-  // DCMTK's own log: errors only; volnode logs what matters itself.
-  OFLog::configure(OFLogger::ERROR_LOG_LEVEL);
-}
 
 // The TLS layer for the listener, from configuration; throws with what is wrong.
 std::unique_ptr<DcmTLSTransportLayer> makeTlsLayer(const DicomConfig& c) {

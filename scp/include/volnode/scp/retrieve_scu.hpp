@@ -7,7 +7,7 @@
 // Error(Errc::Network) with a message naming the peer. A study the peer does not
 // know is an expected outcome: findStudy() returns nullopt, findSeries() an empty
 // list, and a move reports nothing_matched.
-// Requires volnode::initDicomNetworking() (TCP_NODELAY) once at start-up.
+// Requires volnode::initDicomNetworking() (volnode/scp/dicom_network.hpp) once at start-up.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -18,7 +18,9 @@
 
 namespace volnode {
 
-struct StudyInfo {
+// What a peer answered to a STUDY-level C-FIND about a study it holds. (Named for
+// the peer, apart from the pipeline's SeriesInfo, which describes received files.)
+struct RemoteStudy {
   std::string study_instance_uid;
   std::string patient_id;
   std::string study_date;             // YYYYMMDD as the peer gave it
@@ -29,7 +31,8 @@ struct StudyInfo {
   std::optional<int> number_of_instances;  // NumberOfStudyRelatedInstances, when given
 };
 
-struct SeriesInfo {
+// What a peer answered to a SERIES-level C-FIND about a series it holds.
+struct RemoteSeries {
   std::string study_instance_uid;     // the study it belongs to
   std::string patient_id;             // when the peer gave it (findSeriesByUid asks for it)
   std::string series_instance_uid;
@@ -58,17 +61,17 @@ class RetrieveScu {
   explicit RetrieveScu(ScuSettings settings);
 
   // STUDY-level C-FIND for one StudyInstanceUID; nullopt when the peer has none.
-  std::optional<StudyInfo> findStudy(const Destination& peer, const std::string& study_uid) const;
+  std::optional<RemoteStudy> findStudy(const Destination& peer, const std::string& study_uid) const;
 
   // SERIES-level C-FIND: the series of a study; empty when the peer has none.
-  std::vector<SeriesInfo> findSeries(const Destination& peer, const std::string& study_uid) const;
+  std::vector<RemoteSeries> findSeries(const Destination& peer, const std::string& study_uid) const;
 
   // SERIES-level C-FIND by SeriesInstanceUID alone, asking for StudyInstanceUID,
   // PatientID, Modality and NumberOfSeriesRelatedInstances: where a series lives
   // when only its UID is known; nullopt when the peer has no such series. The
   // StudyInstanceUID key is empty (universal), which a strictly hierarchical SCP
   // may refuse (it then answers a failure status, thrown as Error(Network)).
-  std::optional<SeriesInfo> findSeriesByUid(const Destination& peer, const std::string& series_uid) const;
+  std::optional<RemoteSeries> findSeriesByUid(const Destination& peer, const std::string& series_uid) const;
 
   // C-MOVE to `move_destination_aet` (an AE title the peer knows). Returns when
   // the peer sends its final response; the DIMSE timeout applies to each response.

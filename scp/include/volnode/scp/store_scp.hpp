@@ -5,13 +5,10 @@
 #include <memory>
 
 #include "volnode/core/config.hpp"
+#include "volnode/scp/dicom_network.hpp"  // initDicomNetworking(), required at start-up
 #include "volnode/scp/instance_sink.hpp"
 
 namespace volnode {
-
-// Process-wide DCMTK network settings (TCP_NODELAY, DCMTK's own logging).
-// Call once at start-up before any thread uses DCMTK networking.
-void initDicomNetworking();
 
 struct ScpStatus {
   bool listening = false;

@@ -16,7 +16,7 @@
 // DICOM TLS: a destination with `tls = true` is reached over TLS only (see
 // Destination in core/config.hpp); checkTlsSettings() loads its files once so
 // that a wrong path stops start-up instead of the first send.
-// Requires volnode::initDicomNetworking() (TCP_NODELAY) once at start-up.
+// Requires volnode::initDicomNetworking() (volnode/scp/dicom_network.hpp) once at start-up.
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
