@@ -3,6 +3,9 @@
 // message an administrator can act on, and never replace the file.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include <fstream>
 #include <sstream>
 
@@ -55,10 +58,17 @@ void populate(const std::filesystem::path& dir) {
   ASSERT_EQ(run(argv).exit_code, 0);
   // kill -9 is quicker than a clean stop (seconds); closing the index once with the
   // sqlite3 tool checkpoints the WAL into index.sqlite, as the clean stop would.
+  // Its worker processes die with it (PR_SET_PDEATHSIG) a moment later; until they
+  // have, the WAL stays open.
   node.kill9();
   auto index = dir / "var" / "index.sqlite";
-  ASSERT_EQ(run({"sqlite3", index.string(), "PRAGMA integrity_check"}).exit_code, 0);
-  ASSERT_FALSE(std::filesystem::exists(dir / "var" / "index.sqlite-wal"));
+  bool checkpointed = false;
+  for (int attempt = 0; attempt < 50 && !checkpointed; ++attempt) {
+    ASSERT_EQ(run({"sqlite3", index.string(), "PRAGMA integrity_check"}).exit_code, 0);
+    checkpointed = !std::filesystem::exists(dir / "var" / "index.sqlite-wal");
+    if (!checkpointed) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(checkpointed) << "a process still holds the index open";
 }
 
 }  // namespace

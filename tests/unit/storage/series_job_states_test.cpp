@@ -18,22 +18,24 @@ namespace {
 constexpr const char* kSeries = "1.2.3.2";
 constexpr const char* kStudy = "1.2.3.1";
 
+NewInstance instanceOfTheSeries(const std::string& sop_uid, const std::string& file_path) {
+  NewInstance n;
+  n.attributes.patient_id = "P1";
+  n.attributes.study_uid = kStudy;
+  n.attributes.series_uid = kSeries;
+  n.attributes.sop_uid = sop_uid;
+  n.attributes.sop_class_uid = "1.2.840.10008.5.1.4.1.1.2";
+  n.file_path = file_path;
+  n.file_size = 10;
+  return n;
+}
+
 struct Fixture {
   TempDir dir;
   Index index{dir / "index.sqlite"};
   JobQueue jobs{dir / "index.sqlite"};
 
-  Fixture() {
-    NewInstance n;
-    n.attributes.patient_id = "P1";
-    n.attributes.study_uid = kStudy;
-    n.attributes.series_uid = kSeries;
-    n.attributes.sop_uid = "1.2.3.4.1";
-    n.attributes.sop_class_uid = "1.2.840.10008.5.1.4.1.1.2";
-    n.file_path = "ab/cd/1.dcm";
-    n.file_size = 10;
-    index.addInstance(n);
-  }
+  Fixture() { index.addInstance(instanceOfTheSeries("1.2.3.4.1", "ab/cd/1.dcm")); }
   SeriesState state() { return index.series(kSeries)->state; }
   int64_t jobCount() { return static_cast<int64_t>(jobs.list({}).size()); }
 
@@ -165,15 +167,7 @@ TEST(States, RetryingACanceledRenderQueuesItsSeriesAgain) {
 TEST(States, ALateInstanceDuringARenderKeepsTheSeriesReceiving) {
   Fixture f;
   int64_t render = f.runningRender();
-  NewInstance late;
-  late.attributes.patient_id = "P1";
-  late.attributes.study_uid = kStudy;
-  late.attributes.series_uid = kSeries;
-  late.attributes.sop_uid = "1.2.3.4.2";
-  late.attributes.sop_class_uid = "1.2.840.10008.5.1.4.1.1.2";
-  late.file_path = "ab/cd/2.dcm";
-  late.file_size = 10;
-  f.index.addInstance(late);
+  f.index.addInstance(instanceOfTheSeries("1.2.3.4.2", "ab/cd/2.dcm"));
   EXPECT_EQ(f.state(), SeriesState::Receiving);
   EXPECT_TRUE(f.jobs.succeed(render, "w", {"", SeriesChange{SeriesState::Done, "rendered"}, {}}));
   EXPECT_EQ(f.state(), SeriesState::Receiving) << "completion must still see the late instance";
