@@ -1,7 +1,8 @@
 // Fuzzes what the store reads from every received instance before it answers
-// C-STORE: readInstanceAttributes() (DCMTK parse up to the pixel data, character
-// set conversion, UID validation, integer fields) and sameDataset() (a hand-written
-// walk over the File Meta Information group used for duplicate detection).
+// C-STORE: readInstanceAttributes() (the guarded reader's pre-scan of the raw bytes,
+// then DCMTK's parse up to the pixel data, character set conversion, UID validation,
+// integer fields) and sameDataset() (the pre-scan's walk over the File Meta
+// Information group, used for duplicate detection).
 //
 // Input: the bytes of one received file, exactly as the SCP would have written it.
 // Expected outcomes: attributes, or volnode::Error(InvalidDicom). Anything else
@@ -14,7 +15,7 @@
 
 #include <dcmtk/oflog/oflog.h>
 
-#include "dicom_header.hpp"  // storage/src: private to volnode_storage, compiled in here
+#include "instance_attributes.hpp"  // storage/src: private to volnode_storage, compiled in here
 #include "fuzz_support.hpp"
 #include "volnode/core/error.hpp"
 

@@ -8,6 +8,7 @@ set -euo pipefail
 runtime_and_build=(
   build-essential cmake pkg-config ninja-build  # GCC brings libasan8/libubsan1 (.ci/sanitizers.sh)
   libdcmtk-dev dcmtk                 # DICOM networking and data (SCP, SCU, tools)
+  zlib1g-dev                         # deflated data sets, inflated by the guarded reader's pre-scan
   libinsighttoolkit5-dev             # volume assembly and preprocessing (GDCM inside)
   libvtk9-dev                        # offscreen volume rendering, surface meshing
   libopenmpi-dev                     # Debian's VTK CMake config asks for MPI

@@ -1,12 +1,9 @@
 #include "volnode/pipeline/output_identity.hpp"
 
-#include <dcmtk/dcmdata/dcdeftag.h>
-#include <dcmtk/dcmdata/dcfilefo.h>
-#include <dcmtk/dcmdata/dcvr.h>
-
 #include <array>
 
 #include "volnode/core/error.hpp"
+#include "volnode/dicom/dicom_file.hpp"
 
 namespace volnode {
 
@@ -25,68 +22,58 @@ struct OutputIdentity::Data {
 
 namespace {
 
+namespace tags = dicom::tags;
+
 // Patient and study attributes copied unchanged (PS3.3 Patient, General Study, SOP Common).
-const std::array<DcmTagKey, 13> kCopiedTags = {
-    DCM_PatientName,   DCM_PatientID,          DCM_IssuerOfPatientID, DCM_PatientBirthDate,
-    DCM_PatientSex,    DCM_StudyInstanceUID,   DCM_StudyDate,         DCM_StudyTime,
-    DCM_AccessionNumber, DCM_ReferringPhysicianName, DCM_StudyID,     DCM_StudyDescription,
-    DCM_SpecificCharacterSet};
+const std::array<dicom::Tag, 13> kCopiedTags = {
+    tags::PatientName,     tags::PatientID,          tags::IssuerOfPatientID, tags::PatientBirthDate,
+    tags::PatientSex,      tags::StudyInstanceUID,   tags::StudyDate,         tags::StudyTime,
+    tags::AccessionNumber, tags::ReferringPhysicianName, tags::StudyID,       tags::StudyDescription,
+    tags::SpecificCharacterSet};
 
 const CopiedElement kAbsent{};
 
 // The element's value bytes as DCMTK holds them (string VRs: trailing padding removed).
-CopiedElement copyElement(DcmDataset& dataset, const DcmTagKey& key) {
+CopiedElement copyElement(const dicom::Item& dataset, dicom::Tag tag) {
   CopiedElement out;
-  out.group = key.getGroup();
-  out.element = key.getElement();
-  out.vr = DcmTag(key).getVR().getVRName();
-  DcmElement* element = nullptr;
-  if (dataset.findAndGetElement(key, element).bad() || element == nullptr) return out;
-  out.vr = element->getTag().getVR().getVRName();
+  out.group = tag.group;
+  out.element = tag.element;
+  const auto element = dataset.element(tag);
+  if (!element) {
+    out.vr = dicom::dictionaryVr(tag);
+    return out;
+  }
+  out.vr = element->vr;
   out.present = true;
-  char* value = nullptr;
-  Uint32 length = 0;
-  if (element->getLength() > 0 && element->getString(value, length).good() && value != nullptr)
-    out.value.assign(value, length);
+  out.value = element->bytes;
   return out;
 }
 
-std::string stringOf(DcmDataset& dataset, const DcmTagKey& key) {
-  OFString value;
-  if (dataset.findAndGetOFStringArray(key, value).bad()) return {};
-  return value.c_str();
-}
+// Headers through the guarded reader; pixel data stay on disk.
+dicom::DicomFile loadHeader(const std::filesystem::path& path) { return dicom::DicomFile::open(path); }
 
-void loadHeader(DcmFileFormat& file, const std::filesystem::path& path) {
-  // Values longer than DCM_MaxReadLength (pixel data) stay on disk until accessed.
-  const OFCondition status = file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
-  if (status.bad())
-    throw Error(Errc::Io, "cannot read DICOM source instance " + path.string() + ": " + status.text());
-}
-
-SourceInstance sourceOf(DcmDataset& dataset) {
-  return {stringOf(dataset, DCM_SOPClassUID), stringOf(dataset, DCM_SOPInstanceUID)};
+SourceInstance sourceOf(const dicom::Item& dataset) {
+  return {dataset.string(tags::SOPClassUID), dataset.string(tags::SOPInstanceUID)};
 }
 
 }  // namespace
 
 OutputIdentity readOutputIdentity(const std::filesystem::path& source_instance) {
-  DcmFileFormat file;
-  loadHeader(file, source_instance);
-  DcmDataset& d = *file.getDataset();
+  const dicom::DicomFile file = loadHeader(source_instance);
+  const dicom::Item d = file.dataset();
   auto data = std::make_shared<OutputIdentity::Data>();
-  for (const DcmTagKey& key : kCopiedTags) data->copied.push_back(copyElement(d, key));
-  data->study_instance_uid = stringOf(d, DCM_StudyInstanceUID);
-  data->source_series_instance_uid = stringOf(d, DCM_SeriesInstanceUID);
+  for (const dicom::Tag tag : kCopiedTags) data->copied.push_back(copyElement(d, tag));
+  data->study_instance_uid = d.string(tags::StudyInstanceUID);
+  data->source_series_instance_uid = d.string(tags::SeriesInstanceUID);
   if (data->study_instance_uid.empty() || data->source_series_instance_uid.empty())
     throw Error(Errc::InvalidDicom,
                 source_instance.string() + ": no StudyInstanceUID or SeriesInstanceUID; derived objects need both");
-  data->modality = stringOf(d, DCM_Modality);
+  data->modality = d.string(tags::Modality);
   if (data->modality.empty()) data->modality = "OT";
-  data->frame_of_reference_uid = stringOf(d, DCM_FrameOfReferenceUID);
-  data->body_part_examined = stringOf(d, DCM_BodyPartExamined);
-  data->laterality = copyElement(d, DCM_Laterality);
-  data->position_reference_indicator = copyElement(d, DCM_PositionReferenceIndicator);
+  data->frame_of_reference_uid = d.string(tags::FrameOfReferenceUID);
+  data->body_part_examined = d.string(tags::BodyPartExamined);
+  data->laterality = copyElement(d, tags::Laterality);
+  data->position_reference_indicator = copyElement(d, tags::PositionReferenceIndicator);
   const SourceInstance self = sourceOf(d);
   if (!self.sop_class_uid.empty() && !self.sop_instance_uid.empty()) data->sources.push_back(self);
   data->source_file = source_instance;
@@ -101,11 +88,10 @@ OutputIdentity readOutputIdentity(const std::vector<std::filesystem::path>& seri
   auto data = std::make_shared<OutputIdentity::Data>(*identity.data_);
   const std::string& patient_id = identity.element(0x0010, 0x0020).value;
   for (size_t i = 1; i < series_files.size(); ++i) {
-    DcmFileFormat file;
-    loadHeader(file, series_files[i]);
-    DcmDataset& d = *file.getDataset();
-    const std::string study = stringOf(d, DCM_StudyInstanceUID), series = stringOf(d, DCM_SeriesInstanceUID);
-    const CopiedElement pid = copyElement(d, DCM_PatientID);
+    const dicom::DicomFile file = loadHeader(series_files[i]);
+    const dicom::Item d = file.dataset();
+    const std::string study = d.string(tags::StudyInstanceUID), series = d.string(tags::SeriesInstanceUID);
+    const CopiedElement pid = copyElement(d, tags::PatientID);
     if (study != data->study_instance_uid || series != data->source_series_instance_uid || pid.value != patient_id)
       throw Error(Errc::InvalidArgument, "source file " + series_files[i].string() +
                                              " belongs to another patient, study or series than " +

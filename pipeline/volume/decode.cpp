@@ -13,32 +13,22 @@
 #include <thread>
 #include <vector>
 
-#include <dcmtk/dcmdata/dcdeftag.h>
-#include <dcmtk/dcmdata/dcfilefo.h>
-#include <dcmtk/dcmdata/dcostrmb.h>
-#include <dcmtk/dcmdata/dcpixel.h>
-#include <dcmtk/dcmdata/dcpixseq.h>
 #include <gdcmImage.h>
 #include <gdcmImageReader.h>
 #include <gdcmTrace.h>
 
 #include "plan.hpp"
 #include "volnode/core/error.hpp"
+#include "volnode/dicom/dicom_file.hpp"
+#include "volnode/dicom/image_copy.hpp"
 
 namespace volnode::detail {
 namespace {
 
-// GDCM never reads a received file itself. Debian's GDCM is built with its assertions
-// on, and where its reading of a file drifts from DCMTK's, or a value is not what it
-// expects, it ends the process or trusts a stray length: a File Meta Information VR
-// "uI" (one flipped bit) or a PixelRepresentation of the wrong length hits an assert()
-// and aborts; an unknown VR or a misplaced element makes it take text for a 32-bit
-// length ("Fuzz": 2 GB, zero-filled, on each decoding thread). A sender can do any of
-// these. So GDCM decodes, from memory, a file written here with DCMTK: a new meta
-// header, the image attributes from the header already read and checked (FileHeader),
-// written as DCMTK writes them, and the pixel data taken over as they are -- the bytes,
-// or the fragments of a compressed stream -- in the file's own transfer syntax
-// (deflated data sets are inflated). DCMTK checks every length against the bytes left.
+// GDCM never reads a received file itself: it decodes, from memory, the copy
+// volnode::dicom::decodableGrayscaleCopy() writes (see image_copy.hpp for why), of a file
+// the guarded reader checked, with the image attributes from the header already read
+// and checked here (FileHeader).
 std::string pixelCopy(const FileHeader& h) {
   const std::string& name = h.path.string();
   if (h.samples_per_pixel != 1) throw Error(Errc::InvalidDicom, name + ": not a grey-scale image");
@@ -46,84 +36,9 @@ std::string pixelCopy(const FileHeader& h) {
     throw Error(Errc::Unsupported, name + ": BitsAllocated " + std::to_string(h.bits_allocated));
   if (h.rows < 1 || h.rows > 65535 || h.cols < 1 || h.cols > 65535)
     throw Error(Errc::InvalidDicom, name + ": no usable Rows and Columns");
-
-  DcmFileFormat source;
-  OFCondition status =
-      source.loadFile(h.path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
-  if (status.bad()) throw Error(Errc::InvalidDicom, name + ": cannot parse DICOM: " + status.text());
-  DcmDataset* in = source.getDataset();
-  E_TransferSyntax xfer = in->getOriginalXfer();
-  if (xfer == EXS_Unknown || xfer == EXS_DeflatedLittleEndianExplicit) xfer = EXS_LittleEndianExplicit;
-  DcmElement* found = nullptr;
-  auto* pixels = in->findAndGetElement(DCM_PixelData, found).good() ? dynamic_cast<DcmPixelData*>(found) : nullptr;
-  if (!pixels) throw Error(Errc::InvalidDicom, name + ": no pixel data");
-
-  // GDCM's copy of the pixel data: the same bytes or fragments, in a fresh element.
-  const bool words = pixels->getVR() != EVR_OB && h.bits_allocated > 8;
-  auto fresh = std::make_unique<DcmPixelData>(DcmTag(DCM_PixelData, words ? EVR_OW : EVR_OB));
-  if (DcmXfer(xfer).isEncapsulated()) {
-    E_TransferSyntax original = EXS_Unknown;
-    const DcmRepresentationParameter* parameters = nullptr;
-    pixels->getOriginalRepresentationKey(original, parameters);
-    DcmPixelSequence* fragments = nullptr;
-    if (pixels->getEncapsulatedRepresentation(original, parameters, fragments).bad() || !fragments)
-      throw Error(Errc::InvalidDicom, name + ": compressed pixel data without fragments");
-    fresh->putOriginalRepresentation(xfer, nullptr, new DcmPixelSequence(*fragments));
-  } else {
-    Uint8* bytes = nullptr;
-    const unsigned long length = pixels->getLength(xfer, EET_ExplicitLength);
-    if (pixels->getUint8Array(bytes).bad() || (!bytes && length > 0))
-      throw Error(Errc::InvalidDicom, name + ": pixel data cannot be read");
-    status = words ? fresh->putUint16Array(reinterpret_cast<const Uint16*>(bytes), length / 2)
-                   : fresh->putUint8Array(bytes, length);
-    if (status.bad()) throw Error(Errc::InvalidDicom, name + ": pixel data cannot be read: " + status.text());
-  }
-
-  DcmFileFormat copy;
-  DcmDataset* out = copy.getDataset();
-  const int stored = std::clamp(h.bits_stored, 1, h.bits_allocated);
-  OFString photometric;
-  in->findAndGetOFString(DCM_PhotometricInterpretation, photometric);
-  // The SOP class tells GDCM how to read the image (enhanced multi-frame or not); the
-  // instance UID is only there for the meta header.
-  OFString sop_class;
-  in->findAndGetOFString(DCM_SOPClassUID, sop_class);
-  if (!sop_class.empty() && sop_class.size() <= 64 &&
-      sop_class.find_first_not_of("0123456789.") == OFString_npos)
-    out->putAndInsertString(DCM_SOPClassUID, sop_class.c_str());
-  out->putAndInsertString(DCM_SOPInstanceUID, "1.2.3");
-  out->putAndInsertString(DCM_PhotometricInterpretation,
-                          photometric.find("MONOCHROME1") != OFString_npos ? "MONOCHROME1" : "MONOCHROME2");
-  out->putAndInsertUint16(DCM_SamplesPerPixel, 1);
-  out->putAndInsertUint16(DCM_Rows, Uint16(h.rows));
-  out->putAndInsertUint16(DCM_Columns, Uint16(h.cols));
-  if (h.number_of_frames > 1) out->putAndInsertString(DCM_NumberOfFrames, std::to_string(h.number_of_frames).c_str());
-  out->putAndInsertUint16(DCM_BitsAllocated, Uint16(h.bits_allocated));
-  out->putAndInsertUint16(DCM_BitsStored, Uint16(stored));
-  out->putAndInsertUint16(DCM_HighBit, Uint16(stored - 1));
-  out->putAndInsertUint16(DCM_PixelRepresentation, h.pixel_representation != 0 ? 1 : 0);
-  out->insert(fresh.release(), true);
-
-  std::string bytes;
-  std::vector<char> chunk(size_t(1) << 20);
-  DcmOutputBufferStream stream(chunk.data(), offile_off_t(chunk.size()));
-  auto drain = [&] {
-    void* data = nullptr;
-    offile_off_t length = 0;
-    stream.flushBuffer(data, length);
-    bytes.append(static_cast<const char*>(data), size_t(length));
-  };
-  copy.transferInit();
-  do {
-    status = copy.write(stream, xfer, EET_ExplicitLength, nullptr, EGL_recalcGL, EPD_noChange, 0, 0, 0,
-                        EWM_createNewMeta);
-    drain();
-  } while (status == EC_StreamNotifyClient);
-  copy.transferEnd();
-  if (status.bad()) throw Error(Errc::InvalidDicom, name + ": cannot prepare the pixel data for decoding: " + status.text());
-  stream.flush();
-  drain();
-  return bytes;
+  const auto source = dicom::DicomFile::open(h.path);
+  return dicom::decodableGrayscaleCopy(
+      source, {h.rows, h.cols, h.bits_allocated, h.bits_stored, h.pixel_representation, h.number_of_frames});
 }
 
 // Decodes files one at a time; keeps the last one (multi-frame files are read once).

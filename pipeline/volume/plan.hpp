@@ -3,7 +3,7 @@
 #include <array>
 #include <vector>
 
-#include "dicom_header.hpp"
+#include "file_header.hpp"
 #include "volnode/pipeline/assembly.hpp"
 
 namespace volnode::detail {

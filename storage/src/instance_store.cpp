@@ -1,6 +1,6 @@
 #include "volnode/storage/instance_store.hpp"
 
-#include "dicom_header.hpp"
+#include "instance_attributes.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/files.hpp"
 #include "volnode/core/logging.hpp"

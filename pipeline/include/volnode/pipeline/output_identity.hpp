@@ -58,9 +58,10 @@ class OutputIdentity {
   friend OutputIdentity readOutputIdentity(const std::vector<std::filesystem::path>&);
 };
 
-// Reads one source instance (headers only). Throws Error(Errc::Io) when the file
-// cannot be read, Error(Errc::InvalidDicom) when it lacks StudyInstanceUID or
-// SeriesInstanceUID.
+// Reads one source instance (headers only, through the guarded reader of
+// volnode/dicom). Throws Error(Errc::Io) when the file cannot be read,
+// Error(Errc::InvalidDicom) when its content is refused or cannot be parsed, or it
+// lacks StudyInstanceUID or SeriesInstanceUID.
 OutputIdentity readOutputIdentity(const std::filesystem::path& source_instance);
 
 // The identity of the first file, referencing every file of the series as a

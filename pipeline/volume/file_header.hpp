@@ -1,7 +1,8 @@
 #pragma once
-// Internal: fast DICOM header reading (DCMTK, pixel data not loaded) into the
-// per-frame facts that volume assembly needs. Classic single-frame images and
-// enhanced multi-frame images (functional groups) give the same FrameHeader.
+// Internal: the per-frame facts that volume assembly needs, from the header of one
+// file read through the guarded reader (volnode::dicom::DicomFile; pixel data not
+// loaded). Classic single-frame images and enhanced multi-frame images (functional
+// groups) give the same FrameHeader.
 #include <array>
 #include <filesystem>
 #include <optional>
@@ -44,8 +45,9 @@ struct FileHeader {
   std::vector<FrameHeader> frames;
 };
 
-// Reads the header of one file. Returns nullopt when the file is not DICOM
-// (or is a DICOMDIR); never throws for bad content.
-std::optional<FileHeader> readHeader(const std::filesystem::path& path);
+// Reads the header of one file. Returns nullopt when the file is not DICOM, is a
+// DICOMDIR or is refused by the guarded reader (then `refusal`, when given, says why);
+// never throws for bad content.
+std::optional<FileHeader> readHeader(const std::filesystem::path& path, std::string* refusal = nullptr);
 
 }  // namespace volnode::detail

@@ -1,12 +1,15 @@
 #pragma once
-// Reads what the index needs from a received DICOM file, stopping before the pixel data.
+// What the index needs from a received DICOM file, read through the guarded reader
+// (volnode/dicom: the same structure checks every later stage applies), stopping
+// before the pixel data.
 #include <filesystem>
 
 #include "volnode/storage/records.hpp"
 
 namespace volnode {
 
-// Throws Error(Errc::InvalidDicom) naming what is wrong (unreadable, missing UIDs, ...).
+// Throws Error(Errc::InvalidDicom) naming what is wrong (refused structure, unreadable,
+// missing UIDs, ...).
 InstanceAttributes readInstanceAttributes(const std::filesystem::path& file);
 
 // True when both files hold the same dataset bytes (the meta header may differ:

@@ -1,0 +1,124 @@
+#include "instance_attributes.hpp"
+
+#include <cstring>
+
+#include "volnode/core/error.hpp"
+#include "volnode/core/files.hpp"
+#include "volnode/dicom/dicom_file.hpp"
+
+namespace volnode {
+namespace {
+
+namespace tags = dicom::tags;
+
+std::optional<int64_t> integerOf(const dicom::Item& item, dicom::Tag tag) {
+  const auto value = item.stringAt(tag);
+  if (!value || value->empty()) return std::nullopt;
+  try {
+    return std::stoll(*value);
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+// A UID the node can trust enough to index: 1..64 characters of digits and dots.
+bool plausibleUid(const std::string& uid) {
+  if (uid.empty() || uid.size() > 64) return false;
+  for (char c : uid)
+    if (!(c == '.' || (c >= '0' && c <= '9'))) return false;
+  return true;
+}
+
+// The guarded reader names the file; the store's reasons go back to the sender, who
+// knows the instance but has no business with the node's paths.
+dicom::DicomFile openReceived(const std::filesystem::path& file) {
+  try {
+    return dicom::DicomFile::open(file, dicom::DicomFile::Extent::UpToPixelData);
+  } catch (const Error& e) {
+    const std::string prefix = file.string() + ": ";
+    const std::string message = e.what();
+    if (message.rfind(prefix, 0) != 0) throw;
+    throw Error(e.code(), message.substr(prefix.size()));
+  }
+}
+
+}  // namespace
+
+InstanceAttributes readInstanceAttributes(const std::filesystem::path& file) {
+  // The pre-scan refuses what no later stage could read safely (nesting, item count,
+  // lengths, pixel data size) before DCMTK parses, on this thread, up to the pixel data.
+  dicom::DicomFile format = openReceived(file);
+  const dicom::Item ds = format.dataset();
+  const dicom::Item meta = format.meta();
+
+  InstanceAttributes a;
+  a.specific_character_set = ds.string(tags::SpecificCharacterSet);
+  // Index text in UTF-8 whatever the source repertoire. Conversion failure keeps the raw bytes.
+  if (!a.specific_character_set.empty() && a.specific_character_set != "ISO_IR 6" &&
+      a.specific_character_set != "ISO_IR 192")
+    (void)format.convertToUtf8();
+
+  a.sop_uid = ds.string(tags::SOPInstanceUID);
+  a.sop_class_uid = ds.string(tags::SOPClassUID);
+  a.study_uid = ds.string(tags::StudyInstanceUID);
+  a.series_uid = ds.string(tags::SeriesInstanceUID);
+  for (auto [uid, name] : {std::pair{&a.sop_uid, "SOPInstanceUID"}, {&a.sop_class_uid, "SOPClassUID"},
+                           {&a.study_uid, "StudyInstanceUID"}, {&a.series_uid, "SeriesInstanceUID"}}) {
+    if (uid->empty()) throw Error(Errc::InvalidDicom, std::string("missing ") + name);
+    if (!plausibleUid(*uid))
+      throw Error(Errc::InvalidDicom, std::string(name) + " is not a valid UID (digits and dots, at most 64)");
+  }
+  a.transfer_syntax_uid = meta.string(tags::TransferSyntaxUID);
+  if (a.transfer_syntax_uid.empty()) a.transfer_syntax_uid = format.datasetTransferSyntaxUid();
+
+  a.patient_id = ds.string(tags::PatientID);
+  a.issuer_of_patient_id = ds.string(tags::IssuerOfPatientID);
+  a.patient_name = ds.string(tags::PatientName);
+  a.patient_birth_date = ds.string(tags::PatientBirthDate);
+  a.patient_sex = ds.string(tags::PatientSex);
+  a.study_date = ds.string(tags::StudyDate);
+  a.study_time = ds.string(tags::StudyTime);
+  a.accession_number = ds.string(tags::AccessionNumber);
+  a.study_id = ds.string(tags::StudyID);
+  a.study_description = ds.string(tags::StudyDescription);
+  a.referring_physician = ds.string(tags::ReferringPhysicianName);
+  a.modality = ds.string(tags::Modality);
+  a.series_description = ds.string(tags::SeriesDescription);
+  a.series_number = ds.string(tags::SeriesNumber);
+  a.body_part = ds.string(tags::BodyPartExamined);
+  a.protocol_name = ds.string(tags::ProtocolName);
+  a.frame_of_reference = ds.string(tags::FrameOfReferenceUID);
+  a.instance_number = integerOf(ds, tags::InstanceNumber);
+  a.rows = integerOf(ds, tags::Rows);
+  a.columns = integerOf(ds, tags::Columns);
+  a.number_of_frames = integerOf(ds, tags::NumberOfFrames);
+  a.bits_allocated = integerOf(ds, tags::BitsAllocated);
+  a.images_in_acquisition = integerOf(ds, tags::ImagesInAcquisition);
+  a.temporal_positions = integerOf(ds, tags::NumberOfTemporalPositions);
+  a.pixel_spacing = ds.string(tags::PixelSpacing);
+  a.image_position = ds.string(tags::ImagePositionPatient);
+  a.image_orientation = ds.string(tags::ImageOrientationPatient);
+  a.slice_thickness = ds.string(tags::SliceThickness);
+  a.image_type = ds.string(tags::ImageType);
+  a.acquisition_number = ds.string(tags::AcquisitionNumber);
+  return a;
+}
+
+bool sameDataset(const std::filesystem::path& a, const std::filesystem::path& b) {
+  std::error_code ec;
+  auto size_a = std::filesystem::file_size(a, ec);
+  if (ec) return false;
+  auto size_b = std::filesystem::file_size(b, ec);
+  if (ec) return false;
+  // Meta headers differ by a few bytes at most (sender AE title); a large size
+  // difference means different content without reading anything.
+  if (size_a > size_b + 1024 || size_b > size_a + 1024) return false;
+  std::string bytes_a = readFile(a), bytes_b = readFile(b);
+  // An offset of 0 (no meta header, or one cut short) compares whole files: two such
+  // files are never taken for the same data set just because nothing follows the header.
+  size_t off_a = dicom::datasetOffset(bytes_a), off_b = dicom::datasetOffset(bytes_b);
+  return bytes_a.size() - off_a == bytes_b.size() - off_b &&
+         std::memcmp(bytes_a.data() + off_a, bytes_b.data() + off_b, bytes_a.size() - off_a) == 0;
+}
+
+}  // namespace volnode

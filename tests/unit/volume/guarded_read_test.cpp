@@ -1,0 +1,61 @@
+// Every read of a received file after ingest goes through the guarded reader: a slice
+// nested far deeper than any real object (valid DICOM otherwise, that DCMTK parses
+// when the thread has a large stack) is refused with its reason on an ordinary thread,
+// where a plain DCMTK parse would overflow the stack and end the process.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "support/hostile_dicom.hpp"
+#include "support/synthetic_series.hpp"
+#include "volnode/pipeline/assembly.hpp"
+#include "volnode/pipeline/inspect.hpp"
+#include "volume_test_util.hpp"
+
+namespace volnode {
+namespace {
+
+test::WrittenSeries fourSlices(const std::filesystem::path& dir) {
+  test::SyntheticSeries s;
+  s.rows = s.cols = 16;
+  s.slices = 4;
+  s.slice_spacing = 2.0;
+  return test::writeSyntheticSeries(s, dir);
+}
+
+TEST(GuardedRead, DeeplyNestedSlicesAreSkippedByTheScanAndTheAssemblerOnOrdinaryThreads) {
+  test::TempDir dir;
+  const auto series = fourSlices(dir.path());
+  for (size_t i : {size_t(1), size_t(2)})
+    test::insertBeforePixelData(series.files[i], test::nestedSequences(20000));
+
+  SeriesAssembly scan, full;
+  std::thread reader([&] {
+    scan = scanSeries(series.files);
+    full = assembleSeries(series.files, AssemblyOptions{.min_slices = 2});
+  });
+  reader.join();
+  EXPECT_EQ(scan.skipped_files, 2u);
+  EXPECT_EQ(scan.instances, 2u);
+  EXPECT_EQ(full.skipped_files, 2u);
+  ASSERT_EQ(full.renderable().size(), 1u) << full.reason;
+  const VolumeCandidate& v = *full.renderable().front();
+  EXPECT_EQ(v.source_frames, 2u);
+  ASSERT_TRUE(v.volume.has_value());
+  EXPECT_EQ(v.files, (std::vector<std::filesystem::path>{series.files[0], series.files[3]}));
+}
+
+TEST(GuardedRead, InspectSkipsADeeplyNestedFile) {
+  test::TempDir dir;
+  const auto series = fourSlices(dir.path());
+  test::insertBeforePixelData(series.files[0], test::nestedSequences(20000));
+  InspectReport report;
+  std::thread reader([&] { report = inspectDirectory(dir.path(), nullptr); });
+  reader.join();
+  EXPECT_EQ(report.skipped_files, 1u);
+  ASSERT_EQ(report.series.size(), 1u);
+  EXPECT_EQ(report.series.front().instances, 3u);
+}
+
+}  // namespace
+}  // namespace volnode
