@@ -6,6 +6,7 @@
 #include <new>
 
 #include "volnode/core/error.hpp"
+#include "volnode/core/fault_point.hpp"
 #include "volnode/core/logging.hpp"
 #include "volnode/pipeline/result_routing.hpp"
 #include "volnode/pipeline/series_router.hpp"
@@ -46,7 +47,9 @@ void JobWorker::route(const Job& job) {
   try {
     SeriesRouter router(index_, jobs_, rules_, settings_.render.store_root);
     auto outcome = router.decide(job.series_uid, parseRoutePayload(job.payload));
+    faultPoint("route-decided");
     jobs_.succeed(job.id, settings_.name, outcome);
+    faultPoint("route-succeeded");
   } catch (const Error& e) {
     if (e.code() == Errc::InvalidArgument || e.code() == Errc::NotFound) {
       jobs_.failPermanently(job.id, settings_.name, e.what());
@@ -75,7 +78,10 @@ void JobWorker::render(const Job& job) {
                                                          result.volume_summary + ")"};
     success.follow_ups =
         sendJobsFor(job, rules_, index_.series(job.series_uid), settings_.destinations, settings_.send_max_attempts);
-    if (!jobs_.succeed(job.id, settings_.name, success)) {
+    faultPoint("render-written");
+    const bool succeeded = jobs_.succeed(job.id, settings_.name, success);
+    faultPoint("render-succeeded");
+    if (!succeeded) {
       log->warn("job {}: rendered, but it was canceled or taken over meanwhile; results not sent", job.id);
       return;
     }

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "volnode/core/error.hpp"
+#include "volnode/core/fault_point.hpp"
 #include "volnode/core/logging.hpp"
 #include "volnode/scp/store_scu.hpp"
 
@@ -139,6 +140,7 @@ void SendWorkers::sendOne(const Job& job) {
   if (report.association != AssociationFailure::None && report.files.empty())
     errors.push_back(report.association_error);
 
+  faultPoint("send-recorded");
   if (errors.empty()) {
     std::string warning;
     if (!not_accepted.empty()) {

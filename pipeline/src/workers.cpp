@@ -6,6 +6,7 @@
 
 #include "volnode/core/clock.hpp"
 #include "volnode/core/error.hpp"
+#include "volnode/core/fault_point.hpp"
 #include "volnode/core/logging.hpp"
 
 namespace volnode {
@@ -58,7 +59,10 @@ void CompletionLoop::run() {
     try {
       int queued = 0;
       for (const auto& completed : monitor_.tick(unixSecondsNow()))
-        if (routes_.seriesCompleted(completed.series, completed.reason) > 0) ++queued;
+        if (routes_.seriesCompleted(completed.series, completed.reason) > 0) {
+          ++queued;
+          faultPoint("series-completed");
+        }
       if (queued > 0 && on_routed_) on_routed_();
       if (int requeued = jobs_.requeueExpiredLeases()) {
         log->warn("{} job(s) whose worker stopped answering were queued again", requeued);
