@@ -12,6 +12,7 @@
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 
+#include "dicom_completeness.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/files.hpp"
 
@@ -115,27 +116,68 @@ void runWithLargeStack(Function&& function) {
   if (call.error) std::rethrow_exception(call.error);
 }
 
-InstanceAttributes parseInstanceAttributes(const std::filesystem::path& file);
+InstanceAttributes parseInstanceAttributes(const std::filesystem::path& file, const std::string& bytes,
+                                           std::string* source_aet);
+
+// The header parse stops at the pixel data; the rest of the file must be there
+// too, or the instance was cut off (a transfer that broke off, a crash while it
+// was written) and must not be kept as if it were whole.
+void requireWholeDataset(const std::filesystem::path& file, const std::string& bytes, DcmMetaInfo& meta,
+                         const DcmXfer& xfer, const InstanceAttributes& a) {
+  std::string incomplete;
+  bool pixel_data = false;
+  if (xfer.getStreamCompression() != ESC_none) {
+    // Deflated: the elements cannot be walked in the compressed bytes; DCMTK
+    // inflates and parses all of it (values stay in the file) and reports a cut.
+    DcmFileFormat format;
+    OFCondition status = format.loadFile(file.c_str());
+    if (status.bad()) incomplete = status.text();
+    pixel_data = format.getDataset()->tagExists(DCM_PixelData) ||
+                 format.getDataset()->tagExists(DCM_FloatPixelData) ||
+                 format.getDataset()->tagExists(DCM_DoubleFloatPixelData);
+  } else {
+    // Where the data set starts: after the group length's 12 bytes and the length it
+    // gives (the File Meta Information of a received file always has one).
+    const bool has_meta = bytes.size() >= 132 && std::memcmp(bytes.data() + 128, "DICM", 4) == 0;
+    size_t offset = datasetOffset(bytes);
+    Uint32 group_length = 0;
+    if (has_meta && meta.findAndGetUint32(DCM_FileMetaInformationGroupLength, group_length).good())
+      offset = std::min(bytes.size(), size_t{132} + 12 + group_length);
+    auto structure = walkDataset(std::string_view(bytes).substr(offset),
+                                 {bool(xfer.isExplicitVR()), bool(xfer.isBigEndian())});
+    incomplete = structure.incomplete;
+    pixel_data = structure.pixel_data;
+  }
+  if (!incomplete.empty()) throw Error(Errc::InvalidDicom, "incomplete data set: " + incomplete);
+  // An image (an Image Storage SOP Class, or the Image Pixel module's Rows, Columns,
+  // Bits Allocated) without its pixel data was cut off between two elements.
+  const bool image = dcmIsImageStorageSOPClassUID(a.sop_class_uid.c_str()) || (a.rows && a.columns && a.bits_allocated);
+  if (image && !pixel_data)
+    throw Error(Errc::InvalidDicom, "incomplete data set: an image without Pixel Data");
+}
 
 }  // namespace
 
-InstanceAttributes readInstanceAttributes(const std::filesystem::path& file) {
-  if (countItemTags(readFile(file)) > kMaxSequenceItems)
+InstanceAttributes readInstanceAttributes(const std::filesystem::path& file, std::string* source_aet) {
+  const std::string bytes = readFile(file);
+  if (countItemTags(bytes) > kMaxSequenceItems)
     throw Error(Errc::InvalidDicom, "more than " + std::to_string(kMaxSequenceItems) + " sequence items");
   InstanceAttributes attributes;
-  runWithLargeStack([&] { attributes = parseInstanceAttributes(file); });
+  runWithLargeStack([&] { attributes = parseInstanceAttributes(file, bytes, source_aet); });
   return attributes;
 }
 
 namespace {
 
-InstanceAttributes parseInstanceAttributes(const std::filesystem::path& file) {
+InstanceAttributes parseInstanceAttributes(const std::filesystem::path& file, const std::string& bytes,
+                                           std::string* source_aet) {
   DcmFileFormat format;
   OFCondition status = format.loadFileUntilTag(file.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
                                                ERM_autoDetect, DCM_PixelData);
   if (status.bad()) throw Error(Errc::InvalidDicom, std::string("cannot parse DICOM: ") + status.text());
   DcmDataset& ds = *format.getDataset();
   DcmMetaInfo& meta = *format.getMetaInfo();
+  if (source_aet) *source_aet = stringOf(meta, DCM_SourceApplicationEntityTitle);
 
   InstanceAttributes a;
   a.specific_character_set = stringOf(ds, DCM_SpecificCharacterSet);
@@ -187,6 +229,7 @@ InstanceAttributes parseInstanceAttributes(const std::filesystem::path& file) {
   a.slice_thickness = stringOf(ds, DCM_SliceThickness);
   a.image_type = stringOf(ds, DCM_ImageType);
   a.acquisition_number = stringOf(ds, DCM_AcquisitionNumber);
+  requireWholeDataset(file, bytes, meta, DcmXfer(ds.getOriginalXfer()), a);
   return a;
 }
 

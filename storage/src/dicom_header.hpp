@@ -1,13 +1,18 @@
 #pragma once
-// Reads what the index needs from a received DICOM file, stopping before the pixel data.
+// Reads what the index needs from a received DICOM file: the attributes from the
+// header (DCMTK stops before the pixel data), and a check that the rest of the
+// data set is whole.
 #include <filesystem>
 
 #include "volnode/storage/records.hpp"
 
 namespace volnode {
 
-// Throws Error(Errc::InvalidDicom) naming what is wrong (unreadable, missing UIDs, ...).
-InstanceAttributes readInstanceAttributes(const std::filesystem::path& file);
+// Throws Error(Errc::InvalidDicom) naming what is wrong (unreadable, missing UIDs,
+// incomplete: a value cut short, a sequence not closed, an image without Pixel Data).
+// source_aet, when given, receives (0002,0016) of the File Meta Information: the
+// listener writes the calling AE title there.
+InstanceAttributes readInstanceAttributes(const std::filesystem::path& file, std::string* source_aet = nullptr);
 
 // True when both files hold the same dataset bytes (the meta header may differ:
 // it names the sender).

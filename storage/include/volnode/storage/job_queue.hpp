@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "volnode/storage/records.hpp"
+
 namespace volnode {
 
 struct NewJob {
@@ -61,7 +63,7 @@ struct JobFilter {
 
 class JobQueue {
  public:
-  explicit JobQueue(const std::filesystem::path& index_path);
+  explicit JobQueue(const std::filesystem::path& index_path, IndexSync sync = IndexSync::Full);
   ~JobQueue();
 
   int64_t enqueue(const NewJob& job);
