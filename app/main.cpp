@@ -9,6 +9,7 @@
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpls/djdecode.h>
 
+#include "directory_lock.hpp"
 #include "node.hpp"
 #include "worker_main.hpp"
 #include "volnode/pipeline/inspect.hpp"
@@ -19,6 +20,7 @@
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
 #include "volnode/scp/dicom_network.hpp"
+#include "volnode/storage/reindex.hpp"
 
 namespace {
 
@@ -61,6 +63,19 @@ int runServe(const std::string& config_path, const std::vector<std::string>& ove
   return 0;
 }
 
+// `volnode reindex`: rebuilds the index from the store, while no node holds the directory.
+int runReindex(const std::string& config_path, const std::vector<std::string>& overrides, bool route) {
+  Config config = loadConfig(config_path, overrides);
+  initLogging(config.log);
+  const std::filesystem::path dir = config.storage.dir;
+  DirectoryLock lock(dir);
+  ReindexOptions options;
+  options.route_new_series = route;
+  auto report = reindexStorage(dir, options);
+  std::cout << "volnode reindex: " << std::filesystem::absolute(dir).string() << "\n" << report.summary() << "\n";
+  return report.store.left_in_place.empty() ? 0 : 1;
+}
+
 // `volnode status`: the health summary, read from the running node's API.
 int runStatus(const std::string& config_path, const std::vector<std::string>& overrides, bool as_json) {
   Config config = loadConfig(config_path, overrides);
@@ -94,6 +109,7 @@ int runStatus(const std::string& config_path, const std::vector<std::string>& ov
             << " MB)" << (s.value("accepting_instances", true) ? "" : ", REFUSING: " + s.value("reason", "")) << "\n"
             << "index:    " << i.value("studies", 0) << " studies, " << i.value("series", 0) << " series, "
             << i.value("instances", 0) << " instances (" << i.value("instances_today", 0) << " today)\n";
+  if (h.contains("recovery")) std::cout << "recovery: " << h["recovery"].value("summary", "") << "\n";
   if (h.contains("jobs")) std::cout << "jobs:     " << h["jobs"].dump() << "\n";
   return h.value("status", "") == "ok" ? 0 : 1;
 }
@@ -111,6 +127,14 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "run the node (DICOM listener, pipeline, console)");
   serve->add_option("--config,-c", config_path, "configuration file (default: the embedded etc/volnode.toml)");
   serve->add_option("--set", overrides, "override a key, e.g. --set dicom.port=11113 (repeatable)");
+
+  auto* reindex = app.add_subcommand(
+      "reindex", "rebuild the index from the store (a lost or unreadable index is kept aside); no node may run on it");
+  bool reindex_route = false;
+  reindex->add_option("--config,-c", config_path, "configuration file of the node (for storage.dir)");
+  reindex->add_option("--set", overrides, "override a key, e.g. --set storage.dir=/srv/volnode (repeatable)");
+  reindex->add_flag("--route", reindex_route,
+                    "render and send series the old index did not know (default: index them only)");
 
   auto* config_cmd = app.add_subcommand("config", "print or check configuration");
   bool print_default = false;
@@ -160,6 +184,7 @@ int main(int argc, char** argv) {
     if (serve->parsed()) return runServe(config_path, overrides);
     if (worker->parsed()) return runWorker(loadConfig(config_path, overrides), worker_slot);
     if (status->parsed()) return runStatus(config_path, overrides, status_json);
+    if (reindex->parsed()) return runReindex(config_path, overrides, reindex_route);
     if (inspect->parsed()) {
       if (!std::filesystem::is_directory(inspect_dir)) throw Error(Errc::NotFound, "no such folder: " + inspect_dir);
       RuleSet rules = rules_dir.empty() ? RuleSet::forPresets("presets") : RuleSet::loadDirectory(rules_dir);

@@ -1,13 +1,11 @@
 #include "node.hpp"
 
-#include <fcntl.h>
 #include <pthread.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "directory_lock.hpp"
 #include "node_actions.hpp"
 #include "storage_sink.hpp"
 #include "volnode/console/console_server.hpp"
@@ -29,58 +27,11 @@
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/instance_store.hpp"
 #include "volnode/storage/job_queue.hpp"
+#include "volnode/storage/reconciliation.hpp"
 #include "volnode/storage/retention.hpp"
 
 namespace volnode {
 namespace {
-
-// One node per storage directory: a second one would corrupt nothing (SQLite
-// locks) but would fight over the port and the temp files.
-class DirectoryLock {
- public:
-  explicit DirectoryLock(const std::filesystem::path& dir) {
-    std::filesystem::create_directories(dir);
-    auto path = dir / "volnode.lock";
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw Error(Errc::Io, "cannot create " + path.string());
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0)
-      throw Error(Errc::Io, "storage directory " + dir.string() +
-                                " is in use by another volnode process (lock " + path.string() + ")");
-    std::string pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd_, 0) == 0 && ::write(fd_, pid.data(), pid.size()) < 0) {
-      // the pid is informational only
-    }
-  }
-  ~DirectoryLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
- private:
-  int fd_ = -1;
-};
-
-// A store with files but no index (deleted or emptied) must not start afresh:
-// SQLite would create a new empty index and every stored instance would be lost
-// to it. Write-ahead-log contents count as an index.
-void refuseLostIndex(const std::filesystem::path& dir) {
-  auto index = dir / "index.sqlite";
-  auto wal = dir / "index.sqlite-wal";
-  std::error_code ec;
-  bool index_has_data = std::filesystem::file_size(index, ec) > 0 && !ec;
-  bool wal_has_data = std::filesystem::file_size(wal, ec) > 0 && !ec;
-  if (index_has_data || wal_has_data) return;
-  bool store_has_files = false;
-  if (std::filesystem::is_directory(dir / "store"))
-    for (const auto& shard : std::filesystem::directory_iterator(dir / "store", ec)) {
-      store_has_files = true;
-      (void)shard;
-      break;
-    }
-  if (store_has_files)
-    throw Error(Errc::Database, "the index " + index.string() + " is missing or empty but " + (dir / "store").string() +
-                                    " holds files; restore index.sqlite from a backup, or move store/ away to start "
-                                    "an empty node");
-}
 
 // Rules from <presets_dir>/rules when present, else the built-in defaults; every
 // preset a rule names must load, so a typo stops start-up instead of a render.
@@ -124,6 +75,7 @@ struct Node::Impl {
   std::unique_ptr<Index> index;
   std::unique_ptr<FileStore> files;
   std::unique_ptr<InstanceStore> store;
+  RecoveryReport recovery;  // the start-up reconciliation of index and store
   std::unique_ptr<StorageSink> sink;
   std::unique_ptr<StoreScp> scp;
   std::unique_ptr<ConsoleServer> console;
@@ -162,6 +114,7 @@ struct Node::Impl {
     }
     h.min_free_mb = config.storage.min_free_mb;
     h.accepting_instances = store->hasSpace(&h.not_accepting_reason);
+    if (recovery.noteworthy()) h.recovery = recovery;
     h.render_workers = workers ? workers->count() : 0;
     h.render_workers_busy = workers ? workers->busy() : 0;
     if (workers) {
@@ -195,16 +148,17 @@ void Node::start() {
   auto log = moduleLogger("app");
   std::filesystem::path dir = c.storage.dir;
   impl_->lock = std::make_unique<DirectoryLock>(dir);
-  refuseLostIndex(dir);
-  impl_->index = std::make_unique<Index>(dir / "index.sqlite");
+  refuseLostIndex(dir / "index.sqlite", dir / "store");
+  const IndexSync sync = c.storage.index_sync == "normal" ? IndexSync::Normal : IndexSync::Full;
+  impl_->index = std::make_unique<Index>(dir / "index.sqlite", sync);
   impl_->files = std::make_unique<FileStore>(dir / "store", c.storage.fsync, *impl_->index);
-  impl_->files->recover();
   if (int stale = impl_->index->closeStaleAssociations())
     log->warn("{} association(s) were open when the node last stopped; marked interrupted", stale);
   impl_->store = std::make_unique<InstanceStore>(c.storage, *impl_->index, *impl_->files);
+  impl_->recovery = reconcileStore(*impl_->index, *impl_->files, *impl_->store);
   impl_->sink = std::make_unique<StorageSink>(*impl_->store, *impl_->index);
 
-  impl_->jobs = std::make_unique<JobQueue>(dir / "index.sqlite");
+  impl_->jobs = std::make_unique<JobQueue>(dir / "index.sqlite", sync);
   if (int requeued = impl_->jobs->requeueAllRunning("node restarted while the job ran"))
     log->warn("{} job(s) interrupted by the last stop are queued again", requeued);
   impl_->rules = loadRules(c.pipeline.presets_dir);

@@ -64,8 +64,10 @@ nlohmann::json workersJson(const HealthReport& h) {
 
 nlohmann::json toJson(const HealthReport& h, const IndexCounts& c) {
   bool disk_ok = h.accepting_instances;
-  bool healthy = h.dicom_listening && disk_ok;
-  return {
+  // Indexed files that are missing need an operator even while everything else runs.
+  bool store_ok = !h.recovery || !h.recovery->needsAttention();
+  bool healthy = h.dicom_listening && disk_ok && store_ok;
+  nlohmann::json out = {
       {"status", healthy ? "ok" : "degraded"},
       {"version", h.version},
       {"uptime_s", h.uptime_s},
@@ -103,6 +105,21 @@ nlohmann::json toJson(const HealthReport& h, const IndexCounts& c) {
         {"bytes", c.bytes},
         {"instances_today", c.instances_today}}},
   };
+  if (h.recovery) {
+    const auto& r = *h.recovery;
+    out["recovery"] = {{"summary", r.summary()},
+                       {"files", r.files},
+                       {"indexed", r.indexed},
+                       {"incomplete_removed", r.incomplete_removed},
+                       {"empty_slots_removed", r.empty_slots_removed},
+                       {"forgotten_slots", r.forgotten_slots},
+                       {"missing_count", r.missing_count},
+                       {"missing", r.missing},
+                       {"left_in_place", r.left_in_place},
+                       {"foreign", r.foreign},
+                       {"seconds", r.seconds}};
+  }
+  return out;
 }
 
 nlohmann::json toJson(const Job& j) {

@@ -21,7 +21,7 @@ CREATE TABLE series_typed (
   last_received      TEXT NOT NULL,
   last_received_unix REAL NOT NULL,
   state              TEXT NOT NULL DEFAULT 'receiving'
-    CHECK (state IN ('receiving','complete','queued','processing','done','refused','failed','canceled')),
+    CHECK (state IN ('receiving','complete','queued','processing','done','refused','failed','canceled','indexed')),
   state_reason       TEXT NOT NULL DEFAULT 'first instance received',
   state_time         TEXT NOT NULL
 );

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 
 #include "volnode/core/error.hpp"
 #include "volnode/core/files.hpp"
@@ -84,15 +85,59 @@ void FileStore::remove(const std::string& relative_path) const noexcept {
   std::filesystem::remove(absolute(relative_path), ec);
 }
 
-RecoveryReport FileStore::recover() {
-  RecoveryReport report;
-  for (const auto& relative : ledger_.slots()) {
-    release({absolute(relative), relative});
-    ++report.removed;
+void FileStore::removeDurably(const std::vector<std::string>& relative_paths) const {
+  std::set<std::filesystem::path> folders;
+  for (const auto& relative : relative_paths) {
+    remove(relative);
+    folders.insert(absolute(relative).parent_path());
   }
-  if (report.removed > 0)
-    moduleLogger("storage")->info("store recovery: {} unused or unacknowledged slot file(s) removed", report.removed);
-  return report;
+  if (!sync_) return;
+  for (const auto& folder : folders) {
+    try {
+      syncDirectory(folder);
+    } catch (const Error& e) {
+      moduleLogger("storage")->warn("{}", e.what());
+    }
+  }
+}
+
+StoreListing FileStore::list() const {
+  StoreListing listing;
+  auto isShard = [](const std::filesystem::directory_entry& entry) {
+    std::error_code ec;
+    return entry.is_directory(ec) && entry.path().filename().string().size() == 2;
+  };
+  auto children = [](const std::filesystem::path& dir) {
+    std::vector<std::filesystem::directory_entry> entries;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+      entries.push_back(*it);
+    if (ec) throw Error(Errc::Io, "cannot list " + dir.string() + ": " + ec.message());
+    return entries;
+  };
+  for (const auto& first : children(root_)) {
+    const std::string first_name = first.path().filename().string();
+    if (!isShard(first)) {
+      listing.foreign.push_back(first_name);
+      continue;
+    }
+    for (const auto& second : children(first.path())) {
+      const std::string second_name = first_name + "/" + second.path().filename().string();
+      if (!isShard(second)) {
+        listing.foreign.push_back(second_name);
+        continue;
+      }
+      for (const auto& file : children(second.path())) {
+        const std::string relative = second_name + "/" + file.path().filename().string();
+        std::error_code ec;
+        if (file.is_regular_file(ec) && file.path().extension() == ".dcm")
+          listing.files.push_back(relative);
+        else
+          listing.foreign.push_back(relative);
+      }
+    }
+  }
+  return listing;
 }
 
 }  // namespace volnode

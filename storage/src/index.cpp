@@ -141,12 +141,14 @@ struct Index::Impl {
     return writer->lastInsertId();
   }
 
-  int64_t upsertStudy(const InstanceAttributes& a, const std::string& now) {
+  int64_t upsertStudy(const InstanceAttributes& a, const std::string& received) {
     auto find = writer->cached("SELECT id FROM studies WHERE study_uid = ?");
     find->bind(1, a.study_uid);
     if (find->step()) {
       int64_t id = find->integer(0);
-      writer->cached("UPDATE studies SET last_received = ? WHERE id = ?")->bind(1, now).bind(2, id).run();
+      writer->cached("UPDATE studies SET first_received = MIN(first_received, ?1), last_received = MAX(last_received, ?1) "
+                     "WHERE id = ?2")
+          ->bind(1, received).bind(2, id).run();
       return id;
     }
     int64_t patient = upsertPatient(a);
@@ -155,7 +157,7 @@ struct Index::Impl {
         "study_description, referring_physician, first_received, last_received) VALUES (?,?,?,?,?,?,?,?,?,?)");
     insert->bind(1, a.study_uid).bind(2, patient).bind(3, a.study_date).bind(4, a.study_time)
         .bind(5, a.accession_number).bind(6, a.study_id).bind(7, a.study_description)
-        .bind(8, a.referring_physician).bind(9, now).bind(10, now).run();
+        .bind(8, a.referring_physician).bind(9, received).bind(10, received).run();
     return writer->lastInsertId();
   }
 
@@ -165,8 +167,10 @@ struct Index::Impl {
         ->bind(1, series_pk).bind(2, state).bind(3, reason).bind(4, now).run();
   }
 
+  // `received`: when the instance arrived; `now`: when its state changes (they
+  // differ for an instance found in the store at start-up).
   int64_t upsertSeries(const InstanceAttributes& a, int64_t study_pk, const std::string& calling_aet,
-                       const std::string& now, double now_unix) {
+                       const std::string& received, double received_unix, const std::string& now) {
     int64_t id = 0;
     std::string state;
     {
@@ -178,10 +182,13 @@ struct Index::Impl {
       }
     }
     if (id != 0) {
+      // Times never move backwards and an unknown sender ("") keeps the known one:
+      // an instance found in the store at start-up carries its file's time.
       writer->cached(
-                "UPDATE series SET instance_count = instance_count + 1, last_received = ?, "
-                "last_received_unix = ?, calling_aet = ? WHERE id = ?")
-          ->bind(1, now).bind(2, now_unix).bind(3, calling_aet).bind(4, id).run();
+                "UPDATE series SET instance_count = instance_count + 1, first_received = MIN(first_received, ?1), "
+                "last_received = MAX(last_received, ?1), last_received_unix = MAX(last_received_unix, ?2), "
+                "calling_aet = COALESCE(NULLIF(?3, ''), calling_aet) WHERE id = ?4")
+          ->bind(1, received).bind(2, received_unix).bind(3, calling_aet).bind(4, id).run();
       if (state != toString(SeriesState::Receiving))
         // A late instance: the series is received again and a later render supersedes the earlier one.
         sql::changeSeriesState(*writer, a.series_uid, SeriesState::Receiving, "late instance after " + state, now);
@@ -194,19 +201,27 @@ struct Index::Impl {
         "VALUES (?,?,?,?,?,?,?,?,?,1,?,?,?,'receiving','first instance received',?)");
     insert->bind(1, a.series_uid).bind(2, study_pk).bind(3, a.modality).bind(4, a.series_description)
         .bind(5, a.series_number).bind(6, a.body_part).bind(7, a.protocol_name).bind(8, a.frame_of_reference)
-        .bind(9, calling_aet).bind(10, now).bind(11, now).bind(12, now_unix).bind(13, now).run();
+        .bind(9, calling_aet).bind(10, received).bind(11, received).bind(12, received_unix).bind(13, now).run();
     id = writer->lastInsertId();
     recordTransition(id, "receiving", "first instance received", now);
     return id;
   }
 };
 
-Index::Index(const std::filesystem::path& path) : impl_(std::make_unique<Impl>()) {
+Index::Index(const std::filesystem::path& path, IndexSync sync) : impl_(std::make_unique<Impl>()) {
   impl_->path = path;
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-  impl_->writer = std::make_unique<sql::Connection>(path, true);
-  migrate(*impl_->writer, path);
-  impl_->reader = std::make_unique<sql::Connection>(path, false);
+  auto synchronous = sync == IndexSync::Full ? sql::Synchronous::Full : sql::Synchronous::Normal;
+  try {
+    impl_->writer = std::make_unique<sql::Connection>(path, true, synchronous);
+    migrate(*impl_->writer, path);
+  } catch (const Error& e) {
+    if (e.code() != Errc::Database) throw;
+    throw Error(Errc::Database, std::string(e.what()) +
+                                    "; restore the index from a backup, or rebuild it from the store with "
+                                    "`volnode reindex` (the unreadable file is kept aside)");
+  }
+  impl_->reader = std::make_unique<sql::Connection>(path, false, synchronous);
 }
 
 Index::~Index() = default;
@@ -231,19 +246,21 @@ std::vector<HeldCopy> Index::heldCopies(const std::string& sop_uid) {
 
 int64_t Index::addInstance(const NewInstance& in) {
   const auto& a = in.attributes;
-  std::string now = isoUtcNow();
-  double now_unix = unixSecondsNow();
+  const SystemTime now_time = std::chrono::system_clock::now();
+  const SystemTime received_time = in.received_at.value_or(now_time);
+  const std::string now = isoUtc(now_time), received = isoUtc(received_time);
+  const double received_unix = unixSeconds(received_time);
   std::lock_guard lock(impl_->write_mutex);
   auto& db = *impl_->writer;
   sql::Transaction tx(db);
-  std::string calling_aet;
+  std::string calling_aet = in.association_id ? "" : in.calling_aet;
   if (in.association_id) {
     auto s = db.cached("SELECT calling_aet FROM associations WHERE id = ?");
     s->bind(1, *in.association_id);
     if (s->step()) calling_aet = s->text(0);
   }
-  int64_t study_pk = impl_->upsertStudy(a, now);
-  int64_t series_pk = impl_->upsertSeries(a, study_pk, calling_aet, now, now_unix);
+  int64_t study_pk = impl_->upsertStudy(a, received);
+  int64_t series_pk = impl_->upsertSeries(a, study_pk, calling_aet, received, received_unix, now);
   if (in.conflict) db.cached("UPDATE instances SET conflict = 1 WHERE sop_uid = ?")->bind(1, a.sop_uid).run();
   auto insert = db.cached(
       "INSERT INTO instances(sop_uid, series_pk, association_pk, sop_class_uid, transfer_syntax_uid, "
@@ -257,7 +274,7 @@ int64_t Index::addInstance(const NewInstance& in) {
       .bind(13, a.image_orientation).bind(14, a.slice_thickness).bind(15, a.image_type)
       .bind(16, a.acquisition_number).bind(17, a.images_in_acquisition).bind(18, a.temporal_positions)
       .bind(19, a.specific_character_set).bind(20, in.file_path).bind(21, static_cast<int64_t>(in.file_size))
-      .bind(22, in.conflict ? 1 : 0).bind(23, now).run();
+      .bind(22, in.conflict ? 1 : 0).bind(23, received).run();
   int64_t id = db.lastInsertId();
   db.cached("DELETE FROM file_slots WHERE path = ?")->bind(1, in.file_path).run();
   tx.commit();
@@ -279,6 +296,14 @@ void Index::addSlots(const std::vector<std::string>& relative_paths) {
 void Index::removeSlot(const std::string& relative_path) {
   std::lock_guard lock(impl_->write_mutex);
   impl_->writer->prepare("DELETE FROM file_slots WHERE path = ?").bind(1, relative_path).run();
+}
+
+std::vector<std::string> Index::instancePaths() {
+  std::lock_guard lock(impl_->read_mutex);
+  auto s = impl_->reader->prepare("SELECT file_path FROM instances");
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  return out;
 }
 
 std::vector<std::string> Index::slots() {

@@ -2,9 +2,11 @@
 
 #include <cstring>
 
+#include "dicom_completeness.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/files.hpp"
 #include "volnode/dicom/dicom_file.hpp"
+#include "volnode/dicom/sop_classes.hpp"
 
 namespace volnode {
 namespace {
@@ -42,9 +44,38 @@ dicom::DicomFile openReceived(const std::filesystem::path& file) {
   }
 }
 
+// An image: an Image Storage SOP Class, or the Image Pixel module's Rows, Columns and
+// Bits Allocated (a cut before them leaves only the SOP class to tell).
+bool isImage(const InstanceAttributes& a) {
+  return dicom::isImageStorageSopClass(a.sop_class_uid) || (a.rows && a.columns && a.bits_allocated);
+}
+
+// The header parse stops at the pixel data; the rest of the file must be there
+// too, or the instance was cut off (a transfer that broke off, a crash while it
+// was written) and must not be kept as if it were whole. The pre-scan already
+// refuses a length running past the end; this walk also catches a sequence or
+// pixel sequence left open at the end of the file, which DCMTK accepts.
+void requireWholeDataset(const std::filesystem::path& file, const dicom::Structure& structure,
+                         const InstanceAttributes& a) {
+  bool pixel_data = structure.pixel_data.has_value();
+  if (structure.deflated) {
+    // The elements cannot be walked in the compressed bytes: the whole parse must succeed.
+    (void)dicom::DicomFile::open(file, dicom::DicomFile::Extent::Everything);
+  } else {
+    const std::string bytes = readFile(file);
+    const std::string& ts = structure.transfer_syntax_uid;
+    DatasetEncoding encoding{ts != "1.2.840.10008.1.2", ts == "1.2.840.10008.1.2.2"};
+    auto walked = walkDataset(std::string_view(bytes).substr(std::min(bytes.size(), structure.dataset_offset)),
+                              encoding);
+    if (!walked.incomplete.empty()) throw Error(Errc::InvalidDicom, "incomplete data set: " + walked.incomplete);
+    pixel_data = pixel_data || walked.pixel_data;
+  }
+  if (isImage(a) && !pixel_data) throw Error(Errc::InvalidDicom, "incomplete data set: an image without Pixel Data");
+}
+
 }  // namespace
 
-InstanceAttributes readInstanceAttributes(const std::filesystem::path& file) {
+InstanceAttributes readInstanceAttributes(const std::filesystem::path& file, std::string* source_aet) {
   // The pre-scan refuses what no later stage could read safely (nesting, item count,
   // lengths, pixel data size) before DCMTK parses, on this thread, up to the pixel data.
   dicom::DicomFile format = openReceived(file);
@@ -101,6 +132,14 @@ InstanceAttributes readInstanceAttributes(const std::filesystem::path& file) {
   a.slice_thickness = ds.string(tags::SliceThickness);
   a.image_type = ds.string(tags::ImageType);
   a.acquisition_number = ds.string(tags::AcquisitionNumber);
+  if (source_aet) *source_aet = meta.string(dicom::Tag{0x0002, 0x0016});  // SourceApplicationEntityTitle
+  try {
+    requireWholeDataset(file, format.structure(), a);
+  } catch (const Error& e) {
+    const std::string prefix = file.string() + ": ";
+    const std::string message = e.what();
+    throw Error(e.code(), message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message);
+  }
   return a;
 }
 

@@ -1,6 +1,9 @@
 #include "volnode/storage/instance_store.hpp"
 
+#include <sys/stat.h>
+
 #include "instance_attributes.hpp"
+#include "volnode/core/clock.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/files.hpp"
 #include "volnode/core/logging.hpp"
@@ -26,15 +29,38 @@ bool InstanceStore::hasSpace(std::string* why) const {
   return false;
 }
 
+namespace {
+
+SystemTime modificationTime(const std::filesystem::path& file) {
+  struct stat info {};
+  if (::stat(file.c_str(), &info) != 0) return std::chrono::system_clock::now();
+  return SystemTime(std::chrono::duration_cast<SystemTime::duration>(std::chrono::seconds(info.st_mtim.tv_sec) +
+                                                                     std::chrono::nanoseconds(info.st_mtim.tv_nsec)));
+}
+
+}  // namespace
+
 KeepResult InstanceStore::keep(const Reservation& reservation, const std::string& command_sop_class_uid,
                                const std::string& command_sop_instance_uid, std::optional<int64_t> association_id) {
+  return take(reservation, command_sop_class_uid, command_sop_instance_uid, association_id, false);
+}
+
+KeepResult InstanceStore::adopt(const Reservation& file) { return take(file, "", "", std::nullopt, true); }
+
+KeepResult InstanceStore::take(const Reservation& reservation, const std::string& command_sop_class_uid,
+                               const std::string& command_sop_instance_uid, std::optional<int64_t> association_id,
+                               bool found_in_store) {
   KeepResult result;
   auto log = moduleLogger("storage");
+  std::string source_aet;
   try {
     InstanceAttributes attributes;
     try {
-      attributes = readInstanceAttributes(reservation.path);
+      attributes = readInstanceAttributes(reservation.path, &source_aet);
     } catch (const Error& e) {
+      // A file found in the store is deleted only when its content says it was never
+      // acknowledged; a read error is no such proof.
+      if (found_in_store && e.code() != Errc::InvalidDicom) throw;
       files_.release(reservation);
       return {KeepOutcome::Invalid, e.what()};
     }
@@ -61,6 +87,10 @@ KeepResult InstanceStore::keep(const Reservation& reservation, const std::string
 
     files_.sync(reservation);
     NewInstance row{attributes, reservation.relative_path, result.bytes, association_id, conflict};
+    if (found_in_store) {
+      row.received_at = modificationTime(reservation.path);
+      row.calling_aet = source_aet;
+    }
     index_.addInstance(row);  // file first, index second; a failure releases the file below
     if (conflict)
       log->warn("instance {} received again with different content; both copies kept and marked as conflict",
@@ -68,14 +98,18 @@ KeepResult InstanceStore::keep(const Reservation& reservation, const std::string
     result.outcome = conflict ? KeepOutcome::StoredConflict : KeepOutcome::Stored;
     return result;
   } catch (const Error& e) {
-    files_.release(reservation);
     result.outcome = e.code() == Errc::OutOfSpace ? KeepOutcome::OutOfSpace : KeepOutcome::Failed;
     result.reason = e.what();
   } catch (const std::exception& e) {
-    files_.release(reservation);
     result.outcome = KeepOutcome::Failed;
     result.reason = e.what();
   }
+  if (found_in_store) {
+    log->error("{} in the store could not be indexed and is left in place: {}", reservation.relative_path,
+               result.reason);
+    return result;
+  }
+  files_.release(reservation);
   log->error("instance {} not kept: {}", command_sop_instance_uid, result.reason);
   return result;
 }

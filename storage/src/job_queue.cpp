@@ -158,8 +158,9 @@ struct JobQueue::Impl {
   }
 };
 
-JobQueue::JobQueue(const std::filesystem::path& index_path) : impl_(std::make_unique<Impl>()) {
-  impl_->db = std::make_unique<sql::Connection>(index_path, false);
+JobQueue::JobQueue(const std::filesystem::path& index_path, IndexSync sync) : impl_(std::make_unique<Impl>()) {
+  impl_->db = std::make_unique<sql::Connection>(
+      index_path, false, sync == IndexSync::Full ? sql::Synchronous::Full : sql::Synchronous::Normal);
 }
 
 JobQueue::~JobQueue() = default;

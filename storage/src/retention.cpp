@@ -34,8 +34,9 @@ RetentionSweep RetentionPolicy::sweep(const std::string& now_iso) {
     for (const auto& f : files) {
       std::error_code ec;
       bytes += static_cast<int64_t>(std::filesystem::file_size(files_.absolute(f), ec));
-      files_.remove(f);
     }
+    // Durably: a file that came back after a power loss would be indexed again at start-up.
+    files_.removeDurably(files);
     int64_t result_bytes = 0;
     if (!results_root_.empty())
       for (int64_t job : jobs_.renderJobsOfStudy(study_uid)) {

@@ -17,7 +17,7 @@ namespace {
 
 }  // namespace
 
-Connection::Connection(const std::filesystem::path& path, bool create) : path_(path) {
+Connection::Connection(const std::filesystem::path& path, bool create, Synchronous synchronous) : path_(path) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
     std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -28,11 +28,14 @@ Connection::Connection(const std::filesystem::path& path, bool create) : path_(p
   sqlite3_busy_timeout(db_, 5000);
   sqlite3_extended_result_codes(db_, 1);
   // WAL: readers (the console) never block the writer (the SCP).
-  // synchronous=NORMAL: a commit survives a crash of the process (kill -9);
-  // after power loss the files are there (fsync'd) and the last commits may need
-  // re-indexing, which the store's recovery does.
+  // synchronous=FULL: a commit is on disk when COMMIT returns, so what the node
+  // told the outside world (Success for an instance, planned output UIDs, results
+  // sent) survives a power loss. NORMAL flushes the log only at checkpoints: the
+  // last commits before a power loss can be lost; instances among them are indexed
+  // again from the store at start-up, but job, output and delivery rows are gone
+  // (docs/durability.md).
   exec("PRAGMA journal_mode=WAL");
-  exec("PRAGMA synchronous=NORMAL");
+  exec(synchronous == Synchronous::Full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   exec("PRAGMA foreign_keys=ON");
 }
 

@@ -17,10 +17,16 @@ namespace volnode::sql {
 class Statement;
 class CachedStatement;
 
+// When a commit is on disk (PRAGMA synchronous in WAL mode).
+enum class Synchronous {
+  Full,    // the write-ahead log is flushed at every commit: a commit survives a power loss
+  Normal,  // flushed at checkpoints only: a commit survives a crash of the process, not a power loss
+};
+
 class Connection {
  public:
   // Opens (creating if asked) the database in WAL mode with a busy timeout.
-  Connection(const std::filesystem::path& path, bool create);
+  Connection(const std::filesystem::path& path, bool create, Synchronous synchronous = Synchronous::Full);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -6,7 +6,7 @@
 namespace volnode {
 namespace {
 
-constexpr std::array<std::pair<SeriesState, std::string_view>, 8> kSeriesStates{{
+constexpr std::array<std::pair<SeriesState, std::string_view>, 9> kSeriesStates{{
     {SeriesState::Receiving, "receiving"},
     {SeriesState::Complete, "complete"},
     {SeriesState::Queued, "queued"},
@@ -15,6 +15,7 @@ constexpr std::array<std::pair<SeriesState, std::string_view>, 8> kSeriesStates{
     {SeriesState::Refused, "refused"},
     {SeriesState::Failed, "failed"},
     {SeriesState::Canceled, "canceled"},
+    {SeriesState::Indexed, "indexed"},
 }};
 
 constexpr std::array<std::pair<JobState, std::string_view>, 6> kJobStates{{
@@ -74,6 +75,8 @@ bool seriesTransitionAllowed(SeriesState from, SeriesState to) noexcept {
     case S::Failed:
     case S::Canceled:
       return to == S::Queued || to == S::Complete;
+    case S::Indexed:
+      return to == S::Complete;
   }
   return false;
 }

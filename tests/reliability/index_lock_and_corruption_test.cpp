@@ -115,7 +115,8 @@ TEST(IndexCorruption, OverwrittenHeaderIsRefusedAndTheFileIsLeftAsItWas) {
 
 // An index truncated to nothing (a restored-from-nothing backup, an operator's
 // `> index.sqlite`) looks to SQLite like a new database. With instances in the
-// store, starting with an empty index silently forgets all of them.
+// store, starting with an empty index would forget all of them (and the job
+// history is gone with it): the node refuses and names `volnode reindex`.
 TEST(IndexCorruption, EmptiedIndexWithAFullStoreIsNotSilentlyReplaced) {
   TempDir dir("volnode-rel-empty-index");
   populate(dir / "node");
@@ -124,15 +125,9 @@ TEST(IndexCorruption, EmptiedIndexWithAFullStoreIsNotSilentlyReplaced) {
   auto index = storage / "index.sqlite";
   std::filesystem::resize_file(index, 0);
   auto result = serveOn(storage, dir / "scratch", 5s);
-  const bool refused = !result.timed_out && result.exit_code != 0;
-  if (result.timed_out && std::filesystem::file_size(index) > 0) {
-    // What the node did: a fresh schema, no instance rows, the store's files orphaned.
-    EXPECT_EQ(sqliteQuery(index, "SELECT COUNT(*) FROM instances"), "0\n");
-    EXPECT_EQ(instancesUnder(storage / "store").size(), 3u);  // + the unused slots of the lost ledger
-  }
-  if (result.timed_out && std::filesystem::file_size(index) > 0)
-    GTEST_SKIP() << "known bug: an empty index.sqlite next to a store holding instances is silently "
-                    "re-created (Index::Index, sql::Connection opened with SQLITE_OPEN_CREATE); the node "
-                    "starts with an empty index and every stored instance becomes invisible";
-  EXPECT_TRUE(refused) << result.output;
+  EXPECT_FALSE(result.timed_out) << "the node started on an emptied index";
+  EXPECT_NE(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("volnode reindex"), std::string::npos) << result.output;
+  EXPECT_EQ(std::filesystem::file_size(index), 0u) << "the emptied index was re-created";
+  EXPECT_EQ(instancesUnder(storage / "store").size(), 3u);
 }

@@ -295,6 +295,36 @@ TEST_F(ConsoleApi, HealthReportsListenerDiskRenderAndDestinations) {
   EXPECT_EQ(body["destinations"][1]["tls"], true);
 }
 
+// What the start-up reconciliation of index and store found is in the health
+// report; indexed files missing from the store make the node degraded.
+TEST_F(ConsoleApi, HealthShowsTheStartUpReconciliationAndMissingFilesDegradeIt) {
+  start();
+  EXPECT_FALSE(get("/api/health").parsed().contains("recovery"));
+  server->stop();
+  for (int64_t missing : {0, 2}) {
+    startWith([&](ConsoleConfig&, ConsoleContext& context) {
+      auto base = context.health;
+      context.health = [base, missing] {
+        HealthReport h = base();
+        RecoveryReport r;
+        r.files = 40;
+        r.indexed = 30;
+        r.missing_count = missing;
+        if (missing) r.missing = {"ab/cd/1.dcm", "ab/cd/2.dcm"};
+        h.recovery = r;
+        return h;
+      };
+    });
+    auto body = get("/api/health").parsed();
+    ASSERT_TRUE(body.contains("recovery")) << body.dump();
+    EXPECT_EQ(body["recovery"]["indexed"], 30);
+    EXPECT_EQ(body["recovery"]["missing"].size(), static_cast<size_t>(missing));
+    EXPECT_NE(body["recovery"]["summary"].get<std::string>().find("30 instance(s)"), std::string::npos);
+    EXPECT_EQ(body["status"], missing ? "degraded" : "ok");
+    server->stop();
+  }
+}
+
 TEST_F(ConsoleApi, StudiesListFiltersAndRejectsBadParameters) {
   start();
   auto r = get("/api/studies?q=p1&modality=CT&from=20240101&to=20240131");

@@ -9,6 +9,7 @@
 #include "support/process.hpp"
 #include "support/synthetic_series.hpp"
 #include "volnode/storage/instance_store.hpp"
+#include "volnode/storage/reconciliation.hpp"
 
 using namespace volnode;
 using namespace volnode::test;
@@ -65,10 +66,12 @@ TEST(InstanceStore, KeptInstanceIsPublishedAndIndexedUnderANodeChosenName) {
   EXPECT_EQ(datasetBytes(stored), datasetBytes(series.files[0]));
   EXPECT_EQ(stored.string().find(uid), std::string::npos);
   EXPECT_EQ(f.index.counts().instances, 1);
-  // The slot now holds an instance: a restart's recovery must leave it alone.
+  // The slot now holds an instance: a restart's reconciliation must leave it alone.
   for (const auto& slot : f.index.slots()) EXPECT_NE(slot, reservation.relative_path);
-  f.files.recover();
+  auto report = reconcileStore(f.index, f.files, f.store);
   EXPECT_TRUE(std::filesystem::exists(stored));
+  EXPECT_EQ(report.indexed, 0);
+  EXPECT_EQ(f.index.counts().instances, 1);
 }
 
 TEST(InstanceStore, IdenticalResendIsANoOp) {
@@ -148,27 +151,6 @@ TEST(InstanceStore, BelowWatermarkHasNoSpaceWithReason) {
   EXPECT_NE(why.find("below storage.min_free_mb"), std::string::npos);
   config.min_free_mb = 0;
   EXPECT_TRUE(InstanceStore(config, index, files).hasSpace());
-}
-
-TEST(FileStore, RecoveryRemovesEverySlotThatHoldsNoAcknowledgedInstance) {
-  TempDir dir;
-  Index index(dir / "index.sqlite");
-  std::filesystem::path half_written;
-  {
-    FileStore files(dir / "store", true, index, 8);
-    auto slot = files.reserve();
-    std::ofstream(slot.path) << "half an instance";  // the node died while receiving
-    half_written = slot.path;
-  }
-  EXPECT_EQ(index.slots().size(), 8u);
-  FileStore restarted(dir / "store", true, index, 8);
-  auto report = restarted.recover();
-  EXPECT_EQ(report.removed, 8);
-  EXPECT_FALSE(std::filesystem::exists(half_written));
-  EXPECT_TRUE(index.slots().empty());
-  size_t files = 0;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir / "store")) files += e.is_regular_file();
-  EXPECT_EQ(files, 0u);
 }
 
 TEST(FileStore, NamesAreShardedUuidsNeverFromData) {

@@ -58,7 +58,7 @@ struct Fixture {
 
 TEST(States, NamesRoundTripAndUnknownNamesAreRefused) {
   for (auto s : {SeriesState::Receiving, SeriesState::Complete, SeriesState::Queued, SeriesState::Processing,
-                 SeriesState::Done, SeriesState::Refused, SeriesState::Failed, SeriesState::Canceled})
+                 SeriesState::Done, SeriesState::Refused, SeriesState::Failed, SeriesState::Canceled, SeriesState::Indexed})
     EXPECT_EQ(parseSeriesState(toString(s)), s);
   for (auto s : {JobState::Queued, JobState::Running, JobState::Retry, JobState::Succeeded, JobState::Failed,
                  JobState::Canceled})

@@ -16,6 +16,7 @@
 #include "volnode/core/config.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
+#include "volnode/storage/reconciliation.hpp"
 
 namespace volnode {
 
@@ -55,6 +56,9 @@ struct HealthReport {
   // the X server for rendering: "" not reported, "not needed", "running", or why it is not
   std::string display_state;
   std::string display;              // e.g. ":99"
+  // The start-up reconciliation of index and store, when it found anything
+  // beyond unused slots (instances indexed, cut-off files removed, files missing).
+  std::optional<RecoveryReport> recovery;
 };
 
 // What the console may ask of the running node (implemented by the application).

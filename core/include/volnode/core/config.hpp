@@ -49,6 +49,7 @@ struct StorageConfig {
   std::string dir = "var";       // file store and index live here
   uint64_t min_free_mb = 512;    // below this C-STORE answers 0xA700
   bool fsync = true;             // fsync every file before answering Success
+  std::string index_sync = "full";  // "full": every index commit on disk before the node acts on it; "normal": at checkpoints
 };
 
 struct ConsoleConfig {

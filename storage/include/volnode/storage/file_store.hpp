@@ -7,9 +7,9 @@
 // empty "slots" whose directory entries are fsync'd once per batch, and each
 // slot is recorded in a ledger (the index) before it is handed out. An incoming
 // instance is written into a slot and fdatasync'd; indexing it removes the slot
-// from the ledger in the same transaction. After a crash, every file still in
-// the ledger was never acknowledged and is deleted by recover(): no orphan and
-// no half-written file stays visible.
+// from the ledger in the same transaction. At start-up the index and the store
+// are reconciled (reconciliation.hpp): a slot holding a whole instance is indexed,
+// an empty or cut-off one deleted.
 #include <deque>
 #include <filesystem>
 #include <mutex>
@@ -32,8 +32,10 @@ struct Reservation {
   std::string relative_path;         // the same, relative to the store root (what the index keeps)
 };
 
-struct RecoveryReport {
-  int removed = 0;  // slots left by a previous run (never acknowledged), deleted
+// What the store holds, by name only (nothing is opened or stat'ed).
+struct StoreListing {
+  std::vector<std::string> files;    // <aa>/<bb>/<name>.dcm, relative to the root: the node's own files
+  std::vector<std::string> foreign;  // anything else found under the root (never touched)
 };
 
 class FileStore {
@@ -50,9 +52,12 @@ class FileStore {
   // The slot will not hold an instance: delete it and forget it.
   void release(const Reservation& reservation) noexcept;
   void remove(const std::string& relative_path) const noexcept;
+  // Deletes the files and flushes their folders, so that a power loss cannot
+  // bring back a file the index has already forgotten (start-up would index it again).
+  void removeDurably(const std::vector<std::string>& relative_paths) const;
 
-  // At start-up, before any reserve(): deletes slots a previous run left behind.
-  RecoveryReport recover();
+  // Every file in the store, from directory names alone.
+  StoreListing list() const;
 
  private:
   void createBatch();

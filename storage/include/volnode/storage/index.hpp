@@ -18,7 +18,7 @@ class Index : public SlotLedger {
   // Opens or creates the index and applies the embedded schema migrations.
   // Throws Error(Errc::SchemaTooNew) when the file was written by a newer volnode,
   // Error(Errc::Database) when it is locked or not a database.
-  explicit Index(const std::filesystem::path& path);
+  explicit Index(const std::filesystem::path& path, IndexSync sync = IndexSync::Full);
   ~Index() override;
   Index(const Index&) = delete;
   Index& operator=(const Index&) = delete;
@@ -33,6 +33,10 @@ class Index : public SlotLedger {
   // and returns its row id; its file stops being a free slot in the same step.
   // A series that had left `receiving` goes back to it.
   int64_t addInstance(const NewInstance& instance);
+
+  // Every instance's file path (relative to the store root), for the start-up
+  // comparison of index and store.
+  std::vector<std::string> instancePaths();
 
   // SlotLedger: the store's pre-created files that hold no acknowledged instance.
   void addSlots(const std::vector<std::string>& relative_paths) override;

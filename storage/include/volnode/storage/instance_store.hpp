@@ -45,7 +45,19 @@ class InstanceStore {
   KeepResult keep(const Reservation& reservation, const std::string& command_sop_class_uid,
                   const std::string& command_sop_instance_uid, std::optional<int64_t> association_id);
 
+  // At start-up: a file in the store that the index does not hold (a slot written
+  // before a crash, or an instance whose index row was lost). The same checks as
+  // keep(): a whole instance is indexed as received when the file was written,
+  // from the AE title the file names; an invalid or cut-off file, or a copy of an
+  // instance already held, is deleted. On an internal failure (I/O, database) the
+  // file stays where it is: it may hold an acknowledged instance.
+  KeepResult adopt(const Reservation& file);
+
  private:
+  KeepResult take(const Reservation& reservation, const std::string& command_sop_class_uid,
+                  const std::string& command_sop_instance_uid, std::optional<int64_t> association_id,
+                  bool found_in_store);
+
   StorageConfig config_;
   Index& index_;
   FileStore& files_;

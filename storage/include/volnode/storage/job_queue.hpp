@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "volnode/storage/records.hpp"
 #include "volnode/storage/states.hpp"
 
 namespace volnode {
@@ -88,7 +89,7 @@ struct JobFilter {
 
 class JobQueue {
  public:
-  explicit JobQueue(const std::filesystem::path& index_path);
+  explicit JobQueue(const std::filesystem::path& index_path, IndexSync sync = IndexSync::Full);
   ~JobQueue();
 
   // Queues a job; `series` changes the job's series in the same transaction (it is

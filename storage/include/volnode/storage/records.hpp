@@ -1,5 +1,6 @@
 #pragma once
 // Plain records that go in and out of the index.
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -8,6 +9,11 @@
 #include "volnode/storage/states.hpp"
 
 namespace volnode {
+
+// When an index commit is on disk (docs/durability.md): Full at every commit
+// (survives a power loss), Normal at checkpoints only (survives a crash of the
+// process; a power loss can lose the last commits).
+enum class IndexSync { Full, Normal };
 
 // The attributes the index keeps of one instance, as read from its header.
 // Text is UTF-8 (converted from the instance's SpecificCharacterSet).
@@ -30,6 +36,10 @@ struct NewInstance {
   uint64_t file_size = 0;
   std::optional<int64_t> association_id;
   bool conflict = false;        // same SOP Instance UID already held with other content
+  // Found in the store at start-up rather than received now: when it was written
+  // and who sent it (the listener names the calling AE title in the file).
+  std::optional<std::chrono::system_clock::time_point> received_at;
+  std::string calling_aet;      // used when there is no association
 };
 
 // A copy of an instance already held (to tell re-sends from conflicts).

@@ -11,6 +11,7 @@
 //   processing-> done | refused | failed | queued (retried)
 //   queued/processing/complete -> canceled   the operator canceled its job
 //   done/refused/failed/canceled -> queued | complete   rendered again, or routed again
+//   indexed   -> complete            rebuilt by `volnode reindex`, routed when someone asks
 //   any       -> receiving           a late instance arrived
 // A job:
 //   queued -> running -> succeeded | failed | retry(not_before) | canceled
@@ -20,7 +21,7 @@
 
 namespace volnode {
 
-enum class SeriesState { Receiving, Complete, Queued, Processing, Done, Refused, Failed, Canceled };
+enum class SeriesState { Receiving, Complete, Queued, Processing, Done, Refused, Failed, Canceled, Indexed };
 enum class JobState { Queued, Running, Retry, Succeeded, Failed, Canceled };
 // route: decide from the series' headers whether and how to render it (worker);
 // render: build the volume and the results (worker); send: deliver results (node).
