@@ -17,6 +17,9 @@ function yesNo(ok, good, bad) { return el('span', {}, badge(ok ? 'ok' : 'failed'
 function renderHealth(h) {
   const r = h.render || {};
   const workers = r.workers < 0 ? 'not reported' : `${r.workers} (${r.busy} busy${r.backend ? `, ${r.backend}` : ''})`;
+  // Worker processes that died (crash, OOM killer, time-out) cost a job attempt each; say so.
+  const deaths = r.worker_deaths ? ` · ${r.worker_deaths} worker death(s) since start` +
+    (r.jobs_failed_by_crashes ? `, ${r.jobs_failed_by_crashes} job(s) failed by them` : '') : '';
   const display = r.display_state ? `${r.display_state}${r.display ? ` (${r.display})` : ''}` : 'not reported';
   const disk = h.storage;
   replace(health, el('h2', {}, 'Node ', badge(h.status)),
@@ -26,7 +29,7 @@ function renderHealth(h) {
       el('dd', {}, yesNo(h.dicom.listening,
         `AE ${h.dicom.aet} on port ${h.dicom.port}${h.dicom.bind && h.dicom.bind !== '0.0.0.0' ? ` (${h.dicom.bind} only)` : ''}${h.dicom.tls ? ' · TLS' : ''}`,
         h.dicom.error || 'not listening')),
-      el('dt', { text: 'Render workers' }), el('dd', { text: workers }),
+      el('dt', { text: 'Render workers' }), el('dd', { text: workers + deaths }),
       el('dt', { text: 'X display' }), el('dd', { text: display }),
       el('dt', { text: 'Disk free' }),
       el('dd', {}, yesNo(disk.accepting_instances, `${disk.disk_free_mb} MB (watermark ${disk.min_free_mb} MB)`,
