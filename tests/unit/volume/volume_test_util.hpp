@@ -10,7 +10,7 @@
 
 #include <unistd.h>
 
-#include "volnode/pipeline/assembly.hpp"
+#include "volnode/volume/assembly.hpp"
 
 namespace volnode::test {
 
