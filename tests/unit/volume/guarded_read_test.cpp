@@ -14,17 +14,9 @@
 namespace volnode {
 namespace {
 
-test::WrittenSeries fourSlices(const std::filesystem::path& dir) {
-  test::SyntheticSeries s;
-  s.rows = s.cols = 16;
-  s.slices = 4;
-  s.slice_spacing = 2.0;
-  return test::writeSyntheticSeries(s, dir);
-}
-
 TEST(GuardedRead, DeeplyNestedSlicesAreSkippedByTheScanAndTheAssemblerOnOrdinaryThreads) {
   test::TempDir dir;
-  const auto series = fourSlices(dir.path());
+  const auto series = test::fourSlices(dir.path());
   for (size_t i : {size_t(1), size_t(2)})
     test::insertBeforePixelData(series.files[i], test::nestedSequences(20000));
 

@@ -72,17 +72,9 @@ TEST(Assembly, PhantomStudyJsonIsStable) {
   EXPECT_NE(json.find("\"rule\": null"), std::string::npos);
 }
 
-test::WrittenSeries fourSlices(const std::filesystem::path& dir) {
-  test::SyntheticSeries s;
-  s.rows = s.cols = 16;
-  s.slices = 4;
-  s.slice_spacing = 2.0;
-  return test::writeSyntheticSeries(s, dir);
-}
-
 TEST(GuardedRead, InspectSkipsADeeplyNestedFile) {
   test::TempDir dir;
-  const auto series = fourSlices(dir.path());
+  const auto series = test::fourSlices(dir.path());
   test::insertBeforePixelData(series.files[0], test::nestedSequences(20000));
   InspectReport report;
   std::thread reader([&] { report = inspectDirectory(dir.path(), nullptr); });
