@@ -11,10 +11,10 @@
 
 #include "volnode/console/console_server.hpp"
 #include "volnode/core/config.hpp"
-#include "volnode/pipeline/route_requests.hpp"
-#include "volnode/pipeline/workers.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
+#include "volnode/workflow/route_requests.hpp"
+#include "volnode/workflow/workers.hpp"
 
 namespace volnode {
 

@@ -9,15 +9,15 @@
 #include <nlohmann/json.hpp>
 
 #include "volnode/core/error.hpp"
-#include "volnode/pipeline/display.hpp"
-#include "volnode/pipeline/encode.hpp"
-#include "volnode/pipeline/presets.hpp"
-#include "volnode/pipeline/route_requests.hpp"
-#include "volnode/pipeline/worker_supervisor.hpp"
+#include "volnode/encode/encode.hpp"
+#include "volnode/render/display.hpp"
+#include "volnode/render/presets.hpp"
 #include "volnode/storage/file_store.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/instance_store.hpp"
 #include "volnode/storage/job_queue.hpp"
+#include "volnode/workflow/route_requests.hpp"
+#include "volnode/workflow/worker_supervisor.hpp"
 
 namespace volnode {
 namespace {

@@ -8,8 +8,8 @@
 
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
-#include "volnode/pipeline/job_worker.hpp"
-#include "volnode/pipeline/presets.hpp"
+#include "volnode/workflow/job_worker.hpp"
+#include "volnode/render/presets.hpp"
 #include "worker_sandbox.hpp"
 
 namespace volnode {

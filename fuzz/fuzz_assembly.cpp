@@ -19,7 +19,7 @@
 
 #include "fuzz_support.hpp"
 #include "volnode/core/error.hpp"
-#include "volnode/pipeline/assembly.hpp"
+#include "volnode/volume/assembly.hpp"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   OFLog::configure(OFLogger::FATAL_LOG_LEVEL);

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "volnode/core/error.hpp"
-#include "volnode/pipeline/presets.hpp"
+#include "volnode/render/presets.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace volnode;

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "volnode/core/error.hpp"
-#include "volnode/pipeline/routing_rules.hpp"
+#include "volnode/rules/routing_rules.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace volnode;

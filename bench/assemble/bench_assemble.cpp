@@ -26,9 +26,9 @@
 #include <itkImage.h>
 #include <itkImageSeriesReader.h>
 
-#include "volnode/pipeline/assembly.hpp"
-#include "volnode/pipeline/preprocess.hpp"
-#include "volnode/pipeline/routing_rules.hpp"
+#include "volnode/rules/routing_rules.hpp"
+#include "volnode/volume/assembly.hpp"
+#include "volnode/volume/preprocess.hpp"
 
 #ifdef VOLNODE_BENCH_HAVE_SYNTHETIC
 #include "support/synthetic_series.hpp"

@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "volnode/core/error.hpp"
-#include "volnode/pipeline/inspect.hpp"
+#include "volnode/workflow/inspect.hpp"
 
 int main(int argc, char** argv) {
   if (argc < 2) {

@@ -11,13 +11,13 @@
 #include <string>
 #include <vector>
 
-#include "volnode/pipeline/assembly.hpp"
-#include "volnode/pipeline/display.hpp"
-#include "volnode/pipeline/encode.hpp"
-#include "volnode/pipeline/mesh.hpp"
-#include "volnode/pipeline/preprocess.hpp"
-#include "volnode/pipeline/presets.hpp"
-#include "volnode/pipeline/render.hpp"
+#include "volnode/encode/encode.hpp"
+#include "volnode/mesh/mesh.hpp"
+#include "volnode/render/display.hpp"
+#include "volnode/render/presets.hpp"
+#include "volnode/render/render.hpp"
+#include "volnode/volume/assembly.hpp"
+#include "volnode/volume/preprocess.hpp"
 
 using namespace volnode;
 namespace fs = std::filesystem;

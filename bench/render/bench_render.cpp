@@ -37,10 +37,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include "volnode/pipeline/assembly.hpp"
-#include "volnode/pipeline/display.hpp"
-#include "volnode/pipeline/presets.hpp"
-#include "volnode/pipeline/render.hpp"
+#include "volnode/volume/assembly.hpp"
+#include "volnode/render/display.hpp"
+#include "volnode/render/presets.hpp"
+#include "volnode/render/render.hpp"
 #include "../common/ct_body_phantom.hpp"
 
 using namespace volnode;

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "encode_test_support.hpp"
-#include "volnode/pipeline/mesh.hpp"
+#include "volnode/mesh/mesh.hpp"
 
 namespace volnode::test {
 namespace {

@@ -18,7 +18,7 @@
 #include "support/process.hpp"
 #include "volnode/core/error.hpp"
 #include "support/synthetic_series.hpp"
-#include "volnode/pipeline/encode.hpp"
+#include "volnode/encode/encode.hpp"
 
 namespace volnode::test {
 

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "volnode/core/error.hpp"
-#include "volnode/pipeline/display.hpp"
+#include "volnode/render/display.hpp"
 
 namespace volnode {
 namespace {

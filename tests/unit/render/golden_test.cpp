@@ -12,9 +12,9 @@
 
 #include "render_test_support.hpp"
 #include "support/process.hpp"
-#include "volnode/pipeline/assembly.hpp"
-#include "volnode/pipeline/preprocess.hpp"
-#include "volnode/pipeline/routing_rules.hpp"
+#include "volnode/rules/routing_rules.hpp"
+#include "volnode/volume/assembly.hpp"
+#include "volnode/volume/preprocess.hpp"
 
 using namespace volnode;
 using namespace volnode::test;

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <memory>
 
-#include "volnode/pipeline/volume.hpp"
+#include "volnode/volume/volume.hpp"
 
 namespace volnode::test {
 

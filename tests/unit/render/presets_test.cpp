@@ -5,7 +5,7 @@
 #include <string>
 
 #include "volnode/core/error.hpp"
-#include "volnode/pipeline/presets.hpp"
+#include "volnode/render/presets.hpp"
 
 namespace volnode {
 namespace {

@@ -10,9 +10,9 @@
 #include <memory>
 #include <vector>
 
-#include "volnode/pipeline/display.hpp"
-#include "volnode/pipeline/presets.hpp"
-#include "volnode/pipeline/render.hpp"
+#include "volnode/render/display.hpp"
+#include "volnode/render/presets.hpp"
+#include "volnode/render/render.hpp"
 
 namespace volnode::test {
 

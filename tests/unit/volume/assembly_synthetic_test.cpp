@@ -10,7 +10,7 @@
 #include "support/dicom_files.hpp"
 #include "support/synthetic_series.hpp"
 #include "volnode/core/error.hpp"
-#include "volnode/pipeline/assembly.hpp"
+#include "volnode/volume/assembly.hpp"
 #include "volume_test_util.hpp"
 
 namespace volnode {

@@ -8,24 +8,15 @@
 
 #include "support/hostile_dicom.hpp"
 #include "support/synthetic_series.hpp"
-#include "volnode/pipeline/assembly.hpp"
-#include "volnode/pipeline/inspect.hpp"
+#include "volnode/volume/assembly.hpp"
 #include "volume_test_util.hpp"
 
 namespace volnode {
 namespace {
 
-test::WrittenSeries fourSlices(const std::filesystem::path& dir) {
-  test::SyntheticSeries s;
-  s.rows = s.cols = 16;
-  s.slices = 4;
-  s.slice_spacing = 2.0;
-  return test::writeSyntheticSeries(s, dir);
-}
-
 TEST(GuardedRead, DeeplyNestedSlicesAreSkippedByTheScanAndTheAssemblerOnOrdinaryThreads) {
   test::TempDir dir;
-  const auto series = fourSlices(dir.path());
+  const auto series = test::fourSlices(dir.path());
   for (size_t i : {size_t(1), size_t(2)})
     test::insertBeforePixelData(series.files[i], test::nestedSequences(20000));
 
@@ -43,18 +34,6 @@ TEST(GuardedRead, DeeplyNestedSlicesAreSkippedByTheScanAndTheAssemblerOnOrdinary
   EXPECT_EQ(v.source_frames, 2u);
   ASSERT_TRUE(v.volume.has_value());
   EXPECT_EQ(v.files, (std::vector<std::filesystem::path>{series.files[0], series.files[3]}));
-}
-
-TEST(GuardedRead, InspectSkipsADeeplyNestedFile) {
-  test::TempDir dir;
-  const auto series = fourSlices(dir.path());
-  test::insertBeforePixelData(series.files[0], test::nestedSequences(20000));
-  InspectReport report;
-  std::thread reader([&] { report = inspectDirectory(dir.path(), nullptr); });
-  reader.join();
-  EXPECT_EQ(report.skipped_files, 1u);
-  ASSERT_EQ(report.series.size(), 1u);
-  EXPECT_EQ(report.series.front().instances, 3u);
 }
 
 }  // namespace

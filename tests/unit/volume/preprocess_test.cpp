@@ -6,8 +6,8 @@
 
 #include "support/synthetic_series.hpp"
 #include "volnode/core/error.hpp"
-#include "volnode/pipeline/assembly.hpp"
-#include "volnode/pipeline/preprocess.hpp"
+#include "volnode/volume/assembly.hpp"
+#include "volnode/volume/preprocess.hpp"
 #include "volume_test_util.hpp"
 
 namespace volnode {

@@ -10,7 +10,8 @@
 
 #include <unistd.h>
 
-#include "volnode/pipeline/assembly.hpp"
+#include "support/synthetic_series.hpp"
+#include "volnode/volume/assembly.hpp"
 
 namespace volnode::test {
 
@@ -63,6 +64,15 @@ inline const SeriesAssembly& cachedAssembly(const std::string& rel) {
 inline bool hasCorrection(const VolumeCandidate& v, const std::string& prefix) {
   return std::any_of(v.corrections.begin(), v.corrections.end(),
                      [&](const std::string& c) { return c.rfind(prefix, 0) == 0; });
+}
+
+// Four 16x16 slices 2 mm apart: the smallest series that assembles.
+inline WrittenSeries fourSlices(const std::filesystem::path& dir) {
+  SyntheticSeries s;
+  s.rows = s.cols = 16;
+  s.slices = 4;
+  s.slice_spacing = 2.0;
+  return writeSyntheticSeries(s, dir);
 }
 
 }  // namespace volnode::test

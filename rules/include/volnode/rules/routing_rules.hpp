@@ -1,0 +1,110 @@
+#pragma once
+// Routing rules: which outputs (renders, meshes) a series gets and where they go.
+// Rules are JSON files in presets/rules/ with a versioned schema ("schema": 1):
+//
+// {
+//   "schema": 1,
+//   "rules": [
+//     { "name": "no-localizers", "match": { "image_type": ["LOCALIZER"] }, "render": false },
+//     { "name": "ct-bundle",
+//       "match": { "modality": ["CT"], "min_slices": 20 },
+//       "outputs": [ { "type": "vr_spin", "preset": "ct-bone" },
+//                    { "type": "mip_spin", "preset": "ct-mip" },
+//                    { "type": "key_views", "preset": "ct-bone" },
+//                    { "type": "mesh" } ],
+//       "destinations": ["pacs"],            // default ["pacs"]
+//       "mesh_threshold_hu": 250,            // default 250
+//       "preprocess": { "isotropic": true, "max_voxels": 64000000, "smoothing": "none",
+//                       "crop_body": false, "clamp": [-1024, 3071] } }
+//   ]
+// }
+//
+// Match keys (all optional, all must hold): modality (list), body_part (list, case-insensitive),
+// series_description / protocol_name (ECMAScript regex, case-insensitive, searched),
+// min_slices / max_slices, calling_ae (list), image_type (list: any of these values present),
+// sop_class (list of UIDs or UID prefixes ending in '.'), mr_acquisition_type (list).
+// Rules are tried in file order (files of a directory in name order); the first that
+// matches decides. A matching rule with "render": false means "never render".
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "volnode/core/preprocess_options.hpp"
+
+namespace volnode {
+
+// What a rule is matched against (one series, or one volume of it).
+struct SeriesAttributes {
+  std::string modality;
+  std::string body_part_examined;
+  std::string series_description;
+  std::string protocol_name;
+  std::string calling_ae_title;
+  std::string sop_class_uid;
+  std::string mr_acquisition_type;
+  std::vector<std::string> image_type;
+  int slice_count = 0;
+};
+
+struct RuleOutput {
+  std::string type;    // "vr_spin", "mip_spin", "key_views", "mesh"
+  std::string preset;  // "ct-bone", "ct-soft-tissue", "ct-angio", "ct-lung", "ct-mip", "mr-head", "mr-mip"; may be empty for "mesh"
+};
+
+struct RuleMatch {
+  std::vector<std::string> modality;
+  std::vector<std::string> body_part;
+  std::optional<std::string> series_description;  // regex
+  std::optional<std::string> protocol_name;       // regex
+  std::optional<int> min_slices;
+  std::optional<int> max_slices;
+  std::vector<std::string> calling_ae;
+  std::vector<std::string> image_type;
+  std::vector<std::string> sop_class;
+  std::vector<std::string> mr_acquisition_type;
+};
+
+struct RoutingRule {
+  std::string name;
+  std::string source;        // file it came from
+  RuleMatch match;
+  bool render = true;        // false: matching series are never rendered
+  std::vector<RuleOutput> outputs;
+  std::vector<std::string> destinations{"pacs"};
+  double mesh_threshold_hu = 250;
+  PreprocessOptions preprocess;
+
+  bool matches(const SeriesAttributes& attributes) const;
+  std::vector<std::string> presets() const;  // distinct presets of the outputs, in order
+};
+
+class RuleSet {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // Parses one JSON document. `source` names it in error messages.
+  // Throws volnode::Error(Errc::InvalidConfig) "<source>: <what is wrong>".
+  static RuleSet parse(const std::string& json_text, const std::string& source = "<rules>");
+  // Loads one file (Errc::Io when unreadable, Errc::InvalidConfig when wrong).
+  static RuleSet loadFile(const std::filesystem::path& file);
+  // Loads every *.json in a directory, in file-name order, rules concatenated.
+  static RuleSet loadDirectory(const std::filesystem::path& dir);
+  // The built-in defaults (presets/rules/default.json embedded at build time).
+  static RuleSet defaults();
+  // The rules of a presets folder: <presets_dir>/rules when it exists, else the defaults.
+  static RuleSet forPresets(const std::filesystem::path& presets_dir);
+
+  // The first rule that matches, or nullptr.
+  const RoutingRule* firstMatch(const SeriesAttributes& attributes) const;
+  // The rule to render with: the first matching rule when it renders, else nothing.
+  std::optional<RoutingRule> match(const SeriesAttributes& attributes) const;
+
+  const std::vector<RoutingRule>& rules() const { return rules_; }
+  void append(const RuleSet& other);
+
+ private:
+  std::vector<RoutingRule> rules_;
+};
+
+}  // namespace volnode

@@ -1,0 +1,59 @@
+// Routing rules matched against the volumes of real series (the attributes a rule
+// sees come from the assembly, see attributesFor in inspect.hpp).
+#include <gtest/gtest.h>
+
+#include "unit/volume/volume_test_util.hpp"
+#include "volnode/rules/routing_rules.hpp"
+#include "volnode/volume/assembly.hpp"
+#include "volnode/workflow/inspect.hpp"
+
+namespace volnode {
+namespace {
+
+using test::filesIn;
+using test::sharedData;
+
+TEST(RoutingRules, DefaultRulesPickCtBundleForThe140SliceSeries) {
+  const auto rules = RuleSet::defaults();
+  const auto a = scanSeries(filesIn(sharedData("ct-head-phantom-study/S2020")));
+  ASSERT_EQ(a.renderable().size(), 1u);
+  const auto rule = rules.match(attributesFor(a.info, *a.renderable()[0]));
+  ASSERT_TRUE(rule);
+  EXPECT_EQ(rule->name, "ct-bundle");
+  EXPECT_EQ(rule->presets(), (std::vector<std::string>{"ct-bone", "ct-mip"}));
+  std::vector<std::string> types;
+  for (const auto& o : rule->outputs) types.push_back(o.type);
+  EXPECT_EQ(types, (std::vector<std::string>{"vr_spin", "mip_spin", "key_views", "mesh"}));
+  EXPECT_EQ(rule->destinations, (std::vector<std::string>{"pacs"}));
+  EXPECT_EQ(rule->mesh_threshold_hu, 250);
+  EXPECT_TRUE(rule->preprocess.isotropic);
+}
+
+TEST(RoutingRules, DefaultRulesRenderNothingForTheLocalizer) {
+  const auto rules = RuleSet::defaults();
+  const auto a = scanSeries(filesIn(sharedData("ct-head-phantom-study/S1000")));
+  SeriesAttributes attrs;
+  attrs.modality = a.info.modality;
+  attrs.image_type = a.info.image_type;
+  attrs.sop_class_uid = a.info.sop_class_uid;
+  attrs.slice_count = 1;
+  EXPECT_FALSE(rules.match(attrs));
+  ASSERT_NE(rules.firstMatch(attrs), nullptr);
+  EXPECT_EQ(rules.firstMatch(attrs)->name, "never-localizers");
+  // Even a long "localizer" series never renders.
+  attrs.slice_count = 200;
+  EXPECT_FALSE(rules.match(attrs));
+}
+
+TEST(RoutingRules, DefaultRulesPickMrBundleFor3dMr) {
+  const auto rules = RuleSet::defaults();
+  const auto a = scanSeries(filesIn(sharedData("mr-brain-sagittal-mprage")));
+  ASSERT_EQ(a.renderable().size(), 1u);
+  const auto rule = rules.match(attributesFor(a.info, *a.renderable()[0]));
+  ASSERT_TRUE(rule);
+  EXPECT_EQ(rule->name, "mr-3d-bundle");
+  EXPECT_EQ(rule->presets(), (std::vector<std::string>{"mr-head", "mr-mip"}));
+}
+
+}  // namespace
+}  // namespace volnode

@@ -1,0 +1,31 @@
+#pragma once
+// Volume preprocessing before rendering (ITK inside): clamp outliers, crop to the
+// body (drops air and the CT table), resample to isotropic voxels, optional
+// edge-preserving smoothing. Every step's wall time is returned.
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "volnode/core/preprocess_options.hpp"
+#include "volnode/volume/volume.hpp"
+
+namespace volnode {
+
+struct StepTiming {
+  std::string step;  // "clamp", "crop_body", "resample", "smooth"
+  double ms = 0;
+};
+
+struct PreprocessResult {
+  Volume volume;
+  std::vector<StepTiming> timings;
+  std::vector<std::string> notes;  // e.g. "cropped to body 412x380x140", "resampled to 0.45 mm isotropic"
+  double total_ms = 0;
+};
+
+// Consumes the input (its buffer is reused or released as early as possible).
+// Throws volnode::Error(Errc::InvalidArgument) for an empty or inconsistent volume.
+PreprocessResult preprocess(Volume input, const PreprocessOptions& options);
+
+}  // namespace volnode

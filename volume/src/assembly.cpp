@@ -1,0 +1,139 @@
+#include "volnode/volume/assembly.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "plan.hpp"
+#include "volnode/core/error.hpp"
+#include "volnode/core/logging.hpp"
+
+namespace volnode {
+
+const char* decisionName(VolumeDecision d) noexcept {
+  return d == VolumeDecision::Renderable ? "renderable" : "refused";
+}
+
+std::vector<const VolumeCandidate*> SeriesAssembly::renderable() const {
+  std::vector<const VolumeCandidate*> out;
+  for (const auto& v : volumes)
+    if (v.decision == VolumeDecision::Renderable) out.push_back(&v);
+  return out;
+}
+
+namespace detail {
+
+// Reads headers of the given files; non-DICOM files are counted, not returned.
+std::vector<FileHeader> readHeaders(const std::vector<std::filesystem::path>& files, size_t& skipped) {
+  std::vector<FileHeader> headers;
+  headers.reserve(files.size());
+  for (const auto& f : files) {
+    auto h = readHeader(f);
+    if (h)
+      headers.push_back(std::move(*h));
+    else
+      ++skipped;
+  }
+  std::sort(headers.begin(), headers.end(),
+            [](const FileHeader& a, const FileHeader& b) { return a.path < b.path; });
+  return headers;
+}
+
+std::string summarize(const std::vector<VolumeCandidate>& volumes) {
+  size_t renderable = 0;
+  std::vector<std::string> reasons;
+  for (const auto& v : volumes) {
+    if (v.decision == VolumeDecision::Renderable)
+      ++renderable;
+    else if (std::find(reasons.begin(), reasons.end(), v.reason) == reasons.end())
+      reasons.push_back(v.reason);
+  }
+  if (volumes.empty()) return "no images";
+  if (renderable == 0) {
+    std::string r;
+    for (const auto& x : reasons) r += (r.empty() ? "" : "; ") + x;
+    return r;
+  }
+  if (volumes.size() == 1) return "";
+  return std::to_string(volumes.size()) + " volumes, " + std::to_string(renderable) + " renderable";
+}
+
+SeriesAssembly assembleFromHeaders(const std::vector<FileHeader>& headers, size_t skipped,
+                                   const AssemblyOptions& options, std::vector<StackPlan>* plans_out) {
+  SeriesAssembly out;
+  out.skipped_files = skipped;
+  out.instances = headers.size();
+  if (!headers.empty()) {
+    // Series attributes from the first image that has pixel data (else the first file).
+    auto it = std::find_if(headers.begin(), headers.end(), [](const FileHeader& h) {
+      return h.has_pixel_data && !h.frames.empty() && !h.frames.front().localizer;
+    });
+    out.info = (it != headers.end() ? *it : headers.front()).info;
+    std::set<std::string> uids;
+    for (const auto& h : headers) uids.insert(h.info.series_instance_uid);
+    if (uids.size() > 1)
+      moduleLogger("pipeline")->warn("assembling {} files from {} different series as one", headers.size(), uids.size());
+  }
+  std::vector<StackPlan> plans = planSeries(headers, options);
+  for (const auto& p : plans) out.volumes.push_back(p.candidate);
+  if (plans_out) *plans_out = std::move(plans);
+  return out;
+}
+
+void finish(SeriesAssembly& out) {
+  out.decision = VolumeDecision::Refused;
+  for (const auto& v : out.volumes)
+    if (v.decision == VolumeDecision::Renderable) out.decision = VolumeDecision::Renderable;
+  out.reason = summarize(out.volumes);
+}
+
+}  // namespace detail
+
+SeriesAssembly scanSeries(const std::vector<std::filesystem::path>& files, const AssemblyOptions& options) {
+  size_t skipped = 0;
+  auto headers = detail::readHeaders(files, skipped);
+  SeriesAssembly out = detail::assembleFromHeaders(headers, skipped, options, nullptr);
+  detail::finish(out);
+  return out;
+}
+
+SeriesAssembly assembleSeries(const std::vector<std::filesystem::path>& files, const AssemblyOptions& options) {
+  if (!options.load_voxels) return scanSeries(files, options);
+  size_t skipped = 0;
+  auto headers = detail::readHeaders(files, skipped);
+  std::vector<detail::StackPlan> plans;
+  SeriesAssembly out = detail::assembleFromHeaders(headers, skipped, options, &plans);
+  for (size_t i = 0; i < plans.size(); ++i) {
+    if (plans[i].candidate.decision != VolumeDecision::Renderable) continue;
+    try {
+      out.volumes[i].volume = detail::decodeStack(headers, plans[i]);
+    } catch (const Error& e) {
+      if (e.code() == Errc::Io) throw;
+      moduleLogger("pipeline")->warn("series {}: {}", out.info.series_instance_uid, e.what());
+      out.volumes[i].decision = VolumeDecision::Refused;
+      out.volumes[i].reason = std::string("pixel data could not be decoded: ") + e.what();
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& e) {
+      out.volumes[i].decision = VolumeDecision::Refused;
+      out.volumes[i].reason = std::string("pixel data could not be decoded: ") + e.what();
+    }
+  }
+  detail::finish(out);
+  return out;
+}
+
+Volume assembleVolume(const std::vector<std::filesystem::path>& files, const AssemblyOptions& options) {
+  AssemblyOptions o = options;
+  o.load_voxels = true;
+  SeriesAssembly s = assembleSeries(files, o);
+  VolumeCandidate* best = nullptr;
+  for (auto& v : s.volumes)
+    if (v.decision == VolumeDecision::Renderable && v.volume &&
+        (!best || v.volume->voxelCount() > best->volume->voxelCount()))
+      best = &v;
+  if (!best) throw Error(Errc::NotAVolume, "series " + s.info.series_instance_uid + ": " + s.reason);
+  return std::move(*best->volume);
+}
+
+}  // namespace volnode

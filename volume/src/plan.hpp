@@ -1,0 +1,41 @@
+#pragma once
+// Internal: geometry planning (headers only) and pixel decoding of one series.
+#include <array>
+#include <vector>
+
+#include "file_header.hpp"
+#include "volnode/volume/assembly.hpp"
+
+namespace volnode::detail {
+
+using V3 = std::array<double, 3>;
+
+struct SliceRef {
+  size_t file = 0;   // into the header list
+  size_t frame = 0;  // index into FileHeader::frames
+  double d = 0;      // position along the slice normal (mm)
+  double a = 0, b = 0;  // in-plane offset of the slice relative to the output origin (mm, along r, c)
+};
+
+struct StackPlan {
+  VolumeCandidate candidate;  // geometry + decision (no voxels)
+  std::vector<SliceRef> slices;  // sorted along the normal; empty for refused bins
+  int rows = 0, cols = 0;        // source slice matrix
+  double sx = 1, sy = 1;         // source spacing along r (columns) and c (rows)
+  bool resample = false;         // shear and/or non-uniform: general resampling
+  int fill_value = 0;
+};
+
+std::vector<StackPlan> planSeries(const std::vector<FileHeader>& headers, const AssemblyOptions& options);
+
+// Decodes and (re)samples the voxels of a renderable plan. Throws volnode::Error:
+// Errc::Io when a file cannot be opened, Errc::InvalidDicom when pixels cannot be decoded.
+Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan);
+
+// Header reading and planning shared by assembly.cpp and directory_scan.cpp.
+std::vector<FileHeader> readHeaders(const std::vector<std::filesystem::path>& files, size_t& skipped);
+SeriesAssembly assembleFromHeaders(const std::vector<FileHeader>& headers, size_t skipped,
+                                   const AssemblyOptions& options, std::vector<StackPlan>* plans_out);
+void finish(SeriesAssembly& out);  // series decision + reason from the candidates
+
+}  // namespace volnode::detail

@@ -1,0 +1,53 @@
+#pragma once
+// The work of one worker process (`volnode worker`): it claims route and render
+// jobs from the queue and runs them. Everything that reads received headers or
+// pixels after ingest happens here, never in the node process, so a file that
+// crashes a library costs one job attempt, not the node. Each outcome is one
+// transaction: a route's render job with the series queued; a render's send jobs
+// with the series done.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "volnode/core/config.hpp"
+#include "volnode/rules/routing_rules.hpp"
+#include "volnode/storage/index.hpp"
+#include "volnode/storage/job_queue.hpp"
+#include "volnode/workflow/render_job.hpp"
+
+namespace volnode {
+
+struct JobWorkerSettings {
+  std::string name;                   // the lease owner: unique per worker process
+  RenderJobSettings render;
+  std::map<std::string, Destination> destinations;  // for the send jobs of a render
+  int send_max_attempts = 12;
+};
+
+// Tells the supervisor what the worker does (it kills a job that runs too long).
+struct JobWorkerEvents {
+  std::function<void(const Job&)> claimed;
+  std::function<void(const Job&)> finished;
+};
+
+class JobWorker {
+ public:
+  JobWorker(JobWorkerSettings settings, Index& index, JobQueue& jobs, const RuleSet& rules);
+  ~JobWorker();
+
+  // Claims and runs one route or render job; false when none was waiting.
+  bool runOne(const JobWorkerEvents& events = {});
+
+ private:
+  void route(const Job& job);
+  void render(const Job& job);
+
+  JobWorkerSettings settings_;
+  Index& index_;
+  JobQueue& jobs_;
+  const RuleSet& rules_;
+  std::unique_ptr<RenderJobRunner> runner_;  // owns this process's render window
+};
+
+}  // namespace volnode

@@ -1,0 +1,44 @@
+#pragma once
+// The export worker: sends a render job's DICOM objects to a destination.
+// A send job resumes where it stopped (objects a destination acknowledged are
+// not sent again), skips SOP classes the destination refused before, and on a
+// failure is retried with per-destination exponential back-off and jitter until
+// sending.max_attempts, after which it is failed with its last error.
+#include <atomic>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "volnode/core/config.hpp"
+#include "volnode/storage/job_queue.hpp"
+#include "volnode/workflow/workers.hpp"
+
+namespace volnode {
+
+// Delay before retry number `attempt` (1-based): initial * 2^(attempt-1), capped,
+// times a jitter factor in [0.8, 1.2].
+double retryDelaySeconds(const SendingConfig& config, int attempt, double jitter_factor);
+
+class SendWorkers {
+ public:
+  SendWorkers(const SendingConfig& sending, std::map<std::string, Destination> destinations,
+              std::string calling_aet, std::filesystem::path results_root, JobQueue& jobs);
+  ~SendWorkers();
+  void start();
+  void stop();
+  void poke() { waker_.poke(); }
+
+ private:
+  void run();
+  void sendOne(const Job& job);
+
+  SendingConfig sending_;
+  std::map<std::string, Destination> destinations_;
+  std::string calling_aet_;
+  std::filesystem::path results_root_;
+  JobQueue& jobs_;
+  Waker waker_;
+  std::thread thread_;
+};
+
+}  // namespace volnode

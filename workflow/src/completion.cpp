@@ -1,0 +1,169 @@
+#include "volnode/workflow/completion.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "volnode/core/clock.hpp"
+#include "volnode/core/logging.hpp"
+
+namespace volnode {
+namespace {
+
+bool parseNumbers(const std::string& text, double* out, size_t count) {
+  std::stringstream in(text);
+  std::string part;
+  size_t n = 0;
+  while (std::getline(in, part, '\\') && n < count) {
+    try {
+      out[n++] = std::stod(part);
+    } catch (...) {
+      return false;
+    }
+  }
+  return n == count;
+}
+
+std::string formatSeconds(double s) {
+  return std::fabs(s - std::round(s)) < 1e-6 ? fmt::format("{:.0f}", s) : fmt::format("{:.1f}", s);
+}
+
+}  // namespace
+
+ContiguityCheck checkContiguity(const std::vector<SliceGeometry>& slices, double max_ratio) {
+  // orientation (rounded) -> positions along its normal
+  std::map<std::string, std::vector<double>> stacks;
+  for (const auto& slice : slices) {
+    double position[3], cosines[6];
+    if (!parseNumbers(slice.image_position, position, 3) || !parseNumbers(slice.image_orientation, cosines, 6))
+      continue;
+    std::array<double, 3> normal{cosines[1] * cosines[5] - cosines[2] * cosines[4],
+                                 cosines[2] * cosines[3] - cosines[0] * cosines[5],
+                                 cosines[0] * cosines[4] - cosines[1] * cosines[3]};
+    std::string key = fmt::format("{:.2f} {:.2f} {:.2f}", normal[0], normal[1], normal[2]);
+    stacks[key].push_back(position[0] * normal[0] + position[1] * normal[1] + position[2] * normal[2]);
+  }
+  ContiguityCheck check;
+  for (auto& [orientation, positions] : stacks) {
+    std::sort(positions.begin(), positions.end());
+    positions.erase(std::unique(positions.begin(), positions.end(),
+                                [](double a, double b) { return std::fabs(a - b) < 0.01; }),
+                    positions.end());
+    check.positions += positions.size();
+    if (positions.size() < 3) continue;  // nothing to compare a gap with
+    std::vector<double> gaps;
+    for (size_t i = 1; i < positions.size(); ++i) gaps.push_back(positions[i] - positions[i - 1]);
+    std::vector<double> sorted = gaps;
+    std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+    double median = sorted[sorted.size() / 2];
+    double largest = *std::max_element(gaps.begin(), gaps.end());
+    if (largest > max_ratio * median + 1e-6) {
+      check.contiguous = false;
+      check.reason = fmt::format("gap of {:.1f} mm > {} x median {:.1f} mm", largest, max_ratio, median);
+      return check;
+    }
+  }
+  return check;
+}
+
+CompletionMonitor::CompletionMonitor(const CompletionConfig& config, Index& index) : config_(config), index_(index) {}
+
+void CompletionMonitor::instanceKept(const std::string& series_uid, const std::string& study_uid,
+                                     int64_t association_id) {
+  std::lock_guard lock(mutex_);
+  auto& association = associations_[association_id];
+  association.studies.insert(study_uid);
+  series_associations_[series_uid].insert(association_id);
+  series_study_[series_uid] = study_uid;
+}
+
+void CompletionMonitor::associationEnded(int64_t association_id) {
+  std::lock_guard lock(mutex_);
+  auto found = associations_.find(association_id);
+  if (found == associations_.end()) return;  // sent nothing (an echo): no signal
+  found->second.open = false;
+  found->second.ended_unix = unixSecondsNow();
+}
+
+std::string CompletionMonitor::evaluate(const SeriesSummary& series, double now) {
+  double quiet = now - series.last_received_unix;
+  if (quiet >= config_.quiet_s) return "quiet " + formatSeconds(config_.quiet_s) + " s";
+
+  // Early signals need the slices to look contiguous.
+  auto geometry = index_.seriesGeometry(series.series_uid);
+  std::optional<int64_t> expected;
+  for (const auto& g : geometry)
+    if (g.images_in_acquisition && *g.images_in_acquisition > 0) expected = std::max(expected.value_or(0), *g.images_in_acquisition);
+  bool count_reached = expected && series.instances >= *expected;
+
+  std::string release_reason;
+  {
+    std::lock_guard lock(mutex_);
+    auto delivered_by = series_associations_.find(series.series_uid);
+    if (delivered_by != series_associations_.end() && !delivered_by->second.empty()) {
+      double released_at = 0;
+      bool all_released = true;
+      for (auto id : delivered_by->second) {
+        const auto& a = associations_[id];
+        if (a.open) all_released = false;
+        released_at = std::max(released_at, a.ended_unix);
+      }
+      const std::string& study = series_study_[series.series_uid];
+      bool study_still_sending = std::any_of(associations_.begin(), associations_.end(), [&](const auto& entry) {
+        return entry.second.open && entry.second.studies.count(study);
+      });
+      if (all_released && !study_still_sending && now - released_at >= config_.release_grace_s)
+        release_reason = "association released + " + formatSeconds(config_.release_grace_s) + " s grace";
+    }
+  }
+  if (!count_reached && release_reason.empty()) return "";
+
+  auto contiguity = checkContiguity(geometry);
+  if (!contiguity.contiguous) {
+    std::lock_guard lock(mutex_);
+    if (told_incomplete_.insert(series.series_uid).second)
+      moduleLogger("pipeline")->info("series {} looks incomplete ({}); waiting for the quiet period",
+                                     series.series_uid, contiguity.reason);
+    return "";
+  }
+  if (count_reached) return fmt::format("expected count {}/{}", series.instances, *expected);
+  return release_reason;
+}
+
+double CompletionMonitor::secondsUntilNextRelease(double now_unix) {
+  std::lock_guard lock(mutex_);
+  double next = std::numeric_limits<double>::infinity();
+  for (const auto& [id, a] : associations_)
+    if (!a.open && a.ended_unix + config_.release_grace_s > now_unix)
+      next = std::min(next, a.ended_unix + config_.release_grace_s - now_unix);
+  return next;
+}
+
+std::vector<CompletedSeries> CompletionMonitor::tick(double now_unix) {
+  std::vector<CompletedSeries> completed;
+  for (const auto& series : index_.seriesInState(SeriesState::Receiving)) {
+    std::string reason = evaluate(series, now_unix);
+    if (reason.empty()) continue;
+    moduleLogger("pipeline")->info("series {} complete: {} ({} instances)", series.series_uid, reason,
+                                   series.instances);
+    completed.push_back({series, reason});
+    std::lock_guard lock(mutex_);
+    told_incomplete_.erase(series.series_uid);
+    series_associations_.erase(series.series_uid);
+  }
+  // Forget associations that no series refers to any more.
+  std::lock_guard lock(mutex_);
+  for (auto it = associations_.begin(); it != associations_.end();) {
+    bool referenced = std::any_of(series_associations_.begin(), series_associations_.end(),
+                                  [&](const auto& entry) { return entry.second.count(it->first); });
+    if (!it->second.open && !referenced) it = associations_.erase(it);
+    else ++it;
+  }
+  return completed;
+}
+
+}  // namespace volnode

@@ -1,0 +1,108 @@
+#include "volnode/workflow/job_worker.hpp"
+
+#include <malloc.h>
+
+#include <chrono>
+#include <new>
+
+#include "volnode/core/error.hpp"
+#include "volnode/core/fault_point.hpp"
+#include "volnode/core/logging.hpp"
+#include "volnode/workflow/result_routing.hpp"
+#include "volnode/workflow/series_router.hpp"
+
+namespace volnode {
+namespace {
+
+constexpr double kLeaseS = 120;            // renewed at every progress report
+constexpr double kRenderRetryDelayS = 30;  // a failed render is tried again after this
+constexpr double kRouteRetryDelayS = 5;
+
+}  // namespace
+
+JobWorker::JobWorker(JobWorkerSettings settings, Index& index, JobQueue& jobs, const RuleSet& rules)
+    : settings_(std::move(settings)), index_(index), jobs_(jobs), rules_(rules) {}
+
+JobWorker::~JobWorker() = default;
+
+bool JobWorker::runOne(const JobWorkerEvents& events) {
+  // Routing first: it is quick, and it tells the console what becomes of a series.
+  auto job = jobs_.claimNext({JobKind::Route}, settings_.name, kLeaseS);
+  if (!job) job = jobs_.claimNext({JobKind::Render}, settings_.name, kLeaseS);
+  if (!job) return false;
+  if (events.claimed) events.claimed(*job);
+  if (job->kind == JobKind::Route)
+    route(*job);
+  else
+    render(*job);
+  if (events.finished) events.finished(*job);
+  // A job allocates and frees hundreds of MiB (volume, grids, frames) on
+  // several threads; glibc keeps freed memory in per-thread arenas. Give it back.
+  ::malloc_trim(0);
+  return true;
+}
+
+void JobWorker::route(const Job& job) {
+  auto log = moduleLogger("pipeline");
+  try {
+    SeriesRouter router(index_, jobs_, rules_, settings_.render.store_root);
+    auto outcome = router.decide(job.series_uid, parseRoutePayload(job.payload));
+    faultPoint("route-decided");
+    jobs_.succeed(job.id, settings_.name, outcome);
+    faultPoint("route-succeeded");
+  } catch (const Error& e) {
+    if (e.code() == Errc::InvalidArgument || e.code() == Errc::NotFound) {
+      jobs_.failPermanently(job.id, settings_.name, e.what());
+    } else if (auto state = jobs_.fail(job.id, settings_.name, e.what(), kRouteRetryDelayS)) {
+      log->error("route job {} (series {}) {}: {}", job.id, job.series_uid, toString(*state), e.what());
+    }
+  } catch (const std::exception& e) {
+    jobs_.fail(job.id, settings_.name, std::string("routing error: ") + e.what(), kRouteRetryDelayS);
+    log->error("route job {} (series {}): {}", job.id, job.series_uid, e.what());
+  }
+}
+
+void JobWorker::render(const Job& job) {
+  auto log = moduleLogger("pipeline");
+  auto started = std::chrono::steady_clock::now();
+  try {
+    if (!runner_) runner_ = std::make_unique<RenderJobRunner>(settings_.render, index_, jobs_, rules_);
+    auto result = runner_->run(job, [&](const std::string& stage, double percent) {
+      if (!jobs_.heartbeat(job.id, settings_.name, kLeaseS, stage, percent))
+        throw Error(Errc::Internal, "job " + std::to_string(job.id) + " was canceled or taken over");
+    });
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    JobSuccess success;
+    success.series = SeriesChange{SeriesState::Done, std::to_string(result.outputs.size()) + " objects rendered in " +
+                                                         std::to_string(static_cast<int>(seconds + 0.5)) + " s (" +
+                                                         result.volume_summary + ")"};
+    success.follow_ups =
+        sendJobsFor(job, rules_, index_.series(job.series_uid), settings_.destinations, settings_.send_max_attempts);
+    faultPoint("render-written");
+    const bool succeeded = jobs_.succeed(job.id, settings_.name, success);
+    faultPoint("render-succeeded");
+    if (!succeeded) {
+      log->warn("job {}: rendered, but it was canceled or taken over meanwhile; results not sent", job.id);
+      return;
+    }
+    log->info("job {} rendered series {}: {} objects in {:.1f} s ({})", job.id, job.series_uid,
+              result.outputs.size(), seconds, result.timings.summary());
+  } catch (const Error& e) {
+    if (e.code() == Errc::NotAVolume) {
+      jobs_.failPermanently(job.id, settings_.name, e.what(), SeriesChange{SeriesState::Refused, e.what()});
+      log->info("job {}: series {} refused: {}", job.id, job.series_uid, e.what());
+    } else if (auto state = jobs_.fail(job.id, settings_.name, e.what(), kRenderRetryDelayS)) {
+      log->error("job {} (series {}) {}: {}", job.id, job.series_uid, toString(*state), e.what());
+    }
+  } catch (const std::bad_alloc&) {
+    // Under render.max_memory_mb the kernel refuses the allocation: no retry can fit.
+    std::string error = "out of memory: the series needs more than the worker's memory limit (render.max_memory_mb)";
+    jobs_.failPermanently(job.id, settings_.name, error);
+    log->error("job {} (series {}): {}", job.id, job.series_uid, error);
+  } catch (const std::exception& e) {
+    if (auto state = jobs_.fail(job.id, settings_.name, std::string("render error: ") + e.what(), kRenderRetryDelayS))
+      log->error("job {} (series {}) {}: {}", job.id, job.series_uid, toString(*state), e.what());
+  }
+}
+
+}  // namespace volnode

@@ -1,0 +1,298 @@
+#include "volnode/workflow/render_job.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <iterator>
+#include <map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "volnode/core/error.hpp"
+#include "volnode/core/ids.hpp"
+#include "volnode/core/logging.hpp"
+#include "volnode/encode/encode.hpp"
+#include "volnode/encode/output_identity.hpp"
+#include "volnode/mesh/mesh.hpp"
+#include "volnode/render/presets.hpp"
+#include "volnode/volume/assembly.hpp"
+#include "volnode/volume/preprocess.hpp"
+
+namespace volnode {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+const RoutingRule& ruleNamed(const RuleSet& rules, const std::string& name) {
+  for (const auto& rule : rules.rules())
+    if (rule.name == name) return rule;
+  throw Error(Errc::InvalidConfig, "render job names routing rule '" + name + "', which is not loaded");
+}
+
+RenderKind kindOf(const RenderPreset& preset) {
+  return preset.blend == BlendMode::MaximumIntensity ? RenderKind::Mip : RenderKind::VolumeRendering;
+}
+
+// "{PatientID} {StudyDate}" with the study's values; identifiers are whatever
+// the template names besides modality/description.
+std::string expandAnnotation(std::string text, const StudySummary& study, const SeriesSummary& series,
+                             bool* has_identifiers) {
+  const std::pair<const char*, std::string> fields[] = {
+      {"{PatientID}", study.patient_id},       {"{PatientName}", study.patient_name},
+      {"{StudyDate}", study.study_date},       {"{AccessionNumber}", study.accession_number},
+      {"{Modality}", series.modality},         {"{SeriesDescription}", series.series_description}};
+  *has_identifiers = false;
+  for (const auto& [key, value] : fields) {
+    for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + value.size())) {
+      text.replace(at, std::string(key).size(), value);
+      if (std::string(key) != "{Modality}" && std::string(key) != "{SeriesDescription}" && !value.empty())
+        *has_identifiers = true;
+    }
+  }
+  auto end = text.find_last_not_of(' ');
+  return end == std::string::npos ? std::string() : text.substr(0, end + 1);
+}
+
+bool wantsKeyViews(const RoutingRule& rule, const std::string& preset) {
+  for (const auto& out : rule.outputs)
+    if (out.type == "key_views" && out.preset == preset) return true;
+  return false;
+}
+
+bool isHead(const std::string& body_part, const std::string& preset) {
+  std::string part = body_part;
+  for (auto& c : part) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return part == "HEAD" || part == "BRAIN" || part == "SKULL" || preset.rfind("mr-head", 0) == 0;
+}
+
+}  // namespace
+
+struct RenderJobRunner::Impl {
+  RenderJobSettings settings;
+  Index& index;
+  JobQueue& jobs;
+  const RuleSet& rules;
+  std::unique_ptr<VolumeRenderer> renderer;  // created on the worker thread that runs jobs
+
+  // The job's outputs, planned once: the same UIDs on every attempt.
+  std::vector<JobOutput> plan(const Job& job, const RoutingRule& rule, const std::string& prefix) {
+    auto planned = jobs.outputs(job.id);
+    if (!planned.empty()) return planned;
+    int series_number = settings.outputs.series_number_base + jobs.countOutputSeriesInStudy(job.study_uid);
+    std::string created = planObject(settings.outputs.uid_root, 1, "").created;  // now, as the encoder writes it
+    auto description = [&](const std::string& what) {
+      std::string text = prefix + what;
+      return text.size() > 64 ? text.substr(0, 64) : text;
+    };
+    std::vector<JobOutput> outputs;
+    auto add = [&](const std::string& key, const std::string& kind, const std::string& preset,
+                   const std::string& series_uid, const std::string& what) {
+      JobOutput o;
+      o.job_id = job.id;
+      o.output_key = key;
+      o.kind = kind;
+      o.preset = preset;
+      o.series_uid = series_uid;
+      o.sop_uid = newDicomUid(settings.outputs.uid_root);
+      o.series_number = series_number;
+      o.description = description(what);
+      o.created = created;
+      outputs.push_back(o);
+    };
+    for (const auto& out : rule.outputs) {
+      std::string series_uid = newDicomUid(settings.outputs.uid_root);
+      RenderPreset preset = out.preset.empty() ? RenderPreset{} : loadPreset(settings.presets_dir, out.preset);
+      RenderKind kind = out.type == "mesh" ? RenderKind::Surface : kindOf(preset);
+      if (out.type == "key_views" && settings.outputs.key_views == "single") {
+        for (View view : keyViews())
+          add(out.type + ":" + out.preset + ":" + viewName(view), "key_view", out.preset, series_uid,
+              describeOutput("key views", out.preset, kind));
+      } else {
+        std::string what = out.type == "mesh" ? "model" : out.type == "key_views" ? "key views" : "spin";
+        add(out.type + ":" + out.preset, out.type, out.preset, series_uid, describeOutput(what, out.preset, kind));
+      }
+      ++series_number;
+    }
+    jobs.planOutputs(job.id, outputs);
+    return jobs.outputs(job.id);
+  }
+};
+
+RenderJobRunner::RenderJobRunner(RenderJobSettings settings, Index& index, JobQueue& jobs, const RuleSet& rules)
+    : impl_(std::make_unique<Impl>(Impl{std::move(settings), index, jobs, rules, nullptr})) {}
+
+RenderJobRunner::~RenderJobRunner() = default;
+
+RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress) {
+  auto& s = impl_->settings;
+  RenderJobResult result;
+  auto log = moduleLogger("pipeline");
+  const RoutingRule& rule = ruleNamed(impl_->rules, job.rule);
+  auto series = impl_->index.series(job.series_uid);
+  auto study = impl_->index.study(job.study_uid);
+  if (!series || !study) throw Error(Errc::NotFound, "series " + job.series_uid + " is no longer in the index");
+
+  // 1. Volume
+  progress("assemble", 2);
+  auto start = Clock::now();
+  std::vector<std::filesystem::path> files;
+  for (const auto& f : impl_->index.seriesFiles(job.series_uid))
+    if (!f.conflict) files.push_back(s.store_root / f.file_path);
+  auto assembly = assembleSeries(files);
+  const VolumeCandidate* best = nullptr;
+  for (const auto* candidate : assembly.renderable())
+    if (candidate->volume && (!best || candidate->source_frames > best->source_frames)) best = candidate;
+  if (!best) throw Error(Errc::NotAVolume, assembly.reason.empty() ? "no renderable volume" : assembly.reason);
+  Volume volume = std::move(*const_cast<VolumeCandidate*>(best)->volume);
+  std::vector<std::filesystem::path> source_files = best->files;
+  assembly = {};  // release the other candidates' voxels
+  result.timings.add("assemble", secondsSince(start));
+
+  progress("preprocess", 8);
+  start = Clock::now();
+  auto prepared = preprocess(std::move(volume), rule.preprocess);
+  auto shared_volume = std::make_shared<const Volume>(std::move(prepared.volume));
+  result.timings.add("preprocess", secondsSince(start));
+  const auto& v = *shared_volume;
+  result.volume_summary = fmt::format("{}x{}x{}, {:.2f}x{:.2f}x{:.2f} mm", v.dimensions[0], v.dimensions[1],
+                                      v.dimensions[2], v.spacing[0], v.spacing[1], v.spacing[2]);
+  for (const auto& note : prepared.notes) result.volume_summary += "; " + note;
+
+  // 2. Plan (UIDs kept in the queue before anything is produced)
+  std::string prefix;
+  auto payload = nlohmann::json::parse(job.payload, nullptr, false);
+  if (payload.is_object() && payload.value("supersedes_job", int64_t{0}) > 0) prefix = "(update) ";
+  auto planned = impl_->plan(job, rule, prefix);
+  auto identity = readOutputIdentity(source_files.empty() ? files : source_files);
+
+  auto out_dir = s.results_root / std::to_string(job.id);
+  std::filesystem::create_directories(out_dir / "dicom");
+  std::filesystem::create_directories(out_dir / "png");
+  std::filesystem::create_directories(out_dir / "mesh");
+
+  // 3. Render and encode, output by output
+  if (!impl_->renderer) {
+    VolumeRenderer::Options options;
+    options.backend = parseRenderBackend(s.render.backend);
+    impl_->renderer = std::make_unique<VolumeRenderer>(options);
+  }
+  impl_->renderer->setVolume(shared_volume);
+  impl_->renderer->resetTimings();
+  bool annotation_ids = false;
+  RenderRequest request;
+  request.width = request.height = s.render.size;
+  request.annotation = expandAnnotation(s.render.annotation, *study, *series, &annotation_ids);
+  request.annotation_has_identifiers = annotation_ids;
+  EquipmentInfo equipment;
+  equipment.device_serial_number = s.node_aet;
+
+  // The surface model is extracted on its own thread while the views render: it
+  // is mostly serial VTK work, and so are parts of rendering (gradients, PNG).
+  double mesh_seconds = 0;
+  std::future<MeshResult> mesh_future;
+  if (std::any_of(rule.outputs.begin(), rule.outputs.end(), [](const auto& o) { return o.type == "mesh"; })) {
+    MeshOptions mesh_options;
+    if (v.modality == "CT") mesh_options.threshold = rule.mesh_threshold_hu;
+    mesh_options.max_triangles = static_cast<size_t>(s.outputs.mesh_triangle_budget);
+    mesh_future = std::async(std::launch::async, [shared_volume, mesh_options, &mesh_seconds] {
+      const auto mesh_start = Clock::now();
+      auto mesh = extractSurface(*shared_volume, mesh_options);
+      mesh_seconds = secondsSince(mesh_start);
+      return mesh;
+    });
+  }
+  std::map<std::string, std::vector<RenderedFrame>> key_views_rendered;  // preset -> frames, made with its spin
+  double share = 80.0 / std::max<size_t>(1, rule.outputs.size());
+  double done = 10;
+  for (const auto& out : rule.outputs) {
+    std::vector<JobOutput> mine;
+    for (const auto& p : planned)
+      if (p.output_key == out.type + ":" + out.preset || p.output_key.rfind(out.type + ":" + out.preset + ":", 0) == 0)
+        mine.push_back(p);
+    if (mine.empty()) continue;
+    progress(out.type + " " + out.preset, done);
+    start = Clock::now();
+    if (out.type == "mesh") {
+      auto mesh = mesh_future.get();
+      result.timings.add("mesh", mesh_seconds);
+      result.timings.add("mesh-wait", secondsSince(start));
+      if (mesh.mesh.empty()) {
+        log->warn("job {}: no surface at threshold {}; no model produced", job.id, mesh.threshold);
+        continue;
+      }
+      auto stl = out_dir / "mesh" / "model.stl";
+      writeBinaryStl(mesh.mesh, stl);
+      MeshInfo info;
+      info.title = describeOutput("model", out.preset, RenderKind::Surface);
+      info.threshold = mesh.threshold;
+      info.triangles = mesh.mesh.triangleCount();
+      info.equipment = equipment;
+      start = Clock::now();
+      ObjectPlan plan{mine[0].series_uid, mine[0].sop_uid, mine[0].series_number, 1, mine[0].description,
+                      mine[0].created};
+      auto encoded = encodeStl(identity, plan, stl, info, out_dir / "dicom");
+      result.timings.add("encode", secondsSince(start));
+      impl_->jobs.recordOutputFile(job.id, mine[0].output_key, encoded.sop_class_uid,
+                                   std::filesystem::relative(encoded.path, s.results_root).string(),
+                                   static_cast<int64_t>(encoded.size_bytes), 0);
+    } else {
+      RenderPreset preset = loadPreset(s.presets_dir, out.preset);
+      const bool spin = out.type != "key_views";
+      std::vector<RenderedFrame> frames;
+      if (!spin && key_views_rendered.count(out.preset)) {
+        frames = std::move(key_views_rendered[out.preset]);
+        key_views_rendered.erase(out.preset);
+      } else {
+        // A spin and the key views of one preset are rendered in one pass: the
+        // anterior, left, posterior and right views are spin frames.
+        const bool with_key_views = spin && wantsKeyViews(rule, out.preset);
+        RenderRequest r = request;
+        r.views = spin && !with_key_views ? std::vector<View>{} : keyViews();
+        r.spin_frames = spin ? s.render.spin_frames : 0;
+        frames = impl_->renderer->render(preset, r);
+        if (with_key_views) {
+          const auto split = frames.begin() + static_cast<std::ptrdiff_t>(r.views.size());
+          key_views_rendered[out.preset].assign(std::make_move_iterator(frames.begin()), std::make_move_iterator(split));
+          frames.erase(frames.begin(), split);
+        }
+      }
+      result.timings.add("render", secondsSince(start));
+      start = Clock::now();
+      writePngs(frames, out_dir / "png", out.preset + "-");
+      result.timings.add("png", secondsSince(start));
+      start = Clock::now();
+      FramesInfo info;
+      info.kind = kindOf(preset);
+      info.preset = out.preset;
+      info.recognizable_visual_features = isHead(series->body_part, out.preset);
+      info.equipment = equipment;
+      std::vector<EncodedObject> encoded;
+      if (spin) {
+        ObjectPlan plan{mine[0].series_uid, mine[0].sop_uid, mine[0].series_number, 1, mine[0].description,
+                        mine[0].created};
+        encoded.push_back(encodeSpin(identity, plan, frames, info, out_dir / "dicom"));
+      } else {
+        std::vector<ObjectPlan> plans;
+        int instance = 1;
+        for (const auto& m : mine)
+          plans.push_back({m.series_uid, m.sop_uid, m.series_number, instance++, m.description, m.created});
+        encoded = encodeKeyViews(identity, plans, frames, info,
+                                 plans.size() == 1 ? KeyViewsMode::Multiframe : KeyViewsMode::Single, out_dir / "dicom");
+      }
+      result.timings.add("encode", secondsSince(start));
+      for (size_t i = 0; i < encoded.size() && i < mine.size(); ++i)
+        impl_->jobs.recordOutputFile(job.id, mine[i].output_key, encoded[i].sop_class_uid,
+                                     std::filesystem::relative(encoded[i].path, s.results_root).string(),
+                                     static_cast<int64_t>(encoded[i].size_bytes), encoded[i].frames);
+    }
+    done += share;
+  }
+  progress("done", 100);
+  result.outputs = impl_->jobs.outputs(job.id);
+  return result;
+}
+
+}  // namespace volnode

@@ -1,0 +1,77 @@
+#include "volnode/workflow/workers.hpp"
+
+#include <pthread.h>
+
+#include <chrono>
+
+#include "volnode/core/clock.hpp"
+#include "volnode/core/error.hpp"
+#include "volnode/core/fault_point.hpp"
+#include "volnode/core/logging.hpp"
+
+namespace volnode {
+namespace {
+
+void nameThread(const std::string& name) { pthread_setname_np(pthread_self(), name.substr(0, 15).c_str()); }
+
+}  // namespace
+
+bool Waker::wait(double seconds) {
+  std::unique_lock lock(mutex_);
+  cv_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return poked_ || stopped_; });
+  poked_ = false;
+  return !stopped_;
+}
+
+void Waker::poke() {
+  {
+    std::lock_guard lock(mutex_);
+    poked_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Waker::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+  }
+  cv_.notify_all();
+}
+
+CompletionLoop::CompletionLoop(double tick_s, CompletionMonitor& monitor, RouteRequests& routes, JobQueue& jobs,
+                               std::function<void()> on_routed)
+    : tick_s_(tick_s), monitor_(monitor), routes_(routes), jobs_(jobs), on_routed_(std::move(on_routed)) {}
+
+CompletionLoop::~CompletionLoop() { stop(); }
+
+void CompletionLoop::start() { thread_ = std::thread([this] { run(); }); }
+
+void CompletionLoop::stop() {
+  waker_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void CompletionLoop::run() {
+  nameThread("completion");
+  auto log = moduleLogger("pipeline");
+  do {
+    try {
+      int queued = 0;
+      for (const auto& completed : monitor_.tick(unixSecondsNow()))
+        if (routes_.seriesCompleted(completed.series, completed.reason) > 0) {
+          ++queued;
+          faultPoint("series-completed");
+        }
+      if (queued > 0 && on_routed_) on_routed_();
+      if (int requeued = jobs_.requeueExpiredLeases()) {
+        log->warn("{} job(s) whose worker stopped answering were queued again", requeued);
+        if (on_routed_) on_routed_();
+      }
+    } catch (const std::exception& e) {
+      log->error("completion loop: {}", e.what());
+    }
+  } while (waker_.wait(std::min(tick_s_, monitor_.secondsUntilNextRelease(unixSecondsNow()) + 0.01)));
+}
+
+}  // namespace volnode
