@@ -6,7 +6,7 @@
 //     display and nothing else), and Landlock refuses TCP bind/connect;
 //   - no writes outside its results, the index files and temporary folders
 //     (Landlock): the store of received instances is read-only to it;
-//   - memory capped (RLIMIT_DATA), lower CPU priority (nice 19, SCHED_BATCH) so
+//   - memory capped (RLIMIT_DATA), lowest CPU and I/O priority (SCHED_IDLE, idle I/O class) so
 //     that receiving is never slowed by rendering.
 // Steps the kernel does not offer are skipped and reported, never fatal.
 #include <filesystem>
