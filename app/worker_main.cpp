@@ -51,8 +51,9 @@ int runWorker(const Config& config, int slot) {
   auto resources = limitResources(memory_mb);
 
   std::filesystem::path dir = config.storage.dir;
-  Index index(dir / "index.sqlite");
-  JobQueue jobs(dir / "index.sqlite");
+  const IndexSync sync = config.storage.index_sync == "normal" ? IndexSync::Normal : IndexSync::Full;
+  Index index(dir / "index.sqlite", sync);
+  JobQueue jobs(dir / "index.sqlite", sync);
   RuleSet rules = RuleSet::forPresets(config.pipeline.presets_dir);
   std::filesystem::create_directories(dir / "results");
 
