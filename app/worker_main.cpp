@@ -87,8 +87,12 @@ int runWorker(const Config& config, int slot) {
     }
     if (!ran && !waitForWork(1.0)) break;
   }
+  // The node is gone (it would have killed us with SIGKILL a moment later): stop at
+  // once, as killed, without closing the index, whose last connection would
+  // checkpoint it after its owner died.
   log->info("{}: the node is gone; stopping", name);
-  return 0;
+  log->flush();
+  ::_exit(0);
 }
 
 }  // namespace volnode

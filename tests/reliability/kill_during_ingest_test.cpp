@@ -22,20 +22,6 @@ namespace {
 constexpr int kKillCycles = 20;
 constexpr int kSlices = 60;
 
-int countSuccesses(const std::filesystem::path& log) {
-  std::ifstream in(log);
-  std::stringstream text;
-  text << in.rdbuf();
-  return responsesWith(text.str(), "Success");
-}
-
-std::string readAll(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
 TEST(KillDuringIngest, AcknowledgedInstancesSurviveKill9AtRandomMoments) {
@@ -49,40 +35,13 @@ TEST(KillDuringIngest, AcknowledgedInstancesSurviveKill9AtRandomMoments) {
 
   for (int cycle = 0; cycle < kKillCycles; ++cycle) {
     SCOPED_TRACE("cycle " + std::to_string(cycle));
-    SyntheticSeries s;
-    s.slices = kSlices;
-    s.series_description = "kill-ingest " + std::to_string(cycle);
     auto source = dir / ("series-" + std::to_string(cycle));
-    auto written = writeSyntheticSeries(s, source);
-    std::map<std::string, std::string> uid_of;  // file -> SOP UID
-    for (const auto& f : written.files) {
-      auto uid = sopInstanceUid(f);
-      sent[uid] = f;
-      uid_of[f.string()] = uid;
-    }
-
-    // Kill after a random number of acknowledged instances plus a random few ms,
-    // so the kill lands before, during and after receive, fsync and commit.
-    const int kill_after = std::uniform_int_distribution<int>(0, kSlices - 1)(random);
-    const auto extra = std::chrono::microseconds(std::uniform_int_distribution<int>(0, 15000)(random));
-    auto log = dir / ("storescu-" + std::to_string(cycle) + ".log");
-    auto argv = node->scu("storescu", {"-v", "+sd", "-nh"});
-    argv.push_back(source.string());
-    ChildProcess storescu(argv, log);
-    auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (countSuccesses(log) < kill_after && storescu.running() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(1ms);
-    std::this_thread::sleep_for(extra);
-    if (storescu.running()) ++killed_mid_stream;
-    node->kill9();
-    storescu.wait(20s);
-    storescu.kill9();
-
-    for (const auto& file : acknowledgedFiles(readAll(log))) {
-      auto found = uid_of.find(file);
-      ASSERT_NE(found, uid_of.end()) << "storescu acknowledged an unknown file " << file;
-      acknowledged.insert(found->second);
-    }
+    auto stream = killWhileStreaming(*node, source, kSlices, "kill-ingest " + std::to_string(cycle), random);
+    ASSERT_TRUE(stream.error.empty()) << stream.error;
+    const auto& uid_of = stream.uid_of;
+    for (const auto& [file, uid] : uid_of) sent[uid] = file;
+    acknowledged.insert(stream.acknowledged.begin(), stream.acknowledged.end());
+    if (stream.mid_stream) ++killed_mid_stream;
 
     node->start();
     ASSERT_TRUE(node->waitUntilReady()) << node->log();
@@ -130,7 +89,7 @@ TEST(KillDuringIngest, AcknowledgedInstancesSurviveKill9AtRandomMoments) {
     int64_t indexed_of_cycle = 0;
     for (const auto& [file, uid] : uid_of) indexed_of_cycle += path_of.count(uid) ? 1 : 0;
     if (indexed_of_cycle > 0) {
-      auto series = apiJson(*node, "/api/series/" + written.series_instance_uid);
+      auto series = apiJson(*node, "/api/series/" + stream.series_uid);
       ASSERT_TRUE(series.is_object()) << "series of an indexed instance not in the API";
       EXPECT_EQ(series["instances"].get<int64_t>(), indexed_of_cycle);
     }

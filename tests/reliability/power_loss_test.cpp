@@ -109,38 +109,13 @@ TEST(PowerLoss, AcknowledgedInstancesSurviveALostEndOfTheIndexLog) {
 
   for (int cycle = 0; cycle < kCycles; ++cycle) {
     SCOPED_TRACE("cycle " + std::to_string(cycle));
-    SyntheticSeries s;
-    s.slices = kSlices;
-    s.series_description = "power-loss " + std::to_string(cycle);
-    auto source = dir / ("series-" + std::to_string(cycle));
-    auto written = writeSyntheticSeries(s, source);
-    std::map<std::string, std::string> uid_of;  // file -> SOP UID
-    for (const auto& f : written.files) {
-      auto uid = sopInstanceUid(f);
-      sent[uid] = f;
-      uid_of[f.string()] = uid;
-    }
-
     // Power goes after a random number of acknowledged instances plus a random few ms.
-    const int kill_after = std::uniform_int_distribution<int>(0, kSlices - 1)(random);
-    const auto extra = std::chrono::microseconds(std::uniform_int_distribution<int>(0, 15000)(random));
-    auto log = dir / ("storescu-" + std::to_string(cycle) + ".log");
-    auto argv = node->scu("storescu", {"-v", "+sd", "-nh"});
-    argv.push_back(source.string());
-    ChildProcess storescu(argv, log);
-    auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (responsesWith(readAll(log), "Success") < kill_after && storescu.running() &&
-           std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(1ms);
-    std::this_thread::sleep_for(extra);
-    node->kill9();
-    storescu.wait(20s);
-    storescu.kill9();
-    for (const auto& file : acknowledgedFiles(readAll(log))) {
-      auto found = uid_of.find(file);
-      ASSERT_NE(found, uid_of.end()) << "storescu acknowledged an unknown file " << file;
-      acknowledged.insert(found->second);
-    }
+    auto source = dir / ("series-" + std::to_string(cycle));
+    auto stream = killWhileStreaming(*node, source, kSlices, "power-loss " + std::to_string(cycle), random);
+    ASSERT_TRUE(stream.error.empty()) << stream.error;
+    const auto& uid_of = stream.uid_of;
+    for (const auto& [file, uid] : uid_of) sent[uid] = file;
+    acknowledged.insert(stream.acknowledged.begin(), stream.acknowledged.end());
 
     const bool whole = cycle % 2 == 0;
     WalCut cut = losePowerOnTheLog(index_file, whole, random);

@@ -14,6 +14,9 @@
 
 #include <dcmtk/dcmdata/dcfilefo.h>
 
+#include "support/dicom_files.hpp"
+#include "support/synthetic_series.hpp"
+
 namespace volnode::test::reliability {
 
 std::filesystem::path storageDir(const NodeProcess& node) { return node.dir() / "var"; }
@@ -421,6 +424,50 @@ void RawAssociation::release() {
   }
   ::close(fd_);
   fd_ = -1;
+}
+
+// ---- kill -9 while storescu streams ------------------------------------------------------------
+
+KilledStream killWhileStreaming(NodeProcess& node, const std::filesystem::path& source, int slices,
+                                const std::string& description, std::mt19937& random) {
+  KilledStream result;
+  SyntheticSeries s;
+  s.slices = slices;
+  s.series_description = description;
+  auto written = writeSyntheticSeries(s, source);
+  result.series_uid = written.series_instance_uid;
+  for (const auto& f : written.files) result.uid_of[f.string()] = sopInstanceUid(f);
+
+  const int kill_after = std::uniform_int_distribution<int>(0, slices - 1)(random);
+  const auto extra = std::chrono::microseconds(std::uniform_int_distribution<int>(0, 15000)(random));
+  const auto log = source.parent_path() / (source.filename().string() + "-storescu.log");
+  auto argv = node.scu("storescu", {"-v", "+sd", "-nh"});
+  argv.push_back(source.string());
+  ChildProcess storescu(argv, log);
+  auto read_log = [&] {
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (responsesWith(read_log(), "Success") < kill_after && storescu.running() &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(extra);
+  result.mid_stream = storescu.running();
+  node.kill9();
+  storescu.wait(20s);
+  storescu.kill9();
+  for (const auto& file : acknowledgedFiles(read_log())) {
+    auto found = result.uid_of.find(file);
+    if (found == result.uid_of.end()) {
+      result.error = "storescu acknowledged an unknown file " + file;
+      return result;
+    }
+    result.acknowledged.insert(found->second);
+  }
+  return result;
 }
 
 }  // namespace volnode::test::reliability

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -51,6 +52,22 @@ int responsesWith(const std::string& storescu_output, const std::string& word);
 
 // echoscu against the node; returns the elapsed time, or nullopt when it failed.
 std::optional<std::chrono::milliseconds> echo(const NodeProcess& node, std::chrono::seconds timeout = 10s);
+
+// ---- kill -9 while storescu streams ---------------------------------------------------------
+
+// One cycle of "the node dies while storescu streams a new series": a synthetic
+// series of `slices` is written to `source` and streamed, and the node is killed
+// after a random number of acknowledged instances plus up to 15 ms, so the kill
+// lands before, during and after receive, fsync and commit.
+struct KilledStream {
+  std::string series_uid;                      // SeriesInstanceUID of the streamed series
+  std::map<std::string, std::string> uid_of;  // source file -> SOP Instance UID
+  std::set<std::string> acknowledged;          // SOP Instance UIDs storescu saw Success for
+  bool mid_stream = false;                     // storescu was still sending at the kill
+  std::string error;                           // non-empty: the cycle could not be checked
+};
+KilledStream killWhileStreaming(NodeProcess& node, const std::filesystem::path& source, int slices,
+                                const std::string& description, std::mt19937& random);
 
 // ---- JSON API ------------------------------------------------------------------------------
 
