@@ -159,6 +159,10 @@ struct WorkerSupervisor::Impl {
     char buffer[4096];
     ssize_t n;
     while ((n = ::read(slot.log, buffer, sizeof buffer)) > 0) slot.log_buffer.append(buffer, static_cast<size_t>(n));
+    if (n == 0) {  // the worker closed its stderr (it is exiting): stop polling it
+      ::close(slot.log);
+      slot.log = -1;
+    }
     for (size_t end; (end = slot.log_buffer.find('\n')) != std::string::npos;) {
       relayLogLine(slot.name, slot.log_buffer.substr(0, end));
       slot.log_buffer.erase(0, end + 1);
@@ -170,6 +174,10 @@ struct WorkerSupervisor::Impl {
     char buffer[512];
     ssize_t n;
     while ((n = ::read(slot.control, buffer, sizeof buffer)) > 0) slot.control_buffer.append(buffer, static_cast<size_t>(n));
+    if (n == 0) {  // the worker closed its end (it is exiting): stop polling it
+      ::close(slot.control);
+      slot.control = -1;
+    }
     bool finished = false;
     for (size_t end; (end = slot.control_buffer.find('\n')) != std::string::npos;) {
       std::string line = slot.control_buffer.substr(0, end);

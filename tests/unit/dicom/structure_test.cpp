@@ -54,7 +54,7 @@ void onLargeStack(size_t bytes, Work work) {
 }
 
 // DCMTK alone, as every stage read received files before the guarded reader.
-void parseWithDcmtkOnAStdThread(const std::filesystem::path& file) {
+[[maybe_unused]] void parseWithDcmtkOnAStdThread(const std::filesystem::path& file) {
   const rlimit no_core{0, 0};
   setrlimit(RLIMIT_CORE, &no_core);  // this process is expected to die
   std::thread plain([&] {
@@ -76,9 +76,13 @@ TEST(GuardedReader, NestingFarBeyondTheLimitIsRefusedOnAnOrdinaryThread) {
     dcmtk_reads_it = format.loadFile(file.c_str()).good();
   });
   EXPECT_TRUE(dcmtk_reads_it);
-  // ... and a plain parse on a std::thread (8 MiB of stack) ends the process.
+  // ... and a plain parse on a std::thread (8 MiB of stack) ends the process. Not in
+  // the sanitizer build: there the dying child's stack-overflow report would count as
+  // a finding of the run (.ci/sanitizers.sh fails on every report it collects).
+#if !defined(__SANITIZE_ADDRESS__)
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(parseWithDcmtkOnAStdThread(file), "");
+#endif
 
   // The guarded reader, on a std::thread (the 8 MiB stack every worker has).
   std::string reason;
