@@ -29,6 +29,7 @@
 #include "reliability_support.hpp"
 #include "support/dicom_files.hpp"
 #include "support/synthetic_series.hpp"
+#include "volnode/core/files.hpp"
 
 using namespace volnode::test;
 using namespace volnode::test::reliability;
@@ -39,12 +40,6 @@ constexpr int kCycles = 12;
 constexpr int kSlices = 40;
 constexpr size_t kWalHeader = 32, kFrameHeader = 24;
 
-std::string readAll(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 uint32_t bigEndian32(const std::string& bytes, size_t at) {
   return uint32_t(uint8_t(bytes[at])) << 24 | uint32_t(uint8_t(bytes[at + 1])) << 16 |
@@ -69,12 +64,12 @@ struct WalCut {
 WalCut losePowerOnTheLog(const std::filesystem::path& index, bool whole, std::mt19937& random) {
   WalCut cut;
   const std::filesystem::path wal = index.string() + "-wal", shm = index.string() + "-shm";
-  const std::string log = std::filesystem::exists(wal) ? readAll(wal) : std::string();
+  const std::string log = std::filesystem::exists(wal) ? volnode::readFile(wal) : std::string();
   // The -shm's checkpoint header (after two 48-byte copies of the index header):
   // nBackfill at 96, nBackfillAttempted at 128, in the machine's byte order. While
   // they differ, the frames up to nBackfillAttempted are on disk.
   size_t must_keep = 0;
-  const std::string wal_index = std::filesystem::exists(shm) ? readAll(shm) : std::string();
+  const std::string wal_index = std::filesystem::exists(shm) ? volnode::readFile(shm) : std::string();
   if (wal_index.size() >= 136) {
     const uint32_t backfilled = nativeEndian32(wal_index, 96), attempted = nativeEndian32(wal_index, 128);
     if (attempted > backfilled) must_keep = attempted;

@@ -9,18 +9,13 @@
 #include "reliability_support.hpp"
 #include "support/dicom_files.hpp"
 #include "support/synthetic_series.hpp"
+#include "volnode/core/files.hpp"
 
 using namespace volnode::test;
 using namespace volnode::test::reliability;
 
 namespace {
 
-std::string readBytes(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 RunResult reindexCli(const std::filesystem::path& storage, const std::filesystem::path& scratch) {
   return run({VOLNODE_BINARY, "reindex", "--set", "storage.dir=" + storage.string(), "--set",
@@ -137,7 +132,7 @@ TEST(ReindexCli, UnreadableIndexIsKeptAsideAndRebuilt) {
     f.seekp(0);
     f << "THIS IS NOT SQLITE, IT WAS OVERWRITTEN";
   }
-  const std::string corrupt = readBytes(p.index());
+  const std::string corrupt = volnode::readFile(p.index());
   auto result = reindexCli(p.storage(), p.dir.path());
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("old index: unreadable"), std::string::npos) << result.output;
@@ -147,6 +142,6 @@ TEST(ReindexCli, UnreadableIndexIsKeptAsideAndRebuilt) {
         entry.path().extension() == ".before-reindex")
       kept = entry.path();
   ASSERT_FALSE(kept.empty()) << result.output;
-  EXPECT_TRUE(readBytes(kept) == corrupt) << "the unreadable index was not kept as it was";
+  EXPECT_TRUE(volnode::readFile(kept) == corrupt) << "the unreadable index was not kept as it was";
   p.expectEverythingBack();
 }

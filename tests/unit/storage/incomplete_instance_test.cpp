@@ -17,6 +17,7 @@
 #include "support/process.hpp"
 #include "support/synthetic_series.hpp"
 #include "volnode/storage/instance_store.hpp"
+#include "volnode/core/files.hpp"
 
 using namespace volnode;
 using namespace volnode::test;
@@ -37,10 +38,6 @@ struct Store {
   }
 };
 
-std::string readBytes(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 bool kept(const KeepResult& r) { return r.outcome == KeepOutcome::Stored || r.outcome == KeepOutcome::StoredConflict; }
 
@@ -70,7 +67,7 @@ TEST(IncompleteInstance, EveryCutOfAnImageIsRefusedInEachTransferSyntax) {
     series.rows = series.cols = 8;
     series.slices = 1;
     series.transfer_syntax = syntax;
-    const std::string whole = readBytes(writeSyntheticSeries(series, source.path()).files[0]);
+    const std::string whole = volnode::readFile(writeSyntheticSeries(series, source.path()).files[0]);
     EXPECT_EQ(keptCuts(s, whole, everyCut(0, whole.size())), std::vector<size_t>{});
     auto result = s.keepBytes(whole);
     EXPECT_EQ(result.outcome, KeepOutcome::Stored) << result.reason;
@@ -84,7 +81,7 @@ TEST(IncompleteInstance, EveryCutInsideAnEncapsulatedPixelSequenceIsRefused) {
   const auto file = std::filesystem::path(VOLNODE_SHARED_DATA) / "ct-chest-transfer-syntaxes" / "rle" / "1-01.dcm";
   if (!std::filesystem::exists(file)) GTEST_SKIP() << "no test data at " << file;
   Store s;
-  const std::string whole = readBytes(file);
+  const std::string whole = volnode::readFile(file);
   const size_t pixel_data = whole.rfind(std::string("\xE0\x7F\x10\x00OB", 6));
   ASSERT_NE(pixel_data, std::string::npos);
   // Byte by byte through the pixel data header, the offset table and the first
@@ -127,7 +124,7 @@ TEST(IncompleteInstance, EveryCutInsideTrailingUndefinedLengthSequencesIsRefused
   ASSERT_TRUE(ds.insert(outer).good());
   auto out = source / "nested.dcm";
   ASSERT_TRUE(format.saveFile(out.c_str(), EXS_LittleEndianExplicit, EET_UndefinedLength).good());
-  const std::string whole = readBytes(out);
+  const std::string whole = volnode::readFile(out);
   const size_t sequence = whole.rfind(std::string("\x40\x00\x30\xA7SQ", 6));
   ASSERT_NE(sequence, std::string::npos);
   ASSERT_EQ(whole.substr(whole.size() - 8), std::string("\xFE\xFF\xDD\xE0\x00\x00\x00\x00", 8));

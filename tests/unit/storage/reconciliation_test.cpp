@@ -15,6 +15,7 @@
 #include "volnode/core/error.hpp"
 #include "volnode/core/ids.hpp"
 #include "volnode/storage/reconciliation.hpp"
+#include "volnode/core/files.hpp"
 
 using namespace volnode;
 using namespace volnode::test;
@@ -38,7 +39,7 @@ struct Node {
     return slot;
   }
   Reservation kept(const std::filesystem::path& source) {
-    auto slot = slotWith(readBytes(source));
+    auto slot = slotWith(volnode::readFile(source));
     auto result = store.keep(slot, kCtImageStorage, sopInstanceUid(source), std::nullopt);
     EXPECT_EQ(result.outcome, KeepOutcome::Stored) << result.reason;
     return slot;
@@ -49,10 +50,6 @@ struct Node {
     std::filesystem::create_directories(files.absolute(relative).parent_path());
     std::ofstream(files.absolute(relative), std::ios::binary) << bytes;
     return relative;
-  }
-  static std::string readBytes(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
   }
 };
 
@@ -97,7 +94,7 @@ TEST(Reconciliation, SlotHoldingAWholeInstanceIsIndexedNotDeleted) {
   Node node(dir.path());
   auto written = series(source.path());
   auto instance = sentBy(written.files[0], "CT01", source / "sent.dcm");
-  auto slot = node.slotWith(Node::readBytes(instance));  // written and fsync'd; the commit was lost
+  auto slot = node.slotWith(volnode::readFile(instance));  // written and fsync'd; the commit was lost
 
   auto report = restartAndReconcile(node);
   EXPECT_EQ(report.indexed, 1);
@@ -138,7 +135,7 @@ TEST(Reconciliation, CutOffSlotsAreRemovedWhereverTheCutIs) {
   TempDir dir, source;
   Node node(dir.path());
   auto written = series(source.path());
-  const std::string whole = Node::readBytes(written.files[0]);
+  const std::string whole = volnode::readFile(written.files[0]);
   const size_t pixel_data = whole.rfind(std::string("\xE0\x7F\x10\x00", 4));
   ASSERT_NE(pixel_data, std::string::npos);
   std::vector<size_t> cuts{300, pixel_data, pixel_data + 12, pixel_data + 40, whole.size() - 1};
@@ -159,7 +156,7 @@ TEST(Reconciliation, FileTheIndexDoesNotKnowIsIndexed) {
   auto written = series(source.path(), 2);
   node.kept(written.files[0]);
   // Its slot batch and its index row were both in the lost end of the log.
-  auto unknown = node.unknownFile(Node::readBytes(written.files[1]));
+  auto unknown = node.unknownFile(volnode::readFile(written.files[1]));
   auto empty = node.unknownFile("");
   std::ofstream(dir / "store" / "notes.txt") << "an operator's file";
 
@@ -196,7 +193,7 @@ TEST(Reconciliation, CopyOfAnInstanceHeldIsRemoved) {
   Node node(dir.path());
   auto written = series(source.path(), 1);
   auto held = node.kept(written.files[0]);
-  auto copy = node.slotWith(Node::readBytes(written.files[0]));  // a re-send cut off after its fsync
+  auto copy = node.slotWith(volnode::readFile(written.files[0]));  // a re-send cut off after its fsync
 
   auto report = restartAndReconcile(node);
   EXPECT_EQ(report.indexed, 0);
@@ -223,7 +220,7 @@ TEST(Reconciliation, InstanceFoundForASeriesAlreadyRenderedReopensIt) {
   node.kept(written.files[1]);
   for (auto state : {SeriesState::Complete, SeriesState::Queued, SeriesState::Processing, SeriesState::Done})
     node.index.setSeriesState(written.series_instance_uid, state, "rendered");
-  node.slotWith(Node::readBytes(written.files[2]));
+  node.slotWith(volnode::readFile(written.files[2]));
 
   auto report = restartAndReconcile(node);
   EXPECT_EQ(report.indexed, 1);

@@ -10,16 +10,13 @@
 #include "volnode/core/ids.hpp"
 #include "volnode/storage/job_queue.hpp"
 #include "volnode/storage/reindex.hpp"
+#include "volnode/core/files.hpp"
 
 using namespace volnode;
 using namespace volnode::test;
 
 namespace {
 
-std::string readBytes(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // A storage folder as a node leaves it: two series of 3 instances, the first
 // rendered (a succeeded render job) and delivered, the second still receiving.
@@ -152,10 +149,10 @@ TEST(Reindex, UnreadableIndexIsKeptAsItWasAndReplaced) {
     f.seekp(0);
     f << "THIS IS NOT SQLITE, IT WAS OVERWRITTEN";
   }
-  const std::string corrupt = readBytes(p.index());
+  const std::string corrupt = volnode::readFile(p.index());
   auto report = reindexStorage(p.dir.path());
   EXPECT_EQ(report.old_index.rfind("unreadable", 0), 0u) << report.old_index;
-  EXPECT_EQ(readBytes(report.old_kept_as), corrupt);
+  EXPECT_EQ(volnode::readFile(report.old_kept_as), corrupt);
   EXPECT_EQ(report.instances, 6);
   Index index(p.index());
   EXPECT_EQ(index.counts().instances, 6);
@@ -164,13 +161,13 @@ TEST(Reindex, UnreadableIndexIsKeptAsItWasAndReplaced) {
 TEST(Reindex, IndexOfANewerVolnodeIsLeftAlone) {
   Populated p;
   ASSERT_EQ(run({"sqlite3", p.index().string(), "PRAGMA user_version = 999"}).exit_code, 0);
-  const std::string before = readBytes(p.index());
+  const std::string before = volnode::readFile(p.index());
   try {
     reindexStorage(p.dir.path());
     FAIL() << "an index of a newer schema was rebuilt";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::SchemaTooNew);
   }
-  EXPECT_EQ(readBytes(p.index()), before);
+  EXPECT_EQ(volnode::readFile(p.index()), before);
   EXPECT_FALSE(std::filesystem::exists(p.dir / "index.sqlite.rebuilding"));
 }
