@@ -173,6 +173,19 @@ std::string slug(const std::string& text) {
   return out.empty() ? "object" : out;
 }
 
+EncodedObject saveObject(DcmFileFormat& file, const OutputIdentity& identity, const ObjectPlan& plan,
+                         const std::string& sop_class_uid, int frames, const std::filesystem::path& out_dir) {
+  EncodedObject out;
+  out.path = out_dir / fileNameFor(plan);
+  out.size_bytes = saveFile(file, out.path);
+  out.sop_class_uid = sop_class_uid;
+  out.sop_instance_uid = plan.sop_instance_uid;
+  out.series_instance_uid = plan.series_instance_uid;
+  out.series_description = safeText(identity, plan.series_description, 64);
+  out.frames = frames;
+  return out;
+}
+
 std::string fileNameFor(const ObjectPlan& plan) {
   return std::to_string(plan.series_number) + "-" + std::to_string(plan.instance_number) + "-" +
          slug(plan.series_description) + ".dcm";

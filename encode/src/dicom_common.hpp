@@ -42,6 +42,10 @@ void check(const OFCondition& status, const char* what);
 // Writes Explicit VR Little Endian to out_dir/name via a temporary file; returns the size.
 uintmax_t saveFile(DcmFileFormat& file, const std::filesystem::path& path);
 
+// Saves the object as out_dir/fileNameFor(plan) and describes what was written.
+EncodedObject saveObject(DcmFileFormat& file, const OutputIdentity& identity, const ObjectPlan& plan,
+                         const std::string& sop_class_uid, int frames, const std::filesystem::path& out_dir);
+
 // "<series number>-<instance number>-<slug of the description>.dcm"
 std::string fileNameFor(const ObjectPlan& plan);
 std::string slug(const std::string& text);

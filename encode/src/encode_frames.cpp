@@ -167,15 +167,7 @@ EncodedObject encodeFrames(const OutputIdentity& identity, const ObjectPlan& pla
   for (const RenderedFrame& f : frames) pixels.insert(pixels.end(), f.pixels.begin(), f.pixels.end());
   check(d.putAndInsertUint8Array(DCM_PixelData, pixels.data(), unsigned(pixels.size())), "PixelData");
 
-  EncodedObject out;
-  out.path = out_dir / fileNameFor(plan);
-  out.size_bytes = saveFile(file, out.path);
-  out.sop_class_uid = sop_class;
-  out.sop_instance_uid = plan.sop_instance_uid;
-  out.series_instance_uid = plan.series_instance_uid;
-  out.series_description = safeText(identity, plan.series_description, 64);
-  out.frames = int(frames.size());
-  return out;
+  return saveObject(file, identity, plan, sop_class, int(frames.size()), out_dir);
 }
 
 }  // namespace

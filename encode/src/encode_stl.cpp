@@ -82,15 +82,7 @@ EncodedObject encodeStl(const OutputIdentity& identity, const ObjectPlan& plan, 
                                  unsigned(bytes.size())),
         "EncapsulatedDocument");
 
-  EncodedObject out;
-  out.path = out_dir / fileNameFor(plan);
-  out.size_bytes = saveFile(file, out.path);
-  out.sop_class_uid = kSopClassEncapsulatedStl;
-  out.sop_instance_uid = plan.sop_instance_uid;
-  out.series_instance_uid = plan.series_instance_uid;
-  out.series_description = safeText(identity, plan.series_description, 64);
-  out.frames = 0;
-  return out;
+  return saveObject(file, identity, plan, kSopClassEncapsulatedStl, 0, out_dir);
 }
 
 }  // namespace volnode
