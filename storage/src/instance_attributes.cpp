@@ -1,10 +1,10 @@
 #include "instance_attributes.hpp"
 
 #include <cstring>
+#include <fstream>
+#include <vector>
 
-#include "dicom_completeness.hpp"
 #include "volnode/core/error.hpp"
-#include "volnode/core/files.hpp"
 #include "volnode/dicom/dicom_file.hpp"
 #include "volnode/dicom/sop_classes.hpp"
 
@@ -52,25 +52,42 @@ bool isImage(const InstanceAttributes& a) {
 
 // The header parse stops at the pixel data; the rest of the file must be there
 // too, or the instance was cut off (a transfer that broke off, a crash while it
-// was written) and must not be kept as if it were whole. The pre-scan already
-// refuses a length running past the end; this walk also catches a sequence or
-// pixel sequence left open at the end of the file, which DCMTK accepts.
+// was written) and must not be kept as if it were whole. The pre-scan that opened
+// the file walked every element header to the last byte and refused a value, item,
+// sequence or pixel sequence left open at the end, so what is left to catch is a cut
+// exactly between two elements, which no parser can see: an image must have its
+// Pixel Data. A deflated data set is parsed whole, since its elements cannot be told
+// apart in the compressed bytes.
 void requireWholeDataset(const std::filesystem::path& file, const dicom::Structure& structure,
                          const InstanceAttributes& a) {
-  bool pixel_data = structure.pixel_data.has_value();
-  if (structure.deflated) {
-    // The elements cannot be walked in the compressed bytes: the whole parse must succeed.
-    (void)dicom::DicomFile::open(file, dicom::DicomFile::Extent::Everything);
-  } else {
-    const std::string bytes = readFile(file);
-    const std::string& ts = structure.transfer_syntax_uid;
-    DatasetEncoding encoding{ts != "1.2.840.10008.1.2", ts == "1.2.840.10008.1.2.2"};
-    auto walked = walkDataset(std::string_view(bytes).substr(std::min(bytes.size(), structure.dataset_offset)),
-                              encoding);
-    if (!walked.incomplete.empty()) throw Error(Errc::InvalidDicom, "incomplete data set: " + walked.incomplete);
-    pixel_data = pixel_data || walked.pixel_data;
+  if (structure.deflated) (void)dicom::DicomFile::open(file, dicom::DicomFile::Extent::Everything);
+  if (isImage(a) && !structure.pixel_data)
+    throw Error(Errc::InvalidDicom, "incomplete data set: an image without Pixel Data");
+}
+
+// The rest of two streams, compared in blocks, so that checking a duplicate of any
+// size costs two small buffers.
+bool sameBytesFrom(std::ifstream& a, std::ifstream& b) {
+  constexpr size_t kBlock = size_t(1) << 20;
+  std::vector<char> block_a(kBlock), block_b(kBlock);
+  while (true) {
+    a.read(block_a.data(), std::streamsize(kBlock));
+    b.read(block_b.data(), std::streamsize(kBlock));
+    const std::streamsize got_a = a.gcount(), got_b = b.gcount();
+    if (got_a != got_b || std::memcmp(block_a.data(), block_b.data(), size_t(got_a)) != 0) return false;
+    if (got_a < std::streamsize(kBlock)) return a.eof() && b.eof() && !a.bad() && !b.bad();
   }
-  if (isImage(a) && !pixel_data) throw Error(Errc::InvalidDicom, "incomplete data set: an image without Pixel Data");
+}
+
+// Where the data set starts: the File Meta Information is small, so its first bytes
+// are enough; a header longer than that reads as none, for both files alike.
+size_t datasetOffsetOf(std::ifstream& in) {
+  constexpr size_t kHeaderBytes = size_t(64) << 10;
+  std::string head(kHeaderBytes, '\0');
+  in.read(head.data(), std::streamsize(head.size()));
+  head.resize(size_t(in.gcount()));
+  in.clear();
+  return dicom::datasetOffset(head);
 }
 
 }  // namespace
@@ -152,12 +169,15 @@ bool sameDataset(const std::filesystem::path& a, const std::filesystem::path& b)
   // Meta headers differ by a few bytes at most (sender AE title); a large size
   // difference means different content without reading anything.
   if (size_a > size_b + 1024 || size_b > size_a + 1024) return false;
-  std::string bytes_a = readFile(a), bytes_b = readFile(b);
+  std::ifstream in_a(a, std::ios::binary), in_b(b, std::ios::binary);
+  if (!in_a || !in_b) return false;
   // An offset of 0 (no meta header, or one cut short) compares whole files: two such
   // files are never taken for the same data set just because nothing follows the header.
-  size_t off_a = dicom::datasetOffset(bytes_a), off_b = dicom::datasetOffset(bytes_b);
-  return bytes_a.size() - off_a == bytes_b.size() - off_b &&
-         std::memcmp(bytes_a.data() + off_a, bytes_b.data() + off_b, bytes_a.size() - off_a) == 0;
+  const size_t off_a = datasetOffsetOf(in_a), off_b = datasetOffsetOf(in_b);
+  if (size_a - std::min<uintmax_t>(off_a, size_a) != size_b - std::min<uintmax_t>(off_b, size_b)) return false;
+  in_a.seekg(std::streamoff(off_a));
+  in_b.seekg(std::streamoff(off_b));
+  return sameBytesFrom(in_a, in_b);
 }
 
 }  // namespace volnode
