@@ -163,6 +163,7 @@ Structure scan(ByteSource& file) {
   detail::MemorySource dataset(inflated);
   StructureWalker inflated_walker(dataset, out);
   inflated_walker.walkDataset(0, encoding);
+  if (out.pixel_data) out.pixel_data->file_offset = 0;  // an offset into the inflated bytes, not the file
   checkPixelData(out, inflated_walker.image(), xfer);
   return out;
 }

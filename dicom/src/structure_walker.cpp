@@ -224,6 +224,7 @@ uint64_t StructureWalker::walkValue(const Header& h, uint64_t limit, Scope scope
     if (pixel_data && !out_.pixel_data) {
       PixelDataLayout layout;
       layout.length = h.length;
+      if (isPixelData(h.group, h.element)) layout.file_offset = h.value;
       out_.pixel_data = layout;
     }
   }

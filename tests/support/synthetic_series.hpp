@@ -77,6 +77,11 @@ struct WrittenSeries {
 // Writes the series into dir (created if missing). Throws std::runtime_error on failure.
 WrittenSeries writeSyntheticSeries(const SyntheticSeries& series, const std::filesystem::path& dir);
 
+// Writes the same series as one Enhanced CT Image object (CT only): one frame per slice,
+// spacing, orientation and rescale in the shared functional groups, each frame's position
+// in its own. `files` holds the one file; instance_order and file_prefix do not apply.
+WrittenSeries writeSyntheticEnhancedCt(const SyntheticSeries& series, const std::filesystem::path& file);
+
 // The row/col cosines of an axial slice tilted about the patient's left-right axis
 // by tilt_deg (gantry tilt): row (1,0,0), col (0, cos t, -sin t).
 std::array<double, 6> tiltedAxial(double tilt_deg);

@@ -24,11 +24,14 @@ std::vector<const VolumeCandidate*> SeriesAssembly::renderable() const {
 namespace detail {
 
 // Reads headers of the given files; non-DICOM files are counted, not returned.
-std::vector<FileHeader> readHeaders(const std::vector<std::filesystem::path>& files, size_t& skipped) {
+std::vector<FileHeader> readHeaders(const std::vector<std::filesystem::path>& files, size_t& skipped,
+                                    std::string* first_refusal) {
   std::vector<FileHeader> headers;
   headers.reserve(files.size());
   for (const auto& f : files) {
-    auto h = readHeader(f);
+    std::string refusal;
+    auto h = readHeader(f, &refusal);
+    if (first_refusal && first_refusal->empty()) *first_refusal = refusal;
     if (h)
       headers.push_back(std::move(*h));
     else
@@ -80,27 +83,32 @@ SeriesAssembly assembleFromHeaders(const std::vector<FileHeader>& headers, size_
   return out;
 }
 
-void finish(SeriesAssembly& out) {
+void finish(SeriesAssembly& out, const std::string& first_refusal) {
   out.decision = VolumeDecision::Refused;
   for (const auto& v : out.volumes)
     if (v.decision == VolumeDecision::Renderable) out.decision = VolumeDecision::Renderable;
   out.reason = summarize(out.volumes);
+  // Nothing to show because the guarded reader refused the files: say why it did.
+  if (out.volumes.empty() && !first_refusal.empty())
+    out.reason = "no readable images: " + std::to_string(out.skipped_files) + " file(s) refused (" + first_refusal + ")";
 }
 
 }  // namespace detail
 
 SeriesAssembly scanSeries(const std::vector<std::filesystem::path>& files, const AssemblyOptions& options) {
   size_t skipped = 0;
-  auto headers = detail::readHeaders(files, skipped);
+  std::string refusal;
+  auto headers = detail::readHeaders(files, skipped, &refusal);
   SeriesAssembly out = detail::assembleFromHeaders(headers, skipped, options, nullptr);
-  detail::finish(out);
+  detail::finish(out, refusal);
   return out;
 }
 
 SeriesAssembly assembleSeries(const std::vector<std::filesystem::path>& files, const AssemblyOptions& options) {
   if (!options.load_voxels) return scanSeries(files, options);
   size_t skipped = 0;
-  auto headers = detail::readHeaders(files, skipped);
+  std::string refusal;
+  auto headers = detail::readHeaders(files, skipped, &refusal);
   std::vector<detail::StackPlan> plans;
   SeriesAssembly out = detail::assembleFromHeaders(headers, skipped, options, &plans);
   for (size_t i = 0; i < plans.size(); ++i) {
@@ -119,7 +127,7 @@ SeriesAssembly assembleSeries(const std::vector<std::filesystem::path>& files, c
       out.volumes[i].reason = std::string("pixel data could not be decoded: ") + e.what();
     }
   }
-  detail::finish(out);
+  detail::finish(out, refusal);
   return out;
 }
 

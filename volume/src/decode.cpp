@@ -2,6 +2,7 @@
 // JPEG 2000) slice by slice into the int16 volume, with on-the-fly resampling
 // for sheared (gantry tilt) and unevenly spaced stacks.
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -12,6 +13,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <gdcmImage.h>
 #include <gdcmImageReader.h>
@@ -41,10 +45,16 @@ std::string pixelCopy(const FileHeader& h) {
       source, {h.rows, h.cols, h.bits_allocated, h.bits_stored, h.pixel_representation, h.number_of_frames});
 }
 
-// Decodes files one at a time; keeps the last one (multi-frame files are read once).
+// Native little-endian pixels are read frame by frame straight from the file, at the
+// offset the pre-scan measured (it checked their length against the image attributes):
+// one frame in memory, at the cost of reading it. Everything else is decoded one file at
+// a time, keeping the last (a multi-frame file is decoded once).
 class FrameSource {
  public:
   explicit FrameSource(const std::vector<FileHeader>& headers) : headers_(headers) {}
+  ~FrameSource() { closeFile(); }
+  FrameSource(const FrameSource&) = delete;
+  FrameSource& operator=(const FrameSource&) = delete;
 
   // Physical values of one frame (rows*cols floats); padding -> fill.
   void frame(size_t file, size_t frame_index, float fill, std::vector<float>& out) {
@@ -90,9 +100,7 @@ class FrameSource {
     const size_t n = size_t(h.rows) * h.cols;
     const size_t bpp = bits_allocated_ / 8;
     const size_t offset = size_t(f.frame) * n * bpp;
-    if (offset + n * bpp > buffer_.size())
-      throw Error(Errc::InvalidDicom, h.path.string() + ": pixel data shorter than frame " + std::to_string(f.frame + 1));
-    const char* src = buffer_.data() + offset;
+    const char* src = native_fd_ >= 0 ? readNativeFrame(h, offset, n * bpp) : decodedFrame(h, f, offset, n * bpp);
     const int stored = std::clamp(h.bits_stored, 1, bits_allocated_);
     const bool has_pad = h.padding_value.has_value();
     int64_t pad_lo = 0, pad_hi = -1;
@@ -136,8 +144,51 @@ class FrameSource {
     }
   }
 
+  const char* decodedFrame(const FileHeader& h, const FrameHeader& f, size_t offset, size_t bytes) const {
+    if (offset + bytes > buffer_.size())
+      throw Error(Errc::InvalidDicom, h.path.string() + ": pixel data shorter than frame " + std::to_string(f.frame + 1));
+    return buffer_.data() + offset;
+  }
+
+  const char* readNativeFrame(const FileHeader& h, size_t offset, size_t bytes) {
+    if (offset + bytes > h.native_pixels_length)
+      throw Error(Errc::InvalidDicom, h.path.string() + ": pixel data shorter than frame " +
+                                          std::to_string(offset / bytes + 1));
+    frame_bytes_.resize(bytes);
+    size_t filled = 0;
+    while (filled < bytes) {
+      const ssize_t got = ::pread(native_fd_, frame_bytes_.data() + filled, bytes - filled,
+                                  off_t(h.native_pixels_offset + offset + filled));
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) throw Error(Errc::Io, "cannot read " + h.path.string() + ": " + std::strerror(errno));
+      if (got == 0) throw Error(Errc::InvalidDicom, h.path.string() + ": the file ends inside its pixel data");
+      filled += size_t(got);
+    }
+    return frame_bytes_.data();
+  }
+
+  void closeFile() {
+    if (native_fd_ >= 0) ::close(native_fd_);
+    native_fd_ = -1;
+  }
+
   void load(size_t file) {
     if (file == loaded_) return;
+    closeFile();
+    buffer_.clear();
+    loaded_ = size_t(-1);
+    const FileHeader& native = headers_[file];
+    if (native.native_pixels_length > 0) {
+      if (native.bits_allocated != 8 && native.bits_allocated != 16 && native.bits_allocated != 32)
+        throw Error(Errc::Unsupported, native.path.string() + ": BitsAllocated " +
+                                           std::to_string(native.bits_allocated));
+      native_fd_ = ::open(native.path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (native_fd_ < 0) throw Error(Errc::Io, "cannot open " + native.path.string() + ": " + std::strerror(errno));
+      bits_allocated_ = native.bits_allocated;
+      signed_ = native.pixel_representation == 1;
+      loaded_ = file;
+      return;
+    }
     // GDCM chatters on stderr about things we do not use (its own spacing for enhanced
     // objects, J2K bit depth fix-ups); failures still come back as return values.
     static const bool quiet = [] {
@@ -185,7 +236,9 @@ class FrameSource {
 
   const std::vector<FileHeader>& headers_;
   size_t loaded_ = size_t(-1);
-  std::vector<char> buffer_;
+  std::vector<char> buffer_;       // the decoded pixels of the loaded file (decoder path)
+  int native_fd_ = -1;             // the loaded file (native path)
+  std::vector<char> frame_bytes_;  // one frame read from it
   int bits_allocated_ = 16;
   bool signed_ = false;
 };

@@ -106,6 +106,9 @@ std::string fmt(double v) {
   return b;
 }
 
+constexpr const char* kImplicitVrLittleEndian = "1.2.840.10008.1.2";
+constexpr const char* kExplicitVrLittleEndian = "1.2.840.10008.1.2.1";
+
 }  // namespace
 
 std::optional<FileHeader> readHeader(const std::filesystem::path& path, std::string* refusal) {
@@ -154,6 +157,13 @@ std::optional<FileHeader> readHeader(const std::filesystem::path& path, std::str
   h.padding_value = signedOrUnsigned(d, tags::PixelPaddingValue, h.pixel_representation == 1);
   h.padding_limit = signedOrUnsigned(d, tags::PixelPaddingRangeLimit, h.pixel_representation == 1);
   h.instance_number = integer(d, tags::InstanceNumber, 0);
+  const auto& layout = file->structure().pixel_data;
+  const std::string& syntax = file->structure().transfer_syntax_uid;
+  if (layout && !layout->encapsulated && layout->file_offset > 0 && h.samples_per_pixel == 1 &&
+      (syntax == kImplicitVrLittleEndian || syntax == kExplicitVrLittleEndian)) {
+    h.native_pixels_offset = layout->file_offset;
+    h.native_pixels_length = layout->length;
+  }
 
   bool localizer = false;
   for (const auto& t : h.info.image_type)

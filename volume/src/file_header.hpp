@@ -43,6 +43,11 @@ struct FileHeader {
   std::optional<double> padding_value, padding_limit;  // stored values
   int instance_number = 0;
   std::vector<FrameHeader> frames;
+  // Native little-endian Pixel Data, as the pre-scan found and measured it: where its
+  // bytes lie in the file, so frames are read straight from there without a decoder.
+  // Length 0: the pixels go through the decoder (compressed, big endian, deflated).
+  uint64_t native_pixels_offset = 0;
+  uint64_t native_pixels_length = 0;
 };
 
 // Reads the header of one file. Returns nullopt when the file is not DICOM, is a

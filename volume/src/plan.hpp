@@ -33,9 +33,12 @@ std::vector<StackPlan> planSeries(const std::vector<FileHeader>& headers, const 
 Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan);
 
 // Header reading and planning shared by assembly.cpp and directory_scan.cpp.
-std::vector<FileHeader> readHeaders(const std::vector<std::filesystem::path>& files, size_t& skipped);
+// `first_refusal`, when given, receives why the guarded reader refused the first file it refused.
+std::vector<FileHeader> readHeaders(const std::vector<std::filesystem::path>& files, size_t& skipped,
+                                    std::string* first_refusal = nullptr);
 SeriesAssembly assembleFromHeaders(const std::vector<FileHeader>& headers, size_t skipped,
                                    const AssemblyOptions& options, std::vector<StackPlan>* plans_out);
-void finish(SeriesAssembly& out);  // series decision + reason from the candidates
+// Series decision + reason from the candidates (and from the first refused file, when nothing was read).
+void finish(SeriesAssembly& out, const std::string& first_refusal = {});
 
 }  // namespace volnode::detail

@@ -32,6 +32,9 @@ struct PixelDataLayout {
   uint64_t length = 0;        // value length (native); sum of the fragments (encapsulated)
   size_t fragments = 0;       // encapsulated only, the basic offset table included
   uint64_t decoded_bytes = 0;  // what Rows x Columns x ... say the decoded pixels take
+  // Native (7FE0,0010) in a file that is not deflated: where its first byte lies in the
+  // file, so frames can be read straight from there. 0 otherwise.
+  uint64_t file_offset = 0;
 };
 
 struct Structure {
