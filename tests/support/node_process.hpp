@@ -40,6 +40,7 @@ class NodeProcess {
   int stop();      // SIGTERM, returns exit code
   void kill9();
   bool running() { return process_ && process_->running(); }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   bool waitUntilReady(std::chrono::seconds timeout = std::chrono::seconds(30));
 
   HttpResponse get(const std::string& path) const;

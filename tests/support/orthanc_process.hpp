@@ -29,6 +29,7 @@ class OrthancProcess {
   int dicomPort() const { return dicom_port_; }
   int httpPort() const { return http_port_; }
   const std::string& aet() const { return aet_; }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   void start();
   void stop();
   bool waitUntilReady(std::chrono::seconds timeout = std::chrono::seconds(60));
