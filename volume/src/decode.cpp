@@ -309,9 +309,14 @@ Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan
 
   if (!plan.resample) {
     // Slices go straight into their place; files are independent, so decode them on a
-    // few threads (each with its own one-file cache).
+    // few threads (each with its own one-file cache). A multi-frame object that needs the
+    // decoder is decoded whole, so it is decoded once, on one thread, not once per thread.
     const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-    const int threads = int(std::min<unsigned>({hw, 4u, unsigned(std::max(1, nz / 8))}));
+    const bool decodes_whole_objects = std::any_of(headers.begin(), headers.end(), [](const FileHeader& h) {
+      return h.native_pixels_length == 0 && h.number_of_frames > 1;
+    });
+    const int threads =
+        decodes_whole_objects ? 1 : int(std::min<unsigned>({hw, 4u, unsigned(std::max(1, nz / 8))}));
     std::vector<std::exception_ptr> errors(static_cast<size_t>(threads));
     auto work = [&](int t) {
       try {

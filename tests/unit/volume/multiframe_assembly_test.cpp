@@ -1,7 +1,8 @@
 // One Enhanced CT object holding a whole series assembles to the same volume as the
 // series written one slice per file: the same geometry and, voxel for voxel, the same
 // values, whether its frames are read straight from the file (native little endian)
-// or through the decoder (big endian).
+// or through the decoder (big endian; JPEG-LS and RLE, one fragment per frame, as DCMTK's
+// own command-line encoders write them).
 #include <gtest/gtest.h>
 
 #include "support/process.hpp"
@@ -61,6 +62,25 @@ TEST(MultiFrameAssembly, EnhancedCtObjectEqualsTheSameSeriesAsSingleFrames) {
       EXPECT_NEAR(v.spacing[i], reference.spacing[i], 1e-6);
     }
     for (int i = 0; i < 9; ++i) EXPECT_NEAR(v.direction[i], reference.direction[i], 1e-9);
+    EXPECT_TRUE(v.voxels == reference.voxels);
+  }
+}
+
+TEST(MultiFrameAssembly, CompressedEnhancedCtObjectEqualsTheSameSeriesAsSingleFrames) {
+  TempDir dir;
+  const SyntheticSeries s = phantomSeries();
+  const Volume reference = onlyVolume(assembleSeries(test::writeSyntheticSeries(s, dir / "singles").files));
+  const auto enhanced = test::writeSyntheticEnhancedCt(s, dir / "enhanced.dcm");
+  for (const char* encoder : {"dcmcjpls", "dcmcrle"}) {
+    SCOPED_TRACE(encoder);
+    const auto compressed = dir / encoder / "ct.dcm";
+    std::filesystem::create_directories(compressed.parent_path());
+    const auto encoded = test::run({encoder, enhanced.files[0].string(), compressed.string()});
+    ASSERT_EQ(encoded.exit_code, 0) << encoded.output;
+    const SeriesAssembly a = assembleSeries({compressed});
+    const Volume& v = onlyVolume(a);
+    EXPECT_EQ(v.dimensions, reference.dimensions);
+    for (int i = 0; i < 3; ++i) EXPECT_NEAR(v.origin[i], reference.origin[i], 1e-6);
     EXPECT_TRUE(v.voxels == reference.voxels);
   }
 }
