@@ -1,6 +1,7 @@
 #include "json_views.hpp"
 
 #include <cctype>
+#include <map>
 
 namespace volnode {
 
@@ -154,6 +155,29 @@ nlohmann::json toJson(const Job& j) {
 
 nlohmann::json toJson(const JobEvent& e) {
   return {{"job_id", e.job_id}, {"state", e.state}, {"message", e.message}, {"at", e.at}};
+}
+
+nlohmann::json toJson(const RecentError& e) {
+  static const std::map<ErrorSource, const char*> kSources{
+      {ErrorSource::Job, "job"}, {ErrorSource::Series, "series"}, {ErrorSource::Association, "association"}};
+  return {{"at", e.at},
+          {"what", kSources.at(e.source)},
+          {"reason", e.reason},
+          {"job_id", e.job_id},
+          {"job_kind", e.job_kind ? std::string(toString(*e.job_kind)) : std::string()},
+          {"StudyInstanceUID", e.study_uid},
+          {"SeriesInstanceUID", e.series_uid},
+          {"destination", e.destination},
+          {"peer", e.peer}};
+}
+
+nlohmann::json jobCountsJson(const std::vector<std::pair<std::string, int64_t>>& counts_by_state) {
+  nlohmann::json counts = nlohmann::json::object();
+  for (auto state : {JobState::Queued, JobState::Running, JobState::Retry, JobState::Succeeded, JobState::Failed,
+                     JobState::Canceled})
+    counts[std::string(toString(state))] = 0;
+  for (const auto& [state, n] : counts_by_state) counts[state] = n;
+  return counts;
 }
 
 std::string urlEncode(const std::string& text) {

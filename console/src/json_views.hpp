@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "volnode/console/console_server.hpp"
+#include "volnode/storage/activity_queries.hpp"
 #include "volnode/storage/job_queue.hpp"
 #include "volnode/storage/records.hpp"
 
@@ -17,6 +18,9 @@ nlohmann::json toJson(const JobEvent& event);
 // A job output with its download URL (empty until the file is written).
 nlohmann::json toJson(const JobOutput& output);
 nlohmann::json toJson(const DestinationStatus& destination);
+nlohmann::json toJson(const RecentError& error);
+// Jobs per state, every state present (0 when none).
+nlohmann::json jobCountsJson(const std::vector<std::pair<std::string, int64_t>>& counts_by_state);
 
 // URL path segment: everything but unreserved characters percent-encoded.
 std::string urlEncode(const std::string& text);

@@ -49,7 +49,7 @@ class Writer {
 
 }  // namespace
 
-std::string prometheusText(const HealthReport& h, const IndexCounts& c, const MetricsTotals& t,
+std::string prometheusText(const HealthReport& h, const IndexCounts& c, const ActivityTotals& t,
                            const std::vector<DestinationStatus>& destinations) {
   Writer w;
   w.family("volnode_up", "gauge", "1 while the node serves its console");
@@ -94,24 +94,25 @@ std::string prometheusText(const HealthReport& h, const IndexCounts& c, const Me
 
   w.family("volnode_series", "gauge", "Series by state");
   for (const auto& [state, n] : t.series_by_state)
-    w.sample("volnode_series", static_cast<double>(n), "state=\"" + label(state) + "\"");
+    w.sample("volnode_series", static_cast<double>(n), "state=\"" + label(std::string(toString(state))) + "\"");
   w.family("volnode_jobs", "gauge", "Jobs by kind and state");
-  for (const auto& [key, n] : t.jobs_by_kind_state)
+  for (const auto& [key, n] : t.jobs_by_kind_and_state)
     w.sample("volnode_jobs", static_cast<double>(n),
-             "kind=\"" + label(key.first) + "\",state=\"" + label(key.second) + "\"");
+             "kind=\"" + label(std::string(toString(key.first))) + "\",state=\"" +
+                 label(std::string(toString(key.second))) + "\"");
 
   w.histogram("volnode_render_duration_seconds",
               "Render job duration (last attempt: started_at to finished_at) of succeeded jobs",
-              {1, 2, 5, 10, 20, 30, 60, 120, 300, 600}, t.durations.render_s);
+              {1, 2, 5, 10, 20, 30, 60, 120, 300, 600}, t.render_seconds);
   w.histogram("volnode_send_duration_seconds",
               "Send job duration (last attempt: started_at to finished_at) of succeeded jobs",
-              {0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120}, t.durations.send_s);
+              {0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120}, t.send_seconds);
 
   w.family("volnode_destination_failures_total", "counter", "Failed send attempts per destination");
-  for (const auto& [dest, n] : t.destination_failures)
+  for (const auto& [dest, n] : t.failed_sends_by_destination)
     w.sample("volnode_destination_failures_total", static_cast<double>(n), "destination=\"" + label(dest) + "\"");
   w.family("volnode_destination_deliveries_total", "counter", "Objects acknowledged per destination");
-  for (const auto& [dest, n] : t.destination_deliveries)
+  for (const auto& [dest, n] : t.deliveries_by_destination)
     w.sample("volnode_destination_deliveries_total", static_cast<double>(n), "destination=\"" + label(dest) + "\"");
   w.family("volnode_destination_reachable", "gauge", "1 when the last C-ECHO to the destination succeeded");
   for (const auto& d : destinations)

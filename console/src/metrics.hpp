@@ -3,14 +3,14 @@
 #include <string>
 #include <vector>
 
-#include "console_db.hpp"
 #include "volnode/console/console_server.hpp"
+#include "volnode/storage/activity_queries.hpp"
 
 namespace volnode::console {
 
 // Durations are computed from job rows (started_at of the last attempt to
 // finished_at) at every scrape, so they survive restarts and need no state here.
-std::string prometheusText(const HealthReport& health, const IndexCounts& counts, const MetricsTotals& totals,
+std::string prometheusText(const HealthReport& health, const IndexCounts& counts, const ActivityTotals& totals,
                            const std::vector<DestinationStatus>& destinations);
 
 }  // namespace volnode::console

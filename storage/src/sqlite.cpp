@@ -39,6 +39,17 @@ Connection::Connection(const std::filesystem::path& path, bool create, Synchrono
   exec("PRAGMA foreign_keys=ON");
 }
 
+Connection::Connection(const std::filesystem::path& path, ReadOnly) : path_(path) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw Error(Errc::Database, "cannot open index " + path.string() + " read-only: " + message);
+  }
+  sqlite3_busy_timeout(db_, 2000);
+  sqlite3_extended_result_codes(db_, 1);
+}
+
 Connection::~Connection() {
   cache_.clear();  // finalize statements before closing
   sqlite3_close_v2(db_);

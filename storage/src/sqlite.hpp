@@ -23,10 +23,16 @@ enum class Synchronous {
   Normal,  // flushed at checkpoints only: a commit survives a crash of the process, not a power loss
 };
 
+// Opening a connection that can only read: it never takes a write lock, so
+// monitoring reads cannot hold up ingest, and no bug of theirs can change the index.
+struct ReadOnly {};
+
 class Connection {
  public:
   // Opens (creating if asked) the database in WAL mode with a busy timeout.
   Connection(const std::filesystem::path& path, bool create, Synchronous synchronous = Synchronous::Full);
+  // Opens an existing database read-only (its journal mode is the writer's).
+  Connection(const std::filesystem::path& path, ReadOnly);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -505,6 +505,38 @@ TEST_F(ConsoleApi, ResultsOfAStudyNotHeldTellTheStateOfItsRetrieval) {
             "unknown)");
 }
 
+// Every error of the API, whoever decides it (a handler, a parameter check, the
+// access check, httplib itself), has one shape: {"error": "...", "status": <HTTP status>}.
+TEST_F(ConsoleApi, EveryErrorAnswersTheSameShape) {
+  start();
+  const int64_t queued = jobs->enqueue({JobKind::Render, kStudy, "1.2.3.77", "ct-bundle"});
+  actions.retrievals["9.8.6"] = {"failed", "C-MOVE refused", "pacs"};
+  std::vector<std::pair<std::string, Reply>> errors{
+      {"unknown path", get("/api/nothing")},
+      {"study not held", get("/api/studies/9.8.7/results")},
+      {"study not held, retrieval failed", get("/api/studies/9.8.6/results")},
+      {"unknown series", get("/api/series/4.4.4")},
+      {"bad parameter", get("/api/jobs?limit=5000")},
+      {"bad job id", get("/api/jobs/abc")},
+      {"file of no render job", get("/api/jobs/" + std::to_string(queued) + "/files/mesh/model.stl")},
+      {"no token", post("/api/jobs/" + std::to_string(queued) + "/cancel")},
+      {"state conflict", post("/api/jobs/" + std::to_string(queued) + "/retry", kToken)},
+      {"body too large", post("/api/launch-tokens", kToken, std::string(70 * 1024, 'x'))},
+      {"wrong Host", get("/api/health", {{"Host", "evil.example"}})},
+  };
+  actions.next = {false, 404, "study 9.9 is not held and no source knows it", {}, ""};
+  errors.emplace_back("on-demand refused", post("/api/studies/9.9/render", kToken));
+  for (const auto& [what, reply] : errors) {
+    ASSERT_GE(reply.status, 400) << what;
+    EXPECT_NE(reply.header("Content-Type").find("application/json"), std::string::npos) << what;
+    auto body = json::parse(reply.body, nullptr, false);
+    ASSERT_TRUE(body.is_object()) << what << ": " << reply.body;
+    ASSERT_TRUE(body.contains("error") && body["error"].is_string()) << what << ": " << reply.body;
+    EXPECT_FALSE(body["error"].get<std::string>().empty()) << what;
+    EXPECT_EQ(body["status"], reply.status) << what << ": " << reply.body;
+  }
+}
+
 TEST_F(ConsoleApi, OnDemandRenderWithoutActionsIsUnavailable) {
   start(kToken, false);
   EXPECT_EQ(post("/api/studies/" + kStudy + "/render", kToken).status, 503);
