@@ -21,10 +21,16 @@ const char* const kDefaultConfig =
 #include "default_config.inc"
     ;
 
+// Keys that were renamed: old name -> current name. The old one still works, with a warning.
+const std::map<std::string, std::string> kRenamedKeys = {
+    {"dicom.tls_verify_peers", "dicom.tls_verify_peer"},
+};
+
 // Where a value came from, for messages: "etc/volnode.toml:12" or "--set dicom.port".
 struct Origin {
   std::string source;
   std::set<std::string> overridden;
+  std::vector<std::string> renamed_overrides;  // warnings for --set of an old key name
 
   std::string of(const toml::node& node, const std::string& key) const {
     if (overridden.count(key)) return "--set " + key;
@@ -353,11 +359,6 @@ void bindDestinations(const toml::node& node, Config& config, const Origin& orig
   }
 }
 
-// Keys that were renamed: old name -> current name. The old one still works, with a warning.
-const std::map<std::string, std::string> kRenamedKeys = {
-    {"dicom.tls_verify_peers", "dicom.tls_verify_peer"},
-};
-
 void bindTable(const toml::table& root, Config& config, const Origin& origin) {
   auto fields = sectionFields(config);
   for (const auto& [section_key, section_node] : root) {
@@ -377,10 +378,11 @@ void bindTable(const toml::table& root, Config& config, const Origin& origin) {
       std::string full = section + "." + std::string(key_key.str());
       if (auto alias = kRenamedKeys.find(full); alias != kRenamedKeys.end()) {
         const std::string& current = alias->second;
-        if (table->contains(current.substr(section.size() + 1)))
-          fail(origin.of(value, full), full + " is the old name of " + current + "; set only " + current);
         config.warnings.push_back(origin.of(value, full) + ": " + full + " is deprecated; call it " + current +
                                   " (same values)");
+        if (origin.overridden.count(current)) continue;  // --set of the current name wins over the file
+        if (table->contains(current.substr(section.size() + 1)))
+          fail(origin.of(value, full), full + " is the old name of " + current + "; set only " + current);
         fields.at(current).set(value, full, origin);
         continue;
       }
@@ -399,6 +401,12 @@ void applyOverride(toml::table& root, const std::string& assignment, Origin& ori
     fail("--set " + assignment, "an override must look like section.key=value");
   std::string key = assignment.substr(0, eq);
   std::string text = assignment.substr(eq + 1);
+  // An old key name sets the current key, so it wins over the file as any override does.
+  if (auto alias = kRenamedKeys.find(key); alias != kRenamedKeys.end()) {
+    origin.renamed_overrides.push_back("--set " + key + ": " + key + " is deprecated; call it " + alias->second +
+                                       " (same values)");
+    key = alias->second;
+  }
   std::vector<std::string> path;
   std::stringstream parts(key);
   for (std::string part; std::getline(parts, part, '.');) {
@@ -445,6 +453,7 @@ Config parseConfig(const std::string& toml_text, const std::string& source,
   Origin origin{source, {}};
   for (const auto& assignment : overrides) applyOverride(root, assignment, origin);
   Config config;
+  config.warnings = origin.renamed_overrides;
   bindTable(root, config, origin);
   return config;
 }

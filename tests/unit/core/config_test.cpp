@@ -190,6 +190,14 @@ TEST(Config, OldListenerKeyTlsVerifyPeersIsReadWithAWarning) {
   EXPECT_NE(configError("[dicom]\ntls_verify_peers = \"maybe\"\n").find("dicom.tls_verify_peers = \"maybe\" is not allowed"),
             std::string::npos);
   EXPECT_EQ(parseConfig("", "t", {"dicom.tls_verify_peers=ignore"}).dicom.tls_verify_peer, "ignore");
+  // An override wins over the file whichever name either uses (the shipped file has the new one).
+  Config overridden = parseConfig(defaultConfigText(), "embedded", {"dicom.tls_verify_peers=ignore"});
+  EXPECT_EQ(overridden.dicom.tls_verify_peer, "ignore");
+  ASSERT_EQ(overridden.warnings.size(), 1u);
+  EXPECT_NE(overridden.warnings[0].find("--set dicom.tls_verify_peers"), std::string::npos) << overridden.warnings[0];
+  EXPECT_EQ(parseConfig("[dicom]\ntls_verify_peers = \"check\"\n", "t", {"dicom.tls_verify_peer=ignore"})
+                .dicom.tls_verify_peer,
+            "ignore");
   // Both names at once would leave one of them silently unused.
   EXPECT_NE(configError("[dicom]\ntls_verify_peer = \"require\"\ntls_verify_peers = \"ignore\"\n")
                 .find("dicom.tls_verify_peers is the old name of dicom.tls_verify_peer; set only dicom.tls_verify_peer"),
