@@ -63,7 +63,8 @@ TEST(States, NamesRoundTripAndUnknownNamesAreRefused) {
   for (auto s : {JobState::Queued, JobState::Running, JobState::Retry, JobState::Succeeded, JobState::Failed,
                  JobState::Canceled})
     EXPECT_EQ(parseJobState(toString(s)), s);
-  for (auto k : {JobKind::Route, JobKind::Render, JobKind::Send}) EXPECT_EQ(parseJobKind(toString(k)), k);
+  for (auto k : {JobKind::Route, JobKind::Render, JobKind::Send, JobKind::Retrieve})
+    EXPECT_EQ(parseJobKind(toString(k)), k);
   EXPECT_FALSE(parseSeriesState("rendering"));
   EXPECT_FALSE(parseJobState(""));
 }
@@ -95,6 +96,30 @@ TEST(States, TheSchemaRefusesAStateNoCodeKnows) {
       << "a running job always has a lease owner";
   sqlite3_close(db);
   EXPECT_EQ(f.state(), SeriesState::Receiving);
+}
+
+// Migration 006 admits retrieve jobs; they name a series (the one retrieved) but,
+// unlike route and render jobs, never change its state.
+TEST(States, RetrieveJobsAreStoredAndLeaveTheirSeriesAlone) {
+  Fixture f;
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((f.dir / "index.sqlite").c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, "INSERT INTO jobs(kind, state, created_at, updated_at) VALUES ('retrieve', 'canceled', 'n', 'n')",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+
+  int64_t id = f.jobs.enqueue({JobKind::Retrieve, kStudy, kSeries, "", "pacs"});
+  auto claimed = f.jobs.claimNext({JobKind::Retrieve}, "retrieval-1", 60);
+  ASSERT_TRUE(claimed);
+  ASSERT_EQ(claimed->id, id);
+  EXPECT_EQ(f.state(), SeriesState::Receiving);
+  EXPECT_TRUE(f.jobs.failPermanently(claimed->id, "retrieval-1", "pacs does not hold it"));
+  EXPECT_EQ(f.state(), SeriesState::Receiving) << f.index.series(kSeries)->state_reason;
+  EXPECT_TRUE(f.jobs.retryNow(claimed->id));
+  EXPECT_TRUE(f.jobs.cancel(claimed->id));
+  EXPECT_EQ(f.state(), SeriesState::Receiving);
+  EXPECT_EQ(f.jobs.get(id)->state, JobState::Canceled);
 }
 
 TEST(States, IndexRefusesATransitionTheTableDoesNotList) {
