@@ -149,7 +149,7 @@ constexpr const char* kSessionCookie = "volnode_launch";
 constexpr size_t kMinSecretLength = 16;
 
 const std::set<std::string> kJobStates{"queued", "running", "succeeded", "failed", "retry", "canceled"};
-const std::set<std::string> kJobKinds{"route", "render", "send"};
+const std::set<std::string> kJobKinds{"route", "render", "send", "retrieve"};
 
 // A route or render job still to finish: the study's results are on their way.
 bool producesResults(const Job& job) { return job.kind != JobKind::Send && isActive(job.state); }
