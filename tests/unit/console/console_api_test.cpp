@@ -394,6 +394,18 @@ TEST_F(ConsoleApi, JobsListFilterDetailAndValidation) {
   EXPECT_EQ(get("/api/jobs/abc").status, 400);
 }
 
+// An on-demand retrieval is a job of its own kind, listed and filtered like the others.
+TEST_F(ConsoleApi, RetrieveJobsAreListedByTheirKind) {
+  start();
+  jobs->enqueue({JobKind::Send, kStudy, kSeries, "ct-bundle", "pacs"});
+  int64_t retrieve = jobs->enqueue({JobKind::Retrieve, kStudy, "", "", "pacs"});
+  auto listed = get("/api/jobs?kind=retrieve").parsed();
+  ASSERT_EQ(listed["jobs"].size(), 1u);
+  EXPECT_EQ(listed["jobs"][0]["id"], retrieve);
+  EXPECT_EQ(listed["jobs"][0]["kind"], "retrieve");
+  EXPECT_EQ(listed["jobs"][0]["destination"], "pacs");
+}
+
 TEST_F(ConsoleApi, MutationsNeedTheBearerToken) {
   start();
   int64_t id = jobs->enqueue({JobKind::Render, kStudy, kSeries, "ct-bundle"});
