@@ -1,8 +1,9 @@
 // The VTK scene of VolumeRenderer (see render.hpp): render window, volume
 // mapper, transfer functions and annotation text. What it draws is computed
 // without VTK elsewhere: view bases and letters (view_geometry), framing and
-// reference intensity (volume_survey), the rendered grid (render_grid) and the
-// CPU MIP (mip_splat); PNG output is png_output.cpp.
+// reference intensity (volume_survey), the rendered grid (render_grid), the
+// cut-away's cropping regions (cutaway) and the CPU MIP (mip_splat); PNG output
+// is png_output.cpp.
 //
 // Geometry: the vtkImageData stays axis-aligned (origin 0, the volume's
 // spacing) and the vtkVolume's user matrix carries direction + origin, so VTK's
@@ -44,6 +45,7 @@
 #include "scene_cache.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
+#include "volnode/render/cutaway.hpp"
 #include "volnode/render/display.hpp"
 #include "volnode/render/mip_splat.hpp"
 #include "volnode/render/render_grid.hpp"
@@ -304,42 +306,15 @@ struct VolumeRenderer::Impl {
     timings.add("transfer-functions", now() - t0);
   }
 
-  // The preset's cut-away as VTK cropping regions of the rendered grid: a plane
-  // through the object's centre across the grid axis closest to each cut
-  // patient axis, and every region visible except those on all the cut sides.
+  // The preset's cut-away as VTK cropping regions of the rendered grid (see render::cutawayCrop).
   void applyCutaway(const RenderPreset& p) {
     if (!p.hasCutaway() || p.blend != BlendMode::Composite) {
       mapper->CroppingOff();
       return;
     }
-    double planes[6];
-    std::array<int, 3> cut_side{-1, -1, -1};  // per grid axis: region 0 (below the plane), 1 (above) or none
-    for (int c = 0; c < 3; ++c) {
-      // Grid coordinate (data space: index * spacing) of the object's centre along axis c.
-      double q = 0;
-      for (int r = 0; r < 3; ++r) q += grid.direction[r * 3 + c] * (centre()[r] - grid.origin[r]);
-      planes[2 * c] = q;
-      planes[2 * c + 1] = 1e9;  // regions above it are empty
-    }
-    for (int a = 0; a < 3; ++a) {
-      if (p.cutaway[a] == 0) continue;
-      int best = 0;
-      for (int c = 1; c < 3; ++c)
-        if (std::fabs(grid.direction[a * 3 + c]) > std::fabs(grid.direction[a * 3 + best])) best = c;
-      cut_side[best] = grid.direction[a * 3 + best] * p.cutaway[a] > 0 ? 1 : 0;
-    }
-    int flags = 0;
-    for (int k = 0; k < 3; ++k)
-      for (int j = 0; j < 3; ++j)
-        for (int i = 0; i < 3; ++i) {
-          const int part[3] = {i, j, k};
-          bool cut = true;
-          for (int c = 0; c < 3; ++c)
-            if (cut_side[c] >= 0 && part[c] != cut_side[c]) cut = false;
-          if (!cut) flags |= 1 << (i + 3 * j + 9 * k);
-        }
-    mapper->SetCroppingRegionPlanes(planes);
-    mapper->SetCroppingRegionFlags(flags);
+    render::CutawayCrop crop = render::cutawayCrop(grid, centre(), p.cutaway);
+    mapper->SetCroppingRegionPlanes(crop.planes.data());
+    mapper->SetCroppingRegionFlags(crop.region_flags);
     mapper->CroppingOn();
   }
 
