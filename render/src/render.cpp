@@ -258,7 +258,8 @@ struct VolumeRenderer::Impl {
     const auto& f = plan.factors;
     moduleLogger("render")->debug("render grid {}x{}x{} (factors {},{},{}{}{}{})", grid.dims[0], grid.dims[1],
                                   grid.dims[2], f[0], f[1], f[2], plan.max_pooling ? ", max" : "",
-                                  plan.flip_k ? ", flipped" : "", plan.cropped(v) ? ", cropped to the visible box" : "");
+                                  plan.flip_k ? ", flipped" : "",
+                                  plan.cropped(v) ? ", cropped to the visible box" : "");
   }
 
   void applyPreset(const RenderPreset& p) {
@@ -354,8 +355,7 @@ struct VolumeRenderer::Impl {
       fp->SetImageSampleDistance(float(std::clamp(voxel_px, 1.0, std::max(1.0, options.max_image_sample_distance))));
     }
     applyCutaway(p);
-    const std::string key =
-        p.name + (preset_in.relative_units ? "@" + std::to_string(*cache.reference_intensity) : "");
+    const std::string key = p.name + (preset_in.relative_units ? "@" + std::to_string(referenceIntensity()) : "");
     if (cache.transfer_key != key) {
       applyPreset(p);
       cache.transfer_key = key;
@@ -374,7 +374,7 @@ struct VolumeRenderer::Impl {
     const double t0 = now();
     const double lo = p.window_center - p.window_width / 2;
     auto maxima = render::splatMip(grid, b, centre(), scale, rq.width, rq.height,
-                           int16_t(std::clamp(std::ceil(lo), -32768.0, 32767.0)), threadCount());
+                                   int16_t(std::clamp(std::ceil(lo), -32768.0, 32767.0)), threadCount());
     timings.add("render-mip", now() - t0);
     return maxima;
   }

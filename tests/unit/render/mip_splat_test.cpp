@@ -166,14 +166,15 @@ TEST(MipSplat, TheOppositeViewIsTheMirroredImage) {
 TEST(MipSplat, PhantomMarkersAppearAsDiscsWhereTheirPositionsProject) {
   using test::Phantom;
   const double t = 25 * M_PI / 180;
-  for (const auto& direction : {test::columns({1, 0, 0}, {0, 1, 0}, {0, 0, 1}),
-                                test::columns({1, 0, 0}, {0, std::cos(t), std::sin(t)}, {0, -std::sin(t), std::cos(t)})}) {
+  const auto axial = test::columns({1, 0, 0}, {0, 1, 0}, {0, 0, 1});
+  const auto tilted = test::columns({1, 0, 0}, {0, std::cos(t), std::sin(t)}, {0, -std::sin(t), std::cos(t)});
+  for (const auto& direction : {axial, tilted}) {
     const auto volume = test::samplePhantom(direction, {1.0, 1.0, 1.0});
     const GridPlan plan = planGrid(*volume, {0, 0, 0}, {volume->dimensions[0] - 1, volume->dimensions[1] - 1,
                                                         volume->dimensions[2] - 1}, 0.1, 2.5, true);
     const RenderGrid grid = buildGrid(*volume, plan);
     for (View view : {View::Anterior, View::Left}) {
-      SCOPED_TRACE(viewName(view) + (direction[4] == 1 ? " axial" : " tilted"));
+      SCOPED_TRACE(viewName(view) + (direction == axial ? " axial" : " tilted"));
       const auto image = splatMip(grid, viewBasis(view), {0, 0, 0}, 100, 200, 200, -500, 2);
       const auto left_marker = pixelsAtLeast(image, 200, Phantom::kLeftValue);
       ASSERT_FALSE(left_marker.empty());
