@@ -1,5 +1,7 @@
 #include "volnode/workflow/render_job.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <future>
@@ -21,6 +23,18 @@
 
 namespace volnode {
 namespace {
+
+// A worker runs under a memory limit (RLIMIT_DATA, render.max_memory_mb). The volume
+// gets a quarter of it, since its preprocessed copy and the renderer's grid come beside
+// it: a larger series is averaged down while it is decoded instead of failing for lack
+// of memory after a full-resolution copy.
+AssemblyOptions assemblyWithinMemoryLimit() {
+  AssemblyOptions options;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_DATA, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+    options.max_volume_bytes = uint64_t(limit.rlim_cur) / 4;
+  return options;
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -141,7 +155,7 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
   std::vector<std::filesystem::path> files;
   for (const auto& f : impl_->index.seriesFiles(job.series_uid))
     if (!f.conflict) files.push_back(s.store_root / f.file_path);
-  auto assembly = assembleSeries(files);
+  auto assembly = assembleSeries(files, assemblyWithinMemoryLimit());
   const VolumeCandidate* best = nullptr;
   for (const auto* candidate : assembly.renderable())
     if (candidate->volume && (!best || candidate->source_frames > best->source_frames)) best = candidate;
