@@ -23,7 +23,7 @@ TEST(RoutingRules, DefaultRulesPickCtBundleForThe140SliceSeries) {
   EXPECT_EQ(rule->presets(), (std::vector<std::string>{"ct-bone", "ct-mip"}));
   std::vector<std::string> types;
   for (const auto& o : rule->outputs) types.push_back(o.type);
-  EXPECT_EQ(types, (std::vector<std::string>{"vr_spin", "mip_spin", "key_views", "mesh"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"vr_spin", "mip_spin", "key_views", "mesh", "reformat", "reformat"}));
   EXPECT_EQ(rule->destinations, (std::vector<std::string>{"pacs"}));
   EXPECT_EQ(rule->mesh_threshold_hu, 250);
   EXPECT_TRUE(rule->preprocess.isotropic);

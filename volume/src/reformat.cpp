@@ -1,0 +1,216 @@
+#include "volnode/volume/reformat.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <thread>
+
+#include "volnode/core/error.hpp"
+
+namespace volnode {
+namespace {
+
+using Vec3 = std::array<double, 3>;
+
+double dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+
+struct PlaneAxes {
+  Vec3 row, column;
+};
+
+PlaneAxes axesOf(ReformatPlane plane) {
+  switch (plane) {
+    case ReformatPlane::Axial: return {{1, 0, 0}, {0, 1, 0}};
+    case ReformatPlane::Sagittal: return {{0, 1, 0}, {0, 0, -1}};
+    default: return {{1, 0, 0}, {0, 0, -1}};
+  }
+}
+
+void checkInput(const Volume& volume, const ReformatSpec& spec) {
+  for (int a = 0; a < 3; ++a) {
+    if (volume.dimensions[a] <= 0) throw Error(Errc::InvalidArgument, "cannot reformat an empty volume");
+    if (!(volume.spacing[a] > 0)) throw Error(Errc::InvalidArgument, "cannot reformat a volume without spacing");
+  }
+  if (volume.voxels.size() != volume.voxelCount())
+    throw Error(Errc::InvalidArgument, "cannot reformat a volume whose voxels do not match its dimensions");
+  if (!(spec.spacing_mm > 0) || spec.spacing_mm > 1000)
+    throw Error(Errc::InvalidArgument, "reformat spacing must be in (0, 1000] mm");
+  if (!(spec.thickness_mm >= 0) || spec.thickness_mm > 1000)
+    throw Error(Errc::InvalidArgument, "reformat thickness must be in [0, 1000] mm");
+  if (!(spec.pixel_spacing_mm >= 0) || spec.max_matrix < 16)
+    throw Error(Errc::InvalidArgument, "reformat pixel spacing must be >= 0 and the matrix at least 16");
+}
+
+// Extent of the volume's voxel centres along an axis.
+std::pair<double, double> extentAlong(const Volume& v, const Vec3& axis) {
+  double lo = std::numeric_limits<double>::max(), hi = std::numeric_limits<double>::lowest();
+  for (int corner = 0; corner < 8; ++corner) {
+    const Vec3 p = v.physicalPoint((corner & 1) ? v.dimensions[0] - 1 : 0, (corner & 2) ? v.dimensions[1] - 1 : 0,
+                                   (corner & 4) ? v.dimensions[2] - 1 : 0);
+    lo = std::min(lo, dot(p, axis));
+    hi = std::max(hi, dot(p, axis));
+  }
+  return {lo, hi};
+}
+
+// Trilinear interpolation at a continuous index; false outside the volume (half a
+// voxel beyond the outer voxel centres still counts as inside, clamped to the edge).
+inline bool sample(const Volume& v, double x, double y, double z, float* out) {
+  const int nx = v.dimensions[0], ny = v.dimensions[1], nz = v.dimensions[2];
+  if (x < -0.5 || y < -0.5 || z < -0.5 || x > nx - 0.5 || y > ny - 0.5 || z > nz - 0.5) return false;
+  x = std::clamp(x, 0.0, double(nx - 1));
+  y = std::clamp(y, 0.0, double(ny - 1));
+  z = std::clamp(z, 0.0, double(nz - 1));
+  const int x0 = std::min(int(x), std::max(nx - 2, 0)), y0 = std::min(int(y), std::max(ny - 2, 0)),
+            z0 = std::min(int(z), std::max(nz - 2, 0));
+  const int x1 = std::min(x0 + 1, nx - 1), y1 = std::min(y0 + 1, ny - 1), z1 = std::min(z0 + 1, nz - 1);
+  const float fx = float(x - x0), fy = float(y - y0), fz = float(z - z0);
+  const int16_t* d = v.voxels.data();
+  const size_t sx = 1, sy = size_t(nx), sz = size_t(nx) * ny;
+  auto at = [&](int i, int j, int k) { return float(d[size_t(k) * sz + size_t(j) * sy + size_t(i) * sx]); };
+  const float c00 = at(x0, y0, z0) + fx * (at(x1, y0, z0) - at(x0, y0, z0));
+  const float c10 = at(x0, y1, z0) + fx * (at(x1, y1, z0) - at(x0, y1, z0));
+  const float c01 = at(x0, y0, z1) + fx * (at(x1, y0, z1) - at(x0, y0, z1));
+  const float c11 = at(x0, y1, z1) + fx * (at(x1, y1, z1) - at(x0, y1, z1));
+  const float c0 = c00 + fy * (c10 - c00), c1 = c01 + fy * (c11 - c01);
+  *out = c0 + fz * (c1 - c0);
+  return true;
+}
+
+// Continuous voxel index of an LPS point: D^T (p - origin) / spacing (D is orthonormal).
+Vec3 indexOf(const Volume& v, const Vec3& p) {
+  Vec3 out{};
+  for (int c = 0; c < 3; ++c) {
+    double s = 0;
+    for (int r = 0; r < 3; ++r) s += v.direction[r * 3 + c] * (p[r] - v.origin[r]);
+    out[c] = s / v.spacing[c];
+  }
+  return out;
+}
+
+Vec3 indexStep(const Volume& v, const Vec3& direction, double length) {
+  Vec3 out{};
+  for (int c = 0; c < 3; ++c) {
+    double s = 0;
+    for (int r = 0; r < 3; ++r) s += v.direction[r * 3 + c] * direction[r] * length;
+    out[c] = s / v.spacing[c];
+  }
+  return out;
+}
+
+void renderPlane(const Volume& v, const ReformatSpec& spec, int16_t fill, PlaneImage& image) {
+  const PlaneGeometry& g = image.geometry;
+  const Vec3 normal = g.normal();
+  const double finest = std::min({v.spacing[0], v.spacing[1], v.spacing[2]});
+  const int samples = spec.thickness_mm > 0 ? std::max(1, int(std::ceil(spec.thickness_mm / finest - 1e-6))) : 1;
+  const bool maximum = spec.mode == SlabMode::Maximum;
+  const Vec3 step_column = indexStep(v, g.row_direction, g.column_spacing);
+  const Vec3 step_row = indexStep(v, g.column_direction, g.row_spacing);
+  const Vec3 step_sample = indexStep(v, normal, samples > 1 ? spec.thickness_mm / samples : 0);
+  // Samples at the centres of `samples` equal parts of the slab.
+  const double first_offset = samples > 1 ? -spec.thickness_mm / 2 + spec.thickness_mm / samples / 2 : 0;
+  Vec3 start = g.position;
+  for (int a = 0; a < 3; ++a) start[a] += first_offset * normal[a];
+  const Vec3 origin = indexOf(v, start);
+
+  image.pixels.assign(size_t(g.rows) * g.columns, fill);
+  for (int row = 0; row < g.rows; ++row) {
+    for (int column = 0; column < g.columns; ++column) {
+      float total = 0, best = -std::numeric_limits<float>::max();
+      int used = 0;
+      for (int s = 0; s < samples; ++s) {
+        Vec3 idx;
+        for (int a = 0; a < 3; ++a) idx[a] = origin[a] + column * step_column[a] + row * step_row[a] + s * step_sample[a];
+        float value;
+        if (!sample(v, idx[0], idx[1], idx[2], &value)) continue;
+        total += value;
+        best = std::max(best, value);
+        ++used;
+      }
+      if (used == 0) continue;
+      const float value = maximum ? best : total / float(used);
+      image.pixels[size_t(row) * g.columns + column] = int16_t(std::clamp(std::lround(value), -32768L, 32767L));
+    }
+  }
+}
+
+}  // namespace
+
+ReformatPlane parseReformatPlane(const std::string& text) {
+  if (text == "axial") return ReformatPlane::Axial;
+  if (text == "coronal") return ReformatPlane::Coronal;
+  if (text == "sagittal") return ReformatPlane::Sagittal;
+  throw Error(Errc::InvalidArgument, "reformat plane must be \"axial\", \"coronal\" or \"sagittal\", not \"" + text + "\"");
+}
+
+SlabMode parseSlabMode(const std::string& text) {
+  if (text == "average") return SlabMode::Average;
+  if (text == "mip") return SlabMode::Maximum;
+  throw Error(Errc::InvalidArgument, "reformat mode must be \"average\" or \"mip\", not \"" + text + "\"");
+}
+
+const char* reformatPlaneName(ReformatPlane plane) noexcept {
+  switch (plane) {
+    case ReformatPlane::Axial: return "axial";
+    case ReformatPlane::Sagittal: return "sagittal";
+    default: return "coronal";
+  }
+}
+
+const char* slabModeName(SlabMode mode) noexcept { return mode == SlabMode::Maximum ? "mip" : "average"; }
+
+std::vector<PlaneGeometry> reformatPlanes(const Volume& volume, const ReformatSpec& spec) {
+  checkInput(volume, spec);
+  const PlaneAxes axes = axesOf(spec.plane);
+  PlaneGeometry base;
+  base.row_direction = axes.row;
+  base.column_direction = axes.column;
+  const Vec3 normal = base.normal();
+  const auto [u_lo, u_hi] = extentAlong(volume, axes.row);
+  const auto [v_lo, v_hi] = extentAlong(volume, axes.column);
+  const auto [n_lo, n_hi] = extentAlong(volume, normal);
+
+  double pixel = spec.pixel_spacing_mm > 0 ? spec.pixel_spacing_mm
+                                           : std::min({volume.spacing[0], volume.spacing[1], volume.spacing[2]});
+  pixel = std::max(pixel, std::max(u_hi - u_lo, v_hi - v_lo) / double(spec.max_matrix - 1));
+  base.columns = int(std::floor((u_hi - u_lo) / pixel + 1e-6)) + 1;
+  base.rows = int(std::floor((v_hi - v_lo) / pixel + 1e-6)) + 1;
+  base.row_spacing = base.column_spacing = pixel;
+  base.thickness = spec.thickness_mm > 0 ? spec.thickness_mm : spec.spacing_mm;
+
+  const double depth = n_hi - n_lo;
+  const int count = int(std::floor(depth / spec.spacing_mm + 1e-6)) + 1;
+  if (count > spec.max_slices)
+    throw Error(Errc::InvalidArgument, "reformat would have " + std::to_string(count) + " slices (limit " +
+                                           std::to_string(spec.max_slices) + ")");
+  const double first = n_lo + (depth - (count - 1) * spec.spacing_mm) / 2;
+
+  std::vector<PlaneGeometry> planes;
+  planes.reserve(size_t(count));
+  for (int s = 0; s < count; ++s) {
+    PlaneGeometry g = base;
+    const double n = first + s * spec.spacing_mm;
+    // The three axes are orthonormal: position = u*row + v*column + n*normal.
+    for (int a = 0; a < 3; ++a) g.position[a] = u_lo * axes.row[a] + v_lo * axes.column[a] + n * normal[a];
+    planes.push_back(g);
+  }
+  return planes;
+}
+
+std::vector<PlaneImage> reformatVolume(const Volume& volume, const ReformatSpec& spec, int16_t fill_value,
+                                       unsigned threads) {
+  const auto planes = reformatPlanes(volume, spec);
+  std::vector<PlaneImage> images(planes.size());
+  for (size_t i = 0; i < planes.size(); ++i) images[i].geometry = planes[i];
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  threads = std::min<unsigned>(threads, unsigned(images.size()));
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      for (size_t i = t; i < images.size(); i += threads) renderPlane(volume, spec, fill_value, images[i]);
+    });
+  for (auto& th : pool) th.join();
+  return images;
+}
+
+}  // namespace volnode
