@@ -53,29 +53,45 @@ std::pair<double, double> extentAlong(const Volume& v, const Vec3& axis) {
   return {lo, hi};
 }
 
-// Trilinear interpolation at a continuous index; false outside the volume (half a
-// voxel beyond the outer voxel centres still counts as inside, clamped to the edge).
-inline bool sample(const Volume& v, double x, double y, double z, float* out) {
-  const int nx = v.dimensions[0], ny = v.dimensions[1], nz = v.dimensions[2];
-  if (x < -0.5 || y < -0.5 || z < -0.5 || x > nx - 0.5 || y > ny - 0.5 || z > nz - 0.5) return false;
-  x = std::clamp(x, 0.0, double(nx - 1));
-  y = std::clamp(y, 0.0, double(ny - 1));
-  z = std::clamp(z, 0.0, double(nz - 1));
-  const int x0 = std::min(int(x), std::max(nx - 2, 0)), y0 = std::min(int(y), std::max(ny - 2, 0)),
-            z0 = std::min(int(z), std::max(nz - 2, 0));
-  const int x1 = std::min(x0 + 1, nx - 1), y1 = std::min(y0 + 1, ny - 1), z1 = std::min(z0 + 1, nz - 1);
-  const float fx = float(x - x0), fy = float(y - y0), fz = float(z - z0);
-  const int16_t* d = v.voxels.data();
-  const size_t sx = 1, sy = size_t(nx), sz = size_t(nx) * ny;
-  auto at = [&](int i, int j, int k) { return float(d[size_t(k) * sz + size_t(j) * sy + size_t(i) * sx]); };
-  const float c00 = at(x0, y0, z0) + fx * (at(x1, y0, z0) - at(x0, y0, z0));
-  const float c10 = at(x0, y1, z0) + fx * (at(x1, y1, z0) - at(x0, y1, z0));
-  const float c01 = at(x0, y0, z1) + fx * (at(x1, y0, z1) - at(x0, y0, z1));
-  const float c11 = at(x0, y1, z1) + fx * (at(x1, y1, z1) - at(x0, y1, z1));
-  const float c0 = c00 + fy * (c10 - c00), c1 = c01 + fy * (c11 - c01);
-  *out = c0 + fz * (c1 - c0);
-  return true;
-}
+// Trilinear interpolation over one volume; false outside it (half a voxel beyond the
+// outer voxel centres still counts as inside, clamped to the edge).
+class Sampler {
+ public:
+  explicit Sampler(const Volume& v)
+      : data_(v.voxels.data()),
+        max_{double(v.dimensions[0] - 1), double(v.dimensions[1] - 1), double(v.dimensions[2] - 1)},
+        last_cell_{std::max(v.dimensions[0] - 2, 0), std::max(v.dimensions[1] - 2, 0), std::max(v.dimensions[2] - 2, 0)},
+        dx_(v.dimensions[0] > 1 ? 1 : 0),
+        dy_(v.dimensions[1] > 1 ? ptrdiff_t(v.dimensions[0]) : 0),
+        dz_(v.dimensions[2] > 1 ? ptrdiff_t(v.dimensions[0]) * v.dimensions[1] : 0),
+        sy_(ptrdiff_t(v.dimensions[0])),
+        sz_(ptrdiff_t(v.dimensions[0]) * v.dimensions[1]) {}
+
+  bool operator()(double x, double y, double z, float* out) const {
+    if (!(x >= -0.5 && y >= -0.5 && z >= -0.5 && x <= max_[0] + 0.5 && y <= max_[1] + 0.5 && z <= max_[2] + 0.5))
+      return false;
+    x = std::clamp(x, 0.0, max_[0]);
+    y = std::clamp(y, 0.0, max_[1]);
+    z = std::clamp(z, 0.0, max_[2]);
+    const int x0 = std::min(int(x), last_cell_[0]), y0 = std::min(int(y), last_cell_[1]),
+              z0 = std::min(int(z), last_cell_[2]);
+    const float fx = float(x - x0), fy = float(y - y0), fz = float(z - z0);
+    const int16_t* p = data_ + z0 * sz_ + y0 * sy_ + x0;
+    const float c00 = p[0] + fx * float(p[dx_] - p[0]);
+    const float c10 = p[dy_] + fx * float(p[dy_ + dx_] - p[dy_]);
+    const float c01 = p[dz_] + fx * float(p[dz_ + dx_] - p[dz_]);
+    const float c11 = p[dz_ + dy_] + fx * float(p[dz_ + dy_ + dx_] - p[dz_ + dy_]);
+    const float c0 = c00 + fy * (c10 - c00), c1 = c01 + fy * (c11 - c01);
+    *out = c0 + fz * (c1 - c0);
+    return true;
+  }
+
+ private:
+  const int16_t* data_;
+  double max_[3];
+  int last_cell_[3];
+  ptrdiff_t dx_, dy_, dz_, sy_, sz_;
+};
 
 // Continuous voxel index of an LPS point: D^T (p - origin) / spacing (D is orthonormal).
 Vec3 indexOf(const Volume& v, const Vec3& p) {
@@ -98,39 +114,54 @@ Vec3 indexStep(const Volume& v, const Vec3& direction, double length) {
   return out;
 }
 
+// Samples across a slab: about one per voxel along the normal, at the centres of
+// equal parts of the slab.
+int slabSamples(const Volume& v, const Vec3& normal, double thickness) {
+  if (!(thickness > 0)) return 1;
+  const Vec3 per_mm = indexStep(v, normal, 1.0);
+  const double voxels = thickness * std::max({std::abs(per_mm[0]), std::abs(per_mm[1]), std::abs(per_mm[2])});
+  return std::max(1, int(std::ceil(voxels - 1e-6)));
+}
+
 void renderPlane(const Volume& v, const ReformatSpec& spec, int16_t fill, PlaneImage& image) {
   const PlaneGeometry& g = image.geometry;
   const Vec3 normal = g.normal();
-  const double finest = std::min({v.spacing[0], v.spacing[1], v.spacing[2]});
-  const int samples = spec.thickness_mm > 0 ? std::max(1, int(std::ceil(spec.thickness_mm / finest - 1e-6))) : 1;
+  const int samples = slabSamples(v, normal, spec.thickness_mm);
   const bool maximum = spec.mode == SlabMode::Maximum;
   const Vec3 step_column = indexStep(v, g.row_direction, g.column_spacing);
   const Vec3 step_row = indexStep(v, g.column_direction, g.row_spacing);
   const Vec3 step_sample = indexStep(v, normal, samples > 1 ? spec.thickness_mm / samples : 0);
-  // Samples at the centres of `samples` equal parts of the slab.
   const double first_offset = samples > 1 ? -spec.thickness_mm / 2 + spec.thickness_mm / samples / 2 : 0;
   Vec3 start = g.position;
   for (int a = 0; a < 3; ++a) start[a] += first_offset * normal[a];
   const Vec3 origin = indexOf(v, start);
+  const Sampler sample(v);
 
-  image.pixels.assign(size_t(g.rows) * g.columns, fill);
-  for (int row = 0; row < g.rows; ++row) {
-    for (int column = 0; column < g.columns; ++column) {
-      float total = 0, best = -std::numeric_limits<float>::max();
-      int used = 0;
-      for (int s = 0; s < samples; ++s) {
-        Vec3 idx;
-        for (int a = 0; a < 3; ++a) idx[a] = origin[a] + column * step_column[a] + row * step_row[a] + s * step_sample[a];
+  // Sample by sample, row by row: consecutive columns read neighbouring voxels.
+  const size_t count = size_t(g.rows) * g.columns;
+  std::vector<float> combined(count, maximum ? -std::numeric_limits<float>::max() : 0.0f);
+  std::vector<uint16_t> used(count, 0);
+  for (int s = 0; s < samples; ++s) {
+    for (int row = 0; row < g.rows; ++row) {
+      Vec3 idx;
+      for (int a = 0; a < 3; ++a) idx[a] = origin[a] + row * step_row[a] + s * step_sample[a];
+      float* out = combined.data() + size_t(row) * g.columns;
+      uint16_t* n = used.data() + size_t(row) * g.columns;
+      for (int column = 0; column < g.columns; ++column) {
         float value;
-        if (!sample(v, idx[0], idx[1], idx[2], &value)) continue;
-        total += value;
-        best = std::max(best, value);
-        ++used;
+        if (sample(idx[0] + column * step_column[0], idx[1] + column * step_column[1], idx[2] + column * step_column[2],
+                   &value)) {
+          out[column] = maximum ? std::max(out[column], value) : out[column] + value;
+          ++n[column];
+        }
       }
-      if (used == 0) continue;
-      const float value = maximum ? best : total / float(used);
-      image.pixels[size_t(row) * g.columns + column] = int16_t(std::clamp(std::lround(value), -32768L, 32767L));
     }
+  }
+  image.pixels.assign(count, fill);
+  for (size_t i = 0; i < count; ++i) {
+    if (used[i] == 0) continue;
+    const float value = maximum ? combined[i] : combined[i] / float(used[i]);
+    image.pixels[i] = int16_t(std::clamp(std::lround(value), -32768L, 32767L));
   }
 }
 

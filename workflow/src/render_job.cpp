@@ -167,7 +167,7 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
   std::shared_ptr<const Volume> acquired;
   std::map<std::string, int> reformat_slices;
   for (const auto& out : rule.outputs) {
-    if (out.type != "reformat") continue;
+    if (out.type != "reformat" || !s.outputs.reformats) continue;
     if (!acquired) acquired = std::make_shared<const Volume>(volume);
     reformat_slices[out.key()] = reformatSliceCount(*acquired, out);
   }
