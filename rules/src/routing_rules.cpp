@@ -317,15 +317,18 @@ std::string RoutingRule::refusal() const {
 
 std::string RuleOutput::key() const {
   if (type != "reformat") return type + ":" + preset;
-  return type + ":" + reformat.plane + "-" + reformat.mode + "-" + millimetres(reformat.thickness_mm) + "-" +
-         millimetres(reformat.spacing_mm);
+  std::string key = type + ":" + reformat.plane + "-" + reformat.mode + "-" + millimetres(reformat.thickness_mm) + "-" +
+                    millimetres(reformat.spacing_mm);
+  if (!reformat.window_name.empty()) key += "-" + reformat.window_name;
+  return key;
 }
 
 std::string RuleOutput::reformatDescription() const {
   if (!reformat.description.empty()) return reformat.description;
   const std::string plane = reformat.plane == "axial" ? "AX" : reformat.plane == "sagittal" ? "SAG" : "COR";
   const double thickness = reformat.thickness_mm > 0 ? reformat.thickness_mm : reformat.spacing_mm;
-  return plane + (reformat.mode == "mip" ? " MIP " : " ") + millimetres(thickness) + "mm";
+  return plane + (reformat.mode == "mip" ? " MIP " : " ") + millimetres(thickness) + "mm" +
+         (reformat.window_name.empty() ? "" : " " + reformat.window_name);
 }
 
 RuleSet RuleSet::parse(const std::string& text, const std::string& source) {

@@ -380,7 +380,8 @@ TEST(EndToEnd, ReformatsArriveInTheSourceStudyAsImageSeriesOrthancOrdersBySliceP
   std::map<std::string, json> by_description;
   for (const auto& s : orthancJson(orthanc, "/studies/" + study + "/series?expand"))
     by_description[s["MainDicomTags"].value("SeriesDescription", "")] = s;
-  for (const char* description : {"COR 3mm", "SAG 3mm"}) {
+  // The synthetic series is a head (BodyPartExamined HEAD): brain-window reformats.
+  for (const char* description : {"COR 3mm BRAIN", "SAG 3mm BRAIN"}) {
     ASSERT_TRUE(by_description.count(description)) << description << " missing\n" << node.log();
     const json& series = by_description[description];
     EXPECT_EQ(series["Instances"].size(), 43u) << description;

@@ -5,6 +5,8 @@
 #include "volnode/core/error.hpp"
 #include "volnode/rules/routing_rules.hpp"
 
+#include <utility>
+
 namespace volnode {
 namespace {
 
@@ -35,7 +37,8 @@ TEST(ReformatRules, ReformatOutputsAreReadWithDefaultsAndDescriptions) {
   EXPECT_EQ(outs[0].reformat.spacing_mm, 3);
   EXPECT_EQ(outs[0].reformatDescription(), "COR 3mm");
   EXPECT_EQ(outs[1].reformatDescription(), "SAG 2mm");
-  EXPECT_EQ(outs[2].reformatDescription(), "AX MIP 10mm");
+  EXPECT_EQ(outs[2].reformatDescription(), "AX MIP 10mm ANGIO");
+  EXPECT_EQ(outs[2].key(), "reformat:axial-mip-10-5-ANGIO");
   EXPECT_EQ(outs[3].reformatDescription(), "Coronal MIP slab");
   ASSERT_TRUE(outs[2].reformat.window);
   EXPECT_EQ(outs[2].reformat.window->first, 300);
@@ -62,18 +65,51 @@ TEST(ReformatRules, BadReformatsAreRefusedSayingWhere) {
             std::string::npos);
 }
 
-TEST(ReformatRules, DefaultCtAndMrBundlesCarryReformats) {
-  const auto rules = RuleSet::defaults();
-  SeriesAttributes ct;
-  ct.modality = "CT";
-  ct.series_description = "Head 1.0 STD BRAIN";
-  ct.slice_count = 140;
-  auto rule = rules.match(ct);
-  ASSERT_TRUE(rule);
+// The rule the defaults pick for a series, and its reformats by description.
+std::pair<std::string, std::vector<std::string>> defaultRuleOf(const SeriesAttributes& a) {
+  const auto rule = RuleSet::defaults().match(a);
+  if (!rule) return {"", {}};
   std::vector<std::string> reformats;
   for (const auto& o : rule->outputs)
     if (o.type == "reformat") reformats.push_back(o.reformatDescription());
-  EXPECT_EQ(reformats, (std::vector<std::string>{"COR 3mm", "SAG 3mm"}));
+  return {rule->name, reformats};
+}
+
+SeriesAttributes ctSeries(const std::string& description, const std::string& body_part = "") {
+  SeriesAttributes ct;
+  ct.modality = "CT";
+  ct.series_description = description;
+  ct.body_part_examined = body_part;
+  ct.image_type = {"ORIGINAL", "PRIMARY", "AXIAL"};
+  ct.slice_count = 300;
+  return ct;
+}
+
+TEST(ProtocolRules, DefaultsPickRuleAndReformatWindowsByProtocol) {
+  using Names = std::vector<std::string>;
+  EXPECT_EQ(defaultRuleOf(ctSeries("CTA Aorta 1.0 Bv40", "CHEST")),
+            (std::pair<std::string, Names>{"ct-angiography",
+                                           {"AX MIP 10mm ANGIO", "COR MIP 10mm ANGIO", "COR 3mm ANGIO", "SAG 3mm ANGIO"}}));
+  EXPECT_EQ(defaultRuleOf(ctSeries("Thorax 1.0 B70f", "CHEST")),
+            (std::pair<std::string, Names>{
+                "ct-chest", {"COR 3mm LUNG", "SAG 3mm LUNG", "AX MIP 10mm LUNG", "COR 3mm MEDIASTINUM"}}));
+  EXPECT_EQ(defaultRuleOf(ctSeries("HRCT lungs")).first, "ct-chest-by-protocol");
+  EXPECT_EQ(defaultRuleOf(ctSeries("Routine 5mm", "HEAD")),
+            (std::pair<std::string, Names>{"ct-head", {"COR 3mm BRAIN", "SAG 3mm BRAIN", "COR 2mm BONE"}}));
+  EXPECT_EQ(defaultRuleOf(ctSeries("Brain 1.0 H31s")).first, "ct-head-by-protocol");
+  EXPECT_EQ(defaultRuleOf(ctSeries("Abdomen portal venous 3.0", "ABDOMEN")),
+            (std::pair<std::string, Names>{"ct-bundle", {"COR 3mm", "SAG 3mm"}}));
+  SeriesAttributes tof;
+  tof.modality = "MR";
+  tof.mr_acquisition_type = "3D";
+  tof.series_description = "tof_3d_multi-slab";
+  tof.slice_count = 160;
+  EXPECT_EQ(defaultRuleOf(tof), (std::pair<std::string, Names>{"mr-angiography", {"AX MIP 10mm", "COR MIP 10mm"}}));
+  // CT angiography renders with the vessel preset, chest and head with the bone bundle.
+  EXPECT_EQ(RuleSet::defaults().match(ctSeries("CTA Aorta", "CHEST"))->presets(),
+            (std::vector<std::string>{"ct-angio", "ct-mip"}));
+  EXPECT_EQ(RuleSet::defaults().match(ctSeries("Thorax", "CHEST"))->presets(),
+            (std::vector<std::string>{"ct-bone", "ct-mip"}));
 }
 
 // What the default rules say about a series with these attributes: the matched

@@ -36,7 +36,8 @@
 // Reformats (type "reformat"): plane axial | coronal | sagittal, mode average (MPR) | mip
 // (thick slab), thickness_mm (default 3; 0: one plane), spacing_mm (default 3), optional
 // window [centre, width] with window_name, and description (SeriesDescription; default
-// "COR 3mm", "SAG 3mm", "AX MIP 10mm", ...). Each becomes one series of CT/MR images.
+// "COR 3mm", "SAG 3mm", "AX MIP 10mm", followed by the window name: "COR 3mm LUNG").
+// Each becomes one series of CT/MR images.
 #include <filesystem>
 #include <optional>
 #include <utility>
@@ -76,9 +77,9 @@ struct RuleOutput {
   std::string preset;  // "ct-bone", "ct-soft-tissue", "ct-angio", "ct-lung", "ct-mip", "mr-head", "mr-mip"; may be empty for "mesh" and "reformat"
   ReformatParams reformat;  // for "reformat"
 
-  // Unique within a rule: "vr_spin:ct-bone", "reformat:coronal-average-3".
+  // Unique within a rule: "vr_spin:ct-bone", "reformat:coronal-average-3-3", "reformat:axial-mip-10-5-LUNG".
   std::string key() const;
-  // For reformats: the series description a technologist would write ("COR 3mm", "AX MIP 10mm").
+  // For reformats: the series description a technologist would write ("COR 3mm", "AX MIP 10mm LUNG").
   std::string reformatDescription() const;
 };
 
