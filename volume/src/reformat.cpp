@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <thread>
 
 #include "volnode/core/error.hpp"
@@ -165,6 +166,112 @@ void renderPlane(const Volume& v, const ReformatSpec& spec, int16_t fill, PlaneI
   }
 }
 
+// Volumes whose index axes are patient axes (no tilt, no obliquity: most CT) take a
+// separable path: the slab is combined on the voxel planes along the normal first,
+// then the 2D result is resampled bilinearly onto the output grid. Same geometry as
+// renderPlane(); about ten times fewer operations.
+struct AxisMapping {
+  int volume_axis[3];  // volume index axis along the output's row direction, column direction, normal
+};
+
+std::optional<AxisMapping> axisAligned(const Volume& v, const PlaneGeometry& g) {
+  const Vec3 directions[3] = {g.row_direction, g.column_direction, g.normal()};
+  AxisMapping m{};
+  for (int d = 0; d < 3; ++d) {
+    m.volume_axis[d] = -1;
+    for (int c = 0; c < 3; ++c) {
+      double along = 0;
+      for (int r = 0; r < 3; ++r) along += v.direction[r * 3 + c] * directions[d][r];
+      if (std::abs(std::abs(along) - 1) < 1e-6) m.volume_axis[d] = c;
+    }
+    if (m.volume_axis[d] < 0) return std::nullopt;
+  }
+  return m;
+}
+
+void renderAlignedPlane(const Volume& v, const ReformatSpec& spec, int16_t fill, const AxisMapping& m,
+                        PlaneImage& image) {
+  const PlaneGeometry& g = image.geometry;
+  const int au = m.volume_axis[0], av = m.volume_axis[1], an = m.volume_axis[2];
+  const int nu = v.dimensions[au], nv = v.dimensions[av], nn = v.dimensions[an];
+  const Vec3 origin = indexOf(v, g.position);
+  const Vec3 step_column = indexStep(v, g.row_direction, g.column_spacing);
+  const Vec3 step_row = indexStep(v, g.column_direction, g.row_spacing);
+  const bool maximum = spec.mode == SlabMode::Maximum;
+
+  // Weights of the voxel planes along the normal: the overlap of each voxel with the
+  // slab (a single plane: linear interpolation between its two neighbours).
+  const double centre = origin[an];
+  std::vector<std::pair<int, float>> planes;
+  if (spec.thickness_mm > 0) {
+    const double half = spec.thickness_mm / 2 / v.spacing[an];
+    for (int k = std::max(0, int(std::floor(centre - half - 0.5))); k <= std::min(nn - 1, int(std::ceil(centre + half + 0.5))); ++k) {
+      const double overlap = std::min(k + 0.5, centre + half) - std::max(k - 0.5, centre - half);
+      if (overlap > 1e-9) planes.emplace_back(k, float(overlap));
+    }
+  } else if (centre >= -0.5 && centre <= nn - 0.5) {
+    const double c = std::clamp(centre, 0.0, double(nn - 1));
+    const int k0 = std::min(int(c), std::max(nn - 2, 0));
+    const float f = float(c - k0);
+    planes.emplace_back(k0, 1 - f);
+    if (nn > 1 && f > 0) planes.emplace_back(k0 + 1, f);
+  }
+
+  // 1. The slab on the volume's own in-plane grid (u along the rows, v down the columns).
+  const size_t plane_size = size_t(nu) * nv;
+  std::vector<float> combined(plane_size, maximum ? -std::numeric_limits<float>::max() : 0.0f);
+  float total_weight = 0;
+  const size_t stride[3] = {1, size_t(v.dimensions[0]), size_t(v.dimensions[0]) * v.dimensions[1]};
+  for (const auto& [k, weight] : planes) {
+    total_weight += weight;
+    const int16_t* base = v.voxels.data() + size_t(k) * stride[an];
+    for (int j = 0; j < nv; ++j) {
+      const int16_t* line = base + size_t(j) * stride[av];
+      float* out = combined.data() + size_t(j) * nu;
+      const size_t su = stride[au];
+      if (maximum) {
+        for (int i = 0; i < nu; ++i) out[i] = std::max(out[i], float(line[i * su]));
+      } else {
+        for (int i = 0; i < nu; ++i) out[i] += weight * float(line[i * su]);
+      }
+    }
+  }
+  image.pixels.assign(size_t(g.rows) * g.columns, fill);
+  if (planes.empty()) return;
+  if (!maximum)
+    for (float& value : combined) value /= total_weight;
+
+  // 2. Bilinear resampling onto the output grid (half a voxel beyond the edge clamps).
+  std::vector<int> u0(size_t(g.columns), -1);
+  std::vector<float> fu(size_t(g.columns), 0);
+  for (int column = 0; column < g.columns; ++column) {
+    double u = origin[au] + column * step_column[au];
+    if (u < -0.5 || u > nu - 0.5) continue;
+    u = std::clamp(u, 0.0, double(nu - 1));
+    u0[size_t(column)] = std::min(int(u), std::max(nu - 2, 0));
+    fu[size_t(column)] = float(u - u0[size_t(column)]);
+  }
+  const int du = nu > 1 ? 1 : 0;
+  for (int row = 0; row < g.rows; ++row) {
+    double vv = origin[av] + row * step_row[av];
+    if (vv < -0.5 || vv > nv - 0.5) continue;
+    vv = std::clamp(vv, 0.0, double(nv - 1));
+    const int v0 = std::min(int(vv), std::max(nv - 2, 0));
+    const float fv = float(vv - v0);
+    const float* line0 = combined.data() + size_t(v0) * nu;
+    const float* line1 = nv > 1 ? line0 + nu : line0;
+    int16_t* out = image.pixels.data() + size_t(row) * g.columns;
+    for (int column = 0; column < g.columns; ++column) {
+      const int i = u0[size_t(column)];
+      if (i < 0) continue;
+      const float f = fu[size_t(column)];
+      const float a = line0[i] + f * (line0[i + du] - line0[i]);
+      const float b = line1[i] + f * (line1[i + du] - line1[i]);
+      out[column] = int16_t(std::clamp(std::lround(a + fv * (b - a)), -32768L, 32767L));
+    }
+  }
+}
+
 }  // namespace
 
 ReformatPlane parseReformatPlane(const std::string& text) {
@@ -238,7 +345,12 @@ std::vector<PlaneImage> reformatVolume(const Volume& volume, const ReformatSpec&
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t)
     pool.emplace_back([&, t] {
-      for (size_t i = t; i < images.size(); i += threads) renderPlane(volume, spec, fill_value, images[i]);
+      for (size_t i = t; i < images.size(); i += threads) {
+        if (const auto aligned = axisAligned(volume, images[i].geometry))
+          renderAlignedPlane(volume, spec, fill_value, *aligned, images[i]);
+        else
+          renderPlane(volume, spec, fill_value, images[i]);
+      }
     });
   for (auto& th : pool) th.join();
   return images;
