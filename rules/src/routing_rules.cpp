@@ -175,7 +175,7 @@ RoutingRule parseRule(const json& r, const std::string& where, const std::string
   if (!r.is_object()) fail(where, "expected an object");
   checkKeys(r,
             {"name", "description", "reason", "match", "render", "outputs", "destinations", "mesh_threshold_hu",
-             "preprocess"},
+             "mesh_min_island_mm3", "preprocess"},
             where);
   RoutingRule rule;
   rule.source = source;
@@ -261,6 +261,8 @@ RoutingRule parseRule(const json& r, const std::string& where, const std::string
     if (!r["mesh_threshold_hu"].is_number()) fail(at + ".mesh_threshold_hu", "expected a number");
     rule.mesh_threshold_hu = r["mesh_threshold_hu"].get<double>();
   }
+  if (r.contains("mesh_min_island_mm3"))
+    rule.mesh_min_island_mm3 = numberIn(r["mesh_min_island_mm3"], 0, 1e7, at + ".mesh_min_island_mm3");
   if (r.contains("preprocess")) rule.preprocess = parsePreprocess(r["preprocess"], at + ".preprocess");
   return rule;
 }

@@ -217,6 +217,7 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
   if (std::any_of(rule.outputs.begin(), rule.outputs.end(), [](const auto& o) { return o.type == "mesh"; })) {
     MeshOptions mesh_options;
     if (v.modality == "CT") mesh_options.threshold = rule.mesh_threshold_hu;
+    mesh_options.min_island_mm3 = rule.mesh_min_island_mm3;
     mesh_options.max_triangles = static_cast<size_t>(s.outputs.mesh_triangle_budget);
     mesh_future = std::async(std::launch::async, [shared_volume, mesh_options, &mesh_seconds] {
       const auto mesh_start = Clock::now();

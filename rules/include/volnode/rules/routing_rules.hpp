@@ -19,6 +19,7 @@
 //                      "description": "AX MIP 10mm" } ],
 //       "destinations": ["pacs"],            // default ["pacs"]
 //       "mesh_threshold_hu": 250,            // default 250
+//       "mesh_min_island_mm3": 200,          // default 200: every bone above it is kept
 //       "preprocess": { "isotropic": true, "max_voxels": 64000000, "smoothing": "none",
 //                       "crop_body": false, "clamp": [-1024, 3071] } }
 //   ]
@@ -106,6 +107,7 @@ struct RoutingRule {
   std::vector<RuleOutput> outputs;
   std::vector<std::string> destinations{"pacs"};
   double mesh_threshold_hu = 250;
+  double mesh_min_island_mm3 = 200;  // surface parts enclosing less are dropped (specks), all others kept
   PreprocessOptions preprocess;
 
   bool matches(const SeriesAttributes& attributes) const;
