@@ -1,6 +1,7 @@
 #include "volnode/workflow/reformat_outputs.hpp"
 
 #include "volnode/core/error.hpp"
+#include "volnode/core/logging.hpp"
 
 namespace volnode {
 namespace {
@@ -29,8 +30,21 @@ ReformatSpec reformatSpecOf(const RuleOutput& output) {
 }
 
 int reformatSliceCount(const Volume& volume, const RuleOutput& output) {
-  if (!hasDerivedImageClass(volume.modality)) return 0;
-  return int(reformatPlanes(volume, reformatSpecOf(output)).size());
+  auto log = moduleLogger("pipeline");
+  if (!hasDerivedImageClass(volume.modality)) {
+    log->info("{}: no reformats of {} volumes (CT and MR only)", output.key(), volume.modality);
+    return 0;
+  }
+  if (volume.frame_of_reference_uid.empty()) {
+    log->warn("{}: the series has no FrameOfReferenceUID; reformats could not be placed in it", output.key());
+    return 0;
+  }
+  try {
+    return int(reformatPlanes(volume, reformatSpecOf(output)).size());
+  } catch (const Error& e) {
+    log->warn("{}: no reformat: {}", output.key(), e.what());
+    return 0;
+  }
 }
 
 std::string reformatSliceKey(const RuleOutput& output, int instance) {

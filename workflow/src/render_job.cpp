@@ -245,7 +245,11 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
       for (const auto& out : rule.outputs) {
         const auto plans = reformat_plans.find(out.key());
         if (out.type != "reformat" || plans == reformat_plans.end()) continue;
-        written[out.key()] = writeReformatSeries(*acquired, out, identity, plans->second, equipment, out_dir / "dicom");
+        try {
+          written[out.key()] = writeReformatSeries(*acquired, out, identity, plans->second, equipment, out_dir / "dicom");
+        } catch (const Error& e) {  // the job's other outputs still go out; this series is not sent
+          moduleLogger("pipeline")->warn("reformat {} not written: {}", out.reformatDescription(), e.what());
+        }
       }
       reformat_seconds = secondsSince(reformat_start);
       return written;

@@ -14,8 +14,10 @@ namespace volnode {
 
 ReformatSpec reformatSpecOf(const RuleOutput& output);
 
-// Slices the output gives for this volume; 0 when the modality has no derived
-// image class (only CT and MR are reformatted).
+// Slices the output gives for this volume; 0 (logged) when the modality has no
+// derived image class (only CT and MR are reformatted), the volume has no Frame of
+// Reference, or the spec cannot be met (e.g. too many slices): the job's other
+// outputs are made all the same.
 int reformatSliceCount(const Volume& volume, const RuleOutput& output);
 
 // Job output keys of the slices: "<output key>:<instance number>", 1-based.
