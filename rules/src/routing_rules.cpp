@@ -187,7 +187,8 @@ RoutingRule parseRule(const json& r, const std::string& where, const std::string
   const json& m = r["match"];
   checkKeys(m,
             {"modality", "body_part", "series_description", "protocol_name", "series_text", "min_slices",
-             "max_slices", "calling_ae", "image_type", "sop_class", "mr_acquisition_type"},
+             "max_slices", "calling_ae", "image_type", "sop_class", "mr_acquisition_type", "contrast", "kernel",
+             "min_slice_thickness_mm", "max_slice_thickness_mm"},
             at + ".match");
   if (m.contains("modality")) rule.match.modality = stringList(m["modality"], at + ".match.modality");
   if (m.contains("body_part")) rule.match.body_part = stringList(m["body_part"], at + ".match.body_part");
@@ -200,6 +201,15 @@ RoutingRule parseRule(const json& r, const std::string& where, const std::string
   if (m.contains("calling_ae")) rule.match.calling_ae = stringList(m["calling_ae"], at + ".match.calling_ae");
   if (m.contains("image_type")) rule.match.image_type = stringList(m["image_type"], at + ".match.image_type");
   if (m.contains("sop_class")) rule.match.sop_class = stringList(m["sop_class"], at + ".match.sop_class");
+  if (m.contains("contrast")) {
+    if (!m["contrast"].is_boolean()) fail(at + ".match.contrast", "expected true or false");
+    rule.match.contrast = m["contrast"].get<bool>();
+  }
+  if (m.contains("kernel")) rule.match.kernel = regexString(m["kernel"], at + ".match.kernel");
+  if (m.contains("min_slice_thickness_mm"))
+    rule.match.min_slice_thickness_mm = numberIn(m["min_slice_thickness_mm"], 0, 1000, at + ".match.min_slice_thickness_mm");
+  if (m.contains("max_slice_thickness_mm"))
+    rule.match.max_slice_thickness_mm = numberIn(m["max_slice_thickness_mm"], 0, 1000, at + ".match.max_slice_thickness_mm");
   if (m.contains("mr_acquisition_type"))
     rule.match.mr_acquisition_type = stringList(m["mr_acquisition_type"], at + ".match.mr_acquisition_type");
 
@@ -290,6 +300,11 @@ bool RoutingRule::matches(const SeriesAttributes& a) const {
   if (m.max_slices && a.slice_count > *m.max_slices) return false;
   if (!m.calling_ae.empty() && !inList(m.calling_ae, a.calling_ae_title)) return false;
   if (!m.mr_acquisition_type.empty() && !inList(m.mr_acquisition_type, a.mr_acquisition_type)) return false;
+  if (m.contrast && *m.contrast == a.contrast_bolus_agent.empty()) return false;
+  if (m.kernel && !searches(*m.kernel, a.convolution_kernel)) return false;
+  if ((m.min_slice_thickness_mm || m.max_slice_thickness_mm) && !(a.slice_thickness_mm > 0)) return false;
+  if (m.min_slice_thickness_mm && a.slice_thickness_mm < *m.min_slice_thickness_mm) return false;
+  if (m.max_slice_thickness_mm && a.slice_thickness_mm > *m.max_slice_thickness_mm) return false;
   if (!m.image_type.empty()) {
     bool any = false;
     for (const auto& t : a.image_type)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <sstream>
 #include <tuple>
@@ -25,6 +26,9 @@ SeriesAttributes attributesFor(const SeriesInfo& info, const VolumeCandidate& vo
   a.mr_acquisition_type = info.mr_acquisition_type;
   a.image_type = info.image_type;
   a.slice_count = volume.dimensions[2] > 0 ? volume.dimensions[2] : int(volume.source_frames);
+  a.contrast_bolus_agent = info.contrast_bolus_agent;
+  a.convolution_kernel = info.convolution_kernel;
+  a.slice_thickness_mm = std::atof(info.slice_thickness.c_str());
   return a;
 }
 

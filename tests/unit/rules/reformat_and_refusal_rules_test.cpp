@@ -178,6 +178,31 @@ TEST(RefusalRules, OrdinaryClinicalSeriesStillRender) {
   }
 }
 
+TEST(ProtocolRules, ContrastKernelAndSliceThicknessAreMatched) {
+  const auto rules = RuleSet::parse(R"({"schema": 1, "rules": [
+      {"name": "cta", "match": {"modality": ["CT"], "contrast": true, "max_slice_thickness_mm": 1.5},
+       "outputs": [{"type": "vr_spin", "preset": "ct-angio"}]},
+      {"name": "lung-kernel", "match": {"kernel": "^B[6-7]|lung"}, "outputs": [{"type": "vr_spin", "preset": "ct-lung"}]},
+      {"name": "plain", "match": {"contrast": false}, "outputs": [{"type": "vr_spin", "preset": "ct-bone"}]}]})");
+  SeriesAttributes a;
+  a.modality = "CT";
+  a.contrast_bolus_agent = "IOMEPROL";
+  a.slice_thickness_mm = 1.0;
+  EXPECT_EQ(rules.firstMatch(a)->name, "cta");
+  a.slice_thickness_mm = 5.0;  // too thick for the angiography rule
+  EXPECT_EQ(rules.firstMatch(a), nullptr);
+  a.slice_thickness_mm = 0;  // unknown thickness never matches a thickness bound
+  EXPECT_EQ(rules.firstMatch(a), nullptr);
+  a.convolution_kernel = "B70f";
+  EXPECT_EQ(rules.firstMatch(a)->name, "lung-kernel");
+  a.convolution_kernel = "B30f";
+  a.contrast_bolus_agent.clear();
+  EXPECT_EQ(rules.firstMatch(a)->name, "plain");
+  EXPECT_NE(errorOf(R"({"schema": 1, "rules": [{"name": "x", "match": {"contrast": "yes"}, "render": false}]})")
+                .find("match.contrast"),
+            std::string::npos);
+}
+
 TEST(RefusalRules, SeriesTextMatchesDescriptionOrProtocol) {
   const auto rules = RuleSet::parse(R"({"schema": 1, "rules": [
       {"name": "no-asl", "match": {"series_text": "asl"}, "render": false, "reason": "ASL"}]})");

@@ -76,5 +76,18 @@ TEST(RoutingRules, RealSeriesGetTheRuleOfTheirProtocol) {
   }
 }
 
+// Kernel, slice thickness and contrast come from the real headers.
+TEST(RoutingRules, KernelAndSliceThicknessOfARealChestCtAreMatched) {
+  const auto rules = RuleSet::parse(R"({"schema": 1, "rules": [
+      {"name": "thick-b40-plain", "match": {"kernel": "^B40", "min_slice_thickness_mm": 5, "contrast": false},
+       "outputs": [{"type": "vr_spin", "preset": "ct-lung"}]}]})");
+  const auto a = scanSeries(filesIn(sharedData("ct-chest-transfer-syntaxes/implicit_le")));
+  ASSERT_FALSE(a.renderable().empty());
+  EXPECT_EQ(a.info.convolution_kernel, "B40f");
+  const auto attributes = attributesFor(a.info, *a.renderable()[0]);
+  EXPECT_DOUBLE_EQ(attributes.slice_thickness_mm, 8.0);
+  ASSERT_NE(rules.firstMatch(attributes), nullptr);
+}
+
 }  // namespace
 }  // namespace volnode

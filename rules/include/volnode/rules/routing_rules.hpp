@@ -29,7 +29,9 @@
 // series_description / protocol_name (ECMAScript regex, case-insensitive, searched),
 // series_text (regex searched in the series description and the protocol name: either may hold),
 // min_slices / max_slices, calling_ae (list), image_type (list: any of these values present),
-// sop_class (list of UIDs or UID prefixes ending in '.'), mr_acquisition_type (list).
+// sop_class (list of UIDs or UID prefixes ending in '.'), mr_acquisition_type (list),
+// contrast (true: ContrastBolusAgent set; false: not), kernel (regex on ConvolutionKernel),
+// min_slice_thickness_mm / max_slice_thickness_mm (SliceThickness; unknown never matches).
 // Rules are tried in file order (files of a directory in name order); the first that
 // matches decides. A matching rule with "render": false means "never render"; its "reason"
 // says why (shown by `volnode inspect` and in the series' state).
@@ -60,6 +62,9 @@ struct SeriesAttributes {
   std::string mr_acquisition_type;
   std::vector<std::string> image_type;
   int slice_count = 0;
+  std::string contrast_bolus_agent;  // "" when none
+  std::string convolution_kernel;
+  double slice_thickness_mm = 0;     // 0: unknown
 };
 
 // Parameters of a "reformat" output.
@@ -96,6 +101,10 @@ struct RuleMatch {
   std::vector<std::string> image_type;
   std::vector<std::string> sop_class;
   std::vector<std::string> mr_acquisition_type;
+  std::optional<bool> contrast;                    // ContrastBolusAgent present (true) or absent (false)
+  std::optional<std::string> kernel;               // regex on ConvolutionKernel
+  std::optional<double> min_slice_thickness_mm;   // SliceThickness bounds (unknown thickness never matches)
+  std::optional<double> max_slice_thickness_mm;
 };
 
 struct RoutingRule {
