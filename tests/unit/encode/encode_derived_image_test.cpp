@@ -188,6 +188,57 @@ TEST(EncodeDerivedImage, MrSourceGivesAValidMrImageAndMipSlabsSayMip) {
   EXPECT_EQ(stringValue(o.path, DCM_SliceThickness), "10");
 }
 
+// The real gantry-tilted head CT (18.5 deg, uneven spacing): the bone of the coronal
+// reformat, placed by the written IPP/IOP/PixelSpacing, has the centre of the bone
+// of the assembled volume, and the reformat is a true coronal plane.
+TEST(EncodeDerivedImage, RealGantryTiltedHeadReformatKeepsTheSkullWhereItIs) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(VOLNODE_SHARED_DATA) / "ct-head-gantry-tilt"))
+    if (e.path().extension() == ".dcm") files.push_back(e.path());  // not the LICENSE beside them
+  const Volume volume = assembleVolume(files);
+  Vec3 expected{0, 0, 0};
+  double count = 0;
+  for (int k = 0; k < volume.dimensions[2]; ++k)
+    for (int j = 0; j < volume.dimensions[1]; ++j)
+      for (int i = 0; i < volume.dimensions[0]; ++i)
+        if (volume.at(i, j, k) > 300) {
+          const auto p = volume.physicalPoint(i, j, k);
+          for (int a = 0; a < 3; ++a) expected[a] += p[a];
+          ++count;
+        }
+  ASSERT_GT(count, 1000);
+  for (double& e : expected) e /= count;
+
+  TempDir tmp("encode-derived-tilt");
+  const OutputIdentity identity = readOutputIdentity(files);
+  ReformatSpec spec;
+  spec.plane = ReformatPlane::Coronal;
+  spec.thickness_mm = 0;  // single planes: the centre is not pulled by slab averaging
+  spec.spacing_mm = 2;
+  const auto images = reformatVolume(volume, spec, -1024, 2);
+  const auto plans = planSeries("", 9400, "COR 2mm", int(images.size()));
+  Vec3 found{0, 0, 0};
+  double found_count = 0;
+  for (size_t s = 0; s < images.size(); s += 1) {
+    const EncodedObject o = encodeDerivedImage(identity, plans[s], images[s], DerivedImageInfo{}, tmp / "out");
+    if (s == 0) {
+      expectValid(o.path);
+      EXPECT_EQ(stringValue(o.path, DCM_ImageOrientationPatient), "1\\0\\0\\0\\0\\-1");
+    }
+    const ReadBack r = readBack(o.path);
+    for (int row = 0; row < r.rows; row += 2)
+      for (int column = 0; column < r.columns; column += 2) {
+        if (r.pixels[size_t(row) * r.columns + column] * r.slope + r.intercept <= 300) continue;
+        for (int a = 0; a < 3; ++a)
+          found[a] += r.position[a] + column * r.column_spacing * r.row[a] + row * r.row_spacing * r.column[a];
+        ++found_count;
+      }
+    std::filesystem::remove(o.path);
+  }
+  ASSERT_GT(found_count, 100);
+  for (int a = 0; a < 3; ++a) EXPECT_NEAR(found[a] / found_count, expected[a], 2.0) << "axis " << a;
+}
+
 TEST(EncodeDerivedImage, BadImagesAreRefusedWithAReason) {
   TempDir tmp("encode-derived-bad");
   const auto source = writeSource(tmp / "src", SourcePatient{});
