@@ -104,6 +104,7 @@ struct OutputsConfig {
   std::string uid_root;                   // empty: 2.25.<uuid>
   int series_number_base = 9001;
   int mesh_triangle_budget = 300000;
+  bool reformats = true;  // false: the rules' "reformat" outputs are not produced (e.g. the scanner sends its own)
 };
 
 struct PipelineConfig {

@@ -88,6 +88,9 @@ struct SeriesInfo {
   std::string body_part_examined;
   std::string sop_class_uid;
   std::string mr_acquisition_type;  // "2D" / "3D" / ""
+  std::string contrast_bolus_agent;  // (0018,0010) as written; "" when absent
+  std::string convolution_kernel;    // (0018,1210), multiple values joined by '\\'
+  std::string slice_thickness;       // (0018,0050) as written (never used for geometry)
   std::vector<std::string> image_type;
   std::string frame_of_reference_uid;
   std::string patient_id;
