@@ -216,6 +216,7 @@ void Node::start() {
   impl_->retrievals->start();  // after the listener: a resumed C-MOVE sends to it at once
   ConsoleContext console{c.console, *impl_->index, *impl_->jobs, [this] { return impl_->health(); }};
   console.results_root = dir / "results";
+  console.store_root = impl_->files->root();
   console.actions = impl_->actions.get();
   console.rules_json = rulesJson(impl_->rules);
   console.presets_json = presetsJson(c.pipeline.presets_dir);

@@ -1,4 +1,4 @@
-#include "multipart_body.hpp"
+#include "volnode/dicomweb/multipart_body.hpp"
 
 #include <algorithm>
 #include <random>

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "http_endpoint.hpp"
-#include "multipart_body.hpp"
+#include "volnode/dicomweb/multipart_body.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/dicom/dicom_file.hpp"
 #include "volnode/dicom/tags.hpp"

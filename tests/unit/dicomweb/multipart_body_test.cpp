@@ -5,7 +5,7 @@
 
 #include <fstream>
 
-#include "multipart_body.hpp"
+#include "volnode/dicomweb/multipart_body.hpp"
 #include "support/process.hpp"
 
 using volnode::dicomweb::MultipartBody;

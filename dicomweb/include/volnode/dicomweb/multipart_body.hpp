@@ -3,6 +3,7 @@
 // for httplib's content provider: the length is known up front (so the request has
 // a Content-Length, which every origin server accepts), and each file is read from
 // disk in 64 KiB chunks as the socket takes them, never held in memory whole.
+// Used by the STOW-RS client and by the node's WADO-RS answers.
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
