@@ -8,7 +8,10 @@
 //
 //   bench_dicomweb [--files DIR] [--repeat N]
 // --files: the DICOM files to send (default ../shared/data/ct-head-phantom-study/S2020,
-//          140 CT images of 512x512); non-DICOM files in DIR are skipped.
+//          140 CT images of 512x512); files that are no DICOM instance are skipped.
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -30,11 +33,12 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-bool isDicom(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  char magic[132] = {};
-  in.read(magic, sizeof(magic));
-  return in.gcount() == 132 && std::string(magic + 128, 4) == "DICM";
+// A composite instance (a DICOMDIR-like index file has no SOP Instance UID in its data set).
+bool isInstance(const std::filesystem::path& file) {
+  DcmFileFormat dicom;
+  OFString uid;
+  return dicom.loadFile(file.c_str()).good() &&
+         dicom.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, uid).good() && !uid.empty();
 }
 
 double median(std::vector<double> v) {
@@ -72,7 +76,7 @@ int main(int argc, char** argv) {
   std::vector<std::filesystem::path> files;
   uint64_t bytes = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir))
-    if (e.is_regular_file() && isDicom(e.path())) {
+    if (e.is_regular_file() && isInstance(e.path())) {
       files.push_back(e.path());
       bytes += e.file_size();
     }
