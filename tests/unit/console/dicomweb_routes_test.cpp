@@ -13,9 +13,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "../../../console/src/auth.hpp"
 #include "../../../storage/src/instance_attributes.hpp"
 #include "support/process.hpp"
 #include "volnode/console/console_server.hpp"
+#include "volnode/core/clock.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
 
@@ -24,6 +26,20 @@ namespace {
 
 using nlohmann::json;
 const std::string kToken = "dicomweb-token-0123456789";
+const std::string kLaunchSecret = "dicomweb-launch-secret-0123";
+
+// A launch renders when the study has no results yet; here that is only accepted.
+class AcceptingActions : public NodeActions {
+ public:
+  OnDemandResult renderStudy(const std::string&, const std::string&, const std::string&) override {
+    return {true, 202, "render queued", {1}, "held", ""};
+  }
+  OnDemandResult renderSeries(const std::string&, const std::string&, const std::string&) override {
+    return {true, 202, "render queued", {1}, "held", ""};
+  }
+  void wakeWorkers() override {}
+  std::vector<DestinationStatus> destinations() override { return {}; }
+};
 const char* kFiles[] = {"09.dcm", "14.dcm", "28.dcm"};
 
 std::string readBytes(const std::filesystem::path& file) {
@@ -90,6 +106,8 @@ class DicomWebRoutes : public ::testing::Test {
     }
     ConsoleContext context{config, *index, *jobs, [] { return HealthReport{}; }};
     context.store_root = dir / "store";
+    context.actions = &actions;
+    context.launch_secret = kLaunchSecret;
     server = std::make_unique<ConsoleServer>(context);
     server->start();
     host = exposed ? "127.0.0.2" : "127.0.0.1";
@@ -113,6 +131,7 @@ class DicomWebRoutes : public ::testing::Test {
   test::TempDir dir;
   std::unique_ptr<Index> index;
   std::unique_ptr<JobQueue> jobs;
+  AcceptingActions actions;
   std::unique_ptr<ConsoleServer> server;
   std::string host;
   std::vector<std::string> sop_uids;
@@ -244,6 +263,37 @@ TEST_F(DicomWebRoutes, BeyondLoopbackReadsNeedTheConsoleToken) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(json::parse(r->body).size(), 1u);
+}
+
+// A signed launch link's session reads its own study over DICOMweb, nothing else.
+TEST_F(DicomWebRoutes, ALaunchSessionReadsOnlyItsStudy) {
+  start(true);
+  auto launch = get("/launch?studyUID=" + study_uid + "&token=" +
+                    console::signLaunchToken(kLaunchSecret, study_uid, static_cast<int64_t>(unixSecondsNow()) + 60));
+  ASSERT_TRUE(launch);
+  ASSERT_EQ(launch->status, 303) << launch->body;
+  std::string cookie = launch->get_header_value("Set-Cookie");
+  cookie = cookie.substr(0, cookie.find(';'));
+  ASSERT_FALSE(cookie.empty());
+  httplib::Headers with_session{{"Cookie", cookie}};
+  auto r = get("/dicom-web/studies/" + study_uid + "/series", with_session);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  r = get("/dicom-web/studies?StudyInstanceUID=" + study_uid, with_session);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body).size(), 1u);
+  r = get("/dicom-web/studies/" + study_uid + "/series/" + series_uid + "/instances/" + sop_uids[0] + "/frames/1",
+          with_session);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  for (const std::string& other : {std::string("/dicom-web/studies"), std::string("/dicom-web/studies?PatientID=*"),
+                                   std::string("/dicom-web/studies?StudyInstanceUID=1.2.3,") + study_uid,
+                                   std::string("/dicom-web/studies/1.2.3/series"), std::string("/dicom-web/series")}) {
+    r = get(other, with_session);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401) << other;
+  }
 }
 
 }  // namespace
