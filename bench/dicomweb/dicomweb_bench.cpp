@@ -6,6 +6,10 @@
 // finds a warm page cache or a freshly emptied Orthanc), and deletes the study from
 // Orthanc after each send; every send is checked to have stored every file.
 //
+// Then WADO-RS frame retrieval: the same files held by a `volnode serve` (received by
+// storescu, no rendering) and by Orthanc; frame 1 of every instance is fetched from
+// each, one request at a time over one connection, and the bytes compared.
+//
 //   bench_dicomweb [--files DIR] [--repeat N]
 // --files: the DICOM files to send (default ../shared/data/ct-head-phantom-study/S2020,
 //          140 CT images of 512x512); files that are no DICOM instance are skipped.
@@ -20,6 +24,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "support/node_process.hpp"
 #include "support/orthanc_process.hpp"
 #include "support/process.hpp"
 #include "volnode/dicomweb/stow_client.hpp"
@@ -57,6 +62,32 @@ size_t clearOrthanc(const OrthancProcess& orthanc) {
       client.Delete(("/studies/" + s.get<std::string>()).c_str());
     }
   return held;
+}
+
+// The SOP Instance UIDs of a study by QIDO-RS, with their series.
+std::vector<std::pair<std::string, std::string>> instancesByQido(httplib::Client& client, const std::string& base,
+                                                                 const std::string& study) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto r = client.Get((base + "/studies/" + study + "/instances?limit=10000").c_str(),
+                      httplib::Headers{{"Accept", "application/dicom+json"}});
+  auto body = json::parse(r ? r->body : "[]", nullptr, false);
+  if (!body.is_array()) return out;
+  for (const auto& i : body)
+    out.emplace_back(i["0020000E"]["Value"][0].get<std::string>(), i["00080018"]["Value"][0].get<std::string>());
+  return out;
+}
+
+// Seconds to fetch frame 1 of every instance; `first_frame` gets the first answer's body.
+double timeFrames(httplib::Client& client, const std::string& base, const std::string& study,
+                  const std::vector<std::pair<std::string, std::string>>& instances, std::string* first_frame) {
+  httplib::Headers accept{{"Accept", "multipart/related; type=\"application/octet-stream\"; transfer-syntax=*"}};
+  auto start = Clock::now();
+  for (const auto& [series, sop] : instances) {
+    auto r = client.Get((base + "/studies/" + study + "/series/" + series + "/instances/" + sop + "/frames/1").c_str(), accept);
+    if (!r || r->status != 200) throw std::runtime_error("frame of " + sop + " from " + base + ": " + (r ? std::to_string(r->status) + " " + r->body.substr(0, 200) : "no answer"));
+    if (first_frame && first_frame->empty()) *first_frame = r->body.substr(r->body.find("\r\n\r\n") + 4, 64);
+  }
+  return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 }  // namespace
@@ -137,5 +168,42 @@ int main(int argc, char** argv) {
   row("C-STORE (one association)", cstore_s);
   row("STOW-RS (100 instances per request)", stow_s);
   std::cout << "STOW-RS / C-STORE: " << median(stow_s) / median(cstore_s) << " (goal: at most 1.2)\n";
+
+  // WADO-RS frames: the same instances in volnode (received by C-STORE) and in Orthanc.
+  NodeProcess node(tmp / "node", {noRendering(tmp / "node-presets")});
+  std::vector<std::string> storescu = {"storescu", "-aec", "VOLNODE", "127.0.0.1", std::to_string(node.dicomPort())};
+  for (const auto& f : files) storescu.push_back(f.string());
+  auto stored = run(storescu, std::chrono::seconds(300));
+  if (stored.exit_code != 0) throw std::runtime_error("storescu to volnode failed: " + stored.output.substr(0, 2000));
+  timeStow();  // Orthanc holds them too
+  DcmFileFormat first;
+  OFString study;
+  first.loadFile(files[0].c_str());
+  first.getDataset()->findAndGetOFString(DCM_StudyInstanceUID, study);
+  httplib::Client node_client("127.0.0.1", node.consolePort()), orthanc_client("127.0.0.1", orthanc.httpPort());
+  node_client.set_read_timeout(60);
+  orthanc_client.set_read_timeout(60);
+  auto node_instances = instancesByQido(node_client, "/dicom-web", study.c_str());
+  auto orthanc_instances = instancesByQido(orthanc_client, "/dicom-web", study.c_str());
+  if (node_instances.size() != files.size() || orthanc_instances.size() != files.size())
+    throw std::runtime_error("QIDO-RS found " + std::to_string(node_instances.size()) + " (volnode) and " +
+                             std::to_string(orthanc_instances.size()) + " (Orthanc) instances");
+  std::vector<double> node_s, orthanc_s;
+  for (int round = 0; round < repeat; ++round) {
+    std::string node_frame, orthanc_frame;
+    node_s.push_back(timeFrames(node_client, "/dicom-web", study.c_str(), node_instances, &node_frame));
+    orthanc_s.push_back(timeFrames(orthanc_client, "/dicom-web", study.c_str(), node_instances, &orthanc_frame));
+    if (node_frame != orthanc_frame) throw std::runtime_error("the first frame differs between volnode and Orthanc");
+  }
+  std::cout << "\nWADO-RS frame 1 of each of the " << files.size() << " instances, sequential, one connection:\n";
+  std::cout << "| server | each round (s) | median (s) | frames/s |\n|---|---|---|---|\n";
+  auto frame_row = [&](const char* name, const std::vector<double>& v) {
+    std::cout << "| " << name << " | ";
+    for (size_t i = 0; i < v.size(); ++i) std::cout << (i ? ", " : "") << v[i];
+    std::cout << " | " << median(v) << " | " << static_cast<double>(files.size()) / median(v) << " |\n";
+  };
+  frame_row("volnode /dicom-web", node_s);
+  frame_row("Orthanc DICOMweb plugin", orthanc_s);
+  std::cout << "volnode / Orthanc: " << median(node_s) / median(orthanc_s) << " (goal: at most 1.0)\n";
   return 0;
 }
