@@ -44,11 +44,17 @@ OrthancProcess::OrthancProcess(const std::filesystem::path& dir, std::vector<Ort
          << (auth ? "  \"RegisteredUsers\": {\"" + features_.user + "\": \"" + features_.password + "\"},\n" : "")
          << "  \"Plugins\": " << plugins << ",\n"
          << (features_.dicomweb ? "  \"DicomWeb\": {\"Enable\": true, \"Root\": \"/dicom-web/\"},\n" : "")
+
          << "  \"DicomModalities\": {\n" << modality_json << "\n  }"
          << (extra_json.empty() ? "" : ",\n  " + extra_json) << "\n}\n";
   config.close();
   start();
-  if (!waitUntilReady()) throw std::runtime_error("Orthanc did not start; see " + (dir_ / "orthanc.log").string());
+  if (!waitUntilReady()) {
+    // The log goes with the test's temporary folder: its end is the message.
+    std::ifstream log(dir_ / "orthanc.log");
+    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    throw std::runtime_error("Orthanc did not start: ..." + text.substr(text.size() > 1500 ? text.size() - 1500 : 0));
+  }
 }
 
 OrthancProcess::~OrthancProcess() { stop(); }

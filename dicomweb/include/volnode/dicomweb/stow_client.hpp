@@ -11,6 +11,9 @@
 //
 // Secrets (password_file, token_file) are read at each send, so a rotated token is
 // used without a restart; they never appear in a message.
+//
+// Over https a peer that closes the connection makes OpenSSL's write raise SIGPIPE:
+// the process must ignore it (volnode's main does).
 #include <cstdint>
 #include <filesystem>
 #include <set>
