@@ -18,6 +18,7 @@
 #include "volnode/workflow/retention_loop.hpp"
 #include "volnode/workflow/retrieval_worker.hpp"
 #include "volnode/workflow/route_requests.hpp"
+#include "volnode/workflow/object_delivery.hpp"
 #include "volnode/workflow/send_workers.hpp"
 #include "volnode/workflow/startup_repair.hpp"
 #include "volnode/workflow/worker_supervisor.hpp"
@@ -167,7 +168,7 @@ void Node::start() {
     log->warn("{} job(s) interrupted by the last stop are queued again", requeued);
   impl_->rules = loadRules(c.pipeline.presets_dir);
   // A TLS file that cannot be read stops start-up here, not the first send hours later.
-  for (const auto& [name, destination] : c.destinations) checkTlsSettings(destination);
+  for (const auto& [name, destination] : c.destinations) checkDeliverySettings(destination);
   impl_->monitor = std::make_unique<CompletionMonitor>(c.completion, *impl_->index);
   impl_->routes = std::make_unique<RouteRequests>(*impl_->jobs);
   repairUnfinishedWork(*impl_->index, *impl_->jobs, *impl_->routes, impl_->rules, c.destinations,
@@ -215,6 +216,7 @@ void Node::start() {
   impl_->retrievals->start();  // after the listener: a resumed C-MOVE sends to it at once
   ConsoleContext console{c.console, *impl_->index, *impl_->jobs, [this] { return impl_->health(); }};
   console.results_root = dir / "results";
+  console.store_root = impl_->files->root();
   console.actions = impl_->actions.get();
   console.rules_json = rulesJson(impl_->rules);
   console.presets_json = presetsJson(c.pipeline.presets_dir);

@@ -23,6 +23,7 @@ runtime_and_build=(
 )
 test_peers=(
   orthanc                            # a real PACS for end-to-end tests
+  orthanc-dicomweb                   # its DICOMweb plugin: the STOW-RS destination in tests
   dicom3tools                        # dciodvfy / dcentvfy conformance checks
   chromium                           # browser tests of the console
   curl procps

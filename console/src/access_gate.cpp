@@ -54,8 +54,16 @@ std::string AccessGate::studyOfRead(const httplib::Request& req) {
   static const std::regex study_path(R"(/api/studies/([^/]+)(/results|/timeline)?)");
   static const std::regex series_path(R"(/api/series/([^/]+)(/results)?)");
   static const std::regex job_path(R"(/api/jobs/([0-9]{1,18})(/files/.*)?)");
+  static const std::regex dicomweb_study_path(R"(/dicom-web/studies/([^/]+)(/.*)?)");
   std::smatch m;
   if (std::regex_match(req.path, m, study_path)) return m[1];
+  if (std::regex_match(req.path, m, dicomweb_study_path)) return m[1];
+  // A QIDO-RS search is of one study when it names exactly one (a launch session's viewer does).
+  if (req.path == "/dicom-web/studies" || req.path == "/dicom-web/series") {
+    std::string uid = req.has_param("StudyInstanceUID") ? req.get_param_value("StudyInstanceUID")
+                                                         : req.get_param_value("0020000D");
+    return uid.find_first_of(",\\*?") == std::string::npos ? uid : "";
+  }
   if (std::regex_match(req.path, m, series_path)) {
     auto series = context_.index.series(m[1]);
     return series ? series->study_uid : "";
@@ -112,8 +120,9 @@ httplib::Server::HandlerResponse AccessGate::check(const httplib::Request& req, 
       return httplib::Server::HandlerResponse::Handled;
     }
   }
-  const bool api_read = (req.method == "GET" || req.method == "HEAD") && req.path.rfind("/api/", 0) == 0 &&
-                        req.path != "/api/health";
+  const bool api_read = (req.method == "GET" || req.method == "HEAD") &&
+                        ((req.path.rfind("/api/", 0) == 0 && req.path != "/api/health") ||
+                         req.path.rfind("/dicom-web/", 0) == 0);
   if (reads_need_token_ && api_read && !readAllowed(req, res)) return httplib::Server::HandlerResponse::Handled;
   return httplib::Server::HandlerResponse::Unhandled;
 }

@@ -64,6 +64,7 @@ struct ConsoleServer::Impl {
     console::addJobRoutes(s, routes);
     console::addViewerRoutes(s, routes);
     console::addLaunchRoutes(s, routes);
+    console::addDicomWebRoutes(s, routes);
     pages.mountStaticFiles(s);
 
     s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {

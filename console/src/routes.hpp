@@ -6,6 +6,7 @@
 //   jobs    (routes_jobs.cpp):    the queue, one job, retry and cancel
 //   viewer  (routes_viewer.cpp):  the viewer page, render results and result files
 //   launch  (routes_launch.cpp):  signed launch links, their tokens and sessions
+//   dicomweb (routes_dicomweb.cpp): read-only QIDO-RS / WADO-RS under /dicom-web
 // Every handler answers errors with answerError (http_answers.hpp); the server's
 // exception handler answers what they throw the same way.
 #include <httplib.h>
@@ -34,5 +35,6 @@ void addStudyRoutes(httplib::Server& server, RouteContext& routes);
 void addJobRoutes(httplib::Server& server, RouteContext& routes);
 void addViewerRoutes(httplib::Server& server, RouteContext& routes);
 void addLaunchRoutes(httplib::Server& server, RouteContext& routes);
+void addDicomWebRoutes(httplib::Server& server, RouteContext& routes);
 
 }  // namespace volnode::console

@@ -297,6 +297,16 @@ Setter peerVerifyField(std::string& target) {
 
 std::map<std::string, Field> destinationFields(Destination& d) {
   return {
+      {"type", {[&d](const toml::node& node, const std::string& key, const Origin& origin) {
+         std::string type;
+         enumField(type, {"dimse", "dicomweb"})(node, key, origin);
+         d.type = type == "dicomweb" ? DestinationType::DicomWeb : DestinationType::Dimse;
+       }}},
+      {"url", {stringField(d.url)}},
+      {"username", {stringField(d.username)}},
+      {"password_file", {stringField(d.password_file)}},
+      {"token_file", {stringField(d.token_file)}},
+      {"timeout_s", {integerField(d.timeout_s, 1, 3600)}},
       {"aet", {stringField(d.aet)}},
       {"host", {stringField(d.host)}},
       {"port", {integerField(d.port, 1, 65535)}},
@@ -316,6 +326,28 @@ std::string knownKeysOf(const std::map<std::string, Field>& fields, const std::s
   for (const auto& [name, field] : fields)
     if (name.rfind(prefix, 0) == 0) list += (list.empty() ? "" : ", ") + name.substr(prefix.size());
   return list;
+}
+
+// A DICOMweb destination: a URL instead of aet/host/port, and one way to authenticate.
+template <typename HasKey, typename Where>
+void checkDicomWebDestination(const Destination& dest, const std::string& prefix, HasKey has, Where where) {
+  for (const char* key : {"aet", "host", "port", "tls", "tls_cert", "tls_key", "tls_crl", "tls_verify_peer"})
+    if (has(key))
+      fail(where(key), prefix + key + " is for DIMSE destinations; a type = \"dicomweb\" destination is reached at " +
+                           prefix + "url (TLS: an https:// url, with tls_ca and tls_verify_host)");
+  if (dest.url.empty()) fail(where("type"), prefix + "url is needed for type = \"dicomweb\" (e.g. \"https://pacs/dicom-web\")");
+  bool https = dest.url.rfind("https://", 0) == 0;
+  if (!https && dest.url.rfind("http://", 0) != 0)
+    fail(where("url"), prefix + "url must start with http:// or https:// (got \"" + dest.url + "\")");
+  if (dest.url.find_first_of(" ?#") != std::string::npos)
+    fail(where("url"), prefix + "url must be the service's base URL, without spaces, query or fragment");
+  if (!https && (!dest.tls_ca.empty() || !dest.tls_verify_host))
+    fail(where(dest.tls_ca.empty() ? "tls_verify_host" : "tls_ca"), prefix + "tls_ca and tls_verify_host need an https:// url");
+  if (dest.username.empty() != dest.password_file.empty())
+    fail(where(dest.username.empty() ? "password_file" : "username"),
+         prefix + "username and " + prefix + "password_file go together (HTTP Basic authentication)");
+  if (!dest.token_file.empty() && !dest.username.empty())
+    fail(where("token_file"), prefix + "token_file (bearer token) and username/password_file (HTTP Basic) exclude each other");
 }
 
 void bindDestinations(const toml::node& node, Config& config, const Origin& origin) {
@@ -340,14 +372,22 @@ void bindDestinations(const toml::node& node, Config& config, const Origin& orig
         fail(origin.of(value, full), "unknown key '" + full + "'; allowed: " + knownKeysOf(fields, ""));
       it->second.set(value, full, origin);
     }
-    if (dest.aet.empty() || dest.host.empty())
-      fail(origin.of(dest_node, "destinations." + name), "destinations." + name + " needs aet and host");
     const std::string prefix = "destinations." + name + ".";
-    // Where a TLS key was set, for the message (the file line or the --set override).
+    // Where a key was set, for the message (the file line or the --set override).
     auto where = [&](const char* key) {
       const toml::node* node = dest_table->get(key);
       return node ? origin.of(*node, prefix + key) : origin.of(dest_node, "destinations." + name);
     };
+    if (dest.type == DestinationType::DicomWeb) {
+      checkDicomWebDestination(dest, prefix, [&](const char* key) { return dest_table->get(key) != nullptr; }, where);
+      config.destinations[name] = dest;
+      continue;
+    }
+    for (const char* key : {"url", "username", "password_file", "token_file", "timeout_s"})
+      if (dest_table->get(key))
+        fail(where(key), prefix + key + " is for type = \"dicomweb\" destinations; this one is DIMSE (aet, host, port)");
+    if (dest.aet.empty() || dest.host.empty())
+      fail(origin.of(dest_node, "destinations." + name), "destinations." + name + " needs aet and host");
     if (dest.tls_cert.empty() != dest.tls_key.empty())
       fail(where(dest.tls_cert.empty() ? "tls_key" : "tls_cert"),
            prefix + "tls_cert and " + prefix + "tls_key go together (a client certificate and its key)");
@@ -479,6 +519,13 @@ std::string renderConfig(const Config& c, bool mask_secrets) {
   for (const auto& [name, d] : c.destinations) {
     toml::array classes;
     for (const auto& s : d.sop_classes) classes.push_back(s);
+    if (d.type == DestinationType::DicomWeb) {
+      destinations.insert(name, toml::table{{"type", "dicomweb"}, {"url", d.url}, {"username", d.username},
+                                            {"password_file", d.password_file}, {"token_file", d.token_file},
+                                            {"timeout_s", d.timeout_s}, {"sop_classes", classes},
+                                            {"tls_ca", d.tls_ca}, {"tls_verify_host", d.tls_verify_host}});
+      continue;
+    }
     destinations.insert(name, toml::table{{"aet", d.aet}, {"host", d.host}, {"port", d.port}, {"sop_classes", classes},
                                           {"tls", d.tls}, {"tls_cert", d.tls_cert}, {"tls_key", d.tls_key},
                                           {"tls_ca", d.tls_ca}, {"tls_crl", d.tls_crl},

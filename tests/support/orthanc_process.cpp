@@ -7,9 +7,12 @@
 
 namespace volnode::test {
 
+// Where Debian's orthanc-dicomweb puts the plugin.
+constexpr char kDicomWebPlugin[] = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so";
+
 OrthancProcess::OrthancProcess(const std::filesystem::path& dir, std::vector<OrthancModality> modalities,
-                               const std::string& extra_json)
-    : dir_(dir), dicom_port_(freePort()), http_port_(freePort()) {
+                               const std::string& extra_json, OrthancFeatures features)
+    : dir_(dir), features_(std::move(features)), dicom_port_(freePort()), http_port_(freePort()) {
   while (http_port_ == dicom_port_) http_port_ = freePort();
   std::filesystem::create_directories(dir_ / "db");
   std::string modality_json;
@@ -22,7 +25,12 @@ OrthancProcess::OrthancProcess(const std::filesystem::path& dir, std::vector<Ort
       modality_json += "    \"" + m.name + "\": [\"" + m.aet + "\", \"" + m.host + "\", " + std::to_string(m.port) + "]";
   }
   // Orthanc's defaults, except what a test needs: its own folders and ports,
-  // loopback only, no plugins, no authentication.
+  // loopback only, no plugins and no authentication unless asked for.
+  if (features_.dicomweb && !std::filesystem::exists(kDicomWebPlugin))
+    throw std::runtime_error(std::string("Orthanc's DICOMweb plugin is missing: ") + kDicomWebPlugin +
+                             " (scripts/install-deps.sh --tests installs orthanc-dicomweb)");
+  std::string plugins = features_.dicomweb ? std::string("[\"") + kDicomWebPlugin + "\"]" : "[]";
+  bool auth = !features_.user.empty();
   std::ofstream config(dir_ / "orthanc.json");
   config << "{\n"
          << "  \"Name\": \"volnode-test-pacs\",\n"
@@ -32,13 +40,21 @@ OrthancProcess::OrthancProcess(const std::filesystem::path& dir, std::vector<Ort
          << "  \"DicomPort\": " << dicom_port_ << ",\n"
          << "  \"DicomAet\": \"" << aet_ << "\",\n"
          << "  \"RemoteAccessAllowed\": false,\n"
-         << "  \"AuthenticationEnabled\": false,\n"
-         << "  \"Plugins\": [],\n"
+         << "  \"AuthenticationEnabled\": " << (auth ? "true" : "false") << ",\n"
+         << (auth ? "  \"RegisteredUsers\": {\"" + features_.user + "\": \"" + features_.password + "\"},\n" : "")
+         << "  \"Plugins\": " << plugins << ",\n"
+         << (features_.dicomweb ? "  \"DicomWeb\": {\"Enable\": true, \"Root\": \"/dicom-web/\"},\n" : "")
+
          << "  \"DicomModalities\": {\n" << modality_json << "\n  }"
          << (extra_json.empty() ? "" : ",\n  " + extra_json) << "\n}\n";
   config.close();
   start();
-  if (!waitUntilReady()) throw std::runtime_error("Orthanc did not start; see " + (dir_ / "orthanc.log").string());
+  if (!waitUntilReady()) {
+    // The log goes with the test's temporary folder: its end is the message.
+    std::ifstream log(dir_ / "orthanc.log");
+    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    throw std::runtime_error("Orthanc did not start: ..." + text.substr(text.size() > 1500 ? text.size() - 1500 : 0));
+  }
 }
 
 OrthancProcess::~OrthancProcess() { stop(); }
@@ -67,6 +83,7 @@ HttpResponse OrthancProcess::get(const std::string& path) const {
   httplib::Client client("127.0.0.1", http_port_);
   client.set_connection_timeout(2);
   client.set_read_timeout(60);
+  if (!features_.user.empty()) client.set_basic_auth(features_.user, features_.password);
   auto result = client.Get(path.c_str());
   if (!result) return {};
   return {result->status, result->body};
@@ -77,6 +94,7 @@ HttpResponse OrthancProcess::post(const std::string& path, const std::string& bo
   httplib::Client client("127.0.0.1", http_port_);
   client.set_connection_timeout(2);
   client.set_read_timeout(120);
+  if (!features_.user.empty()) client.set_basic_auth(features_.user, features_.password);
   auto result = client.Post(path.c_str(), body, content_type.c_str());
   if (!result) return {};
   return {result->status, result->body};

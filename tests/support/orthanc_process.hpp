@@ -19,11 +19,17 @@ struct OrthancModality {
   bool tls = false;   // Orthanc opens its associations to it with DICOM TLS ("UseDicomTls")
 };
 
+// What a test turns on beyond Orthanc's defaults.
+struct OrthancFeatures {
+  bool dicomweb = false;       // load the DICOMweb plugin (Debian's orthanc-dicomweb) at /dicom-web/
+  std::string user, password;  // non-empty: HTTP Basic authentication required (get/post below use it)
+};
+
 class OrthancProcess {
  public:
   // `extra_json`: more top-level configuration entries, e.g. "\"AcceptedTransferSyntaxes\": [...]".
   OrthancProcess(const std::filesystem::path& dir, std::vector<OrthancModality> modalities = {},
-                 const std::string& extra_json = "");
+                 const std::string& extra_json = "", OrthancFeatures features = {});
   ~OrthancProcess();
 
   int dicomPort() const { return dicom_port_; }
@@ -36,9 +42,12 @@ class OrthancProcess {
 
   HttpResponse get(const std::string& path) const;
   HttpResponse post(const std::string& path, const std::string& body, const std::string& content_type = "application/json") const;
+  // The DICOMweb plugin's base URL (with features.dicomweb).
+  std::string dicomWebUrl() const { return "http://127.0.0.1:" + std::to_string(http_port_) + "/dicom-web"; }
 
  private:
   std::filesystem::path dir_;
+  OrthancFeatures features_;
   std::string aet_ = "ORTHANC";
   int dicom_port_;
   int http_port_;

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include "volnode/core/clock.hpp"
+#include "volnode/dicomweb/stow_client.hpp"
 #include "volnode/scp/store_scu.hpp"
 
 namespace volnode {
@@ -14,7 +15,7 @@ constexpr double kEchoEveryS = 30;
 
 DestinationEcho::DestinationEcho(std::map<std::string, Destination> destinations, std::string calling_aet)
     : destinations_(std::move(destinations)), calling_aet_(std::move(calling_aet)) {
-  for (const auto& [name, d] : destinations_) latest_[name] = {name, d.aet, d.host, d.port, false, "", "not checked yet", d.tls};
+  for (const auto& [name, d] : destinations_) latest_[name] = {name, d.aet, d.type == DestinationType::DicomWeb ? d.url : d.host, d.port, false, "", "not checked yet", d.tls};
 }
 
 DestinationEcho::~DestinationEcho() { stop(); }
@@ -43,6 +44,12 @@ void DestinationEcho::run() {
   StoreScu scu(settings);
   do {
     for (const auto& [name, d] : destinations_) {
+      if (d.type == DestinationType::DicomWeb) {  // a QIDO-RS request with its credentials instead of C-ECHO
+        auto probe = dicomweb::StowClient(d).probe();
+        std::lock_guard lock(mutex_);
+        latest_[name] = {name, "", d.url, 0, probe.ok, isoUtcNow(), probe.error, d.url.rfind("https://", 0) == 0};
+        continue;
+      }
       auto echo = scu.echo(d);
       std::lock_guard lock(mutex_);
       latest_[name] = {name, d.aet, d.host, d.port, echo.ok, isoUtcNow(), echo.error, d.tls};

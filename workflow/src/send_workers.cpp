@@ -13,7 +13,7 @@
 #include "volnode/core/error.hpp"
 #include "volnode/core/fault_point.hpp"
 #include "volnode/core/logging.hpp"
-#include "volnode/scp/store_scu.hpp"
+#include "volnode/workflow/object_delivery.hpp"
 
 namespace volnode {
 namespace {
@@ -103,12 +103,12 @@ void SendWorkers::sendOne(const Job& job) {
                   100.0 * static_cast<double>(total - files.size()) / static_cast<double>(total));
 
   auto refused = jobs_.refusedSopClasses(destination.name);
-  ScuSettings settings;
-  settings.calling_aet = calling_aet_;
-  auto report = StoreScu(settings).send(destination, files, std::set<std::string>(refused.begin(), refused.end()));
+  auto delivery = makeObjectDelivery(destination, calling_aet_);
+  auto report = delivery->deliver(files, std::set<std::string>(refused.begin(), refused.end()));
   for (const auto& sop_class : report.refused_sop_classes) jobs_.recordRefusedSopClass(destination.name, sop_class);
 
   std::vector<std::string> errors, warnings, not_accepted;
+  size_t not_sent = 0;  // files that failed with the exchange as a whole: one error line, not one each
   for (const auto& file : report.files) {
     switch (file.outcome) {
       case SendOutcome::Delivered:
@@ -132,6 +132,10 @@ void SendWorkers::sendOne(const Job& job) {
                     hex(file.status), file.text);
           break;
         }
+        if (!file.has_status && report.association != AssociationFailure::None && file.text == report.association_error) {
+          ++not_sent;
+          break;
+        }
         errors.push_back(description_of[file.sop_instance_uid] + ": " +
                          (file.has_status ? hex(file.status) + " " : std::string()) + file.text);
         break;
@@ -139,6 +143,7 @@ void SendWorkers::sendOne(const Job& job) {
   }
   if (report.association != AssociationFailure::None && report.files.empty())
     errors.push_back(report.association_error);
+  if (not_sent > 0) errors.push_back(fmt::format("{} object(s) not sent: {}", not_sent, report.association_error));
 
   faultPoint("send-recorded");
   if (errors.empty()) {
@@ -150,11 +155,10 @@ void SendWorkers::sendOne(const Job& job) {
     if (!warnings.empty()) warning += (warning.empty() ? "" : "; ") + fmt::format("{}", fmt::join(warnings, "; "));
     jobs_.succeed(job.id, kSenderName, JobSuccess{warning, std::nullopt, {}});
     log->info("send job {}: {} object(s) delivered to {} ({}){}", job.id, total - not_accepted.size(),
-              destination.name, destination.aet, warning.empty() ? "" : "; " + warning);
+              destination.name, delivery->peerDescription(), warning.empty() ? "" : "; " + warning);
     return;
   }
-  std::string error = fmt::format("{} ({}@{}:{}): {}", destination.name, destination.aet, destination.host,
-                                  destination.port, fmt::join(errors, "; "));
+  std::string error = fmt::format("{} ({}): {}", destination.name, delivery->peerDescription(), fmt::join(errors, "; "));
   if (error.size() > 500) error = error.substr(0, 500) + "...";
   double delay = retryDelaySeconds(sending_, job.attempts, jitter());
   auto state = jobs_.fail(job.id, kSenderName, error, delay);

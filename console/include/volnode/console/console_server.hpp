@@ -112,6 +112,7 @@ struct ConsoleContext {
   std::function<HealthReport()> health;
   NodeActions* actions = nullptr;           // may be null in tests of the read-only API
   std::filesystem::path results_root;       // render outputs: <results_root>/<job id>/{dicom,png,mesh}
+  std::filesystem::path store_root;         // received instances (the index's file paths are relative to it)
   std::filesystem::path web_root;           // static pages (console/web), empty: built-in location
   std::string effective_config_toml;        // secrets already masked
   std::string rules_json;                   // loaded routing rules, for the settings view

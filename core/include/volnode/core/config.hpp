@@ -117,8 +117,12 @@ struct RetentionConfig {
   double check_every_s = 600;
 };
 
+// How results reach a destination: DIMSE C-STORE, or DICOMweb STOW-RS.
+enum class DestinationType { Dimse, DicomWeb };
+
 struct Destination {
   std::string name;
+  DestinationType type = DestinationType::Dimse;
   std::string aet;
   std::string host;
   uint16_t port = 104;
@@ -132,6 +136,16 @@ struct Destination {
   std::string tls_crl;           // CRLs (PEM) of the CAs in tls_ca: revoked server certificates are refused
   std::string tls_verify_peer = "require";  // require | ignore (encrypt without verifying: testing only)
   bool tls_verify_host = true;   // the peer's certificate must name `host` (DNS name or IP address)
+  // DICOMweb (type = "dicomweb"): the service's base URL (http:// or https://, e.g.
+  // "https://pacs.example.org/dicom-web"), and at most one way to authenticate: HTTP
+  // Basic (username, password read from password_file) or a bearer token read from
+  // token_file. Secrets live in files, never in this file or the log. tls_ca and
+  // tls_verify_host above apply to an https:// url.
+  std::string url;
+  std::string username;
+  std::string password_file;
+  std::string token_file;
+  int timeout_s = 120;           // connect and each read of the HTTP exchange
 };
 
 struct SendingConfig {

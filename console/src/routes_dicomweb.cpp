@@ -1,0 +1,389 @@
+// Read-only DICOMweb on the node (PS3.18), under /dicom-web, behind the console's
+// access rules (access_gate.cpp: the console token, or a launch session for its
+// study): QIDO-RS search for studies, series and instances; WADO-RS retrieval of
+// instances as stored, of metadata from the index, and of uncompressed frames read
+// straight from the file at the offset the pre-scan measured. The node process never
+// parses or decodes pixel data: a frame in another transfer syntax than the client
+// accepts is answered 406 (decoding in a worker process is a later step).
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "http_answers.hpp"
+#include "results.hpp"
+#include "routes.hpp"
+#include "volnode/core/error.hpp"
+#include "volnode/dicom/structure.hpp"
+#include "volnode/dicomweb/multipart_body.hpp"
+#include "volnode/storage/dicomweb_queries.hpp"
+
+namespace volnode::console {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kDefaultLimit = 100;
+constexpr int kMaxLimit = 10000;
+constexpr int kMaxInstancesPerRetrieve = 100000;
+constexpr const char* kExplicitLittleEndian = "1.2.840.10008.1.2.1";
+constexpr const char* kImplicitLittleEndian = "1.2.840.10008.1.2";
+
+// --- DICOM JSON model (PS3.18 F.2) -------------------------------------------------
+
+void put(json& out, const char* tag, const char* vr, const std::string& value) {
+  json attr{{"vr", vr}};
+  if (!value.empty()) {
+    json values = json::array();
+    std::string current;
+    std::istringstream in(value);
+    while (std::getline(in, current, '\\')) values.push_back(current);
+    attr["Value"] = values;
+  }
+  out[tag] = attr;
+}
+
+void putName(json& out, const char* tag, const std::string& value) {
+  json attr{{"vr", "PN"}};
+  if (!value.empty()) attr["Value"] = json::array({json{{"Alphabetic", value}}});
+  out[tag] = attr;
+}
+
+void putInt(json& out, const char* tag, const char* vr, std::optional<int64_t> value) {
+  json attr{{"vr", vr}};
+  if (value) attr["Value"] = json::array({*value});
+  out[tag] = attr;
+}
+
+// Decimal strings (DS) as numbers, as the JSON model writes them.
+void putDecimals(json& out, const char* tag, const std::string& value) {
+  json attr{{"vr", "DS"}};
+  json values = json::array();
+  std::string current;
+  std::istringstream in(value);
+  while (std::getline(in, current, '\\')) {
+    try {
+      values.push_back(std::stod(current));
+    } catch (const std::exception&) {
+    }
+  }
+  if (!values.empty()) attr["Value"] = values;
+  out[tag] = attr;
+}
+
+std::string studyUrl(const QidoRow& r) { return "/dicom-web/studies/" + r.study_uid; }
+std::string seriesUrl(const QidoRow& r) { return studyUrl(r) + "/series/" + r.series_uid; }
+
+json studyJson(const QidoRow& r) {
+  json out = json::object();
+  put(out, "00080005", "CS", "ISO_IR 192");  // the index holds UTF-8
+  put(out, "00080020", "DA", r.study_date);
+  put(out, "00080030", "TM", r.study_time);
+  put(out, "00080050", "SH", r.accession_number);
+  json modalities{{"vr", "CS"}};
+  if (!r.modalities_in_study.empty()) modalities["Value"] = r.modalities_in_study;
+  out["00080061"] = modalities;
+  putName(out, "00080090", r.referring_physician);
+  put(out, "00081030", "LO", r.study_description);
+  put(out, "00081190", "UR", studyUrl(r));
+  putName(out, "00100010", r.patient_name);
+  put(out, "00100020", "LO", r.patient_id);
+  put(out, "00100030", "DA", r.patient_birth_date);
+  put(out, "00100040", "CS", r.patient_sex);
+  put(out, "0020000D", "UI", r.study_uid);
+  put(out, "00200010", "SH", r.study_id);
+  putInt(out, "00201206", "IS", r.study_series);
+  putInt(out, "00201208", "IS", r.study_instances);
+  return out;
+}
+
+json seriesJson(const QidoRow& r) {
+  json out = json::object();
+  put(out, "00080005", "CS", "ISO_IR 192");
+  put(out, "00080060", "CS", r.modality);
+  put(out, "0008103E", "LO", r.series_description);
+  put(out, "00081190", "UR", seriesUrl(r));
+  put(out, "00180015", "CS", r.body_part);
+  put(out, "0020000D", "UI", r.study_uid);
+  put(out, "0020000E", "UI", r.series_uid);
+  put(out, "00200011", "IS", r.series_number);
+  putInt(out, "00201209", "IS", r.series_instances);
+  return out;
+}
+
+json instanceJson(const QidoRow& r) {
+  json out = json::object();
+  put(out, "00080005", "CS", "ISO_IR 192");
+  put(out, "00080016", "UI", r.sop_class_uid);
+  put(out, "00080018", "UI", r.sop_uid);
+  put(out, "00081190", "UR", seriesUrl(r) + "/instances/" + r.sop_uid);
+  put(out, "00083002", "UI", r.transfer_syntax_uid);  // AvailableTransferSyntaxUID: as stored
+  put(out, "0020000D", "UI", r.study_uid);
+  put(out, "0020000E", "UI", r.series_uid);
+  putInt(out, "00200013", "IS", r.instance_number);
+  putInt(out, "00280008", "IS", r.number_of_frames);
+  putInt(out, "00280010", "US", r.rows);
+  putInt(out, "00280011", "US", r.columns);
+  putInt(out, "00280100", "US", r.bits_allocated);
+  return out;
+}
+
+// What WADO-RS metadata holds: the instance's attributes of every level, from the index.
+json metadataJson(const QidoRow& r) {
+  json out = studyJson(r);
+  out.erase("00080061");
+  out.erase("00201206");
+  out.erase("00201208");
+  out.erase("00081190");
+  // Named, not temporaries: items() does not keep the object it iterates alive.
+  const json series = seriesJson(r), instance = instanceJson(r);
+  for (const auto& [tag, value] : series.items()) out[tag] = value;
+  for (const auto& [tag, value] : instance.items()) out[tag] = value;
+  out.erase("00081190");
+  out.erase("00201209");
+  out.erase("00083002");
+  put(out, "00080008", "CS", r.image_type);
+  putDecimals(out, "00180050", r.slice_thickness);
+  putDecimals(out, "00200032", r.image_position);
+  putDecimals(out, "00200037", r.image_orientation);
+  put(out, "00200052", "UI", r.frame_of_reference);
+  putDecimals(out, "00280030", r.pixel_spacing);
+  // Pixel data by reference: the frames resource of this instance.
+  out["7FE00010"] = json{{"vr", "OW"}, {"BulkDataURI", seriesUrl(r) + "/instances/" + r.sop_uid + "/frames/1"}};
+  return out;
+}
+
+void answerDicomJson(httplib::Response& res, const json& body) {
+  res.status = 200;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(body.dump(), "application/dicom+json");
+}
+
+// --- requests ------------------------------------------------------------------
+
+int intParam(const httplib::Request& req, const char* name, int fallback, int max) {
+  if (!req.has_param(name)) return fallback;
+  const std::string value = req.get_param_value(name);
+  if (value.empty() || value.size() > 9 || value.find_first_not_of("0123456789") != std::string::npos)
+    throw Error(Errc::InvalidArgument, std::string(name) + "=" + value.substr(0, 20) + ": expected a whole number");
+  return std::min(std::stoi(value), max);
+}
+
+QidoQuery qidoQuery(const httplib::Request& req, QidoLevel level, const std::string& study, const std::string& series) {
+  QidoQuery q;
+  q.level = level;
+  q.study_uid = study;
+  q.series_uid = series;
+  q.limit = intParam(req, "limit", kDefaultLimit, kMaxLimit);
+  q.offset = intParam(req, "offset", 0, 1000000000);
+  for (const auto& [name, value] : req.params) {
+    // Every attribute the index holds is returned; includefield cannot ask for more.
+    if (name == "limit" || name == "offset" || name == "includefield" || name == "fuzzymatching") continue;
+    auto key = qidoKeyNamed(name);
+    if (!key)
+      throw Error(Errc::InvalidArgument, "'" + name.substr(0, 64) + "' is not a matching key of this service; "
+                                         "supported: " + qidoKeyNames() + ", limit, offset, includefield");
+    q.matches.push_back({*key, value});
+  }
+  return q;
+}
+
+// The transfer syntaxes an Accept header allows for media type `type` ("application/dicom",
+// "application/octet-stream"), as listed, "*" for any; empty when the type is not accepted.
+// A type without a transfer-syntax parameter means its default (PS3.18 8.7.3.5.2).
+std::vector<std::string> acceptedSyntaxes(const std::string& accept, const std::string& type, const std::string& deflt) {
+  if (accept.empty()) return {deflt};
+  std::vector<std::string> out;
+  std::istringstream in(accept);
+  std::string range;
+  while (std::getline(in, range, ',')) {
+    std::string lower;
+    for (char c : range) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    bool multipart = lower.find("multipart/related") != std::string::npos;
+    // multipart/related without a type parameter means the resource's default type.
+    bool names_type = multipart ? lower.find("type=\"" + type + "\"") != std::string::npos ||
+                                      lower.find("type=" + type) != std::string::npos ||
+                                      lower.find("type=") == std::string::npos
+                                : lower.find(type) != std::string::npos;
+    bool wildcard = lower.find("*/*") != std::string::npos;
+    if (!names_type && !wildcard) continue;
+    auto ts = lower.find("transfer-syntax=");
+    if (ts == std::string::npos) {
+      out.push_back(wildcard ? "*" : deflt);
+      continue;
+    }
+    std::string value = range.substr(ts + 16);
+    value = value.substr(0, value.find(';'));
+    while (!value.empty() && (value.back() == ' ' || value.back() == '"')) value.pop_back();
+    while (!value.empty() && (value.front() == ' ' || value.front() == '"')) value.erase(value.begin());
+    out.push_back(value);
+  }
+  return out;
+}
+
+bool allows(const std::vector<std::string>& syntaxes, const std::string& stored) {
+  for (const auto& s : syntaxes)
+    if (s == "*" || s == stored) return true;
+  return false;
+}
+
+std::vector<QidoRow> instancesOf(DicomWebQueries& queries, const std::string& study, const std::string& series,
+                                 const std::string& sop) {
+  QidoQuery q;
+  q.level = QidoLevel::Instance;
+  q.study_uid = study;
+  q.series_uid = series;
+  if (!sop.empty()) q.matches.push_back({QidoKey::SOPInstanceUID, sop});
+  q.limit = kMaxInstancesPerRetrieve;
+  return queries.search(q);
+}
+
+// WADO-RS: the instances as stored, in one multipart/related; type="application/dicom".
+void answerInstances(const RouteContext& routes, DicomWebQueries& queries, const httplib::Request& req,
+                     httplib::Response& res, const std::string& study, const std::string& series, const std::string& sop) {
+  auto rows = instancesOf(queries, study, series, sop);
+  if (rows.empty()) return answerError(res, 404, "no such instance, series or study on this node");
+  auto syntaxes = acceptedSyntaxes(req.get_header_value("Accept"), "application/dicom", kExplicitLittleEndian);
+  std::vector<std::filesystem::path> files;
+  for (const auto& r : rows) {
+    if (!allows(syntaxes, r.transfer_syntax_uid))
+      return answerError(res, 406, "instance " + r.sop_uid + " is stored in transfer syntax " + r.transfer_syntax_uid +
+                                       ", which the Accept header does not allow; ask for transfer-syntax=* (as "
+                                       "stored) or that syntax (this node does not transcode)");
+    auto path = insideRoot(routes.node.store_root, r.file_path);
+    if (!path) return answerError(res, 404, "instance " + r.sop_uid + " is not on disk");
+    files.push_back(*path);
+  }
+  std::shared_ptr<dicomweb::MultipartBody> body;
+  try {
+    body = std::make_shared<dicomweb::MultipartBody>(files);
+  } catch (const std::filesystem::filesystem_error&) {
+    return answerError(res, 404, "an instance's file is not on disk");
+  }
+  res.status = 200;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content_provider(static_cast<size_t>(body->size()), body->contentType(),
+                           [body, chunk = std::make_shared<std::string>()](size_t offset, size_t length,
+                                                                           httplib::DataSink& sink) {
+                             if (!body->read(offset, std::min<size_t>(length, 64 * 1024), *chunk)) return false;
+                             return sink.write(chunk->data(), chunk->size());
+                           });
+}
+
+// WADO-RS frames: native pixel data read at the offset the pre-scan measured, frame by frame.
+void answerFrames(const RouteContext& routes, DicomWebQueries& queries, const httplib::Request& req,
+                  httplib::Response& res, const std::string& study, const std::string& series, const std::string& sop,
+                  const std::string& list) {
+  auto rows = instancesOf(queries, study, series, sop);
+  if (rows.empty()) return answerError(res, 404, "no such instance on this node");
+  const QidoRow& r = rows.front();
+  std::vector<int64_t> numbers;
+  std::istringstream in(list);
+  for (std::string n; std::getline(in, n, ',');) {
+    if (n.empty() || n.size() > 9 || n.find_first_not_of("0123456789") != std::string::npos || std::stoll(n) < 1)
+      return answerError(res, 400, "frame numbers are a comma-separated list of numbers from 1");
+    numbers.push_back(std::stoll(n));
+  }
+  if (numbers.empty() || numbers.size() > 10000) return answerError(res, 400, "ask for 1 to 10000 frames");
+  auto path = insideRoot(routes.node.store_root, r.file_path);
+  if (!path) return answerError(res, 404, "instance " + r.sop_uid + " is not on disk");
+  dicom::Structure structure = dicom::checkStructure(*path);  // headers only: the guarded reader's pre-scan
+  if (!structure.pixel_data) return answerError(res, 404, "instance " + r.sop_uid + " has no pixel data");
+  const bool little_endian_native = !structure.pixel_data->encapsulated && structure.pixel_data->file_offset > 0 &&
+                                    (r.transfer_syntax_uid == kExplicitLittleEndian ||
+                                     r.transfer_syntax_uid == kImplicitLittleEndian);
+  auto syntaxes = acceptedSyntaxes(req.get_header_value("Accept"), "application/octet-stream", kExplicitLittleEndian);
+  if (!little_endian_native || !(allows(syntaxes, kExplicitLittleEndian) || allows(syntaxes, r.transfer_syntax_uid)))
+    return answerError(res, 406, "frames of " + r.sop_uid + " (transfer syntax " + r.transfer_syntax_uid +
+                                     ") are served only uncompressed little endian as application/octet-stream; "
+                                     "this node does not decode pixel data in its own process (decoding in a worker "
+                                     "is not available yet): retrieve the instance instead");
+  int64_t frames = r.number_of_frames.value_or(1);
+  if (frames < 1) frames = 1;
+  uint64_t frame_bytes = structure.pixel_data->length / static_cast<uint64_t>(frames);
+  std::ifstream file(*path, std::ios::binary);
+  const std::string boundary = "volnode-frames-" + r.sop_uid;
+  std::string body;
+  for (int64_t n : numbers) {
+    if (n > frames) return answerError(res, 404, "instance " + r.sop_uid + " has " + std::to_string(frames) + " frame(s)");
+    std::string bytes(frame_bytes, '\0');
+    file.seekg(static_cast<std::streamoff>(structure.pixel_data->file_offset + (n - 1) * frame_bytes));
+    file.read(bytes.data(), static_cast<std::streamsize>(frame_bytes));
+    if (file.gcount() != static_cast<std::streamsize>(frame_bytes)) return answerError(res, 500, "the file is shorter than its pixel data");
+    body += "--" + boundary + "\r\nContent-Type: application/octet-stream; transfer-syntax=" + kExplicitLittleEndian +
+            "\r\nContent-Length: " + std::to_string(frame_bytes) + "\r\n\r\n" + bytes + "\r\n";
+  }
+  body += "--" + boundary + "--\r\n";
+  res.status = 200;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(body, "multipart/related; type=\"application/octet-stream\"; boundary=" + boundary);
+}
+
+}  // namespace
+
+void addDicomWebRoutes(httplib::Server& server, RouteContext& routes) {
+  auto queries = std::make_shared<DicomWebQueries>(routes.node.index.path());
+  const std::string uid = "([0-9.]{1,64})";
+
+  // QIDO-RS
+  server.Get("/dicom-web/studies", [queries](const httplib::Request& req, httplib::Response& res) {
+    json out = json::array();
+    for (const auto& r : queries->search(qidoQuery(req, QidoLevel::Study, "", ""))) out.push_back(studyJson(r));
+    answerDicomJson(res, out);
+  });
+  server.Get("/dicom-web/series", [queries](const httplib::Request& req, httplib::Response& res) {
+    json out = json::array();
+    for (const auto& r : queries->search(qidoQuery(req, QidoLevel::Series, "", ""))) {
+      json item = studyJson(r);
+      const json series = seriesJson(r);
+      for (const auto& [tag, value] : series.items()) item[tag] = value;
+      out.push_back(item);
+    }
+    answerDicomJson(res, out);
+  });
+  server.Get("/dicom-web/studies/" + uid + "/series", [queries](const httplib::Request& req, httplib::Response& res) {
+    json out = json::array();
+    for (const auto& r : queries->search(qidoQuery(req, QidoLevel::Series, req.matches[1], ""))) out.push_back(seriesJson(r));
+    answerDicomJson(res, out);
+  });
+  auto instances = [queries](const httplib::Request& req, httplib::Response& res) {
+    json out = json::array();
+    std::string series = req.matches.size() > 2 ? std::string(req.matches[2]) : "";
+    for (const auto& r : queries->search(qidoQuery(req, QidoLevel::Instance, req.matches[1], series)))
+      out.push_back(instanceJson(r));
+    answerDicomJson(res, out);
+  };
+  server.Get("/dicom-web/studies/" + uid + "/instances", instances);
+  server.Get("/dicom-web/studies/" + uid + "/series/" + uid + "/instances", instances);
+
+  // WADO-RS: instances, metadata, frames
+  server.Get("/dicom-web/studies/" + uid, [&routes, queries](const httplib::Request& req, httplib::Response& res) {
+    answerInstances(routes, *queries, req, res, req.matches[1], "", "");
+  });
+  server.Get("/dicom-web/studies/" + uid + "/series/" + uid, [&routes, queries](const httplib::Request& req, httplib::Response& res) {
+    answerInstances(routes, *queries, req, res, req.matches[1], req.matches[2], "");
+  });
+  server.Get("/dicom-web/studies/" + uid + "/series/" + uid + "/instances/" + uid,
+             [&routes, queries](const httplib::Request& req, httplib::Response& res) {
+               answerInstances(routes, *queries, req, res, req.matches[1], req.matches[2], req.matches[3]);
+             });
+  auto metadata = [queries](const httplib::Request& req, httplib::Response& res) {
+    std::string series = req.matches.size() > 2 ? std::string(req.matches[2]) : "";
+    std::string sop = req.matches.size() > 3 ? std::string(req.matches[3]) : "";
+    auto rows = instancesOf(*queries, req.matches[1], series, sop);
+    if (rows.empty()) return answerError(res, 404, "no such instance, series or study on this node");
+    json out = json::array();
+    for (const auto& r : rows) out.push_back(metadataJson(r));
+    answerDicomJson(res, out);
+  };
+  server.Get("/dicom-web/studies/" + uid + "/metadata", metadata);
+  server.Get("/dicom-web/studies/" + uid + "/series/" + uid + "/metadata", metadata);
+  server.Get("/dicom-web/studies/" + uid + "/series/" + uid + "/instances/" + uid + "/metadata", metadata);
+  server.Get("/dicom-web/studies/" + uid + "/series/" + uid + "/instances/" + uid + "/frames/([0-9,]{1,200})",
+             [&routes, queries](const httplib::Request& req, httplib::Response& res) {
+               answerFrames(routes, *queries, req, res, req.matches[1], req.matches[2], req.matches[3], req.matches[4]);
+             });
+}
+
+}  // namespace volnode::console

@@ -1,0 +1,232 @@
+#include "volnode/storage/dicomweb_queries.hpp"
+
+#include <map>
+#include <mutex>
+
+#include "sqlite.hpp"
+#include "volnode/core/error.hpp"
+
+namespace volnode {
+namespace {
+
+enum class MatchKind { Exact, UidList, Wildcard, DateRange, ModalityInStudy };
+
+struct KeyInfo {
+  const char* keyword;
+  const char* tag;
+  const char* column;
+  MatchKind kind;
+  QidoLevel level;  // the lowest level whose query may match on it
+};
+
+const std::map<QidoKey, KeyInfo>& keys() {
+  static const std::map<QidoKey, KeyInfo> table{
+      {QidoKey::StudyInstanceUID, {"StudyInstanceUID", "0020000D", "st.study_uid", MatchKind::UidList, QidoLevel::Study}},
+      {QidoKey::PatientID, {"PatientID", "00100020", "p.patient_id", MatchKind::Wildcard, QidoLevel::Study}},
+      {QidoKey::PatientName, {"PatientName", "00100010", "p.patient_name", MatchKind::Wildcard, QidoLevel::Study}},
+      {QidoKey::AccessionNumber, {"AccessionNumber", "00080050", "st.accession_number", MatchKind::Wildcard, QidoLevel::Study}},
+      {QidoKey::StudyID, {"StudyID", "00200010", "st.study_id", MatchKind::Wildcard, QidoLevel::Study}},
+      {QidoKey::StudyDate, {"StudyDate", "00080020", "st.study_date", MatchKind::DateRange, QidoLevel::Study}},
+      {QidoKey::StudyDescription, {"StudyDescription", "00081030", "st.study_description", MatchKind::Wildcard, QidoLevel::Study}},
+      {QidoKey::ReferringPhysicianName, {"ReferringPhysicianName", "00080090", "st.referring_physician", MatchKind::Wildcard, QidoLevel::Study}},
+      {QidoKey::ModalitiesInStudy, {"ModalitiesInStudy", "00080061", "", MatchKind::ModalityInStudy, QidoLevel::Study}},
+      {QidoKey::SeriesInstanceUID, {"SeriesInstanceUID", "0020000E", "se.series_uid", MatchKind::UidList, QidoLevel::Series}},
+      {QidoKey::Modality, {"Modality", "00080060", "se.modality", MatchKind::Exact, QidoLevel::Series}},
+      {QidoKey::SeriesNumber, {"SeriesNumber", "00200011", "se.series_number", MatchKind::Exact, QidoLevel::Series}},
+      {QidoKey::SeriesDescription, {"SeriesDescription", "0008103E", "se.series_description", MatchKind::Wildcard, QidoLevel::Series}},
+      {QidoKey::SOPInstanceUID, {"SOPInstanceUID", "00080018", "i.sop_uid", MatchKind::UidList, QidoLevel::Instance}},
+      {QidoKey::SOPClassUID, {"SOPClassUID", "00080016", "i.sop_class_uid", MatchKind::UidList, QidoLevel::Instance}},
+      {QidoKey::InstanceNumber, {"InstanceNumber", "00200013", "CAST(i.instance_number AS TEXT)", MatchKind::Exact, QidoLevel::Instance}},
+  };
+  return table;
+}
+
+std::vector<std::string> splitList(const std::string& value) {
+  std::vector<std::string> out;
+  std::string current;
+  for (char c : value) {
+    if (c == '\\' || c == ',') {
+      if (!current.empty()) out.push_back(current);
+      current.clear();
+    } else {
+      current += c;
+    }
+  }
+  if (!current.empty()) out.push_back(current);
+  return out;
+}
+
+// A DICOM wildcard pattern as an SQLite GLOB pattern ('[' is GLOB's only other special character).
+std::string globOf(const std::string& value) {
+  std::string out;
+  for (char c : value) out += c == '[' ? std::string("[[]") : std::string(1, c);
+  return out;
+}
+
+bool isDate(const std::string& s) {
+  return s.size() == 8 && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+const char* kSelect =
+    "SELECT p.patient_id, p.patient_name, p.birth_date, p.sex, st.study_uid, st.study_date, st.study_time, "
+    "st.accession_number, st.study_id, st.study_description, st.referring_physician, "
+    "(SELECT group_concat(DISTINCT m.modality) FROM series m WHERE m.study_pk = st.id AND m.modality != ''), "
+    "(SELECT count(*) FROM series c WHERE c.study_pk = st.id), "
+    "(SELECT coalesce(sum(c.instance_count), 0) FROM series c WHERE c.study_pk = st.id)";
+const char* kSeriesSelect =
+    ", se.series_uid, se.modality, se.series_description, se.series_number, se.body_part, se.instance_count";
+const char* kInstanceSelect =
+    ", i.sop_uid, i.sop_class_uid, i.transfer_syntax_uid, i.specific_character_set, i.instance_number, i.rows, "
+    "i.columns, i.number_of_frames, i.bits_allocated, i.pixel_spacing, i.image_position, i.image_orientation, "
+    "i.slice_thickness, i.image_type, se.frame_of_reference, i.file_path, i.file_size";
+
+}  // namespace
+
+std::optional<QidoKey> qidoKeyNamed(const std::string& name) {
+  for (const auto& [key, info] : keys()) {
+    std::string tag = info.tag;
+    bool tag_match = name.size() == 8;
+    for (size_t i = 0; tag_match && i < 8; ++i) tag_match = std::toupper(static_cast<unsigned char>(name[i])) == tag[i];
+    if (name == info.keyword || tag_match) return key;
+  }
+  return std::nullopt;
+}
+
+std::string qidoKeyNames() {
+  std::string out;
+  for (const auto& [key, info] : keys()) out += (out.empty() ? "" : ", ") + std::string(info.keyword);
+  return out;
+}
+
+struct DicomWebQueries::Impl {
+  std::mutex mutex;
+  sql::Connection connection;
+  explicit Impl(const std::filesystem::path& path) : connection(path, sql::ReadOnly{}) {}
+};
+
+DicomWebQueries::DicomWebQueries(std::filesystem::path index_path) : impl_(std::make_unique<Impl>(index_path)) {}
+DicomWebQueries::~DicomWebQueries() = default;
+
+std::vector<QidoRow> DicomWebQueries::search(const QidoQuery& q) {
+  std::string sql = kSelect;
+  std::string from = " FROM studies st JOIN patients p ON p.id = st.patient_pk";
+  if (q.level != QidoLevel::Study) {
+    sql += kSeriesSelect;
+    from += " JOIN series se ON se.study_pk = st.id";
+  }
+  if (q.level == QidoLevel::Instance) {
+    sql += kInstanceSelect;
+    from += " JOIN instances i ON i.series_pk = se.id AND i.conflict = 0";
+  }
+  std::string where = " WHERE 1=1";
+  std::vector<std::string> values;
+  auto bound = [&](const std::string& v) {
+    values.push_back(v);
+    return "?" + std::to_string(values.size());
+  };
+  if (!q.study_uid.empty()) where += " AND st.study_uid = " + bound(q.study_uid);
+  if (!q.series_uid.empty() && q.level != QidoLevel::Study) where += " AND se.series_uid = " + bound(q.series_uid);
+  for (const auto& match : q.matches) {
+    const KeyInfo& info = keys().at(match.key);
+    if (static_cast<int>(info.level) > static_cast<int>(q.level) || match.value.empty()) continue;
+    switch (info.kind) {
+      case MatchKind::UidList: {
+        std::string list;
+        for (const auto& uid : splitList(match.value)) list += (list.empty() ? "" : ", ") + bound(uid);
+        if (!list.empty()) where += std::string(" AND ") + info.column + " IN (" + list + ")";
+        break;
+      }
+      case MatchKind::Exact:
+        where += std::string(" AND ") + info.column + " = " + bound(match.value);
+        break;
+      case MatchKind::Wildcard:
+        if (match.value.find_first_of("*?") == std::string::npos)
+          where += std::string(" AND ") + info.column + " = " + bound(match.value);
+        else  // names are matched without regard to case, as most archives do
+          where += std::string(" AND lower(") + info.column + ") GLOB lower(" + bound(globOf(match.value)) + ")";
+        break;
+      case MatchKind::DateRange: {
+        auto dash = match.value.find('-');
+        std::string from_date = dash == std::string::npos ? match.value : match.value.substr(0, dash);
+        std::string to_date = dash == std::string::npos ? match.value : match.value.substr(dash + 1);
+        if ((!from_date.empty() && !isDate(from_date)) || (!to_date.empty() && !isDate(to_date)) ||
+            (from_date.empty() && to_date.empty()))
+          throw Error(Errc::InvalidArgument, std::string(info.keyword) + "=" + match.value +
+                                                 ": expected YYYYMMDD, YYYYMMDD-YYYYMMDD, -YYYYMMDD or YYYYMMDD-");
+        where += std::string(" AND ") + info.column + " != ''";  // no date is in no range
+        if (!from_date.empty()) where += std::string(" AND ") + info.column + " >= " + bound(from_date);
+        if (!to_date.empty()) where += std::string(" AND ") + info.column + " <= " + bound(to_date);
+        break;
+      }
+      case MatchKind::ModalityInStudy: {
+        std::string list;
+        for (const auto& m : splitList(match.value)) list += (list.empty() ? "" : ", ") + bound(m);
+        where += " AND EXISTS (SELECT 1 FROM series x WHERE x.study_pk = st.id AND x.modality IN (" + list + "))";
+        break;
+      }
+    }
+  }
+  std::string order = q.level == QidoLevel::Study    ? " ORDER BY st.id"
+                      : q.level == QidoLevel::Series ? " ORDER BY st.id, CAST(se.series_number AS INTEGER), se.id"
+                                                     : " ORDER BY st.id, se.id, i.instance_number, i.id";
+  // Two statements: the operands of + are not sequenced, and the placeholders' numbers must be.
+  const std::string limit = bound(std::to_string(q.limit));
+  const std::string offset = bound(std::to_string(q.offset));
+  sql += from + where + order + " LIMIT " + limit + " OFFSET " + offset;
+
+  std::lock_guard lock(impl_->mutex);
+  auto s = impl_->connection.prepare(sql);
+  for (size_t i = 0; i + 2 < values.size(); ++i) s.bind(static_cast<int>(i + 1), values[i]);
+  s.bind(static_cast<int>(values.size() - 1), static_cast<int64_t>(q.limit));
+  s.bind(static_cast<int>(values.size()), static_cast<int64_t>(q.offset));
+  std::vector<QidoRow> rows;
+  while (s.step()) {
+    QidoRow r;
+    int c = 0;
+    r.patient_id = s.text(c++);
+    r.patient_name = s.text(c++);
+    r.patient_birth_date = s.text(c++);
+    r.patient_sex = s.text(c++);
+    r.study_uid = s.text(c++);
+    r.study_date = s.text(c++);
+    r.study_time = s.text(c++);
+    r.accession_number = s.text(c++);
+    r.study_id = s.text(c++);
+    r.study_description = s.text(c++);
+    r.referring_physician = s.text(c++);
+    r.modalities_in_study = splitList(s.text(c++));
+    r.study_series = s.integer(c++);
+    r.study_instances = s.integer(c++);
+    if (q.level != QidoLevel::Study) {
+      r.series_uid = s.text(c++);
+      r.modality = s.text(c++);
+      r.series_description = s.text(c++);
+      r.series_number = s.text(c++);
+      r.body_part = s.text(c++);
+      r.series_instances = s.integer(c++);
+    }
+    if (q.level == QidoLevel::Instance) {
+      r.sop_uid = s.text(c++);
+      r.sop_class_uid = s.text(c++);
+      r.transfer_syntax_uid = s.text(c++);
+      r.specific_character_set = s.text(c++);
+      r.instance_number = s.optionalInteger(c++);
+      r.rows = s.optionalInteger(c++);
+      r.columns = s.optionalInteger(c++);
+      r.number_of_frames = s.optionalInteger(c++);
+      r.bits_allocated = s.optionalInteger(c++);
+      r.pixel_spacing = s.text(c++);
+      r.image_position = s.text(c++);
+      r.image_orientation = s.text(c++);
+      r.slice_thickness = s.text(c++);
+      r.image_type = s.text(c++);
+      r.frame_of_reference = s.text(c++);
+      r.file_path = s.text(c++);
+      r.file_size = static_cast<uint64_t>(s.integer(c++));
+    }
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+}  // namespace volnode

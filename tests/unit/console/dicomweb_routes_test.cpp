@@ -1,0 +1,300 @@
+// DICOMweb on the node (/dicom-web) against a real ConsoleServer on a free loopback
+// port, a temporary index and real CT files (../shared/data) in its store: QIDO-RS
+// answers match the index, WADO-RS returns the stored bytes, frames match the pixels
+// DCMTK decodes, and the console's access rules apply.
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "../../../console/src/auth.hpp"
+#include "../../../storage/src/instance_attributes.hpp"
+#include "support/process.hpp"
+#include "volnode/console/console_server.hpp"
+#include "volnode/core/clock.hpp"
+#include "volnode/storage/index.hpp"
+#include "volnode/storage/job_queue.hpp"
+
+namespace volnode {
+namespace {
+
+using nlohmann::json;
+const std::string kToken = "dicomweb-token-0123456789";
+const std::string kLaunchSecret = "dicomweb-launch-secret-0123";
+
+// A launch renders when the study has no results yet; here that is only accepted.
+class AcceptingActions : public NodeActions {
+ public:
+  OnDemandResult renderStudy(const std::string&, const std::string&, const std::string&) override {
+    return {true, 202, "render queued", {1}, "held", ""};
+  }
+  OnDemandResult renderSeries(const std::string&, const std::string&, const std::string&) override {
+    return {true, 202, "render queued", {1}, "held", ""};
+  }
+  void wakeWorkers() override {}
+  std::vector<DestinationStatus> destinations() override { return {}; }
+};
+const char* kFiles[] = {"09.dcm", "14.dcm", "28.dcm"};
+
+std::string readBytes(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+// The parts of a multipart/related body (boundary from its Content-Type).
+std::vector<std::string> multipartParts(const std::string& body, const std::string& content_type) {
+  auto at = content_type.find("boundary=");
+  if (at == std::string::npos) return {};
+  const std::string delimiter = "--" + content_type.substr(at + 9);
+  std::vector<std::string> parts;
+  size_t pos = body.find(delimiter);
+  while (pos != std::string::npos) {
+    size_t start = body.find("\r\n\r\n", pos);
+    size_t next = body.find("\r\n" + delimiter, pos + delimiter.size());
+    if (start == std::string::npos || next == std::string::npos) break;
+    parts.push_back(body.substr(start + 4, next - start - 4));
+    pos = next + 2;
+  }
+  return parts;
+}
+
+std::string value(const json& item, const char* tag) {
+  if (!item.contains(tag) || !item[tag].contains("Value")) return "";
+  const auto& v = item[tag]["Value"][0];
+  if (v.is_object()) return v.value("Alphabetic", "");
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+class DicomWebRoutes : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    index = std::make_unique<Index>(dir / "index.sqlite");
+    jobs = std::make_unique<JobQueue>(dir / "index.sqlite");
+    std::filesystem::create_directories(dir / "store" / "in");
+    for (const char* name : kFiles) {
+      auto source = test::sharedData() / "ct-head-gantry-tilt" / name;
+      std::filesystem::copy_file(source, dir / "store" / "in" / name);
+      NewInstance n;
+      n.attributes = readInstanceAttributes(source);
+      n.file_path = std::string("in/") + name;
+      n.file_size = std::filesystem::file_size(source);
+      index->addInstance(n);
+      sop_uids.push_back(n.attributes.sop_uid);
+      study_uid = n.attributes.study_uid;
+      series_uid = n.attributes.series_uid;
+      patient_id = n.attributes.patient_id;
+    }
+    ASSERT_EQ(index->counts().instances, 3);
+    ASSERT_EQ(index->listStudies(StudyQuery{}).size(), 1u);
+  }
+
+  void start(bool exposed = false) {
+    ConsoleConfig config;
+    config.port = 0;
+    if (exposed) {
+      config.bind = "127.0.0.2";
+      config.token = kToken;
+      config.allow_plain_http = true;
+    }
+    ConsoleContext context{config, *index, *jobs, [] { return HealthReport{}; }};
+    context.store_root = dir / "store";
+    context.actions = &actions;
+    context.launch_secret = kLaunchSecret;
+    server = std::make_unique<ConsoleServer>(context);
+    server->start();
+    host = exposed ? "127.0.0.2" : "127.0.0.1";
+  }
+
+  httplib::Result get(const std::string& path, httplib::Headers headers = {}) {
+    httplib::Client client(host, server->port());
+    client.set_read_timeout(30);
+    return client.Get(path, headers);
+  }
+
+  json qido(const std::string& path) {
+    auto r = get(path);
+    EXPECT_TRUE(r) << path;
+    if (!r) return json();
+    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
+    EXPECT_EQ(r->get_header_value("Content-Type"), "application/dicom+json");
+    return json::parse(r->body, nullptr, false);
+  }
+
+  test::TempDir dir;
+  std::unique_ptr<Index> index;
+  std::unique_ptr<JobQueue> jobs;
+  AcceptingActions actions;
+  std::unique_ptr<ConsoleServer> server;
+  std::string host;
+  std::vector<std::string> sop_uids;
+  std::string study_uid, series_uid, patient_id;
+};
+
+TEST_F(DicomWebRoutes, QidoStudiesMatchTheIndexWithTheStandardMatchingKinds) {
+  start();
+  auto all = qido("/dicom-web/studies");
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(value(all[0], "0020000D"), study_uid);
+  EXPECT_EQ(value(all[0], "00100020"), patient_id);
+  EXPECT_EQ(all[0]["00201208"]["Value"][0], 3);
+  EXPECT_EQ(all[0]["00080061"]["Value"][0], "CT");
+  auto study = index->study(study_uid);
+  ASSERT_TRUE(study);
+  EXPECT_EQ(value(all[0], "00100010"), study->patient_name);
+  // Single value, wildcard (any case), UID list, date range, modality: all find it...
+  EXPECT_EQ(qido("/dicom-web/studies?PatientID=" + patient_id).size(), 1u);
+  std::string name_start = study->patient_name.substr(0, 2);
+  for (auto& c : name_start) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  EXPECT_EQ(qido("/dicom-web/studies?PatientName=" + name_start + "*").size(), 1u) << study->patient_name;
+  EXPECT_EQ(qido("/dicom-web/studies?0020000D=1.2.3," + study_uid).size(), 1u);
+  EXPECT_EQ(qido("/dicom-web/studies?ModalitiesInStudy=MR,CT").size(), 1u);
+  if (!study->study_date.empty()) {  // the gantry-tilt series carries none: then a range excludes it
+    EXPECT_EQ(qido("/dicom-web/studies?StudyDate=" + study->study_date + "-").size(), 1u);
+    EXPECT_EQ(qido("/dicom-web/studies?StudyDate=" + study->study_date).size(), 1u);
+  } else {
+    EXPECT_EQ(qido("/dicom-web/studies?StudyDate=19000101-").size(), 0u);
+    EXPECT_EQ(qido("/dicom-web/studies?StudyDate=-29991231").size(), 0u);
+  }
+  // ...and the same kinds exclude it.
+  EXPECT_EQ(qido("/dicom-web/studies?PatientID=" + patient_id + "X").size(), 0u);
+  EXPECT_EQ(qido("/dicom-web/studies?PatientName=zz*").size(), 0u);
+  EXPECT_EQ(qido("/dicom-web/studies?ModalitiesInStudy=MR").size(), 0u);
+  EXPECT_EQ(qido("/dicom-web/studies?offset=1").size(), 0u);
+  EXPECT_EQ(qido("/dicom-web/studies?includefield=all&fuzzymatching=false").size(), 1u);
+  auto bad = get("/dicom-web/studies?Foo=1");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("PatientName"), std::string::npos) << bad->body;
+  bad = get("/dicom-web/studies?StudyDate=2020");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+}
+
+TEST_F(DicomWebRoutes, QidoSeriesAndInstancesMatchTheIndex) {
+  start();
+  auto series = qido("/dicom-web/studies/" + study_uid + "/series");
+  ASSERT_EQ(series.size(), 1u);
+  EXPECT_EQ(value(series[0], "0020000E"), series_uid);
+  EXPECT_EQ(series[0]["00201209"]["Value"][0], 3);
+  EXPECT_EQ(qido("/dicom-web/series?Modality=CT").size(), 1u);
+  EXPECT_EQ(qido("/dicom-web/series?Modality=MR").size(), 0u);
+  auto instances = qido("/dicom-web/studies/" + study_uid + "/series/" + series_uid + "/instances");
+  ASSERT_EQ(instances.size(), 3u);
+  std::set<std::string> found;
+  for (const auto& i : instances) found.insert(value(i, "00080018"));
+  EXPECT_EQ(found, std::set<std::string>(sop_uids.begin(), sop_uids.end()));
+  EXPECT_EQ(qido("/dicom-web/studies/" + study_uid + "/instances?SOPInstanceUID=" + sop_uids[1]).size(), 1u);
+  EXPECT_EQ(qido("/dicom-web/studies/" + study_uid + "/instances?limit=2").size(), 2u);
+  EXPECT_EQ(qido("/dicom-web/studies/1.2.3/instances").size(), 0u);
+}
+
+TEST_F(DicomWebRoutes, WadoReturnsTheStoredBytesAndRefusesSyntaxesItWouldHaveToTranscode) {
+  start();
+  auto r = get("/dicom-web/studies/" + study_uid + "/series/" + series_uid,
+               {{"Accept", "multipart/related; type=\"application/dicom\"; transfer-syntax=*"}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto parts = multipartParts(r->body, r->get_header_value("Content-Type"));
+  ASSERT_EQ(parts.size(), 3u);
+  std::set<std::string> expected, got(parts.begin(), parts.end());
+  for (const char* name : kFiles) expected.insert(readBytes(test::sharedData() / "ct-head-gantry-tilt" / name));
+  EXPECT_TRUE(got == expected);
+  // No transfer-syntax parameter means Explicit VR Little Endian: how these files are stored.
+  r = get("/dicom-web/studies/" + study_uid + "/series/" + series_uid + "/instances/" + sop_uids[0],
+          {{"Accept", "multipart/related; type=\"application/dicom\""}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(multipartParts(r->body, r->get_header_value("Content-Type")).size(), 1u);
+  r = get("/dicom-web/studies/" + study_uid,
+          {{"Accept", "multipart/related; type=\"application/dicom\"; transfer-syntax=1.2.840.10008.1.2.4.90"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 406) << r->body;
+  r = get("/dicom-web/studies/1.2.3");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+}
+
+TEST_F(DicomWebRoutes, FramesAreThePixelsDcmtkDecodesAndMetadataComesFromTheIndex) {
+  start();
+  const std::string instance = "/dicom-web/studies/" + study_uid + "/series/" + series_uid + "/instances/" + sop_uids[0];
+  auto r = get(instance + "/frames/1", {{"Accept", "multipart/related; type=\"application/octet-stream\"; transfer-syntax=*"}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto parts = multipartParts(r->body, r->get_header_value("Content-Type"));
+  ASSERT_EQ(parts.size(), 1u);
+  DcmFileFormat file;
+  ASSERT_TRUE(file.loadFile((test::sharedData() / "ct-head-gantry-tilt" / kFiles[0]).c_str()).good());
+  const Uint16* pixels = nullptr;
+  unsigned long count = 0;
+  ASSERT_TRUE(file.getDataset()->findAndGetUint16Array(DCM_PixelData, pixels, &count).good());
+  ASSERT_EQ(parts[0].size(), count * 2);
+  EXPECT_EQ(std::memcmp(parts[0].data(), pixels, parts[0].size()), 0);  // little endian host, as on the wire
+  r = get(instance + "/frames/2");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);  // a single-frame image
+
+  auto metadata = qido(instance + "/metadata");
+  ASSERT_EQ(metadata.size(), 1u);
+  auto attributes = index->firstInstanceAttributes(series_uid);
+  ASSERT_TRUE(attributes);
+  EXPECT_EQ(value(metadata[0], "00080018"), sop_uids[0]);
+  EXPECT_EQ(metadata[0]["00280010"]["Value"][0], *attributes->rows);
+  EXPECT_EQ(metadata[0]["00200037"]["Value"].size(), 6u);
+  EXPECT_EQ(qido("/dicom-web/studies/" + study_uid + "/metadata").size(), 3u);
+}
+
+TEST_F(DicomWebRoutes, BeyondLoopbackReadsNeedTheConsoleToken) {
+  start(true);
+  auto r = get("/dicom-web/studies");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  r = get("/dicom-web/studies/" + study_uid + "/series/" + series_uid + "/instances/" + sop_uids[0] + "/frames/1");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  r = get("/dicom-web/studies", {{"Authorization", "Bearer " + kToken}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body).size(), 1u);
+}
+
+// A signed launch link's session reads its own study over DICOMweb, nothing else.
+TEST_F(DicomWebRoutes, ALaunchSessionReadsOnlyItsStudy) {
+  start(true);
+  auto launch = get("/launch?studyUID=" + study_uid + "&token=" +
+                    console::signLaunchToken(kLaunchSecret, study_uid, static_cast<int64_t>(unixSecondsNow()) + 60));
+  ASSERT_TRUE(launch);
+  ASSERT_EQ(launch->status, 303) << launch->body;
+  std::string cookie = launch->get_header_value("Set-Cookie");
+  cookie = cookie.substr(0, cookie.find(';'));
+  ASSERT_FALSE(cookie.empty());
+  httplib::Headers with_session{{"Cookie", cookie}};
+  auto r = get("/dicom-web/studies/" + study_uid + "/series", with_session);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  r = get("/dicom-web/studies?StudyInstanceUID=" + study_uid, with_session);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body).size(), 1u);
+  r = get("/dicom-web/studies/" + study_uid + "/series/" + series_uid + "/instances/" + sop_uids[0] + "/frames/1",
+          with_session);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  for (const std::string& other : {std::string("/dicom-web/studies"), std::string("/dicom-web/studies?PatientID=*"),
+                                   std::string("/dicom-web/studies?StudyInstanceUID=1.2.3,") + study_uid,
+                                   std::string("/dicom-web/studies/1.2.3/series"), std::string("/dicom-web/series")}) {
+    r = get(other, with_session);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401) << other;
+  }
+}
+
+}  // namespace
+}  // namespace volnode
