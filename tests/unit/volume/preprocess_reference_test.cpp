@@ -224,6 +224,24 @@ TEST(PreprocessReference, AnalyticPhantomKeepsTheBodyOnItsBoxAndItsValues) {
   EXPECT_GT(checked_lung, 500);
 }
 
+// Noise that crosses the threshold at every other voxel has no body, and finding one
+// would cost more memory than the volume: the crop is skipped and says why.
+TEST(PreprocessReference, FragmentedNoiseIsLeftUncroppedWithTheReason) {
+  Volume v;
+  v.modality = "CT";
+  v.dimensions = {256, 256, 8};
+  v.voxels.resize(v.voxelCount());
+  for (size_t i = 0; i < v.voxels.size(); ++i) v.voxels[i] = i % 2 ? 100 : -1000;
+  PreprocessOptions o;
+  o.isotropic = false;
+  o.crop_body = true;
+  const auto r = preprocess(v, o);
+  EXPECT_EQ(r.volume.dimensions, v.dimensions);
+  EXPECT_EQ(firstDifference(r.volume, v), -1);
+  ASSERT_FALSE(r.notes.empty());
+  EXPECT_NE(r.notes.back().find("crop to body skipped: too fragmented"), std::string::npos) << r.notes.back();
+}
+
 // The real scans, with the options of the default CT rule.
 void expectTheReferenceOnRealData(const std::string& series) {
   const auto& a = test::cachedAssembly(series);
