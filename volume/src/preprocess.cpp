@@ -1,12 +1,16 @@
 // Preprocessing: clamp -> crop to body -> isotropic resample -> smoothing (median, or ITK's
-// anisotropic diffusion).
+// anisotropic diffusion). Cropping only finds the body (body_mask.hpp, on runs of voxels);
+// the cropped voxels are written once, by the resampling, which reads the body's box and
+// its mask directly. Every pass over the voxels runs on all cores.
 #include "volnode/volume/preprocess.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include <itkCastImageFilter.h>
@@ -15,6 +19,8 @@
 
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
+#include "body_mask.hpp"
+#include "slab_threads.hpp"
 
 namespace volnode {
 namespace {
@@ -106,55 +112,130 @@ std::vector<AxisSample> axisSamples(int n_out, double spacing_out, int n_in, dou
   return out;
 }
 
-// Trilinear resampling onto a grid with the same origin and direction and a
-// new spacing: the values ITK's ResampleImageFilter computes with a linear
-// interpolator here (every output point lies inside the input), rounded to the
-// nearest integer. Done slice by slice -- blend the two source slices around an
-// output slice, then interpolate in plane -- on all cores: about a tenth of
-// the general filter's time, which maps every voxel through a transform.
-Volume resampleSpacing(const Volume& v, const std::array<double, 3>& spacing, const std::array<int, 3>& dims) {
-  const int ni = v.dimensions[0], nj = v.dimensions[1];
+// std::lround of a float, saturated to int16, without the library call (and so
+// vectorized): the float is exact in a double, and so is adding one half there.
+inline int16_t roundToInt16(float value) {
+  const double d = value;
+  const int r = int(d + std::copysign(0.5, d));
+  return int16_t(std::clamp(r, -32768, 32767));
+}
+
+// The part of the volume the next grid is made from: a box, and when cropping to
+// the body, which voxels of each row in it are the body (the others read as air).
+struct Region {
+  std::array<int, 3> low{0, 0, 0};
+  std::array<int, 3> dims{0, 0, 0};
+  const BodyMask* body = nullptr;
+  int16_t air = 0;
+};
+
+// Row j of slice k of the region (region coordinates): a pointer into the volume
+// where the row is kept whole, else `scratch` (dims[0] values) filled with it.
+const int16_t* regionRow(const Volume& v, const Region& r, int j, int k, int16_t* scratch) {
+  const int nx = v.dimensions[0], ny = v.dimensions[1];
+  const int vj = r.low[1] + j, vk = r.low[2] + k, x0 = r.low[0], x1 = r.low[0] + r.dims[0];
+  const int16_t* src = v.voxels.data() + (size_t(vk) * ny + vj) * nx + x0;
+  if (!r.body) return src;
+  const auto runs = r.body->row(vj, vk);
+  if (runs.size() == 1 && runs[0].begin <= x0 && runs[0].end >= x1) return src;
+  std::fill(scratch, scratch + r.dims[0], r.air);
+  for (const RowRun& run : runs) {
+    const int b = std::max(run.begin, x0), e = std::min(run.end, x1);
+    if (b < e) std::copy(src + (b - x0), src + (e - x0), scratch + (b - x0));
+  }
+  return scratch;
+}
+
+// The region on a grid with the same direction, its first voxel's position and a
+// new spacing, in one pass over the region on all cores: cropping and trilinear
+// resampling together. Values are what ITK's ResampleImageFilter computes with a
+// linear interpolator on the cropped volume (every output point lies inside it),
+// rounded to the nearest integer. Slice by slice: blend the two source slices
+// around an output slice, then interpolate in plane.
+Volume reshape(const Volume& v, const Region& r, const std::array<double, 3>& spacing, const std::array<int, 3>& dims) {
+  const int ni = r.dims[0], nj = r.dims[1];
   const auto xs = axisSamples(dims[0], spacing[0], ni, v.spacing[0]);
   const auto ys = axisSamples(dims[1], spacing[1], nj, v.spacing[1]);
-  const auto zs = axisSamples(dims[2], spacing[2], v.dimensions[2], v.spacing[2]);
+  const auto zs = axisSamples(dims[2], spacing[2], r.dims[2], v.spacing[2]);
   Volume out = emptyLike(v);
+  out.origin = v.physicalPoint(r.low[0], r.low[1], r.low[2]);
   out.dimensions = dims;
   out.spacing = spacing;
   out.voxels.resize(out.voxelCount());
-  const size_t slice_in = size_t(ni) * nj, slice_out = size_t(dims[0]) * dims[1];
+  const size_t slice_out = size_t(dims[0]) * dims[1];
   const bool same_plane = dims[0] == ni && dims[1] == nj && spacing[0] == v.spacing[0] && spacing[1] == v.spacing[1];
-  const int threads = std::clamp(int(std::thread::hardware_concurrency()), 1, std::max(1, dims[2]));
-  auto work = [&](int t) {
-    std::vector<float> blend(slice_in);
-    for (int k = t; k < dims[2]; k += threads) {
-      const AxisSample& z = zs[size_t(k)];
-      const int16_t* a = v.voxels.data() + size_t(z.i0) * slice_in;
-      const int16_t* b = v.voxels.data() + size_t(z.i1) * slice_in;
-      for (size_t n = 0; n < slice_in; ++n) blend[n] = float(a[n]) + z.w * float(b[n] - a[n]);
+  const bool same_grid = same_plane && dims[2] == r.dims[2] && spacing[2] == v.spacing[2];
+  // Rows of a blended slice that in-plane interpolation reads (all of them unless
+  // the grid coarsens in plane).
+  std::vector<uint8_t> row_used(size_t(nj), 0);
+  for (const AxisSample& y : ys) row_used[size_t(y.i0)] = row_used[size_t(y.i1)] = 1;
+  forEachChunk(dims[2], 2, volumeThreads(), [&](int k0, int k1) {
+    std::vector<int16_t> scratch_a(static_cast<size_t>(ni)), scratch_b(static_cast<size_t>(ni));
+    std::vector<float> blend(same_plane ? 0 : size_t(ni) * nj);
+    for (int k = k0; k < k1; ++k) {
+      const AxisSample& z = same_grid ? AxisSample{k, k, 0.0f} : zs[size_t(k)];
       int16_t* o = out.voxels.data() + size_t(k) * slice_out;
-      if (same_plane) {  // only the slice spacing changes (the usual isotropic case)
-        for (size_t n = 0; n < slice_in; ++n) o[n] = int16_t(std::clamp(std::lround(blend[n]), -32768L, 32767L));
-        continue;
+      for (int j = 0; j < nj; ++j) {
+        if (!same_plane && !row_used[size_t(j)]) continue;
+        const int16_t* a = regionRow(v, r, j, z.i0, scratch_a.data());
+        if (same_plane && z.w == 0) {  // an output slice on an input slice (or no resampling)
+          std::copy(a, a + ni, o + size_t(j) * ni);
+          continue;
+        }
+        const int16_t* b = regionRow(v, r, j, z.i1, scratch_b.data());
+        if (same_plane) {  // only the slice spacing changes (the usual isotropic case)
+          int16_t* orow = o + size_t(j) * ni;
+          for (int i = 0; i < ni; ++i) orow[i] = roundToInt16(float(a[i]) + z.w * float(b[i] - a[i]));
+        } else {
+          float* brow = blend.data() + size_t(j) * ni;
+          for (int i = 0; i < ni; ++i) brow[i] = float(a[i]) + z.w * float(b[i] - a[i]);
+        }
       }
+      if (same_plane) continue;
       for (int j = 0; j < dims[1]; ++j) {
         const AxisSample& y = ys[size_t(j)];
         const float* r0 = blend.data() + size_t(y.i0) * ni;
         const float* r1 = blend.data() + size_t(y.i1) * ni;
+        int16_t* orow = o + size_t(j) * dims[0];
         for (int i = 0; i < dims[0]; ++i) {
           const AxisSample& x = xs[size_t(i)];
           const float top = r0[x.i0] + x.w * (r0[x.i1] - r0[x.i0]);
           const float bottom = r1[x.i0] + x.w * (r1[x.i1] - r1[x.i0]);
-          const float value = top + y.w * (bottom - top);
-          o[size_t(j) * dims[0] + i] = int16_t(std::clamp(std::lround(value), -32768L, 32767L));
+          orow[i] = roundToInt16(top + y.w * (bottom - top));
         }
       }
     }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
-  work(0);
-  for (auto& th : pool) th.join();
+  });
   return out;
+}
+
+// Clamps every voxel to [lo, hi] in place on all cores; returns how many changed.
+// Most rows are within range: they are only read (their minimum and maximum).
+size_t clampVoxels(Volume& v, int16_t lo, int16_t hi) {
+  const int row = v.dimensions[0], rows = v.dimensions[1] * v.dimensions[2];
+  std::atomic<size_t> changed{0};
+  forEachChunk(rows, 256, volumeThreads(), [&, lo, hi](int r0, int r1) {
+    size_t mine = 0;
+    for (int r = r0; r < r1; ++r) {
+      int16_t* x = v.voxels.data() + size_t(r) * size_t(row);
+      int16_t low = x[0], high = x[0];
+      for (int i = 0; i < row; ++i) {
+        low = x[i] < low ? x[i] : low;
+        high = x[i] > high ? x[i] : high;
+      }
+      if (low >= lo && high <= hi) continue;
+      int out_of_range = 0;
+      for (int i = 0; i < row; ++i) out_of_range += int(x[i] < lo) + int(x[i] > hi);
+      for (int i = 0; i < row; ++i) {
+        int16_t c = x[i];
+        c = c < lo ? lo : c;
+        x[i] = c > hi ? hi : c;
+      }
+      mine += size_t(out_of_range);
+    }
+    changed += mine;
+  });
+  return changed;
 }
 
 // 3x3x3 median, edges replicated: what ITK's MedianImageFilter (radius 1, zero
@@ -197,121 +278,6 @@ Volume median3x3x3(const Volume& v) {
   return out;
 }
 
-// Body mask: largest 6-connected component above the threshold, holes filled slice by slice.
-// Crops to its bounding box (+margin) and sets everything outside it to air.
-bool cropBody(Volume& v, double threshold, std::vector<std::string>& notes) {
-  const int nx = v.dimensions[0], ny = v.dimensions[1], nz = v.dimensions[2];
-  const size_t plane = size_t(nx) * ny, n = plane * nz;
-  // 0: background, 1: above threshold, 2: visited, 3: body, 4: outside
-  std::vector<uint8_t> m(n);
-  for (size_t i = 0; i < n; ++i) m[i] = v.voxels[i] > threshold ? 1 : 0;
-
-  // Scan-line flood fill: marks whole runs along x, queues one seed per run of the
-  // neighbouring rows (y +-1, z +-1). Returns the number of voxels changed.
-  struct Seed {
-    int x, y, z;
-  };
-  std::vector<Seed> stack;
-  auto flood = [&](size_t seed, uint8_t from, uint8_t to, bool three_d) {
-    size_t count = 0;
-    stack.clear();
-    stack.push_back({int(seed % nx), int((seed / nx) % ny), int(seed / plane)});
-    while (!stack.empty()) {
-      const Seed sd = stack.back();
-      stack.pop_back();
-      uint8_t* row = m.data() + plane * sd.z + size_t(sd.y) * nx;
-      if (row[sd.x] != from) continue;
-      int l = sd.x, r = sd.x;
-      while (l > 0 && row[l - 1] == from) --l;
-      while (r + 1 < nx && row[r + 1] == from) ++r;
-      std::fill(row + l, row + r + 1, to);
-      count += size_t(r - l + 1);
-      auto scan = [&](int y, int z) {
-        if (y < 0 || y >= ny || z < 0 || z >= nz) return;
-        const uint8_t* nrow = m.data() + plane * z + size_t(y) * nx;
-        bool in_run = false;
-        for (int x = l; x <= r; ++x) {
-          if (nrow[x] == from) {
-            if (!in_run) stack.push_back({x, y, z});
-            in_run = true;
-          } else {
-            in_run = false;
-          }
-        }
-      };
-      scan(sd.y - 1, sd.z);
-      scan(sd.y + 1, sd.z);
-      if (three_d) {
-        scan(sd.y, sd.z - 1);
-        scan(sd.y, sd.z + 1);
-      }
-    }
-    return count;
-  };
-  size_t best = 0, best_seed = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (m[i] != 1) continue;
-    const size_t c = flood(i, 1, 2, true);
-    if (c > best) best = c, best_seed = i;
-  }
-  if (best < n / 1000 || best == 0) {
-    notes.push_back("crop to body skipped: no body found above the threshold");
-    return false;
-  }
-  flood(best_seed, 2, 3, true);
-
-  // Per slice: everything reachable from the border without crossing the body is outside.
-  for (auto& x : m) x = x == 3 ? 3 : 0;
-  for (int z = 0; z < nz; ++z) {
-    const size_t base = plane * z;
-    for (int x = 0; x < nx; ++x) {
-      if (m[base + x] == 0) flood(base + x, 0, 4, false);
-      if (m[base + size_t(ny - 1) * nx + x] == 0) flood(base + size_t(ny - 1) * nx + x, 0, 4, false);
-    }
-    for (int y = 0; y < ny; ++y) {
-      if (m[base + size_t(y) * nx] == 0) flood(base + size_t(y) * nx, 0, 4, false);
-      if (m[base + size_t(y) * nx + nx - 1] == 0) flood(base + size_t(y) * nx + nx - 1, 0, 4, false);
-    }
-  }
-  int x0 = nx, x1 = -1, y0 = ny, y1 = -1, z0 = nz, z1 = -1;
-  for (int z = 0; z < nz; ++z)
-    for (int y = 0; y < ny; ++y) {
-      const uint8_t* row = m.data() + plane * z + size_t(y) * nx;
-      int first = -1, last = -1;
-      for (int x = 0; x < nx; ++x)
-        if (row[x] != 4) {
-          if (first < 0) first = x;
-          last = x;
-        }
-      if (first < 0) continue;
-      x0 = std::min(x0, first), x1 = std::max(x1, last);
-      y0 = std::min(y0, y), y1 = std::max(y1, y);
-      z0 = std::min(z0, z), z1 = std::max(z1, z);
-    }
-  if (x1 < 0) return false;
-  const int margin = 2;
-  x0 = std::max(0, x0 - margin), y0 = std::max(0, y0 - margin), z0 = std::max(0, z0 - margin);
-  x1 = std::min(nx - 1, x1 + margin), y1 = std::min(ny - 1, y1 + margin), z1 = std::min(nz - 1, z1 + margin);
-  const int cx = x1 - x0 + 1, cy = y1 - y0 + 1, cz = z1 - z0 + 1;
-  const int16_t air = int16_t(airValue(v));
-  // Compact in place: the cropped box never writes ahead of what it reads.
-  size_t w = 0;
-  for (int z = z0; z <= z1; ++z)
-    for (int y = y0; y <= y1; ++y)
-      for (int x = x0; x <= x1; ++x) {
-        const size_t i = plane * z + size_t(y) * nx + x;
-        v.voxels[w++] = m[i] == 4 ? air : v.voxels[i];
-      }
-  std::vector<uint8_t>().swap(m);
-  v.voxels.resize(w);
-  v.voxels.shrink_to_fit();
-  const auto shifted = v.physicalPoint(x0, y0, z0);
-  v.origin = shifted;
-  v.dimensions = {cx, cy, cz};
-  notes.push_back(fmt("cropped to body %.0fx%.0fx", cx, cy) + std::to_string(cz));
-  return true;
-}
-
 }  // namespace
 
 PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
@@ -328,23 +294,41 @@ PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
     const auto t0 = std::chrono::steady_clock::now();
     const int16_t lo = int16_t(std::max(-32768, options.clamp->first));
     const int16_t hi = int16_t(std::min(32767, options.clamp->second));
-    size_t changed = 0;
-    for (auto& x : v.voxels) {
-      if (x < lo) x = lo, ++changed;
-      else if (x > hi) x = hi, ++changed;
-    }
+    const size_t changed = clampVoxels(v, lo, hi);
     result.timings.push_back({"clamp", msSince(t0)});
     result.notes.push_back("clamped " + std::to_string(changed) + " voxels to [" + std::to_string(lo) + ", " +
                            std::to_string(hi) + "]");
   }
 
+  // Cropping finds the body's box and mask here; the voxels are copied out of the
+  // box together with the resampling below, in one pass.
+  Region region;
+  region.dims = v.dimensions;
+  region.air = int16_t(airValue(v));
+  std::optional<BodyMask> body;
+  double crop_ms = 0;
   if (options.crop_body) {
     const auto t0 = std::chrono::steady_clock::now();
-    if (v.modality == "CT")
-      cropBody(v, options.body_threshold, result.notes);
-    else
+    if (v.modality == "CT") {
+      std::string why_not;
+      const int above = int(std::clamp(std::floor(options.body_threshold), -40000.0, 40000.0));
+      body = findBody(v, above, std::max<size_t>(1, v.voxelCount() / 1000), volumeThreads(), why_not);
+      if (body) {
+        const int margin = 2;
+        for (int a = 0; a < 3; ++a) {
+          region.low[a] = std::max(0, body->low[a] - margin);
+          region.dims[a] = std::min(v.dimensions[a] - 1, body->high[a] + margin) - region.low[a] + 1;
+        }
+        region.body = &*body;
+        result.notes.push_back(fmt("cropped to body %.0fx%.0fx", region.dims[0], region.dims[1]) +
+                               std::to_string(region.dims[2]));
+      } else {
+        result.notes.push_back(why_not);
+      }
+    } else {
       result.notes.push_back("crop to body skipped: only for CT");
-    result.timings.push_back({"crop_body", msSince(t0)});
+    }
+    crop_ms = msSince(t0);
   }
 
   // Target spacing: isotropic at the finest in-plane spacing (or given), grown to fit max_voxels.
@@ -356,7 +340,7 @@ PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
   auto countFor = [&](const std::array<double, 3>& sp, std::array<int, 3>& dims) {
     double total = 1;
     for (int i = 0; i < 3; ++i) {
-      dims[i] = std::max(1, int(std::floor((v.dimensions[i] - 1) * v.spacing[i] / sp[i] + 1e-6)) + 1);
+      dims[i] = std::max(1, int(std::floor((region.dims[i] - 1) * v.spacing[i] / sp[i] + 1e-6)) + 1);
       total *= dims[i];
     }
     return total;
@@ -368,15 +352,22 @@ PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
     for (auto& s : target) s *= f;
     count = countFor(target, dims);
   }
-  const bool need_resample = dims != v.dimensions || std::abs(target[0] - v.spacing[0]) > 1e-6 ||
+  const bool need_resample = dims != region.dims || std::abs(target[0] - v.spacing[0]) > 1e-6 ||
                              std::abs(target[1] - v.spacing[1]) > 1e-6 || std::abs(target[2] - v.spacing[2]) > 1e-6;
   if (need_resample) {
+    if (options.crop_body) result.timings.push_back({"crop_body", crop_ms});
     const auto t0 = std::chrono::steady_clock::now();
-    v = resampleSpacing(v, target, dims);
+    v = reshape(v, region, target, dims);
+    body.reset();
     result.timings.push_back({"resample", msSince(t0)});
     result.notes.push_back(fmt("resampled to %.3gx%.3gx%.3g mm", target[0], target[1], target[2]) + " (" +
                            std::to_string(dims[0]) + "x" + std::to_string(dims[1]) + "x" + std::to_string(dims[2]) +
                            ")");
+  } else if (options.crop_body) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (body) v = reshape(v, region, v.spacing, region.dims);  // the crop alone
+    body.reset();
+    result.timings.push_back({"crop_body", crop_ms + msSince(t0)});
   }
 
   if (options.smoothing != Smoothing::None) {
