@@ -68,7 +68,7 @@ class RetrieveScuTest : public ::testing::Test {
   }
 
   static Destination pacs() {
-    return {"orthanc", orthanc_->aet(), "127.0.0.1", static_cast<uint16_t>(orthanc_->dicomPort()), {}};
+    return {"orthanc", DestinationType::Dimse, orthanc_->aet(), "127.0.0.1", static_cast<uint16_t>(orthanc_->dicomPort()), {}};
   }
 
   static inline TempDir* dir_ = nullptr;
@@ -176,7 +176,7 @@ TEST_F(RetrieveScuTest, MoveToAnAeTitleThePeerDoesNotKnowFails) {
 }
 
 TEST_F(RetrieveScuTest, UnreachablePeerThrowsANetworkErrorNamingIt) {
-  const Destination nowhere{"nowhere", "NOWHERE", "127.0.0.1", static_cast<uint16_t>(freePort()), {}};
+  const Destination nowhere{"nowhere", DestinationType::Dimse, "NOWHERE", "127.0.0.1", static_cast<uint16_t>(freePort()), {}};
   try {
     scu_.findSeries(nowhere, study_uid_);
     FAIL() << "no error for an unreachable peer";

@@ -158,7 +158,7 @@ TEST(ScuConnect, EachAssociationWaitsForItsOwnConnectTimeoutOnly) {
   StorescpProcess storescp(dir.path(), "RECEIVER");
   StalledPort stalled;
   ASSERT_TRUE(stalled.full()) << "could not fill the accept queue of a loopback port";
-  const Destination slow{"slow", "RECEIVER", "127.0.0.1", static_cast<uint16_t>(stalled.port()), {}};
+  const Destination slow{"slow", DestinationType::Dimse, "RECEIVER", "127.0.0.1", static_cast<uint16_t>(stalled.port()), {}};
 
   auto patient = std::async(std::launch::async, [&] { return StoreScu(withConnectTimeout(60)).echo(slow); });
   const auto started = std::chrono::steady_clock::now();

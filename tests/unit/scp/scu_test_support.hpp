@@ -107,7 +107,7 @@ class StorescpProcess {
   std::filesystem::path received() const { return dir_ / "received"; }
   std::filesystem::path log() const { return dir_ / "storescp.log"; }
   int port() const { return port_; }
-  Destination destination() const { return {"storescp", aet_, "127.0.0.1", static_cast<uint16_t>(port_), {}}; }
+  Destination destination() const { return {"storescp", DestinationType::Dimse, aet_, "127.0.0.1", static_cast<uint16_t>(port_), {}}; }
 
  private:
   std::filesystem::path dir_;

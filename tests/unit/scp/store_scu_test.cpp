@@ -75,7 +75,7 @@ TEST_F(StoreScuTest, CompressedFileIsDecodedWhenDestinationTakesOnlyUncompressed
 
 TEST_F(StoreScuTest, UnreachableDestinationIsReportedQuicklyWithoutSendingAnything) {
   const int closed_port = freePort();  // nothing listens there
-  const Destination nowhere{"nowhere", "NOWHERE", "127.0.0.1", static_cast<uint16_t>(closed_port), {}};
+  const Destination nowhere{"nowhere", DestinationType::Dimse, "NOWHERE", "127.0.0.1", static_cast<uint16_t>(closed_port), {}};
   const auto files = dicomFilesIn(chest_ / "implicit_le");
 
   const auto started = std::chrono::steady_clock::now();
@@ -202,7 +202,7 @@ TEST_F(StoreScuTest, EchoSucceedsAgainstALivePeerAndFailsClearlyOtherwise) {
   const EchoResult live = scu_.echo(storescp.destination());
   EXPECT_TRUE(live.ok) << live.error;
 
-  const Destination nowhere{"nowhere", "NOWHERE", "127.0.0.1", static_cast<uint16_t>(freePort()), {}};
+  const Destination nowhere{"nowhere", DestinationType::Dimse, "NOWHERE", "127.0.0.1", static_cast<uint16_t>(freePort()), {}};
   const EchoResult dead = scu_.echo(nowhere);
   EXPECT_FALSE(dead.ok);
   EXPECT_EQ(dead.association, AssociationFailure::Unreachable);
