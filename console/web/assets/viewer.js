@@ -1,9 +1,11 @@
-// Viewer of a study's results: the spin as an animation (play/pause, drag to turn,
+// Viewer of a study's results: the interactive 3D view with its MPR panes
+// (interactive3d.js), the spin as an animation (play/pause, drag to turn,
 // frame slider), the key views, the surface model in 3D (three.js from the node
 // itself, STLLoader + OrbitControls) and download links. Without results yet it
 // shows the render's progress and switches to the results once they exist. Images,
 // the model and downloads are read with the console token (or the session of a launch
 // link), like the API.
+import { interactiveView } from './interactive3d.js';
 import { el, replace, api, authFetch, fileUrl, image, downloadLink, nav, badge, fmtDate, fmtBytes, personName, pathParam, progressBar, ApiError } from './common.js';
 
 nav('');
@@ -129,6 +131,7 @@ function showSeries(series) {
   const canvas = el('canvas', { id: 'model', width: 512, height: 512 });
   const modelNote = el('p', { class: 'muted', text: series.mesh ? 'Drag to rotate, wheel to zoom, right-drag to pan.' : 'No surface model for this series.' });
   const right = el('section', { class: 'card' }, el('h2', { text: '3D model' }), series.mesh ? canvas : null, modelNote);
+  blocks.push(interactiveView(series, series.images.map((i) => i.preset)));
   blocks.push(el('div', { class: 'viewer' }, left, right));
   for (const v of withViews)
     blocks.push(el('section', { class: 'card' }, el('h2', { text: `Key views (${v.preset})` }),
