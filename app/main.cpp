@@ -39,6 +39,7 @@ std::vector<std::string> workerCommand(const std::string& config_path, const std
 int runServe(const std::string& config_path, const std::vector<std::string>& overrides) {
   Config config = loadConfig(config_path, overrides);
   initLogging(config.log);
+  for (const auto& warning : config.warnings) moduleLogger("app")->warn("configuration: {}", warning);
   // Decoders let the sender fall back to an uncompressed transfer syntax for a
   // destination that does not accept the compressed one (JPEG 2000 is not in DCMTK).
   DcmRLEDecoderRegistration::registerCodecs();
@@ -215,6 +216,7 @@ int main(int argc, char** argv) {
       if (!check_path.empty()) {
         Config config = loadConfig(check_path, overrides);
         std::cout << renderConfig(config);
+        for (const auto& warning : config.warnings) std::cerr << "warning: " << warning << "\n";
         std::cerr << check_path << ": OK\n";
         return 0;
       }

@@ -1,7 +1,5 @@
 #include "node.hpp"
 
-#include <pthread.h>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -9,13 +7,16 @@
 #include "node_actions.hpp"
 #include "storage_sink.hpp"
 #include "volnode/console/console_server.hpp"
-#include "volnode/core/clock.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/files.hpp"
 #include "volnode/core/logging.hpp"
 #include "volnode/workflow/completion.hpp"
+#include "volnode/workflow/destination_echo.hpp"
+#include "volnode/workflow/on_demand.hpp"
 #include "volnode/render/display.hpp"
 #include "volnode/render/presets.hpp"
+#include "volnode/workflow/retention_loop.hpp"
+#include "volnode/workflow/retrieval_worker.hpp"
 #include "volnode/workflow/route_requests.hpp"
 #include "volnode/workflow/send_workers.hpp"
 #include "volnode/workflow/startup_repair.hpp"
@@ -102,11 +103,14 @@ struct Node::Impl {
   std::unique_ptr<CompletionLoop> completion;
   std::unique_ptr<WorkerSupervisor> workers;  // worker processes: route and render jobs
   std::unique_ptr<SendWorkers> senders;
+  std::unique_ptr<RetrieveClient> retrieve_client;
+  std::unique_ptr<RetrievalWorkers> retrievals;  // retrieve jobs: C-MOVE from a peer, in this process
+  std::unique_ptr<OnDemandRenders> on_demand;
+  std::unique_ptr<DestinationEcho> echo;
   std::unique_ptr<LiveNodeActions> actions;
   std::unique_ptr<PooledViewer> viewer;  // viewer worker processes: the interactive view
   std::unique_ptr<RetentionPolicy> retention;
-  Waker retention_waker;
-  std::thread retention_thread;
+  std::unique_ptr<RetentionLoop> retention_loop;
   std::shared_ptr<DisplayServer> display;  // the X display renders use (a private Xvfb when DISPLAY is unset)
   std::string display_error;
 
@@ -202,29 +206,30 @@ void Node::start() {
   impl_->workers = std::make_unique<WorkerSupervisor>(pool, *impl_->jobs, [this] { impl_->senders->poke(); });
   impl_->completion = std::make_unique<CompletionLoop>(c.completion.tick_s, *impl_->monitor, *impl_->routes,
                                                        *impl_->jobs, [this] { impl_->workers->wake(); });
-  impl_->actions = std::make_unique<LiveNodeActions>(c, *impl_->index, *impl_->jobs, *impl_->routes, [this] {
+  impl_->retrieve_client = dicomRetrieveClient(c.dicom.aet);
+  impl_->retrievals = std::make_unique<RetrievalWorkers>(RetrievalSettings{c.destinations, c.dicom.aet},
+                                                         *impl_->jobs, *impl_->routes, *impl_->retrieve_client);
+  impl_->on_demand = std::make_unique<OnDemandRenders>(
+      c.destinations, *impl_->index, *impl_->jobs, *impl_->routes, *impl_->retrieve_client,
+      [this] { impl_->workers->wake(); }, [this] { impl_->retrievals->poke(); });
+  impl_->echo = std::make_unique<DestinationEcho>(c.destinations, c.dicom.aet);
+  impl_->actions = std::make_unique<LiveNodeActions>(*impl_->on_demand, *impl_->echo, [this] {
     impl_->workers->wake();
     impl_->senders->poke();
+    impl_->retrievals->poke();
   });
   impl_->workers->start();
   impl_->senders->start();
   impl_->completion->start();
+  impl_->echo->start();
   impl_->retention =
       std::make_unique<RetentionPolicy>(c.retention, *impl_->index, *impl_->jobs, *impl_->files, dir / "results");
-  if (impl_->retention->enabled())
-    impl_->retention_thread = std::thread([this, every = c.retention.check_every_s] {
-      pthread_setname_np(pthread_self(), "retention");
-      do {
-        try {
-          impl_->retention->sweep(isoUtcNow());
-        } catch (const std::exception& e) {
-          moduleLogger("storage")->error("retention: {}", e.what());
-        }
-      } while (impl_->retention_waker.wait(every));
-    });
+  impl_->retention_loop = std::make_unique<RetentionLoop>(*impl_->retention, c.retention.check_every_s);
+  impl_->retention_loop->start();
 
   impl_->scp = std::make_unique<StoreScp>(c.dicom, *impl_->sink);
   impl_->scp->start();
+  impl_->retrievals->start();  // after the listener: a resumed C-MOVE sends to it at once
   ConsoleContext console{c.console, *impl_->index, *impl_->jobs, [this] { return impl_->health(); }};
   console.results_root = dir / "results";
   console.actions = impl_->actions.get();
@@ -251,8 +256,9 @@ void Node::stop() {
   if (impl_->completion) impl_->completion->stop();
   if (impl_->workers) impl_->workers->stop();
   if (impl_->senders) impl_->senders->stop();
-  impl_->retention_waker.stop();
-  if (impl_->retention_thread.joinable()) impl_->retention_thread.join();
+  if (impl_->retrievals) impl_->retrievals->stop();
+  if (impl_->echo) impl_->echo->stop();
+  if (impl_->retention_loop) impl_->retention_loop->stop();
   impl_->display.reset();  // the private Xvfb stops with its last user
 }
 

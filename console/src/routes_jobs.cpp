@@ -21,7 +21,7 @@ std::set<std::string> namesOf(std::initializer_list<Value> values) {
 
 const std::set<std::string> kJobStates = namesOf({JobState::Queued, JobState::Running, JobState::Succeeded,
                                                   JobState::Failed, JobState::Retry, JobState::Canceled});
-const std::set<std::string> kJobKinds = namesOf({JobKind::Route, JobKind::Render, JobKind::Send});
+const std::set<std::string> kJobKinds = namesOf({JobKind::Route, JobKind::Render, JobKind::Send, JobKind::Retrieve});
 
 // POST /api/jobs/<id>/(retry|cancel)
 void operatorAction(RouteContext& routes, const httplib::Request& req, httplib::Response& res) {

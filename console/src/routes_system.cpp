@@ -71,9 +71,9 @@ nlohmann::json healthJson(const ConsoleContext& node) {
   return body;
 }
 
-nlohmann::json errorsJson(ActivityQueries& activity, int limit) {
+nlohmann::json listJson(const std::vector<RecentError>& list) {
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& e : activity.recentErrors(limit)) out.push_back(toJson(e));
+  for (const auto& e : list) out.push_back(toJson(e));
   return out;
 }
 
@@ -105,12 +105,17 @@ void addSystemRoutes(httplib::Server& server, RouteContext& routes) {
   server.Get("/api/dashboard", [&node, &routes, throughput](const httplib::Request&, httplib::Response& res) {
     answerJson(res, {{"health", healthJson(node)},
                      {"jobs", jobCountsJson(node.jobs.countsByState())},
-                     {"errors", errorsJson(routes.activity, 10)},
+                     {"errors", listJson(routes.activity.recentErrors(10))},
+                     {"refusals", listJson(routes.activity.recentRefusals(10))},
                      {"throughput", throughput->lastHour()}});
   });
 
   server.Get("/api/errors", [&routes](const httplib::Request& req, httplib::Response& res) {
-    answerJson(res, {{"errors", errorsJson(routes.activity, intParam(req, "limit", 20, 1, 500))}});
+    answerJson(res, {{"errors", listJson(routes.activity.recentErrors(intParam(req, "limit", 20, 1, 500)))}});
+  });
+
+  server.Get("/api/refusals", [&routes](const httplib::Request& req, httplib::Response& res) {
+    answerJson(res, {{"refusals", listJson(routes.activity.recentRefusals(intParam(req, "limit", 20, 1, 500)))}});
   });
 
   server.Get("/api/throughput", [throughput](const httplib::Request&, httplib::Response& res) {

@@ -21,10 +21,16 @@ const char* const kDefaultConfig =
 #include "default_config.inc"
     ;
 
+// Keys that were renamed: old name -> current name. The old one still works, with a warning.
+const std::map<std::string, std::string> kRenamedKeys = {
+    {"dicom.tls_verify_peers", "dicom.tls_verify_peer"},
+};
+
 // Where a value came from, for messages: "etc/volnode.toml:12" or "--set dicom.port".
 struct Origin {
   std::string source;
   std::set<std::string> overridden;
+  std::vector<std::string> renamed_overrides;  // warnings for --set of an old key name
 
   std::string of(const toml::node& node, const std::string& key) const {
     if (overridden.count(key)) return "--set " + key;
@@ -231,7 +237,7 @@ std::map<std::string, Field> sectionFields(Config& c) {
       {"dicom.tls_key", {stringField(c.dicom.tls_key)}},
       {"dicom.tls_ca", {stringField(c.dicom.tls_ca)}},
       {"dicom.tls_crl", {stringField(c.dicom.tls_crl)}},
-      {"dicom.tls_verify_peers", {enumField(c.dicom.tls_verify_peers, {"require", "check", "ignore"})}},
+      {"dicom.tls_verify_peer", {enumField(c.dicom.tls_verify_peer, {"require", "check", "ignore"})}},
       {"storage.dir", {stringField(c.storage.dir)}},
       {"storage.min_free_mb", {integerField(c.storage.min_free_mb, 0, std::numeric_limits<int64_t>::max())}},
       {"storage.fsync", {boolField(c.storage.fsync)}},
@@ -279,6 +285,18 @@ std::map<std::string, Field> sectionFields(Config& c) {
   };
 }
 
+// A destination's tls_verify_peer: "check" (verify only a certificate that is sent)
+// means something only to the listener, since a server always sends one.
+Setter peerVerifyField(std::string& target) {
+  Setter allowed = enumField(target, {"require", "ignore"});
+  return [allowed](const toml::node& node, const std::string& key, const Origin& origin) {
+    if (node.value<std::string>() == "check")
+      fail(origin.of(node, key), key + " = \"check\" is not allowed; use one of: require, ignore (\"check\" is for "
+                                     "dicom.tls_verify_peer: a caller may send no certificate, a server always sends one)");
+    allowed(node, key, origin);
+  };
+}
+
 std::map<std::string, Field> destinationFields(Destination& d) {
   return {
       {"aet", {stringField(d.aet)}},
@@ -290,7 +308,7 @@ std::map<std::string, Field> destinationFields(Destination& d) {
       {"tls_key", {stringField(d.tls_key)}},
       {"tls_ca", {stringField(d.tls_ca)}},
       {"tls_crl", {stringField(d.tls_crl)}},
-      {"tls_verify_peer", {enumField(d.tls_verify_peer, {"require", "ignore"})}},
+      {"tls_verify_peer", {peerVerifyField(d.tls_verify_peer)}},
       {"tls_verify_host", {boolField(d.tls_verify_host)}},
   };
 }
@@ -362,6 +380,16 @@ void bindTable(const toml::table& root, Config& config, const Origin& origin) {
                "destinations");
     for (const auto& [key_key, value] : *table) {
       std::string full = section + "." + std::string(key_key.str());
+      if (auto alias = kRenamedKeys.find(full); alias != kRenamedKeys.end()) {
+        const std::string& current = alias->second;
+        config.warnings.push_back(origin.of(value, full) + ": " + full + " is deprecated; call it " + current +
+                                  " (same values)");
+        if (origin.overridden.count(current)) continue;  // --set of the current name wins over the file
+        if (table->contains(current.substr(section.size() + 1)))
+          fail(origin.of(value, full), full + " is the old name of " + current + "; set only " + current);
+        fields.at(current).set(value, full, origin);
+        continue;
+      }
       auto it = fields.find(full);
       if (it == fields.end())
         fail(origin.of(value, full), "unknown key '" + full + "'; allowed in [" + section + "]: " + known);
@@ -377,6 +405,12 @@ void applyOverride(toml::table& root, const std::string& assignment, Origin& ori
     fail("--set " + assignment, "an override must look like section.key=value");
   std::string key = assignment.substr(0, eq);
   std::string text = assignment.substr(eq + 1);
+  // An old key name sets the current key, so it wins over the file as any override does.
+  if (auto alias = kRenamedKeys.find(key); alias != kRenamedKeys.end()) {
+    origin.renamed_overrides.push_back("--set " + key + ": " + key + " is deprecated; call it " + alias->second +
+                                       " (same values)");
+    key = alias->second;
+  }
   std::vector<std::string> path;
   std::stringstream parts(key);
   for (std::string part; std::getline(parts, part, '.');) {
@@ -423,6 +457,7 @@ Config parseConfig(const std::string& toml_text, const std::string& source,
   Origin origin{source, {}};
   for (const auto& assignment : overrides) applyOverride(root, assignment, origin);
   Config config;
+  config.warnings = origin.renamed_overrides;
   bindTable(root, config, origin);
   return config;
 }
@@ -463,7 +498,7 @@ std::string renderConfig(const Config& c, bool mask_secrets) {
                             {"check_called_aet", c.dicom.check_called_aet}, {"tls", c.dicom.tls},
                             {"tls_cert", c.dicom.tls_cert}, {"tls_key", c.dicom.tls_key}, {"tls_ca", c.dicom.tls_ca},
                             {"tls_crl", c.dicom.tls_crl},
-                            {"tls_verify_peers", c.dicom.tls_verify_peers}}},
+                            {"tls_verify_peer", c.dicom.tls_verify_peer}}},
       {"storage", toml::table{{"dir", c.storage.dir}, {"min_free_mb", int64_t(c.storage.min_free_mb)},
                               {"fsync", c.storage.fsync}, {"index_sync", c.storage.index_sync}}},
       {"console", toml::table{{"bind", c.console.bind}, {"port", c.console.port}, {"token", secret(c.console.token)},

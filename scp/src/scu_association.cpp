@@ -1,7 +1,5 @@
 #include "scu_association.hpp"
 
-#include <arpa/inet.h>
-
 #include <cctype>
 #include <map>
 #include <mutex>
@@ -13,44 +11,14 @@
 #include <dcmtk/dcmnet/dul.h>
 #include <dcmtk/dcmtls/tlslayer.h>
 #include <dcmtk/ofstd/ofstd.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
 #include "scu_connect.hpp"
+#include "tls_layer.hpp"
 
 namespace volnode::scu_detail {
 namespace {
-
-// Why OpenSSL refused the peer's certificate, from the verify callback of the
-// handshake running on this thread (DCMTK reports only "certificate verify failed").
-thread_local std::string t_verify_error;
-
-extern "C" int recordVerifyError(int ok, X509_STORE_CTX* store) {
-  if (!ok && t_verify_error.empty()) {
-    const int code = X509_STORE_CTX_get_error(store);
-    std::string subject;
-    if (X509* cert = X509_STORE_CTX_get_current_cert(store)) {
-      char name[256] = {0};
-      X509_NAME_oneline(X509_get_subject_name(cert), name, sizeof(name) - 1);
-      subject = name;
-    }
-    t_verify_error = X509_verify_cert_error_string(code);
-    if (!subject.empty()) t_verify_error += " (certificate " + subject + ")";
-  }
-  return ok;
-}
-
-void initOpenSslOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { DcmTLSTransportLayer::initializeOpenSSL(); });
-}
-
-bool isIpAddress(const std::string& host) {
-  unsigned char buffer[16];
-  return inet_pton(AF_INET, host.c_str(), buffer) == 1 || inet_pton(AF_INET6, host.c_str(), buffer) == 1;
-}
 
 std::string lower(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -117,45 +85,6 @@ bool outcomeChanged(const std::string& peer, const std::string& outcome) {
 }
 
 }  // namespace
-
-std::unique_ptr<DcmTLSTransportLayer> makeClientTlsLayer(const Destination& peer) {
-  const std::string key = "destinations." + peer.name + ".";
-  auto fail = [&](const std::string& what) { throw Error(Errc::InvalidConfig, "DICOM TLS to " + peer.name + ": " + what); };
-  initOpenSslOnce();
-  auto layer = std::make_unique<DcmTLSTransportLayer>(NET_REQUESTOR, nullptr, OFFalse);
-  if (!*layer) fail("cannot create the TLS context");
-  if (layer->setTLSProfile(TSP_Profile_BCP195_ND).bad()) fail("cannot select the BCP 195 profile");
-  if (layer->activateCipherSuites().bad()) fail("cannot activate the cipher suites");
-  if (peer.tls_cert.empty() != peer.tls_key.empty())
-    fail(key + "tls_cert and " + key + "tls_key go together (a client certificate and its key)");
-  if (!peer.tls_cert.empty()) {
-    if (layer->setPrivateKeyFile(peer.tls_key.c_str(), DCF_Filetype_PEM).bad())
-      fail("cannot load the private key " + peer.tls_key + " (" + key + "tls_key)");
-    if (layer->setCertificateFile(peer.tls_cert.c_str(), DCF_Filetype_PEM).bad())
-      fail("cannot load the certificate " + peer.tls_cert + " (" + key + "tls_cert)");
-    if (!layer->checkPrivateKeyMatchesCertificate())
-      fail(peer.tls_key + " does not match " + peer.tls_cert + " (" + key + "tls_key, tls_cert)");
-  }
-  const bool verify = peer.tls_verify_peer != "ignore";
-  if (verify && peer.tls_ca.empty()) fail(key + "tls_ca is needed to verify the peer's certificate");
-  if (!peer.tls_ca.empty() && layer->addTrustedCertificateFile(peer.tls_ca.c_str(), DCF_Filetype_PEM).bad())
-    fail("cannot load the trusted certificates " + peer.tls_ca + " (" + key + "tls_ca)");
-  if (!peer.tls_crl.empty() && (layer->addCertificateRevocationList(peer.tls_crl.c_str(), DCF_Filetype_PEM).bad() ||
-                                layer->setCRLverification(TCR_checkLeafCRL).bad()))
-    fail("cannot load the certificate revocation list " + peer.tls_crl + " (" + key + "tls_crl)");
-  layer->setCertificateVerification(verify ? DCV_requireCertificate : DCV_ignoreCertificate);
-  SSL_CTX* context = layer->getNativeHandle();
-  if (verify && peer.tls_verify_host) {
-    X509_VERIFY_PARAM* param = SSL_CTX_get0_param(context);
-    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    const int set = isIpAddress(peer.host) ? X509_VERIFY_PARAM_set1_ip_asc(param, peer.host.c_str())
-                                           : X509_VERIFY_PARAM_set1_host(param, peer.host.c_str(), 0);
-    if (set != 1) fail("cannot check the certificate's name against host '" + peer.host + "'");
-  }
-  // Same mode DCMTK chose; our callback only records why a certificate was refused.
-  SSL_CTX_set_verify(context, SSL_CTX_get_verify_mode(context), recordVerifyError);
-  return layer;
-}
 
 bool isTlsFailure(const OFCondition& cond) {
   if (cond.module() == OFM_dcmnet && cond.code() == DULC_TLSERROR) return true;
@@ -252,7 +181,7 @@ OpenResult ScuAssociation::open(const std::vector<ProposedContext>& contexts) {
   }
   if (peer_.tls) {
     try {
-      tls_ = makeClientTlsLayer(peer_);
+      tls_ = makeTlsLayer(destinationTlsOptions(peer_));
     } catch (const Error& e) {
       error_ = prefix + e.what();
       return OpenResult::TlsFailed;
@@ -295,10 +224,9 @@ OpenResult ScuAssociation::open(const std::vector<ProposedContext>& contexts) {
   }
   ASC_setPresentationAddresses(params_, OFStandard::getHostName().c_str(), handover_->placeholderAddress().c_str());
 
-  t_verify_error.clear();
+  takeTlsVerifyError();  // what an earlier handshake on this thread left
   cond = ASC_requestAssociation(net_, params_, &assoc_);
-  const std::string verify_error = std::move(t_verify_error);
-  t_verify_error.clear();
+  const std::string verify_error = takeTlsVerifyError();
   if (cond.bad()) {
     if (cond == DUL_ASSOCIATIONREJECTED) {
       T_ASC_RejectParameters rej;

@@ -37,12 +37,6 @@ enum class OpenResult {
   Failed,          // anything else (ACSE timeout, peer abort during negotiation)
 };
 
-// The TLS layer for associations to `peer` (peer.tls): BCP 195 non-downgrading
-// profile, our client certificate when configured, the peer's certificate checked
-// against peer.tls_ca and, with tls_verify_host, against peer.host. Throws
-// Error(InvalidConfig) naming the destination key when a file cannot be used.
-std::unique_ptr<DcmTLSTransportLayer> makeClientTlsLayer(const Destination& peer);
-
 class ScuAssociation {
  public:
   ScuAssociation(const ScuSettings& settings, const Destination& peer);

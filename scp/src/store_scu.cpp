@@ -18,6 +18,7 @@
 #include <dcmtk/ofstd/ofstd.h>
 
 #include "scu_association.hpp"
+#include "tls_layer.hpp"
 #include "volnode/core/logging.hpp"
 
 namespace volnode {
@@ -265,7 +266,7 @@ bool sendOne(ScuAssociation& assoc, const PendingFile& file, FileSendResult& res
 }  // namespace
 
 void checkTlsSettings(const Destination& destination) {
-  if (destination.tls) scu_detail::makeClientTlsLayer(destination);
+  if (destination.tls) makeTlsLayer(destinationTlsOptions(destination));
 }
 
 StoreScu::StoreScu(ScuSettings settings) : settings_(std::move(settings)) {}

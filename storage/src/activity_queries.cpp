@@ -1,6 +1,7 @@
 #include "volnode/storage/activity_queries.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <mutex>
 
 #include "sqlite.hpp"
@@ -98,6 +99,35 @@ std::vector<ThroughputMinute> ActivityQueries::throughputSince(const std::string
   return out;
 }
 
+namespace {
+
+// The `limit` series last put in `state`, newest first, with the reason.
+template <typename Connection>
+std::vector<RecentError> seriesIn(Connection& db, SeriesState state, int limit) {
+  auto s = db.prepare(
+      "SELECT se.series_uid, st.study_uid, se.state, se.state_reason, se.state_time FROM series se "
+      "JOIN studies st ON st.id = se.study_pk WHERE se.state = ? ORDER BY se.state_time DESC LIMIT ?");
+  s.bind(1, name(state)).bind(2, static_cast<int64_t>(limit));
+  std::vector<RecentError> out;
+  while (s.step()) {
+    RecentError e;
+    e.source = ErrorSource::Series;
+    e.series_uid = s.text(0);
+    e.study_uid = s.text(1);
+    e.reason = s.text(2) + ": " + s.text(3);
+    e.at = s.text(4);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<RecentError> ActivityQueries::recentRefusals(int limit) {
+  auto db = pool_->acquire();
+  return seriesIn(db, SeriesState::Refused, limit);
+}
+
 std::vector<RecentError> ActivityQueries::recentErrors(int limit) {
   auto db = pool_->acquire();
   std::vector<RecentError> out;
@@ -121,19 +151,8 @@ std::vector<RecentError> ActivityQueries::recentErrors(int limit) {
     }
   }
   {
-    auto s = db.prepare(
-        "SELECT se.series_uid, st.study_uid, se.state, se.state_reason, se.state_time FROM series se "
-        "JOIN studies st ON st.id = se.study_pk WHERE se.state IN (?, ?) ORDER BY se.state_time DESC LIMIT ?");
-    s.bind(1, name(SeriesState::Refused)).bind(2, name(SeriesState::Failed)).bind(3, static_cast<int64_t>(limit));
-    while (s.step()) {
-      RecentError e;
-      e.source = ErrorSource::Series;
-      e.series_uid = s.text(0);
-      e.study_uid = s.text(1);
-      e.reason = s.text(2) + ": " + s.text(3);
-      e.at = s.text(4);
-      out.push_back(std::move(e));
-    }
+    std::vector<RecentError> failed = seriesIn(db, SeriesState::Failed, limit);
+    std::move(failed.begin(), failed.end(), std::back_inserter(out));
   }
   {
     auto s = db.prepare(

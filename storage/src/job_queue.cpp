@@ -44,8 +44,11 @@ Job readJob(const sql::Statement& s) {
   return j;
 }
 
-// Route and render jobs work for a series; its state follows theirs.
-bool drivesSeries(const Job& job) { return job.kind != JobKind::Send && !job.series_uid.empty(); }
+// Route and render jobs work for a series; its state follows theirs. Send and
+// retrieve jobs name a series without changing it.
+bool drivesSeries(const Job& job) {
+  return (job.kind == JobKind::Route || job.kind == JobKind::Render) && !job.series_uid.empty();
+}
 
 const char* const kOutputColumns =
     "job_id, output_key, kind, preset, series_uid, sop_uid, series_number, description, sop_class_uid, file_path, "

@@ -27,10 +27,11 @@ constexpr std::array<std::pair<JobState, std::string_view>, 6> kJobStates{{
     {JobState::Canceled, "canceled"},
 }};
 
-constexpr std::array<std::pair<JobKind, std::string_view>, 3> kJobKinds{{
+constexpr std::array<std::pair<JobKind, std::string_view>, 4> kJobKinds{{
     {JobKind::Route, "route"},
     {JobKind::Render, "render"},
     {JobKind::Send, "send"},
+    {JobKind::Retrieve, "retrieve"},
 }};
 
 template <typename Enum, size_t N>

@@ -541,6 +541,61 @@ TEST(EndToEnd, FailedBackgroundRetrievalIsReportedWhereTheViewerWaits) {
   EXPECT_EQ(node.get("/api/studies/" + study_uid).status, 404);
 }
 
+// A retrieval is a job: it outlives the node. The first node (AE title OTHER,
+// which Orthanc knows at a port where nothing listens) has its C-MOVE fail and
+// stops while the job waits for its retry; the next node on the same storage,
+// now as VOLNODE, resumes the same job, receives the study, renders it and sends
+// the results back.
+TEST(EndToEnd, RetrievalPendingAtARestartIsResumedByTheNextNode) {
+  TempDir dir;
+  const int node_port = freePort();
+  OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port},
+                                           {"other", "OTHER", "127.0.0.1", freePort()}});
+  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  ASSERT_FALSE(study.empty());
+  const std::string study_uid = orthancJson(orthanc, "/studies/" + study)["MainDicomTags"]["StudyInstanceUID"];
+  auto retrieveJob = [](const NodeProcess& node) {
+    auto body = nodeJson(node, "/api/jobs");
+    if (body.is_object())
+      for (const auto& j : body["jobs"])
+        if (j.value("kind", "") == "retrieve") return j;
+    return json::object();
+  };
+
+  json waiting = json::object();
+  {
+    NodeProcess first(dir / "node", nodeSettings(freePort(), "ORTHANC", orthanc.dicomPort(),
+                                                 {std::string("console.token=") + kToken, "dicom.aet=OTHER"}));
+    auto accepted = first.post("/api/studies/" + study_uid + "/render", "", kToken);
+    ASSERT_EQ(accepted.status, 202) << accepted.body;
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (std::chrono::steady_clock::now() < deadline && waiting.value("state", "") != "retry") {
+      waiting = retrieveJob(first);
+      std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_EQ(waiting.value("state", ""), "retry") << waiting.dump() << "\n" << first.log();
+    EXPECT_EQ(waiting.value("StudyInstanceUID", ""), study_uid);
+    EXPECT_EQ(waiting.value("destination", ""), "pacs");
+    EXPECT_FALSE(waiting.value("last_error", "").empty()) << waiting.dump();
+    EXPECT_EQ(first.stop(), 0);
+  }
+
+  NodeProcess next(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
+                                              {std::string("console.token=") + kToken}));
+  auto series = waitForSeries(orthanc, study, 5, 120s);
+  ASSERT_EQ(series.size(), 5u) << next.log();
+  auto resumed = nodeJson(next, "/api/jobs/" + std::to_string(waiting.value("id", 0)));
+  EXPECT_EQ(resumed.value("kind", ""), "retrieve") << resumed.dump();
+  EXPECT_EQ(resumed.value("state", ""), "succeeded") << resumed.dump();
+  EXPECT_GE(resumed.value("attempts", 0), 2) << resumed.dump();
+  EXPECT_NE(next.log().find("retrieve job " + std::to_string(waiting.value("id", 0)) + " (study " + study_uid),
+            std::string::npos)
+      << "start-up repair names the resumed retrieval";
+  auto render = waitForJob(next, "render", finished, 30s);
+  EXPECT_EQ(render.value("state", ""), "succeeded") << render.dump();
+  EXPECT_EQ(render.value("priority", 0), 10) << "routed as the request asked, before the restart";
+}
+
 // On demand, one series: Orthanc holds two series of the chest study and volnode
 // none. Asked for one series by its UID alone, volnode finds its study (C-FIND at
 // SERIES level), moves only that series (C-MOVE at SERIES level), renders it and

@@ -1,11 +1,13 @@
 // The node receives and keeps: real `volnode serve` driven by the DCMTK tools.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
 
 #include "support/dicom_files.hpp"
 #include "support/node_process.hpp"
+#include "support/synthetic_series.hpp"
 
 using namespace volnode::test;
 using nlohmann::json;
@@ -180,6 +182,52 @@ TEST(Ingest, SameInstanceAgainIsANoOpAndDifferentContentIsKeptAsConflict) {
     EXPECT_EQ(filesUnder(storeDir(node)).size(), 2u);
     EXPECT_NE(node.log().find("conflict"), std::string::npos);
   }
+}
+
+namespace {
+
+// VmHWM of a running process, in MiB.
+double peakResidentMb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return -1;
+}
+
+}  // namespace
+
+TEST(Ingest, ALargeInstanceIsReceivedAndComparedInConstantMemory) {
+  // One Enhanced CT object of 256 frames of 512x512 (134 MB), sent twice (the second
+  // time it is compared with the first as a duplicate). The node's peak memory may grow
+  // by a small constant, not by the size of what a peer sends.
+  TempDir source;
+  SyntheticSeries series;
+  series.rows = series.cols = 512;
+  series.slices = 256;
+  series.origin = {-179, -179, -100};
+  series.row_spacing = series.col_spacing = 0.7;
+  series.value = OrientationPhantom{{0, 0, 0}, {150, 110, 90}}.function();
+  const auto file = writeSyntheticEnhancedCt(series, source / "enhanced-ct.dcm").files.at(0);
+  const double object_mb = double(std::filesystem::file_size(file)) / (1 << 20);
+
+  TempDir dir;
+  NodeProcess node(dir.path(), {noRendering(dir.path())});
+  ASSERT_EQ(run(node.scu("echoscu")).exit_code, 0);
+  const double baseline_mb = peakResidentMb(node.pid());
+  ASSERT_GT(baseline_mb, 0);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto argv = node.scu("storescu");
+    argv.push_back(file.string());
+    const auto sent = run(argv, std::chrono::seconds(120));
+    ASSERT_EQ(sent.exit_code, 0) << sent.output;
+  }
+  const auto stored = storedInstances(node);
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored.begin()->first, sopInstanceUid(file));
+  const double growth_mb = peakResidentMb(node.pid()) - baseline_mb;
+  EXPECT_LT(growth_mb, 48.0) << "receiving a " << object_mb << " MB instance raised the node's peak memory by "
+                             << growth_mb << " MB";
 }
 
 TEST(Ingest, RestartKeepsEverythingAcknowledgedEvenAfterKill9) {

@@ -27,7 +27,7 @@ TEST(DicomTls, StoreOverTlsWithClientCertificateChecking) {
   NodeProcess node(dir / "node", {noRendering(dir.path()), "dicom.tls=true",
                                   "dicom.tls_cert=" + (dir / "node.pem").string(),
                                   "dicom.tls_key=" + (dir / "node.key").string(),
-                                  "dicom.tls_ca=" + (dir / "modality.pem").string(), "dicom.tls_verify_peers=require"});
+                                  "dicom.tls_ca=" + (dir / "modality.pem").string(), "dicom.tls_verify_peer=require"});
   auto file = (sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le" / "1-01.dcm").string();
   auto tls_send = [&](const std::string& who) {
     auto argv = node.scu("storescu", {"+tls", (dir / (who + ".key")).string(), (dir / (who + ".pem")).string(),
@@ -70,7 +70,7 @@ TEST(DicomTls, RevokedClientCertificateIsRefusedWhenACrlIsConfigured) {
   const auto crl = ca.revocationList({stolen});
   NodeProcess node(dir / "node", {noRendering(dir.path()), "dicom.tls=true", "dicom.tls_cert=" + server.cert.string(),
                                   "dicom.tls_key=" + server.key.string(), "dicom.tls_ca=" + ca.cert().string(),
-                                  "dicom.tls_crl=" + crl.string(), "dicom.tls_verify_peers=require"});
+                                  "dicom.tls_crl=" + crl.string(), "dicom.tls_verify_peer=require"});
   auto file = (sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le" / "1-01.dcm").string();
   auto tls_send = [&](const TlsIdentity& who) {
     auto argv = node.scu("storescu", {"+tls", who.key.string(), who.cert.string(), "+cf", ca.cert().string()});
@@ -90,8 +90,12 @@ TEST(DicomTls, RevokedClientCertificateIsRefusedWhenACrlIsConfigured) {
                      "--set", "dicom.tls_cert=" + server.cert.string(), "--set", "dicom.tls_key=" + server.key.string(),
                      "--set", "dicom.tls_ca=" + ca.cert().string(), "--set",
                      "dicom.tls_crl=" + (dir / "no-such.crl").string(), "--set",
-                     std::string("pipeline.presets_dir=") + VOLNODE_SOURCE_DIR + "/presets"},
+                     std::string("pipeline.presets_dir=") + VOLNODE_SOURCE_DIR + "/presets",
+                     // The listener's old key name still works, with a warning in the log.
+                     "--set", "dicom.tls_verify_peers=require"},
                     std::chrono::seconds(30));
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.output.find("dicom.tls_crl"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("dicom.tls_verify_peers is deprecated; call it dicom.tls_verify_peer"), std::string::npos)
+      << result.output;
 }

@@ -64,6 +64,24 @@ RepairReport repairUnfinishedWork(Index& index, JobQueue& jobs, RouteRequests& r
       }
     }
   }
+  for (auto state : {JobState::Queued, JobState::Retry}) {
+    for (const auto& retrieve : jobs.list({state, JobKind::Retrieve, "", "", 100000})) {
+      const std::string what = retrieve.series_uid.empty() ? "study " + retrieve.study_uid
+                                                           : "series " + retrieve.series_uid;
+      if (destinations.count(retrieve.destination)) {
+        report.retrievals_resumed++;
+        report.findings.push_back(fmt::format("retrieve job {} ({} from {}, {} attempt(s) so far) resumes",
+                                              retrieve.id, what, retrieve.destination, retrieve.attempts));
+        continue;
+      }
+      std::string why = fmt::format("start-up repair: the peer '{}' it retrieves {} from is no longer configured",
+                                    retrieve.destination, what);
+      if (jobs.abandon(retrieve.id, why)) {
+        report.retrievals_failed++;
+        report.findings.push_back(fmt::format("retrieve job {}: {}", retrieve.id, why));
+      }
+    }
+  }
   for (const auto& finding : report.findings) log->warn("{}", finding);
   return report;
 }

@@ -1,4 +1,4 @@
-// Dashboard: node health, live counters, last errors, throughput of the last hour, recent studies.
+// Dashboard: node health, live counters, last errors and refusals, throughput of the last hour, recent studies.
 import { el, replace, api, poll, nav, badge, fmtTime, fmtBytes, fmtDate, personName } from './common.js';
 
 nav('Dashboard');
@@ -8,9 +8,10 @@ const counters = el('section', { class: 'card', id: 'counters' });
 const destinations = el('section', { class: 'card', id: 'destinations' });
 const chart = el('section', { class: 'card', id: 'throughput' });
 const errors = el('section', { class: 'card', id: 'errors' });
+const refusals = el('section', { class: 'card', id: 'refusals' });
 const studies = el('section', { class: 'card', id: 'recent-studies' });
 replace(page, el('h1', { text: 'Dashboard' }), el('div', { class: 'grid' }, health, counters, destinations), chart,
-  el('div', { class: 'grid' }, studies, errors));
+  el('div', { class: 'grid' }, studies, errors, refusals));
 
 function yesNo(ok, good, bad) { return el('span', {}, badge(ok ? 'ok' : 'failed'), ' ', ok ? good : bad); }
 
@@ -80,17 +81,28 @@ function renderChart(t) {
     el('p', { class: 'muted', text: `${t.instances_last_hour} instances received, ${renders} renders and ${sends} sends finished in the last hour` }));
 }
 
+// What went wrong: failed jobs and series, refused associations (in red).
 function renderErrors(list) {
   replace(errors, el('h2', { text: 'Last errors' }),
     list.length === 0 ? el('p', { class: 'muted', text: 'None.' }) :
       el('table', {}, el('tr', {}, ['When', 'What', 'Reason'].map((t) => el('th', { text: t }))),
-        list.map((e) => {
-          let what = e.what;
-          if (e.what === 'job') what = el('a', { href: `/jobs?job=${e.job_id}`, text: `${e.job_kind} job ${e.job_id}${e.destination ? ` → ${e.destination}` : ''}` });
-          else if (e.what === 'series') what = el('a', { href: `/studies/${encodeURIComponent(e.StudyInstanceUID)}`, text: 'series' });
-          else what = `association ${e.peer}`;
-          return el('tr', {}, el('td', { text: fmtTime(e.at) }), el('td', {}, what), el('td', { class: 'error', text: e.reason }));
-        })));
+        list.map((e) => el('tr', {}, el('td', { text: fmtTime(e.at) }), el('td', {}, errorSubject(e)),
+          el('td', { class: 'error', text: e.reason })))));
+}
+
+// Series a rule or check declined to render (localizers, perfusion maps...): expected, not errors.
+function renderRefusals(list) {
+  replace(refusals, el('h2', { text: 'Not rendered, by rule' }),
+    list.length === 0 ? el('p', { class: 'muted', text: 'None.' }) :
+      el('table', {}, el('tr', {}, ['When', 'What', 'Why'].map((t) => el('th', { text: t }))),
+        list.map((e) => el('tr', {}, el('td', { text: fmtTime(e.at) }), el('td', {}, errorSubject(e)),
+          el('td', { class: 'muted', text: e.reason.replace(/^refused: /, '') })))));
+}
+
+function errorSubject(e) {
+  if (e.what === 'job') return el('a', { href: `/jobs?job=${e.job_id}`, text: `${e.job_kind} job ${e.job_id}${e.destination ? ` → ${e.destination}` : ''}` });
+  if (e.what === 'series') return el('a', { href: `/studies/${encodeURIComponent(e.StudyInstanceUID)}`, text: 'series' });
+  return `association ${e.peer}`;
 }
 
 function renderStudies(list) {
@@ -112,5 +124,6 @@ poll(async () => {
   renderDestinations(d.health.destinations || []);
   renderChart(d.throughput);
   renderErrors(d.errors);
+  renderRefusals(d.refusals || []);
   renderStudies(s.studies);
 });

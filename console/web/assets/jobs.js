@@ -8,7 +8,7 @@ const select = (name, label, options) => el('label', {}, label,
   el('select', { name }, options.map((o) => { const opt = el('option', { value: o, text: o || 'any' }); if (params.get(name) === o) opt.selected = true; return opt; })));
 const form = el('form', { class: 'filters', method: 'get', action: '/jobs' },
   select('state', 'State', ['', 'queued', 'running', 'retry', 'succeeded', 'failed', 'canceled']),
-  select('kind', 'Kind', ['', 'render', 'send']),
+  select('kind', 'Kind', ['', 'route', 'render', 'send', 'retrieve']),
   el('button', { type: 'submit', text: 'Filter' }));
 const list = el('section', { class: 'card', id: 'jobs' });
 const detail = el('section', { class: 'card', id: 'job-detail', hidden: true });

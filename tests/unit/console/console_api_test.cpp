@@ -394,6 +394,18 @@ TEST_F(ConsoleApi, JobsListFilterDetailAndValidation) {
   EXPECT_EQ(get("/api/jobs/abc").status, 400);
 }
 
+// An on-demand retrieval is a job of its own kind, listed and filtered like the others.
+TEST_F(ConsoleApi, RetrieveJobsAreListedByTheirKind) {
+  start();
+  jobs->enqueue({JobKind::Send, kStudy, kSeries, "ct-bundle", "pacs"});
+  int64_t retrieve = jobs->enqueue({JobKind::Retrieve, kStudy, "", "", "pacs"});
+  auto listed = get("/api/jobs?kind=retrieve").parsed();
+  ASSERT_EQ(listed["jobs"].size(), 1u);
+  EXPECT_EQ(listed["jobs"][0]["id"], retrieve);
+  EXPECT_EQ(listed["jobs"][0]["kind"], "retrieve");
+  EXPECT_EQ(listed["jobs"][0]["destination"], "pacs");
+}
+
 TEST_F(ConsoleApi, MutationsNeedTheBearerToken) {
   start();
   int64_t id = jobs->enqueue({JobKind::Render, kStudy, kSeries, "ct-bundle"});
@@ -407,6 +419,43 @@ TEST_F(ConsoleApi, MutationsNeedTheBearerToken) {
   }
   EXPECT_EQ(jobs->get(id)->state, JobState::Queued);
   EXPECT_TRUE(actions.calls.empty());
+}
+
+// What `curl -X POST -H "Authorization: Bearer T" URL` sends: no body and no
+// Content-Length. Returns the status line's code.
+int rawPostWithoutContentLength(const std::string& host, int port, const std::string& path, const std::string& token) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(uint16_t(port));
+  ::inet_pton(AF_INET, host.c_str(), &address.sin_addr);
+  timeval timeout{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  std::string request = "POST " + path + " HTTP/1.1\r\nHost: " + host + ":" + std::to_string(port) +
+                        "\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n";
+  if (!token.empty()) request += "Authorization: Bearer " + token + "\r\n";
+  request += "Connection: close\r\n\r\n";
+  (void)::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  char reply[64] = {};
+  const ssize_t got = ::recv(fd, reply, sizeof reply - 1, 0);
+  ::close(fd);
+  if (got < 12) return -1;
+  return std::atoi(reply + 9);  // "HTTP/1.1 202 ..."
+}
+
+TEST_F(ConsoleApi, APostWithoutABodyAsCurlSendsItIsAccepted) {
+  start();
+  const std::string path = "/api/studies/" + kStudy + "/render";
+  EXPECT_EQ(rawPostWithoutContentLength(host, server->port(), path, ""), 401);
+  // Without the token nothing else is looked at, not even the UID.
+  EXPECT_EQ(rawPostWithoutContentLength(host, server->port(), "/api/studies/not-a-uid/render", ""), 401);
+  EXPECT_EQ(rawPostWithoutContentLength(host, server->port(), path, kToken), 202);
+  ASSERT_EQ(actions.calls.size(), 1u);
+  EXPECT_EQ(actions.calls[0], "study " + kStudy + " source= rule=");
 }
 
 TEST_F(ConsoleApi, MutationsAreDisabledWithoutAConfiguredToken) {
@@ -614,7 +663,7 @@ TEST_F(ConsoleApi, TimelineHasTheMilestonesOfAStudy) {
   EXPECT_EQ(get("/api/studies/9.9/timeline").status, 404);
 }
 
-TEST_F(ConsoleApi, DashboardHasCountersErrorsAndThroughput) {
+TEST_F(ConsoleApi, DashboardHasCountersErrorsRefusalsAndThroughput) {
   start();
   int64_t failed = jobs->enqueue({JobKind::Send, kStudy, kSeries, "ct-bundle", "pacs", "{}", 0, 1});
   jobs->claimNext({JobKind::Send}, "w", 60);
@@ -624,10 +673,13 @@ TEST_F(ConsoleApi, DashboardHasCountersErrorsAndThroughput) {
   EXPECT_EQ(body["jobs"]["failed"], 1);
   EXPECT_EQ(body["throughput"]["minutes"].size(), 60u);
   EXPECT_EQ(body["throughput"]["instances_last_hour"], 3);
-  ASSERT_GE(body["errors"].size(), 2u);
-  std::set<std::string> kinds;
-  for (const auto& e : body["errors"]) kinds.insert(e["what"]);
-  EXPECT_TRUE(kinds.count("job") && kinds.count("series"));
+  // The failed send is an error; the series a check declined to render is not.
+  ASSERT_EQ(body["errors"].size(), 1u);
+  EXPECT_EQ(body["errors"][0]["what"], "job");
+  ASSERT_EQ(body["refusals"].size(), 1u);
+  EXPECT_EQ(body["refusals"][0]["what"], "series");
+  EXPECT_EQ(body["refusals"][0]["reason"], "refused: not a volume: 3 single frames without geometry");
+  EXPECT_EQ(get("/api/refusals?limit=5").parsed()["refusals"], body["refusals"]);
 }
 
 TEST_F(ConsoleApi, MetricsArePrometheusText) {

@@ -159,10 +159,51 @@ TEST(Config, DestinationTlsSettingsAreParsedCheckedAndRendered) {
                 .find("tls_cert and destinations.pacs.tls_key go together"),
             std::string::npos);
   EXPECT_NE(configError(base + "tls_verify_peer = \"check\"\n").find("use one of: require, ignore"), std::string::npos);
+  EXPECT_NE(configError(base + "tls_verify_peer = \"check\"\n").find("a server always sends one"), std::string::npos);
   EXPECT_NE(configError(base + "tls_verify_peers = \"require\"\n").find("unknown key 'destinations.pacs.tls_verify_peers'"),
             std::string::npos);
   EXPECT_NE(configError(base + "tls = \"yes\"\n").find("destinations.pacs.tls must be true or false"), std::string::npos);
   EXPECT_NO_THROW(parseConfig(base + "tls = true\ntls_verify_peer = \"ignore\"\n", "t"));
+}
+
+TEST(Config, ListenerTlsVerifyPeerTakesRequireCheckOrIgnore) {
+  EXPECT_EQ(Config().dicom.tls_verify_peer, "require");
+  for (const char* mode : {"require", "check", "ignore"}) {
+    Config c = parseConfig(std::string("[dicom]\ntls_verify_peer = \"") + mode + "\"\n", "t");
+    EXPECT_EQ(c.dicom.tls_verify_peer, mode);
+    EXPECT_TRUE(c.warnings.empty());
+    EXPECT_EQ(parseConfig(renderConfig(c, false), "rendered").dicom.tls_verify_peer, mode);
+  }
+  EXPECT_NE(configError("[dicom]\ntls_verify_peer = \"maybe\"\n").find("use one of: require, check, ignore"),
+            std::string::npos);
+}
+
+// The listener's key was called dicom.tls_verify_peers; files that still say so keep working.
+TEST(Config, OldListenerKeyTlsVerifyPeersIsReadWithAWarning) {
+  Config c = parseConfig("[dicom]\ntls_verify_peers = \"check\"\n", "test.toml");
+  EXPECT_EQ(c.dicom.tls_verify_peer, "check");
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_NE(c.warnings[0].find("test.toml:2"), std::string::npos) << c.warnings[0];
+  EXPECT_NE(c.warnings[0].find("dicom.tls_verify_peers is deprecated; call it dicom.tls_verify_peer"), std::string::npos)
+      << c.warnings[0];
+  // Its values are checked as before, under the name the file uses; --set works too.
+  EXPECT_NE(configError("[dicom]\ntls_verify_peers = \"maybe\"\n").find("dicom.tls_verify_peers = \"maybe\" is not allowed"),
+            std::string::npos);
+  EXPECT_EQ(parseConfig("", "t", {"dicom.tls_verify_peers=ignore"}).dicom.tls_verify_peer, "ignore");
+  // An override wins over the file whichever name either uses (the shipped file has the new one).
+  Config overridden = parseConfig(defaultConfigText(), "embedded", {"dicom.tls_verify_peers=ignore"});
+  EXPECT_EQ(overridden.dicom.tls_verify_peer, "ignore");
+  ASSERT_EQ(overridden.warnings.size(), 1u);
+  EXPECT_NE(overridden.warnings[0].find("--set dicom.tls_verify_peers"), std::string::npos) << overridden.warnings[0];
+  EXPECT_EQ(parseConfig("[dicom]\ntls_verify_peers = \"check\"\n", "t", {"dicom.tls_verify_peer=ignore"})
+                .dicom.tls_verify_peer,
+            "ignore");
+  // Both names at once would leave one of them silently unused.
+  EXPECT_NE(configError("[dicom]\ntls_verify_peer = \"require\"\ntls_verify_peers = \"ignore\"\n")
+                .find("dicom.tls_verify_peers is the old name of dicom.tls_verify_peer; set only dicom.tls_verify_peer"),
+            std::string::npos);
+  // The effective configuration is written with the current name only.
+  EXPECT_EQ(renderConfig(c, false).find("tls_verify_peers"), std::string::npos);
 }
 
 TEST(Config, ConsoleAccessSettingsAreParsedCheckedAndRendered) {

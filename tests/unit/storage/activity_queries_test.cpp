@@ -89,11 +89,11 @@ TEST(ActivityQueries, ThroughputCountsInstancesBytesAndSucceededJobsPerMinute) {
   EXPECT_TRUE(f.activity.throughputSince("2999-01-01T00:00").empty());
 }
 
-TEST(ActivityQueries, RecentErrorsGatherFailedJobsRefusedSeriesAndRefusedAssociations) {
+TEST(ActivityQueries, RecentErrorsGatherFailedJobsFailedSeriesAndRefusedAssociations) {
   ActivityFixture f;
   f.index.addInstance(instance("1.2.3.4.1"));
   ASSERT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Complete, "all instances"));
-  ASSERT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Refused, "no rule matched"));
+  ASSERT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Failed, "pixel data could not be decoded"));
   int64_t association = f.index.beginAssociation("MODALITY", "VOLNODE", "10.0.0.7");
   f.index.endAssociation(association, 0, 0, 0, "refused: calling AE title not allowed");
   int64_t released = f.index.beginAssociation("CT1", "VOLNODE", "10.0.0.8");
@@ -117,7 +117,7 @@ TEST(ActivityQueries, RecentErrorsGatherFailedJobsRefusedSeriesAndRefusedAssocia
   const auto& series_error = by_source[ErrorSource::Series];
   EXPECT_EQ(series_error.series_uid, kSeries);
   EXPECT_EQ(series_error.study_uid, kStudy);
-  EXPECT_EQ(series_error.reason, "refused: no rule matched");
+  EXPECT_EQ(series_error.reason, "failed: pixel data could not be decoded");
   EXPECT_FALSE(series_error.job_kind);
   const auto& association_error = by_source[ErrorSource::Association];
   EXPECT_EQ(association_error.peer, "'MODALITY' at 10.0.0.7 calling 'VOLNODE'");
@@ -125,6 +125,21 @@ TEST(ActivityQueries, RecentErrorsGatherFailedJobsRefusedSeriesAndRefusedAssocia
 
   EXPECT_EQ(f.activity.recentErrors(1).size(), 1u);
   EXPECT_EQ(f.activity.recentErrors(1).front().at, errors.front().at);
+}
+
+TEST(ActivityQueries, RefusedSeriesAreKeptApartFromTheErrors) {
+  ActivityFixture f;
+  f.index.addInstance(instance("1.2.3.4.1"));
+  ASSERT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Complete, "all instances"));
+  ASSERT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Refused, "rule never-reports-and-captures"));
+  EXPECT_TRUE(f.activity.recentErrors(10).empty());
+  const auto refusals = f.activity.recentRefusals(10);
+  ASSERT_EQ(refusals.size(), 1u);
+  EXPECT_EQ(refusals[0].source, ErrorSource::Series);
+  EXPECT_EQ(refusals[0].series_uid, kSeries);
+  EXPECT_EQ(refusals[0].study_uid, kStudy);
+  EXPECT_EQ(refusals[0].reason, "refused: rule never-reports-and-captures");
+  EXPECT_TRUE(f.activity.recentRefusals(0).empty());
 }
 
 TEST(ActivityQueries, DeliveriesOfAStudyNameTheRenderThatProducedEachObject) {

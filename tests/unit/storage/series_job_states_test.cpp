@@ -63,7 +63,8 @@ TEST(States, NamesRoundTripAndUnknownNamesAreRefused) {
   for (auto s : {JobState::Queued, JobState::Running, JobState::Retry, JobState::Succeeded, JobState::Failed,
                  JobState::Canceled})
     EXPECT_EQ(parseJobState(toString(s)), s);
-  for (auto k : {JobKind::Route, JobKind::Render, JobKind::Send}) EXPECT_EQ(parseJobKind(toString(k)), k);
+  for (auto k : {JobKind::Route, JobKind::Render, JobKind::Send, JobKind::Retrieve})
+    EXPECT_EQ(parseJobKind(toString(k)), k);
   EXPECT_FALSE(parseSeriesState("rendering"));
   EXPECT_FALSE(parseJobState(""));
 }
@@ -95,6 +96,60 @@ TEST(States, TheSchemaRefusesAStateNoCodeKnows) {
       << "a running job always has a lease owner";
   sqlite3_close(db);
   EXPECT_EQ(f.state(), SeriesState::Receiving);
+}
+
+// Migration 006 admits retrieve jobs; they name a series (the one retrieved) but,
+// unlike route and render jobs, never change its state.
+TEST(States, RetrieveJobsAreStoredAndLeaveTheirSeriesAlone) {
+  Fixture f;
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((f.dir / "index.sqlite").c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, "INSERT INTO jobs(kind, state, created_at, updated_at) VALUES ('retrieve', 'canceled', 'n', 'n')",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+
+  int64_t id = f.jobs.enqueue({JobKind::Retrieve, kStudy, kSeries, "", "pacs"});
+  auto claimed = f.jobs.claimNext({JobKind::Retrieve}, "retrieval-1", 60);
+  ASSERT_TRUE(claimed);
+  ASSERT_EQ(claimed->id, id);
+  EXPECT_EQ(f.state(), SeriesState::Receiving);
+  EXPECT_TRUE(f.jobs.failPermanently(claimed->id, "retrieval-1", "pacs does not hold it"));
+  EXPECT_EQ(f.state(), SeriesState::Receiving) << f.index.series(kSeries)->state_reason;
+  EXPECT_TRUE(f.jobs.retryNow(claimed->id));
+  EXPECT_TRUE(f.jobs.cancel(claimed->id));
+  EXPECT_EQ(f.state(), SeriesState::Receiving);
+  EXPECT_EQ(f.jobs.get(id)->state, JobState::Canceled);
+}
+
+// Migration 006 rebuilds the jobs table: an index of schema 5 keeps every job,
+// with its counters, events and outputs (run here on a table of the same columns).
+TEST(States, TheRetrieveMigrationKeepsEveryJobAndWhatRefersToIt) {
+  Fixture f;
+  const int64_t render = f.runningRender("worker-1-7");
+  ASSERT_EQ(f.jobs.workerDied(render, "worker-1-7", "killed by signal 9", 5), JobState::Retry);
+  f.jobs.planOutputs(render, {{render, "vr_spin:ct-bone", "vr_spin", "ct-bone", "1.2.9", "1.2.9.1", 9001, "VR"}});
+  const auto before = f.jobs.get(render);
+  const auto events = f.jobs.events(render).size();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((f.dir / "index.sqlite").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 5", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+
+  Index reopened(f.dir / "index.sqlite");
+  EXPECT_EQ(reopened.schemaVersion(), Index::latestSchemaVersion());
+  JobQueue jobs(f.dir / "index.sqlite");
+  const auto after = jobs.get(render);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->kind, JobKind::Render);
+  EXPECT_EQ(after->state, before->state);
+  EXPECT_EQ(after->crashes, 1);
+  EXPECT_EQ(after->attempts, before->attempts);
+  EXPECT_EQ(after->last_error, before->last_error);
+  EXPECT_EQ(jobs.events(render).size(), events);
+  ASSERT_EQ(jobs.outputs(render).size(), 1u);
+  EXPECT_EQ(jobs.outputs(render)[0].sop_uid, "1.2.9.1");
+  EXPECT_EQ(jobs.list({}).size(), 2u) << "the route job and the render job";
 }
 
 TEST(States, IndexRefusesATransitionTheTableDoesNotList) {

@@ -42,7 +42,9 @@ struct DicomConfig {
   // PEM file of the CRLs of the CAs in tls_ca. Set: a peer's certificate is refused when
   // its CA's CRL lists it, and when that CA has no CRL in the file.
   std::string tls_crl;
-  std::string tls_verify_peers = "require";  // require | check (only when one is sent) | ignore
+  // What is done with a caller's certificate: require | check (only when one is sent) | ignore.
+  // Read also from the old key dicom.tls_verify_peers, with a warning.
+  std::string tls_verify_peer = "require";
 };
 
 struct StorageConfig {
@@ -156,6 +158,9 @@ struct Config {
   SendingConfig sending;
   RetentionConfig retention;
   std::map<std::string, Destination> destinations;
+  // What the file says that still works but should change (e.g. an old key name),
+  // one sentence each, for the log once logging is set up.
+  std::vector<std::string> warnings;
 };
 
 // The commented default configuration shipped as etc/volnode.toml, embedded at build time.

@@ -8,7 +8,7 @@
 // against getenv can crash), so they are set here, before any thread exists,
 // and never again. volnode changes no other DCMTK global at run time; the
 // listener's dcmExternalSocketHandle handover is serialised by its own lock and
-// read only by the listener (store_scp.cpp), and each SCU association takes
+// read only by the listener (socket_handover.cpp), and each SCU association takes
 // its connect timeout from its own settings (scu_connect.hpp), not from
 // dcmConnectionTimeout.
 

@@ -67,9 +67,12 @@ class ActivityQueries {
   // Instances received and jobs succeeded per minute since `since_iso` (UTC ISO
   // text); only minutes with activity, oldest first.
   std::vector<ThroughputMinute> throughputSince(const std::string& since_iso);
-  // Failed jobs (and jobs waiting to retry after an error), refused or failed series,
-  // refused associations: the `limit` newest of all, newest first.
+  // Failed jobs (and jobs waiting to retry after an error), failed series, refused
+  // associations: the `limit` newest of all, newest first.
   std::vector<RecentError> recentErrors(int limit);
+  // Series a rule or a check refused to render (a localizer, a perfusion map): expected,
+  // so kept apart from the errors. The `limit` newest, newest first.
+  std::vector<RecentError> recentRefusals(int limit);
   // Objects of the study's renders that destinations acknowledged, oldest first.
   std::vector<Delivery> deliveriesOfStudy(const std::string& study_uid);
   ActivityTotals totals();

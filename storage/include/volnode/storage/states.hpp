@@ -1,7 +1,7 @@
 #pragma once
 // The states of a series and of a job, the kinds of job, and the one table of
 // the series transitions the node allows. The schema holds the same names in
-// CHECK constraints (storage/sql/005_typed_states.sql), so a state that is not
+// CHECK constraints (storage/sql/005_typed_states.sql, 006_retrieve_jobs.sql), so a state that is not
 // listed here can be neither written by code nor by hand.
 //
 // A series:
@@ -24,8 +24,9 @@ namespace volnode {
 enum class SeriesState { Receiving, Complete, Queued, Processing, Done, Refused, Failed, Canceled, Indexed };
 enum class JobState { Queued, Running, Retry, Succeeded, Failed, Canceled };
 // route: decide from the series' headers whether and how to render it (worker);
-// render: build the volume and the results (worker); send: deliver results (node).
-enum class JobKind { Route, Render, Send };
+// render: build the volume and the results (worker); send: deliver results (node);
+// retrieve: C-MOVE a study or a series from a peer to this node (node).
+enum class JobKind { Route, Render, Send, Retrieve };
 
 std::string_view toString(SeriesState state) noexcept;
 std::string_view toString(JobState state) noexcept;

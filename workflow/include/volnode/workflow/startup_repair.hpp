@@ -7,7 +7,10 @@
 //   - the latest render of a series that succeeded in the last 24 hours without
 //     send jobs for the destinations its rule names: its send jobs are queued;
 //   - an active send job whose render outputs are gone from the results folder:
-//     failed with that reason (a new render of the series sends anew).
+//     failed with that reason (a new render of the series sends anew);
+//   - a retrieve job still to run (one that ran was queued again with the other
+//     jobs): resumed by the retrieval workers, or failed with the reason when
+//     the peer it retrieves from is no longer configured.
 #include <filesystem>
 #include <map>
 #include <string>
@@ -25,6 +28,8 @@ struct RepairReport {
   int series_routed_again = 0;
   int send_jobs_queued = 0;
   int send_jobs_abandoned = 0;
+  int retrievals_resumed = 0;
+  int retrievals_failed = 0;
   std::vector<std::string> findings;  // one line each, for the log and the console
   bool empty() const { return findings.empty(); }
 };
