@@ -181,6 +181,12 @@ async function refresh() {
     throw e;
   }
   replace(title, `${body.PatientID} ${personName(body.PatientName)} · ${fmtDate(body.StudyDate)} ${body.StudyDescription || ''}`);
+  if (wantedSeries && !body.series.some((s) => s.SeriesInstanceUID === wantedSeries)) {
+    status.hidden = body.active_jobs.length === 0;
+    if (!status.hidden) showProgress(body);
+    await showInteractiveAlone(wantedSeries);
+    return false;
+  }
   if (body.series.length === 0) { showProgress(body); return false; }
   status.hidden = body.active_jobs.length === 0;
   if (!status.hidden) showProgress(body);
@@ -188,14 +194,27 @@ async function refresh() {
   if (key === shownKey) return true;
   shownKey = key;
   const choose = (index) => showSeries(body.series[index]);
+  const asked = body.series.findIndex((s) => s.SeriesInstanceUID === wantedSeries);
   if (selector) { selector.parentElement.remove(); selector = null; }
   if (body.series.length > 1) {
     selector = el('select', { id: 'series-select' }, body.series.map((s, i) => el('option', { value: i, text: `${s.Modality} ${s.SeriesDescription} (job ${s.job_id})` })));
     selector.addEventListener('change', () => choose(Number(selector.value)));
     page.insertBefore(el('p', {}, 'Series: ', selector), content);
   }
-  choose(0);
+  if (selector && asked >= 0) selector.value = String(asked);
+  choose(Math.max(0, asked));
   return true;
+}
+
+// A series opened from the study page (?series=UID) that has no render results yet:
+// the interactive view alone (the viewer worker assembles it on first use).
+const wantedSeries = new URLSearchParams(window.location.search).get('series');
+let shownAlone = '';
+async function showInteractiveAlone(seriesUid) {
+  if (shownAlone === seriesUid) return;
+  shownAlone = seriesUid;
+  const s = await api(`/api/series/${encodeURIComponent(seriesUid)}`);
+  replace(content, interactiveView({ SeriesInstanceUID: seriesUid, Modality: s.Modality }, []));
 }
 
 async function loop() {
