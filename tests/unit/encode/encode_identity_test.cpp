@@ -15,7 +15,9 @@ void expectIdentityCopied(const std::filesystem::path& source, const std::filesy
     bool in_source = false, in_output = false;
     const std::string a = rawValue(source, key, &in_source), b = rawValue(output, key, &in_output);
     EXPECT_EQ(a, b) << DcmTag(key).getTagName() << " in " << output;
-    if (in_source) EXPECT_TRUE(in_output) << DcmTag(key).getTagName() << " missing in " << output;
+    if (in_source) {
+      EXPECT_TRUE(in_output) << DcmTag(key).getTagName() << " missing in " << output;
+    }
   }
 }
 
