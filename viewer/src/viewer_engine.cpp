@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <array>
 #include <list>
 
 #include <fmt/format.h>
@@ -58,8 +59,13 @@ struct ViewerEngine::Impl {
     size_t bytes = 0;
   };
   std::list<Held> held;  // most recently used first
-  std::unique_ptr<VolumeRenderer> renderer;
-  std::string renderer_series;  // the series the renderer's volume belongs to
+  // One renderer for drafts and one for full frames: each keeps the grid made for
+  // its pixel size, so alternating while dragging never rebuilds a grid.
+  struct Renderer {
+    std::unique_ptr<VolumeRenderer> renderer;
+    std::string series;  // the series its volume belongs to
+  };
+  std::array<Renderer, 2> renderers;  // [0] full, [1] draft
 
   // The latest succeeded render of the series, whose prepared volume file and
   // rule the viewer shares.
@@ -121,7 +127,8 @@ struct ViewerEngine::Impl {
       total += it->bytes;
       if (it != held.begin() && total > budget) {
         total -= it->bytes;
-        if (renderer_series == it->series_uid) dropRenderer();
+        for (auto& r : renderers)
+          if (r.series == it->series_uid) r = {};
         it = held.erase(it);
       } else {
         ++it;
@@ -130,22 +137,18 @@ struct ViewerEngine::Impl {
     return volume;
   }
 
-  void dropRenderer() {
-    renderer.reset();
-    renderer_series.clear();
-  }
-
-  VolumeRenderer& rendererFor(const std::string& series_uid, const std::shared_ptr<const Volume>& volume) {
-    if (!renderer) {
+  VolumeRenderer& rendererFor(bool draft, const std::string& series_uid, const std::shared_ptr<const Volume>& volume) {
+    Renderer& r = renderers[draft ? 1 : 0];
+    if (!r.renderer) {
       VolumeRenderer::Options options;
       options.backend = parseRenderBackend(settings.render.backend);
-      renderer = std::make_unique<VolumeRenderer>(options);
+      r.renderer = std::make_unique<VolumeRenderer>(options);
     }
-    if (renderer_series != series_uid) {
-      renderer->setVolume(volume);
-      renderer_series = series_uid;
+    if (r.series != series_uid) {
+      r.renderer->setVolume(volume);
+      r.series = series_uid;
     }
-    return *renderer;
+    return *r.renderer;
   }
 
   ViewerReply view3d(const ViewerRequest& request, const SeriesSummary& series) {
@@ -186,7 +189,7 @@ struct ViewerEngine::Impl {
                                                p.clip_plane->point[2],  p.clip_plane->normal[0],
                                                p.clip_plane->normal[1], p.clip_plane->normal[2]};
     const auto render_start = Clock::now();
-    auto rendered = rendererFor(request.series_uid, volume).renderOrbit(preset, orbit, frame);
+    auto rendered = rendererFor(p.draft, request.series_uid, volume).renderOrbit(preset, orbit, frame);
     const double render_ms = millisecondsSince(render_start);
     const auto encode_start = Clock::now();
     auto encoded = encodeFrame(rendered, p.format, p.draft ? 75 : 90);
@@ -224,7 +227,7 @@ struct ViewerEngine::Impl {
 };
 
 ViewerEngine::ViewerEngine(ViewerEngineSettings settings, Index& index, JobQueue& jobs, const RuleSet& rules)
-    : impl_(std::make_unique<Impl>(Impl{std::move(settings), index, jobs, rules, {}, nullptr, {}})) {}
+    : impl_(std::make_unique<Impl>(Impl{std::move(settings), index, jobs, rules, {}, {}})) {}
 
 ViewerEngine::~ViewerEngine() = default;
 
@@ -250,7 +253,7 @@ ViewerReply ViewerEngine::handle(const ViewerRequest& request) {
 }
 
 void ViewerEngine::release() {
-  impl_->dropRenderer();
+  impl_->renderers = {};
   impl_->held.clear();
 }
 
