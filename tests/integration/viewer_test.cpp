@@ -279,3 +279,44 @@ TEST_F(InteractiveView, TokensAndLaunchScopesAreEnforced) {
     EXPECT_EQ(foreign->status, 403) << path;
   }
 }
+
+TEST_F(InteractiveView, VolumeRenderingClipZoomPanAndShiftChangeOnlyTheirFrame) {
+  // ct-bone shows only the three markers, framed on them: the head marker top left,
+  // the anterior marker bottom left, the left marker bottom right (anterior view).
+  const auto whole = image(view3d("preset=ct-bone&format=png"));
+  ASSERT_GT(whole.width, 0);
+  auto brightness = [](const DecodedImage& im, double x0, double x1, double y0, double y1) {
+    double sum = 0;
+    int n = 0;
+    for (int y = int(y0 * im.height); y < int(y1 * im.height); ++y)
+      for (int x = int(x0 * im.width); x < int(x1 * im.width); ++x, ++n)
+        for (int c = 0; c < im.channels; ++c) sum += im.at(x, y, c);
+    return n ? sum / n : 0;
+  };
+  // Columns holding the markers (rows 10 % .. 90 %, clear of the letters): first and last.
+  auto markerColumns = [](const DecodedImage& im) {
+    int first = im.width, last = -1;
+    for (int y = im.height / 10; y < im.height * 9 / 10; ++y)
+      for (int x = im.width / 10; x < im.width * 9 / 10; ++x)
+        if (im.at(x, y, 0) > 80) first = std::min(first, x), last = std::max(last, x);
+    return std::pair{first, last};
+  };
+  const double left_marker = brightness(whole, 0.6, 0.95, 0.6, 0.95);
+  ASSERT_GT(left_marker, 20);
+  // The VTK mapper's clipping planes: everything left of x = 20 mm is kept, the left marker (x = 38) goes.
+  const auto clipped = image(view3d("preset=ct-bone&format=png&clip=-200,20,-200,200,-200,200"));
+  ASSERT_GT(clipped.width, 0);
+  EXPECT_LT(brightness(clipped, 0.6, 0.95, 0.6, 0.95), left_marker / 4);
+  EXPECT_NEAR(brightness(clipped, 0.05, 0.4, 0.05, 0.4), brightness(whole, 0.05, 0.4, 0.05, 0.4), 3.0)
+      << "the head marker stays, at the same place";
+  // Zoom 0.5 draws them at half the distance; a pan of an eighth frame moves them right by an eighth.
+  const auto [first, last] = markerColumns(whole);
+  const auto zoomed = markerColumns(image(view3d("preset=ct-bone&format=png&zoom=0.5")));
+  EXPECT_NEAR(zoomed.second - zoomed.first, (last - first) / 2.0, 4) << first << ".." << last;
+  const auto panned = markerColumns(image(view3d("preset=ct-bone&format=png&pan=0.125,0")));
+  EXPECT_NEAR(panned.first - first, whole.height / 8, 3);
+  // A shift of the transfer function changes the picture; the next unshifted frame is the first one again.
+  const auto shifted = image(view3d("preset=ct-bone&format=png&shift=-1100"));
+  EXPECT_NE(shifted.pixels, whole.pixels);
+  EXPECT_EQ(image(view3d("preset=ct-bone&format=png")).pixels, whole.pixels);
+}
