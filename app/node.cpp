@@ -76,6 +76,7 @@ class PooledViewer final : public ViewerBackend {
     auto reply = pool_.ask({kind, series_uid, params});
     return {reply.status, reply.content_type, std::move(reply.body), reply.error, reply.parameter, reply.headers};
   }
+  void start() { pool_.start(); }
   void stop() { pool_.stop(); }
 
  private:
@@ -238,6 +239,7 @@ void Node::start() {
   if (viewer_command.size() > 1) viewer_command[1] = "viewer-worker";
   impl_->viewer = std::make_unique<PooledViewer>(
       viewer::ViewerPoolSettings{viewer_command, c.viewer.max_sessions, c.viewer.wait_s, 120});
+  impl_->viewer->start();
   console.viewer = impl_->viewer.get();
   console.rules_json = rulesJson(impl_->rules);
   console.presets_json = presetsJson(c.pipeline.presets_dir);

@@ -47,6 +47,7 @@ int runViewerWorker(const Config& config, int slot) {
   viewer::ViewerEngineSettings settings{config.render, dir / "store", dir / "results", config.pipeline.presets_dir,
                                         config.viewer.memory_mb};
   viewer::ViewerEngine engine(settings, index, jobs, rules);
+  engine.warmUp();
   const int idle_ms = static_cast<int>(config.viewer.idle_timeout_s * 1000);
   while (true) {
     pollfd request{kRequestFd, POLLIN, 0};

@@ -207,7 +207,7 @@ int main(int argc, char** argv) {
   std::ostringstream out;
   out << "| bench_viewer, " << slices << "-slice 512x512 body phantom, 512x512 frames | latency (request to last byte) |\n"
       << "|---|---|\n"
-      << "| cold first frame (viewer worker starts, volume read from disk) | " << (cold.empty() ? -1 : cold[0]) << " ms |\n"
+      << "| cold first frame of the series (volume read from the batch render's file) | " << (cold.empty() ? -1 : cold[0]) << " ms |\n"
       << "| draft frames (dragging), one viewer | " << draft.text() << " |\n"
       << "| full frames (released), one viewer | " << full.text() << " |\n"
       << "| draft frames, two viewers at once | " << two.text() << " |\n"

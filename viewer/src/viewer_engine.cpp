@@ -137,13 +137,21 @@ struct ViewerEngine::Impl {
     return volume;
   }
 
+  // Drafts trade detail for time: coarser grid and ray spacing (they are shown while
+  // the image moves and replaced by a full frame when it stops).
+  std::unique_ptr<VolumeRenderer> makeRenderer(bool draft) const {
+    VolumeRenderer::Options options;
+    options.backend = parseRenderBackend(settings.render.backend);
+    if (draft) {
+      options.downsample_ratio = 4;
+      options.max_image_sample_distance = 3;
+    }
+    return std::make_unique<VolumeRenderer>(options);
+  }
+
   VolumeRenderer& rendererFor(bool draft, const std::string& series_uid, const std::shared_ptr<const Volume>& volume) {
     Renderer& r = renderers[draft ? 1 : 0];
-    if (!r.renderer) {
-      VolumeRenderer::Options options;
-      options.backend = parseRenderBackend(settings.render.backend);
-      r.renderer = std::make_unique<VolumeRenderer>(options);
-    }
+    if (!r.renderer) r.renderer = makeRenderer(draft);
     if (r.series != series_uid) {
       r.renderer->setVolume(volume);
       r.series = series_uid;
@@ -250,6 +258,11 @@ ViewerReply ViewerEngine::handle(const ViewerRequest& request) {
     moduleLogger("viewer")->error("series {}: {} failed: {}", request.series_uid, request.kind, e.what());
     return failure(500, std::string("the viewer could not answer: ") + e.what());
   }
+}
+
+void ViewerEngine::warmUp() {
+  for (bool draft : {false, true})
+    if (!impl_->renderers[draft ? 1 : 0].renderer) impl_->renderers[draft ? 1 : 0].renderer = impl_->makeRenderer(draft);
 }
 
 void ViewerEngine::release() {

@@ -150,6 +150,14 @@ ViewerPool::ViewerPool(ViewerPoolSettings settings) : impl_(std::make_unique<Imp
 
 ViewerPool::~ViewerPool() { stop(); }
 
+void ViewerPool::start() {
+  std::lock_guard lock(impl_->mutex);
+  for (auto& slot : impl_->slots)
+    if (slot.pid < 0 && !slot.busy && !impl_->spawn(slot))
+      moduleLogger("viewer")->warn("cannot start viewer worker {}: {}; it is tried again on the first request",
+                                   slot.number, std::strerror(errno));
+}
+
 ViewerReply ViewerPool::ask(const ViewerRequest& request) {
   auto& d = *impl_;
   std::unique_lock lock(d.mutex);

@@ -32,7 +32,9 @@ class ViewerEngine {
   ViewerEngine& operator=(const ViewerEngine&) = delete;
 
   ViewerReply handle(const ViewerRequest& request);
-  // Idle: gives the volumes and the render window back.
+  // Opens the render windows now, so the first frame does not wait for them.
+  void warmUp();
+  // Idle: gives the volumes and the render windows back.
   void release();
   size_t volumesHeld() const;
 

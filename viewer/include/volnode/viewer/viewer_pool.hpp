@@ -1,6 +1,6 @@
 #pragma once
 // The node's side of the interactive view: viewer.max_sessions worker processes
-// (`volnode viewer-worker`), started on first use, each answering one request at
+// (`volnode viewer-worker`), started with the node, each answering one request at
 // a time over its Unix socket. The console's threads ask through here and never
 // touch patient pixels themselves. A request goes to the worker that served the
 // same series last when it is free (its volume is warm there), else to any free
@@ -35,6 +35,10 @@ class ViewerPool {
   ViewerPool(const ViewerPool&) = delete;
   ViewerPool& operator=(const ViewerPool&) = delete;
 
+  // Starts the workers now (they open their render windows and wait), so the first
+  // frame of the first series does not wait for a process to start. Optional: ask()
+  // starts a missing worker itself.
+  void start();
   // Thread-safe. Never throws: failures are replies (503 with retry_after_s set).
   ViewerReply ask(const ViewerRequest& request);
   ViewerPoolStatus status() const;
