@@ -238,6 +238,7 @@ async function main() {
   await page.waitForSelector('#view3d[data-state="drawn"]', { timeout: 120000 });
   const view3d = () => page.$eval('#view3d', (i) => ({ ...i.dataset }));
   check((await view3d()).letters === 'R,L,H,F', `the interactive view opens anterior (${(await view3d()).letters})`);
+  await (await page.$('#view3d')).scrollIntoViewIfNeeded();
   const area = await (await page.$('#view3d')).boundingBox();
   await page.mouse.move(area.x + area.width * 0.75, area.y + area.height / 2);
   await page.mouse.down();
@@ -262,6 +263,7 @@ async function main() {
   check(true, `the clip sliders cut the volume (clip ${(await view3d()).clip})`);
   await shot('viewer3d-clipped');
   // MPR: a click in the axial pane moves the sagittal plane there and the crosshair follows.
+  await (await page.$('#mpr-axial')).scrollIntoViewIfNeeded();
   const axial = await (await page.$('#mpr-axial')).boundingBox();
   await page.mouse.click(axial.x + axial.width * 0.8, axial.y + axial.height * 0.5);
   await page.waitForFunction((before) => { const d = document.getElementById('mpr-sagittal').dataset;
