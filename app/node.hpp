@@ -1,7 +1,10 @@
 #pragma once
-// The running node: wires storage, the DICOM listener and the console together.
-// Start-up order: lock, index, store recovery, queue repair, display, worker
-// processes, listener, console; stop in reverse.
+// The running node: wires storage, the DICOM listener, the workflow and the console
+// together (the logic lives in those modules; this is only the composition).
+// Start-up order: directory lock, index, store reconciliation, job queue and start-up
+// repair, display, worker processes, send workers, completion loop, destination checks,
+// retention loop, listener, retrieval workers (after the listener: a resumed C-MOVE
+// sends to it), console. Stop: console and listener first, then the rest.
 #include <chrono>
 #include <memory>
 #include <string>

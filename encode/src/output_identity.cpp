@@ -16,6 +16,7 @@ struct OutputIdentity::Data {
   std::string body_part_examined;
   CopiedElement laterality;
   CopiedElement position_reference_indicator;
+  std::vector<CopiedElement> acquisition;
   std::vector<SourceInstance> sources;
   std::filesystem::path source_file;
 };
@@ -30,6 +31,26 @@ const std::array<dicom::Tag, 13> kCopiedTags = {
     tags::PatientSex,      tags::StudyInstanceUID,   tags::StudyDate,         tags::StudyTime,
     tags::AccessionNumber, tags::ReferringPhysicianName, tags::StudyID,       tags::StudyDescription,
     tags::SpecificCharacterSet};
+
+// What a derived CT/MR image repeats from its source (General Series, CT Image, MR Image, Contrast/Bolus).
+const std::array<dicom::Tag, 16> kAcquisitionTags = {{
+    {0x0018, 0x5100},  // PatientPosition
+    {0x0018, 0x0010},  // ContrastBolusAgent
+    {0x0018, 0x0060},  // KVP
+    {0x0018, 0x1210},  // ConvolutionKernel
+    {0x0018, 0x0020},  // ScanningSequence
+    {0x0018, 0x0021},  // SequenceVariant
+    {0x0018, 0x0022},  // ScanOptions
+    {0x0018, 0x0023},  // MRAcquisitionType
+    {0x0018, 0x0024},  // SequenceName
+    {0x0018, 0x0080},  // RepetitionTime
+    {0x0018, 0x0081},  // EchoTime
+    {0x0018, 0x0082},  // InversionTime
+    {0x0018, 0x0091},  // EchoTrainLength
+    {0x0018, 0x0085},  // ImagedNucleus
+    {0x0018, 0x0087},  // MagneticFieldStrength
+    {0x0018, 0x1314},  // FlipAngle
+}};
 
 const CopiedElement kAbsent{};
 
@@ -74,6 +95,7 @@ OutputIdentity readOutputIdentity(const std::filesystem::path& source_instance) 
   data->body_part_examined = d.string(tags::BodyPartExamined);
   data->laterality = copyElement(d, tags::Laterality);
   data->position_reference_indicator = copyElement(d, tags::PositionReferenceIndicator);
+  for (const dicom::Tag tag : kAcquisitionTags) data->acquisition.push_back(copyElement(d, tag));
   const SourceInstance self = sourceOf(d);
   if (!self.sop_class_uid.empty() && !self.sop_instance_uid.empty()) data->sources.push_back(self);
   data->source_file = source_instance;
@@ -119,6 +141,7 @@ const std::string& OutputIdentity::frameOfReferenceUid() const { return data_->f
 const std::string& OutputIdentity::bodyPartExamined() const { return data_->body_part_examined; }
 const CopiedElement& OutputIdentity::laterality() const { return data_->laterality; }
 const CopiedElement& OutputIdentity::positionReferenceIndicator() const { return data_->position_reference_indicator; }
+const std::vector<CopiedElement>& OutputIdentity::acquisition() const { return data_->acquisition; }
 const std::vector<SourceInstance>& OutputIdentity::sourceInstances() const { return data_->sources; }
 const std::filesystem::path& OutputIdentity::sourceFile() const { return data_->source_file; }
 

@@ -151,9 +151,10 @@ vtkSmartPointer<vtkPolyData> toPolyData(const RawMesh& m) {
   return poly;
 }
 
-// Keeps the largest connected part and up to max_parts - 1 others of at least
-// min_fraction of its size (union-find over shared vertices). Returns the parts kept.
-int keepLargestParts(RawMesh& m, int max_parts, double min_fraction) {
+// Keeps every connected part (union-find over shared vertices) whose enclosed
+// volume (divergence theorem over its triangles, mm³) is at least min_island_mm3,
+// and the largest part in any case. Returns the parts kept.
+int keepPartsAbove(RawMesh& m, double min_island_mm3) {
   const size_t np = m.points.size() / 3, nt = m.triangles.size() / 3;
   std::vector<vtkIdType> parent(np);
   std::iota(parent.begin(), parent.end(), 0);
@@ -168,17 +169,25 @@ int keepLargestParts(RawMesh& m, int max_parts, double min_fraction) {
       if (a != b) parent[b] = a;
     }
   }
-  std::vector<size_t> size(np, 0);
-  for (size_t t = 0; t < nt; ++t) ++size[find(m.triangles[t * 3])];
-  std::vector<vtkIdType> roots;
+  std::vector<double> volume(np, 0.0);
+  std::vector<char> used(np, 0);
+  for (size_t t = 0; t < nt; ++t) {
+    const double* p0 = &m.points[size_t(m.triangles[t * 3]) * 3];
+    const double* p1 = &m.points[size_t(m.triangles[t * 3 + 1]) * 3];
+    const double* p2 = &m.points[size_t(m.triangles[t * 3 + 2]) * 3];
+    const double cross[3] = {p1[1] * p2[2] - p1[2] * p2[1], p1[2] * p2[0] - p1[0] * p2[2], p1[0] * p2[1] - p1[1] * p2[0]};
+    const vtkIdType root = find(m.triangles[t * 3]);
+    volume[size_t(root)] += (p0[0] * cross[0] + p0[1] * cross[1] + p0[2] * cross[2]) / 6.0;
+    used[size_t(root)] = 1;
+  }
+  size_t largest = np;
   for (size_t i = 0; i < np; ++i)
-    if (size[i] > 0) roots.push_back(vtkIdType(i));
-  std::sort(roots.begin(), roots.end(), [&](vtkIdType a, vtkIdType b) { return size[a] > size[b]; });
+    if (used[i] && (largest == np || std::abs(volume[i]) > std::abs(volume[largest]))) largest = i;
   std::vector<char> keep(np, 0);
   int kept = 0;
-  for (vtkIdType r : roots) {
-    if (kept >= std::max(1, max_parts) || double(size[r]) < min_fraction * double(size[roots.front()])) break;
-    keep[r] = 1;
+  for (size_t i = 0; i < np; ++i) {
+    if (!used[i] || (i != largest && std::abs(volume[i]) < min_island_mm3)) continue;
+    keep[i] = 1;
     ++kept;
   }
   std::vector<vtkIdType> remap(np, -1);
@@ -288,7 +297,7 @@ MeshResult extractSurface(const Volume& volume, const MeshOptions& options) {
     if (raw.triangles.empty()) return result;
 
     t = Clock::now();
-    result.parts_kept = keepLargestParts(raw, options.max_parts, options.min_part_fraction);
+    result.parts_kept = keepPartsAbove(raw, options.min_island_mm3);
     add_time("connectivity", t);
 
     poly = toPolyData(raw);

@@ -1,6 +1,7 @@
 #include "volnode/rules/routing_rules.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 #include <fstream>
 #include <regex>
@@ -16,7 +17,9 @@ namespace {
 
 using json = nlohmann::json;
 
-const std::set<std::string> kOutputTypes{"vr_spin", "mip_spin", "key_views", "mesh"};
+const std::set<std::string> kOutputTypes{"vr_spin", "mip_spin", "key_views", "mesh", "reformat"};
+const std::set<std::string> kReformatPlanes{"axial", "coronal", "sagittal"};
+const std::set<std::string> kReformatModes{"average", "mip"};
 const std::set<std::string> kPresets{"ct-bone", "ct-soft-tissue", "ct-angio", "ct-lung", "ct-mip", "mr-head", "mr-mip"};
 
 std::string upper(std::string s) {
@@ -123,9 +126,56 @@ PreprocessOptions parsePreprocess(const json& p, const std::string& where) {
   return o;
 }
 
+double numberIn(const json& v, double lo, double hi, const std::string& where) {
+  if (!v.is_number() || v.get<double>() < lo || v.get<double>() > hi)
+    fail(where, "expected a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return v.get<double>();
+}
+
+ReformatParams parseReformat(const json& o, const std::string& where) {
+  ReformatParams p;
+  if (o.contains("plane")) {
+    if (!o["plane"].is_string() || !kReformatPlanes.count(o["plane"].get<std::string>()))
+      fail(where + ".plane", "expected one of " + joined(kReformatPlanes));
+    p.plane = o["plane"].get<std::string>();
+  }
+  if (o.contains("mode")) {
+    if (!o["mode"].is_string() || !kReformatModes.count(o["mode"].get<std::string>()))
+      fail(where + ".mode", "expected one of " + joined(kReformatModes));
+    p.mode = o["mode"].get<std::string>();
+  }
+  if (o.contains("thickness_mm")) p.thickness_mm = numberIn(o["thickness_mm"], 0, 200, where + ".thickness_mm");
+  if (o.contains("spacing_mm")) p.spacing_mm = numberIn(o["spacing_mm"], 0.1, 200, where + ".spacing_mm");
+  if (o.contains("window")) {
+    const json& w = o["window"];
+    if (!w.is_array() || w.size() != 2 || !w[0].is_number() || !w[1].is_number() || w[1].get<double>() < 1)
+      fail(where + ".window", "expected [centre, width] with width >= 1");
+    p.window = std::make_pair(w[0].get<double>(), w[1].get<double>());
+  }
+  if (o.contains("window_name")) {
+    if (!o["window_name"].is_string()) fail(where + ".window_name", "expected a string");
+    p.window_name = o["window_name"].get<std::string>();
+  }
+  if (o.contains("description")) {
+    if (!o["description"].is_string() || o["description"].get<std::string>().size() > 64)
+      fail(where + ".description", "expected a string of at most 64 characters");
+    p.description = o["description"].get<std::string>();
+  }
+  return p;
+}
+
+// "3", "2.5": millimetres as a technologist writes them.
+std::string millimetres(double mm) {
+  std::ostringstream s;
+  s << std::round(mm * 10) / 10;
+  return s.str();
+}
+
 RoutingRule parseRule(const json& r, const std::string& where, const std::string& source) {
   if (!r.is_object()) fail(where, "expected an object");
-  checkKeys(r, {"name", "description", "match", "render", "outputs", "destinations", "mesh_threshold_hu", "preprocess"},
+  checkKeys(r,
+            {"name", "description", "reason", "match", "render", "outputs", "destinations", "mesh_threshold_hu",
+             "mesh_min_island_mm3", "preprocess"},
             where);
   RoutingRule rule;
   rule.source = source;
@@ -136,25 +186,40 @@ RoutingRule parseRule(const json& r, const std::string& where, const std::string
   if (!r.contains("match") || !r["match"].is_object()) fail(at, "missing \"match\" (an object)");
   const json& m = r["match"];
   checkKeys(m,
-            {"modality", "body_part", "series_description", "protocol_name", "min_slices", "max_slices",
-             "calling_ae", "image_type", "sop_class", "mr_acquisition_type"},
+            {"modality", "body_part", "series_description", "protocol_name", "series_text", "min_slices",
+             "max_slices", "calling_ae", "image_type", "sop_class", "mr_acquisition_type", "contrast", "kernel",
+             "min_slice_thickness_mm", "max_slice_thickness_mm"},
             at + ".match");
   if (m.contains("modality")) rule.match.modality = stringList(m["modality"], at + ".match.modality");
   if (m.contains("body_part")) rule.match.body_part = stringList(m["body_part"], at + ".match.body_part");
   if (m.contains("series_description"))
     rule.match.series_description = regexString(m["series_description"], at + ".match.series_description");
   if (m.contains("protocol_name")) rule.match.protocol_name = regexString(m["protocol_name"], at + ".match.protocol_name");
+  if (m.contains("series_text")) rule.match.series_text = regexString(m["series_text"], at + ".match.series_text");
   if (m.contains("min_slices")) rule.match.min_slices = integer(m["min_slices"], at + ".match.min_slices");
   if (m.contains("max_slices")) rule.match.max_slices = integer(m["max_slices"], at + ".match.max_slices");
   if (m.contains("calling_ae")) rule.match.calling_ae = stringList(m["calling_ae"], at + ".match.calling_ae");
   if (m.contains("image_type")) rule.match.image_type = stringList(m["image_type"], at + ".match.image_type");
   if (m.contains("sop_class")) rule.match.sop_class = stringList(m["sop_class"], at + ".match.sop_class");
+  if (m.contains("contrast")) {
+    if (!m["contrast"].is_boolean()) fail(at + ".match.contrast", "expected true or false");
+    rule.match.contrast = m["contrast"].get<bool>();
+  }
+  if (m.contains("kernel")) rule.match.kernel = regexString(m["kernel"], at + ".match.kernel");
+  if (m.contains("min_slice_thickness_mm"))
+    rule.match.min_slice_thickness_mm = numberIn(m["min_slice_thickness_mm"], 0, 1000, at + ".match.min_slice_thickness_mm");
+  if (m.contains("max_slice_thickness_mm"))
+    rule.match.max_slice_thickness_mm = numberIn(m["max_slice_thickness_mm"], 0, 1000, at + ".match.max_slice_thickness_mm");
   if (m.contains("mr_acquisition_type"))
     rule.match.mr_acquisition_type = stringList(m["mr_acquisition_type"], at + ".match.mr_acquisition_type");
 
   if (r.contains("render")) {
     if (!r["render"].is_boolean()) fail(at + ".render", "expected true or false");
     rule.render = r["render"].get<bool>();
+  }
+  if (r.contains("reason")) {
+    if (!r["reason"].is_string()) fail(at + ".reason", "expected a string");
+    rule.reason = r["reason"].get<std::string>();
   }
   if (r.contains("outputs")) {
     const json& outs = r["outputs"];
@@ -166,13 +231,23 @@ RoutingRule parseRule(const json& r, const std::string& where, const std::string
       if (o.is_string()) {
         out.type = o.get<std::string>();
       } else if (o.is_object()) {
-        checkKeys(o, {"type", "preset"}, ow);
+        checkKeys(o,
+                  {"type", "preset", "plane", "mode", "thickness_mm", "spacing_mm", "window", "window_name",
+                   "description"},
+                  ow);
         if (!o.contains("type") || !o["type"].is_string()) fail(ow, "missing \"type\"");
         out.type = o["type"].get<std::string>();
         if (o.contains("preset")) {
           if (!o["preset"].is_string()) fail(ow + ".preset", "expected a string");
           out.preset = o["preset"].get<std::string>();
         }
+        const bool reformat_keys = o.contains("plane") || o.contains("mode") || o.contains("thickness_mm") ||
+                                   o.contains("spacing_mm") || o.contains("window") || o.contains("window_name") ||
+                                   o.contains("description");
+        if (out.type == "reformat")
+          out.reformat = parseReformat(o, ow);
+        else if (reformat_keys)
+          fail(ow, "plane, mode, thickness_mm, spacing_mm, window and description belong to \"reformat\" outputs");
       } else {
         fail(ow, "expected an object {\"type\", \"preset\"}");
       }
@@ -180,7 +255,10 @@ RoutingRule parseRule(const json& r, const std::string& where, const std::string
         fail(ow + ".type", "unknown output \"" + out.type + "\" (known: " + joined(kOutputTypes) + ")");
       if (!out.preset.empty() && !kPresets.count(out.preset))
         fail(ow + ".preset", "unknown preset \"" + out.preset + "\" (known: " + joined(kPresets) + ")");
-      if (out.preset.empty() && out.type != "mesh") fail(ow, "output \"" + out.type + "\" needs a \"preset\"");
+      if (out.preset.empty() && out.type != "mesh" && out.type != "reformat")
+        fail(ow, "output \"" + out.type + "\" needs a \"preset\"");
+      for (const auto& earlier : rule.outputs)
+        if (earlier.key() == out.key()) fail(ow, "the same output twice (" + out.key() + ")");
       rule.outputs.push_back(out);
     }
   }
@@ -193,6 +271,8 @@ RoutingRule parseRule(const json& r, const std::string& where, const std::string
     if (!r["mesh_threshold_hu"].is_number()) fail(at + ".mesh_threshold_hu", "expected a number");
     rule.mesh_threshold_hu = r["mesh_threshold_hu"].get<double>();
   }
+  if (r.contains("mesh_min_island_mm3"))
+    rule.mesh_min_island_mm3 = numberIn(r["mesh_min_island_mm3"], 0, 1e7, at + ".mesh_min_island_mm3");
   if (r.contains("preprocess")) rule.preprocess = parsePreprocess(r["preprocess"], at + ".preprocess");
   return rule;
 }
@@ -214,10 +294,17 @@ bool RoutingRule::matches(const SeriesAttributes& a) const {
   if (!m.body_part.empty() && !inList(m.body_part, a.body_part_examined)) return false;
   if (m.series_description && !searches(*m.series_description, a.series_description)) return false;
   if (m.protocol_name && !searches(*m.protocol_name, a.protocol_name)) return false;
+  if (m.series_text && !searches(*m.series_text, a.series_description) && !searches(*m.series_text, a.protocol_name))
+    return false;
   if (m.min_slices && a.slice_count < *m.min_slices) return false;
   if (m.max_slices && a.slice_count > *m.max_slices) return false;
   if (!m.calling_ae.empty() && !inList(m.calling_ae, a.calling_ae_title)) return false;
   if (!m.mr_acquisition_type.empty() && !inList(m.mr_acquisition_type, a.mr_acquisition_type)) return false;
+  if (m.contrast && *m.contrast == a.contrast_bolus_agent.empty()) return false;
+  if (m.kernel && !searches(*m.kernel, a.convolution_kernel)) return false;
+  if ((m.min_slice_thickness_mm || m.max_slice_thickness_mm) && !(a.slice_thickness_mm > 0)) return false;
+  if (m.min_slice_thickness_mm && a.slice_thickness_mm < *m.min_slice_thickness_mm) return false;
+  if (m.max_slice_thickness_mm && a.slice_thickness_mm > *m.max_slice_thickness_mm) return false;
   if (!m.image_type.empty()) {
     bool any = false;
     for (const auto& t : a.image_type)
@@ -239,6 +326,26 @@ std::vector<std::string> RoutingRule::presets() const {
   for (const auto& o : outputs)
     if (!o.preset.empty() && std::find(out.begin(), out.end(), o.preset) == out.end()) out.push_back(o.preset);
   return out;
+}
+
+std::string RoutingRule::refusal() const {
+  return reason.empty() ? "not rendered: rule " + name : "not rendered: " + reason + " (rule " + name + ")";
+}
+
+std::string RuleOutput::key() const {
+  if (type != "reformat") return type + ":" + preset;
+  std::string key = type + ":" + reformat.plane + "-" + reformat.mode + "-" + millimetres(reformat.thickness_mm) + "-" +
+                    millimetres(reformat.spacing_mm);
+  if (!reformat.window_name.empty()) key += "-" + reformat.window_name;
+  return key;
+}
+
+std::string RuleOutput::reformatDescription() const {
+  if (!reformat.description.empty()) return reformat.description;
+  const std::string plane = reformat.plane == "axial" ? "AX" : reformat.plane == "sagittal" ? "SAG" : "COR";
+  const double thickness = reformat.thickness_mm > 0 ? reformat.thickness_mm : reformat.spacing_mm;
+  return plane + (reformat.mode == "mip" ? " MIP " : " ") + millimetres(thickness) + "mm" +
+         (reformat.window_name.empty() ? "" : " " + reformat.window_name);
 }
 
 RuleSet RuleSet::parse(const std::string& text, const std::string& source) {

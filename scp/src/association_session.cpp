@@ -332,6 +332,7 @@ OFCondition AssociationSession::handleStore(T_DIMSE_C_StoreRQ& request, T_ASC_Pr
     pending.reset();
     return refuse(presentation, request, problem);
   }
+  writer.limitTo(uint64_t(shared_.config.max_instance_mb) << 20);
   SlotStream stream(&writer);
   OFCondition header = writeMetaHeader(stream, request.AffectedSOPClassUID, request.AffectedSOPInstanceUID,
                                        context.acceptedTransferSyntax,
@@ -351,6 +352,15 @@ OFCondition AssociationSession::handleStore(T_DIMSE_C_StoreRQ& request, T_ASC_Pr
                       request.AffectedSOPInstanceUID, association_.calling_aet);
     return makeDcmnetCondition(DIMSEC_INVALIDPRESENTATIONCONTEXTID, OF_error,
                                "DIMSE: Presentation Contexts of Command and Data Set differ");
+  }
+  if (writer.overLimit()) {
+    pending.reset();  // the slot and the part that was written are released
+    const std::string reason = "instance of " + std::to_string(writer.bytesTaken() >> 20) +
+                               " MB is larger than dicom.max_instance_mb = " +
+                               std::to_string(shared_.config.max_instance_mb);
+    shared_.log->warn("C-STORE {} from '{}' at {} answered 0xA700: {}", request.AffectedSOPInstanceUID,
+                      association_.calling_aet, association_.peer_host, reason);
+    return respond(presentation, request, kStatusOutOfResources, reason);
   }
   if (!written) {
     // Nothing half-written stays: the slot file is removed before the answer goes out.

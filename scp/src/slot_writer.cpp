@@ -41,6 +41,8 @@ offile_off_t SlotWriter::write(const void* data, offile_off_t length) {
   auto bytes = static_cast<const char*>(data);
   auto size = static_cast<size_t>(length);
   if (watch_) watch_->received(watch_id_, static_cast<int64_t>(size));
+  taken_ += size;
+  if (overLimit()) return length;  // dropped: the instance is refused once it has all arrived
   if (size >= buffer_.size() / 2) {
     drain();           // what came before goes first
     put(bytes, size);  // a network fragment: straight to the file

@@ -3,6 +3,7 @@
 // DCMTK's own C-STORE receiver would: the File Meta Information, then the data
 // set exactly as it came off the wire (bit-preserving).
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,11 @@ class SlotWriter : public DcmConsumer {
   std::string problem() const;
   // Reports each piece of the data set to the watch, which cuts a peer sending too slowly.
   void countInto(TransferWatch& watch, TransferWatch::Id id);
+  // Stops writing once more than `max_bytes` arrived (0: no limit); the rest is taken off
+  // the wire and dropped, so the C-STORE can be refused and the association goes on.
+  void limitTo(uint64_t max_bytes) { limit_ = max_bytes; }
+  bool overLimit() const { return limit_ > 0 && taken_ > limit_; }
+  uint64_t bytesTaken() const { return taken_; }
 
   OFBool good() const override { return OFTrue; }
   OFCondition status() const override { return EC_Normal; }
@@ -50,6 +56,8 @@ class SlotWriter : public DcmConsumer {
   size_t used_ = 0;
   TransferWatch* watch_ = nullptr;
   TransferWatch::Id watch_id_ = 0;
+  uint64_t limit_ = 0;
+  uint64_t taken_ = 0;  // bytes handed to the writer (meta header included)
 };
 
 // DcmOutputStream's constructor is protected; this one writes to a SlotWriter.

@@ -9,7 +9,10 @@
 #include <dcmtk/dcmnet/dstorscp.h>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
+#include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <future>
 #include <map>
@@ -134,12 +137,14 @@ bool finished(const json& job) {
   return state == "succeeded" || state == "failed" || state == "canceled";
 }
 
-// The overrides every test uses: small renders, short completion, Orthanc as "pacs".
+// The overrides every test uses: small renders, short completion, Orthanc as "pacs",
+// no reformat series (their own test turns them on; the others count the 3D results).
 std::vector<std::string> nodeSettings(int node_port, const std::string& pacs_aet, int pacs_port,
                                       std::vector<std::string> more = {}) {
   std::vector<std::string> settings{"dicom.port=" + std::to_string(node_port),
                                     "completion.quiet_s=5",
                                     "render.spin_frames=8",
+                                    "outputs.reformats=false",
                                     "render.size=256",
                                     "destinations.pacs.aet=" + pacs_aet,
                                     "destinations.pacs.host=127.0.0.1",
@@ -349,6 +354,67 @@ TEST(EndToEnd, StudyPushedFromOrthancComesBackWithRendersAndModelInTheSameStudy)
   }
   EXPECT_EQ(results, 4u);
   EXPECT_EQ(orthancJson(orthanc, "/patients").size(), 1u);
+}
+
+// Reformats arrive in the source study as CT image series in the source's Frame of
+// Reference, and Orthanc can order their slices by position (what viewers need to
+// scroll them and draw reference lines).
+TEST(EndToEnd, ReformatsArriveInTheSourceStudyAsImageSeriesOrthancOrdersBySlicePosition) {
+  TempDir dir;
+  int node_port = freePort();
+  OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
+  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(), {"outputs.reformats=true"}));
+  // 128 x 128 x 40 slices, 1 x 1 x 3 mm: 127 mm wide and deep, so 43 slices 3 mm apart.
+  const WrittenSeries source = otherPatientSeries(dir / "source");
+  std::string study = upload(orthanc, dir / "source");
+  ASSERT_FALSE(study.empty());
+  push(orthanc, study);
+  auto done = waitForJob(node, "send", finished, 240s);
+  ASSERT_TRUE(done.is_object()) << node.log();
+  EXPECT_EQ(done.value("state", ""), "succeeded") << done.dump();
+
+  const std::string frame_of_reference =
+      orthancJson(orthanc, "/instances/" + orthancJson(orthanc, "/studies/" + study + "/instances")[0]["ID"].get<std::string>() +
+                               "/simplified-tags")
+          .value("FrameOfReferenceUID", "");
+  std::map<std::string, json> by_description;
+  for (const auto& s : orthancJson(orthanc, "/studies/" + study + "/series?expand"))
+    by_description[s["MainDicomTags"].value("SeriesDescription", "")] = s;
+  // The synthetic series is a head (BodyPartExamined HEAD): brain-window reformats.
+  for (const char* description : {"COR 3mm BRAIN", "SAG 3mm BRAIN"}) {
+    ASSERT_TRUE(by_description.count(description)) << description << " missing\n" << node.log();
+    const json& series = by_description[description];
+    EXPECT_EQ(series["Instances"].size(), 43u) << description;
+    const std::string id = series["ID"];
+    const json ordered = orthancJson(orthanc, "/series/" + id + "/ordered-slices");
+    EXPECT_EQ(ordered.value("Type", ""), "Volume") << description << ": Orthanc did not order by 3D position";
+    ASSERT_EQ(ordered["Dicom"].size(), 43u) << ordered.dump();
+    // Consecutive slices in Orthanc's order are 3 mm apart along the slice normal.
+    std::vector<std::array<double, 3>> positions;
+    std::array<double, 6> orientation{};
+    for (const auto& path : ordered["Dicom"]) {
+      // "/instances/<id>/file" -> simplified tags of that instance.
+      std::string instance = path.get<std::string>();
+      instance = instance.substr(0, instance.rfind('/'));
+      const json tags = orthancJson(orthanc, instance + "/simplified-tags");
+      EXPECT_EQ(tags.value("SOPClassUID", ""), kCtImageStorage);
+      EXPECT_EQ(tags.value("FrameOfReferenceUID", ""), frame_of_reference);
+      EXPECT_EQ(tags.value("PatientID", ""), "E2E-OTHER-42");
+      std::array<double, 3> p{};
+      std::sscanf(tags.value("ImagePositionPatient", "").c_str(), "%lf\\%lf\\%lf", &p[0], &p[1], &p[2]);
+      std::sscanf(tags.value("ImageOrientationPatient", "").c_str(), "%lf\\%lf\\%lf\\%lf\\%lf\\%lf", &orientation[0],
+                  &orientation[1], &orientation[2], &orientation[3], &orientation[4], &orientation[5]);
+      positions.push_back(p);
+    }
+    const std::array<double, 3> normal{orientation[1] * orientation[5] - orientation[2] * orientation[4],
+                                       orientation[2] * orientation[3] - orientation[0] * orientation[5],
+                                       orientation[0] * orientation[4] - orientation[1] * orientation[3]};
+    for (size_t i = 1; i < positions.size(); ++i) {
+      double step = 0;
+      for (int a = 0; a < 3; ++a) step += (positions[i][a] - positions[i - 1][a]) * normal[a];
+      EXPECT_NEAR(std::abs(step), 3.0, 1e-3) << description << " slice " << i;
+    }
+  }
 }
 
 // The PACS is down when the results are ready: the send job waits in `retry`, and

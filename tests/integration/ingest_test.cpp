@@ -163,6 +163,33 @@ TEST(Ingest, BelowFreeSpaceWatermarkStoreIsRefusedWithOutOfResources) {
   EXPECT_EQ(health["status"], "degraded");
 }
 
+TEST(Ingest, AnInstanceOverTheSizeLimitIsRefusedAndTheAssociationGoesOn) {
+  TempDir source;
+  SyntheticSeries series;
+  series.rows = series.cols = 512;
+  series.slices = 8;  // 4 MB of pixel data
+  const auto large = writeSyntheticEnhancedCt(series, source / "large.dcm").files.at(0);
+  const auto small = sharedData() / "ct-chest-transfer-syntaxes/implicit_le/1-01.dcm";
+
+  TempDir dir;
+  NodeProcess node(dir.path(), {noRendering(dir.path()), "dicom.max_instance_mb=1"});
+  // One association: the large instance first, then one within the limit (-nh: storescu
+  // goes on after a refused store).
+  auto argv = node.scu("storescu", {"-v", "-nh"});
+  argv.push_back(large.string());
+  argv.push_back(small.string());
+  const auto result = run(argv);
+  EXPECT_NE(result.output.find("Refused: OutOfResources"), std::string::npos) << result.output;
+  EXPECT_NE(node.log().find("larger than dicom.max_instance_mb = 1"), std::string::npos) << node.log();
+  EXPECT_NE(node.log().find("at 127.0.0.1 answered 0xA700"), std::string::npos) << node.log();
+  const auto stored = storedInstances(node);
+  ASSERT_EQ(stored.size(), 1u) << result.output;
+  EXPECT_EQ(stored.begin()->first, sopInstanceUid(small));
+  // Nothing of the refused instance stays behind, not even a part in a reusable slot.
+  for (const auto& file : filesUnder(storeDir(node)))
+    EXPECT_LT(std::filesystem::file_size(file), uintmax_t(1) << 20) << file;
+}
+
 TEST(Ingest, SameInstanceAgainIsANoOpAndDifferentContentIsKeptAsConflict) {
   TempDir dir;
   NodeProcess node(dir.path(), {noRendering(dir.path())});

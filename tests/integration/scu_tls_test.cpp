@@ -101,7 +101,8 @@ std::vector<std::string> tlsDestination(int port, const TlsIdentity& client, con
           "destinations.pacs.tls_ca=" + ca.cert().string(),
           "completion.quiet_s=3",
           "render.spin_frames=8",
-          "render.size=256"};
+          "render.size=256",
+          "outputs.reformats=false"};
 }
 
 }  // namespace

@@ -66,7 +66,7 @@ TEST(DestinationDown, ResultsQueueWhileItIsDownMemoryStaysFlatAndAllArriveOnceIt
   // then 5 s) and ~1 h with the production ones (10 s doubling to 600 s); after that
   // the send job is failed for good and the results never arrive without an operator.
   // A long outage is modelled here with enough attempts to outlast it.
-  NodeProcess node(dir / "node", {"render.spin_frames=8", "render.size=128", "completion.quiet_s=2",
+  NodeProcess node(dir / "node", {"render.spin_frames=8", "outputs.reformats=false", "render.size=128", "completion.quiet_s=2",
                                   "sending.retry_initial_s=1", "sending.retry_max_s=5", "sending.max_attempts=1000",
                                   "destinations.pacs.aet=" + orthanc->aet(), "destinations.pacs.host=127.0.0.1",
                                   "destinations.pacs.port=" + std::to_string(pacs_port)});

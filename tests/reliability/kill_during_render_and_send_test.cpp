@@ -40,6 +40,7 @@ WrittenSeries phantomSeries(const std::filesystem::path& dir, const std::string&
 
 std::vector<std::string> nodeSettings(const OrthancProcess& orthanc, const std::filesystem::path& dir) {
   return {"render.spin_frames=8",
+          "outputs.reformats=false",  // counts the four 3D results
           "render.size=128",
           "completion.quiet_s=2",
           "sending.retry_initial_s=1",

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "block_reduction.hpp"
 #include "plan.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
@@ -114,7 +115,17 @@ SeriesAssembly assembleSeries(const std::vector<std::filesystem::path>& files, c
   for (size_t i = 0; i < plans.size(); ++i) {
     if (plans[i].candidate.decision != VolumeDecision::Renderable) continue;
     try {
-      out.volumes[i].volume = detail::decodeStack(headers, plans[i]);
+      const detail::BlockReduction reduction = detail::reductionToFit(
+          plans[i].candidate.dimensions, plans[i].candidate.spacing, options.max_volume_bytes);
+      out.volumes[i].volume = detail::decodeStack(headers, plans[i], reduction);
+      if (!reduction.none()) {
+        // The candidate describes the volume as it was decoded.
+        detail::reduceGeometry(out.volumes[i], reduction);
+        const std::string note = "averaged " + reduction.describe() + " while decoding to fit " +
+                                 std::to_string(options.max_volume_bytes >> 20) + " MB";
+        out.volumes[i].corrections.push_back(note);
+        out.volumes[i].volume->corrections.push_back(note);
+      }
     } catch (const Error& e) {
       if (e.code() == Errc::Io) throw;
       moduleLogger("pipeline")->warn("series {}: {}", out.info.series_instance_uid, e.what());

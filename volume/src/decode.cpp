@@ -21,6 +21,7 @@
 #include <gdcmImageReader.h>
 #include <gdcmTrace.h>
 
+#include "block_reduction.hpp"
 #include "plan.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/dicom/dicom_file.hpp"
@@ -289,12 +290,14 @@ void accumulate(const std::vector<float>& src, const StackPlan& plan, const Slic
 
 }  // namespace
 
-Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan) {
+Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan, const BlockReduction& reduction) {
   const VolumeCandidate& c = plan.candidate;
+  VolumeCandidate reduced = c;
+  reduceGeometry(reduced, reduction);
   Volume v;
-  v.dimensions = c.dimensions;
-  v.spacing = c.spacing;
-  v.origin = c.origin;
+  v.dimensions = reduced.dimensions;
+  v.spacing = reduced.spacing;
+  v.origin = reduced.origin;
   v.direction = c.direction;
   v.corrections = c.corrections;
   const FileHeader& h0 = headers[plan.slices.front().file];
@@ -302,9 +305,11 @@ Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan
   v.series_instance_uid = h0.info.series_instance_uid;
   v.frame_of_reference_uid = h0.info.frame_of_reference_uid;
 
-  const int cols = c.dimensions[0], rows = c.dimensions[1], nz = c.dimensions[2];
+  const int cols = c.dimensions[0], rows = c.dimensions[1];
   const size_t plane = size_t(cols) * rows;
-  v.voxels.assign(plane * nz, int16_t(plan.fill_value));
+  const size_t reduced_plane = size_t(v.dimensions[0]) * v.dimensions[1];
+  const int reduced_nz = v.dimensions[2];
+  v.voxels.assign(reduced_plane * reduced_nz, int16_t(plan.fill_value));
   const float fill = float(plan.fill_value);
 
   if (!plan.resample) {
@@ -316,15 +321,29 @@ Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan
       return h.native_pixels_length == 0 && h.number_of_frames > 1;
     });
     const int threads =
-        decodes_whole_objects ? 1 : int(std::min<unsigned>({hw, 4u, unsigned(std::max(1, nz / 8))}));
+        decodes_whole_objects ? 1 : int(std::min<unsigned>({hw, 4u, unsigned(std::max(1, reduced_nz / 8))}));
     std::vector<std::exception_ptr> errors(static_cast<size_t>(threads));
     auto work = [&](int t) {
       try {
         FrameSource src(headers);
-        const int k0 = nz * t / threads, k1 = nz * (t + 1) / threads;
-        for (int k = k0; k < k1; ++k) {
-          const SliceRef& s = plan.slices[k];
-          src.frameInt16(s.file, s.frame, int16_t(plan.fill_value), v.voxels.data() + plane * k);
+        const int z0 = reduced_nz * t / threads, z1 = reduced_nz * (t + 1) / threads;
+        if (reduction.none()) {
+          for (int k = z0; k < z1; ++k) {
+            const SliceRef& s = plan.slices[k];
+            src.frameInt16(s.file, s.frame, int16_t(plan.fill_value), v.voxels.data() + plane * k);
+          }
+          return;
+        }
+        // Averaged down: each output slice is the block means of fz source slices.
+        std::vector<int16_t> full(plane);
+        ReducedSlice block(cols, rows, reduction);
+        for (int z = z0; z < z1; ++z) {
+          for (int k = z * reduction.fz; k < (z + 1) * reduction.fz; ++k) {
+            const SliceRef& s = plan.slices[k];
+            src.frameInt16(s.file, s.frame, int16_t(plan.fill_value), full.data());
+            block.add(full.data());
+          }
+          block.finish(v.voxels.data() + reduced_plane * z);
         }
       } catch (...) {
         errors[size_t(t)] = std::current_exception();
@@ -356,8 +375,10 @@ Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan
     held[victim] = idx;
     return buf[victim];
   };
+  std::vector<int16_t> full(reduction.none() ? 0 : plane);
+  ReducedSlice block(cols, rows, reduction);
   size_t k = 0;
-  for (int z = 0; z < nz; ++z) {
+  for (int z = 0; z < reduced_nz * reduction.fz; ++z) {
     const double d = std::min(z * sz, S.back().d);
     while (k + 1 < S.size() - 1 && S[k + 1].d <= d) ++k;
     if (k + 1 >= S.size()) k = S.size() - 2;
@@ -371,8 +392,11 @@ Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan
     if (w > 1e-6) {
       accumulate(get(int(k + 1)), plan, S[k + 1], float(w), acc, cols, rows);
     }
-    int16_t* dst = v.voxels.data() + plane * z;
+    int16_t* dst = reduction.none() ? v.voxels.data() + plane * z : full.data();
     for (size_t i = 0; i < plane; ++i) dst[i] = toInt16(acc[i]);
+    if (reduction.none()) continue;
+    block.add(full.data());
+    if ((z + 1) % reduction.fz == 0) block.finish(v.voxels.data() + reduced_plane * (z / reduction.fz));
   }
   return v;
 }

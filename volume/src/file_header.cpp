@@ -139,6 +139,9 @@ std::optional<FileHeader> readHeader(const std::filesystem::path& path, std::str
   h.info.protocol_name = str(d, tags::ProtocolName);
   h.info.body_part_examined = str(d, tags::BodyPartExamined);
   h.info.mr_acquisition_type = str(d, tags::MRAcquisitionType);
+  h.info.contrast_bolus_agent = str(d, dicom::Tag{0x0018, 0x0010});
+  h.info.convolution_kernel = str(d, dicom::Tag{0x0018, 0x1210});
+  h.info.slice_thickness = str(d, dicom::Tag{0x0018, 0x0050});
   h.info.frame_of_reference_uid = str(d, tags::FrameOfReferenceUID);
   h.info.patient_id = str(d, tags::PatientID);
   h.info.patient_name = str(d, tags::PatientName);

@@ -30,7 +30,10 @@ std::vector<StackPlan> planSeries(const std::vector<FileHeader>& headers, const 
 
 // Decodes and (re)samples the voxels of a renderable plan. Throws volnode::Error:
 // Errc::Io when a file cannot be opened, Errc::InvalidDicom when pixels cannot be decoded.
-Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan);
+// With a reduction, the volume is averaged down in blocks while it is decoded (see
+// block_reduction.hpp); the full-resolution volume never exists.
+struct BlockReduction;
+Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan, const BlockReduction& reduction);
 
 // Header reading and planning shared by assembly.cpp and directory_scan.cpp.
 // `first_refusal`, when given, receives why the guarded reader refused the first file it refused.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <sstream>
 #include <tuple>
@@ -25,6 +26,9 @@ SeriesAttributes attributesFor(const SeriesInfo& info, const VolumeCandidate& vo
   a.mr_acquisition_type = info.mr_acquisition_type;
   a.image_type = info.image_type;
   a.slice_count = volume.dimensions[2] > 0 ? volume.dimensions[2] : int(volume.source_frames);
+  a.contrast_bolus_agent = info.contrast_bolus_agent;
+  a.convolution_kernel = info.convolution_kernel;
+  a.slice_thickness_mm = std::atof(info.slice_thickness.c_str());
   return a;
 }
 
@@ -41,8 +45,20 @@ InspectReport inspectDirectory(const std::filesystem::path& dir, const RuleSet* 
     s.reason = a.reason;
     for (auto& v : a.volumes) {
       InspectedVolume iv;
+      iv.why = v.reason;
       if (rules && v.decision == VolumeDecision::Renderable) {
-        if (auto r = rules->match(attributesFor(a.info, v))) iv.rule = r->name;
+        const RoutingRule* r = rules->firstMatch(attributesFor(a.info, v));
+        if (!r) {
+          iv.why = "not rendered: no routing rule matches";
+        } else if (!r->render) {
+          iv.matched_rule = r->name;
+          iv.why = r->refusal();
+        } else {
+          iv.rule = iv.matched_rule = r->name;
+          iv.why = "rule " + r->name;
+          iv.presets = r->presets();
+          for (const auto& o : r->outputs) iv.outputs.push_back(o.type == "reformat" ? o.reformatDescription() : o.key());
+        }
       }
       iv.candidate = std::move(v);
       s.volumes.push_back(std::move(iv));
@@ -95,6 +111,10 @@ std::string toJson(const InspectReport& report) {
       jv["corrections"] = v.corrections;
       jv["label"] = v.label;
       jv["rule"] = iv.rule.empty() ? json(nullptr) : json(iv.rule);
+      jv["matched_rule"] = iv.matched_rule.empty() ? json(nullptr) : json(iv.matched_rule);
+      jv["why"] = iv.why;
+      jv["presets"] = iv.presets;
+      jv["outputs"] = iv.outputs;
       js["volumes"].push_back(jv);
     }
     root["series"].push_back(js);
@@ -124,6 +144,7 @@ std::string toText(const InspectReport& report) {
       if (!v.label.empty()) out << "  [" << v.label << "]";
       for (const auto& c : v.corrections) out << "  {" << c << "}";
       if (!iv.rule.empty()) out << "  rule " << iv.rule;
+      else if (!iv.matched_rule.empty()) out << "  " << iv.why;
       out << "\n";
     }
   }

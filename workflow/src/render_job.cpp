@@ -1,5 +1,7 @@
 #include "volnode/workflow/render_job.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <future>
@@ -19,10 +21,23 @@
 #include "volnode/volume/assembly.hpp"
 #include "volnode/volume/preprocess.hpp"
 #include "volnode/volume/volume_file.hpp"
+#include "volnode/workflow/reformat_outputs.hpp"
 #include "volnode/workflow/render_annotation.hpp"
 
 namespace volnode {
 namespace {
+
+// A worker runs under a memory limit (RLIMIT_DATA, render.max_memory_mb). The volume
+// gets a quarter of it, since its preprocessed copy and the renderer's grid come beside
+// it: a larger series is averaged down while it is decoded instead of failing for lack
+// of memory after a full-resolution copy.
+AssemblyOptions assemblyWithinMemoryLimit() {
+  AssemblyOptions options;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_DATA, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+    options.max_volume_bytes = uint64_t(limit.rlim_cur) / 4;
+  return options;
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -62,7 +77,9 @@ struct RenderJobRunner::Impl {
   std::unique_ptr<VolumeRenderer> renderer;  // created on the worker thread that runs jobs
 
   // The job's outputs, planned once: the same UIDs on every attempt.
-  std::vector<JobOutput> plan(const Job& job, const RoutingRule& rule, const std::string& prefix) {
+  // reformat_slices: slices of each reformat output (by output key) for this job's volume.
+  std::vector<JobOutput> plan(const Job& job, const RoutingRule& rule, const std::string& prefix,
+                              const std::map<std::string, int>& reformat_slices) {
     auto planned = jobs.outputs(job.id);
     if (!planned.empty()) return planned;
     int series_number = settings.outputs.series_number_base + jobs.countOutputSeriesInStudy(job.study_uid);
@@ -88,6 +105,14 @@ struct RenderJobRunner::Impl {
     };
     for (const auto& out : rule.outputs) {
       std::string series_uid = newDicomUid(settings.outputs.uid_root);
+      if (out.type == "reformat") {
+        const auto count = reformat_slices.find(out.key());
+        if (count == reformat_slices.end() || count->second == 0) continue;
+        for (int i = 1; i <= count->second; ++i)
+          add(reformatSliceKey(out, i), "reformat", "", series_uid, out.reformatDescription());
+        ++series_number;
+        continue;
+      }
       RenderPreset preset = out.preset.empty() ? RenderPreset{} : loadPreset(settings.presets_dir, out.preset);
       RenderKind kind = out.type == "mesh" ? RenderKind::Surface : kindOf(preset);
       if (out.type == "key_views" && settings.outputs.key_views == "single") {
@@ -125,7 +150,7 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
   std::vector<std::filesystem::path> files;
   for (const auto& f : impl_->index.seriesFiles(job.series_uid))
     if (!f.conflict) files.push_back(s.store_root / f.file_path);
-  auto assembly = assembleSeries(files);
+  auto assembly = assembleSeries(files, assemblyWithinMemoryLimit());
   const VolumeCandidate* best = nullptr;
   for (const auto* candidate : assembly.renderable())
     if (candidate->volume && (!best || candidate->source_frames > best->source_frames)) best = candidate;
@@ -134,6 +159,16 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
   std::vector<std::filesystem::path> source_files = best->files;
   assembly = {};  // release the other candidates' voxels
   result.timings.add("assemble", secondsSince(start));
+
+  // Reformats resample the volume as acquired (full resolution, not cropped), so
+  // they keep their own copy of it.
+  std::shared_ptr<const Volume> acquired;
+  std::map<std::string, int> reformat_slices;
+  for (const auto& out : rule.outputs) {
+    if (out.type != "reformat" || !s.outputs.reformats) continue;
+    if (!acquired) acquired = std::make_shared<const Volume>(volume);
+    reformat_slices[out.key()] = reformatSliceCount(*acquired, out);
+  }
 
   progress("preprocess", 8);
   start = Clock::now();
@@ -149,7 +184,7 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
   std::string prefix;
   auto payload = nlohmann::json::parse(job.payload, nullptr, false);
   if (payload.is_object() && payload.value("supersedes_job", int64_t{0}) > 0) prefix = "(update) ";
-  auto planned = impl_->plan(job, rule, prefix);
+  auto planned = impl_->plan(job, rule, prefix, reformat_slices);
   auto identity = readOutputIdentity(source_files.empty() ? files : source_files);
 
   auto out_dir = s.results_root / std::to_string(job.id);
@@ -186,6 +221,7 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
   if (std::any_of(rule.outputs.begin(), rule.outputs.end(), [](const auto& o) { return o.type == "mesh"; })) {
     MeshOptions mesh_options;
     if (v.modality == "CT") mesh_options.threshold = rule.mesh_threshold_hu;
+    mesh_options.min_island_mm3 = rule.mesh_min_island_mm3;
     mesh_options.max_triangles = static_cast<size_t>(s.outputs.mesh_triangle_budget);
     mesh_future = std::async(std::launch::async, [shared_volume, mesh_options, &mesh_seconds] {
       const auto mesh_start = Clock::now();
@@ -194,14 +230,43 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
       return mesh;
     });
   }
+  // Reformats are resampled and written on their own thread while the views render.
+  double reformat_seconds = 0;
+  std::future<std::map<std::string, std::vector<EncodedObject>>> reformat_future;
+  if (acquired) {
+    std::map<std::string, std::vector<ObjectPlan>> reformat_plans;  // output key -> plans by instance
+    for (const auto& out : rule.outputs) {
+      if (out.type != "reformat") continue;
+      for (int i = 1; i <= reformat_slices[out.key()]; ++i)
+        for (const auto& p : planned)
+          if (p.output_key == reformatSliceKey(out, i))
+            reformat_plans[out.key()].push_back({p.series_uid, p.sop_uid, p.series_number, i, p.description, p.created});
+    }
+    reformat_future = std::async(std::launch::async, [acquired, &rule, identity, reformat_plans, equipment, out_dir,
+                                                      &reformat_seconds] {
+      const auto reformat_start = Clock::now();
+      std::map<std::string, std::vector<EncodedObject>> written;
+      for (const auto& out : rule.outputs) {
+        const auto plans = reformat_plans.find(out.key());
+        if (out.type != "reformat" || plans == reformat_plans.end()) continue;
+        try {
+          written[out.key()] = writeReformatSeries(*acquired, out, identity, plans->second, equipment, out_dir / "dicom");
+        } catch (const Error& e) {  // the job's other outputs still go out; this series is not sent
+          moduleLogger("pipeline")->warn("reformat {} not written: {}", out.reformatDescription(), e.what());
+        }
+      }
+      reformat_seconds = secondsSince(reformat_start);
+      return written;
+    });
+  }
   std::map<std::string, std::vector<RenderedFrame>> key_views_rendered;  // preset -> frames, made with its spin
   double share = 80.0 / std::max<size_t>(1, rule.outputs.size());
   double done = 10;
   for (const auto& out : rule.outputs) {
+    if (out.type == "reformat") continue;  // written on their own thread, recorded below
     std::vector<JobOutput> mine;
     for (const auto& p : planned)
-      if (p.output_key == out.type + ":" + out.preset || p.output_key.rfind(out.type + ":" + out.preset + ":", 0) == 0)
-        mine.push_back(p);
+      if (p.output_key == out.key() || p.output_key.rfind(out.key() + ":", 0) == 0) mine.push_back(p);
     if (mine.empty()) continue;
     progress(out.type + " " + out.preset, done);
     start = Clock::now();
@@ -279,6 +344,20 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
                                      static_cast<int64_t>(encoded[i].size_bytes), encoded[i].frames);
     }
     done += share;
+  }
+  if (reformat_future.valid()) {
+    progress("reformats", done);
+    start = Clock::now();
+    const auto written = reformat_future.get();
+    result.timings.add("reformat", reformat_seconds);
+    result.timings.add("reformat-wait", secondsSince(start));
+    std::map<std::string, std::string> key_of_sop;
+    for (const auto& p : planned) key_of_sop[p.sop_uid] = p.output_key;
+    for (const auto& [key, objects] : written)
+      for (const auto& encoded : objects)
+        impl_->jobs.recordOutputFile(job.id, key_of_sop[encoded.sop_instance_uid], encoded.sop_class_uid,
+                                     std::filesystem::relative(encoded.path, s.results_root).string(),
+                                     static_cast<int64_t>(encoded.size_bytes), 1);
   }
   progress("done", 100);
   result.outputs = impl_->jobs.outputs(job.id);

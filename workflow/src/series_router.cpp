@@ -59,11 +59,11 @@ JobSuccess SeriesRouter::decide(const std::string& series_uid, const RouteReques
     VolumeCandidate none;
     none.source_frames = scan.instances;
     const RoutingRule* never = rules_.firstMatch(attributesFor(scan.info, none, series->calling_aet));
-    if (never && !never->render) return refuse("not rendered: rule " + never->name);
+    if (never && !never->render) return refuse(never->refusal());
   }
   if (!best) return refuse(scan.reason.empty() ? "no renderable volume" : scan.reason);
   if (!rule) return refuse("not rendered: no routing rule matches");
-  if (!rule->render) return refuse("not rendered: rule " + rule->name);
+  if (!rule->render) return refuse(rule->refusal());
 
   // A series rendered before gets a new render that supersedes the earlier one.
   auto earlier = jobs_.list({JobState::Succeeded, JobKind::Render, "", series_uid, 1});

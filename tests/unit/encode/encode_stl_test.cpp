@@ -62,55 +62,71 @@ TEST(EncodeStl, RefusesAsciiStl) {
   EXPECT_THROW(encodeStl(identity, planObject("", 9005, "m"), tmp / "a.stl", MeshInfo{}, tmp / "out"), Error);
 }
 
-TEST(EncodeBundle, WritesDicomAndMeshFoldersAllValidAndConsistentWithSource) {
-  TempDir tmp("encode-bundle");
+// The outputs of one render, encoded one by one as a render job does: spins, key views
+// and the model, each its own series numbered from 9001.
+TEST(EncodeOutputs, OneRendersObjectsAreValidNumberedAndConsistentWithSource) {
+  TempDir tmp("encode-outputs");
   const auto source = writeSource(tmp / "src", SourcePatient{});
   const OutputIdentity identity = readOutputIdentity(source.files);
-  BundleInput input;
-  input.spins.push_back({"ct-bone", RenderKind::VolumeRendering, makeFrames(12, 32, 32, 3, 30, true)});
-  input.spins.push_back({"ct-mip", RenderKind::Mip, makeFrames(12, 32, 32, 1, 30, true)});
-  input.key_views.push_back({"ct-bone", RenderKind::VolumeRendering, makeFrames(6, 32, 32, 3, 0, true, "view")});
-  const Mesh mesh = tetrahedron();
-  input.mesh = &mesh;
-  input.mesh_info.threshold = 250;
-  BundleOptions options;
-  options.series_number_base = 9001;
-  options.recognizable_visual_features = true;
-  const BundleResult r = writeEncodedBundle(identity, input, options, tmp / "out");
-  ASSERT_EQ(r.objects.size(), 4u);
-  ASSERT_EQ(r.meshes.size(), 1u);
-  EXPECT_EQ(r.meshes[0].parent_path(), tmp / "out" / "mesh");
+  const auto out = tmp / "out" / "dicom";
+  auto frames_info = [](const std::string& preset, RenderKind kind) {
+    FramesInfo info;
+    info.kind = kind;
+    info.preset = preset;
+    info.recognizable_visual_features = kind != RenderKind::Mip;
+    return info;
+  };
+  std::vector<EncodedObject> objects;
+  objects.push_back(encodeSpin(identity, planObject("", 9001, describeOutput("spin", "ct-bone", RenderKind::VolumeRendering)),
+                               makeFrames(12, 32, 32, 3, 30, true), frames_info("ct-bone", RenderKind::VolumeRendering), out));
+  objects.push_back(encodeSpin(identity, planObject("", 9002, describeOutput("spin", "ct-mip", RenderKind::Mip)),
+                               makeFrames(12, 32, 32, 1, 30, true), frames_info("ct-mip", RenderKind::Mip), out));
+  for (auto& o : encodeKeyViews(identity,
+                                {planObject("", 9003, describeOutput("key views", "ct-bone", RenderKind::VolumeRendering))},
+                                makeFrames(6, 32, 32, 3, 0, true, "view"),
+                                frames_info("ct-bone", RenderKind::VolumeRendering), KeyViewsMode::Multiframe, out))
+    objects.push_back(std::move(o));
+  const auto stl = tmp / "out" / "mesh" / "model.stl";
+  std::filesystem::create_directories(stl.parent_path());
+  writeBinaryStl(tetrahedron(), stl);
+  MeshInfo mesh_info;
+  mesh_info.threshold = 250;
+  mesh_info.triangles = 4;
+  objects.push_back(
+      encodeStl(identity, planObject("", 9004, describeOutput("model", "", RenderKind::Surface)), stl, mesh_info, out));
+
+  ASSERT_EQ(objects.size(), 4u);
   const std::vector<std::string> descriptions{"3D VR Bone spin", "3D MIP spin", "3D VR Bone key views", "3D model Bone"};
+  const std::vector<std::string> classes{kSopClassMultiframeTrueColorSc, kSopClassMultiframeGrayscaleByteSc,
+                                         kSopClassMultiframeTrueColorSc, kSopClassEncapsulatedStl};
   std::vector<std::filesystem::path> all = source.files;
-  for (size_t i = 0; i < r.objects.size(); ++i) {
-    EXPECT_EQ(r.objects[i].path.parent_path(), tmp / "out" / "dicom");
-    EXPECT_EQ(r.objects[i].series_description, descriptions[i]);
-    EXPECT_EQ(stringValue(r.objects[i].path, DCM_SeriesNumber), std::to_string(9001 + i));
-    expectValid(r.objects[i].path);
-    all.push_back(r.objects[i].path);
+  for (size_t i = 0; i < objects.size(); ++i) {
+    EXPECT_EQ(objects[i].path.parent_path(), out);
+    EXPECT_EQ(objects[i].series_description, descriptions[i]);
+    EXPECT_EQ(objects[i].sop_class_uid, classes[i]);
+    EXPECT_EQ(stringValue(objects[i].path, DCM_SeriesNumber), std::to_string(9001 + i));
+    expectValid(objects[i].path);
+    all.push_back(objects[i].path);
   }
-  const auto lines = r.summary();
-  ASSERT_EQ(lines.size(), 4u);
-  EXPECT_EQ(lines[3].sop_class_uid, kSopClassEncapsulatedStl);
-  EXPECT_GT(lines[0].size_bytes, 12u * 32 * 32 * 3);
-  EXPECT_NE(r.summaryText().find("MF True Color SC"), std::string::npos) << r.summaryText();
+  EXPECT_GT(objects[0].size_bytes, 12u * 32 * 32 * 3);
+  EXPECT_EQ(sopClassName(objects[0].sop_class_uid), "MF True Color SC");
+  EXPECT_EQ(sopClassName(objects[3].sop_class_uid), "Encapsulated STL");
   std::string output;
   EXPECT_TRUE(dcentvfyErrors(all, &output).empty()) << output;
 }
 
-TEST(EncodeBundle, SingleKeyViewsShareOneSeries) {
-  TempDir tmp("encode-bundle1");
+TEST(EncodeOutputs, SingleKeyViewsShareOneSeries) {
+  TempDir tmp("encode-single-views");
   const auto source = writeSource(tmp / "src", SourcePatient{});
   const OutputIdentity identity = readOutputIdentity(source.files.front());
-  BundleInput input;
-  input.key_views.push_back({"ct-bone", RenderKind::VolumeRendering, makeFrames(6, 16, 16, 3, 0, false, "view")});
-  BundleOptions options;
-  options.key_views = KeyViewsMode::Single;
-  options.description_prefix = "superseding: ";
-  const BundleResult r = writeEncodedBundle(identity, input, options, tmp / "out");
-  ASSERT_EQ(r.objects.size(), 6u);
-  for (const auto& o : r.objects) {
-    EXPECT_EQ(o.series_instance_uid, r.objects[0].series_instance_uid);
+  FramesInfo info;
+  info.preset = "ct-bone";
+  const auto plans = planSeries("", 9001, "superseding: " + describeOutput("key views", "ct-bone", RenderKind::VolumeRendering), 6);
+  const auto objects = encodeKeyViews(identity, plans, makeFrames(6, 16, 16, 3, 0, false, "view"), info,
+                                      KeyViewsMode::Single, tmp / "out");
+  ASSERT_EQ(objects.size(), 6u);
+  for (const auto& o : objects) {
+    EXPECT_EQ(o.series_instance_uid, objects[0].series_instance_uid);
     EXPECT_EQ(o.series_description, "superseding: 3D VR Bone key views");
   }
 }

@@ -98,6 +98,31 @@ TEST(ExtractSurface, SmallSpecksAreDroppedLargestPartKept) {
   EXPECT_LT(r.mesh.bounds()[1], 45);
 }
 
+// A body-like phantom: a spine column and 24 separate rib-like bars (each ~1.2 cm³,
+// a fiftieth of the spine) beside it, and specks. Every rib must be in the model.
+TEST(ExtractSurface, EveryRibLikeIslandAboveTheThresholdIsKept) {
+  const Volume v = phantom({120, 80, 130}, {1, 1, 1}, {1, 0, 0, 0, 1, 0, 0, 0, 1}, {0, 0, 0}, [](const auto& p) {
+    const bool spine = std::abs(p[0] - 60) < 12 && std::abs(p[1] - 60) < 12 && p[2] > 5 && p[2] < 125;
+    bool rib = false;
+    for (int r = 0; r < 12; ++r) {
+      const double z = 10 + r * 9.5;
+      // Left and right ribs: 30 mm long bars, 6 x 6 mm, 6 mm from the spine.
+      rib = rib || (std::abs(p[2] - z) < 3 && std::abs(p[1] - 40) < 3 && ((p[0] > 78 && p[0] < 108) || (p[0] > 12 && p[0] < 42)));
+    }
+    const bool speck = std::abs(p[0] - 5) < 1.5 && std::abs(p[1] - 5) < 1.5 && std::abs(p[2] - 60) < 1.5;
+    return spine || rib || speck;
+  });
+  const MeshResult r = extractSurface(v, MeshOptions{});
+  EXPECT_EQ(r.parts_kept, 25);  // spine + 24 ribs, no speck
+  const auto b = r.mesh.bounds();
+  EXPECT_NEAR(b[0], 12.5, 2.0);   // outer end of the right ribs
+  EXPECT_NEAR(b[1], 107.5, 2.0);  // outer end of the left ribs
+  EXPECT_GT(b[2], 30);            // the speck at y = 5 is gone
+  MeshOptions only_large;
+  only_large.min_island_mm3 = 5000;
+  EXPECT_EQ(extractSurface(v, only_large).parts_kept, 1);
+}
+
 TEST(ExtractSurface, MrSkinThresholdIsAutomatic) {
   Volume v = phantom({40, 40, 40}, {2, 2, 2}, {1, 0, 0, 0, 1, 0, 0, 0, 1}, {-40, -40, -40}, [](const auto& p) {
     return p[0] * p[0] + p[1] * p[1] + p[2] * p[2] < 30 * 30;

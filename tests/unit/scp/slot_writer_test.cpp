@@ -136,3 +136,28 @@ TEST(SlotWriter, AWriterWithoutAFileTakesAndDropsADataset) {
   EXPECT_TRUE(dropper.finish(&problem)) << problem;
   EXPECT_TRUE(dropper.isFlushed());
 }
+
+TEST(SlotWriter, AnInstanceOverItsLimitIsTakenInFullButNotWrittenOnceOver) {
+  TempDir dir;
+  const auto slot = emptySlot(dir, "slot.dcm");
+  std::vector<char> buffer(16 * 1024);
+  SlotWriter writer(buffer);
+  ASSERT_TRUE(writer.open(slot.string())) << writer.problem();
+  writer.limitTo(100 * 1024);
+  const std::string bytes(300 * 1024, 'p');
+  writeInPieces(writer, bytes, {100, 40000, 7});  // every piece taken, whatever happens to it
+  EXPECT_TRUE(writer.overLimit());
+  EXPECT_EQ(writer.bytesTaken(), bytes.size());
+  std::string problem;
+  EXPECT_TRUE(writer.finish(&problem)) << problem;
+  // What arrived after the limit never reached the disk.
+  EXPECT_LE(std::filesystem::file_size(slot), 100u * 1024 + 40000);
+
+  SlotWriter within(buffer);
+  ASSERT_TRUE(within.open(slot.string())) << within.problem();
+  within.limitTo(bytes.size());
+  writeInPieces(within, bytes, {4096});
+  EXPECT_FALSE(within.overLimit());
+  EXPECT_TRUE(within.finish(&problem)) << problem;
+  EXPECT_EQ(std::filesystem::file_size(slot), bytes.size());
+}

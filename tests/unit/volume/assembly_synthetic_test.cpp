@@ -274,7 +274,9 @@ TEST(Assembly, SliceWithAPixelRepresentationOfTheWrongVrDoesNotEndTheProcess) {
   replaceOnce(written.files[1], std::string("\x28\x00\x03\x01" "US", 6), std::string("\x28\x00\x03\x01" "UI", 6));
   const auto a = assembleSeries(written.files);
   ASSERT_EQ(a.volumes.size(), 1u);
-  if (a.volumes[0].decision == VolumeDecision::Renderable) EXPECT_TRUE(a.volumes[0].volume.has_value());
+  if (a.volumes[0].decision == VolumeDecision::Renderable) {
+    EXPECT_TRUE(a.volumes[0].volume.has_value());
+  }
 }
 
 // A sender's (0002,0001) element at the start of an Implicit VR data set: DCMTK reads a

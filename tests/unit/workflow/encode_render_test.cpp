@@ -164,25 +164,34 @@ TEST(EncodeRealData, PhantomHeadCtRendersAndBoneMeshAreValidDicomInTheirStudy) {
     EXPECT_LE(b[a * 2 + 1], std::max(p0[a], p1[a]) + 1);
   }
 
-  BundleInput input;
-  input.key_views.push_back({"ct-bone", RenderKind::VolumeRendering, {bone.begin(), bone.begin() + 6}});
-  input.spins.push_back({"ct-bone", RenderKind::VolumeRendering, {bone.begin() + 6, bone.end()}});
-  input.spins.push_back({"ct-mip", RenderKind::Mip, mip});
-  input.mesh = &mesh.mesh;
-  input.mesh_info.threshold = mesh.threshold;
-  BundleOptions options;
-  options.recognizable_visual_features = true;
   TempDir tmp("encode-phantom");
-  const BundleResult result = writeEncodedBundle(identity, input, options, tmp.path());
-  ASSERT_EQ(result.objects.size(), 4u);
+  const auto out = tmp / "dicom";
+  FramesInfo vr;
+  vr.preset = "ct-bone";
+  vr.recognizable_visual_features = true;
+  FramesInfo mip_info;
+  mip_info.kind = RenderKind::Mip;
+  mip_info.preset = "ct-mip";
+  std::vector<EncodedObject> objects;
+  for (auto& o : encodeKeyViews(identity, {planObject("", 9001, "3D VR Bone key views")},
+                                {bone.begin(), bone.begin() + 6}, vr, KeyViewsMode::Multiframe, out))
+    objects.push_back(std::move(o));
+  objects.push_back(encodeSpin(identity, planObject("", 9002, "3D VR Bone spin"), {bone.begin() + 6, bone.end()}, vr, out));
+  objects.push_back(encodeSpin(identity, planObject("", 9003, "3D MIP spin"), mip, mip_info, out));
+  const auto stl = tmp / "model.stl";
+  writeBinaryStl(mesh.mesh, stl);
+  MeshInfo mesh_info;
+  mesh_info.threshold = mesh.threshold;
+  mesh_info.triangles = mesh.mesh.triangleCount();
+  objects.push_back(encodeStl(identity, planObject("", 9004, "3D model Bone"), stl, mesh_info, out));
+  ASSERT_EQ(objects.size(), 4u);
   std::vector<std::filesystem::path> all(candidate.files.begin(), candidate.files.begin() + 3);
-  for (const auto& o : result.objects) {
+  for (const auto& o : objects) {
     expectValid(o.path);
     all.push_back(o.path);
   }
   std::string output;
   EXPECT_TRUE(dcentvfyErrors(all, &output).empty()) << output;
-  std::cout << result.summaryText();
 }
 
 TEST(EncodeRealData, MrHeadSkinSurfaceUsesAnAutomaticThresholdAndFitsTheHead) {

@@ -68,7 +68,7 @@ TEST(Assembly, PhantomStudyJsonIsStable) {
                           "\"spacing\"", "\"origin\"", "\"direction\"", "\"tilt_deg\"", "\"uniform\"",
                           "\"corrections\"", "\"rule\""})
     EXPECT_NE(json.find(key), std::string::npos) << key;
-  EXPECT_NE(json.find("\"rule\": \"ct-bundle\""), std::string::npos);
+  EXPECT_NE(json.find("\"rule\": \"ct-head\""), std::string::npos);
   EXPECT_NE(json.find("\"rule\": null"), std::string::npos);
 }
 

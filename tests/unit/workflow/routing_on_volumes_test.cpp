@@ -13,17 +13,18 @@ namespace {
 using test::filesIn;
 using test::sharedData;
 
-TEST(RoutingRules, DefaultRulesPickCtBundleForThe140SliceSeries) {
+TEST(RoutingRules, DefaultRulesPickTheHeadCtRuleForThe140SliceBrainSeries) {
   const auto rules = RuleSet::defaults();
   const auto a = scanSeries(filesIn(sharedData("ct-head-phantom-study/S2020")));
   ASSERT_EQ(a.renderable().size(), 1u);
   const auto rule = rules.match(attributesFor(a.info, *a.renderable()[0]));
   ASSERT_TRUE(rule);
-  EXPECT_EQ(rule->name, "ct-bundle");
+  EXPECT_EQ(rule->name, "ct-head");  // BodyPartExamined BRAIN
   EXPECT_EQ(rule->presets(), (std::vector<std::string>{"ct-bone", "ct-mip"}));
   std::vector<std::string> types;
   for (const auto& o : rule->outputs) types.push_back(o.type);
-  EXPECT_EQ(types, (std::vector<std::string>{"vr_spin", "mip_spin", "key_views", "mesh"}));
+  EXPECT_EQ(types,
+            (std::vector<std::string>{"vr_spin", "mip_spin", "key_views", "mesh", "reformat", "reformat", "reformat"}));
   EXPECT_EQ(rule->destinations, (std::vector<std::string>{"pacs"}));
   EXPECT_EQ(rule->mesh_threshold_hu, 250);
   EXPECT_TRUE(rule->preprocess.isotropic);
@@ -53,6 +54,39 @@ TEST(RoutingRules, DefaultRulesPickMrBundleFor3dMr) {
   ASSERT_TRUE(rule);
   EXPECT_EQ(rule->name, "mr-3d-bundle");
   EXPECT_EQ(rule->presets(), (std::vector<std::string>{"mr-head", "mr-mip"}));
+}
+
+// Every real volume series of the shared data, with the rule the defaults give it.
+TEST(RoutingRules, RealSeriesGetTheRuleOfTheirProtocol) {
+  const auto rules = RuleSet::defaults();
+  const std::pair<const char*, const char*> expected[] = {
+      {"ct-head-phantom-study/S2020", "ct-head"},
+      {"ct-head-phantom-study/S2010", "ct-head"},
+      {"ct-head-gantry-tilt", "ct-head"},
+      {"ct-chest-transfer-syntaxes/implicit_le", "ct-chest"},
+      {"ct-chest-transfer-syntaxes/rle", "ct-chest"},
+      {"mr-brain-sagittal-mprage", "mr-3d-bundle"},
+  };
+  for (const auto& [folder, rule_name] : expected) {
+    const auto a = scanSeries(filesIn(sharedData(folder)));
+    ASSERT_FALSE(a.renderable().empty()) << folder;
+    const auto rule = rules.match(attributesFor(a.info, *a.renderable()[0]));
+    ASSERT_TRUE(rule) << folder;
+    EXPECT_EQ(rule->name, rule_name) << folder;
+  }
+}
+
+// Kernel, slice thickness and contrast come from the real headers.
+TEST(RoutingRules, KernelAndSliceThicknessOfARealChestCtAreMatched) {
+  const auto rules = RuleSet::parse(R"({"schema": 1, "rules": [
+      {"name": "thick-b40-plain", "match": {"kernel": "^B40", "min_slice_thickness_mm": 5, "contrast": false},
+       "outputs": [{"type": "vr_spin", "preset": "ct-lung"}]}]})");
+  const auto a = scanSeries(filesIn(sharedData("ct-chest-transfer-syntaxes/implicit_le")));
+  ASSERT_FALSE(a.renderable().empty());
+  EXPECT_EQ(a.info.convolution_kernel, "B40f");
+  const auto attributes = attributesFor(a.info, *a.renderable()[0]);
+  EXPECT_DOUBLE_EQ(attributes.slice_thickness_mm, 8.0);
+  ASSERT_NE(rules.firstMatch(attributes), nullptr);
 }
 
 }  // namespace

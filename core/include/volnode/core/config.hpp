@@ -24,6 +24,9 @@ struct DicomConfig {
   // take every slot; 0 = no limit of its own.
   int max_associations_per_host = 0;
   uint32_t max_pdu = 131072;     // bytes we announce as our maximum receive PDU
+  // A larger instance is taken off the wire without being kept and refused with 0xA700
+  // (out of resources); the association goes on. 0 = no limit.
+  int max_instance_mb = 4096;
   int acse_timeout_s = 10;       // no complete association request this long after connecting: dropped
   int dimse_timeout_s = 60;      // a peer silent this long in the middle of a message is dropped
   int idle_timeout_s = 60;       // an open association without any command this long is aborted
@@ -110,6 +113,7 @@ struct OutputsConfig {
   std::string uid_root;                   // empty: 2.25.<uuid>
   int series_number_base = 9001;
   int mesh_triangle_budget = 300000;
+  bool reformats = true;  // false: the rules' "reformat" outputs are not produced (e.g. the scanner sends its own)
 };
 
 struct PipelineConfig {

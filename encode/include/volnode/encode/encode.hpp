@@ -110,52 +110,8 @@ struct MeshInfo {
 EncodedObject encodeStl(const OutputIdentity& identity, const ObjectPlan& plan, const std::filesystem::path& stl,
                         const MeshInfo& info, const std::filesystem::path& out_dir);
 
-// ---------------------------------------------------------------------------
-// Everything of one series at once (what `volnode render` writes):
-//   OUT/dicom/<series number>-<instance>-<slug>.dcm and OUT/mesh/<slug>.stl.
-
-struct BundleFrames {
-  std::string preset;  // "ct-bone", "ct-mip", ...
-  RenderKind kind = RenderKind::VolumeRendering;
-  std::vector<RenderedFrame> frames;
-};
-
-struct BundleInput {
-  std::vector<BundleFrames> spins;      // one object each
-  std::vector<BundleFrames> key_views;  // one object (multiframe) or series (single) each
-  const Mesh* mesh = nullptr;           // optional; encoded when it has triangles
-  MeshInfo mesh_info;
-};
-
-struct BundleOptions {
-  std::string uid_root;              // empty: 2.25.<UUID>
-  int series_number_base = 9001;     // objects get base, base+1, ... in the order spins, key views, mesh
-  std::string description_prefix;    // e.g. "superseding 9001: " (the total is cut at 64 chars)
-  KeyViewsMode key_views = KeyViewsMode::Multiframe;
-  double frame_time_ms = 100;
-  bool recognizable_visual_features = false;  // head renders
-  EquipmentInfo equipment;
-};
-
-struct BundleSummaryLine {
-  std::string sop_class_uid;
-  std::string series_description;
-  uintmax_t size_bytes = 0;
-  std::filesystem::path path;
-};
-
-struct BundleResult {
-  std::vector<EncodedObject> objects;        // DICOM files written
-  std::vector<std::filesystem::path> meshes;  // STL files written (web viewer)
-  std::vector<BundleSummaryLine> summary() const;
-  std::string summaryText() const;  // one line per object: "<class name>  <description>  <size>"
-};
-
-BundleResult writeEncodedBundle(const OutputIdentity& identity, const BundleInput& input,
-                                const BundleOptions& options, const std::filesystem::path& out_dir);
-
 // "3D VR Bone spin", "3D MIP spin", "3D VR Bone key views", "3D model Bone": the
-// description the bundle gives an output of this preset.
+// series description an output of this preset gets.
 std::string describeOutput(const std::string& what, const std::string& preset, RenderKind kind);
 
 // Short name of a SOP class ("MF True Color SC", "MF Grayscale Byte SC", "Encapsulated STL").

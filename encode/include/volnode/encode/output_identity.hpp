@@ -47,6 +47,11 @@ class OutputIdentity {
   const std::string& bodyPartExamined() const;
   const CopiedElement& laterality() const;               // (0020,0060), copied when present
   const CopiedElement& positionReferenceIndicator() const;  // (0020,1040), for meshes
+  // Acquisition attributes of the source image that derived *images* of the same
+  // modality carry (PatientPosition; CT: KVP, ConvolutionKernel; MR: ScanningSequence,
+  // SequenceVariant, ScanOptions, MRAcquisitionType, RepetitionTime, EchoTime, ...;
+  // ContrastBolusAgent). Absent ones are listed with present = false.
+  const std::vector<CopiedElement>& acquisition() const;
   const std::vector<SourceInstance>& sourceInstances() const;  // at least the file it was read from
   const std::filesystem::path& sourceFile() const;
 

@@ -1,6 +1,6 @@
 #pragma once
 // Surface meshes from volumes (VTK inside, plain data outside): an iso-surface
-// of bone (CT) or skin (MR), largest connected parts kept, windowed-sinc
+// of bone (CT) or skin (MR), connected parts above a volume kept, windowed-sinc
 // smoothed, decimated to a triangle budget, in patient (LPS) coordinates, mm.
 #include <array>
 #include <cstddef>
@@ -29,10 +29,10 @@ struct MeshOptions {
   // (MR, ...) an automatic skin threshold (Otsu's threshold of the intensity histogram).
   std::optional<double> threshold;
   size_t max_triangles = 300'000;   // decimated to at most this many
-  // Connected parts kept: the largest, plus up to max_parts - 1 others with at
-  // least min_part_fraction of its triangles (drops specks, table parts, noise).
-  int max_parts = 8;
-  double min_part_fraction = 0.02;
+  // Connected parts kept: every part enclosing at least this volume (mm³), and the
+  // largest in any case. Drops specks and noise but keeps every bone of a skeleton
+  // (ribs, small bones of hand and foot), not only the largest piece.
+  double min_island_mm3 = 200;
   int smoothing_iterations = 15;     // windowed sinc; 0: none
   double smoothing_passband = 0.1;
   // Volumes are block-averaged (blocks as cubic in mm as the spacing allows)

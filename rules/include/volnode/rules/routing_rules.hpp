@@ -5,15 +5,21 @@
 // {
 //   "schema": 1,
 //   "rules": [
-//     { "name": "no-localizers", "match": { "image_type": ["LOCALIZER"] }, "render": false },
+//     { "name": "no-localizers", "match": { "image_type": ["LOCALIZER"] }, "render": false,
+//       "reason": "localizer (scout) image" },
 //     { "name": "ct-bundle",
 //       "match": { "modality": ["CT"], "min_slices": 20 },
 //       "outputs": [ { "type": "vr_spin", "preset": "ct-bone" },
 //                    { "type": "mip_spin", "preset": "ct-mip" },
 //                    { "type": "key_views", "preset": "ct-bone" },
-//                    { "type": "mesh" } ],
+//                    { "type": "mesh" },
+//                    { "type": "reformat", "plane": "coronal", "thickness_mm": 3, "spacing_mm": 3 },
+//                    { "type": "reformat", "plane": "axial", "mode": "mip", "thickness_mm": 10,
+//                      "spacing_mm": 5, "window": [300, 700], "window_name": "ANGIO",
+//                      "description": "AX MIP 10mm" } ],
 //       "destinations": ["pacs"],            // default ["pacs"]
 //       "mesh_threshold_hu": 250,            // default 250
+//       "mesh_min_island_mm3": 200,          // default 200: every bone above it is kept
 //       "preprocess": { "isotropic": true, "max_voxels": 64000000, "smoothing": "none",
 //                       "crop_body": false, "clamp": [-1024, 3071] } }
 //   ]
@@ -21,12 +27,23 @@
 //
 // Match keys (all optional, all must hold): modality (list), body_part (list, case-insensitive),
 // series_description / protocol_name (ECMAScript regex, case-insensitive, searched),
+// series_text (regex searched in the series description and the protocol name: either may hold),
 // min_slices / max_slices, calling_ae (list), image_type (list: any of these values present),
-// sop_class (list of UIDs or UID prefixes ending in '.'), mr_acquisition_type (list).
+// sop_class (list of UIDs or UID prefixes ending in '.'), mr_acquisition_type (list),
+// contrast (true: ContrastBolusAgent set; false: not), kernel (regex on ConvolutionKernel),
+// min_slice_thickness_mm / max_slice_thickness_mm (SliceThickness; unknown never matches).
 // Rules are tried in file order (files of a directory in name order); the first that
-// matches decides. A matching rule with "render": false means "never render".
+// matches decides. A matching rule with "render": false means "never render"; its "reason"
+// says why (shown by `volnode inspect` and in the series' state).
+//
+// Reformats (type "reformat"): plane axial | coronal | sagittal, mode average (MPR) | mip
+// (thick slab), thickness_mm (default 3; 0: one plane), spacing_mm (default 3), optional
+// window [centre, width] with window_name, and description (SeriesDescription; default
+// "COR 3mm", "SAG 3mm", "AX MIP 10mm", followed by the window name: "COR 3mm LUNG").
+// Each becomes one series of CT/MR images.
 #include <filesystem>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -45,11 +62,31 @@ struct SeriesAttributes {
   std::string mr_acquisition_type;
   std::vector<std::string> image_type;
   int slice_count = 0;
+  std::string contrast_bolus_agent;  // "" when none
+  std::string convolution_kernel;
+  double slice_thickness_mm = 0;     // 0: unknown
+};
+
+// Parameters of a "reformat" output.
+struct ReformatParams {
+  std::string plane = "coronal";  // axial | coronal | sagittal
+  std::string mode = "average";   // average | mip
+  double thickness_mm = 3;
+  double spacing_mm = 3;
+  std::optional<std::pair<double, double>> window;  // centre, width
+  std::string window_name;
+  std::string description;  // SeriesDescription; empty: describe() below
 };
 
 struct RuleOutput {
-  std::string type;    // "vr_spin", "mip_spin", "key_views", "mesh"
-  std::string preset;  // "ct-bone", "ct-soft-tissue", "ct-angio", "ct-lung", "ct-mip", "mr-head", "mr-mip"; may be empty for "mesh"
+  std::string type;    // "vr_spin", "mip_spin", "key_views", "mesh", "reformat"
+  std::string preset;  // "ct-bone", "ct-soft-tissue", "ct-angio", "ct-lung", "ct-mip", "mr-head", "mr-mip"; may be empty for "mesh" and "reformat"
+  ReformatParams reformat;  // for "reformat"
+
+  // Unique within a rule: "vr_spin:ct-bone", "reformat:coronal-average-3-3", "reformat:axial-mip-10-5-LUNG".
+  std::string key() const;
+  // For reformats: the series description a technologist would write ("COR 3mm", "AX MIP 10mm LUNG").
+  std::string reformatDescription() const;
 };
 
 struct RuleMatch {
@@ -57,12 +94,17 @@ struct RuleMatch {
   std::vector<std::string> body_part;
   std::optional<std::string> series_description;  // regex
   std::optional<std::string> protocol_name;       // regex
+  std::optional<std::string> series_text;         // regex, description or protocol name
   std::optional<int> min_slices;
   std::optional<int> max_slices;
   std::vector<std::string> calling_ae;
   std::vector<std::string> image_type;
   std::vector<std::string> sop_class;
   std::vector<std::string> mr_acquisition_type;
+  std::optional<bool> contrast;                    // ContrastBolusAgent present (true) or absent (false)
+  std::optional<std::string> kernel;               // regex on ConvolutionKernel
+  std::optional<double> min_slice_thickness_mm;   // SliceThickness bounds (unknown thickness never matches)
+  std::optional<double> max_slice_thickness_mm;
 };
 
 struct RoutingRule {
@@ -70,13 +112,17 @@ struct RoutingRule {
   std::string source;        // file it came from
   RuleMatch match;
   bool render = true;        // false: matching series are never rendered
+  std::string reason;        // why a non-rendering rule declines ("diffusion-weighted series"); may be empty
   std::vector<RuleOutput> outputs;
   std::vector<std::string> destinations{"pacs"};
   double mesh_threshold_hu = 250;
+  double mesh_min_island_mm3 = 200;  // surface parts enclosing less are dropped (specks), all others kept
   PreprocessOptions preprocess;
 
   bool matches(const SeriesAttributes& attributes) const;
   std::vector<std::string> presets() const;  // distinct presets of the outputs, in order
+  // "not rendered: <reason> (rule <name>)", or "not rendered: rule <name>" without a reason.
+  std::string refusal() const;
 };
 
 class RuleSet {

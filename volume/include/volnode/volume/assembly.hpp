@@ -25,6 +25,7 @@
 // (a file that cannot be opened at all when decoding) throw volnode::Error.
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -49,6 +50,10 @@ struct AssemblyOptions {
   std::optional<int> fill_value;
   // Larger output grids are refused ("volume too large ...") instead of allocated.
   size_t max_voxels = size_t(1) << 31;
+  // A volume whose int16 voxels would take more than this is averaged down in blocks
+  // while it is decoded (the full resolution is never held), with a correction note
+  // ("averaged 2x2x1 while decoding to fit 1024 MB"). 0: no limit.
+  uint64_t max_volume_bytes = 0;
 };
 
 // One volume candidate of a series.
@@ -83,6 +88,9 @@ struct SeriesInfo {
   std::string body_part_examined;
   std::string sop_class_uid;
   std::string mr_acquisition_type;  // "2D" / "3D" / ""
+  std::string contrast_bolus_agent;  // (0018,0010) as written; "" when absent
+  std::string convolution_kernel;    // (0018,1210), multiple values joined by '\\'
+  std::string slice_thickness;       // (0018,0050) as written (never used for geometry)
   std::vector<std::string> image_type;
   std::string frame_of_reference_uid;
   std::string patient_id;

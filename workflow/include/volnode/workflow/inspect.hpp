@@ -9,7 +9,9 @@
 //               "volumes": [ {"dimensions": [512,512,140], "spacing": [..3 mm], "origin": [..3 mm LPS],
 //                             "direction": [..9 row-major], "tilt_deg": 0, "uniform": true,
 //                             "decision": "renderable"|"refused", "reason": "", "corrections": [],
-//                             "rule": "ct-bundle"|null} ] } ],
+//                             "rule": "ct-bundle"|null,
+//                             "matched_rule": "never-diffusion"|null, "why": "diffusion-weighted series ...",
+//                             "presets": ["ct-bone", ...], "outputs": ["vr_spin:ct-bone", "COR 3mm", ...]} ] } ],
 //  "skipped_files": 3}
 #include <filesystem>
 #include <string>
@@ -24,6 +26,10 @@ namespace volnode {
 struct InspectedVolume {
   VolumeCandidate candidate;  // without voxels
   std::string rule;           // name of the rendering rule; empty when none
+  std::string matched_rule;   // the first rule that matched, rendering or not; empty when none
+  std::string why;            // why it is (not) rendered: the rule and its reason, or the volume's refusal
+  std::vector<std::string> presets;  // of the rendering rule
+  std::vector<std::string> outputs;  // of the rendering rule: output keys, reformats by their description
 };
 
 struct InspectedSeries {

@@ -1,0 +1,63 @@
+// `volnode inspect --json` says which rule, presets and reformats each volume would
+// get, or why it would not be rendered.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "support/process.hpp"
+#include "support/synthetic_series.hpp"
+#include "volnode/workflow/inspect.hpp"
+
+namespace volnode {
+namespace {
+
+// One 40-slice 3D-looking MR series per description, in its own folder under root.
+void writeMrSeries(const std::filesystem::path& dir, const std::string& description) {
+  test::SyntheticSeries s;
+  s.modality = "MR";
+  s.rows = s.cols = 32;
+  s.slices = 40;
+  s.series_description = description;
+  test::writeSyntheticSeries(s, dir);
+}
+
+nlohmann::json volumeOf(const nlohmann::json& report, const std::string& description) {
+  for (const auto& s : report["series"])
+    if (s["SeriesDescription"] == description) return s["volumes"][0];
+  ADD_FAILURE() << "no series " << description << " in " << report.dump(2);
+  return {};
+}
+
+TEST(InspectRules, JsonSaysWhyAslAndDiffusionAreDeclinedAndWhatACtGets) {
+  test::TempDir dir("volnode-inspect-rules");
+  writeMrSeries(dir / "asl", "pCASL 3D PLD 1800");
+  writeMrSeries(dir / "dwi", "ep2d_diff_b1000");
+  test::SyntheticSeries ct;
+  ct.slices = 30;
+  ct.series_description = "Thorax 1.0";
+  ct.body_part = "CHEST";
+  test::writeSyntheticSeries(ct, dir / "ct");
+
+  const RuleSet rules = RuleSet::defaults();
+  const auto report = nlohmann::json::parse(toJson(inspectDirectory(dir.path(), &rules)));
+
+  const auto asl = volumeOf(report, "pCASL 3D PLD 1800");
+  EXPECT_TRUE(asl["rule"].is_null());
+  EXPECT_EQ(asl["matched_rule"], "never-perfusion-asl");
+  EXPECT_NE(asl["why"].get<std::string>().find("arterial spin labelling"), std::string::npos) << asl.dump();
+
+  const auto dwi = volumeOf(report, "ep2d_diff_b1000");
+  EXPECT_EQ(dwi["matched_rule"], "never-diffusion");
+  EXPECT_NE(dwi["why"].get<std::string>().find("diffusion"), std::string::npos) << dwi.dump();
+
+  const auto chest = volumeOf(report, "Thorax 1.0");
+  EXPECT_EQ(chest["rule"], "ct-chest");
+  EXPECT_EQ(chest["why"], "rule ct-chest");
+  EXPECT_EQ(chest["presets"], (nlohmann::json{"ct-bone", "ct-mip"}));
+  const auto& outputs = chest["outputs"];
+  EXPECT_NE(std::find(outputs.begin(), outputs.end(), "COR 3mm LUNG"), outputs.end()) << outputs.dump();
+  EXPECT_NE(std::find(outputs.begin(), outputs.end(), "AX MIP 10mm LUNG"), outputs.end()) << outputs.dump();
+}
+
+}  // namespace
+}  // namespace volnode

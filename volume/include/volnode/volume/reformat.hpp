@@ -1,0 +1,52 @@
+#pragma once
+// Multiplanar reformats and thick-slab projections of a volume, in true patient
+// planes (whatever the acquisition: oblique, gantry-tilted, head or feet first):
+//
+//   axial     rows along L (+x), columns towards P (+y); slices from feet to head
+//   coronal   rows along L (+x), columns towards F (-z); slices from anterior to posterior
+//   sagittal  rows along P (+y), columns towards F (-z); slices from left to right
+//
+// The grid covers the volume's bounding box in that plane; slice centres are
+// `spacing_mm` apart along the plane normal (row x column), centred on the box.
+// Each output pixel combines the volume, trilinearly interpolated, over a slab of
+// `thickness_mm` around its plane: the mean (MPR) or the maximum (MIP). Samples
+// outside the volume are ignored; a pixel without any sample gets the fill value.
+#include <string>
+#include <vector>
+
+#include "volnode/core/plane_image.hpp"
+#include "volnode/volume/volume.hpp"
+
+namespace volnode {
+
+enum class ReformatPlane { Axial, Coronal, Sagittal };
+enum class SlabMode { Average, Maximum };
+
+// "axial" | "coronal" | "sagittal"; "average" | "mip". Throw Error(InvalidArgument) for anything else.
+ReformatPlane parseReformatPlane(const std::string& text);
+SlabMode parseSlabMode(const std::string& text);
+const char* reformatPlaneName(ReformatPlane plane) noexcept;
+const char* slabModeName(SlabMode mode) noexcept;
+
+struct ReformatSpec {
+  ReformatPlane plane = ReformatPlane::Coronal;
+  SlabMode mode = SlabMode::Average;
+  double thickness_mm = 3;  // slab thickness; 0: a single plane
+  double spacing_mm = 3;    // distance between slice centres (> 0)
+  // In-plane pixel size; 0: the finest spacing of the volume, enlarged where needed
+  // to keep the matrix within max_matrix.
+  double pixel_spacing_mm = 0;
+  int max_matrix = 1024;
+  int max_slices = 2000;  // a larger stack is refused (Error(InvalidArgument))
+};
+
+// The planes of a reformat, without resampling anything (for planning: slice count,
+// geometry). Throws Error(InvalidArgument) for an empty volume or a bad spec.
+std::vector<PlaneGeometry> reformatPlanes(const Volume& volume, const ReformatSpec& spec);
+
+// The reformatted images, one per plane of reformatPlanes(). fill_value: for pixels
+// outside the volume (e.g. -1024 for CT). Uses up to `threads` threads (0: all cores).
+std::vector<PlaneImage> reformatVolume(const Volume& volume, const ReformatSpec& spec, int16_t fill_value,
+                                       unsigned threads = 0);
+
+}  // namespace volnode

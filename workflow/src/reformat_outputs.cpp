@@ -1,0 +1,77 @@
+#include "volnode/workflow/reformat_outputs.hpp"
+
+#include "volnode/core/error.hpp"
+#include "volnode/core/logging.hpp"
+
+namespace volnode {
+namespace {
+
+bool hasDerivedImageClass(const std::string& modality) { return modality == "CT" || modality == "MR"; }
+
+// The window a technologist would set when the rule names none: soft tissue for
+// CT reformats, a vessel window for CT MIP slabs; MR viewers window MR themselves.
+std::optional<DerivedImageInfo::Window> windowFor(const Volume& volume, const RuleOutput& output) {
+  const ReformatParams& p = output.reformat;
+  if (p.window) return DerivedImageInfo::Window{p.window->first, p.window->second, p.window_name};
+  if (volume.modality != "CT") return std::nullopt;
+  if (p.mode == "mip") return DerivedImageInfo::Window{300, 800, "MIP"};
+  return DerivedImageInfo::Window{40, 400, "SOFT TISSUE"};
+}
+
+}  // namespace
+
+ReformatSpec reformatSpecOf(const RuleOutput& output) {
+  ReformatSpec spec;
+  spec.plane = parseReformatPlane(output.reformat.plane);
+  spec.mode = parseSlabMode(output.reformat.mode);
+  spec.thickness_mm = output.reformat.thickness_mm;
+  spec.spacing_mm = output.reformat.spacing_mm;
+  return spec;
+}
+
+int reformatSliceCount(const Volume& volume, const RuleOutput& output) {
+  auto log = moduleLogger("pipeline");
+  if (!hasDerivedImageClass(volume.modality)) {
+    log->info("{}: no reformats of {} volumes (CT and MR only)", output.key(), volume.modality);
+    return 0;
+  }
+  if (volume.frame_of_reference_uid.empty()) {
+    log->warn("{}: the series has no FrameOfReferenceUID; reformats could not be placed in it", output.key());
+    return 0;
+  }
+  try {
+    return int(reformatPlanes(volume, reformatSpecOf(output)).size());
+  } catch (const Error& e) {
+    log->warn("{}: no reformat: {}", output.key(), e.what());
+    return 0;
+  }
+}
+
+std::string reformatSliceKey(const RuleOutput& output, int instance) {
+  return output.key() + ":" + std::to_string(instance);
+}
+
+std::vector<EncodedObject> writeReformatSeries(const Volume& volume, const RuleOutput& output,
+                                               const OutputIdentity& identity, const std::vector<ObjectPlan>& plans,
+                                               const EquipmentInfo& equipment, const std::filesystem::path& out_dir) {
+  const ReformatSpec spec = reformatSpecOf(output);
+  const int16_t fill = volume.modality == "CT" ? -1024 : 0;
+  const auto images = reformatVolume(volume, spec, fill);
+  if (images.size() != plans.size())
+    throw Error(Errc::Internal, output.key() + ": " + std::to_string(images.size()) + " slices but " +
+                                    std::to_string(plans.size()) + " planned");
+  DerivedImageInfo info;
+  info.kind = spec.mode == SlabMode::Maximum ? DerivedImageKind::MaximumSlab : DerivedImageKind::Reformat;
+  info.derivation = std::string(reformatPlaneName(spec.plane)) + " " +
+                    (spec.mode == SlabMode::Maximum ? "maximum intensity projection" : "reformat") + ", " +
+                    output.reformatDescription();
+  info.spacing_between_slices = spec.spacing_mm;
+  info.window = windowFor(volume, output);
+  info.equipment = equipment;
+  std::vector<EncodedObject> written;
+  written.reserve(images.size());
+  for (size_t i = 0; i < images.size(); ++i) written.push_back(encodeDerivedImage(identity, plans[i], images[i], info, out_dir));
+  return written;
+}
+
+}  // namespace volnode
