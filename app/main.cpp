@@ -11,6 +11,7 @@
 
 #include "directory_lock.hpp"
 #include "node.hpp"
+#include "viewer_worker_main.hpp"
 #include "worker_main.hpp"
 #include "volnode/workflow/inspect.hpp"
 #include "offline_render.hpp"
@@ -170,6 +171,12 @@ int main(int argc, char** argv) {
   worker->add_option("--set", overrides, "override a key (repeatable)");
   worker->add_option("--slot", worker_slot, "the supervisor's slot number")->required();
 
+  // Started by `serve` for the interactive viewer (viewer.max_sessions of them); not for use by hand.
+  auto* viewer_worker = app.add_subcommand("viewer-worker", "");
+  viewer_worker->add_option("--config,-c", config_path, "configuration file");
+  viewer_worker->add_option("--set", overrides, "override a key (repeatable)");
+  viewer_worker->add_option("--slot", worker_slot, "the pool's slot number")->required();
+
   auto* status = app.add_subcommand("status", "print the running node's health summary (from its console API)");
   bool status_json = false;
   status->add_option("--config,-c", config_path, "configuration file of the node (for the console address)");
@@ -184,6 +191,7 @@ int main(int argc, char** argv) {
   try {
     if (serve->parsed()) return runServe(config_path, overrides);
     if (worker->parsed()) return runWorker(loadConfig(config_path, overrides), worker_slot);
+    if (viewer_worker->parsed()) return runViewerWorker(loadConfig(config_path, overrides), worker_slot);
     if (status->parsed()) return runStatus(config_path, overrides, status_json);
     if (reindex->parsed()) return runReindex(config_path, overrides, reindex_route);
     if (inspect->parsed()) {

@@ -21,6 +21,7 @@
 #include "volnode/workflow/object_delivery.hpp"
 #include "volnode/workflow/send_workers.hpp"
 #include "volnode/workflow/startup_repair.hpp"
+#include "volnode/viewer/viewer_pool.hpp"
 #include "volnode/workflow/worker_supervisor.hpp"
 #include "volnode/workflow/workers.hpp"
 #include "volnode/scp/store_scp.hpp"
@@ -67,6 +68,22 @@ std::string presetsJson(const std::filesystem::path& presets_dir) {
   return out.dump();
 }
 
+// The console's interactive view, answered by the viewer worker processes.
+class PooledViewer final : public ViewerBackend {
+ public:
+  explicit PooledViewer(viewer::ViewerPoolSettings settings) : pool_(std::move(settings)) {}
+  ViewerAnswer ask(const std::string& kind, const std::string& series_uid,
+                   const std::map<std::string, std::string>& params) override {
+    auto reply = pool_.ask({kind, series_uid, params});
+    return {reply.status, reply.content_type, std::move(reply.body), reply.error, reply.parameter, reply.headers};
+  }
+  void start() { pool_.start(); }
+  void stop() { pool_.stop(); }
+
+ private:
+  viewer::ViewerPool pool_;
+};
+
 }  // namespace
 
 struct Node::Impl {
@@ -93,6 +110,7 @@ struct Node::Impl {
   std::unique_ptr<OnDemandRenders> on_demand;
   std::unique_ptr<DestinationEcho> echo;
   std::unique_ptr<LiveNodeActions> actions;
+  std::unique_ptr<PooledViewer> viewer;  // viewer worker processes: the interactive view
   std::unique_ptr<RetentionPolicy> retention;
   std::unique_ptr<RetentionLoop> retention_loop;
   std::shared_ptr<DisplayServer> display;  // the X display renders use (a private Xvfb when DISPLAY is unset)
@@ -218,6 +236,13 @@ void Node::start() {
   console.results_root = dir / "results";
   console.store_root = impl_->files->root();
   console.actions = impl_->actions.get();
+  // The viewer workers are this binary's `viewer-worker` with the job workers' arguments.
+  std::vector<std::string> viewer_command = impl_->worker_command;
+  if (viewer_command.size() > 1) viewer_command[1] = "viewer-worker";
+  impl_->viewer = std::make_unique<PooledViewer>(
+      viewer::ViewerPoolSettings{viewer_command, c.viewer.max_sessions, c.viewer.wait_s, 120});
+  impl_->viewer->start();
+  console.viewer = impl_->viewer.get();
   console.rules_json = rulesJson(impl_->rules);
   console.presets_json = presetsJson(c.pipeline.presets_dir);
   console.launch_secret = c.console.launch_secret;
@@ -230,6 +255,7 @@ void Node::start() {
 
 void Node::stop() {
   if (impl_->console) impl_->console->stop();
+  if (impl_->viewer) impl_->viewer->stop();
   if (impl_->scp) impl_->scp->stop();
   if (impl_->completion) impl_->completion->stop();
   if (impl_->workers) impl_->workers->stop();

@@ -52,7 +52,7 @@ bool AccessGate::authorized(const httplib::Request& req, httplib::Response& res)
 // (lists, the dashboard, settings): what a launch session may read.
 std::string AccessGate::studyOfRead(const httplib::Request& req) {
   static const std::regex study_path(R"(/api/studies/([^/]+)(/results|/timeline)?)");
-  static const std::regex series_path(R"(/api/series/([^/]+)(/results)?)");
+  static const std::regex series_path(R"(/api/series/([^/]+)(/results|/view3d|/slice)?)");
   static const std::regex job_path(R"(/api/jobs/([0-9]{1,18})(/files/.*)?)");
   static const std::regex dicomweb_study_path(R"(/dicom-web/studies/([^/]+)(/.*)?)");
   std::smatch m;
@@ -90,8 +90,9 @@ bool AccessGate::readAllowed(const httplib::Request& req, httplib::Response& res
   std::string session = cookieValue(req.get_header_value("Cookie"), kSessionCookie);
   if (sessions_.valid(session, now)) {
     if (sessions_.allows(session, studyOfRead(req), now)) return true;
-    answerUnauthorized(res, "the launch link opened other studies only; this read needs Authorization: Bearer "
-                            "<console token>");
+    // Known, but not for this: a link for study A never reaches study B.
+    answerError(res, 403, "the launch link opened other studies only; this read needs Authorization: Bearer "
+                          "<console token>");
     return false;
   }
   answerUnauthorized(res, "reading patient data needs Authorization: Bearer <console token> (or a launch link "

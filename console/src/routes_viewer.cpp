@@ -1,5 +1,6 @@
-// What the viewer shows: its page, the render results of a study or a series, and
-// the result files (DICOM objects, PNG views, the surface model). Request text never
+// What the viewer shows: its page, the render results of a study or a series, the
+// result files (DICOM objects, PNG views, the surface model), and the interactive
+// view's frames and slices, which are forwarded to the viewer worker processes. Request text never
 // becomes part of a path: a job id is a number, file names match strict patterns
 // or are looked up in the job's outputs.
 #include "http_answers.hpp"
@@ -35,6 +36,30 @@ bool isRenderJob(JobQueue& jobs, int64_t id, httplib::Response& res) {
   return false;
 }
 
+// GET /api/series/{uid}/view3d and /slice: the series is checked here, the
+// parameters and the pixels in a viewer worker; its answer goes back as it came.
+void answerFromViewer(const ConsoleContext& node, const std::string& kind, const httplib::Request& req,
+                      httplib::Response& res) {
+  const std::string uid = req.matches[1];
+  if (!isDicomUid(uid)) return answerError(res, 400, "not a SeriesInstanceUID: " + uid.substr(0, 70));
+  if (!node.index.series(uid)) return answerError(res, 404, "no series with SeriesInstanceUID " + uid);
+  std::map<std::string, std::string> params;
+  for (const auto& [name, value] : req.params)
+    if (!params.emplace(name, value).second)
+      return answerError(res, 400, "parameter '" + name.substr(0, 40) + "' is given more than once",
+                         {{"parameter", name.substr(0, 40)}});
+  if (!node.viewer) return answerError(res, 503, "the interactive view is not available on this node");
+  ViewerAnswer answer = node.viewer->ask(kind, uid, params);
+  for (const auto& [name, value] : answer.headers) res.set_header(name, value);
+  if (answer.status != 200) {
+    nlohmann::json details = nlohmann::json::object();
+    if (!answer.parameter.empty()) details["parameter"] = answer.parameter;
+    return answerError(res, answer.status, answer.error, details);
+  }
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(std::move(answer.body), answer.content_type);
+}
+
 }  // namespace
 
 void addViewerRoutes(httplib::Server& server, RouteContext& routes) {
@@ -43,6 +68,13 @@ void addViewerRoutes(httplib::Server& server, RouteContext& routes) {
 
   server.Get(R"(/view/([^/]+))", [&routes](const httplib::Request&, httplib::Response& res) {
     routes.pages.answerPage(res, "viewer.html");
+  });
+
+  server.Get(R"(/api/series/([^/]+)/view3d)", [&node](const httplib::Request& req, httplib::Response& res) {
+    answerFromViewer(node, "view3d", req, res);
+  });
+  server.Get(R"(/api/series/([^/]+)/slice)", [&node](const httplib::Request& req, httplib::Response& res) {
+    answerFromViewer(node, "slice", req, res);
   });
 
   server.Get(R"(/api/studies/([^/]+)/results)", [&node, &routes](const httplib::Request& req, httplib::Response& res) {

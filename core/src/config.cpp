@@ -268,6 +268,10 @@ std::map<std::string, Field> sectionFields(Config& c) {
       {"render.size", {integerField(c.render.size, 64, 4096)}},
       {"render.spin_frames", {integerField(c.render.spin_frames, 1, 360)}},
       {"render.annotation", {stringField(c.render.annotation)}},
+      {"viewer.max_sessions", {integerField(c.viewer.max_sessions, 1, 64)}},
+      {"viewer.memory_mb", {integerField(c.viewer.memory_mb, 64, 16777216)}},
+      {"viewer.idle_timeout_s", {numberField(c.viewer.idle_timeout_s, 1, 604800)}},
+      {"viewer.wait_s", {numberField(c.viewer.wait_s, 0, 60)}},
       {"outputs.key_views", {enumField(c.outputs.key_views, {"multiframe", "single"})}},
       {"outputs.uid_root", {stringField(c.outputs.uid_root)}},
       {"outputs.series_number_base", {integerField(c.outputs.series_number_base, 1, 2147483647)}},
@@ -414,7 +418,7 @@ void bindTable(const toml::table& root, Config& config, const Origin& origin) {
     if (!table || known.empty())
       fail(origin.of(section_node, section),
            "unknown section '" + section +
-               "'; allowed: dicom, storage, console, log, completion, render, outputs, pipeline, sending, retention, "
+               "'; allowed: dicom, storage, console, log, completion, render, viewer, outputs, pipeline, sending, retention, "
                "destinations");
     for (const auto& [key_key, value] : *table) {
       std::string full = section + "." + std::string(key_key.str());
@@ -561,6 +565,8 @@ std::string renderConfig(const Config& c, bool mask_secrets) {
                              {"job_timeout_s", c.render.job_timeout_s}, {"max_crashes", c.render.max_crashes},
                              {"max_memory_mb", c.render.max_memory_mb}, {"size", c.render.size},
                              {"spin_frames", c.render.spin_frames}, {"annotation", c.render.annotation}}},
+      {"viewer", toml::table{{"max_sessions", c.viewer.max_sessions}, {"memory_mb", c.viewer.memory_mb},
+                             {"idle_timeout_s", c.viewer.idle_timeout_s}, {"wait_s", c.viewer.wait_s}}},
       {"outputs", toml::table{{"key_views", c.outputs.key_views}, {"uid_root", c.outputs.uid_root},
                               {"series_number_base", c.outputs.series_number_base},
                               {"mesh_triangle_budget", c.outputs.mesh_triangle_budget},

@@ -21,6 +21,7 @@
 #include <vtkMatrix4x4.h>
 #include <vtkNew.h>
 #include <vtkPiecewiseFunction.h>
+#include <vtkPlane.h>
 #include <vtkPointData.h>
 #include <vtkRenderWindow.h>
 #include <vtkRenderer.h>
@@ -51,6 +52,7 @@
 #include "volnode/render/render_grid.hpp"
 #include "volnode/render/view_geometry.hpp"
 #include "volnode/render/volume_survey.hpp"
+#include "volnode/render/clip_region.hpp"
 
 namespace volnode {
 
@@ -96,6 +98,11 @@ struct VolumeRenderer::Impl {
   StageTimings timings;
   RenderBackend backend = RenderBackend::Cpu;
   std::string gl_renderer;
+
+  // Set by renderOrbit for its one frame only; the batch views leave them unset.
+  std::optional<Vec3> focus;                       // the focal point when panned, else the object's centre
+  double transfer_shift = 0;                       // added to the resolved preset's values
+  std::optional<render::RenderGrid> clipped_grid;  // the CPU MIP's grid without the parts cut away
 
   vtkNew<vtkRenderWindow> window;
   vtkNew<vtkRenderer> renderer;
@@ -335,6 +342,8 @@ struct VolumeRenderer::Impl {
     double t0 = now();
     p = preset_in.relative_units ? preset_in.resolved(referenceIntensity()) : preset_in;
     visibleHull(p.lowestVisibleValue());
+    // Shifted after the hull: moving the transfer function never moves the framing.
+    if (transfer_shift != 0) p = shiftedPreset(p, transfer_shift);
     // One scale for the spin and the four lateral-type key views (so spin frame
     // 0 equals the anterior view); superior/inferior are framed on their own.
     std::vector<ViewBasis> spin_bases;
@@ -355,7 +364,8 @@ struct VolumeRenderer::Impl {
       fp->SetImageSampleDistance(float(std::clamp(voxel_px, 1.0, std::max(1.0, options.max_image_sample_distance))));
     }
     applyCutaway(p);
-    const std::string key = p.name + (preset_in.relative_units ? "@" + std::to_string(referenceIntensity()) : "");
+    const std::string key = p.name + (preset_in.relative_units ? "@" + std::to_string(referenceIntensity()) : "") +
+                            (transfer_shift != 0 ? fmt::format("+{}", transfer_shift) : "");
     if (cache.transfer_key != key) {
       applyPreset(p);
       cache.transfer_key = key;
@@ -363,6 +373,39 @@ struct VolumeRenderer::Impl {
     preset_text->SetInput(rq.preset_label ? p.name.c_str() : "");
     annotation_text->SetInput(rq.annotation.c_str());
     return fr;
+  }
+
+  static RenderPreset shiftedPreset(RenderPreset p, double shift) {
+    for (auto& point : p.scalar_opacity) point.value += shift;
+    for (auto& point : p.color) point.value += shift;
+    p.window_center += shift;
+    return p;
+  }
+
+  // The viewer's cuts as the mapper's clipping planes (world = patient LPS mm); VTK
+  // keeps the side each plane's normal points to.
+  void applyClipPlanes(const render::ClipRegion& region) {
+    mapper->RemoveAllClippingPlanes();
+    auto add = [&](const Vec3& origin, const Vec3& normal) {
+      vtkNew<vtkPlane> plane;
+      plane->SetOrigin(origin[0], origin[1], origin[2]);
+      plane->SetNormal(normal[0], normal[1], normal[2]);
+      mapper->AddClippingPlane(plane);
+    };
+    if (region.box)
+      for (int c = 0; c < 3; ++c) {
+        Vec3 low{}, high{}, inward{};
+        low[c] = (*region.box)[2 * c];
+        high[c] = (*region.box)[2 * c + 1];
+        inward[c] = 1;
+        add(low, inward);
+        inward[c] = -1;
+        add(high, inward);
+      }
+    if (region.plane) {
+      const auto& q = *region.plane;
+      add({q[0], q[1], q[2]}, {q[3], q[4], q[5]});
+    }
   }
 
   bool cpuMip(const RenderPreset& p) const {
@@ -373,7 +416,7 @@ struct VolumeRenderer::Impl {
   std::vector<int16_t> mipMaxima(const RenderPreset& p, const RenderRequest& rq, const ViewBasis& b, double scale) {
     const double t0 = now();
     const double lo = p.window_center - p.window_width / 2;
-    auto maxima = render::splatMip(grid, b, centre(), scale, rq.width, rq.height,
+    auto maxima = render::splatMip(clipped_grid ? *clipped_grid : grid, b, focus.value_or(centre()), scale, rq.width, rq.height,
                                    int16_t(std::clamp(std::ceil(lo), -32768.0, 32767.0)), threadCount());
     timings.add("render-mip", now() - t0);
     return maxima;
@@ -385,7 +428,7 @@ struct VolumeRenderer::Impl {
                           const std::string& name, double angle, std::vector<int16_t> maxima = {}) {
     vtkCamera* cam = renderer->GetActiveCamera();
     const double dist = 2000;  // mm; parallel projection, only the clipping range matters
-    const Vec3& c = centre();
+    const Vec3 c = focus.value_or(centre());
     cam->SetFocalPoint(c.data());
     cam->SetPosition(c[0] - b.dop[0] * dist, c[1] - b.dop[1] * dist, c[2] - b.dop[2] * dist);
     cam->SetViewUp(b.up.data());
@@ -469,6 +512,44 @@ void VolumeRenderer::setVolume(std::shared_ptr<const Volume> volume) {
     throw Error(Errc::InvalidArgument, "setVolume: voxel count does not match the dimensions");
   impl_->volume = std::move(volume);
   impl_->cache = render::SceneCache{};
+}
+
+RenderedFrame VolumeRenderer::renderOrbit(const RenderPreset& preset_in, const OrbitView& view,
+                                          const RenderRequest& request) {
+  for (double value : {view.azimuth_deg, view.elevation_deg, view.zoom, view.pan_x, view.pan_y, view.shift})
+    if (!std::isfinite(value)) throw Error(Errc::InvalidArgument, "renderOrbit: a camera value is not finite");
+  if (!(view.zoom > 0) || std::fabs(view.elevation_deg) > 90)
+    throw Error(Errc::InvalidArgument, "renderOrbit: zoom must be positive and elevation within -90 .. 90");
+  Impl& d = *impl_;
+  // Whatever happens, the next frame (batch or viewer) starts without this one's camera and cuts.
+  struct Restore {
+    Impl& d;
+    ~Restore() {
+      d.transfer_shift = 0;
+      d.focus.reset();
+      d.clipped_grid.reset();
+      d.mapper->RemoveAllClippingPlanes();
+    }
+  } restore{d};
+  d.transfer_shift = view.shift;
+  RenderPreset preset;
+  const auto framing = d.prepare(preset_in, request, preset);
+  const ViewBasis basis = render::orbitBasis(view.azimuth_deg, view.elevation_deg);
+  const double scale = framing.spin_scale / view.zoom;  // zoom 1: the spin's framing
+  if (view.pan_x != 0 || view.pan_y != 0) {
+    // The picture moves right and down: the camera moves left and up (frame heights of 2 * scale mm).
+    const Vec3 right = basis.right();
+    Vec3 f = d.centre();
+    for (int r = 0; r < 3; ++r) f[r] += 2 * scale * (-view.pan_x * right[r] + view.pan_y * basis.up[r]);
+    d.focus = f;
+  }
+  const render::ClipRegion region{view.clip_box, view.clip_plane};
+  if (!region.cutsNothing()) {
+    if (d.cpuMip(preset)) d.clipped_grid = render::clippedCopy(d.grid, region);
+    else d.applyClipPlanes(region);
+  }
+  return d.renderOne(preset, request, basis, scale,
+                     fmt::format("orbit-{:.1f}-{:.1f}", view.azimuth_deg, view.elevation_deg), view.azimuth_deg);
 }
 
 RenderedFrame VolumeRenderer::renderView(const RenderPreset& preset_in, View view, const RenderRequest& request) {

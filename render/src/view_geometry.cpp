@@ -51,6 +51,15 @@ ViewBasis spinBasis(double degrees) {
   return {{-std::sin(a), std::cos(a), 0.0}, {0, 0, 1}};
 }
 
+ViewBasis orbitBasis(double azimuth_deg, double elevation_deg) {
+  if (elevation_deg == 0) return spinBasis(azimuth_deg);
+  const double a = azimuth_deg * kPi / 180.0, e = elevation_deg * kPi / 180.0;
+  // The viewer sits at (sin a cos e, -cos a cos e, sin e) from the centre; image up is
+  // that position's derivative along e, so e = 0 gives the spin's head-up frame.
+  const Vec3 eye{std::sin(a) * std::cos(e), -std::cos(a) * std::cos(e), std::sin(e)};
+  return {{-eye[0], -eye[1], -eye[2]}, {-std::sin(a) * std::sin(e), std::cos(a) * std::sin(e), std::cos(e)}};
+}
+
 ViewBasis viewBasis(View view) {
   switch (view) {
     case View::Anterior: return spinBasis(0);

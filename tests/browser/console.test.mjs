@@ -3,6 +3,9 @@
 // system's browser). The node runs with console.read_requires_token = true, so every
 // page reads the API with the console token. Requirements checked:
 //   - the dashboard asks once for the token, then lists a received study;
+//   - the interactive 3D view opens anterior; dragging to the left turns the patient's
+//     left to the viewer; the preset menu, the clip sliders, the MPR crosshair and
+//     "reset to anterior" work; the launched viewer shows it too;
 //   - the viewer of a rendered study plays the spin (the frame changes), the 3D model
 //     canvas has drawn non-background pixels, and a DICOM download arrives;
 //   - a SeriesDescription of <script>alert(1)</script> shows as text (no dialog, no element);
@@ -231,6 +234,49 @@ async function main() {
     `a DICOM download arrives with the token (${download.suggestedFilename()}, ${downloaded.length} bytes)`);
   await shot('viewer');
 
+  // The interactive 3D view: frames rendered on the node while the hand moves.
+  await page.waitForSelector('#view3d[data-state="drawn"]', { timeout: 120000 });
+  const view3d = () => page.$eval('#view3d', (i) => ({ ...i.dataset }));
+  check((await view3d()).letters === 'R,L,H,F', `the interactive view opens anterior (${(await view3d()).letters})`);
+  await (await page.$('#view3d')).scrollIntoViewIfNeeded();
+  const area = await (await page.$('#view3d')).boundingBox();
+  await page.mouse.move(area.x + area.width * 0.75, area.y + area.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(area.x + area.width * 0.75 - area.height / 2, area.y + area.height / 2, { steps: 12 });
+  await page.mouse.up();
+  await page.waitForFunction(() => { const d = document.getElementById('view3d').dataset;
+    return d.state === 'drawn' && d.quality === 'full' && Math.abs(Number(d.azimuth) - 90) < 3; }, null, { timeout: 60000 });
+  check((await view3d()).letters.startsWith('A,P'),
+    `dragging to the left turns the patient's left to the viewer (letters ${(await view3d()).letters})`);
+  await shot('viewer3d-left');
+  await page.selectOption('#view3d-preset', 'ct-mip');
+  await page.waitForFunction(() => { const d = document.getElementById('view3d').dataset;
+    return d.state === 'drawn' && d.preset === 'ct-mip'; }, null, { timeout: 60000 });
+  check(true, 'the preset menu switches the rendering to ct-mip');
+  for (const plane of ['axial', 'coronal', 'sagittal']) await page.waitForSelector(`#mpr-${plane}[data-state="drawn"]`, { timeout: 60000 });
+  await page.click('#interactive details summary');  // open the clip box
+  const sagittalBefore = await page.getAttribute('#mpr-sagittal', 'data-position');
+  await page.$eval('#clip-0-1', (r) => { r.value = String(Number(r.min) + (Number(r.max) - Number(r.min)) * 0.5);
+    r.dispatchEvent(new Event('input')); r.dispatchEvent(new Event('change')); });
+  await page.waitForFunction(() => { const d = document.getElementById('view3d').dataset;
+    return d.state === 'drawn' && d.clip !== '' && d.quality === 'full'; }, null, { timeout: 60000 });
+  check(true, `the clip sliders cut the volume (clip ${(await view3d()).clip})`);
+  await shot('viewer3d-clipped');
+  // MPR: a click in the axial pane moves the sagittal plane there and the crosshair follows.
+  await (await page.$('#mpr-axial')).scrollIntoViewIfNeeded();
+  const axial = await (await page.$('#mpr-axial')).boundingBox();
+  await page.mouse.click(axial.x + axial.width * 0.8, axial.y + axial.height * 0.5);
+  await page.waitForFunction((before) => { const d = document.getElementById('mpr-sagittal').dataset;
+    return d.state === 'drawn' && d.position !== before; }, sagittalBefore, { timeout: 60000 });
+  const sagittalAfter = Number(await page.getAttribute('#mpr-sagittal', 'data-position'));
+  check(sagittalAfter > Number(sagittalBefore) + 20,
+    `a click on the patient's left in the axial pane moves the sagittal plane to the left (${sagittalBefore} -> ${sagittalAfter} mm)`);
+  await page.click('#view3d-reset');
+  await page.waitForFunction(() => { const d = document.getElementById('view3d').dataset;
+    return d.state === 'drawn' && d.azimuth === '0.0' && d.quality === 'full'; }, null, { timeout: 60000 });
+  check((await view3d()).letters === 'R,L,H,F', 'reset to anterior');
+  await shot('viewer3d');
+
   await page.goto(`${base}/studies/${encodeURIComponent(study)}`);
   await page.waitForFunction(() => (document.querySelector('#series-table img.thumb') || {}).src?.startsWith('blob:'));
   check(true, 'the study page shows the thumbnail read with the token');
@@ -272,6 +318,8 @@ async function main() {
   const launchFrame = await spinning.getAttribute('data-frame');
   await sleep(800);
   check(launchFrame !== (await spinning.getAttribute('data-frame')), 'the launched viewer plays the spin');
+  await launched.waitForSelector('#view3d[data-state="drawn"]', { timeout: 120000 });
+  check(true, 'the launched viewer shows the interactive 3D view through its launch session');
   await launched.waitForSelector('#model[data-state="drawn"]', { timeout: 90000 });
   check(true, 'the launched viewer draws the 3D model');
   const cookies = await reader.cookies(base);
@@ -281,7 +329,7 @@ async function main() {
   const statuses = await launched.evaluate(async (other) => Promise.all(
     ['/api/studies', `/api/studies/${encodeURIComponent(other)}/results`, '/api/dashboard']
       .map((p) => fetch(p).then((r) => r.status))), xssStudy);
-  check(statuses.every((s) => s === 401), `the session reads nothing but its study (${statuses.join(', ')})`);
+  check(statuses.every((s) => s === 403), `the session reads nothing but its study (${statuses.join(', ')})`);
   check(readerDialogs.length === 0, `the launched viewer asked for nothing (${readerDialogs.length})`);
   await launched.screenshot({ path: path.join(OUT, 'launch.png'), fullPage: true });
 

@@ -20,7 +20,9 @@
 #include "volnode/render/presets.hpp"
 #include "volnode/volume/assembly.hpp"
 #include "volnode/volume/preprocess.hpp"
+#include "volnode/volume/volume_file.hpp"
 #include "volnode/workflow/reformat_outputs.hpp"
+#include "volnode/workflow/render_annotation.hpp"
 
 namespace volnode {
 namespace {
@@ -53,24 +55,6 @@ RenderKind kindOf(const RenderPreset& preset) {
 
 // "{PatientID} {StudyDate}" with the study's values; identifiers are whatever
 // the template names besides modality/description.
-std::string expandAnnotation(std::string text, const StudySummary& study, const SeriesSummary& series,
-                             bool* has_identifiers) {
-  const std::pair<const char*, std::string> fields[] = {
-      {"{PatientID}", study.patient_id},       {"{PatientName}", study.patient_name},
-      {"{StudyDate}", study.study_date},       {"{AccessionNumber}", study.accession_number},
-      {"{Modality}", series.modality},         {"{SeriesDescription}", series.series_description}};
-  *has_identifiers = false;
-  for (const auto& [key, value] : fields) {
-    for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + value.size())) {
-      text.replace(at, std::string(key).size(), value);
-      if (std::string(key) != "{Modality}" && std::string(key) != "{SeriesDescription}" && !value.empty())
-        *has_identifiers = true;
-    }
-  }
-  auto end = text.find_last_not_of(' ');
-  return end == std::string::npos ? std::string() : text.substr(0, end + 1);
-}
-
 bool wantsKeyViews(const RoutingRule& rule, const std::string& preset) {
   for (const auto& out : rule.outputs)
     if (out.type == "key_views" && out.preset == preset) return true;
@@ -207,6 +191,12 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
   std::filesystem::create_directories(out_dir / "dicom");
   std::filesystem::create_directories(out_dir / "png");
   std::filesystem::create_directories(out_dir / "mesh");
+  // The interactive viewer opens this series from here instead of assembling it again.
+  try {
+    writeVolumeFile(v, out_dir / kPreparedVolumeFile);
+  } catch (const Error& e) {
+    log->warn("series {}: the prepared volume was not kept for the viewer: {}", job.series_uid, e.what());
+  }
 
   // 3. Render and encode, output by output
   if (!impl_->renderer) {

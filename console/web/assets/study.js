@@ -37,12 +37,15 @@ async function refresh() {
     el('p', {}, el('a', { href: `/view/${encodeURIComponent(uid)}`, text: 'Open viewer' }), ' ', renderButton));
   replace(series, el('h2', { text: 'Series' }),
     el('table', { id: 'series-table' },
-      el('tr', {}, ['', 'No.', 'Modality', 'Description', 'Instances', 'State', 'Reason', 'Geometry'].map((t) => el('th', { text: t }))),
+      el('tr', {}, ['', 'No.', 'Modality', 'Description', 'Instances', 'State', 'Reason', 'Geometry', ''].map((t) => el('th', { text: t }))),
       s.series.map((x) => el('tr', { class: 'series-row', dataset: { uid: x.SeriesInstanceUID } },
         el('td', {}, x.thumbnail ? el('a', { href: `/view/${encodeURIComponent(uid)}` }, image(x.thumbnail, { class: 'thumb', alt: 'anterior view' })) : null),
         el('td', { text: x.SeriesNumber }), el('td', { text: x.Modality }),
         el('td', { class: 'series-description', text: x.SeriesDescription }), el('td', { text: x.instances }),
-        el('td', {}, badge(x.state)), el('td', { text: x.state_reason }), el('td', { class: 'muted', text: geometryText(x.geometry) })))));
+        el('td', {}, badge(x.state)), el('td', { text: x.state_reason }), el('td', { class: 'muted', text: geometryText(x.geometry) }),
+        // Every series that can be a volume opens in the interactive 3D view, rendered or not.
+        el('td', {}, ['CT', 'MR', 'PT', 'NM'].includes(x.Modality) && x.instances > 1
+          ? el('a', { class: 'open3d', href: `/view/${encodeURIComponent(uid)}?series=${encodeURIComponent(x.SeriesInstanceUID)}`, text: '3D' }) : null)))));
 
   const [j, t] = await Promise.all([api(`/api/jobs?study=${encodeURIComponent(uid)}&limit=50`), api(`/api/studies/${encodeURIComponent(uid)}/timeline`)]);
   replace(jobs, el('h2', { text: 'Jobs' }), j.jobs.length === 0 ? el('p', { class: 'muted', text: 'No jobs.' }) :

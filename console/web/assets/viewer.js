@@ -1,9 +1,11 @@
-// Viewer of a study's results: the spin as an animation (play/pause, drag to turn,
+// Viewer of a study's results: the interactive 3D view with its MPR panes
+// (interactive3d.js), the spin as an animation (play/pause, drag to turn,
 // frame slider), the key views, the surface model in 3D (three.js from the node
 // itself, STLLoader + OrbitControls) and download links. Without results yet it
 // shows the render's progress and switches to the results once they exist. Images,
 // the model and downloads are read with the console token (or the session of a launch
 // link), like the API.
+import { interactiveView } from './interactive3d.js';
 import { el, replace, api, authFetch, fileUrl, image, downloadLink, nav, badge, fmtDate, fmtBytes, personName, pathParam, progressBar, ApiError } from './common.js';
 
 nav('');
@@ -129,6 +131,7 @@ function showSeries(series) {
   const canvas = el('canvas', { id: 'model', width: 512, height: 512 });
   const modelNote = el('p', { class: 'muted', text: series.mesh ? 'Drag to rotate, wheel to zoom, right-drag to pan.' : 'No surface model for this series.' });
   const right = el('section', { class: 'card' }, el('h2', { text: '3D model' }), series.mesh ? canvas : null, modelNote);
+  blocks.push(interactiveView(series, series.images.map((i) => i.preset)));
   blocks.push(el('div', { class: 'viewer' }, left, right));
   for (const v of withViews)
     blocks.push(el('section', { class: 'card' }, el('h2', { text: `Key views (${v.preset})` }),
@@ -178,6 +181,12 @@ async function refresh() {
     throw e;
   }
   replace(title, `${body.PatientID} ${personName(body.PatientName)} · ${fmtDate(body.StudyDate)} ${body.StudyDescription || ''}`);
+  if (wantedSeries && !body.series.some((s) => s.SeriesInstanceUID === wantedSeries)) {
+    status.hidden = body.active_jobs.length === 0;
+    if (!status.hidden) showProgress(body);
+    await showInteractiveAlone(wantedSeries);
+    return false;
+  }
   if (body.series.length === 0) { showProgress(body); return false; }
   status.hidden = body.active_jobs.length === 0;
   if (!status.hidden) showProgress(body);
@@ -185,14 +194,27 @@ async function refresh() {
   if (key === shownKey) return true;
   shownKey = key;
   const choose = (index) => showSeries(body.series[index]);
+  const asked = body.series.findIndex((s) => s.SeriesInstanceUID === wantedSeries);
   if (selector) { selector.parentElement.remove(); selector = null; }
   if (body.series.length > 1) {
     selector = el('select', { id: 'series-select' }, body.series.map((s, i) => el('option', { value: i, text: `${s.Modality} ${s.SeriesDescription} (job ${s.job_id})` })));
     selector.addEventListener('change', () => choose(Number(selector.value)));
     page.insertBefore(el('p', {}, 'Series: ', selector), content);
   }
-  choose(0);
+  if (selector && asked >= 0) selector.value = String(asked);
+  choose(Math.max(0, asked));
   return true;
+}
+
+// A series opened from the study page (?series=UID) that has no render results yet:
+// the interactive view alone (the viewer worker assembles it on first use).
+const wantedSeries = new URLSearchParams(window.location.search).get('series');
+let shownAlone = '';
+async function showInteractiveAlone(seriesUid) {
+  if (shownAlone === seriesUid) return;
+  shownAlone = seriesUid;
+  const s = await api(`/api/series/${encodeURIComponent(seriesUid)}`);
+  replace(content, interactiveView({ SeriesInstanceUID: seriesUid, Modality: s.Modality }, []));
 }
 
 async function loop() {

@@ -955,7 +955,7 @@ TEST_F(ConsoleApi, ASignedLaunchLinkOpensItsStudyOnlyForTheBrowserThatFollowedIt
         "/api/series/" + other_series, "/api/jobs", "/api/jobs?study=" + other_study,
         "/api/jobs/" + std::to_string(other_job), "/api/dashboard", "/api/errors", "/api/settings"}) {
     auto r = get(path, browser);
-    EXPECT_EQ(r.status, 401) << path;
+    EXPECT_EQ(r.status, 403) << path;
     EXPECT_EQ(r.body.find("Doe"), std::string::npos) << path;
   }
   // The cookie is no credential for changes, and an unknown session is nothing.
@@ -1181,6 +1181,83 @@ TEST(ConsoleAuth, SignedLaunchTokensAreBoundToStudyAndTime) {
   EXPECT_EQ(console::verifyLaunchToken("s3cret", "1.2.3", "v1.abc.def", 1999), console::LaunchTokenCheck::Malformed);
   EXPECT_EQ(console::bearerToken("Bearer  abc "), "abc");
   EXPECT_EQ(console::bearerToken("Basic abc"), "");
+}
+
+
+// The interactive view's routes forward the query to the viewer backend (the
+// node's viewer worker processes) after the console's own checks, and answer with
+// what it says: its image and headers, its 400 naming a parameter, its 503 with
+// Retry-After.
+class RecordingViewer : public ViewerBackend {
+ public:
+  ViewerAnswer ask(const std::string& kind, const std::string& series_uid,
+                   const std::map<std::string, std::string>& params) override {
+    calls.push_back({kind, series_uid, params});
+    return next;
+  }
+  struct Call {
+    std::string kind, series_uid;
+    std::map<std::string, std::string> params;
+  };
+  std::vector<Call> calls;
+  ViewerAnswer next{200, "image/jpeg", std::string("\xFF\xD8 frame", 8), "", "", {{"X-Orientation-Letters", "R,L,H,F"}}};
+};
+
+TEST_F(ConsoleApi, InteractiveViewRequestsGoToTheViewerAfterTheConsolesChecks) {
+  RecordingViewer viewer;
+  startExposed([&](ConsoleConfig&, ConsoleContext& context) {
+    context.viewer = &viewer;
+    context.launch_secret = kLaunchSecret;
+  });
+  auto frame = getWithToken("/api/series/" + kSeries + "/view3d?azimuth=90&preset=ct-bone");
+  EXPECT_EQ(frame.status, 200) << frame.body;
+  EXPECT_EQ(frame.body, std::string("\xFF\xD8 frame", 8));
+  EXPECT_EQ(frame.header("Content-Type"), "image/jpeg");
+  EXPECT_EQ(frame.header("X-Orientation-Letters"), "R,L,H,F");
+  EXPECT_EQ(frame.header("Cache-Control"), "no-store");
+  ASSERT_EQ(viewer.calls.size(), 1u);
+  EXPECT_EQ(viewer.calls[0].kind, "view3d");
+  EXPECT_EQ(viewer.calls[0].series_uid, kSeries);
+  EXPECT_EQ(viewer.calls[0].params, (std::map<std::string, std::string>{{"azimuth", "90"}, {"preset", "ct-bone"}}));
+
+  // Refused before the viewer is asked: no token, a malformed or unknown series, a repeated parameter.
+  EXPECT_EQ(get("/api/series/" + kSeries + "/view3d").status, 401);
+  EXPECT_EQ(getWithToken("/api/series/1.2.x/slice").status, 400);
+  EXPECT_EQ(getWithToken("/api/series/1.2.3.99/slice").status, 404);
+  auto repeated = getWithToken("/api/series/" + kSeries + "/slice?plane=axial&plane=coronal");
+  EXPECT_EQ(repeated.status, 400);
+  EXPECT_EQ(nlohmann::json::parse(repeated.body).value("parameter", ""), "plane");
+  EXPECT_EQ(viewer.calls.size(), 1u);
+
+  // The viewer's refusals keep their status, parameter and headers.
+  viewer.next = {400, "", "", "zoom: 0 is outside 0.25 .. 16", "zoom", {}};
+  auto bad = getWithToken("/api/series/" + kSeries + "/view3d?zoom=0");
+  EXPECT_EQ(bad.status, 400);
+  auto body = nlohmann::json::parse(bad.body);
+  EXPECT_EQ(body.value("parameter", ""), "zoom");
+  EXPECT_EQ(body.value("status", 0), 400);
+  viewer.next = {503, "", "", "all 2 viewer workers are busy", "", {{"Retry-After", "1"}}};
+  auto busy = getWithToken("/api/series/" + kSeries + "/slice");
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_EQ(busy.header("Retry-After"), "1");
+
+  // A launch link for this study reaches its series' view; one for another study does not.
+  viewer.next = ViewerAnswer{200, "image/png", "png", "", "", {}};
+  const int64_t expires = static_cast<int64_t>(unixSecondsNow()) + 60;
+  const std::string other_study = "1.2.4.1", other_series = "1.2.4.2";
+  index->addInstance(instance("1.2.4.2.0", other_series, "other series", other_study));
+  auto launched = get("/launch?studyUID=" + other_study + "&token=" + console::signLaunchToken(kLaunchSecret, other_study, expires));
+  ASSERT_EQ(launched.status, 303);
+  const httplib::Headers browser{{"Cookie", launched.header("Set-Cookie").substr(0, launched.header("Set-Cookie").find(';'))}};
+  EXPECT_EQ(get("/api/series/" + other_series + "/slice", browser).status, 200);
+  EXPECT_EQ(get("/api/series/" + kSeries + "/view3d", browser).status, 403);
+  EXPECT_EQ(get("/api/series/" + kSeries + "/slice", browser).status, 403);
+}
+
+TEST_F(ConsoleApi, InteractiveViewWithoutViewerWorkersIs503) {
+  start();
+  auto r = get("/api/series/" + kSeries + "/view3d");
+  EXPECT_EQ(r.status, 503);
 }
 
 }  // namespace

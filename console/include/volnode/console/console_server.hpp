@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -104,6 +105,27 @@ class NodeActions {
   virtual std::optional<RetrievalStatus> retrievalOf(const std::string& /*study_uid*/) { return std::nullopt; }
 };
 
+// The interactive view's frames and slices, rendered outside the node process
+// (implemented by the application with its viewer worker processes). The console
+// checks access and the series, forwards the query parameters and answers with
+// what comes back.
+struct ViewerAnswer {
+  int status = 200;
+  std::string content_type;   // of body when status is 200
+  std::string body;
+  std::string error;          // why, when status is not 200
+  std::string parameter;      // the query parameter a 400 is about
+  std::map<std::string, std::string> headers;  // e.g. Retry-After with a 503, X-Orientation-Letters
+};
+
+class ViewerBackend {
+ public:
+  virtual ~ViewerBackend() = default;
+  // kind: "view3d" or "slice"; params: the query parameters, each given once.
+  virtual ViewerAnswer ask(const std::string& kind, const std::string& series_uid,
+                           const std::map<std::string, std::string>& params) = 0;
+};
+
 // Everything the console reads or acts on, passed in by the application.
 struct ConsoleContext {
   ConsoleConfig config;
@@ -111,6 +133,7 @@ struct ConsoleContext {
   JobQueue& jobs;
   std::function<HealthReport()> health;
   NodeActions* actions = nullptr;           // may be null in tests of the read-only API
+  ViewerBackend* viewer = nullptr;          // null: the interactive view answers 503
   std::filesystem::path results_root;       // render outputs: <results_root>/<job id>/{dicom,png,mesh}
   std::filesystem::path store_root;         // received instances (the index's file paths are relative to it)
   std::filesystem::path web_root;           // static pages (console/web), empty: built-in location

@@ -99,6 +99,15 @@ struct RenderConfig {
   std::string annotation = "{PatientID} {StudyDate}";  // empty: no identifiers burned in
 };
 
+// The interactive 3D view in the browser: worker processes that render frames and
+// slices on request, each keeping recently viewed volumes in memory.
+struct ViewerConfig {
+  int max_sessions = 2;      // viewer worker processes = frames rendered at once; more answer 503
+  int memory_mb = 2048;      // prepared volumes kept warm, per viewer worker (least recently used dropped)
+  double idle_timeout_s = 600;  // a worker idle this long drops its volumes
+  double wait_s = 2;         // a request waits this long for a free worker before 503
+};
+
 struct OutputsConfig {
   std::string key_views = "multiframe";  // multiframe | single
   std::string uid_root;                   // empty: 2.25.<uuid>
@@ -161,6 +170,7 @@ struct Config {
   LogConfig log;
   CompletionConfig completion;
   RenderConfig render;
+  ViewerConfig viewer;
   OutputsConfig outputs;
   PipelineConfig pipeline;
   SendingConfig sending;

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,6 +49,27 @@ struct RenderRequest {
   bool orientation_letters = true;
   bool preset_label = true;
   double fill = 0.9;  // fraction of the frame the object spans (largest dimension over the spin)
+};
+
+// A free camera for the interactive viewer, about the same centre and at the
+// same framing as the spin: at elevation 0, zoom 1, no pan and no clip, azimuth a
+// is the spin frame at angle a (azimuth 0 anterior, 90 the patient's left).
+struct OrbitView {
+  double azimuth_deg = 0;
+  double elevation_deg = 0;  // -90 .. 90; 90: from above the head
+  double zoom = 1;           // > 1 enlarges
+  double pan_x = 0, pan_y = 0;  // image shift in fractions of the frame height, right and down
+  // Cut away what lies outside this box (LPS mm: xmin, xmax, ymin, ymax, zmin, zmax).
+  std::optional<std::array<double, 6>> clip_box;
+  // Cut away what lies behind this plane (point x, y, z, then the normal of the kept side).
+  std::optional<std::array<double, 6>> clip_plane;
+  // Moves the preset's transfer functions (and MIP window) by this many units (HU for CT),
+  // after relative presets are resolved.
+  double shift = 0;
+
+  bool isSpinCamera() const {
+    return elevation_deg == 0 && zoom == 1 && pan_x == 0 && pan_y == 0 && !clip_box && !clip_plane && shift == 0;
+  }
 };
 
 // Per-stage wall-clock seconds, in the order the stages first ran.
@@ -89,6 +111,8 @@ class VolumeRenderer {
   void setVolume(std::shared_ptr<const Volume> volume);
 
   RenderedFrame renderView(const RenderPreset& preset, View view, const RenderRequest& request);
+  // The interactive viewer's frame: the spin's scene seen through `view`.
+  RenderedFrame renderOrbit(const RenderPreset& preset, const OrbitView& view, const RenderRequest& request);
   std::vector<RenderedFrame> renderSpin(const RenderPreset& preset, const RenderRequest& request);
   // request.views then request.spin_frames spin frames; a key view whose camera
   // equals a spin frame's is rendered once and copied.

@@ -28,6 +28,10 @@ struct ViewBasis {
 // patient's left, head up.
 ViewBasis spinBasis(double degrees);
 ViewBasis viewBasis(View view);
+// The viewer's free camera: the spin's basis at `azimuth_deg` tilted up by
+// `elevation_deg` (90: from above the head, the image's top towards where the
+// viewer came from). Elevation 0 is spinBasis(azimuth_deg) exactly.
+ViewBasis orbitBasis(double azimuth_deg, double elevation_deg);
 bool isSpinView(View view);   // the four views a spin passes through (not superior/inferior)
 double spinAngleOf(View view);  // anterior 0, left 90, posterior 180, right 270; 0 for the others
 

@@ -1,0 +1,74 @@
+#include "viewer_worker_main.hpp"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "volnode/core/logging.hpp"
+#include "volnode/viewer/viewer_engine.hpp"
+#include "worker_sandbox.hpp"
+
+namespace volnode {
+namespace {
+
+constexpr int kRequestFd = 3;  // the socket to the node
+
+}  // namespace
+
+int runViewerWorker(const Config& config, int slot) {
+  const std::string name = fmt::format("viewer-{}-{}", slot, ::getpid());
+  LogConfig log_config = config.log;
+  log_config.file.clear();  // stderr, which the node reads into its own log
+  initLogging(log_config);
+  auto log = moduleLogger("viewer");
+
+  // Volumes kept warm, plus one being opened and the renderer's own grid copies.
+  auto resources = limitResources(2 * config.viewer.memory_mb + 2048);
+  std::filesystem::path dir = config.storage.dir;
+  const IndexSync sync = config.storage.index_sync == "normal" ? IndexSync::Normal : IndexSync::Full;
+  Index index(dir / "index.sqlite", sync);
+  JobQueue jobs(dir / "index.sqlite", sync);
+  RuleSet rules = RuleSet::forPresets(config.pipeline.presets_dir);
+
+  // Writes: none of the results (a viewer only reads them), the index files
+  // (SQLite's shared memory even for reads) and temporary folders.
+  SandboxPaths paths;
+  paths.writable_dirs = {"/tmp", "/var/tmp", "/dev"};
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+    paths.writable_files.push_back(dir / (std::string("index.sqlite") + suffix));
+  auto confinement = confine(paths);
+  std::vector<std::string> enforced = resources.enforced, skipped = resources.skipped;
+  enforced.insert(enforced.end(), confinement.enforced.begin(), confinement.enforced.end());
+  skipped.insert(skipped.end(), confinement.skipped.begin(), confinement.skipped.end());
+  log->info("{} ready: {}{}", name, fmt::join(enforced, ", "),
+            skipped.empty() ? "" : fmt::format("; not enforced: {}", fmt::join(skipped, "; ")));
+
+  viewer::ViewerEngineSettings settings{config.render, dir / "store", dir / "results", config.pipeline.presets_dir,
+                                        config.viewer.memory_mb};
+  viewer::ViewerEngine engine(settings, index, jobs, rules);
+  engine.warmUp();
+  const int idle_ms = static_cast<int>(config.viewer.idle_timeout_s * 1000);
+  while (true) {
+    pollfd request{kRequestFd, POLLIN, 0};
+    const int ready = ::poll(&request, 1, engine.volumesHeld() > 0 ? idle_ms : -1);
+    if (ready == 0) {
+      log->info("{}: idle for {} s, volumes given back", name, config.viewer.idle_timeout_s);
+      engine.release();
+      continue;
+    }
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    auto next = viewer::receiveRequest(kRequestFd);
+    if (!next) break;  // the node closed the socket, or spoke nonsense
+    if (!viewer::sendReply(kRequestFd, engine.handle(*next))) break;
+  }
+  // The node is gone: stop at once, as a job worker does, without closing the index.
+  log->info("{}: the node is gone; stopping", name);
+  log->flush();
+  ::_exit(0);
+}
+
+}  // namespace volnode

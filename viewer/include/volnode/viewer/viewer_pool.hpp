@@ -1,0 +1,52 @@
+#pragma once
+// The node's side of the interactive view: viewer.max_sessions worker processes
+// (`volnode viewer-worker`), started with the node, each answering one request at
+// a time over its Unix socket. The console's threads ask through here and never
+// touch patient pixels themselves. A request goes to the worker that served the
+// same series last when it is free (its volume is warm there), else to any free
+// one; when none frees up within viewer.wait_s the answer is 503 with
+// Retry-After. A worker that dies or hangs costs its request (503) and is
+// started again for the next.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "volnode/viewer/viewer_protocol.hpp"
+
+namespace volnode::viewer {
+
+struct ViewerPoolSettings {
+  std::vector<std::string> command;  // argv of a viewer worker; "--slot N" is appended
+  int workers = 2;
+  double wait_s = 2;                 // for a free worker
+  double request_timeout_s = 120;    // a worker that takes longer is killed (a cold open may assemble)
+};
+
+struct ViewerPoolStatus {
+  int workers = 0, running = 0, busy = 0;
+  int64_t answered = 0, refused_busy = 0, worker_deaths = 0;
+};
+
+class ViewerPool {
+ public:
+  explicit ViewerPool(ViewerPoolSettings settings);
+  ~ViewerPool();  // stops the workers
+  ViewerPool(const ViewerPool&) = delete;
+  ViewerPool& operator=(const ViewerPool&) = delete;
+
+  // Starts the workers now (they open their render windows and wait), so the first
+  // frame of the first series does not wait for a process to start. Optional: ask()
+  // starts a missing worker itself.
+  void start();
+  // Thread-safe. Never throws: failures are replies (503 with retry_after_s set).
+  ViewerReply ask(const ViewerRequest& request);
+  ViewerPoolStatus status() const;
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace volnode::viewer

@@ -1,0 +1,275 @@
+#include "volnode/viewer/viewer_engine.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <array>
+#include <list>
+
+#include <fmt/format.h>
+
+#include "volnode/core/error.hpp"
+#include "volnode/core/logging.hpp"
+#include "volnode/render/presets.hpp"
+#include "volnode/render/render.hpp"
+#include "volnode/viewer/frame_encoding.hpp"
+#include "volnode/viewer/mpr_slice.hpp"
+#include "volnode/viewer/view_parameters.hpp"
+#include "volnode/volume/assembly.hpp"
+#include "volnode/volume/preprocess.hpp"
+#include "volnode/volume/volume_file.hpp"
+#include "volnode/workflow/render_annotation.hpp"
+
+namespace volnode::viewer {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double millisecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+ViewerReply failure(int status, const std::string& message, const std::string& parameter = "") {
+  ViewerReply reply;
+  reply.status = status;
+  reply.error = message;
+  reply.parameter = parameter;
+  return reply;
+}
+
+std::string joined(const std::array<std::string, 4>& parts) {
+  return parts[0] + "," + parts[1] + "," + parts[2] + "," + parts[3];
+}
+
+std::string triple(const std::array<double, 3>& v) { return fmt::format("{:.4f},{:.4f},{:.4f}", v[0], v[1], v[2]); }
+
+std::string defaultPreset(const std::string& modality) { return modality == "CT" ? "ct-bone" : "mr-mip"; }
+
+}  // namespace
+
+struct ViewerEngine::Impl {
+  ViewerEngineSettings settings;
+  Index& index;
+  JobQueue& jobs;
+  const RuleSet& rules;
+
+  struct Held {
+    std::string series_uid;
+    std::shared_ptr<const Volume> volume;
+    size_t bytes = 0;
+  };
+  std::list<Held> held;  // most recently used first
+  // One renderer for drafts and one for full frames: each keeps the grid made for
+  // its pixel size, so alternating while dragging never rebuilds a grid.
+  struct Renderer {
+    std::unique_ptr<VolumeRenderer> renderer;
+    std::string series;  // the series its volume belongs to
+  };
+  std::array<Renderer, 2> renderers;  // [0] full, [1] draft
+
+  // The latest succeeded render of the series, whose prepared volume file and
+  // rule the viewer shares.
+  std::optional<Job> latestRender(const std::string& series_uid) {
+    JobFilter filter;
+    filter.series_uid = series_uid;
+    filter.kind = JobKind::Render;
+    filter.state = JobState::Succeeded;
+    filter.limit = 1;
+    auto found = jobs.list(filter);
+    if (found.empty()) return std::nullopt;
+    return found.front();
+  }
+
+  std::shared_ptr<const Volume> load(const std::string& series_uid, std::string& source) {
+    auto render = latestRender(series_uid);
+    if (render) {
+      auto file = settings.results_root / std::to_string(render->id) / kPreparedVolumeFile;
+      std::error_code ec;
+      if (std::filesystem::exists(file, ec)) {
+        try {
+          source = "disk";
+          return std::make_shared<const Volume>(readVolumeFile(file));
+        } catch (const Error& e) {
+          moduleLogger("viewer")->warn("series {}: {}; assembling it again", series_uid, e.what());
+        }
+      }
+    }
+    source = "assembled";
+    std::vector<std::filesystem::path> files;
+    for (const auto& f : index.seriesFiles(series_uid))
+      if (!f.conflict) files.push_back(settings.store_root / f.file_path);
+    auto assembly = assembleSeries(files);
+    VolumeCandidate* best = nullptr;
+    for (const auto* candidate : assembly.renderable())
+      if (candidate->volume && (!best || candidate->source_frames > best->source_frames))
+        best = const_cast<VolumeCandidate*>(candidate);
+    if (!best) throw Error(Errc::NotAVolume, assembly.reason.empty() ? "no renderable volume" : assembly.reason);
+    PreprocessOptions options;
+    if (render)
+      for (const auto& rule : rules.rules())
+        if (rule.name == render->rule) options = rule.preprocess;
+    return std::make_shared<const Volume>(preprocess(std::move(*best->volume), options).volume);
+  }
+
+  std::shared_ptr<const Volume> volumeOf(const std::string& series_uid, std::string& source) {
+    for (auto it = held.begin(); it != held.end(); ++it) {
+      if (it->series_uid != series_uid) continue;
+      held.splice(held.begin(), held, it);
+      source = "memory";
+      return held.front().volume;
+    }
+    auto volume = load(series_uid, source);
+    held.push_front({series_uid, volume, volume->voxels.size() * sizeof(int16_t)});
+    // Keep within the budget, but always the volume just opened.
+    size_t total = 0;
+    const size_t budget = size_t(settings.memory_mb) << 20;
+    for (auto it = held.begin(); it != held.end();) {
+      total += it->bytes;
+      if (it != held.begin() && total > budget) {
+        total -= it->bytes;
+        for (auto& r : renderers)
+          if (r.series == it->series_uid) r = {};
+        it = held.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return volume;
+  }
+
+  // Drafts trade detail for time: coarser grid and ray spacing (they are shown while
+  // the image moves and replaced by a full frame when it stops).
+  std::unique_ptr<VolumeRenderer> makeRenderer(bool draft) const {
+    VolumeRenderer::Options options;
+    options.backend = parseRenderBackend(settings.render.backend);
+    if (draft) {
+      options.downsample_ratio = 4;
+      options.max_image_sample_distance = 3;
+    }
+    return std::make_unique<VolumeRenderer>(options);
+  }
+
+  VolumeRenderer& rendererFor(bool draft, const std::string& series_uid, const std::shared_ptr<const Volume>& volume) {
+    Renderer& r = renderers[draft ? 1 : 0];
+    if (!r.renderer) r.renderer = makeRenderer(draft);
+    if (r.series != series_uid) {
+      r.renderer->setVolume(volume);
+      r.series = series_uid;
+    }
+    return *r.renderer;
+  }
+
+  ViewerReply view3d(const ViewerRequest& request, const SeriesSummary& series) {
+    const auto p = parseView3dParameters(request.params);
+    const auto start = Clock::now();
+    std::string source;
+    auto volume = volumeOf(request.series_uid, source);
+    const double open_ms = millisecondsSince(start);
+    const std::string preset_name = p.preset.empty() ? defaultPreset(volume->modality) : p.preset;
+    RenderPreset preset;
+    try {
+      preset = loadPreset(settings.presets_dir, preset_name);
+    } catch (const Error&) {
+      return failure(400, "preset: no preset named '" + preset_name + "'", "preset");
+    }
+    RenderRequest frame;
+    frame.views.clear();
+    frame.spin_frames = settings.render.spin_frames;  // the spin's framing
+    const int size = p.size > 0 ? p.size : settings.render.size;
+    frame.width = frame.height = p.draft ? std::max(64, size / 2) : size;
+    if (auto study = index.study(series.study_uid)) {
+      bool identifiers = false;
+      frame.annotation = expandAnnotation(settings.render.annotation, *study, series, &identifiers);
+      frame.annotation_has_identifiers = identifiers;
+    }
+    OrbitView orbit;
+    orbit.azimuth_deg = p.azimuth_deg;
+    orbit.elevation_deg = p.elevation_deg;
+    orbit.zoom = p.zoom;
+    orbit.pan_x = p.pan_x;
+    orbit.pan_y = p.pan_y;
+    orbit.shift = p.shift;
+    if (p.clip)
+      orbit.clip_box = std::array<double, 6>{p.clip->min[0], p.clip->max[0], p.clip->min[1],
+                                             p.clip->max[1], p.clip->min[2], p.clip->max[2]};
+    if (p.clip_plane)
+      orbit.clip_plane = std::array<double, 6>{p.clip_plane->point[0],  p.clip_plane->point[1],
+                                               p.clip_plane->point[2],  p.clip_plane->normal[0],
+                                               p.clip_plane->normal[1], p.clip_plane->normal[2]};
+    const auto render_start = Clock::now();
+    auto rendered = rendererFor(p.draft, request.series_uid, volume).renderOrbit(preset, orbit, frame);
+    const double render_ms = millisecondsSince(render_start);
+    const auto encode_start = Clock::now();
+    auto encoded = encodeFrame(rendered, p.format, p.draft ? 75 : 90);
+    ViewerReply reply;
+    reply.content_type = encoded.content_type;
+    reply.body = std::move(encoded.bytes);
+    reply.headers["X-Orientation-Letters"] = joined(rendered.edge_letters);
+    reply.headers["X-Preset"] = preset.name;
+    reply.headers["X-Volume-Source"] = source;
+    reply.headers["Server-Timing"] = fmt::format("open;dur={:.1f}, render;dur={:.1f}, encode;dur={:.1f}", open_ms,
+                                                 render_ms, millisecondsSince(encode_start));
+    return reply;
+  }
+
+  ViewerReply slice(const ViewerRequest& request) {
+    const auto p = parseSliceParameters(request.params);
+    std::string source;
+    auto volume = volumeOf(request.series_uid, source);
+    auto image = reformatSlice(*volume, p);
+    auto encoded = encodeImage(image.pixels, image.width, image.height, 1, p.format);
+    ViewerReply reply;
+    reply.content_type = encoded.content_type;
+    reply.body = std::move(encoded.bytes);
+    reply.headers["X-Orientation-Letters"] = joined(image.edge_letters);
+    reply.headers["X-Slice-Origin"] = triple(image.origin);
+    reply.headers["X-Slice-Right"] = triple(image.right);
+    reply.headers["X-Slice-Down"] = triple(image.down);
+    reply.headers["X-Slice-Normal"] = triple(image.normal);
+    reply.headers["X-Slice-Pixel-Spacing"] = fmt::format("{:.5f}", image.pixel_mm);
+    reply.headers["X-Slice-Position"] = fmt::format("{:.3f}", image.position_mm);
+    reply.headers["X-Slice-Window"] = fmt::format("{:.1f},{:.1f}", image.window[0], image.window[1]);
+    reply.headers["X-Volume-Source"] = source;
+    return reply;
+  }
+};
+
+ViewerEngine::ViewerEngine(ViewerEngineSettings settings, Index& index, JobQueue& jobs, const RuleSet& rules)
+    : impl_(std::make_unique<Impl>(Impl{std::move(settings), index, jobs, rules, {}, {}})) {}
+
+ViewerEngine::~ViewerEngine() = default;
+
+ViewerReply ViewerEngine::handle(const ViewerRequest& request) {
+  try {
+    auto series = impl_->index.series(request.series_uid);
+    if (!series) return failure(404, "no series with SeriesInstanceUID " + request.series_uid);
+    if (request.kind == "view3d") return impl_->view3d(request, *series);
+    if (request.kind == "slice") return impl_->slice(request);
+    return failure(400, "unknown viewer request '" + request.kind + "'");
+  } catch (const ParameterError& e) {
+    return failure(400, e.what(), e.parameter());
+  } catch (const Error& e) {
+    if (e.code() == Errc::NotAVolume)
+      return failure(422, "series " + request.series_uid + " is not a volume: " + e.what());
+    if (e.code() == Errc::Unsupported) return failure(501, e.what());
+    moduleLogger("viewer")->error("series {}: {} failed: {}", request.series_uid, request.kind, e.what());
+    return failure(500, std::string("the viewer could not answer: ") + e.what());
+  } catch (const std::exception& e) {
+    moduleLogger("viewer")->error("series {}: {} failed: {}", request.series_uid, request.kind, e.what());
+    return failure(500, std::string("the viewer could not answer: ") + e.what());
+  }
+}
+
+void ViewerEngine::warmUp() {
+  for (bool draft : {false, true})
+    if (!impl_->renderers[draft ? 1 : 0].renderer) impl_->renderers[draft ? 1 : 0].renderer = impl_->makeRenderer(draft);
+}
+
+void ViewerEngine::release() {
+  impl_->renderers = {};
+  impl_->held.clear();
+}
+
+size_t ViewerEngine::volumesHeld() const { return impl_->held.size(); }
+
+}  // namespace volnode::viewer

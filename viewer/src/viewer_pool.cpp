@@ -1,0 +1,232 @@
+#include "volnode/viewer/viewer_pool.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "volnode/core/logging.hpp"
+
+namespace volnode::viewer {
+namespace {
+
+ViewerReply unavailable(const std::string& message, int retry_after_s) {
+  ViewerReply reply;
+  reply.status = 503;
+  reply.error = message;
+  reply.headers["Retry-After"] = std::to_string(retry_after_s);
+  return reply;
+}
+
+}  // namespace
+
+struct ViewerPool::Impl {
+  struct Slot {
+    int number = 0;
+    pid_t pid = -1;
+    int socket = -1;
+    bool busy = false;
+    std::string last_series;
+    std::thread log_relay;
+  };
+
+  ViewerPoolSettings settings;
+  mutable std::mutex mutex;
+  std::condition_variable freed;
+  std::vector<Slot> slots;
+  ViewerPoolStatus counts;
+  bool stopping = false;
+
+  explicit Impl(ViewerPoolSettings s) : settings(std::move(s)), slots(size_t(std::max(1, settings.workers))) {
+    for (size_t n = 0; n < slots.size(); ++n) slots[n].number = int(n);
+  }
+
+  // Starts the slot's worker; the caller holds the slot (busy).
+  bool spawn(Slot& slot) {
+    int sockets[2], log[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0) return false;
+    if (::pipe2(log, O_CLOEXEC) != 0) {
+      ::close(sockets[0]);
+      ::close(sockets[1]);
+      return false;
+    }
+    std::vector<std::string> args = settings.command;
+    args.push_back("--slot");
+    args.push_back(std::to_string(slot.number));
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid == 0) {  // only async-signal-safe calls from here: the node has many threads
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(111);
+      ::dup2(sockets[1], 3);
+      ::dup2(log[1], STDERR_FILENO);
+      ::close_range(4, ~0U, 0);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(sockets[1]);
+    ::close(log[1]);
+    if (pid < 0) {
+      ::close(sockets[0]);
+      ::close(log[0]);
+      return false;
+    }
+    if (slot.log_relay.joinable()) slot.log_relay.join();  // the previous worker's relay ended at its EOF
+    slot.log_relay = std::thread([fd = log[0], name = fmt::format("viewer-{}-{}", slot.number, pid)] {
+      auto logger = moduleLogger("viewer");
+      std::string buffer;
+      char chunk[4096];
+      ssize_t n;
+      while ((n = ::read(fd, chunk, sizeof chunk)) > 0) {
+        buffer.append(chunk, size_t(n));
+        for (size_t end; (end = buffer.find('\n')) != std::string::npos; buffer.erase(0, end + 1)) {
+          const std::string line = buffer.substr(0, end);
+          const size_t module = line.find('[');  // drop the worker's own time and level
+          logger->info("{}: {}", name, module != std::string::npos ? line.substr(module) : line);
+        }
+        if (buffer.size() > 65536) buffer.clear();
+      }
+      ::close(fd);
+    });
+    slot.pid = pid;
+    slot.socket = sockets[0];
+    moduleLogger("viewer")->info("viewer worker viewer-{}-{} started", slot.number, pid);
+    return true;
+  }
+
+  void kill(Slot& slot) {
+    if (slot.socket >= 0) ::close(slot.socket);
+    slot.socket = -1;
+    if (slot.pid > 0) {
+      ::kill(slot.pid, SIGKILL);
+      ::waitpid(slot.pid, nullptr, 0);
+    }
+    slot.pid = -1;
+    slot.last_series.clear();
+  }
+
+  // A free slot, preferring the one that served `series` last; null after the wait.
+  Slot* claim(const std::string& series, std::unique_lock<std::mutex>& lock) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(settings.wait_s);
+    while (!stopping) {
+      Slot* chosen = nullptr;
+      for (auto& slot : slots) {
+        if (slot.busy) continue;
+        if (slot.last_series == series) {
+          chosen = &slot;
+          break;
+        }
+        // Otherwise a running worker over one still to be started, the least useful cache first.
+        if (!chosen || (chosen->pid < 0 && slot.pid > 0)) chosen = &slot;
+      }
+      if (chosen) {
+        chosen->busy = true;
+        return chosen;
+      }
+      if (freed.wait_until(lock, deadline) == std::cv_status::timeout) return nullptr;
+    }
+    return nullptr;
+  }
+};
+
+ViewerPool::ViewerPool(ViewerPoolSettings settings) : impl_(std::make_unique<Impl>(std::move(settings))) {
+  impl_->counts.workers = int(impl_->slots.size());
+}
+
+ViewerPool::~ViewerPool() { stop(); }
+
+void ViewerPool::start() {
+  std::lock_guard lock(impl_->mutex);
+  for (auto& slot : impl_->slots)
+    if (slot.pid < 0 && !slot.busy && !impl_->spawn(slot))
+      moduleLogger("viewer")->warn("cannot start viewer worker {}: {}; it is tried again on the first request",
+                                   slot.number, std::strerror(errno));
+}
+
+ViewerReply ViewerPool::ask(const ViewerRequest& request) {
+  auto& d = *impl_;
+  std::unique_lock lock(d.mutex);
+  Impl::Slot* slot = d.claim(request.series_uid, lock);
+  if (!slot) {
+    ++d.counts.refused_busy;
+    return unavailable(fmt::format("all {} viewer workers are busy (viewer.max_sessions); try again in a moment",
+                                   d.slots.size()),
+                       1);
+  }
+  // Reap a worker that died while idle; start one when there is none.
+  if (slot->pid > 0 && ::waitpid(slot->pid, nullptr, WNOHANG) == slot->pid) {
+    slot->pid = -1;
+    ++d.counts.worker_deaths;
+    d.kill(*slot);
+  }
+  if (slot->pid < 0 && !d.spawn(*slot)) {
+    slot->busy = false;
+    d.freed.notify_one();
+    return unavailable(std::string("cannot start a viewer worker: ") + std::strerror(errno), 5);
+  }
+  const int socket = slot->socket;
+  lock.unlock();
+
+  std::optional<ViewerReply> reply;
+  if (sendRequest(socket, request)) reply = receiveReply(socket, int(d.settings.request_timeout_s * 1000));
+
+  lock.lock();
+  if (reply) {
+    slot->last_series = request.series_uid;
+    ++d.counts.answered;
+  } else {
+    moduleLogger("viewer")->warn("viewer worker {} died or hung on series {}; it is started again", slot->pid,
+                                 request.series_uid);
+    ++d.counts.worker_deaths;
+    d.kill(*slot);
+  }
+  slot->busy = false;
+  d.freed.notify_one();
+  if (!reply) return unavailable("the viewer worker stopped while rendering this series; try again", 1);
+  return *reply;
+}
+
+ViewerPoolStatus ViewerPool::status() const {
+  std::lock_guard lock(impl_->mutex);
+  ViewerPoolStatus s = impl_->counts;
+  for (const auto& slot : impl_->slots) {
+    s.running += slot.pid > 0;
+    s.busy += slot.busy;
+  }
+  return s;
+}
+
+void ViewerPool::stop() {
+  if (!impl_) return;
+  std::unique_lock lock(impl_->mutex);
+  impl_->stopping = true;
+  impl_->freed.notify_all();
+  for (auto& slot : impl_->slots) {
+    // A busy slot's request fails when its socket closes under it.
+    if (slot.pid > 0) ::kill(slot.pid, SIGKILL);
+  }
+  for (auto& slot : impl_->slots) {
+    if (slot.busy) continue;  // its asker cleans up
+    impl_->kill(slot);
+  }
+  lock.unlock();
+  for (auto& slot : impl_->slots)
+    if (slot.log_relay.joinable()) slot.log_relay.join();
+}
+
+}  // namespace volnode::viewer
