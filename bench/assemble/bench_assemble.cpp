@@ -88,7 +88,7 @@ int child(const std::string& method, const fs::path& dir) {
       volnode::Volume v = std::move(*a.volumes[0].volume);
       a.volumes.clear();
       const auto p = volnode::preprocess(std::move(v), it->preprocess);
-      for (const auto& t : p.timings) std::fprintf(stderr, "  %s %.0f ms\n", t.step.c_str(), t.ms);
+      for (const auto& [step, seconds] : p.timings.stages) std::fprintf(stderr, "  %s %.0f ms\n", step.c_str(), seconds * 1000);
       std::fprintf(stderr, "  -> %dx%dx%d\n", p.volume.dimensions[0], p.volume.dimensions[1], p.volume.dimensions[2]);
     }
   }

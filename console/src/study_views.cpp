@@ -70,6 +70,9 @@ nlohmann::json StudyViews::timeline(const std::string& study_uid) {
                       {"job_id", job_id}, {"state", state}, {"message", text}});
   };
   for (const auto& s : context_.index.seriesOfStudy(study_uid)) {
+    // Which series an entry is about, as a reader of the PACS knows it: "series 3 (CT HEAD 5mm)".
+    std::string label = "series " + (s.series_number.empty() ? s.series_uid : s.series_number);
+    if (!s.series_description.empty()) label += " (" + s.series_description + ")";
     bool first = true;
     for (const auto& t : context_.index.seriesTransitions(s.series_uid)) {
       auto state = parseSeriesState(t.state);
@@ -78,7 +81,7 @@ nlohmann::json StudyViews::timeline(const std::string& study_uid) {
                               : state == SeriesState::Done                                 ? "rendered"
                               : state == SeriesState::Refused || state == SeriesState::Failed ? "failed"
                                                                                               : "";
-      add(t.at, milestone, "series", s.series_uid, 0, t.state, t.reason);
+      add(t.at, milestone, "series", s.series_uid, 0, t.state, label + ": " + t.reason);
       first = false;
     }
   }

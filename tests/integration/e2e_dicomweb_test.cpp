@@ -72,6 +72,7 @@ std::vector<std::string> nodeSettings(int node_port, const OrthancProcess& ortha
                                     "completion.quiet_s=5",
                                     "render.spin_frames=8",
                                     "render.size=256",
+                                    "outputs.reformats=false",  // the four 3D results; reformats are tested with C-STORE
                                     "destinations.pacs.type=\"dicomweb\"",
                                     "destinations.pacs.url=\"" + orthanc.dicomWebUrl() + "\""};
   settings.insert(settings.end(), more.begin(), more.end());

@@ -11,6 +11,7 @@ TEST(RenderCommand, PhantomStudyGivesPngsDicomObjectsAndAModel) {
   std::string series = "1.3.46.670589.33.1.3963937485511329090.25659488233390035616";  // S2020, 1 mm
   auto result = run({VOLNODE_BINARY, "render", (sharedData() / "ct-head-phantom-study" / "S2020").string(), "--out",
                      out.path().string(), "--frames", "12", "--size", "256", "--set", "log.file=", "--set",
+                     "outputs.reformats=false", "--set",
                      std::string("pipeline.presets_dir=") + VOLNODE_SOURCE_DIR + "/presets"},
                     std::chrono::seconds(300));
   ASSERT_EQ(result.exit_code, 0) << result.output;

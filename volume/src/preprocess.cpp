@@ -28,9 +28,6 @@ namespace {
 using ShortImage = itk::Image<short, 3>;
 using FloatImage = itk::Image<float, 3>;
 
-double msSince(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
 
 std::string fmt(const char* f, double a, double b = 0, double c = 0) {
   char buf[128];
@@ -295,7 +292,7 @@ PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
     const int16_t lo = int16_t(std::max(-32768, options.clamp->first));
     const int16_t hi = int16_t(std::min(32767, options.clamp->second));
     const size_t changed = clampVoxels(v, lo, hi);
-    result.timings.push_back({"clamp", msSince(t0)});
+    result.timings.add("clamp", secondsSince(t0));
     result.notes.push_back("clamped " + std::to_string(changed) + " voxels to [" + std::to_string(lo) + ", " +
                            std::to_string(hi) + "]");
   }
@@ -306,7 +303,7 @@ PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
   region.dims = v.dimensions;
   region.air = int16_t(airValue(v));
   std::optional<BodyMask> body;
-  double crop_ms = 0;
+  double crop_seconds = 0;
   if (options.crop_body) {
     const auto t0 = std::chrono::steady_clock::now();
     if (v.modality == "CT") {
@@ -328,7 +325,7 @@ PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
     } else {
       result.notes.push_back("crop to body skipped: only for CT");
     }
-    crop_ms = msSince(t0);
+    crop_seconds = secondsSince(t0);
   }
 
   // Target spacing: isotropic at the finest in-plane spacing (or given), grown to fit max_voxels.
@@ -355,11 +352,11 @@ PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
   const bool need_resample = dims != region.dims || std::abs(target[0] - v.spacing[0]) > 1e-6 ||
                              std::abs(target[1] - v.spacing[1]) > 1e-6 || std::abs(target[2] - v.spacing[2]) > 1e-6;
   if (need_resample) {
-    if (options.crop_body) result.timings.push_back({"crop_body", crop_ms});
+    if (options.crop_body) result.timings.add("crop_body", crop_seconds);
     const auto t0 = std::chrono::steady_clock::now();
     v = reshape(v, region, target, dims);
     body.reset();
-    result.timings.push_back({"resample", msSince(t0)});
+    result.timings.add("resample", secondsSince(t0));
     result.notes.push_back(fmt("resampled to %.3gx%.3gx%.3g mm", target[0], target[1], target[2]) + " (" +
                            std::to_string(dims[0]) + "x" + std::to_string(dims[1]) + "x" + std::to_string(dims[2]) +
                            ")");
@@ -367,7 +364,7 @@ PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
     const auto t0 = std::chrono::steady_clock::now();
     if (body) v = reshape(v, region, v.spacing, region.dims);  // the crop alone
     body.reset();
-    result.timings.push_back({"crop_body", crop_ms + msSince(t0)});
+    result.timings.add("crop_body", crop_seconds + secondsSince(t0));
   }
 
   if (options.smoothing != Smoothing::None) {
@@ -398,12 +395,11 @@ PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
       releaseVoxels(meta);
       v = unwrap(out, meta);
     }
-    result.timings.push_back({"smooth", msSince(t0)});
+    result.timings.add("smooth", secondsSince(t0));
     result.notes.push_back(std::string("smoothed (") + smoothingName(options.smoothing) + ")");
   }
 
-  result.total_ms = msSince(t_all);
-  log->debug("preprocess: {} steps, {:.0f} ms", result.timings.size(), result.total_ms);
+  log->debug("preprocess: {} in {:.3f} s", result.timings.summary(), secondsSince(t_all));
   result.volume = std::move(v);
   return result;
 }

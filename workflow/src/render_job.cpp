@@ -41,7 +41,6 @@ AssemblyOptions assemblyWithinMemoryLimit() {
 
 using Clock = std::chrono::steady_clock;
 
-double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 const RoutingRule& ruleNamed(const RuleSet& rules, const std::string& name) {
   for (const auto& rule : rules.rules())

@@ -19,6 +19,7 @@
 
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
+#include "volnode/core/stage_timings.hpp"
 
 namespace volnode {
 namespace {
@@ -29,7 +30,6 @@ constexpr double kStopGraceS = 5;          // SIGTERM, then SIGKILL after this
 constexpr double kQuickDeathS = 5;         // a worker dying this soon without a job is failing to start
 constexpr double kMaxRestartDelayS = 30;
 
-double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 std::string signalName(int signal) {
   const char* abbreviation = sigabbrev_np(signal);

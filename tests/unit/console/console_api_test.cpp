@@ -657,6 +657,11 @@ TEST_F(ConsoleApi, TimelineHasTheMilestonesOfAStudy) {
   for (const auto& e : body["events"])
     if (!e["milestone"].get<std::string>().empty()) milestones.push_back(e["milestone"]);
   EXPECT_EQ(milestones, (std::vector<std::string>{"first_instance", "complete", "rendered", "acknowledged"}));
+  // A series' entries say which series (its number, else its UID, and its description).
+  for (const auto& e : body["events"])
+    if (e["milestone"] == "first_instance") {
+      EXPECT_EQ(e["message"], "series " + kSeries + " (" + kXss + "): first instance received");
+    }
   auto last = body["events"].back();
   EXPECT_EQ(last["job_id"], id);
   EXPECT_NE(last["message"].get<std::string>().find("pacs acknowledged 2"), std::string::npos);

@@ -50,7 +50,9 @@ void expectMarkerAt(const SliceImage& s, const std::array<double, 3>& marker) {
   EXPECT_EQ(pixel(s, column, row), 255) << "marker (bone, windowed 40/400) at pixel " << column << "," << row;
   // 10 mm further along the image's right edge lies no marker: body or air.
   auto [c2, r2] = pixelOf(s, {marker[0] + 12 * s.right[0], marker[1] + 12 * s.right[1], marker[2] + 12 * s.right[2]});
-  if (c2 >= 0 && c2 < s.width) EXPECT_LT(pixel(s, c2, r2), 200);
+  if (c2 >= 0 && c2 < s.width) {
+    EXPECT_LT(pixel(s, c2, r2), 200);
+  }
 }
 
 }  // namespace

@@ -64,7 +64,7 @@ TEST(Preprocess, CropToBodyRemovesTheTableAndKeepsInnerAir) {
   EXPECT_GT(lung, 100) << "air inside the body must be kept";
   EXPECT_EQ(outlier, 0);
   std::vector<std::string> steps;
-  for (const auto& t : r.timings) steps.push_back(t.step);
+  for (const auto& [step, seconds] : r.timings.stages) steps.push_back(step);
   EXPECT_EQ(steps, (std::vector<std::string>{"clamp", "crop_body"}));
 }
 
@@ -80,9 +80,9 @@ TEST(Preprocess, IsotropicResamplingKeepsThePhysicalExtent) {
   const auto p0 = v.physicalPoint(0, 0, 0);
   for (int a = 0; a < 3; ++a) EXPECT_NEAR(p0[a], first[a], 1e-9);
   EXPECT_LE(v.physicalPoint(79, 79, 47)[2], last[2] + 1e-9);
-  ASSERT_EQ(r.timings.size(), 1u);
-  EXPECT_EQ(r.timings[0].step, "resample");
-  EXPECT_GE(r.timings[0].ms, 0.0);
+  ASSERT_EQ(r.timings.stages.size(), 1u);
+  EXPECT_EQ(r.timings.stages[0].first, "resample");
+  EXPECT_GE(r.timings.stages[0].second, 0.0);
 }
 
 double linearFieldAt(const std::array<double, 3>& p) { return 3.0 * p[0] - 2.0 * p[1] + 5.0 * p[2] + 100; }
@@ -147,7 +147,7 @@ TEST(Preprocess, MedianSmoothingRemovesASingleOutlier) {
   o.smoothing = Smoothing::Median;
   const auto r = preprocess(bodyWithTable(), o);
   EXPECT_EQ(r.volume.at(40, 40, 10), 40);
-  EXPECT_EQ(r.timings.back().step, "smooth");
+  EXPECT_EQ(r.timings.stages.back().first, "smooth");
 }
 
 // Every voxel, edges and corners included, is the median of its 3x3x3

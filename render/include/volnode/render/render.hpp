@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "volnode/core/rendered_frame.hpp"
+#include "volnode/core/stage_timings.hpp"
 #include "volnode/render/presets.hpp"
 #include "volnode/volume/volume.hpp"
 
@@ -70,15 +71,6 @@ struct OrbitView {
   bool isSpinCamera() const {
     return elevation_deg == 0 && zoom == 1 && pan_x == 0 && pan_y == 0 && !clip_box && !clip_plane && shift == 0;
   }
-};
-
-// Per-stage wall-clock seconds, in the order the stages first ran.
-struct StageTimings {
-  std::vector<std::pair<std::string, double>> stages;
-  void add(const std::string& stage, double seconds);
-  double get(const std::string& stage) const;
-  double total() const;
-  std::string summary() const;  // "upload 0.12 s, first-render 0.80 s, ..."
 };
 
 class VolumeRenderer {

@@ -7,21 +7,16 @@
 #include <utility>
 #include <vector>
 
+#include "volnode/core/stage_timings.hpp"
 #include "volnode/core/preprocess_options.hpp"
 #include "volnode/volume/volume.hpp"
 
 namespace volnode {
 
-struct StepTiming {
-  std::string step;  // "clamp", "crop_body", "resample", "smooth"
-  double ms = 0;
-};
-
 struct PreprocessResult {
   Volume volume;
-  std::vector<StepTiming> timings;
+  StageTimings timings;  // "clamp", "crop_body", "resample", "smooth"
   std::vector<std::string> notes;  // e.g. "cropped to body 412x380x140", "resampled to 0.45 mm isotropic"
-  double total_ms = 0;
 };
 
 // Consumes the input (its buffer is reused or released as early as possible).

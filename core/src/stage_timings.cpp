@@ -1,7 +1,6 @@
-// Per-stage wall-clock seconds of a renderer (StageTimings in render.hpp).
-#include <fmt/format.h>
+#include "volnode/core/stage_timings.hpp"
 
-#include "volnode/render/render.hpp"
+#include <fmt/format.h>
 
 namespace volnode {
 
@@ -30,6 +29,10 @@ std::string StageTimings::summary() const {
   std::string out;
   for (auto& [name, s] : stages) out += (out.empty() ? "" : ", ") + fmt::format("{} {:.3f} s", name, s);
   return out;
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace volnode
