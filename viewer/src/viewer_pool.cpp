@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "volnode/workflow/child_start.hpp"
+
 #include "volnode/core/logging.hpp"
 
 namespace volnode::viewer {
@@ -52,42 +54,11 @@ struct ViewerPool::Impl {
 
   // Starts the slot's worker; the caller holds the slot (busy).
   bool spawn(Slot& slot) {
-    int sockets[2], log[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0) return false;
-    if (::pipe2(log, O_CLOEXEC) != 0) {
-      ::close(sockets[0]);
-      ::close(sockets[1]);
-      return false;
-    }
-    std::vector<std::string> args = settings.command;
-    args.push_back("--slot");
-    args.push_back(std::to_string(slot.number));
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid == 0) {  // only async-signal-safe calls from here: the node has many threads
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(111);
-      ::dup2(sockets[1], 3);
-      ::dup2(log[1], STDERR_FILENO);
-      ::close_range(4, ~0U, 0);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(sockets[1]);
-    ::close(log[1]);
-    if (pid < 0) {
-      ::close(sockets[0]);
-      ::close(log[0]);
-      return false;
-    }
+    const StartedChild child = startChild(settings.command, slot.number);
+    if (child.pid < 0) return false;
+    const pid_t pid = child.pid;
     if (slot.log_relay.joinable()) slot.log_relay.join();  // the previous worker's relay ended at its EOF
-    slot.log_relay = std::thread([fd = log[0], name = fmt::format("viewer-{}-{}", slot.number, pid)] {
+    slot.log_relay = std::thread([fd = child.log, name = fmt::format("viewer-{}-{}", slot.number, pid)] {
       auto logger = moduleLogger("viewer");
       std::string buffer;
       char chunk[4096];
@@ -104,7 +75,7 @@ struct ViewerPool::Impl {
       ::close(fd);
     });
     slot.pid = pid;
-    slot.socket = sockets[0];
+    slot.socket = child.control;
     moduleLogger("viewer")->info("viewer worker viewer-{}-{} started", slot.number, pid);
     return true;
   }

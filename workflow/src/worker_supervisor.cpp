@@ -20,6 +20,7 @@
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
 #include "volnode/core/stage_timings.hpp"
+#include "volnode/workflow/child_start.hpp"
 
 namespace volnode {
 namespace {
@@ -94,50 +95,15 @@ struct WorkerSupervisor::Impl {
       : settings(std::move(s)), jobs(j), on_job_finished(std::move(f)) {}
 
   void spawn(Slot& slot) {
-    int control[2], log[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, control) != 0)
-      throw Error(Errc::Internal, std::string("cannot create a worker socket: ") + std::strerror(errno));
-    if (::pipe2(log, O_CLOEXEC) != 0) {
-      ::close(control[0]);
-      ::close(control[1]);
-      throw Error(Errc::Internal, std::string("cannot create a worker log pipe: ") + std::strerror(errno));
-    }
-    // Everything the child needs is prepared before fork: after it, only
-    // async-signal-safe calls (this process has many threads).
-    std::vector<std::string> args = settings.command;
-    args.push_back("--slot");
-    args.push_back(std::to_string(slot.number));
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t parent = ::getpid();
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the node blocks SIGTERM/SIGINT for sigwait
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);          // never outlive the node
-      if (::getppid() != parent) ::_exit(111);
-      ::dup2(control[1], 3);
-      ::dup2(log[1], STDERR_FILENO);
-      ::close_range(4, ~0U, 0);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(control[1]);
-    ::close(log[1]);
-    if (pid < 0) {
-      ::close(control[0]);
-      ::close(log[0]);
-      throw Error(Errc::Internal, std::string("cannot start a worker: ") + std::strerror(errno));
-    }
-    setNonBlocking(control[0]);
-    setNonBlocking(log[0]);
+    const StartedChild child = startChild(settings.command, slot.number);
+    if (child.pid < 0) throw Error(Errc::Internal, "cannot start a worker: " + child.problem);
+    setNonBlocking(child.control);
+    setNonBlocking(child.log);
     std::lock_guard lock(mutex);
-    slot.pid = pid;
-    slot.name = fmt::format("worker-{}-{}", slot.number, pid);
-    slot.control = control[0];
-    slot.log = log[0];
+    slot.pid = child.pid;
+    slot.name = fmt::format("worker-{}-{}", slot.number, child.pid);
+    slot.control = child.control;
+    slot.log = child.log;
     slot.control_buffer.clear();
     slot.log_buffer.clear();
     slot.job_id = 0;
