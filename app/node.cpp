@@ -12,6 +12,7 @@
 #include "volnode/core/logging.hpp"
 #include "volnode/workflow/completion.hpp"
 #include "volnode/workflow/destination_echo.hpp"
+#include "volnode/workflow/job_notifications.hpp"
 #include "volnode/workflow/on_demand.hpp"
 #include "volnode/render/display.hpp"
 #include "volnode/render/presets.hpp"
@@ -113,6 +114,7 @@ struct Node::Impl {
   std::unique_ptr<PooledViewer> viewer;  // viewer worker processes: the interactive view
   std::unique_ptr<RetentionPolicy> retention;
   std::unique_ptr<RetentionLoop> retention_loop;
+  std::unique_ptr<JobNotificationRelay> notifications;  // PostgreSQL: jobs queued by other processes
   std::shared_ptr<DisplayServer> display;  // the X display renders use (a private Xvfb when DISPLAY is unset)
   std::string display_error;
 
@@ -171,9 +173,11 @@ void Node::start() {
   auto log = moduleLogger("app");
   std::filesystem::path dir = c.storage.dir;
   impl_->lock = std::make_unique<DirectoryLock>(dir);
-  refuseLostIndex(dir / "index.sqlite", dir / "store");
+  const IndexLocation index_location = indexLocationOf(c);
+  if (index_location.backend == IndexBackend::Sqlite) refuseLostIndex(dir / "index.sqlite", dir / "store");
   const IndexSync sync = c.storage.index_sync == "normal" ? IndexSync::Normal : IndexSync::Full;
-  impl_->index = std::make_unique<Index>(dir / "index.sqlite", sync);
+  impl_->index = std::make_unique<Index>(index_location, sync);
+  log->info("index: {}", index_location.describe());
   impl_->files = std::make_unique<FileStore>(dir / "store", c.storage.fsync, *impl_->index);
   if (int stale = impl_->index->closeStaleAssociations())
     log->warn("{} association(s) were open when the node last stopped; marked interrupted", stale);
@@ -181,7 +185,7 @@ void Node::start() {
   impl_->recovery = reconcileStore(*impl_->index, *impl_->files, *impl_->store);
   impl_->sink = std::make_unique<StorageSink>(*impl_->store, *impl_->index);
 
-  impl_->jobs = std::make_unique<JobQueue>(dir / "index.sqlite", sync);
+  impl_->jobs = std::make_unique<JobQueue>(index_location, sync);
   if (int requeued = impl_->jobs->requeueAllRunning("node restarted while the job ran"))
     log->warn("{} job(s) interrupted by the last stop are queued again", requeued);
   impl_->rules = loadRules(c.pipeline.presets_dir);
@@ -220,6 +224,14 @@ void Node::start() {
     impl_->senders->poke();
     impl_->retrievals->poke();
   });
+  if (index_location.backend == IndexBackend::Postgresql) {
+    impl_->notifications = std::make_unique<JobNotificationRelay>(*impl_->jobs, [this] {
+      impl_->workers->wake();
+      impl_->senders->poke();
+      impl_->retrievals->poke();
+    });
+    impl_->notifications->start();
+  }
   impl_->workers->start();
   impl_->senders->start();
   impl_->completion->start();
@@ -257,6 +269,7 @@ void Node::stop() {
   if (impl_->console) impl_->console->stop();
   if (impl_->viewer) impl_->viewer->stop();
   if (impl_->scp) impl_->scp->stop();
+  if (impl_->notifications) impl_->notifications->stop();
   if (impl_->completion) impl_->completion->stop();
   if (impl_->workers) impl_->workers->stop();
   if (impl_->senders) impl_->senders->stop();

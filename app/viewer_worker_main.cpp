@@ -27,8 +27,8 @@ int runViewerWorker(const Config& config, int slot) {
   auto resources = limitResources(2 * config.viewer.memory_mb + 2048);
   std::filesystem::path dir = config.storage.dir;
   const IndexSync sync = config.storage.index_sync == "normal" ? IndexSync::Normal : IndexSync::Full;
-  Index index(dir / "index.sqlite", sync);
-  JobQueue jobs(dir / "index.sqlite", sync);
+  Index index(indexLocationOf(config), sync);
+  JobQueue jobs(indexLocationOf(config), sync);
   RuleSet rules = RuleSet::forPresets(config.pipeline.presets_dir);
 
   // Writes: none of the results (a viewer only reads them), the index files

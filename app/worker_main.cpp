@@ -52,8 +52,8 @@ int runWorker(const Config& config, int slot) {
 
   std::filesystem::path dir = config.storage.dir;
   const IndexSync sync = config.storage.index_sync == "normal" ? IndexSync::Normal : IndexSync::Full;
-  Index index(dir / "index.sqlite", sync);
-  JobQueue jobs(dir / "index.sqlite", sync);
+  Index index(indexLocationOf(config), sync);
+  JobQueue jobs(indexLocationOf(config), sync);
   RuleSet rules = RuleSet::forPresets(config.pipeline.presets_dir);
   std::filesystem::create_directories(dir / "results");
 

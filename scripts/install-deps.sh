@@ -14,6 +14,7 @@ runtime_and_build=(
   libopenmpi-dev                     # Debian's VTK CMake config asks for MPI
   libspdlog-dev libfmt-dev           # logging
   libsqlite3-dev sqlite3             # the index and the job queue
+  libpq-dev                          # the index and the job queue on PostgreSQL (index.backend)
   nlohmann-json3-dev                 # REST API and JSON presets/rules
   libtomlplusplus-dev                # configuration file
   libcpp-httplib-dev libssl-dev      # service console (HTTP, optional TLS)
@@ -27,6 +28,7 @@ test_peers=(
   dicom3tools                        # dciodvfy / dcentvfy conformance checks
   chromium                           # browser tests of the console
   curl procps
+  postgresql-15                      # a real server for the PostgreSQL backend tests (ctest -L postgresql)
   clang-14 libclang-rt-14-dev         # libFuzzer targets (.ci/fuzz.sh, fuzz/README.md)
   llvm-14                            # llvm-symbolizer: readable stacks in fuzz findings
 )

@@ -51,7 +51,7 @@ struct ConsoleServer::Impl {
   explicit Impl(ConsoleContext c)
       : context(std::move(c)),
         server(makeServer(context)),
-        activity(context.index.path()),
+        activity(context.index.location()),
         access(context),
         pages(context.web_root.empty() ? std::filesystem::path(VOLNODE_CONSOLE_WEB_DIR) : context.web_root),
         views(context, activity),

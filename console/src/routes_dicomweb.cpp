@@ -323,7 +323,7 @@ void answerFrames(const RouteContext& routes, DicomWebQueries& queries, const ht
 }  // namespace
 
 void addDicomWebRoutes(httplib::Server& server, RouteContext& routes) {
-  auto queries = std::make_shared<DicomWebQueries>(routes.node.index.path());
+  auto queries = std::make_shared<DicomWebQueries>(routes.node.index.location());
   const std::string uid = "([0-9.]{1,64})";
 
   // QIDO-RS

@@ -243,6 +243,9 @@ std::map<std::string, Field> sectionFields(Config& c) {
       {"storage.min_free_mb", {integerField(c.storage.min_free_mb, 0, std::numeric_limits<int64_t>::max())}},
       {"storage.fsync", {boolField(c.storage.fsync)}},
       {"storage.index_sync", {enumField(c.storage.index_sync, {"full", "normal"})}},
+      {"index.backend", {enumField(c.index.backend, {"sqlite", "postgresql"})}},
+      {"index.url", {stringField(c.index.url)}},
+      {"index.password_file", {stringField(c.index.password_file)}},
       {"console.bind", {stringField(c.console.bind)}},
       {"console.port", {integerField(c.console.port, 1, 65535)}},
       {"console.token", {secretField(c.console.token, 16)}},
@@ -418,7 +421,7 @@ void bindTable(const toml::table& root, Config& config, const Origin& origin) {
     if (!table || known.empty())
       fail(origin.of(section_node, section),
            "unknown section '" + section +
-               "'; allowed: dicom, storage, console, log, completion, render, viewer, outputs, pipeline, sending, retention, "
+               "'; allowed: dicom, storage, index, console, log, completion, render, viewer, outputs, pipeline, sending, retention, "
                "destinations");
     for (const auto& [key_key, value] : *table) {
       std::string full = section + "." + std::string(key_key.str());
@@ -484,6 +487,23 @@ void applyOverride(toml::table& root, const std::string& assignment, Origin& ori
   origin.overridden.insert(key);
 }
 
+// A PostgreSQL index needs a URL libpq understands; a password inside it would end up in
+// process listings and backups of the file, so it is refused (password_file or PGPASSWORD).
+void checkIndex(const IndexConfig& index, const Origin& origin) {
+  const std::string& where = origin.source;
+  if (index.backend == "sqlite") {
+    if (!index.url.empty()) fail(where, "index.url is for index.backend = \"postgresql\"");
+    return;
+  }
+  if (index.url.rfind("postgresql://", 0) != 0 && index.url.rfind("postgres://", 0) != 0)
+    fail(where, "index.backend = \"postgresql\" needs index.url = \"postgresql://user@host:5432/dbname\"");
+  const auto scheme_end = index.url.find("://") + 3;
+  const auto at = index.url.find('@', scheme_end);
+  const auto userinfo = at == std::string::npos ? std::string() : index.url.substr(scheme_end, at - scheme_end);
+  if (userinfo.find(':') != std::string::npos || index.url.find("password=") != std::string::npos)
+    fail(where, "index.url must not contain the password; put it in index.password_file or PGPASSWORD");
+}
+
 }  // namespace
 
 const char* defaultConfigText() { return kDefaultConfig; }
@@ -501,6 +521,7 @@ Config parseConfig(const std::string& toml_text, const std::string& source,
   Config config;
   config.warnings = origin.renamed_overrides;
   bindTable(root, config, origin);
+  checkIndex(config.index, origin);
   return config;
 }
 
@@ -551,6 +572,8 @@ std::string renderConfig(const Config& c, bool mask_secrets) {
                             {"tls_verify_peer", c.dicom.tls_verify_peer}}},
       {"storage", toml::table{{"dir", c.storage.dir}, {"min_free_mb", int64_t(c.storage.min_free_mb)},
                               {"fsync", c.storage.fsync}, {"index_sync", c.storage.index_sync}}},
+      {"index", toml::table{{"backend", c.index.backend}, {"url", c.index.url},
+                            {"password_file", c.index.password_file}}},
       {"console", toml::table{{"bind", c.console.bind}, {"port", c.console.port}, {"token", secret(c.console.token)},
                               {"launch_secret", secret(c.console.launch_secret)}, {"tls_cert", c.console.tls_cert},
                               {"tls_key", c.console.tls_key},

@@ -4,7 +4,7 @@
 #include <iterator>
 #include <mutex>
 
-#include "sqlite.hpp"
+#include "database/connection.hpp"
 
 namespace volnode {
 namespace {
@@ -24,7 +24,7 @@ std::string name(SeriesState state) { return std::string(toString(state)); }
 // in use (the console serves several requests at once).
 struct ActivityQueries::Pool {
   static constexpr size_t kIdle = 8;
-  std::filesystem::path path;
+  IndexLocation location;
   std::mutex mutex;
   std::vector<std::unique_ptr<sql::Connection>> idle;
 
@@ -40,6 +40,7 @@ struct ActivityQueries::Pool {
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
     sql::Statement prepare(std::string_view sql) { return connection_->prepare(sql); }
+    const sql::Dialect& dialect() const { return connection_->dialect(); }
 
    private:
     Pool& pool_;
@@ -55,12 +56,12 @@ struct ActivityQueries::Pool {
         return Lease(*this, std::move(connection));
       }
     }
-    return Lease(*this, std::make_unique<sql::Connection>(path, sql::ReadOnly{}));
+    return Lease(*this, sql::open(location, sql::ReadOnly{}));
   }
 };
 
-ActivityQueries::ActivityQueries(std::filesystem::path index_path) : pool_(std::make_unique<Pool>()) {
-  pool_->path = std::move(index_path);
+ActivityQueries::ActivityQueries(IndexLocation location) : pool_(std::make_unique<Pool>()) {
+  pool_->location = std::move(location);
 }
 
 ActivityQueries::~ActivityQueries() = default;
@@ -240,8 +241,8 @@ ActivityTotals ActivityQueries::totals() {
   {
     // started_at is set at each claim, so this is the last (successful) attempt.
     auto s = db.prepare(
-        "SELECT kind, (julianday(finished_at) - julianday(started_at)) * 86400.0 FROM jobs "
-        "WHERE state = ? AND started_at IS NOT NULL AND finished_at IS NOT NULL");
+        "SELECT kind, " + db.dialect().secondsBetween("finished_at", "started_at") +
+        " FROM jobs WHERE state = ? AND started_at IS NOT NULL AND finished_at IS NOT NULL");
     s.bind(1, name(JobState::Succeeded));
     while (s.step()) {
       const double seconds = std::max(0.0, s.real(1));

@@ -3,7 +3,7 @@
 #include <map>
 #include <mutex>
 
-#include "sqlite.hpp"
+#include "database/connection.hpp"
 #include "volnode/core/error.hpp"
 
 namespace volnode {
@@ -56,23 +56,17 @@ std::vector<std::string> splitList(const std::string& value) {
   return out;
 }
 
-// A DICOM wildcard pattern as an SQLite GLOB pattern ('[' is GLOB's only other special character).
-std::string globOf(const std::string& value) {
-  std::string out;
-  for (char c : value) out += c == '[' ? std::string("[[]") : std::string(1, c);
-  return out;
-}
-
 bool isDate(const std::string& s) {
   return s.size() == 8 && s.find_first_not_of("0123456789") == std::string::npos;
 }
 
-const char* kSelect =
-    "SELECT p.patient_id, p.patient_name, p.birth_date, p.sex, st.study_uid, st.study_date, st.study_time, "
-    "st.accession_number, st.study_id, st.study_description, st.referring_physician, "
-    "(SELECT group_concat(DISTINCT m.modality) FROM series m WHERE m.study_pk = st.id AND m.modality != ''), "
-    "(SELECT count(*) FROM series c WHERE c.study_pk = st.id), "
-    "(SELECT coalesce(sum(c.instance_count), 0) FROM series c WHERE c.study_pk = st.id)";
+std::string studySelect(const sql::Dialect& d) {
+  return "SELECT p.patient_id, p.patient_name, p.birth_date, p.sex, st.study_uid, st.study_date, st.study_time, "
+         "st.accession_number, st.study_id, st.study_description, st.referring_physician, " +
+         d.sortedDistinctList("m.modality", "FROM series m WHERE m.study_pk = st.id AND m.modality != ''", "','") +
+         ", (SELECT count(*) FROM series c WHERE c.study_pk = st.id), "
+         "(SELECT coalesce(sum(c.instance_count), 0) FROM series c WHERE c.study_pk = st.id)";
+}
 const char* kSeriesSelect =
     ", se.series_uid, se.modality, se.series_description, se.series_number, se.body_part, se.instance_count";
 const char* kInstanceSelect =
@@ -100,15 +94,16 @@ std::string qidoKeyNames() {
 
 struct DicomWebQueries::Impl {
   std::mutex mutex;
-  sql::Connection connection;
-  explicit Impl(const std::filesystem::path& path) : connection(path, sql::ReadOnly{}) {}
+  std::unique_ptr<sql::Connection> connection;
+  explicit Impl(const IndexLocation& location) : connection(sql::open(location, sql::ReadOnly{})) {}
 };
 
-DicomWebQueries::DicomWebQueries(std::filesystem::path index_path) : impl_(std::make_unique<Impl>(index_path)) {}
+DicomWebQueries::DicomWebQueries(IndexLocation location) : impl_(std::make_unique<Impl>(location)) {}
 DicomWebQueries::~DicomWebQueries() = default;
 
 std::vector<QidoRow> DicomWebQueries::search(const QidoQuery& q) {
-  std::string sql = kSelect;
+  const sql::Dialect& dialect = impl_->connection->dialect();
+  std::string sql = studySelect(dialect);
   std::string from = " FROM studies st JOIN patients p ON p.id = st.patient_pk";
   if (q.level != QidoLevel::Study) {
     sql += kSeriesSelect;
@@ -143,7 +138,7 @@ std::vector<QidoRow> DicomWebQueries::search(const QidoQuery& q) {
         if (match.value.find_first_of("*?") == std::string::npos)
           where += std::string(" AND ") + info.column + " = " + bound(match.value);
         else  // names are matched without regard to case, as most archives do
-          where += std::string(" AND lower(") + info.column + ") GLOB lower(" + bound(globOf(match.value)) + ")";
+          where += " AND " + dialect.wildcardMatch(info.column, bound(dialect.wildcardPattern(match.value)));
         break;
       case MatchKind::DateRange: {
         auto dash = match.value.find('-');
@@ -167,7 +162,7 @@ std::vector<QidoRow> DicomWebQueries::search(const QidoQuery& q) {
     }
   }
   std::string order = q.level == QidoLevel::Study    ? " ORDER BY st.id"
-                      : q.level == QidoLevel::Series ? " ORDER BY st.id, CAST(se.series_number AS INTEGER), se.id"
+                      : q.level == QidoLevel::Series ? " ORDER BY st.id, " + dialect.leadingInteger("se.series_number") + ", se.id"
                                                      : " ORDER BY st.id, se.id, i.instance_number, i.id";
   // Two statements: the operands of + are not sequenced, and the placeholders' numbers must be.
   const std::string limit = bound(std::to_string(q.limit));
@@ -175,7 +170,7 @@ std::vector<QidoRow> DicomWebQueries::search(const QidoQuery& q) {
   sql += from + where + order + " LIMIT " + limit + " OFFSET " + offset;
 
   std::lock_guard lock(impl_->mutex);
-  auto s = impl_->connection.prepare(sql);
+  auto s = impl_->connection->prepare(sql);
   for (size_t i = 0; i + 2 < values.size(); ++i) s.bind(static_cast<int>(i + 1), values[i]);
   s.bind(static_cast<int>(values.size() - 1), static_cast<int64_t>(q.limit));
   s.bind(static_cast<int>(values.size()), static_cast<int64_t>(q.offset));

@@ -3,62 +3,14 @@
 #include <mutex>
 
 #include "series_state_change.hpp"
-#include "sqlite.hpp"
+#include "database/connection.hpp"
+#include "database/migrations.hpp"
 #include "volnode/core/clock.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
 
 namespace volnode {
 namespace {
-
-struct Migration {
-  int version;
-  const char* name;
-  const char* sql;
-};
-
-const Migration kMigrations[] = {
-#include "migrations.inc"
-};
-
-int latestVersion() {
-  int latest = 0;
-  for (const auto& m : kMigrations) latest = std::max(latest, m.version);
-  return latest;
-}
-
-int userVersion(sql::Connection& db) {
-  auto stmt = db.prepare("PRAGMA user_version");
-  stmt.step();
-  return static_cast<int>(stmt.integer(0));
-}
-
-void migrate(sql::Connection& db, const std::filesystem::path& path) {
-  int current = userVersion(db);
-  int latest = latestVersion();
-  if (current > latest)
-    throw Error(Errc::SchemaTooNew,
-                "index " + path.string() + " has schema version " + std::to_string(current) +
-                    " but this volnode knows versions up to " + std::to_string(latest) +
-                    "; run the newer volnode that wrote it, or restore a backup of the index");
-  if (current == latest) return;
-  // A migration may rebuild a table that others reference (SQLite cannot alter a
-  // constraint); foreign keys are off while it runs and checked before it commits.
-  db.exec("PRAGMA foreign_keys=OFF");
-  for (const auto& m : kMigrations) {
-    if (m.version <= current) continue;
-    sql::Transaction tx(db);
-    db.exec(m.sql);
-    auto violations = db.prepare("PRAGMA foreign_key_check");
-    if (violations.step())
-      throw Error(Errc::Database, "index " + path.string() + ": schema migration " + m.name +
-                                      " would break a reference in table " + violations.text(0));
-    db.exec("PRAGMA user_version = " + std::to_string(m.version));
-    tx.commit();
-    moduleLogger("storage")->info("index {}: applied schema migration {}", path.string(), m.name);
-  }
-  db.exec("PRAGMA foreign_keys=ON");
-}
 
 std::string today() { return isoUtcNow().substr(0, 10); }
 
@@ -90,14 +42,14 @@ SeriesSummary readSeries(const sql::Statement& s) {
   return r;
 }
 
-const char* const kStudyColumns =
-    "st.study_uid, st.study_date, st.study_time, st.accession_number, st.study_id, st.study_description, "
-    "st.referring_physician, p.patient_id, p.issuer, p.patient_name, p.birth_date, p.sex, "
-    "(SELECT group_concat(m, '\\') FROM (SELECT DISTINCT modality AS m FROM series WHERE study_pk = st.id "
-    "ORDER BY m)), "
-    "(SELECT COUNT(*) FROM series WHERE study_pk = st.id), "
-    "(SELECT COALESCE(SUM(instance_count), 0) FROM series WHERE study_pk = st.id), "
-    "st.first_received, st.last_received";
+std::string studyColumns(const sql::Dialect& d) {
+  return "st.study_uid, st.study_date, st.study_time, st.accession_number, st.study_id, st.study_description, "
+         "st.referring_physician, p.patient_id, p.issuer, p.patient_name, p.birth_date, p.sex, " +
+         d.sortedDistinctList("modality", "FROM series WHERE study_pk = st.id", "'\\'") +
+         ", (SELECT COUNT(*) FROM series WHERE study_pk = st.id), "
+         "(SELECT COALESCE(SUM(instance_count), 0) FROM series WHERE study_pk = st.id), "
+         "st.first_received, st.last_received";
+}
 
 StudySummary readStudy(const sql::Statement& s) {
   StudySummary r;
@@ -124,7 +76,7 @@ StudySummary readStudy(const sql::Statement& s) {
 }  // namespace
 
 struct Index::Impl {
-  std::filesystem::path path;
+  IndexLocation location;
   std::mutex write_mutex;
   std::unique_ptr<sql::Connection> writer;
   std::mutex read_mutex;
@@ -135,10 +87,10 @@ struct Index::Impl {
     find->bind(1, a.patient_id).bind(2, a.issuer_of_patient_id);
     if (find->step()) return find->integer(0);
     auto insert = writer->cached(
-        "INSERT INTO patients(patient_id, issuer, patient_name, birth_date, sex) VALUES (?,?,?,?,?)");
+        "INSERT INTO patients(patient_id, issuer, patient_name, birth_date, sex) VALUES (?,?,?,?,?) RETURNING id");
     insert->bind(1, a.patient_id).bind(2, a.issuer_of_patient_id).bind(3, a.patient_name)
-        .bind(4, a.patient_birth_date).bind(5, a.patient_sex).run();
-    return writer->lastInsertId();
+        .bind(4, a.patient_birth_date).bind(5, a.patient_sex);
+    return sql::insertReturningId(*insert);
   }
 
   int64_t upsertStudy(const InstanceAttributes& a, const std::string& received) {
@@ -146,19 +98,21 @@ struct Index::Impl {
     find->bind(1, a.study_uid);
     if (find->step()) {
       int64_t id = find->integer(0);
-      writer->cached("UPDATE studies SET first_received = MIN(first_received, ?1), last_received = MAX(last_received, ?1) "
-                     "WHERE id = ?2")
+      const auto& d = writer->dialect();
+      writer->cached("UPDATE studies SET first_received = " + d.least("first_received", "?1") +
+                     ", last_received = " + d.greatest("last_received", "?1") + " WHERE id = ?2")
           ->bind(1, received).bind(2, id).run();
       return id;
     }
     int64_t patient = upsertPatient(a);
     auto insert = writer->cached(
         "INSERT INTO studies(study_uid, patient_pk, study_date, study_time, accession_number, study_id, "
-        "study_description, referring_physician, first_received, last_received) VALUES (?,?,?,?,?,?,?,?,?,?)");
+        "study_description, referring_physician, first_received, last_received) VALUES (?,?,?,?,?,?,?,?,?,?) "
+        "RETURNING id");
     insert->bind(1, a.study_uid).bind(2, patient).bind(3, a.study_date).bind(4, a.study_time)
         .bind(5, a.accession_number).bind(6, a.study_id).bind(7, a.study_description)
-        .bind(8, a.referring_physician).bind(9, received).bind(10, received).run();
-    return writer->lastInsertId();
+        .bind(8, a.referring_physician).bind(9, received).bind(10, received);
+    return sql::insertReturningId(*insert);
   }
 
   void recordTransition(int64_t series_pk, const std::string& state, const std::string& reason,
@@ -174,7 +128,7 @@ struct Index::Impl {
     int64_t id = 0;
     std::string state;
     {
-      auto find = writer->cached("SELECT id, state FROM series WHERE series_uid = ?");
+      auto find = writer->cached("SELECT id, state FROM series WHERE series_uid = ?" + writer->dialect().forUpdate());
       find->bind(1, a.series_uid);
       if (find->step()) {
         id = find->integer(0);
@@ -184,10 +138,11 @@ struct Index::Impl {
     if (id != 0) {
       // Times never move backwards and an unknown sender ("") keeps the known one:
       // an instance found in the store at start-up carries its file's time.
-      writer->cached(
-                "UPDATE series SET instance_count = instance_count + 1, first_received = MIN(first_received, ?1), "
-                "last_received = MAX(last_received, ?1), last_received_unix = MAX(last_received_unix, ?2), "
-                "calling_aet = COALESCE(NULLIF(?3, ''), calling_aet) WHERE id = ?4")
+      const auto& d = writer->dialect();
+      writer->cached("UPDATE series SET instance_count = instance_count + 1, first_received = " +
+                     d.least("first_received", "?1") + ", last_received = " + d.greatest("last_received", "?1") +
+                     ", last_received_unix = " + d.greatest("last_received_unix", "?2") +
+                     ", calling_aet = COALESCE(NULLIF(?3, ''), calling_aet) WHERE id = ?4")
           ->bind(1, received).bind(2, received_unix).bind(3, calling_aet).bind(4, id).run();
       if (state != toString(SeriesState::Receiving))
         // A late instance: the series is received again and a later render supersedes the earlier one.
@@ -198,42 +153,46 @@ struct Index::Impl {
         "INSERT INTO series(series_uid, study_pk, modality, series_description, series_number, body_part, "
         "protocol_name, frame_of_reference, calling_aet, instance_count, first_received, last_received, "
         "last_received_unix, state, state_reason, state_time) "
-        "VALUES (?,?,?,?,?,?,?,?,?,1,?,?,?,'receiving','first instance received',?)");
+        "VALUES (?,?,?,?,?,?,?,?,?,1,?,?,?,'receiving','first instance received',?) RETURNING id");
     insert->bind(1, a.series_uid).bind(2, study_pk).bind(3, a.modality).bind(4, a.series_description)
         .bind(5, a.series_number).bind(6, a.body_part).bind(7, a.protocol_name).bind(8, a.frame_of_reference)
-        .bind(9, calling_aet).bind(10, received).bind(11, received).bind(12, received_unix).bind(13, now).run();
-    id = writer->lastInsertId();
+        .bind(9, calling_aet).bind(10, received).bind(11, received).bind(12, received_unix).bind(13, now);
+    id = sql::insertReturningId(*insert);
     recordTransition(id, "receiving", "first instance received", now);
     return id;
   }
 };
 
-Index::Index(const std::filesystem::path& path, IndexSync sync) : impl_(std::make_unique<Impl>()) {
-  impl_->path = path;
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+Index::Index(const IndexLocation& location, IndexSync sync) : impl_(std::make_unique<Impl>()) {
+  impl_->location = location;
+  const bool sqlite = location.backend == IndexBackend::Sqlite;
+  if (sqlite && location.sqlite_path.has_parent_path())
+    std::filesystem::create_directories(location.sqlite_path.parent_path());
   auto synchronous = sync == IndexSync::Full ? sql::Synchronous::Full : sql::Synchronous::Normal;
   try {
-    impl_->writer = std::make_unique<sql::Connection>(path, true, synchronous);
-    migrate(*impl_->writer, path);
+    impl_->writer = sql::open(location, true, synchronous);
+    sql::migrate(*impl_->writer);
   } catch (const Error& e) {
-    if (e.code() != Errc::Database) throw;
+    if (e.code() != Errc::Database || !sqlite) throw;
     throw Error(Errc::Database, std::string(e.what()) +
                                     "; restore the index from a backup, or rebuild it from the store with "
                                     "`volnode reindex` (the unreadable file is kept aside)");
   }
-  impl_->reader = std::make_unique<sql::Connection>(path, false, synchronous);
+  impl_->reader = sql::open(location, false, synchronous);
 }
 
 Index::~Index() = default;
 
-int Index::latestSchemaVersion() { return latestVersion(); }
+int Index::latestSchemaVersion() { return sql::latestSchemaVersion(); }
 
 int Index::schemaVersion() {
   std::lock_guard lock(impl_->read_mutex);
-  return userVersion(*impl_->reader);
+  return sql::schemaVersion(*impl_->reader);
 }
 
-const std::filesystem::path& Index::path() const { return impl_->path; }
+const std::filesystem::path& Index::path() const { return impl_->location.sqlite_path; }
+
+const IndexLocation& Index::location() const { return impl_->location; }
 
 std::vector<HeldCopy> Index::heldCopies(const std::string& sop_uid) {
   std::lock_guard lock(impl_->write_mutex);
@@ -267,15 +226,15 @@ int64_t Index::addInstance(const NewInstance& in) {
       "instance_number, rows, columns, number_of_frames, bits_allocated, pixel_spacing, image_position, "
       "image_orientation, slice_thickness, image_type, acquisition_number, images_in_acquisition, "
       "temporal_positions, specific_character_set, file_path, file_size, conflict, received_at) "
-      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id");
   insert->bind(1, a.sop_uid).bind(2, series_pk).bind(3, in.association_id).bind(4, a.sop_class_uid)
       .bind(5, a.transfer_syntax_uid).bind(6, a.instance_number).bind(7, a.rows).bind(8, a.columns)
       .bind(9, a.number_of_frames).bind(10, a.bits_allocated).bind(11, a.pixel_spacing).bind(12, a.image_position)
       .bind(13, a.image_orientation).bind(14, a.slice_thickness).bind(15, a.image_type)
       .bind(16, a.acquisition_number).bind(17, a.images_in_acquisition).bind(18, a.temporal_positions)
       .bind(19, a.specific_character_set).bind(20, in.file_path).bind(21, static_cast<int64_t>(in.file_size))
-      .bind(22, in.conflict ? 1 : 0).bind(23, received).run();
-  int64_t id = db.lastInsertId();
+      .bind(22, in.conflict ? 1 : 0).bind(23, received);
+  int64_t id = sql::insertReturningId(*insert);
   db.cached("DELETE FROM file_slots WHERE path = ?")->bind(1, in.file_path).run();
   tx.commit();
   return id;
@@ -285,7 +244,7 @@ void Index::addSlots(const std::vector<std::string>& relative_paths) {
   std::lock_guard lock(impl_->write_mutex);
   auto& db = *impl_->writer;
   sql::Transaction tx(db);
-  auto insert = db.prepare("INSERT OR IGNORE INTO file_slots(path) VALUES (?)");
+  auto insert = db.prepare("INSERT INTO file_slots(path) VALUES (?) ON CONFLICT DO NOTHING");
   for (const auto& path : relative_paths) {
     insert.bind(1, path).run();
     insert.reset();
@@ -350,10 +309,10 @@ int64_t Index::storedBytes() {
 int64_t Index::beginAssociation(const std::string& calling_aet, const std::string& called_aet,
                                 const std::string& peer_host) {
   std::lock_guard lock(impl_->write_mutex);
-  impl_->writer
-      ->prepare("INSERT INTO associations(calling_aet, called_aet, peer_host, started_at) VALUES (?,?,?,?)")
-      .bind(1, calling_aet).bind(2, called_aet).bind(3, peer_host).bind(4, isoUtcNow()).run();
-  return impl_->writer->lastInsertId();
+  auto insert = impl_->writer->prepare(
+      "INSERT INTO associations(calling_aet, called_aet, peer_host, started_at) VALUES (?,?,?,?) RETURNING id");
+  insert.bind(1, calling_aet).bind(2, called_aet).bind(3, peer_host).bind(4, isoUtcNow());
+  return sql::insertReturningId(insert);
 }
 
 void Index::endAssociation(int64_t id, int64_t instances, int64_t bytes, int64_t failures,
@@ -404,15 +363,17 @@ std::vector<SeriesSummary> Index::seriesInState(SeriesState state) {
 }
 
 std::vector<StudySummary> Index::listStudies(const StudyQuery& q) {
+  std::lock_guard lock(impl_->read_mutex);
+  const auto& d = impl_->reader->dialect();
+  const std::string like = " " + d.likeIgnoringCase() + " ?1";
   std::string where = " WHERE 1=1";
   if (!q.text.empty())
-    where += " AND (p.patient_id LIKE ?1 OR p.patient_name LIKE ?1 OR st.accession_number LIKE ?1 "
-             "OR st.study_description LIKE ?1)";
+    where += " AND (p.patient_id" + like + " OR p.patient_name" + like + " OR st.accession_number" + like +
+             " OR st.study_description" + like + ")";
   if (!q.modality.empty()) where += " AND EXISTS (SELECT 1 FROM series x WHERE x.study_pk = st.id AND x.modality = ?2)";
   if (!q.date_from.empty()) where += " AND st.study_date >= ?3";
   if (!q.date_to.empty()) where += " AND st.study_date <= ?4";
-  std::lock_guard lock(impl_->read_mutex);
-  auto s = impl_->reader->prepare(std::string("SELECT ") + kStudyColumns +
+  auto s = impl_->reader->prepare("SELECT " + studyColumns(d) +
                                   " FROM studies st JOIN patients p ON p.id = st.patient_pk" + where +
                                   " ORDER BY st.last_received DESC LIMIT ?5 OFFSET ?6");
   if (!q.text.empty()) s.bind(1, "%" + q.text + "%");
@@ -427,7 +388,7 @@ std::vector<StudySummary> Index::listStudies(const StudyQuery& q) {
 
 std::optional<StudySummary> Index::study(const std::string& study_uid) {
   std::lock_guard lock(impl_->read_mutex);
-  auto s = impl_->reader->prepare(std::string("SELECT ") + kStudyColumns +
+  auto s = impl_->reader->prepare("SELECT " + studyColumns(impl_->reader->dialect()) +
                                   " FROM studies st JOIN patients p ON p.id = st.patient_pk WHERE st.study_uid = ?");
   s.bind(1, study_uid);
   if (!s.step()) return std::nullopt;
@@ -438,7 +399,7 @@ std::vector<SeriesSummary> Index::seriesOfStudy(const std::string& study_uid) {
   std::lock_guard lock(impl_->read_mutex);
   auto s = impl_->reader->prepare(std::string("SELECT ") + kSeriesColumns +
                                   " FROM series se JOIN studies st ON st.id = se.study_pk WHERE st.study_uid = ? "
-                                  "ORDER BY CAST(se.series_number AS INTEGER), se.id");
+                                  "ORDER BY " + impl_->reader->dialect().leadingInteger("se.series_number") + ", se.id");
   s.bind(1, study_uid);
   std::vector<SeriesSummary> out;
   while (s.step()) out.push_back(readSeries(s));

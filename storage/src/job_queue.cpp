@@ -1,9 +1,12 @@
 #include "volnode/storage/job_queue.hpp"
 
+#include <chrono>
 #include <mutex>
+#include <thread>
 
 #include "series_state_change.hpp"
-#include "sqlite.hpp"
+#include "database/connection.hpp"
+#include "database/postgres_connection.hpp"
 #include "volnode/core/clock.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
@@ -74,17 +77,33 @@ JobOutput readOutput(const sql::Statement& s) {
 
 }  // namespace
 
+// The channel a PostgreSQL queue notifies when a job may have become claimable.
+constexpr const char* kJobsChannel = "volnode_jobs";
+
 struct JobQueue::Impl {
   std::mutex mutex;
+  IndexLocation location;
   std::unique_ptr<sql::Connection> db;
+  // A connection of its own that LISTENs (PostgreSQL); opened by the first waiter.
+  std::mutex listener_mutex;
+  std::unique_ptr<sql::PostgresConnection> listener;
+
+  // Claimers waiting in waitForWork() on any host learn of the job when the
+  // transaction commits (NOTIFY is transactional); SQLite's claimers poll.
+  void notifyClaimers() {
+    if (db->dialect().postgresql()) db->exec(std::string("NOTIFY ") + kJobsChannel);
+  }
 
   void event(int64_t id, JobState state, const std::string& message, const std::string& now) {
     db->cached("INSERT INTO job_events(job_id, state, message, at) VALUES (?,?,?,?)")
         ->bind(1, id).bind(2, toString(state)).bind(3, message).bind(4, now).run();
   }
 
+  // Inside a write transaction the row stays locked until it ends (PostgreSQL), so
+  // what is decided from it still holds when it is written.
   std::optional<Job> find(int64_t id) {
-    auto s = db->prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?");
+    auto s = db->prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?" +
+                         (db->inTransaction() ? db->dialect().forUpdate() : ""));
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
     return readJob(s);
@@ -106,27 +125,29 @@ struct JobQueue::Impl {
   }
 
   int64_t insert(const NewJob& job, const std::string& now) {
-    db->cached(
+    auto insert = db->cached(
           "INSERT INTO jobs(kind, study_uid, series_uid, rule, destination, payload, priority, max_attempts, "
-          "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)")
-        ->bind(1, toString(job.kind)).bind(2, job.study_uid).bind(3, job.series_uid).bind(4, job.rule)
+          "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id");
+    insert->bind(1, toString(job.kind)).bind(2, job.study_uid).bind(3, job.series_uid).bind(4, job.rule)
         .bind(5, job.destination).bind(6, job.payload).bind(7, job.priority).bind(8, job.max_attempts)
-        .bind(9, now).bind(10, now).run();
-    int64_t id = db->lastInsertId();
+        .bind(9, now).bind(10, now);
+    int64_t id = sql::insertReturningId(*insert);
+    notifyClaimers();
     event(id, JobState::Queued,
           std::string(toString(job.kind)) + (job.destination.empty() ? "" : " to " + job.destination), now);
     return id;
   }
 
-  // Ends an attempt in `state` (failed or retry) with `error`.
-  void endAttempt(const Job& job, JobState state, const std::string& error, double not_before,
+  // Ends an attempt in `state` (failed, or retry after `retry_delay_s` on the database's clock) with `error`.
+  void endAttempt(const Job& job, JobState state, const std::string& error, double retry_delay_s,
                   const std::string& now) {
-    db->prepare(
-          "UPDATE jobs SET state = ?, last_error = ?, not_before = ?, lease_owner = NULL, lease_until = NULL, "
-          "updated_at = ?, finished_at = CASE WHEN ? = 'failed' THEN ? ELSE finished_at END WHERE id = ?")
-        .bind(1, toString(state)).bind(2, error).bind(3, not_before).bind(4, now).bind(5, toString(state))
+    db->prepare("UPDATE jobs SET state = ?, last_error = ?, not_before = " + db->dialect().unixNow() +
+                " + ?, lease_owner = NULL, lease_until = NULL, "
+                "updated_at = ?, finished_at = CASE WHEN ? = 'failed' THEN ? ELSE finished_at END WHERE id = ?")
+        .bind(1, toString(state)).bind(2, error).bind(3, retry_delay_s).bind(4, now).bind(5, toString(state))
         .bind(6, now).bind(7, job.id).run();
     event(job.id, state, error, now);
+    if (state == JobState::Retry) notifyClaimers();
   }
 
   // What a failed or retried attempt means for the job's series.
@@ -140,13 +161,13 @@ struct JobQueue::Impl {
   }
 
   // Running jobs matching `where` go back to queued, with their series.
-  int requeueRunning(const std::string& where, double now_unix, const std::string& why) {
+  int requeueRunning(const std::string& where, const std::string& why) {
     std::string now = isoUtcNow();
     sql::Transaction tx(*db);
     std::vector<Job> jobs;
     {
-      auto s = db->prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE state = 'running' AND " + where);
-      if (where.find('?') != std::string::npos) s.bind(1, now_unix);
+      auto s = db->prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE state = 'running' AND " + where +
+                           db->dialect().forUpdate());
       while (s.step()) jobs.push_back(readJob(s));
     }
     for (const auto& job : jobs) {
@@ -156,14 +177,15 @@ struct JobQueue::Impl {
       event(job.id, JobState::Queued, why, now);
       if (job.kind == JobKind::Render) changeSeries(job, {SeriesState::Queued, why}, now);
     }
+    if (!jobs.empty()) notifyClaimers();
     tx.commit();
     return static_cast<int>(jobs.size());
   }
 };
 
-JobQueue::JobQueue(const std::filesystem::path& index_path, IndexSync sync) : impl_(std::make_unique<Impl>()) {
-  impl_->db = std::make_unique<sql::Connection>(
-      index_path, false, sync == IndexSync::Full ? sql::Synchronous::Full : sql::Synchronous::Normal);
+JobQueue::JobQueue(const IndexLocation& location, IndexSync sync) : impl_(std::make_unique<Impl>()) {
+  impl_->location = location;
+  impl_->db = sql::open(location, false, sync == IndexSync::Full ? sql::Synchronous::Full : sql::Synchronous::Normal);
 }
 
 JobQueue::~JobQueue() = default;
@@ -186,19 +208,23 @@ std::optional<Job> JobQueue::claimNext(const std::vector<JobKind>& kinds, const 
   std::string in;
   for (size_t i = 0; i < kinds.size(); ++i) in += (i ? ",?" : "?");
   std::string now = isoUtcNow();
-  double now_unix = unixSecondsNow();
   std::lock_guard lock(impl_->mutex);
   sql::Transaction tx(*impl_->db);
   std::optional<Job> job;
   {
+    // One statement picks and takes the job. On PostgreSQL the pick locks its row and
+    // skips rows other claimers hold, so concurrent claimers on any host take
+    // different jobs without waiting; SQLite's write lock serializes them. Leases and
+    // retry times are on the database's clock.
+    const auto& d = impl_->db->dialect();
     auto s = impl_->db->prepare(
-        std::string("UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?1, lease_until = ?2, "
-                    "started_at = ?3, updated_at = ?3, progress_stage = '', progress_percent = 0 "
-                    "WHERE id = (SELECT id FROM jobs WHERE (state = 'queued' OR (state = 'retry' AND not_before <= ?4)) "
-                    "AND kind IN (") +
-        in + ") ORDER BY priority DESC, id LIMIT 1) RETURNING " + kJobColumns);
-    s.bind(1, worker).bind(2, now_unix + lease_s).bind(3, now).bind(4, now_unix);
-    for (size_t i = 0; i < kinds.size(); ++i) s.bind(static_cast<int>(5 + i), toString(kinds[i]));
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?1, lease_until = " + d.unixNow() +
+        " + ?2, started_at = ?3, updated_at = ?3, progress_stage = '', progress_percent = 0 "
+        "WHERE id = (SELECT id FROM jobs WHERE (state = 'queued' OR (state = 'retry' AND not_before <= " +
+        d.unixNow() + ")) AND kind IN (" + in + ") ORDER BY priority DESC, id LIMIT 1" + d.skipLocked() +
+        ") RETURNING " + kJobColumns);
+    s.bind(1, worker).bind(2, lease_s).bind(3, now);
+    for (size_t i = 0; i < kinds.size(); ++i) s.bind(static_cast<int>(4 + i), toString(kinds[i]));
     if (!s.step()) return std::nullopt;
     job = readJob(s);
   }
@@ -216,9 +242,10 @@ bool JobQueue::heartbeat(int64_t id, const std::string& worker, double lease_s, 
                          double percent) {
   std::lock_guard lock(impl_->mutex);
   auto s = impl_->db->prepare(
-      "UPDATE jobs SET lease_until = ?, progress_stage = ?, progress_percent = ?, updated_at = ? "
+      "UPDATE jobs SET lease_until = " + impl_->db->dialect().unixNow() +
+      " + ?, progress_stage = ?, progress_percent = ?, updated_at = ? "
       "WHERE id = ? AND state = 'running' AND lease_owner = ?");
-  s.bind(1, unixSecondsNow() + lease_s).bind(2, stage).bind(3, percent).bind(4, isoUtcNow()).bind(5, id).bind(6, worker);
+  s.bind(1, lease_s).bind(2, stage).bind(3, percent).bind(4, isoUtcNow()).bind(5, id).bind(6, worker);
   s.run();
   return impl_->db->changes() > 0;
 }
@@ -249,7 +276,7 @@ std::optional<JobState> JobQueue::fail(int64_t id, const std::string& worker, co
   auto job = impl_->leasedBy(id, worker);
   if (!job) return std::nullopt;  // canceled or taken over meanwhile: keep what happened
   JobState next = job->attempts >= job->max_attempts ? JobState::Failed : JobState::Retry;
-  impl_->endAttempt(*job, next, error, unixSecondsNow() + retry_delay_s, now);
+  impl_->endAttempt(*job, next, error, retry_delay_s, now);
   impl_->changeSeries(*job, impl_->seriesAfter(*job, next, error), now);
   tx.commit();
   return next;
@@ -315,10 +342,11 @@ bool JobQueue::retryNow(int64_t id, const std::string& why) {
   const bool fresh = job->state == JobState::Failed || job->state == JobState::Canceled;
   impl_->db
       ->prepare("UPDATE jobs SET state = 'queued', not_before = 0, lease_owner = NULL, lease_until = NULL, "
-                "finished_at = NULL, updated_at = ?, attempts = CASE WHEN ? THEN 0 ELSE attempts END, "
-                "crashes = CASE WHEN ? THEN 0 ELSE crashes END WHERE id = ?")
+                "finished_at = NULL, updated_at = ?, attempts = CASE WHEN ? = 1 THEN 0 ELSE attempts END, "
+                "crashes = CASE WHEN ? = 1 THEN 0 ELSE crashes END WHERE id = ?")
       .bind(1, now).bind(2, int64_t{fresh}).bind(3, int64_t{fresh}).bind(4, id).run();
   impl_->event(id, JobState::Queued, why, now);
+  impl_->notifyClaimers();
   const bool render = job->kind == JobKind::Render;
   impl_->changeSeries(*job,
                       {render ? SeriesState::Queued : SeriesState::Complete,
@@ -342,12 +370,13 @@ bool JobQueue::abandon(int64_t id, const std::string& why) {
 
 int JobQueue::requeueExpiredLeases() {
   std::lock_guard lock(impl_->mutex);
-  return impl_->requeueRunning("lease_until < ?", unixSecondsNow(), "lease expired: the worker stopped answering");
+  return impl_->requeueRunning("lease_until < " + impl_->db->dialect().unixNow(),
+                               "lease expired: the worker stopped answering");
 }
 
 int JobQueue::requeueAllRunning(const std::string& why) {
   std::lock_guard lock(impl_->mutex);
-  return impl_->requeueRunning("1", 0, why);
+  return impl_->requeueRunning("1 = 1", why);
 }
 
 std::optional<Job> JobQueue::runningJobOf(const std::string& worker) {
@@ -378,8 +407,8 @@ std::vector<Job> JobQueue::rendersWithoutSends(const std::string& finished_since
                               " FROM jobs r WHERE r.kind = 'render' AND r.state = 'succeeded' "
                               "AND r.id = (SELECT MAX(id) FROM jobs x WHERE x.kind = 'render' AND "
                               "x.state = 'succeeded' AND x.series_uid = r.series_uid) "
-                              "AND r.finished_at >= ? AND NOT EXISTS (SELECT 1 FROM jobs s WHERE s.kind = 'send' AND "
-                              "json_extract(s.payload, '$.render_job') = r.id) ORDER BY r.id");
+                              "AND r.finished_at >= ? AND NOT EXISTS (SELECT 1 FROM jobs s WHERE s.kind = 'send' AND " +
+                              impl_->db->dialect().jsonInteger("s.payload", "render_job") + " = r.id) ORDER BY r.id");
   s.bind(1, finished_since);
   std::vector<Job> out;
   while (s.step()) out.push_back(readJob(s));
@@ -424,8 +453,8 @@ void JobQueue::planOutputs(int64_t job_id, const std::vector<JobOutput>& outputs
   std::lock_guard lock(impl_->mutex);
   sql::Transaction tx(*impl_->db);
   auto insert = impl_->db->prepare(
-      "INSERT OR IGNORE INTO job_outputs(job_id, output_key, kind, preset, series_uid, sop_uid, series_number, "
-      "description, created) VALUES (?,?,?,?,?,?,?,?,?)");
+      "INSERT INTO job_outputs(job_id, output_key, kind, preset, series_uid, sop_uid, series_number, "
+      "description, created) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING");
   for (const auto& o : outputs) {
     insert.bind(1, job_id).bind(2, o.output_key).bind(3, o.kind).bind(4, o.preset).bind(5, o.series_uid)
         .bind(6, o.sop_uid).bind(7, o.series_number).bind(8, o.description).bind(9, o.created).run();
@@ -499,7 +528,9 @@ void JobQueue::recordDelivery(const std::string& destination, const std::string&
                               const std::string& detail) {
   std::lock_guard lock(impl_->mutex);
   impl_->db
-      ->prepare("INSERT OR REPLACE INTO deliveries(destination, sop_uid, status, detail, at) VALUES (?,?,?,?,?)")
+      ->prepare("INSERT INTO deliveries(destination, sop_uid, status, detail, at) VALUES (?,?,?,?,?) "
+                "ON CONFLICT (destination, sop_uid) DO UPDATE SET status = excluded.status, "
+                "detail = excluded.detail, at = excluded.at")
       .bind(1, destination).bind(2, sop_uid).bind(3, status).bind(4, detail).bind(5, isoUtcNow()).run();
 }
 
@@ -513,7 +544,7 @@ bool JobQueue::delivered(const std::string& destination, const std::string& sop_
 void JobQueue::recordRefusedSopClass(const std::string& destination, const std::string& sop_class_uid) {
   std::lock_guard lock(impl_->mutex);
   impl_->db
-      ->prepare("INSERT OR IGNORE INTO destination_refusals(destination, sop_class_uid, at) VALUES (?,?,?)")
+      ->prepare("INSERT INTO destination_refusals(destination, sop_class_uid, at) VALUES (?,?,?) ON CONFLICT DO NOTHING")
       .bind(1, destination).bind(2, sop_class_uid).bind(3, isoUtcNow()).run();
 }
 
@@ -524,6 +555,30 @@ std::vector<std::string> JobQueue::refusedSopClasses(const std::string& destinat
   std::vector<std::string> out;
   while (s.step()) out.push_back(s.text(0));
   return out;
+}
+
+}  // namespace volnode
+
+namespace volnode {
+
+bool JobQueue::waitForWork(double timeout_s) {
+  if (impl_->location.backend != IndexBackend::Postgresql) {
+    // SQLite: nothing tells another process that a job arrived; the caller polls.
+    std::this_thread::sleep_for(std::chrono::duration<double>(timeout_s));
+    return false;
+  }
+  std::lock_guard lock(impl_->listener_mutex);
+  if (!impl_->listener) {
+    auto listener = std::make_unique<sql::PostgresConnection>(impl_->location, true);
+    listener->exec(std::string("LISTEN ") + kJobsChannel);
+    impl_->listener = std::move(listener);
+  }
+  try {
+    return impl_->listener->waitForNotification(timeout_s);
+  } catch (const Error&) {
+    impl_->listener.reset();  // the server went away: the next wait connects again
+    throw;
+  }
 }
 
 }  // namespace volnode

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "sqlite.hpp"
+#include "database/sqlite_connection.hpp"
 #include "volnode/core/clock.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/files.hpp"
@@ -46,7 +46,7 @@ OldIndex inspectOldIndex(const std::filesystem::path& path) {
   if (sizeOrZero(path) == 0 && sizeOrZero(withSuffix(path, "-wal")) == 0) return {"empty", false};
   try {
     { Index old(path); }  // applies the schema migrations, as the node would; SchemaTooNew goes up
-    sql::Connection db(path, false);
+    sql::SqliteConnection db(path, false);
     auto check = db.prepare("PRAGMA quick_check");
     std::string verdict = check.step() ? check.text(0) : "no answer";
     if (verdict != "ok") return {"unreadable: " + verdict, false};
@@ -176,7 +176,7 @@ ReindexReport reindexStorage(const std::filesystem::path& storage_dir, const Rei
 
   // 2. What the old index knew, and the states of the series.
   {
-    sql::Connection db(rebuilt, false, sql::Synchronous::Normal);
+    sql::SqliteConnection db(rebuilt, false, sql::Synchronous::Normal);
     db.exec("PRAGMA foreign_keys=OFF");  // rows are copied as they are, keys included
     const std::string now = isoUtcNow();
     std::string unknown = "1";

@@ -9,7 +9,8 @@ SeriesChangeResult changeSeriesState(Connection& db, const std::string& series_u
   int64_t id = 0;
   std::string current_text;
   {
-    auto find = db.cached("SELECT id, state FROM series WHERE series_uid = ?");
+    // The row stays locked until the caller's transaction ends (PostgreSQL).
+    auto find = db.cached("SELECT id, state FROM series WHERE series_uid = ?" + db.dialect().forUpdate());
     find->bind(1, series_uid);
     if (!find->step()) return SeriesChangeResult::Unknown;
     id = find->integer(0);

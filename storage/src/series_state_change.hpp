@@ -4,7 +4,7 @@
 // JobQueue (the states a route or render job brings) both come through here.
 #include <string>
 
-#include "sqlite.hpp"
+#include "database/connection.hpp"
 #include "volnode/storage/states.hpp"
 
 namespace volnode::sql {

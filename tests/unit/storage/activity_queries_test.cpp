@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include "backends.hpp"
 #include "support/process.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/storage/activity_queries.hpp"
@@ -10,6 +11,7 @@
 #include "volnode/storage/job_queue.hpp"
 
 using namespace volnode;
+using volnode::test::Backend;
 using volnode::test::TempDir;
 
 namespace {
@@ -42,10 +44,13 @@ NewJob job(JobKind kind, const std::string& destination = "") {
 }
 
 struct ActivityFixture {
+  explicit ActivityFixture(Backend backend = Backend::Sqlite)
+      : location(test::freshIndex(backend, dir.path())), index(location), jobs(location), activity(location) {}
   TempDir dir;
-  Index index{dir / "index.sqlite"};
-  JobQueue jobs{dir / "index.sqlite"};
-  ActivityQueries activity{dir / "index.sqlite"};
+  IndexLocation location;
+  Index index;
+  JobQueue jobs;
+  ActivityQueries activity;
 
   // A render job that succeeded and planned one output object.
   int64_t succeededRender(const std::string& output_sop_uid) {
@@ -62,10 +67,12 @@ struct ActivityFixture {
   }
 };
 
+class ActivityQueriesTest : public ::testing::TestWithParam<Backend> {};
+
 }  // namespace
 
-TEST(ActivityQueries, ThroughputCountsInstancesBytesAndSucceededJobsPerMinute) {
-  ActivityFixture f;
+TEST_P(ActivityQueriesTest, ThroughputCountsInstancesBytesAndSucceededJobsPerMinute) {
+  ActivityFixture f{GetParam()};
   f.index.addInstance(instance("1.2.3.4.1", kSeries, 100));
   f.index.addInstance(instance("1.2.3.4.2", kSeries, 250));
   f.succeededRender("2.25.1");
@@ -89,8 +96,8 @@ TEST(ActivityQueries, ThroughputCountsInstancesBytesAndSucceededJobsPerMinute) {
   EXPECT_TRUE(f.activity.throughputSince("2999-01-01T00:00").empty());
 }
 
-TEST(ActivityQueries, RecentErrorsGatherFailedJobsFailedSeriesAndRefusedAssociations) {
-  ActivityFixture f;
+TEST_P(ActivityQueriesTest, RecentErrorsGatherFailedJobsFailedSeriesAndRefusedAssociations) {
+  ActivityFixture f{GetParam()};
   f.index.addInstance(instance("1.2.3.4.1"));
   ASSERT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Complete, "all instances"));
   ASSERT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Failed, "pixel data could not be decoded"));
@@ -127,8 +134,8 @@ TEST(ActivityQueries, RecentErrorsGatherFailedJobsFailedSeriesAndRefusedAssociat
   EXPECT_EQ(f.activity.recentErrors(1).front().at, errors.front().at);
 }
 
-TEST(ActivityQueries, RefusedSeriesAreKeptApartFromTheErrors) {
-  ActivityFixture f;
+TEST_P(ActivityQueriesTest, RefusedSeriesAreKeptApartFromTheErrors) {
+  ActivityFixture f{GetParam()};
   f.index.addInstance(instance("1.2.3.4.1"));
   ASSERT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Complete, "all instances"));
   ASSERT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Refused, "rule never-reports-and-captures"));
@@ -142,8 +149,8 @@ TEST(ActivityQueries, RefusedSeriesAreKeptApartFromTheErrors) {
   EXPECT_TRUE(f.activity.recentRefusals(0).empty());
 }
 
-TEST(ActivityQueries, DeliveriesOfAStudyNameTheRenderThatProducedEachObject) {
-  ActivityFixture f;
+TEST_P(ActivityQueriesTest, DeliveriesOfAStudyNameTheRenderThatProducedEachObject) {
+  ActivityFixture f{GetParam()};
   int64_t render = f.succeededRender("2.25.1");
   f.jobs.recordDelivery("pacs", "2.25.1", 0, "stored");
   f.jobs.recordDelivery("archive", "2.25.1", 0xB000, "coerced");
@@ -162,8 +169,8 @@ TEST(ActivityQueries, DeliveriesOfAStudyNameTheRenderThatProducedEachObject) {
   EXPECT_TRUE(f.activity.deliveriesOfStudy("9.9").empty());
 }
 
-TEST(ActivityQueries, TotalsCountByTypedStateKindAndDestination) {
-  ActivityFixture f;
+TEST_P(ActivityQueriesTest, TotalsCountByTypedStateKindAndDestination) {
+  ActivityFixture f{GetParam()};
   f.index.addInstance(instance("1.2.3.4.1"));
   f.index.addInstance(instance("1.2.3.5.1", "1.2.3.5"));
   ASSERT_TRUE(f.index.setSeriesState("1.2.3.5", SeriesState::Complete, "all instances"));
@@ -198,8 +205,8 @@ TEST(ActivityQueries, TotalsCountByTypedStateKindAndDestination) {
   EXPECT_TRUE(t.send_seconds.empty());
 }
 
-TEST(ActivityQueries, LatestSucceededRenderOfASeries) {
-  ActivityFixture f;
+TEST_P(ActivityQueriesTest, LatestSucceededRenderOfASeries) {
+  ActivityFixture f{GetParam()};
   EXPECT_FALSE(f.activity.latestSucceededRender(kSeries));
   int64_t first = f.succeededRender("2.25.1");
   int64_t second = f.succeededRender("2.25.2");
@@ -235,3 +242,5 @@ TEST(ActivityQueries, AMissingIndexIsADatabaseError) {
   ActivityQueries activity(dir / "none.sqlite");
   EXPECT_THROW(activity.totals(), Error);
 }
+
+VOLNODE_ON_BOTH_BACKENDS(ActivityQueriesTest);

@@ -6,19 +6,23 @@
 #include <string>
 #include <vector>
 
+#include "backends.hpp"
 #include "support/process.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
 
 using namespace volnode;
+using volnode::test::Backend;
 using volnode::test::TempDir;
 
 namespace {
 
 struct Backlog {
+  explicit Backlog(Backend backend) : location(test::freshIndex(backend, dir.path())), index(location), jobs(location) {}
   TempDir dir;
-  Index index{dir / "index.sqlite"};
-  JobQueue jobs{dir / "index.sqlite"};
+  IndexLocation location;
+  Index index;
+  JobQueue jobs;
 
   static std::string series(int n) { return "1.2.826.7." + std::to_string(n); }
 
@@ -54,10 +58,12 @@ struct Backlog {
   }
 };
 
+class ClaimOrderTest : public ::testing::TestWithParam<Backend> {};
+
 }  // namespace
 
-TEST(ClaimOrder, SeriesCompletedTogetherAreRenderedInTheOrderTheyCompleted) {
-  Backlog b;
+TEST_P(ClaimOrderTest, SeriesCompletedTogetherAreRenderedInTheOrderTheyCompleted) {
+  Backlog b{GetParam()};
   for (int n = 0; n < 10; ++n) ASSERT_GT(b.complete(n), 0);
   std::vector<std::string> rendered;
   while (auto job = b.step("w"))
@@ -69,8 +75,8 @@ TEST(ClaimOrder, SeriesCompletedTogetherAreRenderedInTheOrderTheyCompleted) {
 
 // New series keep completing while the worker renders: each is rendered after
 // every series that completed before it, so none waits longer than the work ahead of it.
-TEST(ClaimOrder, NoSeriesWaitsBehindOnesThatCompletedAfterIt) {
-  Backlog b;
+TEST_P(ClaimOrderTest, NoSeriesWaitsBehindOnesThatCompletedAfterIt) {
+  Backlog b{GetParam()};
   int next = 0;
   for (; next < 3; ++next) b.complete(next);
   std::vector<std::string> rendered;
@@ -84,8 +90,8 @@ TEST(ClaimOrder, NoSeriesWaitsBehindOnesThatCompletedAfterIt) {
 
 // A render that failed waits for its retry without holding up the others; once due,
 // it goes before series that completed after it.
-TEST(ClaimOrder, ARetryWaitsAsideAndThenKeepsItsPlace) {
-  Backlog b;
+TEST_P(ClaimOrderTest, ARetryWaitsAsideAndThenKeepsItsPlace) {
+  Backlog b{GetParam()};
   for (int n = 0; n < 4; ++n) b.complete(n);
   for (int n = 0; n < 4; ++n) ASSERT_EQ(b.step("w")->kind, JobKind::Route);
   auto first = b.jobs.claimNext({JobKind::Render}, "w", 60);
@@ -100,3 +106,5 @@ TEST(ClaimOrder, ARetryWaitsAsideAndThenKeepsItsPlace) {
   ASSERT_TRUE(third);
   EXPECT_EQ(third->series_uid, Backlog::series(0)) << "the oldest series goes before those complete after it";
 }
+
+VOLNODE_ON_BOTH_BACKENDS(ClaimOrderTest);

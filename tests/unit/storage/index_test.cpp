@@ -4,11 +4,14 @@
 
 #include <fstream>
 
+#include "backends.hpp"
+#include "support/postgres_server.hpp"
 #include "support/process.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/storage/index.hpp"
 
 using namespace volnode;
+using volnode::test::Backend;
 using volnode::test::TempDir;
 
 namespace {
@@ -29,11 +32,13 @@ NewInstance instance(const std::string& sop_uid, const std::string& series_uid =
   return n;
 }
 
+class IndexTest : public ::testing::TestWithParam<Backend> {};
+
 }  // namespace
 
-TEST(Index, AddedInstancesBuildPatientStudySeries) {
+TEST_P(IndexTest, AddedInstancesBuildPatientStudySeries) {
   TempDir dir;
-  Index index(dir / "index.sqlite");
+  Index index(test::freshIndex(GetParam(), dir.path()));
   index.addInstance(instance("1.2.3.4.1"));
   index.addInstance(instance("1.2.3.4.2"));
   index.addInstance(instance("1.2.3.4.3", "1.2.3.9"));
@@ -55,9 +60,9 @@ TEST(Index, AddedInstancesBuildPatientStudySeries) {
   EXPECT_FALSE(index.series("9.9"));
 }
 
-TEST(Index, StudySearchMatchesPatientAndModality) {
+TEST_P(IndexTest, StudySearchMatchesPatientAndModality) {
   TempDir dir;
-  Index index(dir / "index.sqlite");
+  Index index(test::freshIndex(GetParam(), dir.path()));
   auto a = instance("1.1");
   a.attributes.patient_id = "ALPHA";
   auto b = instance("2.1", "2.2", "2.3");
@@ -75,9 +80,9 @@ TEST(Index, StudySearchMatchesPatientAndModality) {
   EXPECT_EQ(index.listStudies(q)[0].patient_id, "BETA");
 }
 
-TEST(Index, LateInstanceReturnsSeriesToReceivingWithReason) {
+TEST_P(IndexTest, LateInstanceReturnsSeriesToReceivingWithReason) {
   TempDir dir;
-  Index index(dir / "index.sqlite");
+  Index index(test::freshIndex(GetParam(), dir.path()));
   index.addInstance(instance("1.1"));
   index.setSeriesState("1.2.3.2", SeriesState::Complete, "quiet 10 s");
   index.addInstance(instance("1.2"));
@@ -126,9 +131,9 @@ TEST(Index, FileThatIsNotADatabaseIsRefusedNotOverwritten) {
   EXPECT_EQ(std::filesystem::file_size(dir / "index.sqlite"), 4096u);
 }
 
-TEST(Index, AssociationsAreRecordedAndStaleOnesClosed) {
+TEST_P(IndexTest, AssociationsAreRecordedAndStaleOnesClosed) {
   TempDir dir;
-  Index index(dir / "index.sqlite");
+  Index index(test::freshIndex(GetParam(), dir.path()));
   auto done = index.beginAssociation("CT1", "VOLNODE", "127.0.0.1");
   index.endAssociation(done, 3, 300, 0, "released");
   index.beginAssociation("CT2", "VOLNODE", "127.0.0.1");
@@ -138,4 +143,70 @@ TEST(Index, AssociationsAreRecordedAndStaleOnesClosed) {
   ASSERT_EQ(recent.size(), 2u);
   EXPECT_EQ(recent[0].outcome, "interrupted");
   EXPECT_EQ(recent[1].instances, 3);
+}
+
+TEST_P(IndexTest, SchemaIsMigratedOnceAndDataPersistsAcrossOpens) {
+  TempDir dir;
+  const IndexLocation location = test::freshIndex(GetParam(), dir.path());
+  {
+    Index index(location);
+    EXPECT_EQ(index.schemaVersion(), Index::latestSchemaVersion());
+    index.addInstance(instance("1.1"));
+  }
+  Index reopened(location);
+  EXPECT_EQ(reopened.schemaVersion(), Index::latestSchemaVersion());
+  EXPECT_EQ(reopened.counts().instances, 1);
+}
+
+TEST_P(IndexTest, StudiesListTheirModalitiesSortedAndSeriesInNumericOrder) {
+  TempDir dir;
+  Index index(test::freshIndex(GetParam(), dir.path()));
+  auto ten = instance("1.10", "1.2.3.10");
+  ten.attributes.series_number = "10";
+  ten.attributes.modality = "SR";
+  auto nine = instance("1.9", "1.2.3.9");
+  nine.attributes.series_number = "9";
+  auto unnumbered = instance("1.0", "1.2.3.0");
+  index.addInstance(ten);
+  index.addInstance(nine);
+  index.addInstance(unnumbered);
+  EXPECT_EQ(index.study("1.2.3.1")->modalities, "CT\\SR");
+  auto series = index.seriesOfStudy("1.2.3.1");
+  ASSERT_EQ(series.size(), 3u);
+  EXPECT_EQ(series[0].series_uid, "1.2.3.0") << "no number sorts as 0";
+  EXPECT_EQ(series[1].series_uid, "1.2.3.9");
+  EXPECT_EQ(series[2].series_uid, "1.2.3.10");
+}
+
+VOLNODE_ON_BOTH_BACKENDS(IndexTest);
+
+// The newer-schema refusal holds for PostgreSQL too (its version is in volnode_schema).
+TEST(IndexOnPostgresql, DatabaseFromNewerVolnodeIsRefusedWithClearMessage) {
+  auto& server = test::sharedPostgres();
+  const std::string schema = server.freshSchema();
+  const auto location = IndexLocation::postgresql(server.schemaUrl(schema));
+  { Index index(location); }
+  server.execute("UPDATE " + schema + ".volnode_schema SET version = 999");
+  try {
+    Index index(location);
+    FAIL() << "a newer schema must be refused";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::SchemaTooNew);
+    EXPECT_NE(std::string(e.what()).find("999"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("password"), std::string::npos) << e.what();
+  }
+}
+
+TEST(IndexOnPostgresql, AnUnreachableServerIsADatabaseErrorNamingTheRedactedUrl) {
+  const int port = test::freePort();  // nothing listens there
+  const auto location =
+      IndexLocation::postgresql("postgresql://volnode@127.0.0.1:" + std::to_string(port) + "/volnode", "s3cret-pw");
+  try {
+    Index index(location);
+    FAIL() << "no server, no index";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::Database);
+    EXPECT_NE(std::string(e.what()).find("127.0.0.1:" + std::to_string(port)), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("s3cret-pw"), std::string::npos) << e.what();
+  }
 }

@@ -3,20 +3,26 @@
 #include <set>
 #include <thread>
 
+#include "backends.hpp"
 #include "support/process.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
 
 using namespace volnode;
+using volnode::test::Backend;
 using volnode::test::TempDir;
 
 namespace {
 
 struct QueueFixture {
+  explicit QueueFixture(Backend backend) : location(test::freshIndex(backend, dir.path())), index(location), queue(location) {}
   TempDir dir;
-  Index index{dir / "index.sqlite"};  // creates and migrates the schema
-  JobQueue queue{dir / "index.sqlite"};
+  IndexLocation location;
+  Index index;  // creates and migrates the schema
+  JobQueue queue;
 };
+
+class JobQueueTest : public ::testing::TestWithParam<Backend> {};
 
 NewJob renderJob(const std::string& series, int priority = 0) {
   NewJob j;
@@ -29,8 +35,8 @@ NewJob renderJob(const std::string& series, int priority = 0) {
 
 }  // namespace
 
-TEST(JobQueue, ClaimTakesHighestPriorityThenOldestAndRecordsAttempt) {
-  QueueFixture f;
+TEST_P(JobQueueTest, ClaimTakesHighestPriorityThenOldestAndRecordsAttempt) {
+  QueueFixture f{GetParam()};
   auto low = f.queue.enqueue(renderJob("a"));
   auto high = f.queue.enqueue(renderJob("b", 5));
   auto job = f.queue.claimNext({JobKind::Render}, "w1", 30);
@@ -43,14 +49,14 @@ TEST(JobQueue, ClaimTakesHighestPriorityThenOldestAndRecordsAttempt) {
   EXPECT_FALSE(f.queue.claimNext({JobKind::Send}, "w1", 30));
 }
 
-TEST(JobQueue, ConcurrentWorkersNeverGetTheSameJob) {
-  QueueFixture f;
+TEST_P(JobQueueTest, ConcurrentWorkersNeverGetTheSameJob) {
+  QueueFixture f{GetParam()};
   for (int i = 0; i < 40; ++i) f.queue.enqueue(renderJob(std::to_string(i)));
   std::vector<int64_t> claimed[4];
   std::vector<std::thread> workers;
   for (int w = 0; w < 4; ++w)
     workers.emplace_back([&, w] {
-      JobQueue own(f.dir / "index.sqlite");
+      JobQueue own(f.location);
       while (auto job = own.claimNext({JobKind::Render}, "w" + std::to_string(w), 30)) claimed[w].push_back(job->id);
     });
   for (auto& t : workers) t.join();
@@ -64,8 +70,8 @@ TEST(JobQueue, ConcurrentWorkersNeverGetTheSameJob) {
   EXPECT_EQ(all.size(), 40u);
 }
 
-TEST(JobQueue, FailedAttemptRetriesAfterDelayThenFailsWhenAttemptsRunOut) {
-  QueueFixture f;
+TEST_P(JobQueueTest, FailedAttemptRetriesAfterDelayThenFailsWhenAttemptsRunOut) {
+  QueueFixture f{GetParam()};
   NewJob j = renderJob("a");
   j.max_attempts = 2;
   auto id = f.queue.enqueue(j);
@@ -83,8 +89,8 @@ TEST(JobQueue, FailedAttemptRetriesAfterDelayThenFailsWhenAttemptsRunOut) {
   EXPECT_EQ(again->attempts, 1);
 }
 
-TEST(JobQueue, ExpiredLeaseReturnsJobToQueued) {
-  QueueFixture f;
+TEST_P(JobQueueTest, ExpiredLeaseReturnsJobToQueued) {
+  QueueFixture f{GetParam()};
   auto id = f.queue.enqueue(renderJob("a"));
   ASSERT_TRUE(f.queue.claimNext({JobKind::Render}, "crashed-worker", 0.01));
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
@@ -98,8 +104,8 @@ TEST(JobQueue, ExpiredLeaseReturnsJobToQueued) {
   EXPECT_EQ(f.queue.get(id)->progress_percent, 50);
 }
 
-TEST(JobQueue, CanceledJobIsNeitherClaimedNorOverwrittenByItsWorker) {
-  QueueFixture f;
+TEST_P(JobQueueTest, CanceledJobIsNeitherClaimedNorOverwrittenByItsWorker) {
+  QueueFixture f{GetParam()};
   auto id = f.queue.enqueue(renderJob("a"));
   ASSERT_TRUE(f.queue.claimNext({JobKind::Render}, "w", 30));
   EXPECT_TRUE(f.queue.cancel(id));
@@ -112,17 +118,17 @@ TEST(JobQueue, CanceledJobIsNeitherClaimedNorOverwrittenByItsWorker) {
   EXPECT_EQ(events.back().state, "canceled");
 }
 
-TEST(JobQueue, RunningJobsOfADeadProcessAreRequeuedAtStartup) {
-  QueueFixture f;
+TEST_P(JobQueueTest, RunningJobsOfADeadProcessAreRequeuedAtStartup) {
+  QueueFixture f{GetParam()};
   auto id = f.queue.enqueue(renderJob("a"));
   f.queue.claimNext({JobKind::Render}, "old-process", 3600);
-  JobQueue restarted(f.dir / "index.sqlite");
+  JobQueue restarted(f.location);
   EXPECT_EQ(restarted.requeueAllRunning("node restarted"), 1);
   EXPECT_EQ(restarted.get(id)->state, JobState::Queued);
 }
 
-TEST(JobQueue, PlannedOutputUidsAreKeptAcrossReplanning) {
-  QueueFixture f;
+TEST_P(JobQueueTest, PlannedOutputUidsAreKeptAcrossReplanning) {
+  QueueFixture f{GetParam()};
   auto id = f.queue.enqueue(renderJob("a"));
   JobOutput o;
   o.output_key = "vr_spin:ct-bone";
@@ -139,8 +145,8 @@ TEST(JobQueue, PlannedOutputUidsAreKeptAcrossReplanning) {
   EXPECT_EQ(outputs[0].sop_uid, "2.25.2");
 }
 
-TEST(JobQueue, DeliveriesAndRefusedClassesAreRemembered) {
-  QueueFixture f;
+TEST_P(JobQueueTest, DeliveriesAndRefusedClassesAreRemembered) {
+  QueueFixture f{GetParam()};
   EXPECT_FALSE(f.queue.delivered("pacs", "2.25.2"));
   f.queue.recordDelivery("pacs", "2.25.2", 0, "");
   EXPECT_TRUE(f.queue.delivered("pacs", "2.25.2"));
@@ -148,3 +154,5 @@ TEST(JobQueue, DeliveriesAndRefusedClassesAreRemembered) {
   f.queue.recordRefusedSopClass("pacs", "1.2.840.10008.5.1.4.1.1.104.3");
   EXPECT_EQ(f.queue.refusedSopClasses("pacs").size(), 1u);
 }
+
+VOLNODE_ON_BOTH_BACKENDS(JobQueueTest);

@@ -5,12 +5,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backends.hpp"
 #include "support/process.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
 
 using namespace volnode;
+using volnode::test::Backend;
 using volnode::test::TempDir;
 
 namespace {
@@ -31,11 +33,15 @@ NewInstance instanceOfTheSeries(const std::string& sop_uid, const std::string& f
 }
 
 struct Fixture {
+  explicit Fixture(Backend backend = Backend::Sqlite)
+      : location(test::freshIndex(backend, dir.path())), index(location), jobs(location) {
+    index.addInstance(instanceOfTheSeries("1.2.3.4.1", "ab/cd/1.dcm"));
+  }
   TempDir dir;
-  Index index{dir / "index.sqlite"};
-  JobQueue jobs{dir / "index.sqlite"};
+  IndexLocation location;
+  Index index;
+  JobQueue jobs;
 
-  Fixture() { index.addInstance(instanceOfTheSeries("1.2.3.4.1", "ab/cd/1.dcm")); }
   SeriesState state() { return index.series(kSeries)->state; }
   int64_t jobCount() { return static_cast<int64_t>(jobs.list({}).size()); }
 
@@ -53,6 +59,8 @@ struct Fixture {
     return render ? render->id : 0;
   }
 };
+
+class StatesTest : public ::testing::TestWithParam<Backend> {};
 
 }  // namespace
 
@@ -152,16 +160,16 @@ TEST(States, TheRetrieveMigrationKeepsEveryJobAndWhatRefersToIt) {
   EXPECT_EQ(jobs.list({}).size(), 2u) << "the route job and the render job";
 }
 
-TEST(States, IndexRefusesATransitionTheTableDoesNotList) {
-  Fixture f;
+TEST_P(StatesTest, IndexRefusesATransitionTheTableDoesNotList) {
+  Fixture f{GetParam()};
   EXPECT_FALSE(f.index.setSeriesState(kSeries, SeriesState::Done, "too early"));
   EXPECT_EQ(f.state(), SeriesState::Receiving);
   EXPECT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Complete, "quiet"));
   EXPECT_THROW(f.index.setSeriesState("9.9", SeriesState::Complete, "x"), Error);
 }
 
-TEST(States, AJobIsQueuedOnlyWithTheSeriesChangeItNeeds) {
-  Fixture f;
+TEST_P(StatesTest, AJobIsQueuedOnlyWithTheSeriesChangeItNeeds) {
+  Fixture f{GetParam()};
   int64_t first = f.jobs.enqueue({JobKind::Route, kStudy, kSeries}, SeriesChange{SeriesState::Complete, "quiet"});
   EXPECT_GT(first, 0);
   EXPECT_EQ(f.state(), SeriesState::Complete);
@@ -170,8 +178,8 @@ TEST(States, AJobIsQueuedOnlyWithTheSeriesChangeItNeeds) {
   EXPECT_EQ(f.jobCount(), 1);
 }
 
-TEST(States, ARenderSucceedsWithItsSeriesDoneAndItsSendJobsInOneStep) {
-  Fixture f;
+TEST_P(StatesTest, ARenderSucceedsWithItsSeriesDoneAndItsSendJobsInOneStep) {
+  Fixture f{GetParam()};
   int64_t render = f.runningRender();
   EXPECT_EQ(f.state(), SeriesState::Processing);
   JobSuccess done;
@@ -186,8 +194,8 @@ TEST(States, ARenderSucceedsWithItsSeriesDoneAndItsSendJobsInOneStep) {
   EXPECT_TRUE(f.jobs.rendersWithoutSends("").empty());
 }
 
-TEST(States, FailAndFailPermanentlyCheckTheLeaseOwner) {
-  Fixture f;
+TEST_P(StatesTest, FailAndFailPermanentlyCheckTheLeaseOwner) {
+  Fixture f{GetParam()};
   int64_t render = f.runningRender();
   EXPECT_EQ(f.jobs.fail(render, "intruder", "boom", 0), std::nullopt);
   EXPECT_FALSE(f.jobs.failPermanently(render, "intruder", "boom"));
@@ -197,8 +205,8 @@ TEST(States, FailAndFailPermanentlyCheckTheLeaseOwner) {
   EXPECT_NE(f.index.series(kSeries)->state_reason.find("disk full"), std::string::npos);
 }
 
-TEST(States, CancelingARunningRenderCancelsItsSeriesAndItCanBeRenderedAgain) {
-  Fixture f;
+TEST_P(StatesTest, CancelingARunningRenderCancelsItsSeriesAndItCanBeRenderedAgain) {
+  Fixture f{GetParam()};
   int64_t render = f.runningRender();
   EXPECT_TRUE(f.jobs.cancel(render, "canceled by operator"));
   EXPECT_EQ(f.state(), SeriesState::Canceled) << "not 'queued': no job is queued";
@@ -210,8 +218,8 @@ TEST(States, CancelingARunningRenderCancelsItsSeriesAndItCanBeRenderedAgain) {
   EXPECT_EQ(f.state(), SeriesState::Complete);
 }
 
-TEST(States, RetryingACanceledRenderQueuesItsSeriesAgain) {
-  Fixture f;
+TEST_P(StatesTest, RetryingACanceledRenderQueuesItsSeriesAgain) {
+  Fixture f{GetParam()};
   int64_t render = f.runningRender();
   ASSERT_TRUE(f.jobs.cancel(render));
   EXPECT_TRUE(f.jobs.retryNow(render));
@@ -219,8 +227,8 @@ TEST(States, RetryingACanceledRenderQueuesItsSeriesAgain) {
   EXPECT_EQ(f.jobs.get(render)->attempts, 0);
 }
 
-TEST(States, ALateInstanceDuringARenderKeepsTheSeriesReceiving) {
-  Fixture f;
+TEST_P(StatesTest, ALateInstanceDuringARenderKeepsTheSeriesReceiving) {
+  Fixture f{GetParam()};
   int64_t render = f.runningRender();
   f.index.addInstance(instanceOfTheSeries("1.2.3.4.2", "ab/cd/2.dcm"));
   EXPECT_EQ(f.state(), SeriesState::Receiving);
@@ -228,8 +236,8 @@ TEST(States, ALateInstanceDuringARenderKeepsTheSeriesReceiving) {
   EXPECT_EQ(f.state(), SeriesState::Receiving) << "completion must still see the late instance";
 }
 
-TEST(States, AJobWhoseWorkerDiesTooOftenFailsForGoodWithTheCause) {
-  Fixture f;
+TEST_P(StatesTest, AJobWhoseWorkerDiesTooOftenFailsForGoodWithTheCause) {
+  Fixture f{GetParam()};
   int64_t render = f.runningRender("worker-1-100");
   EXPECT_EQ(f.jobs.workerDied(render, "worker-1-100", "worker killed by SIGSEGV while assembling series " +
                                                          std::string(kSeries), 2),
@@ -249,22 +257,22 @@ TEST(States, AJobWhoseWorkerDiesTooOftenFailsForGoodWithTheCause) {
   EXPECT_EQ(f.state(), SeriesState::Failed);
   EXPECT_NE(f.index.series(kSeries)->state_reason.find("2 times"), std::string::npos);
   EXPECT_FALSE(f.jobs.claimNext({JobKind::Render}, "worker-1-102", 60)) << "a poisoned series is not run again";
-  JobQueue restarted(f.dir / "index.sqlite");
+  JobQueue restarted(f.location);
   EXPECT_EQ(restarted.requeueAllRunning("node restarted"), 0);
   EXPECT_TRUE(restarted.seriesWithoutActiveJob().empty()) << "a failed series is not repaired into a new attempt";
 }
 
-TEST(States, RequeueingAfterARestartPutsTheSeriesBackInTheQueue) {
-  Fixture f;
+TEST_P(StatesTest, RequeueingAfterARestartPutsTheSeriesBackInTheQueue) {
+  Fixture f{GetParam()};
   f.runningRender("old-process");
-  JobQueue restarted(f.dir / "index.sqlite");
+  JobQueue restarted(f.location);
   EXPECT_EQ(restarted.requeueAllRunning("node restarted"), 1);
   EXPECT_EQ(f.state(), SeriesState::Queued);
   EXPECT_TRUE(restarted.seriesWithoutActiveJob().empty());
 }
 
-TEST(States, StartUpRepairFindsSeriesWithoutAnActiveJob) {
-  Fixture f;
+TEST_P(StatesTest, StartUpRepairFindsSeriesWithoutAnActiveJob) {
+  Fixture f{GetParam()};
   ASSERT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Complete, "quiet (routed by an older version)"));
   auto orphans = f.jobs.seriesWithoutActiveJob();
   ASSERT_EQ(orphans.size(), 1u);
@@ -272,8 +280,8 @@ TEST(States, StartUpRepairFindsSeriesWithoutAnActiveJob) {
   EXPECT_EQ(orphans[0].state, SeriesState::Complete);
 }
 
-TEST(States, ARenderWithoutSendJobsIsFoundForRepair) {
-  Fixture f;
+TEST_P(StatesTest, ARenderWithoutSendJobsIsFoundForRepair) {
+  Fixture f{GetParam()};
   int64_t render = f.runningRender();
   ASSERT_TRUE(f.jobs.succeed(render, "w", {"", SeriesChange{SeriesState::Done, "rendered"}, {}}));
   auto found = f.jobs.rendersWithoutSends("");
@@ -284,3 +292,5 @@ TEST(States, ARenderWithoutSendJobsIsFoundForRepair) {
   f.jobs.enqueue({JobKind::Send, kStudy, kSeries, "ct-bundle", "pacs", payload.dump()});
   EXPECT_TRUE(f.jobs.rendersWithoutSends("").empty());
 }
+
+VOLNODE_ON_BOTH_BACKENDS(StatesTest);

@@ -57,6 +57,13 @@ struct StorageConfig {
   std::string index_sync = "full";  // "full": every index commit on disk before the node acts on it; "normal": at checkpoints
 };
 
+// Where the index and the job queue live (storage/include/volnode/storage/index_location.hpp).
+struct IndexConfig {
+  std::string backend = "sqlite";  // "sqlite": <storage.dir>/index.sqlite, no server; "postgresql": shared by nodes
+  std::string url;                 // postgresql://user@host:5432/dbname (the password does not belong here)
+  std::string password_file;       // its first line is the password; empty: the PGPASSWORD environment
+};
+
 struct ConsoleConfig {
   std::string bind = "127.0.0.1";
   uint16_t port = 8080;
@@ -166,6 +173,7 @@ struct SendingConfig {
 struct Config {
   DicomConfig dicom;
   StorageConfig storage;
+  IndexConfig index;
   ConsoleConfig console;
   LogConfig log;
   CompletionConfig completion;

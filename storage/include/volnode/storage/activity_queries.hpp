@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "volnode/storage/index_location.hpp"
 #include "volnode/storage/states.hpp"
 
 namespace volnode {
@@ -59,7 +60,7 @@ struct ActivityTotals {
 class ActivityQueries {
  public:
   // The index must exist (an Index has created and migrated it).
-  explicit ActivityQueries(std::filesystem::path index_path);
+  explicit ActivityQueries(IndexLocation location);
   ~ActivityQueries();
   ActivityQueries(const ActivityQueries&) = delete;
   ActivityQueries& operator=(const ActivityQueries&) = delete;

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "volnode/storage/index_location.hpp"
+
 namespace volnode {
 
 enum class QidoLevel { Study, Series, Instance };
@@ -60,7 +62,7 @@ struct QidoRow {
 class DicomWebQueries {
  public:
   // The index must exist (an Index has created and migrated it).
-  explicit DicomWebQueries(std::filesystem::path index_path);
+  explicit DicomWebQueries(IndexLocation location);
   ~DicomWebQueries();
   DicomWebQueries(const DicomWebQueries&) = delete;
   DicomWebQueries& operator=(const DicomWebQueries&) = delete;

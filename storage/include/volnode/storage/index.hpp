@@ -1,14 +1,16 @@
 #pragma once
-// The SQLite index of everything the node holds: patients, studies, series,
-// instances and the associations that delivered them. Thread-safe: one writer
-// connection (writes are serialized, as SQLite does anyway) and one reader
-// connection, so the console never waits for ingest.
+// The index of everything the node holds: patients, studies, series, instances
+// and the associations that delivered them, in SQLite or PostgreSQL
+// (index_location.hpp). Thread-safe: one writer connection (writes are
+// serialized, as SQLite does anyway) and one reader connection, so the console
+// never waits for ingest.
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <vector>
 
 #include "volnode/storage/file_store.hpp"
+#include "volnode/storage/index_location.hpp"
 #include "volnode/storage/records.hpp"
 
 namespace volnode {
@@ -16,16 +18,17 @@ namespace volnode {
 class Index : public SlotLedger {
  public:
   // Opens or creates the index and applies the embedded schema migrations.
-  // Throws Error(Errc::SchemaTooNew) when the file was written by a newer volnode,
-  // Error(Errc::Database) when it is locked or not a database.
-  explicit Index(const std::filesystem::path& path, IndexSync sync = IndexSync::Full);
+  // Throws Error(Errc::SchemaTooNew) when it was written by a newer volnode,
+  // Error(Errc::Database) when it is locked, not a database or cannot be reached.
+  explicit Index(const IndexLocation& location, IndexSync sync = IndexSync::Full);
   ~Index() override;
   Index(const Index&) = delete;
   Index& operator=(const Index&) = delete;
 
   static int latestSchemaVersion();
   int schemaVersion();
-  const std::filesystem::path& path() const;
+  const std::filesystem::path& path() const;  // the SQLite file (empty on PostgreSQL)
+  const IndexLocation& location() const;
 
   // --- ingest ---
   std::vector<HeldCopy> heldCopies(const std::string& sop_uid);

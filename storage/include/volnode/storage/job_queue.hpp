@@ -4,7 +4,8 @@
 //   queued -> running -> succeeded | failed | retry(not_before) | canceled
 // and, in the same transaction, the state of the series a route or render job
 // works for, so a job and its series never disagree after a crash.
-// Claiming is one UPDATE ... RETURNING, so two workers never get the same job.
+// Claiming is one UPDATE ... RETURNING, so two workers never get the same job
+// (on PostgreSQL its pick skips rows other claimers hold: FOR UPDATE SKIP LOCKED).
 // A running job holds a lease owned by one worker: only that worker may report
 // its outcome. When the lease expires (the worker stopped answering) the job is
 // queued again; when the worker process died, workerDied() counts a crash.
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "volnode/storage/index_location.hpp"
 #include "volnode/storage/records.hpp"
 #include "volnode/storage/states.hpp"
 
@@ -89,7 +91,7 @@ struct JobFilter {
 
 class JobQueue {
  public:
-  explicit JobQueue(const std::filesystem::path& index_path, IndexSync sync = IndexSync::Full);
+  explicit JobQueue(const IndexLocation& location, IndexSync sync = IndexSync::Full);
   ~JobQueue();
 
   // Queues a job; `series` changes the job's series in the same transaction (it is
@@ -102,6 +104,10 @@ class JobQueue {
   // Extends the lease and records progress. False when the job is no longer ours
   // (canceled, or the lease expired and someone else took it).
   bool heartbeat(int64_t id, const std::string& worker, double lease_s, const std::string& stage, double percent);
+  // Blocks up to `timeout_s` until a job may have become claimable: on PostgreSQL a
+  // NOTIFY from any process that queued, retried or requeued one (true then); on
+  // SQLite it only sleeps (false), the caller's polling interval.
+  bool waitForWork(double timeout_s);
 
   // The outcome of `worker`'s attempt. Each returns false / nullopt, changing
   // nothing, when the job is no longer running under that worker's lease.

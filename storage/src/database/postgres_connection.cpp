@@ -1,0 +1,203 @@
+#include "postgres_connection.hpp"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "placeholders.hpp"
+#include "volnode/core/error.hpp"
+#include "volnode/core/logging.hpp"
+
+namespace volnode::sql {
+namespace {
+
+// Parameter types (pg_type OIDs): the server resolves "unknown" from the context.
+constexpr Oid kUnknownOid = 0;
+constexpr Oid kBigintOid = 20;
+constexpr Oid kDoubleOid = 701;
+constexpr Oid kTextOid = 25;
+
+class PostgresStatement : public StatementBackend {
+ public:
+  PostgresStatement(PostgresConnection& connection, std::string_view sql) : connection_(connection) {
+    sql_ = postgresPlaceholders(sql, used_);
+    values_.resize(used_.size());
+    resetTypes();
+  }
+  ~PostgresStatement() override { PQclear(result_); }
+
+  void bindText(int index, std::string_view value) override { set(index, std::string(value), kUnknownOid); }
+  void bindInteger(int index, int64_t value) override { set(index, std::to_string(value), kBigintOid); }
+  void bindReal(int index, double value) override {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", value);
+    set(index, text, std::isfinite(value) ? kDoubleOid : kUnknownOid);
+  }
+  void bindNull(int index) override { set(index, std::nullopt, kUnknownOid); }
+
+  bool step() override {
+    if (!result_) execute();
+    return ++row_ < PQntuples(result_);
+  }
+  void reset() override {
+    PQclear(result_);
+    result_ = nullptr;
+    row_ = -1;
+    for (auto& v : values_) v.reset();
+    resetTypes();
+  }
+  bool isNull(int column) const override { return !result_ || PQgetisnull(result_, row_, column); }
+  std::string text(int column) const override {
+    if (isNull(column)) return {};
+    return std::string(PQgetvalue(result_, row_, column), static_cast<size_t>(PQgetlength(result_, row_, column)));
+  }
+  int64_t integer(int column) const override {
+    if (isNull(column)) return 0;
+    const char* value = PQgetvalue(result_, row_, column);
+    if (value[0] == 't' || value[0] == 'f') return value[0] == 't';  // boolean
+    if (std::strpbrk(value, ".eE")) return static_cast<int64_t>(std::strtod(value, nullptr));  // numeric
+    return std::strtoll(value, nullptr, 10);
+  }
+  double real(int column) const override {
+    if (isNull(column)) return 0;
+    return std::strtod(PQgetvalue(result_, row_, column), nullptr);
+  }
+
+ private:
+  // A number the SQL skips still needs a type: text (its value is never read).
+  void resetTypes() {
+    types_.resize(used_.size());
+    for (size_t i = 0; i < used_.size(); ++i) types_[i] = used_[i] ? kUnknownOid : kTextOid;
+  }
+
+  void set(int index, std::optional<std::string> value, Oid type) {
+    if (index < 1 || static_cast<size_t>(index) > values_.size())
+      throw Error(Errc::Internal, "parameter " + std::to_string(index) + " out of range in '" + sql_.substr(0, 60) + "'");
+    values_[static_cast<size_t>(index - 1)] = std::move(value);
+    types_[static_cast<size_t>(index - 1)] = type;
+  }
+
+  void execute() {
+    std::vector<const char*> pointers(values_.size());
+    for (size_t i = 0; i < values_.size(); ++i) pointers[i] = values_[i] ? values_[i]->c_str() : nullptr;
+    result_ = PQexecParams(connection_.handle(), sql_.c_str(), static_cast<int>(values_.size()), types_.data(),
+                           pointers.data(), nullptr, nullptr, 0);
+    const auto status = PQresultStatus(result_);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+      std::string message = result_ ? PQresultErrorMessage(result_) : PQerrorMessage(connection_.handle());
+      const char* sqlstate = result_ ? PQresultErrorField(result_, PG_DIAG_SQLSTATE) : nullptr;
+      std::string state = sqlstate ? sqlstate : "";
+      PQclear(result_);
+      result_ = nullptr;
+      connection_.fail("SQL failed ('" + sql_.substr(0, 60) + "')", message, state.empty() ? nullptr : state.c_str());
+    }
+    const char* tuples = PQcmdTuples(result_);
+    connection_.setChanges(tuples && *tuples ? std::atoi(tuples) : 0);
+    row_ = -1;
+  }
+
+  PostgresConnection& connection_;
+  std::string sql_;
+  std::vector<bool> used_;
+  std::vector<std::optional<std::string>> values_;
+  std::vector<Oid> types_;
+  PGresult* result_ = nullptr;
+  int row_ = -1;
+};
+
+// Server notices ("relation already exists, skipping") go to the debug log, not stderr.
+void logNotice(void*, const char* message) { moduleLogger("storage")->debug("postgresql: {}", message); }
+
+}  // namespace
+
+PostgresConnection::PostgresConnection(const IndexLocation& location, bool read_only)
+    : Connection(IndexBackend::Postgresql), described_(location.describe()) {
+  // The password goes apart from the URL (expand_dbname expands only "dbname").
+  std::vector<const char*> keys{"dbname", "application_name", "connect_timeout"};
+  std::vector<const char*> values{location.url.c_str(), "volnode", "10"};
+  if (!location.password.empty()) {
+    keys.push_back("password");
+    values.push_back(location.password.c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  conn_ = PQconnectdbParams(keys.data(), values.data(), 1);
+  if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
+    std::string message = conn_ ? PQerrorMessage(conn_) : "out of memory";
+    PQfinish(conn_);
+    conn_ = nullptr;
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    throw Error(Errc::Database, "cannot connect to the index at " + described_ + ": " + message);
+  }
+  PQsetNoticeProcessor(conn_, logNotice, nullptr);
+  // Times are written by volnode as UTC text; the session's zone matters only for
+  // the casts in Dialect::secondsBetween.
+  exec("SET TIME ZONE 'UTC'");
+  if (read_only) exec("SET default_transaction_read_only = on");
+}
+
+PostgresConnection::~PostgresConnection() {
+  dropCachedStatements();
+  PQfinish(conn_);
+}
+
+void PostgresConnection::fail(const std::string& what, const std::string& server_message, const char* sqlstate) const {
+  std::string message = server_message;
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  std::string text = what + " on " + described_ + ": " + message;
+  // Class 53: insufficient resources (53100 disk full).
+  if (sqlstate && std::strncmp(sqlstate, "53100", 5) == 0) throw Error(Errc::OutOfSpace, text);
+  throw Error(Errc::Database, text);
+}
+
+void PostgresConnection::exec(std::string_view sql) {
+  std::string text(sql);
+  PGresult* result = PQexec(conn_, text.c_str());
+  const auto status = PQresultStatus(result);
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    std::string message = result ? PQresultErrorMessage(result) : PQerrorMessage(conn_);
+    const char* sqlstate = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+    std::string state = sqlstate ? sqlstate : "";
+    PQclear(result);
+    fail("SQL failed ('" + text.substr(0, 60) + "')", message, state.empty() ? nullptr : state.c_str());
+  }
+  const char* tuples = PQcmdTuples(result);
+  changes_ = tuples && *tuples ? std::atoi(tuples) : 0;
+  PQclear(result);
+}
+
+Statement PostgresConnection::prepare(std::string_view sql) {
+  return Statement(std::make_unique<PostgresStatement>(*this, sql));
+}
+
+void PostgresConnection::begin() { exec("BEGIN"); }
+
+bool PostgresConnection::inTransaction() const {
+  const auto status = PQtransactionStatus(conn_);
+  return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE;
+}
+
+bool PostgresConnection::waitForNotification(double timeout_s) {
+  auto drain = [this] {
+    bool any = false;
+    while (PGnotify* notification = PQnotifies(conn_)) {
+      any = true;
+      PQfreemem(notification);
+    }
+    return any;
+  };
+  if (PQconsumeInput(conn_) == 0) fail("waiting for notifications", PQerrorMessage(conn_), nullptr);
+  if (drain()) return true;
+  pollfd descriptor{PQsocket(conn_), POLLIN, 0};
+  const int timeout_ms = static_cast<int>(std::max(0.0, timeout_s) * 1000.0);
+  if (::poll(&descriptor, 1, timeout_ms) <= 0) return false;
+  if (PQconsumeInput(conn_) == 0) fail("waiting for notifications", PQerrorMessage(conn_), nullptr);
+  return drain();
+}
+
+}  // namespace volnode::sql
