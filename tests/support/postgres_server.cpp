@@ -1,6 +1,7 @@
 #include "support/postgres_server.hpp"
 
 #include <libpq-fe.h>
+#include <csignal>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -83,12 +84,17 @@ void PostgresServer::start() {
   throw std::runtime_error("postgres did not start on port " + std::to_string(port_) + ":\n" + readFile(log));
 }
 
-PostgresServer::~PostgresServer() {
-  if (server_) server_->terminate(30s);  // SIGTERM: PostgreSQL's fast shutdown
+// SIGINT is PostgreSQL's fast shutdown (SIGTERM would wait for every client to leave).
+void PostgresServer::stop() {
+  if (!server_ || !server_->running()) return;
+  ::kill(server_->pid(), SIGINT);
+  if (server_->wait(30s) == -1) server_->kill9();
 }
 
+PostgresServer::~PostgresServer() { stop(); }
+
 void PostgresServer::restart() {
-  server_->terminate(30s);
+  stop();
   start();
 }
 

@@ -29,8 +29,9 @@ class PostgresServer {
   std::string freshSchemaUrl() { return schemaUrl(freshSchema()); }
   // Runs SQL as the superuser; throws with the server's message on error.
   void execute(const std::string& sql) const;
-  // Stops the server (SIGTERM: a fast shutdown) and starts it again on the same port and data.
+  // Stops the server (a fast shutdown: clients are disconnected) and starts it again on the same port and data.
   void restart();
+  void stop();
 
  private:
   void start();

@@ -85,8 +85,17 @@ class PostgresStatement : public StatementBackend {
   void execute() {
     std::vector<const char*> pointers(values_.size());
     for (size_t i = 0; i < values_.size(); ++i) pointers[i] = values_[i] ? values_[i]->c_str() : nullptr;
-    result_ = PQexecParams(connection_.handle(), sql_.c_str(), static_cast<int>(values_.size()), types_.data(),
-                           pointers.data(), nullptr, nullptr, 0);
+    connection_.reconnectIfLost();
+    auto send = [&] {
+      return PQexecParams(connection_.handle(), sql_.c_str(), static_cast<int>(values_.size()), types_.data(),
+                          pointers.data(), nullptr, nullptr, 0);
+    };
+    result_ = send();
+    if (PQresultStatus(result_) == PGRES_FATAL_ERROR && connection_.mayRetryOnNewSession(readsOnly())) {
+      PQclear(result_);
+      connection_.reconnectIfLost();
+      result_ = send();
+    }
     const auto status = PQresultStatus(result_);
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
       std::string message = result_ ? PQresultErrorMessage(result_) : PQerrorMessage(connection_.handle());
@@ -100,6 +109,9 @@ class PostgresStatement : public StatementBackend {
     connection_.setChanges(tuples && *tuples ? std::atoi(tuples) : 0);
     row_ = -1;
   }
+
+  // A SELECT outside a transaction changes nothing: sending it again is safe.
+  bool readsOnly() const { return sql_.compare(0, 7, "SELECT ") == 0; }
 
   PostgresConnection& connection_;
   std::string sql_;
@@ -116,7 +128,7 @@ void logNotice(void*, const char* message) { moduleLogger("storage")->debug("pos
 }  // namespace
 
 PostgresConnection::PostgresConnection(const IndexLocation& location, bool read_only)
-    : Connection(IndexBackend::Postgresql), described_(location.describe()) {
+    : Connection(IndexBackend::Postgresql), described_(location.describe()), read_only_(read_only) {
   // The password goes apart from the URL (expand_dbname expands only "dbname").
   std::vector<const char*> keys{"dbname", "application_name", "connect_timeout"};
   std::vector<const char*> values{location.url.c_str(), "volnode", "10"};
@@ -135,10 +147,7 @@ PostgresConnection::PostgresConnection(const IndexLocation& location, bool read_
     throw Error(Errc::Database, "cannot connect to the index at " + described_ + ": " + message);
   }
   PQsetNoticeProcessor(conn_, logNotice, nullptr);
-  // Times are written by volnode as UTC text; the session's zone matters only for
-  // the casts in Dialect::secondsBetween.
-  exec("SET TIME ZONE 'UTC'");
-  if (read_only) exec("SET default_transaction_read_only = on");
+  configureSession();
 }
 
 PostgresConnection::~PostgresConnection() {
@@ -155,8 +164,39 @@ void PostgresConnection::fail(const std::string& what, const std::string& server
   throw Error(Errc::Database, text);
 }
 
+void PostgresConnection::reconnectIfLost() {
+  if (PQstatus(conn_) != CONNECTION_BAD) return;
+  if (transaction_open_) {  // what the transaction did is gone: its caller must not go on as if not
+    transaction_open_ = false;
+    throw Error(Errc::Database, "the connection to the index at " + described_ + " was lost inside a transaction");
+  }
+  // Statements carry no server-side state (no prepared statements, no session
+  // settings beyond those set again below), so a new session continues the old one;
+  // a transaction the loss interrupted failed with the statement that met it.
+  PQreset(conn_);
+  if (PQstatus(conn_) != CONNECTION_OK)
+    throw Error(Errc::Database, "the index at " + described_ + " cannot be reached: " + lastError());
+  moduleLogger("storage")->warn("index {}: connection re-established", described_);
+  configureSession();
+}
+
+std::string PostgresConnection::lastError() const {
+  std::string message = PQerrorMessage(conn_);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  return message;
+}
+
+void PostgresConnection::configureSession() {
+  // Times are written by volnode as UTC text; the session's zone matters only for
+  // the casts in Dialect::secondsBetween.
+  exec("SET TIME ZONE 'UTC'");
+  if (read_only_) exec("SET default_transaction_read_only = on");
+}
+
 void PostgresConnection::exec(std::string_view sql) {
   std::string text(sql);
+  reconnectIfLost();
+  if (text == "COMMIT" || text == "ROLLBACK") transaction_open_ = false;
   PGresult* result = PQexec(conn_, text.c_str());
   const auto status = PQresultStatus(result);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
@@ -175,7 +215,22 @@ Statement PostgresConnection::prepare(std::string_view sql) {
   return Statement(std::make_unique<PostgresStatement>(*this, sql));
 }
 
-void PostgresConnection::begin() { exec("BEGIN"); }
+void PostgresConnection::begin() {
+  transaction_open_ = false;  // a new transaction: whatever the last one was, it is over
+  try {
+    exec("BEGIN");
+  } catch (const Error&) {
+    // The server dropped the session since the last statement (a restart, a fail-over):
+    // nothing had begun, so begin on a new one.
+    if (!mayRetryOnNewSession(true)) throw;
+    exec("BEGIN");
+  }
+  transaction_open_ = true;
+}
+
+bool PostgresConnection::mayRetryOnNewSession(bool statement_changes_nothing) const {
+  return statement_changes_nothing && !transaction_open_ && PQstatus(conn_) == CONNECTION_BAD;
+}
 
 bool PostgresConnection::inTransaction() const {
   const auto status = PQtransactionStatus(conn_);

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "backends.hpp"
+#include "support/postgres_server.hpp"
 #include "support/process.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
@@ -116,4 +117,25 @@ TEST(JobQueueOnSqlite, WaitingForWorkIsThePollingInterval) {
   Index index(dir / "index.sqlite");
   JobQueue queue(dir / "index.sqlite");
   EXPECT_FALSE(queue.waitForWork(0.01)) << "SQLite has no notifications: the caller polls";
+}
+
+// The database restarts under a running queue (an upgrade, a fail-over): the next
+// operation opens a new session and nothing acknowledged before is lost.
+TEST(JobQueueOnPostgresql, AServerRestartIsSurvivedByTheNextOperation) {
+  TempDir dir;
+  auto& server = test::sharedPostgres();
+  const IndexLocation location = IndexLocation::postgresql(server.freshSchemaUrl());
+  Index index(location);
+  JobQueue queue(location);
+  NewJob job;
+  job.kind = JobKind::Send;
+  const int64_t before = queue.enqueue(job);
+  ASSERT_GT(before, 0);
+  server.restart();
+  const int64_t after = queue.enqueue(job);  // the lost session is opened again
+  EXPECT_GT(after, before);
+  auto claimed = queue.claimNext({JobKind::Send}, "w", 30);
+  ASSERT_TRUE(claimed);
+  EXPECT_EQ(claimed->id, before);
+  EXPECT_EQ(index.counts().studies, 0) << "the index's own connections come back too";
 }
