@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backends.hpp"
+#include "support/postgres_server.hpp"
 #include "support/process.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/storage/index.hpp"
@@ -104,6 +105,25 @@ TEST(States, TheSchemaRefusesAStateNoCodeKnows) {
       << "a running job always has a lease owner";
   sqlite3_close(db);
   EXPECT_EQ(f.state(), SeriesState::Receiving);
+}
+
+// The same CHECK constraints hold on PostgreSQL (added in place by its 005 and 006).
+TEST(StatesOnPostgresql, TheSchemaRefusesAStateNoCodeKnows) {
+  auto& server = test::sharedPostgres();
+  const std::string schema = server.freshSchema();
+  Index index(IndexLocation::postgresql(server.schemaUrl(schema)));
+  index.addInstance(instanceOfTheSeries("1.2.3.4.1", "ab/cd/1.dcm"));
+  EXPECT_THROW(server.execute("UPDATE " + schema + ".series SET state = 'rendering'"), std::runtime_error);
+  EXPECT_THROW(server.execute("INSERT INTO " + schema +
+                              ".jobs(kind, created_at, updated_at) VALUES ('transcode', 'now', 'now')"),
+               std::runtime_error);
+  EXPECT_THROW(server.execute("INSERT INTO " + schema +
+                              ".jobs(kind, state, created_at, updated_at) VALUES ('render', 'running', 'n', 'n')"),
+               std::runtime_error)
+      << "a running job always has a lease owner";
+  EXPECT_NO_THROW(server.execute("INSERT INTO " + schema +
+                                 ".jobs(kind, state, created_at, updated_at) VALUES ('retrieve', 'canceled', 'n', 'n')"));
+  EXPECT_EQ(index.series(kSeries)->state, SeriesState::Receiving);
 }
 
 // Migration 006 admits retrieve jobs; they name a series (the one retrieved) but,
