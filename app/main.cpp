@@ -68,6 +68,9 @@ int runServe(const std::string& config_path, const std::vector<std::string>& ove
 // `volnode reindex`: rebuilds the index from the store, while no node holds the directory.
 int runReindex(const std::string& config_path, const std::vector<std::string>& overrides, bool route) {
   Config config = loadConfig(config_path, overrides);
+  if (config.index.backend != "sqlite")
+    throw Error(Errc::Unsupported, "volnode reindex rebuilds an SQLite index; this configuration's index is in "
+                                   "PostgreSQL (index.backend), which has its own backups (pg_dump, pg_basebackup)");
   initLogging(config.log);
   const std::filesystem::path dir = config.storage.dir;
   DirectoryLock lock(dir);
