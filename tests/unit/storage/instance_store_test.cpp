@@ -6,6 +6,7 @@
 #include <dcmtk/dcmdata/dcfilefo.h>
 
 #include "support/dicom_files.hpp"
+#include "backends.hpp"
 #include "support/process.hpp"
 #include "support/synthetic_series.hpp"
 #include "volnode/storage/instance_store.hpp"
@@ -17,8 +18,10 @@ using namespace volnode::test;
 namespace {
 
 struct StoreFixture {
+  explicit StoreFixture(Backend backend = Backend::Sqlite) : location(test::freshIndex(backend, dir.path())) {}
   TempDir dir;
-  Index index{dir / "index.sqlite"};
+  IndexLocation location;
+  Index index{location};
   FileStore files{dir / "store", true, index};
   StorageConfig config{(dir / "store").string(), 0, true};
   InstanceStore store{config, index, files};
@@ -50,10 +53,12 @@ std::filesystem::path alteredCopy(const std::filesystem::path& file, const std::
   return out;
 }
 
+class InstanceStoreTest : public ::testing::TestWithParam<Backend> {};
+
 }  // namespace
 
-TEST(InstanceStore, KeptInstanceIsPublishedAndIndexedUnderANodeChosenName) {
-  StoreFixture f;
+TEST_P(InstanceStoreTest, KeptInstanceIsPublishedAndIndexedUnderANodeChosenName) {
+  StoreFixture f{GetParam()};
   TempDir source;
   auto series = smallSeries(source.path());
   std::string uid = sopInstanceUid(series.files[0]);
@@ -74,8 +79,8 @@ TEST(InstanceStore, KeptInstanceIsPublishedAndIndexedUnderANodeChosenName) {
   EXPECT_EQ(f.index.counts().instances, 1);
 }
 
-TEST(InstanceStore, IdenticalResendIsANoOp) {
-  StoreFixture f;
+TEST_P(InstanceStoreTest, IdenticalResendIsANoOp) {
+  StoreFixture f{GetParam()};
   TempDir source;
   auto series = smallSeries(source.path());
   std::string uid = sopInstanceUid(series.files[0]);
@@ -86,8 +91,8 @@ TEST(InstanceStore, IdenticalResendIsANoOp) {
   EXPECT_FALSE(std::filesystem::exists(again.path));
 }
 
-TEST(InstanceStore, DifferentContentUnderTheSameUidKeepsBothAsConflict) {
-  StoreFixture f;
+TEST_P(InstanceStoreTest, DifferentContentUnderTheSameUidKeepsBothAsConflict) {
+  StoreFixture f{GetParam()};
   TempDir source;
   auto series = smallSeries(source.path());
   std::string uid = sopInstanceUid(series.files[0]);
@@ -105,8 +110,8 @@ TEST(InstanceStore, DifferentContentUnderTheSameUidKeepsBothAsConflict) {
 // 32-bit length of 0xFFFFFFF4: the duplicate check's walk over the File Meta
 // Information used to add 12 + length in 32 bits (= 0) and never end, holding the
 // storing thread (and the sender's association) forever.
-TEST(InstanceStore, ResendWithAHostileGroup2ElementInItsDataSetIsAConflictNotAHang) {
-  StoreFixture f;
+TEST_P(InstanceStoreTest, ResendWithAHostileGroup2ElementInItsDataSetIsAConflictNotAHang) {
+  StoreFixture f{GetParam()};
   TempDir source;
   SyntheticSeries s;
   s.rows = s.cols = 8;
@@ -124,8 +129,8 @@ TEST(InstanceStore, ResendWithAHostileGroup2ElementInItsDataSetIsAConflictNotAHa
   EXPECT_EQ(f.index.counts().instances, 2);
 }
 
-TEST(InstanceStore, MismatchedCommandUidOrGarbageIsRefusedAndNothingKept) {
-  StoreFixture f;
+TEST_P(InstanceStoreTest, MismatchedCommandUidOrGarbageIsRefusedAndNothingKept) {
+  StoreFixture f{GetParam()};
   TempDir source;
   auto series = smallSeries(source.path());
   auto mismatch = f.received(series.files[0]);
@@ -162,3 +167,5 @@ TEST(FileStore, NamesAreShardedUuidsNeverFromData) {
   EXPECT_TRUE(std::filesystem::exists(r.path));
   EXPECT_EQ(std::filesystem::file_size(r.path), 0u);
 }
+
+VOLNODE_ON_BOTH_BACKENDS(InstanceStoreTest);

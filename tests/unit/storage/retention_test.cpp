@@ -2,19 +2,23 @@
 
 #include <fstream>
 
+#include "backends.hpp"
 #include "support/process.hpp"
 #include "volnode/core/clock.hpp"
 #include "volnode/storage/retention.hpp"
 
 using namespace volnode;
+using volnode::test::Backend;
 using volnode::test::TempDir;
 
 namespace {
 
 struct RetentionFixture {
+  explicit RetentionFixture(Backend backend = Backend::Sqlite) : location(test::freshIndex(backend, dir.path())) {}
   TempDir dir;
-  Index index{dir / "index.sqlite"};
-  JobQueue jobs{dir / "index.sqlite"};
+  IndexLocation location;
+  Index index{location};
+  JobQueue jobs{location};
   FileStore files{dir / "store", false, index};
 
   // A study with one stored instance of `bytes`, and a send job in `send_state`.
@@ -40,10 +44,12 @@ struct RetentionFixture {
   }
 };
 
+class RetentionTest : public ::testing::TestWithParam<Backend> {};
+
 }  // namespace
 
-TEST(Retention, DeletesOnlyStudiesDeliveredLongEnoughAgo) {
-  RetentionFixture f;
+TEST_P(RetentionTest, DeletesOnlyStudiesDeliveredLongEnoughAgo) {
+  RetentionFixture f{GetParam()};
   auto delivered = f.study("1.1", 10, "succeeded");
   f.study("2.2", 10, "failed");
   f.study("3.3", 10, "");
@@ -61,8 +67,8 @@ TEST(Retention, DeletesOnlyStudiesDeliveredLongEnoughAgo) {
   EXPECT_EQ(f.index.counts().patients, 2);
 }
 
-TEST(Retention, SizeCapEvictsDeliveredStudiesOldestFirst) {
-  RetentionFixture f;
+TEST_P(RetentionTest, SizeCapEvictsDeliveredStudiesOldestFirst) {
+  RetentionFixture f{GetParam()};
   f.study("1.1", 600, "succeeded");
   f.study("2.2", 600, "succeeded");
   f.study("3.3", 600, "");
@@ -77,8 +83,8 @@ TEST(Retention, SizeCapEvictsDeliveredStudiesOldestFirst) {
 
 // A deleted study takes its rendered results (<results>/<render job id>/) with
 // it; another study's results stay.
-TEST(Retention, RenderedResultsFollowTheirStudy) {
-  RetentionFixture f;
+TEST_P(RetentionTest, RenderedResultsFollowTheirStudy) {
+  RetentionFixture f{GetParam()};
   f.study("1.1", 10, "succeeded");
   f.study("2.2", 10, "failed");
   const auto results = f.dir / "results";
@@ -100,3 +106,5 @@ TEST(Retention, RenderedResultsFollowTheirStudy) {
   EXPECT_FALSE(std::filesystem::exists(gone));
   EXPECT_TRUE(std::filesystem::exists(kept / "png" / "ct-bone-anterior.png"));
 }
+
+VOLNODE_ON_BOTH_BACKENDS(RetentionTest);
