@@ -155,4 +155,23 @@ TEST_P(JobQueueTest, DeliveriesAndRefusedClassesAreRemembered) {
   EXPECT_EQ(f.queue.refusedSopClasses("pacs").size(), 1u);
 }
 
+// Each kind's claim leaves its attempt in the job's timeline, in the claim's own commit
+// (on PostgreSQL a send, route or retrieve claim is one statement).
+TEST_P(JobQueueTest, EveryClaimRecordsItsAttemptInTheTimeline) {
+  QueueFixture f{GetParam()};
+  for (JobKind kind : {JobKind::Send, JobKind::Route, JobKind::Retrieve, JobKind::Render}) {
+    NewJob job;
+    job.kind = kind;
+    const int64_t id = f.queue.enqueue(job);
+    auto claimed = f.queue.claimNext({kind}, "worker-7", 30);
+    ASSERT_TRUE(claimed) << toString(kind);
+    EXPECT_EQ(claimed->id, id);
+    EXPECT_EQ(claimed->lease_owner, "worker-7");
+    auto events = f.queue.events(id);
+    ASSERT_EQ(events.size(), 2u) << toString(kind);
+    EXPECT_EQ(events[1].state, "running");
+    EXPECT_EQ(events[1].message, "attempt 1 by worker-7");
+  }
+}
+
 VOLNODE_ON_BOTH_BACKENDS(JobQueueTest);
