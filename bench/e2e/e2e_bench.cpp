@@ -11,10 +11,14 @@
 //   -> send job finished (last C-STORE response) -> every result visible in Orthanc.
 //
 //   bench_e2e [--phantom DIR] [--slices N] [--series DIR] [--repeat N] [--markdown FILE] [--only phantom|generated]
+//             [--burst N]
 // --phantom: the 140-slice head CT (default ../shared/data/ct-head-phantom-study/S2020)
 // --series keeps the generated 512x512xN CT in DIR (and reuses it when present).
+// --burst N: instead, the generated CT alone and then N copies of it pushed together
+// (see runBurst): p50/p95 of last instance -> results acknowledged, against the single study.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <fstream>
 #include <iomanip>
@@ -141,6 +145,121 @@ Run runOne(const std::string& name, const std::vector<std::filesystem::path>& fi
   return run;
 }
 
+// --burst: one Orthanc and one node; first one study alone, then `studies` copies of
+// it (new UIDs, another patient each, made by Orthanc's /modify) pushed together, one
+// association each, as a PACS pushing a backlog. Per study: the node's last instance
+// received -> its send job finished (every result acknowledged by Orthanc).
+struct BurstStudy {
+  std::string orthanc_id, series_uid;
+  double last_received = 0, complete_at = 0, sent_at = 0;
+  double latency() const { return sent_at - last_received; }
+  double processing() const { return sent_at - complete_at; }  // queueing, render and send
+};
+
+struct Burst {
+  int slices = 0;
+  BurstStudy single;
+  std::vector<BurstStudy> studies;
+  double push_s = 0;  // first push requested -> Orthanc's last push job done
+};
+
+std::string seriesOfStudy(const OrthancProcess& orthanc, const std::string& study) {
+  auto series = getJson(orthanc.get("/studies/" + study + "/series"));
+  if (!series.is_array() || series.empty()) throw std::runtime_error("Orthanc study " + study + " has no series");
+  return series.at(0)["MainDicomTags"].value("SeriesInstanceUID", "");
+}
+
+// Waits until the send job of each study succeeded; fills in the node's times.
+void waitForResults(const NodeProcess& node, std::vector<BurstStudy*> studies, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    auto jobs = getJson(node.get("/api/jobs?kind=send&limit=500"));
+    size_t done = 0;
+    for (auto* study : studies) {
+      for (const auto& j : jobs["jobs"])
+        if (j.value("SeriesInstanceUID", "") == study->series_uid && j.value("state", "") == "succeeded")
+          study->sent_at = isoSeconds(j.value("finished_at", ""));
+      done += study->sent_at > 0;
+    }
+    if (done == studies.size()) break;
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error(std::to_string(studies.size() - done) + " studies without results; node log:\n" +
+                               node.log());
+    std::this_thread::sleep_for(250ms);
+  }
+  for (auto* study : studies) {
+    auto series = getJson(node.get("/api/series/" + study->series_uid));
+    study->last_received = isoSeconds(series.value("last_received", ""));
+    for (const auto& t : series["transitions"])
+      if (t.value("state", "") == "complete" && study->complete_at == 0) study->complete_at = isoSeconds(t.value("at", ""));
+  }
+}
+
+Burst runBurst(const std::vector<std::filesystem::path>& files, int copies) {
+  Burst burst;
+  TempDir dir("volnode-bench-e2e-burst");
+  int node_port = freePort();
+  // Orthanc runs as many pushes at once as there are studies (its default is 2).
+  OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}},
+                         "\"ConcurrentJobs\": " + std::to_string(copies));
+  NodeProcess node(dir / "node", {"dicom.port=" + std::to_string(node_port), "destinations.pacs.aet=ORTHANC",
+                                  "destinations.pacs.host=127.0.0.1",
+                                  "destinations.pacs.port=" + std::to_string(orthanc.dicomPort())});
+  std::string original;
+  for (const auto& f : files) {
+    auto r = orthanc.post("/instances", readBytes(f), "application/dicom");
+    if (r.status != 200) continue;
+    ++burst.slices;
+    original = json::parse(r.body).value("ParentStudy", original);
+  }
+  if (original.empty()) throw std::runtime_error("no DICOM instance in the burst series");
+  std::cerr << "burst: making " << copies << " copies with new UIDs in Orthanc...\n";
+  for (int k = 0; k < copies; ++k) {
+    const std::string patient = "BURST" + std::to_string(k + 1);
+    auto r = orthanc.post("/studies/" + original + "/modify",
+                          json{{"Replace", {{"PatientID", patient}, {"PatientName", "BURST^" + patient}}},
+                               {"Force", true}}
+                              .dump());
+    if (r.status != 200) throw std::runtime_error("Orthanc could not copy the study: " + r.body);
+    BurstStudy study;
+    study.orthanc_id = json::parse(r.body).value("ID", "");
+    study.series_uid = seriesOfStudy(orthanc, study.orthanc_id);
+    burst.studies.push_back(study);
+  }
+
+  std::cerr << "burst: one study alone...\n";
+  burst.single.orthanc_id = original;
+  burst.single.series_uid = seriesOfStudy(orthanc, original);
+  auto pushed = orthanc.post("/modalities/volnode/store", json{{"Resources", {original}}}.dump());
+  if (pushed.status != 200) throw std::runtime_error("Orthanc could not push: " + pushed.body);
+  waitForResults(node, {&burst.single}, 600s);
+
+  std::cerr << "burst: " << copies << " studies pushed together...\n";
+  const double push_begin = nowSeconds();
+  std::vector<std::string> push_jobs;
+  for (const auto& study : burst.studies) {
+    auto r = orthanc.post("/modalities/volnode/store",
+                          json{{"Resources", {study.orthanc_id}}, {"Asynchronous", true}}.dump());
+    if (r.status != 200) throw std::runtime_error("Orthanc could not push: " + r.body);
+    push_jobs.push_back(json::parse(r.body).value("ID", ""));
+  }
+  std::vector<BurstStudy*> pending;
+  for (auto& study : burst.studies) pending.push_back(&study);
+  waitForResults(node, pending, 1800s);
+  double pushes_done = 0;
+  for (const auto& id : push_jobs)
+    pushes_done = std::max(pushes_done, isoSeconds(getJson(orthanc.get("/jobs/" + id)).value("CompletionTime", "")));
+  burst.push_s = pushes_done - push_begin;
+  return burst;
+}
+
+// Nearest-rank percentile.
+double percentile(std::vector<double> values, double p) {
+  std::sort(values.begin(), values.end());
+  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
+  return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
+}
+
 std::string fmt1(double v) {
   std::ostringstream s;
   s << std::fixed << std::setprecision(1) << v;
@@ -158,7 +277,7 @@ std::string fmt2(double v) {
 int main(int argc, char** argv) {
   std::filesystem::path phantom = sharedData() / "ct-head-phantom-study" / "S2020";
   std::string series_dir, markdown, only;
-  int slices = 300, repeat = 1;
+  int slices = 300, repeat = 1, burst = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--phantom") phantom = argv[i + 1];
@@ -167,6 +286,7 @@ int main(int argc, char** argv) {
     else if (flag == "--repeat") repeat = std::stoi(argv[i + 1]);
     else if (flag == "--markdown") markdown = argv[i + 1];
     else if (flag == "--only") only = argv[i + 1];
+    else if (flag == "--burst") burst = std::stoi(argv[i + 1]);
     else {
       std::cerr << "unknown option " << flag << "\n";
       return 2;
@@ -175,7 +295,7 @@ int main(int argc, char** argv) {
 
   TempDir work("volnode-bench-e2e-series");
   std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> inputs;
-  if (only.empty() || only == "phantom") {
+  if ((only.empty() && burst == 0) || only == "phantom") {
     std::vector<std::filesystem::path> files;
     for (const auto& e : std::filesystem::directory_iterator(phantom)) files.push_back(e.path());
     std::sort(files.begin(), files.end());
@@ -202,6 +322,42 @@ int main(int argc, char** argv) {
     inputs.push_back({"generated body CT (512x512x" + std::to_string(files.size()) + ")", files});
   }
 
+  std::string command;
+  for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
+  if (burst > 0) {
+    const auto& files = inputs.back().second;
+    auto b = runBurst(files, burst);
+    std::vector<double> latencies, anchors;
+    for (const auto& study : b.studies) {
+      latencies.push_back(study.latency());
+      anchors.push_back(60 + study.processing());
+    }
+    std::ostringstream out;
+    std::time_t now = std::time(nullptr);
+    char date[32];
+    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+    std::ifstream loadavg("/proc/loadavg");
+    std::string load1, load5;
+    loadavg >> load1 >> load5;
+    out << "Date " << date << "; machine: " << machineDescription() << "; load average at the end " << load1
+        << " (1 min), " << load5 << " (5 min); command: `" << command << "`\n\n";
+    out << "| run | last instance -> every result acknowledged by Orthanc | Orthanc stable age 60 s + the same "
+           "processing |\n|---|---|---|\n";
+    out << "| 1 study alone (" << b.slices << " slices) | " << fmt2(b.single.latency()) << " s | "
+        << fmt1(60 + b.single.processing()) << " s |\n";
+    out << "| burst of " << burst << ": p50 | " << fmt2(percentile(latencies, 50)) << " s | "
+        << fmt1(percentile(anchors, 50)) << " s |\n";
+    out << "| burst of " << burst << ": p95 | " << fmt2(percentile(latencies, 95)) << " s | "
+        << fmt1(percentile(anchors, 95)) << " s |\n\n";
+    out << "p95 / single study: " << fmt1(percentile(latencies, 95) / b.single.latency())
+        << "x; Orthanc's pushes of the burst took " << fmt1(b.push_s) << " s; per study (in push order): ";
+    for (size_t i = 0; i < latencies.size(); ++i) out << (i ? ", " : "") << fmt1(latencies[i]);
+    out << " s\n";
+    std::cout << out.str();
+    if (!markdown.empty()) std::ofstream(markdown) << out.str();
+    return 0;
+  }
+
   std::vector<Run> runs;
   for (const auto& [name, files] : inputs)
     for (int r = 0; r < repeat; ++r) {
@@ -213,8 +369,6 @@ int main(int argc, char** argv) {
     }
 
   std::ostringstream table;
-  std::string command;
-  for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
   std::ifstream loadavg("/proc/loadavg");
   std::string load1, load5;
   loadavg >> load1 >> load5;

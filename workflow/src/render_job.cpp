@@ -134,7 +134,7 @@ RenderJobRunner::RenderJobRunner(RenderJobSettings settings, Index& index, JobQu
 
 RenderJobRunner::~RenderJobRunner() = default;
 
-RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress) {
+RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress, const OutputsReadyFn& outputs_ready) {
   auto& s = impl_->settings;
   RenderJobResult result;
   auto log = moduleLogger("pipeline");
@@ -292,6 +292,7 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
       impl_->jobs.recordOutputFile(job.id, mine[0].output_key, encoded.sop_class_uid,
                                    std::filesystem::relative(encoded.path, s.results_root).string(),
                                    static_cast<int64_t>(encoded.size_bytes), 0);
+      if (outputs_ready) outputs_ready();
     } else {
       RenderPreset preset = loadPreset(s.presets_dir, out.preset);
       const bool spin = out.type != "key_views";
@@ -341,6 +342,7 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
         impl_->jobs.recordOutputFile(job.id, mine[i].output_key, encoded[i].sop_class_uid,
                                      std::filesystem::relative(encoded[i].path, s.results_root).string(),
                                      static_cast<int64_t>(encoded[i].size_bytes), encoded[i].frames);
+      if (outputs_ready && !encoded.empty()) outputs_ready();
     }
     done += share;
   }
@@ -357,6 +359,7 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
         impl_->jobs.recordOutputFile(job.id, key_of_sop[encoded.sop_instance_uid], encoded.sop_class_uid,
                                      std::filesystem::relative(encoded.path, s.results_root).string(),
                                      static_cast<int64_t>(encoded.size_bytes), 1);
+    if (outputs_ready && !written.empty()) outputs_ready();
   }
   progress("done", 100);
   result.outputs = impl_->jobs.outputs(job.id);
