@@ -221,10 +221,14 @@ TEST(EarlySend, ARefusedObjectIsRecordedAndTheRestDelivered) {
   rig.plan({"spin:ct-bone", "spin:ct-mip"}, {"mesh:ct-bone"});
   rig.sender->start();
   ASSERT_TRUE(rig.encoded("spin:ct-bone"));
+  ASSERT_TRUE(eventually([&] { return rig.delivered("spin:ct-bone"); }));
+  // Offered alone: the destination takes none of what is proposed, which is a refusal
+  // of that class, not a destination that is down.
   ASSERT_TRUE(rig.encoded("mesh:ct-bone"));
   ASSERT_TRUE(eventually([&] { return !rig.jobs.refusedSopClasses("pacs").empty(); }));
   EXPECT_EQ(rig.jobs.refusedSopClasses("pacs"), std::vector<std::string>{UID_MRImageStorage});
   EXPECT_TRUE(isActive(rig.sendJobs()[0].state)) << "a refusal does not end the send job of a running render";
+  EXPECT_EQ(rig.sendJobs()[0].last_error, "") << "a refusal is not a failed attempt";
 
   ASSERT_TRUE(rig.encoded("spin:ct-mip"));
   ASSERT_TRUE(rig.renderSucceeds());
