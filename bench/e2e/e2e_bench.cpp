@@ -6,7 +6,7 @@
 // completion.quiet_s 10, release_grace_s 2), the series uploaded to Orthanc over
 // REST (not timed), then Orthanc pushes it to volnode (POST /modalities/volnode/store).
 // Stage times come from the node's own millisecond timestamps (GET /api/series,
-// /api/jobs) and from polling Orthanc every 50 ms for the results:
+// /api/jobs) and from polling Orthanc every 100 ms for the 3D results:
 //   last instance received -> series complete -> render job started -> rendered
 //   -> send job finished (last C-STORE response) -> every result visible in Orthanc.
 //
@@ -42,7 +42,7 @@ using Clock = std::chrono::system_clock;
 
 namespace {
 
-constexpr size_t kResults = 4;  // VR spin, MIP spin, key views, STL model
+constexpr size_t kResults = 4;  // VR spin, MIP spin, key views, STL model (besides the reformat slices)
 
 std::string readBytes(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -63,9 +63,9 @@ struct Run {
   double complete_s = 0;         // last instance received -> series complete
   double render_wait_s = 0;      // complete -> render job started
   double render_s = 0;           // render job started -> succeeded (renders, mesh, encode)
-  double send_s = 0;             // render succeeded -> send job succeeded
-  double visible_s = 0;          // last instance received -> every result seen in Orthanc (poll, 50 ms)
-  double total_s = 0;            // last instance received -> send job succeeded
+  double send_s = 0;             // render succeeded -> send job succeeded (objects leave as they are encoded)
+  double visible_s = 0;          // last instance received -> the 4 3D results seen in Orthanc (poll, 100 ms)
+  double total_s = 0;            // last instance received -> send job succeeded (every result acknowledged)
   std::string completion_reason;
   std::string render_log;        // the node's "job N rendered series ..." line (its own stage timings)
 };
@@ -98,26 +98,22 @@ Run runOne(const std::string& name, const std::vector<std::filesystem::path>& fi
   if (pushed.status != 200) throw std::runtime_error("Orthanc could not push: " + pushed.body);
   double push_end = nowSeconds();
 
-  // Every result visible in Orthanc.
+  // The 3D results (the first objects the render produces) visible in Orthanc, and the
+  // send job done: every result, reformats included, acknowledged by Orthanc.
   double visible_at = 0;
-  auto deadline = std::chrono::steady_clock::now() + 600s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto instances = getJson(orthanc.get("/studies/" + study + "/instances"));
-    if (instances.is_array() && instances.size() >= static_cast<size_t>(run.slices) + kResults) {
-      visible_at = nowSeconds();
-      break;
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  if (visible_at == 0) throw std::runtime_error("results did not arrive in Orthanc; node log:\n" + node.log());
-
   json send;
-  for (int i = 0; i < 100 && !send.is_object(); ++i) {
+  auto deadline = std::chrono::steady_clock::now() + 600s;
+  while (std::chrono::steady_clock::now() < deadline && !send.is_object()) {
+    if (visible_at == 0) {
+      auto instances = getJson(orthanc.get("/studies/" + study + "/instances"));
+      if (instances.is_array() && instances.size() >= static_cast<size_t>(run.slices) + kResults) visible_at = nowSeconds();
+    }
     auto jobs = getJson(node.get("/api/jobs?kind=send"));
     for (const auto& j : jobs["jobs"])
       if (j.value("state", "") == "succeeded") send = j;
     if (!send.is_object()) std::this_thread::sleep_for(100ms);
   }
+  if (!send.is_object()) throw std::runtime_error("results did not arrive in Orthanc; node log:\n" + node.log());
   auto render_jobs = getJson(node.get("/api/jobs?kind=render"));
   json render = render_jobs["jobs"].at(0);
   auto series = getJson(node.get("/api/series/" + series_uid));
@@ -378,8 +374,8 @@ int main(int argc, char** argv) {
   table << "Date " << date << "; machine: " << machineDescription() << "; load average at the end " << load1 << " (1 min), "
         << load5 << " (5 min); command: `" << command << "`\n\n";
   table << "| series | MB | push (Orthanc C-STORE) | last instance -> complete | complete -> render start | "
-           "render + mesh + encode | send (4 objects) | **last instance -> all results stored** | seen in Orthanc "
-           "(50 ms poll) | Orthanc stable age 60 s + processing | MONAI IG 5 s timeout + processing |\n"
+           "render + mesh + encode | send after the render | **last instance -> all results stored** | 4 3D results seen in Orthanc "
+           "(100 ms poll) | Orthanc stable age 60 s + processing | MONAI IG 5 s timeout + processing |\n"
         << "|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& x : runs) {
     double processing = x.render_wait_s + x.render_s + x.send_s;
