@@ -21,6 +21,7 @@
 #include <cmath>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -141,8 +142,8 @@ Run runOne(const std::string& name, const std::vector<std::filesystem::path>& fi
   return run;
 }
 
-// --burst: one Orthanc and one node; first one study alone, then `studies` copies of
-// it (new UIDs, another patient each, made by Orthanc's /modify) pushed together, one
+// --burst: one Orthanc and one node; first one study alone, then `copies` copies of
+// it (new UIDs, made by Orthanc's /modify) pushed together, one
 // association each, as a PACS pushing a backlog. Per study: the node's last instance
 // received -> its send job finished (every result acknowledged by Orthanc).
 struct BurstStudy {
@@ -166,9 +167,12 @@ std::string seriesOfStudy(const OrthancProcess& orthanc, const std::string& stud
 }
 
 // Waits until the send job of each study succeeded; fills in the node's times.
-void waitForResults(const NodeProcess& node, std::vector<BurstStudy*> studies, std::chrono::seconds limit) {
+// `check` runs at each poll (e.g. to stop when the PACS gave up pushing a study).
+void waitForResults(const NodeProcess& node, std::vector<BurstStudy*> studies, std::chrono::seconds limit,
+                    const std::function<void()>& check = {}) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (true) {
+    if (check) check();
     auto jobs = getJson(node.get("/api/jobs?kind=send&limit=500"));
     size_t done = 0;
     for (auto* study : studies) {
@@ -195,9 +199,11 @@ Burst runBurst(const std::vector<std::filesystem::path>& files, int copies) {
   Burst burst;
   TempDir dir("volnode-bench-e2e-burst");
   int node_port = freePort();
-  // Orthanc runs as many pushes at once as there are studies (its default is 2).
+  // Orthanc runs up to 7 pushes at once, the others wait in Orthanc (its default is 2):
+  // one below the node's default dicom.max_associations (8), since Orthanc opens its
+  // next association the moment one is released, before the node has counted it out.
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}},
-                         "\"ConcurrentJobs\": " + std::to_string(copies));
+                         "\"ConcurrentJobs\": " + std::to_string(std::min(copies, 7)));
   NodeProcess node(dir / "node", {"dicom.port=" + std::to_string(node_port), "destinations.pacs.aet=ORTHANC",
                                   "destinations.pacs.host=127.0.0.1",
                                   "destinations.pacs.port=" + std::to_string(orthanc.dicomPort())});
@@ -211,10 +217,10 @@ Burst runBurst(const std::vector<std::filesystem::path>& files, int copies) {
   if (original.empty()) throw std::runtime_error("no DICOM instance in the burst series");
   std::cerr << "burst: making " << copies << " copies with new UIDs in Orthanc...\n";
   for (int k = 0; k < copies; ++k) {
-    const std::string patient = "BURST" + std::to_string(k + 1);
+    // Orthanc gives the copy new study, series and instance UIDs (same patient).
     auto r = orthanc.post("/studies/" + original + "/modify",
-                          json{{"Replace", {{"PatientID", patient}, {"PatientName", "BURST^" + patient}}},
-                               {"Force", true}}
+                          json{{"Replace", {{"StudyDescription", "burst " + std::to_string(k + 1)},
+                                            {"AccessionNumber", "BURST" + std::to_string(k + 1)}}}}
                               .dump());
     if (r.status != 200) throw std::runtime_error("Orthanc could not copy the study: " + r.body);
     BurstStudy study;
@@ -241,7 +247,11 @@ Burst runBurst(const std::vector<std::filesystem::path>& files, int copies) {
   }
   std::vector<BurstStudy*> pending;
   for (auto& study : burst.studies) pending.push_back(&study);
-  waitForResults(node, pending, 1800s);
+  waitForResults(node, pending, 1800s, [&] {
+    for (const auto& id : push_jobs)
+      if (getJson(orthanc.get("/jobs/" + id)).value("State", "") == "Failure")
+        throw std::runtime_error("Orthanc's push job " + id + " failed: " + orthanc.get("/jobs/" + id).body);
+  });
   double pushes_done = 0;
   for (const auto& id : push_jobs)
     pushes_done = std::max(pushes_done, isoSeconds(getJson(orthanc.get("/jobs/" + id)).value("CompletionTime", "")));
