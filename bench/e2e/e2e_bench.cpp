@@ -195,6 +195,13 @@ void waitForResults(const NodeProcess& node, std::vector<BurstStudy*> studies, s
   }
 }
 
+// Orthanc's job times ("20261205T052510.650459", UTC) as seconds since the epoch.
+double orthancSeconds(const std::string& t) {
+  if (t.size() < 15) return 0;
+  return isoSeconds(t.substr(0, 4) + "-" + t.substr(4, 2) + "-" + t.substr(6, 2) + "T" + t.substr(9, 2) + ":" +
+                    t.substr(11, 2) + ":" + t.substr(13, 2) + t.substr(15, 4));
+}
+
 Burst runBurst(const std::vector<std::filesystem::path>& files, int copies) {
   Burst burst;
   TempDir dir("volnode-bench-e2e-burst");
@@ -254,7 +261,7 @@ Burst runBurst(const std::vector<std::filesystem::path>& files, int copies) {
   });
   double pushes_done = 0;
   for (const auto& id : push_jobs)
-    pushes_done = std::max(pushes_done, isoSeconds(getJson(orthanc.get("/jobs/" + id)).value("CompletionTime", "")));
+    pushes_done = std::max(pushes_done, orthancSeconds(getJson(orthanc.get("/jobs/" + id)).value("CompletionTime", "")));
   burst.push_s = pushes_done - push_begin;
   return burst;
 }
