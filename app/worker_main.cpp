@@ -78,6 +78,7 @@ int runWorker(const Config& config, int slot) {
   JobWorkerEvents events;
   events.claimed = [](const Job& job) { tell("claimed " + std::to_string(job.id)); };
   events.finished = [](const Job& job) { tell("finished " + std::to_string(job.id)); };
+  events.outputs_ready = [](const Job& job) { tell("released " + std::to_string(job.id)); };
   while (true) {
     bool ran = false;
     try {

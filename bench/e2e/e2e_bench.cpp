@@ -6,17 +6,22 @@
 // completion.quiet_s 10, release_grace_s 2), the series uploaded to Orthanc over
 // REST (not timed), then Orthanc pushes it to volnode (POST /modalities/volnode/store).
 // Stage times come from the node's own millisecond timestamps (GET /api/series,
-// /api/jobs) and from polling Orthanc every 50 ms for the results:
+// /api/jobs) and from polling Orthanc every 100 ms for the 3D results:
 //   last instance received -> series complete -> render job started -> rendered
 //   -> send job finished (last C-STORE response) -> every result visible in Orthanc.
 //
 //   bench_e2e [--phantom DIR] [--slices N] [--series DIR] [--repeat N] [--markdown FILE] [--only phantom|generated]
+//             [--burst N]
 // --phantom: the 140-slice head CT (default ../shared/data/ct-head-phantom-study/S2020)
 // --series keeps the generated 512x512xN CT in DIR (and reuses it when present).
+// --burst N: instead, the generated CT alone and then N copies of it pushed together
+// (see runBurst): p50/p95 of last instance -> results acknowledged, against the single study.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -38,7 +43,7 @@ using Clock = std::chrono::system_clock;
 
 namespace {
 
-constexpr size_t kResults = 4;  // VR spin, MIP spin, key views, STL model
+constexpr size_t kResults = 4;  // VR spin, MIP spin, key views, STL model (besides the reformat slices)
 
 std::string readBytes(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -59,9 +64,9 @@ struct Run {
   double complete_s = 0;         // last instance received -> series complete
   double render_wait_s = 0;      // complete -> render job started
   double render_s = 0;           // render job started -> succeeded (renders, mesh, encode)
-  double send_s = 0;             // render succeeded -> send job succeeded
-  double visible_s = 0;          // last instance received -> every result seen in Orthanc (poll, 50 ms)
-  double total_s = 0;            // last instance received -> send job succeeded
+  double send_s = 0;             // render succeeded -> send job succeeded (objects leave as they are encoded)
+  double visible_s = 0;          // last instance received -> the 4 3D results seen in Orthanc (poll, 100 ms)
+  double total_s = 0;            // last instance received -> send job succeeded (every result acknowledged)
   std::string completion_reason;
   std::string render_log;        // the node's "job N rendered series ..." line (its own stage timings)
 };
@@ -94,26 +99,22 @@ Run runOne(const std::string& name, const std::vector<std::filesystem::path>& fi
   if (pushed.status != 200) throw std::runtime_error("Orthanc could not push: " + pushed.body);
   double push_end = nowSeconds();
 
-  // Every result visible in Orthanc.
+  // The 3D results (the first objects the render produces) visible in Orthanc, and the
+  // send job done: every result, reformats included, acknowledged by Orthanc.
   double visible_at = 0;
-  auto deadline = std::chrono::steady_clock::now() + 600s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto instances = getJson(orthanc.get("/studies/" + study + "/instances"));
-    if (instances.is_array() && instances.size() >= static_cast<size_t>(run.slices) + kResults) {
-      visible_at = nowSeconds();
-      break;
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  if (visible_at == 0) throw std::runtime_error("results did not arrive in Orthanc; node log:\n" + node.log());
-
   json send;
-  for (int i = 0; i < 100 && !send.is_object(); ++i) {
+  auto deadline = std::chrono::steady_clock::now() + 600s;
+  while (std::chrono::steady_clock::now() < deadline && !send.is_object()) {
+    if (visible_at == 0) {
+      auto instances = getJson(orthanc.get("/studies/" + study + "/instances"));
+      if (instances.is_array() && instances.size() >= static_cast<size_t>(run.slices) + kResults) visible_at = nowSeconds();
+    }
     auto jobs = getJson(node.get("/api/jobs?kind=send"));
     for (const auto& j : jobs["jobs"])
       if (j.value("state", "") == "succeeded") send = j;
     if (!send.is_object()) std::this_thread::sleep_for(100ms);
   }
+  if (!send.is_object()) throw std::runtime_error("results did not arrive in Orthanc; node log:\n" + node.log());
   auto render_jobs = getJson(node.get("/api/jobs?kind=render"));
   json render = render_jobs["jobs"].at(0);
   auto series = getJson(node.get("/api/series/" + series_uid));
@@ -141,6 +142,137 @@ Run runOne(const std::string& name, const std::vector<std::filesystem::path>& fi
   return run;
 }
 
+// --burst: one Orthanc and one node; first one study alone, then `copies` copies of
+// it (new UIDs, made by Orthanc's /modify) pushed together, one
+// association each, as a PACS pushing a backlog. Per study: the node's last instance
+// received -> its send job finished (every result acknowledged by Orthanc).
+struct BurstStudy {
+  std::string orthanc_id, series_uid;
+  double last_received = 0, complete_at = 0, sent_at = 0;
+  double latency() const { return sent_at - last_received; }
+  double processing() const { return sent_at - complete_at; }  // queueing, render and send
+};
+
+struct Burst {
+  int slices = 0;
+  BurstStudy single;
+  std::vector<BurstStudy> studies;
+  double push_s = 0;  // first push requested -> Orthanc's last push job done
+};
+
+std::string seriesOfStudy(const OrthancProcess& orthanc, const std::string& study) {
+  auto series = getJson(orthanc.get("/studies/" + study + "/series"));
+  if (!series.is_array() || series.empty()) throw std::runtime_error("Orthanc study " + study + " has no series");
+  return series.at(0)["MainDicomTags"].value("SeriesInstanceUID", "");
+}
+
+// Waits until the send job of each study succeeded; fills in the node's times.
+// `check` runs at each poll (e.g. to stop when the PACS gave up pushing a study).
+void waitForResults(const NodeProcess& node, std::vector<BurstStudy*> studies, std::chrono::seconds limit,
+                    const std::function<void()>& check = {}) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    if (check) check();
+    auto jobs = getJson(node.get("/api/jobs?kind=send&limit=500"));
+    size_t done = 0;
+    for (auto* study : studies) {
+      for (const auto& j : jobs["jobs"])
+        if (j.value("SeriesInstanceUID", "") == study->series_uid && j.value("state", "") == "succeeded")
+          study->sent_at = isoSeconds(j.value("finished_at", ""));
+      done += study->sent_at > 0;
+    }
+    if (done == studies.size()) break;
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error(std::to_string(studies.size() - done) + " studies without results; node log:\n" +
+                               node.log());
+    std::this_thread::sleep_for(250ms);
+  }
+  for (auto* study : studies) {
+    auto series = getJson(node.get("/api/series/" + study->series_uid));
+    study->last_received = isoSeconds(series.value("last_received", ""));
+    for (const auto& t : series["transitions"])
+      if (t.value("state", "") == "complete" && study->complete_at == 0) study->complete_at = isoSeconds(t.value("at", ""));
+  }
+}
+
+// Orthanc's job times ("20261205T052510.650459", UTC) as seconds since the epoch.
+double orthancSeconds(const std::string& t) {
+  if (t.size() < 15) return 0;
+  return isoSeconds(t.substr(0, 4) + "-" + t.substr(4, 2) + "-" + t.substr(6, 2) + "T" + t.substr(9, 2) + ":" +
+                    t.substr(11, 2) + ":" + t.substr(13, 2) + t.substr(15, 4));
+}
+
+Burst runBurst(const std::vector<std::filesystem::path>& files, int copies) {
+  Burst burst;
+  TempDir dir("volnode-bench-e2e-burst");
+  int node_port = freePort();
+  // Orthanc runs up to 7 pushes at once, the others wait in Orthanc (its default is 2):
+  // one below the node's default dicom.max_associations (8), since Orthanc opens its
+  // next association the moment one is released, before the node has counted it out.
+  OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}},
+                         "\"ConcurrentJobs\": " + std::to_string(std::min(copies, 7)));
+  NodeProcess node(dir / "node", {"dicom.port=" + std::to_string(node_port), "destinations.pacs.aet=ORTHANC",
+                                  "destinations.pacs.host=127.0.0.1",
+                                  "destinations.pacs.port=" + std::to_string(orthanc.dicomPort())});
+  std::string original;
+  for (const auto& f : files) {
+    auto r = orthanc.post("/instances", readBytes(f), "application/dicom");
+    if (r.status != 200) continue;
+    ++burst.slices;
+    original = json::parse(r.body).value("ParentStudy", original);
+  }
+  if (original.empty()) throw std::runtime_error("no DICOM instance in the burst series");
+  std::cerr << "burst: making " << copies << " copies with new UIDs in Orthanc...\n";
+  for (int k = 0; k < copies; ++k) {
+    // Orthanc gives the copy new study, series and instance UIDs (same patient).
+    auto r = orthanc.post("/studies/" + original + "/modify",
+                          json{{"Replace", {{"StudyDescription", "burst " + std::to_string(k + 1)},
+                                            {"AccessionNumber", "BURST" + std::to_string(k + 1)}}}}
+                              .dump());
+    if (r.status != 200) throw std::runtime_error("Orthanc could not copy the study: " + r.body);
+    BurstStudy study;
+    study.orthanc_id = json::parse(r.body).value("ID", "");
+    study.series_uid = seriesOfStudy(orthanc, study.orthanc_id);
+    burst.studies.push_back(study);
+  }
+
+  std::cerr << "burst: one study alone...\n";
+  burst.single.orthanc_id = original;
+  burst.single.series_uid = seriesOfStudy(orthanc, original);
+  auto pushed = orthanc.post("/modalities/volnode/store", json{{"Resources", {original}}}.dump());
+  if (pushed.status != 200) throw std::runtime_error("Orthanc could not push: " + pushed.body);
+  waitForResults(node, {&burst.single}, 600s);
+
+  std::cerr << "burst: " << copies << " studies pushed together...\n";
+  const double push_begin = nowSeconds();
+  std::vector<std::string> push_jobs;
+  for (const auto& study : burst.studies) {
+    auto r = orthanc.post("/modalities/volnode/store",
+                          json{{"Resources", {study.orthanc_id}}, {"Asynchronous", true}}.dump());
+    if (r.status != 200) throw std::runtime_error("Orthanc could not push: " + r.body);
+    push_jobs.push_back(json::parse(r.body).value("ID", ""));
+  }
+  std::vector<BurstStudy*> pending;
+  for (auto& study : burst.studies) pending.push_back(&study);
+  waitForResults(node, pending, 1800s, [&] {
+    for (const auto& id : push_jobs)
+      if (getJson(orthanc.get("/jobs/" + id)).value("State", "") == "Failure")
+        throw std::runtime_error("Orthanc's push job " + id + " failed: " + orthanc.get("/jobs/" + id).body);
+  });
+  double pushes_done = 0;
+  for (const auto& id : push_jobs)
+    pushes_done = std::max(pushes_done, orthancSeconds(getJson(orthanc.get("/jobs/" + id)).value("CompletionTime", "")));
+  burst.push_s = pushes_done - push_begin;
+  return burst;
+}
+
+// Nearest-rank percentile.
+double percentile(std::vector<double> values, double p) {
+  std::sort(values.begin(), values.end());
+  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
+  return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
+}
+
 std::string fmt1(double v) {
   std::ostringstream s;
   s << std::fixed << std::setprecision(1) << v;
@@ -158,7 +290,7 @@ std::string fmt2(double v) {
 int main(int argc, char** argv) {
   std::filesystem::path phantom = sharedData() / "ct-head-phantom-study" / "S2020";
   std::string series_dir, markdown, only;
-  int slices = 300, repeat = 1;
+  int slices = 300, repeat = 1, burst = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--phantom") phantom = argv[i + 1];
@@ -167,6 +299,7 @@ int main(int argc, char** argv) {
     else if (flag == "--repeat") repeat = std::stoi(argv[i + 1]);
     else if (flag == "--markdown") markdown = argv[i + 1];
     else if (flag == "--only") only = argv[i + 1];
+    else if (flag == "--burst") burst = std::stoi(argv[i + 1]);
     else {
       std::cerr << "unknown option " << flag << "\n";
       return 2;
@@ -175,7 +308,7 @@ int main(int argc, char** argv) {
 
   TempDir work("volnode-bench-e2e-series");
   std::vector<std::pair<std::string, std::vector<std::filesystem::path>>> inputs;
-  if (only.empty() || only == "phantom") {
+  if ((only.empty() && burst == 0) || only == "phantom") {
     std::vector<std::filesystem::path> files;
     for (const auto& e : std::filesystem::directory_iterator(phantom)) files.push_back(e.path());
     std::sort(files.begin(), files.end());
@@ -202,6 +335,42 @@ int main(int argc, char** argv) {
     inputs.push_back({"generated body CT (512x512x" + std::to_string(files.size()) + ")", files});
   }
 
+  std::string command;
+  for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
+  if (burst > 0) {
+    const auto& files = inputs.back().second;
+    auto b = runBurst(files, burst);
+    std::vector<double> latencies, anchors;
+    for (const auto& study : b.studies) {
+      latencies.push_back(study.latency());
+      anchors.push_back(60 + study.processing());
+    }
+    std::ostringstream out;
+    std::time_t now = std::time(nullptr);
+    char date[32];
+    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+    std::ifstream loadavg("/proc/loadavg");
+    std::string load1, load5;
+    loadavg >> load1 >> load5;
+    out << "Date " << date << "; machine: " << machineDescription() << "; load average at the end " << load1
+        << " (1 min), " << load5 << " (5 min); command: `" << command << "`\n\n";
+    out << "| run | last instance -> every result acknowledged by Orthanc | Orthanc stable age 60 s + the same "
+           "processing |\n|---|---|---|\n";
+    out << "| 1 study alone (" << b.slices << " slices) | " << fmt2(b.single.latency()) << " s | "
+        << fmt1(60 + b.single.processing()) << " s |\n";
+    out << "| burst of " << burst << ": p50 | " << fmt2(percentile(latencies, 50)) << " s | "
+        << fmt1(percentile(anchors, 50)) << " s |\n";
+    out << "| burst of " << burst << ": p95 | " << fmt2(percentile(latencies, 95)) << " s | "
+        << fmt1(percentile(anchors, 95)) << " s |\n\n";
+    out << "p95 / single study: " << fmt1(percentile(latencies, 95) / b.single.latency())
+        << "x; Orthanc's pushes of the burst took " << fmt1(b.push_s) << " s; per study (in push order): ";
+    for (size_t i = 0; i < latencies.size(); ++i) out << (i ? ", " : "") << fmt1(latencies[i]);
+    out << " s\n";
+    std::cout << out.str();
+    if (!markdown.empty()) std::ofstream(markdown) << out.str();
+    return 0;
+  }
+
   std::vector<Run> runs;
   for (const auto& [name, files] : inputs)
     for (int r = 0; r < repeat; ++r) {
@@ -213,8 +382,6 @@ int main(int argc, char** argv) {
     }
 
   std::ostringstream table;
-  std::string command;
-  for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
   std::ifstream loadavg("/proc/loadavg");
   std::string load1, load5;
   loadavg >> load1 >> load5;
@@ -224,8 +391,8 @@ int main(int argc, char** argv) {
   table << "Date " << date << "; machine: " << machineDescription() << "; load average at the end " << load1 << " (1 min), "
         << load5 << " (5 min); command: `" << command << "`\n\n";
   table << "| series | MB | push (Orthanc C-STORE) | last instance -> complete | complete -> render start | "
-           "render + mesh + encode | send (4 objects) | **last instance -> all results stored** | seen in Orthanc "
-           "(50 ms poll) | Orthanc stable age 60 s + processing | MONAI IG 5 s timeout + processing |\n"
+           "render + mesh + encode | send after the render | **last instance -> all results stored** | 4 3D results seen in Orthanc "
+           "(100 ms poll) | Orthanc stable age 60 s + processing | MONAI IG 5 s timeout + processing |\n"
         << "|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& x : runs) {
     double processing = x.render_wait_s + x.render_s + x.send_s;

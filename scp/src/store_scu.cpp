@@ -177,12 +177,19 @@ std::vector<Batch> planBatches(const std::vector<PendingFile>& pending) {
     for (const char* fallback : {UID_LittleEndianExplicitTransferSyntax, UID_LittleEndianImplicitTransferSyntax})
       if (std::find(list.begin(), list.end(), fallback) == list.end()) list.emplace_back(fallback);
 
+  // Each association also proposes Verification: a peer that takes none of the storage
+  // classes offered (e.g. one object of a class it does not store) then accepts the
+  // association and refuses those classes, which is remembered, instead of rejecting
+  // the association as a whole, which looks like a peer that is down.
   std::vector<Batch> batches;
+  auto newBatch = [&batches] {
+    batches.emplace_back();
+    batches.back().contexts.push_back({UID_VerificationSOPClass, UID_LittleEndianImplicitTransferSyntax});
+  };
   std::map<std::string, std::size_t> batch_of_class;
   for (const auto& sop_class : classes) {
     const auto& list = syntaxes[sop_class];
-    if (batches.empty() || batches.back().contexts.size() + list.size() > kMaxContextsPerAssociation)
-      batches.emplace_back();
+    if (batches.empty() || batches.back().contexts.size() + list.size() > kMaxContextsPerAssociation) newBatch();
     // A class with more syntaxes than fit (impossible in practice) keeps only the first ones.
     for (const auto& ts : list)
       if (batches.back().contexts.size() < kMaxContextsPerAssociation) batches.back().contexts.push_back({sop_class, ts});

@@ -139,6 +139,28 @@ struct JobQueue::Impl {
     return id;
   }
 
+  // A render job has one active send job per destination: objects released while it
+  // runs and those of its success go to the same job. One that is waiting is woken.
+  void queueSendOnce(const NewJob& send, int64_t render_id, const std::string& now) {
+    auto active = db->prepare(
+        "SELECT id, state FROM jobs WHERE kind = 'send' AND destination = ? AND state IN ('queued', 'running', 'retry') "
+        "AND " + db->dialect().jsonInteger("payload", "render_job") + " = ? ORDER BY id LIMIT 1");
+    active.bind(1, send.destination).bind(2, render_id);
+    if (!active.step()) {
+      insert(send, now);
+      return;
+    }
+    if (active.text(1) == "queued")
+      db->prepare("UPDATE jobs SET not_before = 0 WHERE id = ?").bind(1, active.integer(0)).run();
+  }
+
+  void queueFollowUp(const Job& parent, const NewJob& follow_up, const std::string& now) {
+    if (parent.kind == JobKind::Render && follow_up.kind == JobKind::Send)
+      queueSendOnce(follow_up, parent.id, now);
+    else
+      insert(follow_up, now);
+  }
+
   // Ends an attempt in `state` (failed, or retry after `retry_delay_s` on the database's clock) with `error`.
   void endAttempt(const Job& job, JobState state, const std::string& error, double retry_delay_s,
                   const std::string& now) {
@@ -218,8 +240,8 @@ std::optional<Job> JobQueue::claimNext(const std::vector<JobKind>& kinds, const 
   const std::string claim =
       "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?1, lease_until = " + d.unixNow() +
       " + ?2, started_at = ?3, updated_at = ?3, progress_stage = '', progress_percent = 0 "
-      "WHERE id = (SELECT id FROM jobs WHERE (state = 'queued' OR (state = 'retry' AND not_before <= " +
-      d.unixNow() + ")) AND kind IN (" + in + ") ORDER BY priority DESC, id LIMIT 1" + d.skipLocked() +
+      "WHERE id = (SELECT id FROM jobs WHERE state IN ('queued', 'retry') AND not_before <= " +
+      d.unixNow() + " AND kind IN (" + in + ") ORDER BY priority DESC, id LIMIT 1" + d.skipLocked() +
       ") RETURNING " + kJobColumns;
   auto bindClaim = [&](sql::Statement& s) {
     s.bind(1, worker).bind(2, lease_s).bind(3, now);
@@ -280,7 +302,33 @@ bool JobQueue::succeed(int64_t id, const std::string& worker, const JobSuccess& 
       .bind(1, success.warning).bind(2, now).bind(3, now).bind(4, id).run();
   impl_->event(id, JobState::Succeeded, success.warning, now);
   if (success.series) impl_->changeSeries(*job, *success.series, now);
-  for (const auto& follow_up : success.follow_ups) impl_->insert(follow_up, now);
+  for (const auto& follow_up : success.follow_ups) impl_->queueFollowUp(*job, follow_up, now);
+  tx.commit();
+  return true;
+}
+
+bool JobQueue::yieldBack(int64_t id, const std::string& worker, double delay_s, const std::string& why) {
+  std::lock_guard lock(impl_->mutex);
+  std::string now = isoUtcNow();
+  sql::Transaction tx(*impl_->db);
+  if (!impl_->leasedBy(id, worker)) return false;
+  impl_->db
+      ->prepare(
+          "UPDATE jobs SET state = 'queued', attempts = " + impl_->db->dialect().greatest("0", "attempts - 1") +
+          ", not_before = " + impl_->db->dialect().unixNow() +
+          " + ?, lease_owner = NULL, lease_until = NULL, progress_stage = ?, updated_at = ? WHERE id = ?")
+      .bind(1, delay_s).bind(2, why).bind(3, now).bind(4, id).run();
+  tx.commit();
+  return true;
+}
+
+bool JobQueue::releaseSends(int64_t render_id, const std::string& worker, const std::vector<NewJob>& sends) {
+  std::lock_guard lock(impl_->mutex);
+  std::string now = isoUtcNow();
+  sql::Transaction tx(*impl_->db);
+  auto render = impl_->leasedBy(render_id, worker);
+  if (!render || render->kind != JobKind::Render) return false;  // canceled or taken over: nothing of it leaves
+  for (const auto& send : sends) impl_->queueSendOnce(send, render_id, now);
   tx.commit();
   return true;
 }

@@ -34,7 +34,7 @@ bool JobWorker::runOne(const JobWorkerEvents& events) {
   if (job->kind == JobKind::Route)
     route(*job);
   else
-    render(*job);
+    render(*job, events);
   if (events.finished) events.finished(*job);
   // A job allocates and frees hundreds of MiB (volume, grids, frames) on
   // several threads; glibc keeps freed memory in per-thread arenas. Give it back.
@@ -62,22 +62,32 @@ void JobWorker::route(const Job& job) {
   }
 }
 
-void JobWorker::render(const Job& job) {
+void JobWorker::render(const Job& job, const JobWorkerEvents& events) {
   auto log = moduleLogger("pipeline");
   auto started = std::chrono::steady_clock::now();
   try {
     if (!runner_) runner_ = std::make_unique<RenderJobRunner>(settings_.render, index_, jobs_, rules_);
-    auto result = runner_->run(job, [&](const std::string& stage, double percent) {
-      if (!jobs_.heartbeat(job.id, settings_.name, kLeaseS, stage, percent))
-        throw Error(Errc::Internal, "job " + std::to_string(job.id) + " was canceled or taken over");
-    });
+    // Each object is sent as soon as it is encoded: its destinations' send jobs are
+    // queued (or woken) under this job's lease; they end when this job has.
+    const auto sends =
+        sendJobsFor(job, rules_, index_.series(job.series_uid), settings_.destinations, settings_.send_max_attempts);
+    auto outputs_ready = [&] {
+      if (!sends.empty() && jobs_.releaseSends(job.id, settings_.name, sends) && events.outputs_ready)
+        events.outputs_ready(job);
+    };
+    auto result = runner_->run(
+        job,
+        [&](const std::string& stage, double percent) {
+          if (!jobs_.heartbeat(job.id, settings_.name, kLeaseS, stage, percent))
+            throw Error(Errc::Internal, "job " + std::to_string(job.id) + " was canceled or taken over");
+        },
+        outputs_ready);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     JobSuccess success;
     success.series = SeriesChange{SeriesState::Done, std::to_string(result.outputs.size()) + " objects rendered in " +
                                                          std::to_string(static_cast<int>(seconds + 0.5)) + " s (" +
                                                          result.volume_summary + ")"};
-    success.follow_ups =
-        sendJobsFor(job, rules_, index_.series(job.series_uid), settings_.destinations, settings_.send_max_attempts);
+    success.follow_ups = sends;  // kept where released already; queued with the success otherwise
     faultPoint("render-written");
     const bool succeeded = jobs_.succeed(job.id, settings_.name, success);
     faultPoint("render-succeeded");

@@ -134,7 +134,7 @@ RenderJobRunner::RenderJobRunner(RenderJobSettings settings, Index& index, JobQu
 
 RenderJobRunner::~RenderJobRunner() = default;
 
-RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress) {
+RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress, const OutputsReadyFn& outputs_ready) {
   auto& s = impl_->settings;
   RenderJobResult result;
   auto log = moduleLogger("pipeline");
@@ -229,11 +229,14 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
       return mesh;
     });
   }
-  // Reformats are resampled and written on their own thread while the views render.
+  // Reformats are resampled and written on their own thread while the views render;
+  // each series is recorded (and can be sent) as soon as it is written.
   double reformat_seconds = 0;
-  std::future<std::map<std::string, std::vector<EncodedObject>>> reformat_future;
+  std::future<void> reformat_future;
   if (acquired) {
     std::map<std::string, std::vector<ObjectPlan>> reformat_plans;  // output key -> plans by instance
+    std::map<std::string, std::string> key_of_sop;
+    for (const auto& p : planned) key_of_sop[p.sop_uid] = p.output_key;
     for (const auto& out : rule.outputs) {
       if (out.type != "reformat") continue;
       for (int i = 1; i <= reformat_slices[out.key()]; ++i)
@@ -241,21 +244,30 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
           if (p.output_key == reformatSliceKey(out, i))
             reformat_plans[out.key()].push_back({p.series_uid, p.sop_uid, p.series_number, i, p.description, p.created});
     }
-    reformat_future = std::async(std::launch::async, [acquired, &rule, identity, reformat_plans, equipment, out_dir,
+    reformat_future = std::async(std::launch::async, [this, &job, &s, &outputs_ready, acquired, &rule, identity,
+                                                      reformat_plans, key_of_sop, equipment, out_dir,
                                                       &reformat_seconds] {
       const auto reformat_start = Clock::now();
-      std::map<std::string, std::vector<EncodedObject>> written;
       for (const auto& out : rule.outputs) {
         const auto plans = reformat_plans.find(out.key());
         if (out.type != "reformat" || plans == reformat_plans.end()) continue;
+        std::vector<EncodedObject> written;
         try {
-          written[out.key()] = writeReformatSeries(*acquired, out, identity, plans->second, equipment, out_dir / "dicom");
+          written = writeReformatSeries(*acquired, out, identity, plans->second, equipment, out_dir / "dicom");
         } catch (const Error& e) {  // the job's other outputs still go out; this series is not sent
           moduleLogger("pipeline")->warn("reformat {} not written: {}", out.reformatDescription(), e.what());
+          continue;
         }
+        for (const auto& encoded : written) {
+          const auto key = key_of_sop.find(encoded.sop_instance_uid);
+          if (key == key_of_sop.end()) continue;  // not planned: never sent
+          impl_->jobs.recordOutputFile(job.id, key->second, encoded.sop_class_uid,
+                                       std::filesystem::relative(encoded.path, s.results_root).string(),
+                                       static_cast<int64_t>(encoded.size_bytes), 1);
+        }
+        if (outputs_ready && !written.empty()) outputs_ready();
       }
       reformat_seconds = secondsSince(reformat_start);
-      return written;
     });
   }
   std::map<std::string, std::vector<RenderedFrame>> key_views_rendered;  // preset -> frames, made with its spin
@@ -292,6 +304,7 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
       impl_->jobs.recordOutputFile(job.id, mine[0].output_key, encoded.sop_class_uid,
                                    std::filesystem::relative(encoded.path, s.results_root).string(),
                                    static_cast<int64_t>(encoded.size_bytes), 0);
+      if (outputs_ready) outputs_ready();
     } else {
       RenderPreset preset = loadPreset(s.presets_dir, out.preset);
       const bool spin = out.type != "key_views";
@@ -341,22 +354,16 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress)
         impl_->jobs.recordOutputFile(job.id, mine[i].output_key, encoded[i].sop_class_uid,
                                      std::filesystem::relative(encoded[i].path, s.results_root).string(),
                                      static_cast<int64_t>(encoded[i].size_bytes), encoded[i].frames);
+      if (outputs_ready && !encoded.empty()) outputs_ready();
     }
     done += share;
   }
   if (reformat_future.valid()) {
     progress("reformats", done);
     start = Clock::now();
-    const auto written = reformat_future.get();
+    reformat_future.get();
     result.timings.add("reformat", reformat_seconds);
     result.timings.add("reformat-wait", secondsSince(start));
-    std::map<std::string, std::string> key_of_sop;
-    for (const auto& p : planned) key_of_sop[p.sop_uid] = p.output_key;
-    for (const auto& [key, objects] : written)
-      for (const auto& encoded : objects)
-        impl_->jobs.recordOutputFile(job.id, key_of_sop[encoded.sop_instance_uid], encoded.sop_class_uid,
-                                     std::filesystem::relative(encoded.path, s.results_root).string(),
-                                     static_cast<int64_t>(encoded.size_bytes), 1);
   }
   progress("done", 100);
   result.outputs = impl_->jobs.outputs(job.id);

@@ -20,6 +20,9 @@ namespace {
 
 constexpr double kSendLeaseS = 300;
 constexpr const char* kSenderName = "export";  // the lease owner of send jobs (one sender thread)
+// A send job whose render job still runs looks again after this at the latest (the
+// render wakes it as soon as it releases more objects).
+constexpr double kWaitForRenderS = 2.0;
 
 double jitter() {
   thread_local std::mt19937 engine(std::random_device{}());
@@ -84,87 +87,142 @@ void SendWorkers::sendOne(const Job& job) {
   auto payload = nlohmann::json::parse(job.payload, nullptr, false);
   int64_t render_job = payload.is_object() ? payload.value("render_job", int64_t{0}) : 0;
 
-  // Resume: only what this destination has not acknowledged yet.
-  std::vector<std::filesystem::path> files;
-  std::map<std::string, std::string> description_of;  // sop uid -> description
-  size_t total = 0;
-  for (const auto& output : jobs_.outputs(render_job)) {
-    if (output.file_path.empty()) continue;
-    ++total;
-    if (jobs_.delivered(destination.name, output.sop_uid)) continue;
-    files.push_back(results_root_ / output.file_path);
-    description_of[output.sop_uid] = output.description;
-  }
-  if (total == 0) {
-    jobs_.failPermanently(job.id, kSenderName, "render job " + std::to_string(render_job) + " has no output to send");
+  // While the render job runs, its objects go out as they are encoded: each pass sends
+  // what is ready, and the job steps back into the queue until more is. It ends once
+  // the render job has, with everything the destination took or refused.
+  std::set<std::string> offered;       // sop uids offered in this claim while the render ran
+  std::vector<std::string> warnings;   // stored with a warning status, over all passes of this claim
+  while (true) {
+    // Objects first, then the render's state: what a canceled render recorded after
+    // its cancellation is never taken for the output of a running one. Once it has
+    // succeeded its objects are read again: all of them were recorded by then.
+    auto outputs = jobs_.outputs(render_job);
+    const auto render = jobs_.get(render_job);
+    const bool rendering = render && isActive(render->state);
+    if (render && render->state == JobState::Succeeded) outputs = jobs_.outputs(render_job);
+    if (render && !rendering && render->state != JobState::Succeeded) {
+      jobs_.failPermanently(job.id, kSenderName,
+                            fmt::format("render job {} {}: its remaining objects are not sent", render_job,
+                                        toString(render->state)));
+      return;
+    }
+
+    // Resume: only what this destination has not acknowledged yet.
+    const auto refused = jobs_.refusedSopClasses(destination.name);
+    std::vector<std::filesystem::path> files;
+    std::vector<std::string> sops;
+    std::map<std::string, std::string> description_of;  // sop uid -> description
+    size_t total = 0;
+    for (const auto& output : outputs) {
+      if (output.file_path.empty()) continue;  // not encoded (yet)
+      ++total;
+      if (jobs_.delivered(destination.name, output.sop_uid)) continue;
+      // A pass of a running render offers each object once and not what the destination
+      // refused before; the last pass offers all that is left (and reports the refusals).
+      if (rendering && (offered.count(output.sop_uid) ||
+                        std::find(refused.begin(), refused.end(), output.sop_class_uid) != refused.end()))
+        continue;
+      files.push_back(results_root_ / output.file_path);
+      sops.push_back(output.sop_uid);
+      description_of[output.sop_uid] = output.description;
+    }
+    if (total == 0 && !rendering) {
+      jobs_.failPermanently(job.id, kSenderName, "render job " + std::to_string(render_job) + " has no output to send");
+      return;
+    }
+    if (files.empty() && rendering) {
+      jobs_.yieldBack(job.id, kSenderName, kWaitForRenderS, "waiting for render job " + std::to_string(render_job));
+      return;
+    }
+    if (files.empty()) {  // the render is done and the destination holds all of it
+      finish(job, destination, total, warnings, {}, "");
+      return;
+    }
+    offered.insert(sops.begin(), sops.end());
+    jobs_.heartbeat(job.id, kSenderName, kSendLeaseS, "send to " + destination.name,
+                    100.0 * static_cast<double>(total - files.size()) / static_cast<double>(total));
+
+    auto delivery = makeObjectDelivery(destination, calling_aet_);
+    auto report = delivery->deliver(files, std::set<std::string>(refused.begin(), refused.end()));
+    for (const auto& sop_class : report.refused_sop_classes) jobs_.recordRefusedSopClass(destination.name, sop_class);
+
+    std::vector<std::string> errors, not_accepted;
+    size_t not_sent = 0;  // files that failed with the exchange as a whole: one error line, not one each
+    for (const auto& file : report.files) {
+      switch (file.outcome) {
+        case SendOutcome::Delivered:
+          jobs_.recordDelivery(destination.name, file.sop_instance_uid, file.status, "");
+          break;
+        case SendOutcome::Warning:
+          jobs_.recordDelivery(destination.name, file.sop_instance_uid, file.status, file.text);
+          warnings.push_back(description_of[file.sop_instance_uid] + ": " + hex(file.status) + " " + file.text);
+          log->warn("send job {}: {} stored by {} with warning {}: {}", job.id, file.sop_instance_uid,
+                    destination.name, hex(file.status), file.text);
+          break;
+        case SendOutcome::NotAccepted:
+          not_accepted.push_back(description_of[file.sop_instance_uid]);
+          break;
+        case SendOutcome::Failed:
+          if (permanentRefusal(file)) {
+            // Send the rest, remember the refusal, and do not offer this class again.
+            jobs_.recordRefusedSopClass(destination.name, file.sop_class_uid);
+            not_accepted.push_back(description_of[file.sop_instance_uid] + " (" + hex(file.status) + ")");
+            log->warn("send job {}: {} refused {} with {}: {}", job.id, destination.name, file.sop_instance_uid,
+                      hex(file.status), file.text);
+            break;
+          }
+          if (!file.has_status && report.association != AssociationFailure::None &&
+              file.text == report.association_error) {
+            ++not_sent;
+            break;
+          }
+          errors.push_back(description_of[file.sop_instance_uid] + ": " +
+                           (file.has_status ? hex(file.status) + " " : std::string()) + file.text);
+          break;
+      }
+    }
+    if (report.association != AssociationFailure::None && report.files.empty())
+      errors.push_back(report.association_error);
+    if (not_sent > 0) errors.push_back(fmt::format("{} object(s) not sent: {}", not_sent, report.association_error));
+
+    faultPoint("send-recorded");
+    if (errors.empty()) {
+      if (rendering) continue;  // more may be ready, or the render may have ended meanwhile
+      finish(job, destination, total, warnings, not_accepted, delivery->peerDescription());
+      return;
+    }
+    std::string error =
+        fmt::format("{} ({}): {}", destination.name, delivery->peerDescription(), fmt::join(errors, "; "));
+    if (error.size() > 500) error = error.substr(0, 500) + "...";
+    double delay = retryDelaySeconds(sending_, job.attempts, jitter());
+    if (rendering && job.attempts >= job.max_attempts) {
+      // The last attempt is not spent while the render still produces objects: they
+      // would never be offered. Wait (back-off) and try again with all of them.
+      jobs_.yieldBack(job.id, kSenderName, delay, "waiting for render job " + std::to_string(render_job));
+      log->warn("send job {} waits {:.0f} s for render job {} to end: {}", job.id, delay, render_job, error);
+      return;
+    }
+    auto state = jobs_.fail(job.id, kSenderName, error, delay);
+    if (!state) return;  // canceled meanwhile
+    log->warn("send job {} {} (next try in {:.0f} s): {}", job.id, toString(*state),
+              state == JobState::Retry ? delay : 0.0, error);
     return;
   }
-  jobs_.heartbeat(job.id, kSenderName, kSendLeaseS, "send to " + destination.name,
-                  100.0 * static_cast<double>(total - files.size()) / static_cast<double>(total));
+}
 
-  auto refused = jobs_.refusedSopClasses(destination.name);
-  auto delivery = makeObjectDelivery(destination, calling_aet_);
-  auto report = delivery->deliver(files, std::set<std::string>(refused.begin(), refused.end()));
-  for (const auto& sop_class : report.refused_sop_classes) jobs_.recordRefusedSopClass(destination.name, sop_class);
-
-  std::vector<std::string> errors, warnings, not_accepted;
-  size_t not_sent = 0;  // files that failed with the exchange as a whole: one error line, not one each
-  for (const auto& file : report.files) {
-    switch (file.outcome) {
-      case SendOutcome::Delivered:
-        jobs_.recordDelivery(destination.name, file.sop_instance_uid, file.status, "");
-        break;
-      case SendOutcome::Warning:
-        jobs_.recordDelivery(destination.name, file.sop_instance_uid, file.status, file.text);
-        warnings.push_back(description_of[file.sop_instance_uid] + ": " + hex(file.status) + " " + file.text);
-        log->warn("send job {}: {} stored by {} with warning {}: {}", job.id, file.sop_instance_uid, destination.name,
-                  hex(file.status), file.text);
-        break;
-      case SendOutcome::NotAccepted:
-        not_accepted.push_back(description_of[file.sop_instance_uid]);
-        break;
-      case SendOutcome::Failed:
-        if (permanentRefusal(file)) {
-          // Send the rest, remember the refusal, and do not offer this class again.
-          jobs_.recordRefusedSopClass(destination.name, file.sop_class_uid);
-          not_accepted.push_back(description_of[file.sop_instance_uid] + " (" + hex(file.status) + ")");
-          log->warn("send job {}: {} refused {} with {}: {}", job.id, destination.name, file.sop_instance_uid,
-                    hex(file.status), file.text);
-          break;
-        }
-        if (!file.has_status && report.association != AssociationFailure::None && file.text == report.association_error) {
-          ++not_sent;
-          break;
-        }
-        errors.push_back(description_of[file.sop_instance_uid] + ": " +
-                         (file.has_status ? hex(file.status) + " " : std::string()) + file.text);
-        break;
-    }
+void SendWorkers::finish(const Job& job, const Destination& destination, size_t total,
+                         const std::vector<std::string>& warnings, const std::vector<std::string>& not_accepted,
+                         const std::string& peer) {
+  std::string warning;
+  if (!not_accepted.empty()) {
+    warning = fmt::format("{} refused {} object(s) of a SOP class it does not accept ({})", destination.name,
+                          not_accepted.size(), fmt::join(not_accepted, ", "));
   }
-  if (report.association != AssociationFailure::None && report.files.empty())
-    errors.push_back(report.association_error);
-  if (not_sent > 0) errors.push_back(fmt::format("{} object(s) not sent: {}", not_sent, report.association_error));
-
-  faultPoint("send-recorded");
-  if (errors.empty()) {
-    std::string warning;
-    if (!not_accepted.empty()) {
-      warning = fmt::format("{} refused {} object(s) of a SOP class it does not accept ({})", destination.name,
-                            not_accepted.size(), fmt::join(not_accepted, ", "));
-    }
-    if (!warnings.empty()) warning += (warning.empty() ? "" : "; ") + fmt::format("{}", fmt::join(warnings, "; "));
-    jobs_.succeed(job.id, kSenderName, JobSuccess{warning, std::nullopt, {}});
-    log->info("send job {}: {} object(s) delivered to {} ({}){}", job.id, total - not_accepted.size(),
-              destination.name, delivery->peerDescription(), warning.empty() ? "" : "; " + warning);
-    return;
-  }
-  std::string error = fmt::format("{} ({}): {}", destination.name, delivery->peerDescription(), fmt::join(errors, "; "));
-  if (error.size() > 500) error = error.substr(0, 500) + "...";
-  double delay = retryDelaySeconds(sending_, job.attempts, jitter());
-  auto state = jobs_.fail(job.id, kSenderName, error, delay);
-  if (!state) return;  // canceled meanwhile
-  log->warn("send job {} {} (next try in {:.0f} s): {}", job.id, toString(*state), state == JobState::Retry ? delay : 0.0,
-            error);
+  if (!warnings.empty()) warning += (warning.empty() ? "" : "; ") + fmt::format("{}", fmt::join(warnings, "; "));
+  jobs_.succeed(job.id, kSenderName, JobSuccess{warning, std::nullopt, {}});
+  moduleLogger("pipeline")->info("send job {}: {} object(s) delivered to {}{}{}", job.id, total - not_accepted.size(),
+                                 destination.name, peer.empty() ? "" : " (" + peer + ")",
+                                 warning.empty() ? "" : "; " + warning);
 }
 
 }  // namespace volnode

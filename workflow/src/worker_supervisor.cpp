@@ -144,7 +144,7 @@ struct WorkerSupervisor::Impl {
       ::close(slot.control);
       slot.control = -1;
     }
-    bool finished = false;
+    bool finished = false, released = false;
     for (size_t end; (end = slot.control_buffer.find('\n')) != std::string::npos;) {
       std::string line = slot.control_buffer.substr(0, end);
       slot.control_buffer.erase(0, end + 1);
@@ -155,9 +155,12 @@ struct WorkerSupervisor::Impl {
       } else if (line.rfind("finished ", 0) == 0) {
         slot.job_id = 0;
         finished = true;
+      } else if (line.rfind("released ", 0) == 0) {
+        released = true;  // a running render queued send jobs for objects it encoded
       }
     }
     if (slot.control_buffer.size() > 4096) slot.control_buffer.clear();
+    if (released && !finished && on_job_finished) on_job_finished();
     if (finished) {
       if (on_job_finished) on_job_finished();
       wakeAll();  // a route job may have queued a render for another worker

@@ -73,6 +73,7 @@ struct JobSuccess {
   std::string warning;
   std::optional<SeriesChange> series;  // e.g. done, with what was rendered
   std::vector<NewJob> follow_ups;      // e.g. the render job a route decided, or a render's send jobs
+                                       // (a destination that already has one for this render keeps it)
 };
 
 // A series that needs a route or render job but has none that is still active.
@@ -112,6 +113,15 @@ class JobQueue {
   // The outcome of `worker`'s attempt. Each returns false / nullopt, changing
   // nothing, when the job is no longer running under that worker's lease.
   bool succeed(int64_t id, const std::string& worker, const JobSuccess& success = {});
+  // A running job steps back without an outcome (e.g. a send job whose render job is
+  // still producing objects): queued again, claimable after `delay_s`; the attempt is
+  // not counted. False, changing nothing, when it is not running under `worker`'s lease.
+  bool yieldBack(int64_t id, const std::string& worker, double delay_s, const std::string& why);
+  // Objects of render job `render_id`, still running under `worker`'s lease, are ready
+  // to send: each destination of `sends` gets one send job for this render, queued now
+  // or, when it already has one waiting, woken. The lease check and the queuing are one
+  // transaction, so a canceled or taken-over render releases nothing. False otherwise.
+  bool releaseSends(int64_t render_id, const std::string& worker, const std::vector<NewJob>& sends);
   // A failed attempt: retry after `retry_delay_s` while attempts remain, else failed.
   // A render job's series goes back to queued, or to failed with the error.
   std::optional<JobState> fail(int64_t id, const std::string& worker, const std::string& error, double retry_delay_s);

@@ -29,6 +29,7 @@ struct JobWorkerSettings {
 struct JobWorkerEvents {
   std::function<void(const Job&)> claimed;
   std::function<void(const Job&)> finished;
+  std::function<void(const Job&)> outputs_ready;  // a running render released objects to send
 };
 
 class JobWorker {
@@ -41,7 +42,7 @@ class JobWorker {
 
  private:
   void route(const Job& job);
-  void render(const Job& job);
+  void render(const Job& job, const JobWorkerEvents& events);
 
   JobWorkerSettings settings_;
   Index& index_;

@@ -28,6 +28,9 @@ struct RenderJobSettings {
 
 // Reports progress: stage name and percent of the job done.
 using ProgressFn = std::function<void(const std::string& stage, double percent)>;
+// Reports that objects were encoded and recorded (job_outputs.file_path) while the job
+// still runs, so that they can be sent at once.
+using OutputsReadyFn = std::function<void()>;
 
 struct RenderJobResult {
   std::vector<JobOutput> outputs;  // with file paths (relative to results_root)
@@ -42,7 +45,7 @@ class RenderJobRunner {
 
   // Runs a claimed render job. Throws Error(Errc::NotAVolume) when the series
   // has no renderable volume (a permanent failure), other Errors otherwise.
-  RenderJobResult run(const Job& job, const ProgressFn& progress);
+  RenderJobResult run(const Job& job, const ProgressFn& progress, const OutputsReadyFn& outputs_ready = {});
 
  private:
   struct Impl;

@@ -1,8 +1,10 @@
 #pragma once
 // Where a render job's results go: one send job per destination its rule names
 // that is configured; "reply_to_sender" is the destination whose AE title sent
-// the series. The send jobs are queued with the render's success, in one
-// transaction, so results are never left unsent by a crash.
+// the series. The send jobs are queued when the render's first object is encoded
+// (JobQueue::releaseSends) and again with its success, each time in one transaction
+// with the render's lease, so results are never left unsent by a crash; a destination
+// keeps one send job per render.
 #include <map>
 #include <optional>
 #include <string>

@@ -1,5 +1,8 @@
 #pragma once
-// The export worker: sends a render job's DICOM objects to a destination.
+// The export worker: sends a render job's DICOM objects to a destination, each as
+// soon as it is encoded: while the render job runs, a send job sends what is ready
+// and steps back into the queue (without spending an attempt) until more is; it ends
+// when the render job has ended and the destination took or refused every object.
 // A send job resumes where it stopped (objects a destination acknowledged are
 // not sent again), skips SOP classes the destination refused before, and on a
 // failure is retried with per-destination exponential back-off and jitter until
@@ -8,6 +11,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "volnode/core/config.hpp"
 #include "volnode/storage/job_queue.hpp"
@@ -31,6 +35,10 @@ class SendWorkers {
  private:
   void run();
   void sendOne(const Job& job);
+  // Ends a send job whose render job is done and whose objects the destination holds
+  // or refused.
+  void finish(const Job& job, const Destination& destination, size_t total, const std::vector<std::string>& warnings,
+              const std::vector<std::string>& not_accepted, const std::string& peer);
 
   SendingConfig sending_;
   std::map<std::string, Destination> destinations_;

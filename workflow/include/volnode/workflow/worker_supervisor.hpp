@@ -46,8 +46,8 @@ struct SupervisorCounts {
 
 class WorkerSupervisor {
  public:
-  // `on_job_finished` runs on the supervisor's thread after a worker finished a job
-  // (e.g. to wake the sender); keep it short.
+  // `on_job_finished` runs on the supervisor's thread after a worker finished a job or
+  // a running render released objects to send (e.g. to wake the sender); keep it short.
   WorkerSupervisor(WorkerPoolSettings settings, JobQueue& jobs, std::function<void()> on_job_finished);
   ~WorkerSupervisor();
   WorkerSupervisor(const WorkerSupervisor&) = delete;
