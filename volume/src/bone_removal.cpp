@@ -43,6 +43,36 @@ void forVoxels(const VoxelGrid& g, int threads, Fn&& fn) {
   });
 }
 
+// Calls fn(n, i, j, k) for the voxels of rows that have `bit` in themselves or in a
+// face-neighbouring row (the only voxels a one-voxel step from `bit` can reach);
+// other rows get clear(n_begin, n_end) instead.
+template <class Fn, class Clear>
+void forVoxelsNear(const std::vector<uint8_t>& flags, const VoxelGrid& g, uint8_t bit, int threads, Fn&& fn,
+                   Clear&& clear) {
+  std::vector<uint8_t> rows(size_t(g.ny) * g.nz, 0);
+  forEachChunk(g.nz, kChunk, threads, [&](int kb, int ke) {
+    for (int k = kb; k < ke; ++k)
+      for (int j = 0; j < g.ny; ++j) {
+        const uint8_t* b = flags.data() + g.index(0, j, k);
+        uint8_t any = 0;
+        for (int i = 0; i < g.nx; ++i) any |= uint8_t(b[i] & bit);
+        rows[size_t(k) * g.ny + j] = any != 0;
+      }
+  });
+  auto row = [&](int j, int k) { return j >= 0 && j < g.ny && k >= 0 && k < g.nz && rows[size_t(k) * g.ny + j]; };
+  forEachChunk(g.nz, kChunk, threads, [&](int kb, int ke) {
+    for (int k = kb; k < ke; ++k)
+      for (int j = 0; j < g.ny; ++j) {
+        size_t n = g.index(0, j, k);
+        if (!(row(j, k) || row(j - 1, k) || row(j + 1, k) || row(j, k - 1) || row(j, k + 1))) {
+          clear(n, n + size_t(g.nx));
+          continue;
+        }
+        for (int i = 0; i < g.nx; ++i, ++n) fn(n, i, j, k);
+      }
+  });
+}
+
 // Whether any 6-neighbour of voxel (i, j, k) has `bit` set.
 inline bool neighbourHas(const std::vector<uint8_t>& f, const VoxelGrid& g, size_t n, int i, int j, int k, uint8_t bit) {
   const size_t row = size_t(g.nx), slice = g.sliceSize();
@@ -192,12 +222,16 @@ BoneRemoval removeBone(const Volume& ct, const BoneRemovalParams& p, unsigned th
   // 6. Contact: contrast-like voxels the closing added next to a vessel (or kept plaque)
   // go back to the vessel, as far as the closing reached.
   const int contact_steps = std::max({close_radius[0], close_radius[1], close_radius[2]});
+  auto clearScratch = [&](size_t b, size_t e) { std::fill(scratch.begin() + long(b), scratch.begin() + long(e), 0); };
   for (int step = 0; step < contact_steps; ++step) {
-    forVoxels(g, threads, [&](size_t n, int i, int j, int k) {
-      const uint8_t f = flags[n];
-      scratch[n] = (f & kClosed) && !(f & (kDense | kVessel)) && hu[n] >= contrast_low &&
-                   neighbourHas(flags, g, n, i, j, k, kVessel | kKeptDense);
-    });
+    forVoxelsNear(
+        flags, g, kClosed, threads,
+        [&](size_t n, int i, int j, int k) {
+          const uint8_t f = flags[n];
+          scratch[n] = (f & kClosed) && !(f & (kDense | kVessel)) && hu[n] >= contrast_low &&
+                       neighbourHas(flags, g, n, i, j, k, kVessel | kKeptDense);
+        },
+        clearScratch);
     applyScratch(flags, scratch, g, kVessel, threads);
   }
   // Bone: dense voxels not kept, what the closing added that is bone-like and not
@@ -213,13 +247,13 @@ BoneRemoval removeBone(const Volume& ct, const BoneRemovalParams& p, unsigned th
 
   // 7. Rim: partial-volume edges of bone, except vessels thicker than two voxels
   // (the opening of the vessel voxels: eroded by one voxel, grown back inside the vessel).
-  forVoxels(g, threads, [&](size_t n, int i, int j, int k) {
+  forVoxelsNear(flags, g, kVessel | kKeptDense, threads, [&](size_t n, int i, int j, int k) {
     const size_t row = size_t(g.nx), slice = g.sliceSize();
     auto vessel = [&](size_t m) { return (flags[m] & (kVessel | kKeptDense)) != 0; };
     scratch[n] = vessel(n) && i > 0 && i + 1 < g.nx && j > 0 && j + 1 < g.ny && k > 0 && k + 1 < g.nz &&
                  vessel(n - 1) && vessel(n + 1) && vessel(n - row) && vessel(n + row) && vessel(n - slice) &&
                  vessel(n + slice);
-  });
+  }, clearScratch);
   forVoxels(g, threads, [&](size_t n, int i, int j, int k) {
     if (!(flags[n] & (kVessel | kKeptDense))) return;
     const size_t row = size_t(g.nx), slice = g.sliceSize();
@@ -230,10 +264,14 @@ BoneRemoval removeBone(const Volume& ct, const BoneRemovalParams& p, unsigned th
   });
   const int rim_steps = std::max(1, voxelsFor(p.rim_mm, std::min({ct.spacing[0], ct.spacing[1], ct.spacing[2]})));
   for (int step = 0; step < rim_steps; ++step) {
-    forVoxels(g, threads, [&](size_t n, int i, int j, int k) {
-      const uint8_t f = flags[n];
-      scratch[n] = !(f & (kBone | kProtected | kKeptDense)) && hu[n] >= rim_min && neighbourHas(flags, g, n, i, j, k, kBone);
-    });
+    forVoxelsNear(
+        flags, g, kBone, threads,
+        [&](size_t n, int i, int j, int k) {
+          const uint8_t f = flags[n];
+          scratch[n] = !(f & (kBone | kProtected | kKeptDense)) && hu[n] >= rim_min &&
+                       neighbourHas(flags, g, n, i, j, k, kBone);
+        },
+        clearScratch);
     applyScratch(flags, scratch, g, kBone, threads);
   }
   stage("rim");
