@@ -145,7 +145,13 @@ BoneRemoval removeBone(const Volume& ct, const BoneRemovalParams& p, unsigned th
                  threads);
   stage("marrow");
 
-  // 4. Vessels: contrast-like components that reach outside every marrow hole.
+  // 4. Vessels: contrast-like components that reach outside every marrow hole and away
+  // from the bone (marrow seeps a voxel or two past a thin or partial-volume end plate;
+  // a vessel runs on for centimetres). The "near bone" mask borrows the kBone bit.
+  const std::array<int, 3> near_radius{std::max(1, voxelsFor(p.vessel_clearance_mm, ct.spacing[0])),
+                                       std::max(1, voxelsFor(p.vessel_clearance_mm, ct.spacing[1])),
+                                       std::max(1, voxelsFor(p.vessel_clearance_mm, ct.spacing[2]))};
+  boxDilate(flags, scratch, g, kClosed, kBone, near_radius, threads);
   {
     auto runs = labelRuns(
         g, [&](size_t n) { return hu[n] >= contrast_low && hu[n] < dense && !(flags[n] & kClosed); }, threads);
@@ -156,7 +162,8 @@ BoneRemoval removeBone(const Volume& ct, const BoneRemovalParams& p, unsigned th
           for (uint32_t r = runs.rowBegin(g, j, k); r < runs.rowEnd(g, j, k); ++r) {
             const size_t row = g.index(0, j, k);
             uint32_t count = 0;
-            for (int i = runs.runs[r].begin; i < runs.runs[r].end; ++i) count += (flags[row + size_t(i)] & kMarrow) ? 0 : 1;
+            for (int i = runs.runs[r].begin; i < runs.runs[r].end; ++i)
+              count += (flags[row + size_t(i)] & (kMarrow | kBone)) ? 0 : 1;
             outside_holes[r] = count;
           }
     });
@@ -172,6 +179,7 @@ BoneRemoval removeBone(const Volume& ct, const BoneRemovalParams& p, unsigned th
           }
     });
   }
+  forVoxels(g, threads, [&](size_t n, int, int, int) { flags[n] &= uint8_t(~kBone); });
   stage("vessels");
 
   // 5. Plaque and stents: small dense components mostly surrounded by vessel.

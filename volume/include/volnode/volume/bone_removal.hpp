@@ -9,8 +9,10 @@
 //                mean >= marrow_min_hu): the marrow inside a bone's cortex
 //   4. vessels   6-connected components of contrast-like voxels (contrast_low_hu .. dense_hu)
 //                outside the closed cortex with at least vessel_min_mm3 outside every
-//                marrow hole: a lumen continues outside the bone, marrow does not. Their
-//                voxels are never marrow (a stent's lumen, a vessel in a bony canal).
+//                marrow hole and farther than vessel_clearance_mm from the cortex: a lumen
+//                runs on away from the bone, marrow does not (it seeps a voxel or two past
+//                a thin end plate at most). Their voxels are never marrow (a stent's
+//                lumen, a vessel in a bony canal).
 //   5. plaque    dense components of at most max_plaque_mm3 whose surface touches vessel
 //                voxels for at least plaque_vessel_contact of its area are calcified plaque
 //                or a stent and stay with the vessel; every other dense component is bone
@@ -50,6 +52,7 @@ struct BoneRemovalParams {
   double max_marrow_hole_mm2 = 2500;  // larger holes are not marrow (the brain inside the skull)
   double closing_mm = 1.0;
   double vessel_min_mm3 = 40;
+  double vessel_clearance_mm = 2;  // only a component's voxels this far from cortex count
   double max_plaque_mm3 = 3000;
   double plaque_vessel_contact = 0.35;
   double rim_mm = 1.0;
