@@ -7,6 +7,11 @@
 //                [--smart-frames N] [--series DIR] [--no-phantom] [--repeat N]
 // --series: a DICOM series folder (assembled with volnode_volume), e.g.
 //   ../shared/data/ct-head-phantom-study/S2020
+// --cta: instead, the compute of a CT angiography render job (default rule
+//   "ct-angiography"): preprocess, bone removal, its spins and key views (with and
+//   without bone), the resampling of its reformats; bone removal's share of it per
+//   round, rounds alternating nothing else. Encoding and sending are left out, so the
+//   share is an upper bound of its share of the whole job.
 #include <sys/resource.h>
 
 #include <vtkCamera.h>
@@ -30,6 +35,8 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <future>
+#include <tuple>
 #include <fmt/format.h>
 #include <memory>
 #include <string>
@@ -37,7 +44,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "volnode/rules/routing_rules.hpp"
 #include "volnode/volume/assembly.hpp"
+#include "volnode/volume/bone_removal.hpp"
+#include "volnode/volume/preprocess.hpp"
+#include "volnode/volume/reformat.hpp"
 #include "volnode/render/display.hpp"
 #include "volnode/render/presets.hpp"
 #include "volnode/render/render.hpp"
@@ -190,13 +201,87 @@ void report(const std::string& label, const Volume& vol, const BundleResult& our
                 smart / smart_frames);
 }
 
+// One CT angiography job's compute, as the render job runs it: bone removal on its
+// own thread while the outputs with bone render. Before it, the bone removal of the
+// same prepared volume alone. Returns {job seconds, bone removal alone, bone removal in the job}.
+std::tuple<double, double, double> ctaJob(const Volume& acquired, const fs::path& presets, int spin, int size,
+                                 const fs::path& out, VolumeRenderer& renderer) {
+  const RoutingRule rule = *RuleSet::defaults().match([] {
+    SeriesAttributes a;
+    a.modality = "CT";
+    a.series_description = "CTA Aorta";
+    a.slice_count = 300;
+    return a;
+  }());
+  // Alone first (nothing else running in this process): what the bone removal costs.
+  const Volume alone_input = preprocess(Volume(acquired), rule.preprocess).volume;
+  const double ta = now();
+  const auto alone = removeBone(alone_input, BoneRemovalParams::forRegion(BodyRegion::ChestAorta));
+  const double alone_seconds = now() - ta;
+  std::printf("  bone removal alone %.2f s on %dx%dx%d (%s)\n", alone_seconds, alone_input.dimensions[0],
+              alone_input.dimensions[1], alone_input.dimensions[2], alone.timings.summary().c_str());
+
+  const double t0 = now();
+  auto prepared = std::make_shared<const Volume>(preprocess(Volume(acquired), rule.preprocess).volume);
+  const double t_pre = now() - t0;
+  double bone_seconds = 0;
+  std::string bone_summary;
+  auto bone_removed = std::async(std::launch::async, [&] {
+    const double tb = now();
+    auto removal = removeBone(*prepared, BoneRemovalParams::forRegion(BodyRegion::ChestAorta));
+    bone_seconds = now() - tb;
+    bone_summary = removal.summary() + "; " + removal.timings.summary();
+    return std::shared_ptr<const Volume>(std::make_shared<Volume>(std::move(removal.volume)));
+  }).share();
+  renderer.setVolume(prepared);
+  bool on_bone_removed = false;
+  RenderRequest rq;
+  rq.width = rq.height = size;
+  rq.annotation = "BENCH-ID 20260101";
+  int frames = 0;
+  for (const auto& o : rule.outputs) {
+    if (o.type != "vr_spin" && o.type != "mip_spin") continue;  // key views come with their preset's spin
+    auto preset = loadPreset(presets, o.preset);
+    if (preset.bone_removed != on_bone_removed) {
+      renderer.setVolume(preset.bone_removed ? bone_removed.get() : prepared);
+      on_bone_removed = preset.bone_removed;
+    }
+    bool key_views = false;
+    for (const auto& k : rule.outputs) key_views = key_views || (k.type == "key_views" && k.preset == o.preset);
+    rq.spin_frames = spin;
+    rq.views = key_views ? keyViews() : std::vector<View>{};
+    auto rendered = renderer.render(preset, rq);
+    writePngs(rendered, out, o.preset + "-");
+    frames += int(rendered.size());
+  }
+  const double t_render = now() - t0 - t_pre;
+  const double tr = now();
+  int slices = 0;
+  for (const auto& o : rule.outputs) {
+    if (o.type != "reformat") continue;
+    ReformatSpec spec;
+    spec.plane = parseReformatPlane(o.reformat.plane);
+    spec.mode = parseSlabMode(o.reformat.mode);
+    spec.thickness_mm = o.reformat.thickness_mm;
+    spec.spacing_mm = o.reformat.spacing_mm;
+    slices += int(reformatVolume(o.reformat.bone_removed ? *bone_removed.get() : acquired, spec, -1024).size());
+  }
+  const double t_reformat = now() - tr;
+  bone_removed.wait();
+  const double job = now() - t0;
+  std::printf("  CTA job %.2f s: preprocess %.2f s, renders %.2f s (%d frames, PNG), reformats %.2f s (%d slices); "
+              "bone removal %.2f s (%s)\n",
+              job, t_pre, t_render, frames, t_reformat, slices, bone_seconds, bone_summary.c_str());
+  return {job, alone_seconds, bone_seconds};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   fs::path out = fs::temp_directory_path() / "volnode-bench-render";
   fs::path series;
   int spin = 36, size = 512, plain_frames = 36, smart_frames = 36, repeat = 1;
-  bool phantom = true;
+  bool phantom = true, cta = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -208,9 +293,10 @@ int main(int argc, char** argv) {
     else if (a == "--series") series = next();
     else if (a == "--no-phantom") phantom = false;
     else if (a == "--repeat") repeat = std::max(1, std::stoi(next()));
+    else if (a == "--cta") cta = true;
     else {
       std::fprintf(stderr, "usage: bench_render [--out DIR] [--frames N] [--size N] [--plain-frames N] "
-                           "[--smart-frames N] [--series DIR] [--no-phantom] [--repeat N]\n");
+                           "[--smart-frames N] [--series DIR] [--no-phantom] [--repeat N] [--cta]\n");
       return 2;
     }
   }
@@ -228,6 +314,25 @@ int main(int argc, char** argv) {
   auto run = [&](const std::string& label, std::shared_ptr<const Volume> vol) {
     const fs::path dir = out / label;
     fs::remove_all(dir);
+    if (cta) {
+      std::vector<double> shares, jobs, bones;
+      for (int round = 0; round < repeat; ++round) {
+        const auto [job, bone, in_job] = ctaJob(*vol, presets, spin, size, dir / "cta", renderer);
+        jobs.push_back(job);
+        bones.push_back(bone);
+        shares.push_back(bone / job);
+        std::printf("[%s] round %d: CTA job %.2f s, bone removal alone %.2f s = %.1f %% of the job (goal <= 25 %%); "
+                    "in the job, beside the renders: %.2f s wall\n",
+                    label.c_str(), round + 1, job, bone, 100 * shares.back(), in_job);
+        std::fflush(stdout);
+      }
+      std::printf("[%s] %d rounds: CTA job median %.2f s, bone removal alone median %.2f s, median share %.1f %% "
+                  "(min %.1f, max %.1f; goal <= 25 %%)\n",
+                  label.c_str(), repeat, median(jobs), median(bones), 100 * median(shares),
+                  100 * *std::min_element(shares.begin(), shares.end()),
+                  100 * *std::max_element(shares.begin(), shares.end()));
+      return;
+    }
     // Alternate the two pipelines so a change in machine load touches both alike;
     // the medians and the median of the per-round ratios are the figures to read.
     std::vector<double> ours_s, plain_s, ratios;

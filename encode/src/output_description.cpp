@@ -34,6 +34,7 @@ std::string describeOutput(const std::string& what, const std::string& preset, R
   std::string name = prettyPreset(preset);
   if (kind == RenderKind::Mip) {
     if (name == "Mip") name.clear();
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, " Mip") == 0) name.resize(name.size() - 4);  // "Angio Mip"
     return "3D MIP " + (name.empty() ? "" : name + " ") + what;
   }
   if (what == "model") return "3D model " + (name.empty() ? std::string("Bone") : name);

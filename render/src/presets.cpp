@@ -113,7 +113,7 @@ RenderPreset parsePreset(const std::string& text, const std::string& source) {
 
   static const char* known[] = {"schema",           "name",    "description", "modalities",      "blend",
                                 "scalar_opacity",   "color",   "shading",     "sample_distance", "window",
-                                "gradient_opacity", "comment", "units",       "cutaway"};
+                                "gradient_opacity", "comment", "units",       "cutaway",         "volume"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return it.key() == k; }) ==
         std::end(known))
@@ -141,6 +141,12 @@ RenderPreset parsePreset(const std::string& text, const std::string& source) {
       p.relative_units = true;
     else
       fail(source, "units", "expected \"physical\" or \"relative\", got " + it->dump());
+  }
+  if (auto it = j.find("volume"); it != j.end()) {
+    if (*it == "bone-removed")
+      p.bone_removed = true;
+    else if (*it != "as-acquired")
+      fail(source, "volume", "expected \"as-acquired\" or \"bone-removed\", got " + it->dump());
   }
   const json& blend = member(j, "blend", source);
   if (blend == "composite")

@@ -20,7 +20,8 @@ using json = nlohmann::json;
 const std::set<std::string> kOutputTypes{"vr_spin", "mip_spin", "key_views", "mesh", "reformat"};
 const std::set<std::string> kReformatPlanes{"axial", "coronal", "sagittal"};
 const std::set<std::string> kReformatModes{"average", "mip"};
-const std::set<std::string> kPresets{"ct-bone", "ct-soft-tissue", "ct-angio", "ct-lung", "ct-mip", "mr-head", "mr-mip"};
+const std::set<std::string> kPresets{"ct-bone", "ct-soft-tissue", "ct-angio", "ct-angio-vessels", "ct-angio-mip",
+                                     "ct-lung", "ct-mip", "mr-head", "mr-mip"};
 
 std::string upper(std::string s) {
   for (auto& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
@@ -156,6 +157,10 @@ ReformatParams parseReformat(const json& o, const std::string& where) {
     if (!o["window_name"].is_string()) fail(where + ".window_name", "expected a string");
     p.window_name = o["window_name"].get<std::string>();
   }
+  if (o.contains("bone_removed")) {
+    if (!o["bone_removed"].is_boolean()) fail(where + ".bone_removed", "expected true or false");
+    p.bone_removed = o["bone_removed"].get<bool>();
+  }
   if (o.contains("description")) {
     if (!o["description"].is_string() || o["description"].get<std::string>().size() > 64)
       fail(where + ".description", "expected a string of at most 64 characters");
@@ -186,7 +191,7 @@ RoutingRule parseRule(const json& r, const std::string& where, const std::string
   if (!r.contains("match") || !r["match"].is_object()) fail(at, "missing \"match\" (an object)");
   const json& m = r["match"];
   checkKeys(m,
-            {"modality", "body_part", "series_description", "protocol_name", "series_text", "min_slices",
+            {"modality", "body_part", "series_description", "protocol_name", "series_text", "study_text", "min_slices",
              "max_slices", "calling_ae", "image_type", "sop_class", "mr_acquisition_type", "contrast", "kernel",
              "min_slice_thickness_mm", "max_slice_thickness_mm"},
             at + ".match");
@@ -196,6 +201,7 @@ RoutingRule parseRule(const json& r, const std::string& where, const std::string
     rule.match.series_description = regexString(m["series_description"], at + ".match.series_description");
   if (m.contains("protocol_name")) rule.match.protocol_name = regexString(m["protocol_name"], at + ".match.protocol_name");
   if (m.contains("series_text")) rule.match.series_text = regexString(m["series_text"], at + ".match.series_text");
+  if (m.contains("study_text")) rule.match.study_text = regexString(m["study_text"], at + ".match.study_text");
   if (m.contains("min_slices")) rule.match.min_slices = integer(m["min_slices"], at + ".match.min_slices");
   if (m.contains("max_slices")) rule.match.max_slices = integer(m["max_slices"], at + ".match.max_slices");
   if (m.contains("calling_ae")) rule.match.calling_ae = stringList(m["calling_ae"], at + ".match.calling_ae");
@@ -233,7 +239,7 @@ RoutingRule parseRule(const json& r, const std::string& where, const std::string
       } else if (o.is_object()) {
         checkKeys(o,
                   {"type", "preset", "plane", "mode", "thickness_mm", "spacing_mm", "window", "window_name",
-                   "description"},
+                   "bone_removed", "description"},
                   ow);
         if (!o.contains("type") || !o["type"].is_string()) fail(ow, "missing \"type\"");
         out.type = o["type"].get<std::string>();
@@ -243,11 +249,12 @@ RoutingRule parseRule(const json& r, const std::string& where, const std::string
         }
         const bool reformat_keys = o.contains("plane") || o.contains("mode") || o.contains("thickness_mm") ||
                                    o.contains("spacing_mm") || o.contains("window") || o.contains("window_name") ||
-                                   o.contains("description");
+                                   o.contains("bone_removed") || o.contains("description");
         if (out.type == "reformat")
           out.reformat = parseReformat(o, ow);
         else if (reformat_keys)
-          fail(ow, "plane, mode, thickness_mm, spacing_mm, window and description belong to \"reformat\" outputs");
+          fail(ow, "plane, mode, thickness_mm, spacing_mm, window, bone_removed and description belong to \"reformat\" "
+                   "outputs");
       } else {
         fail(ow, "expected an object {\"type\", \"preset\"}");
       }
@@ -286,6 +293,15 @@ bool searches(const std::string& pattern, const std::string& value) {
   return std::regex_search(value, std::regex(pattern, std::regex::ECMAScript | std::regex::icase));
 }
 
+// The part of `value` that `pattern` finds, or nothing.
+std::optional<std::string> found(const std::string& pattern, const std::string& value) {
+  std::smatch m;
+  if (!std::regex_search(value, m, std::regex(pattern, std::regex::ECMAScript | std::regex::icase))) return std::nullopt;
+  return m.str(0);
+}
+
+std::string inQuotes(const std::string& s) { return "\"" + s + "\""; }
+
 }  // namespace
 
 bool RoutingRule::matches(const SeriesAttributes& a) const {
@@ -296,6 +312,7 @@ bool RoutingRule::matches(const SeriesAttributes& a) const {
   if (m.protocol_name && !searches(*m.protocol_name, a.protocol_name)) return false;
   if (m.series_text && !searches(*m.series_text, a.series_description) && !searches(*m.series_text, a.protocol_name))
     return false;
+  if (m.study_text && !searches(*m.study_text, a.study_description)) return false;
   if (m.min_slices && a.slice_count < *m.min_slices) return false;
   if (m.max_slices && a.slice_count > *m.max_slices) return false;
   if (!m.calling_ae.empty() && !inList(m.calling_ae, a.calling_ae_title)) return false;
@@ -321,6 +338,44 @@ bool RoutingRule::matches(const SeriesAttributes& a) const {
   return true;
 }
 
+std::vector<std::string> RoutingRule::explain(const SeriesAttributes& a) const {
+  std::vector<std::string> why;
+  if (!matches(a)) return why;
+  const RuleMatch& m = match;
+  auto text = [&](const std::optional<std::string>& pattern, const char* what, const std::string& value) {
+    if (!pattern) return false;
+    if (auto hit = found(*pattern, value)) {
+      why.push_back(std::string(what) + " " + inQuotes(value) + " contains " + inQuotes(*hit));
+      return true;
+    }
+    return false;
+  };
+  if (!m.modality.empty()) why.push_back("Modality " + a.modality);
+  if (!m.body_part.empty()) why.push_back("BodyPartExamined " + a.body_part_examined);
+  text(m.series_description, "series description", a.series_description);
+  text(m.protocol_name, "protocol name", a.protocol_name);
+  if (!text(m.series_text, "series description", a.series_description))
+    text(m.series_text, "protocol name", a.protocol_name);
+  text(m.study_text, "study description", a.study_description);
+  if (m.contrast)
+    why.push_back(*m.contrast ? "ContrastBolusAgent " + inQuotes(a.contrast_bolus_agent) : "no ContrastBolusAgent");
+  if (m.min_slices || m.max_slices) why.push_back(std::to_string(a.slice_count) + " slices");
+  if (!m.mr_acquisition_type.empty()) why.push_back("MRAcquisitionType " + a.mr_acquisition_type);
+  if (m.kernel) text(m.kernel, "ConvolutionKernel", a.convolution_kernel);
+  if (m.min_slice_thickness_mm || m.max_slice_thickness_mm)
+    why.push_back("SliceThickness " + millimetres(a.slice_thickness_mm) + " mm");
+  if (!m.calling_ae.empty()) why.push_back("sent by " + a.calling_ae_title);
+  if (!m.image_type.empty()) {
+    for (const auto& t : a.image_type)
+      if (inList(m.image_type, t)) {
+        why.push_back("ImageType " + t);
+        break;
+      }
+  }
+  if (!m.sop_class.empty()) why.push_back("SOP class " + a.sop_class_uid);
+  return why;
+}
+
 std::vector<std::string> RoutingRule::presets() const {
   std::vector<std::string> out;
   for (const auto& o : outputs)
@@ -336,6 +391,7 @@ std::string RuleOutput::key() const {
   if (type != "reformat") return type + ":" + preset;
   std::string key = type + ":" + reformat.plane + "-" + reformat.mode + "-" + millimetres(reformat.thickness_mm) + "-" +
                     millimetres(reformat.spacing_mm);
+  if (reformat.bone_removed) key += "-bone-removed";
   if (!reformat.window_name.empty()) key += "-" + reformat.window_name;
   return key;
 }
@@ -345,7 +401,7 @@ std::string RuleOutput::reformatDescription() const {
   const std::string plane = reformat.plane == "axial" ? "AX" : reformat.plane == "sagittal" ? "SAG" : "COR";
   const double thickness = reformat.thickness_mm > 0 ? reformat.thickness_mm : reformat.spacing_mm;
   return plane + (reformat.mode == "mip" ? " MIP " : " ") + millimetres(thickness) + "mm" +
-         (reformat.window_name.empty() ? "" : " " + reformat.window_name);
+         (reformat.bone_removed ? " bone removed" : "") + (reformat.window_name.empty() ? "" : " " + reformat.window_name);
 }
 
 RuleSet RuleSet::parse(const std::string& text, const std::string& source) {

@@ -132,6 +132,8 @@ void putCommon(DcmDataset* d, const SyntheticSeries& s, const WrittenSeries& out
   d->putAndInsertString(DCM_StudyTime, "120000");
   d->putAndInsertString(DCM_SeriesDescription, s.series_description.c_str());
   d->putAndInsertString(DCM_BodyPartExamined, s.body_part.c_str());
+  if (!s.study_description.empty()) d->putAndInsertString(DCM_StudyDescription, s.study_description.c_str());
+  if (!s.contrast_bolus_agent.empty()) d->putAndInsertString(DCM_ContrastBolusAgent, s.contrast_bolus_agent.c_str());
   d->putAndInsertString(DCM_SeriesNumber, std::to_string(s.series_number).c_str());
   d->putAndInsertUint16(DCM_SamplesPerPixel, 1);
   d->putAndInsertString(DCM_PhotometricInterpretation, "MONOCHROME2");

@@ -54,6 +54,8 @@ struct SyntheticSeries {
   std::string frame_of_reference_uid;  // empty: generated
   std::string series_description = "synthetic";
   std::string body_part = "HEAD";
+  std::string study_description;     // empty: not written
+  std::string contrast_bolus_agent;  // empty: not written
   std::vector<std::string> image_type{"ORIGINAL", "PRIMARY", "AXIAL"};
   int series_number = 1;
 

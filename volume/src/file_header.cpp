@@ -137,6 +137,7 @@ std::optional<FileHeader> readHeader(const std::filesystem::path& path, std::str
   h.info.modality = str(d, tags::Modality);
   h.info.series_description = str(d, tags::SeriesDescription);
   h.info.protocol_name = str(d, tags::ProtocolName);
+  h.info.study_description = str(d, tags::StudyDescription);
   h.info.body_part_examined = str(d, tags::BodyPartExamined);
   h.info.mr_acquisition_type = str(d, tags::MRAcquisitionType);
   h.info.contrast_bolus_agent = str(d, dicom::Tag{0x0018, 0x0010});

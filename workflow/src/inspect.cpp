@@ -21,6 +21,7 @@ SeriesAttributes attributesFor(const SeriesInfo& info, const VolumeCandidate& vo
   a.body_part_examined = info.body_part_examined;
   a.series_description = info.series_description;
   a.protocol_name = info.protocol_name;
+  a.study_description = info.study_description;
   a.calling_ae_title = calling_ae_title;
   a.sop_class_uid = info.sop_class_uid;
   a.mr_acquisition_type = info.mr_acquisition_type;
@@ -47,7 +48,8 @@ InspectReport inspectDirectory(const std::filesystem::path& dir, const RuleSet* 
       InspectedVolume iv;
       iv.why = v.reason;
       if (rules && v.decision == VolumeDecision::Renderable) {
-        const RoutingRule* r = rules->firstMatch(attributesFor(a.info, v));
+        const SeriesAttributes attributes = attributesFor(a.info, v);
+        const RoutingRule* r = rules->firstMatch(attributes);
         if (!r) {
           iv.why = "not rendered: no routing rule matches";
         } else if (!r->render) {
@@ -55,7 +57,9 @@ InspectReport inspectDirectory(const std::filesystem::path& dir, const RuleSet* 
           iv.why = r->refusal();
         } else {
           iv.rule = iv.matched_rule = r->name;
+          iv.because = r->explain(attributes);
           iv.why = "rule " + r->name;
+          for (size_t i = 0; i < iv.because.size(); ++i) iv.why += (i ? ", " : ": ") + iv.because[i];
           iv.presets = r->presets();
           for (const auto& o : r->outputs) iv.outputs.push_back(o.type == "reformat" ? o.reformatDescription() : o.key());
         }
@@ -113,6 +117,7 @@ std::string toJson(const InspectReport& report) {
       jv["rule"] = iv.rule.empty() ? json(nullptr) : json(iv.rule);
       jv["matched_rule"] = iv.matched_rule.empty() ? json(nullptr) : json(iv.matched_rule);
       jv["why"] = iv.why;
+      jv["because"] = iv.because;
       jv["presets"] = iv.presets;
       jv["outputs"] = iv.outputs;
       js["volumes"].push_back(jv);

@@ -21,6 +21,7 @@
 #include "volnode/volume/assembly.hpp"
 #include "volnode/volume/preprocess.hpp"
 #include "volnode/volume/volume_file.hpp"
+#include "volnode/workflow/bone_removed_volume.hpp"
 #include "volnode/workflow/reformat_outputs.hpp"
 #include "volnode/workflow/render_annotation.hpp"
 
@@ -117,9 +118,10 @@ struct RenderJobRunner::Impl {
       if (out.type == "key_views" && settings.outputs.key_views == "single") {
         for (View view : keyViews())
           add(out.type + ":" + out.preset + ":" + viewName(view), "key_view", out.preset, series_uid,
-              describeOutput("key views", out.preset, kind));
+              describeOutput(preset.bone_removed ? "bone removed key views" : "key views", out.preset, kind));
       } else {
         std::string what = out.type == "mesh" ? "model" : out.type == "key_views" ? "key views" : "spin";
+        if (preset.bone_removed) what = "bone removed " + what;
         add(out.type + ":" + out.preset, out.type, out.preset, series_uid, describeOutput(what, out.preset, kind));
       }
       ++series_number;
@@ -164,7 +166,7 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress,
   std::shared_ptr<const Volume> acquired;
   std::map<std::string, int> reformat_slices;
   for (const auto& out : rule.outputs) {
-    if (out.type != "reformat" || !s.outputs.reformats) continue;
+    if (out.type != "reformat" || out.reformat.bone_removed || !s.outputs.reformats) continue;
     if (!acquired) acquired = std::make_shared<const Volume>(volume);
     reformat_slices[out.key()] = reformatSliceCount(*acquired, out);
   }
@@ -178,6 +180,17 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress,
   result.volume_summary = fmt::format("{}x{}x{}, {:.2f}x{:.2f}x{:.2f} mm", v.dimensions[0], v.dimensions[1],
                                       v.dimensions[2], v.spacing[0], v.spacing[1], v.spacing[2]);
   for (const auto& note : prepared.notes) result.volume_summary += "; " + note;
+
+  // CT angiography: the bone is removed from the prepared volume on its own thread
+  // while the outputs with bone render; its reformats have the prepared volume's planes.
+  BoneRemovedVolume bone_removed;
+  if (v.modality == "CT" && usesBoneRemovedVolume(rule, s.presets_dir)) {
+    bone_removed = startBoneRemoval(shared_volume, boneRemovalParamsFor(series->body_part, series->series_description +
+                                                                                              " " + series->protocol_name));
+    for (const auto& out : rule.outputs)
+      if (out.type == "reformat" && out.reformat.bone_removed && s.outputs.reformats)
+        reformat_slices[out.key()] = reformatSliceCount(v, out);
+  }
 
   // 2. Plan (UIDs kept in the queue before anything is produced)
   std::string prefix;
@@ -233,7 +246,7 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress,
   // each series is recorded (and can be sent) as soon as it is written.
   double reformat_seconds = 0;
   std::future<void> reformat_future;
-  if (acquired) {
+  if (!reformat_slices.empty()) {
     std::map<std::string, std::vector<ObjectPlan>> reformat_plans;  // output key -> plans by instance
     std::map<std::string, std::string> key_of_sop;
     for (const auto& p : planned) key_of_sop[p.sop_uid] = p.output_key;
@@ -244,8 +257,8 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress,
           if (p.output_key == reformatSliceKey(out, i))
             reformat_plans[out.key()].push_back({p.series_uid, p.sop_uid, p.series_number, i, p.description, p.created});
     }
-    reformat_future = std::async(std::launch::async, [this, &job, &s, &outputs_ready, acquired, &rule, identity,
-                                                      reformat_plans, key_of_sop, equipment, out_dir,
+    reformat_future = std::async(std::launch::async, [this, &job, &s, &outputs_ready, acquired, bone_removed, &rule,
+                                                      identity, reformat_plans, key_of_sop, equipment, out_dir,
                                                       &reformat_seconds] {
       const auto reformat_start = Clock::now();
       for (const auto& out : rule.outputs) {
@@ -253,8 +266,10 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress,
         if (out.type != "reformat" || plans == reformat_plans.end()) continue;
         std::vector<EncodedObject> written;
         try {
-          written = writeReformatSeries(*acquired, out, identity, plans->second, equipment, out_dir / "dicom");
-        } catch (const Error& e) {  // the job's other outputs still go out; this series is not sent
+          // Bone-removed reformats wait for the bone removal (which throws if it failed).
+          const auto source = out.reformat.bone_removed ? bone_removed.volume.get() : acquired;
+          written = writeReformatSeries(*source, out, identity, plans->second, equipment, out_dir / "dicom");
+        } catch (const std::exception& e) {  // the job's other outputs still go out; this series is not sent
           moduleLogger("pipeline")->warn("reformat {} not written: {}", out.reformatDescription(), e.what());
           continue;
         }
@@ -270,6 +285,14 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress,
       reformat_seconds = secondsSince(reformat_start);
     });
   }
+  bool rendering_bone_removed = false;
+  auto waitForBoneRemoval = [&]() -> std::shared_ptr<const Volume> {
+    if (!bone_removed.valid()) throw Error(Errc::InvalidArgument, "bone removal needs a CT volume");
+    const auto wait_start = Clock::now();
+    auto volume = bone_removed.volume.get();
+    result.timings.add("bone-removal-wait", secondsSince(wait_start));
+    return volume;
+  };
   std::map<std::string, std::vector<RenderedFrame>> key_views_rendered;  // preset -> frames, made with its spin
   double share = 80.0 / std::max<size_t>(1, rule.outputs.size());
   double done = 10;
@@ -307,6 +330,15 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress,
       if (outputs_ready) outputs_ready();
     } else {
       RenderPreset preset = loadPreset(s.presets_dir, out.preset);
+      if (preset.bone_removed != rendering_bone_removed) {  // switch volumes (cheap: the renderer keeps a pointer)
+        try {
+          impl_->renderer->setVolume(preset.bone_removed ? waitForBoneRemoval() : shared_volume);
+          rendering_bone_removed = preset.bone_removed;
+        } catch (const std::exception& e) {
+          log->warn("job {}: {} not rendered: no bone-removed volume: {}", job.id, out.key(), e.what());
+          continue;
+        }
+      }
       const bool spin = out.type != "key_views";
       std::vector<RenderedFrame> frames;
       if (!spin && key_views_rendered.count(out.preset)) {
@@ -357,6 +389,16 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress,
       if (outputs_ready && !encoded.empty()) outputs_ready();
     }
     done += share;
+  }
+  if (bone_removed.valid()) {
+    try {
+      bone_removed.volume.wait();
+      bone_removed.volume.get();
+      result.timings.add("bone-removal", *bone_removed.seconds);
+      result.volume_summary += "; bone removed, " + *bone_removed.summary;
+    } catch (const std::exception& e) {
+      log->warn("job {}: bone removal failed: {}", job.id, e.what());
+    }
   }
   if (reformat_future.valid()) {
     progress("reformats", done);

@@ -89,7 +89,8 @@ TEST(ProtocolRules, DefaultsPickRuleAndReformatWindowsByProtocol) {
   using Names = std::vector<std::string>;
   EXPECT_EQ(defaultRuleOf(ctSeries("CTA Aorta 1.0 Bv40", "CHEST")),
             (std::pair<std::string, Names>{"ct-angiography",
-                                           {"AX MIP 10mm ANGIO", "COR MIP 10mm ANGIO", "COR 3mm ANGIO", "SAG 3mm ANGIO"}}));
+                                           {"COR MIP 20mm bone removed", "SAG MIP 20mm bone removed",
+                                            "AX MIP 10mm bone removed", "AX MIP 10mm CTA", "COR 3mm CTA", "SAG 3mm CTA"}}));
   EXPECT_EQ(defaultRuleOf(ctSeries("Thorax 1.0 B70f", "CHEST")),
             (std::pair<std::string, Names>{
                 "ct-chest", {"COR 3mm LUNG", "SAG 3mm LUNG", "AX MIP 10mm LUNG", "COR 3mm MEDIASTINUM"}}));
@@ -105,9 +106,9 @@ TEST(ProtocolRules, DefaultsPickRuleAndReformatWindowsByProtocol) {
   tof.series_description = "tof_3d_multi-slab";
   tof.slice_count = 160;
   EXPECT_EQ(defaultRuleOf(tof), (std::pair<std::string, Names>{"mr-angiography", {"AX MIP 10mm", "COR MIP 10mm"}}));
-  // CT angiography renders with the vessel preset, chest and head with the bone bundle.
+  // CT angiography renders with the vessel presets, chest and head with the bone bundle.
   EXPECT_EQ(RuleSet::defaults().match(ctSeries("CTA Aorta", "CHEST"))->presets(),
-            (std::vector<std::string>{"ct-angio", "ct-mip"}));
+            (std::vector<std::string>{"ct-angio", "ct-angio-vessels", "ct-angio-mip"}));
   EXPECT_EQ(RuleSet::defaults().match(ctSeries("Thorax", "CHEST"))->presets(),
             (std::vector<std::string>{"ct-bone", "ct-mip"}));
 }

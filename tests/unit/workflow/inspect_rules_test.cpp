@@ -52,11 +52,51 @@ TEST(InspectRules, JsonSaysWhyAslAndDiffusionAreDeclinedAndWhatACtGets) {
 
   const auto chest = volumeOf(report, "Thorax 1.0");
   EXPECT_EQ(chest["rule"], "ct-chest");
-  EXPECT_EQ(chest["why"], "rule ct-chest");
+  EXPECT_EQ(chest["why"], "rule ct-chest: Modality CT, BodyPartExamined CHEST, 30 slices");
+  EXPECT_EQ(chest["because"], (nlohmann::json{"Modality CT", "BodyPartExamined CHEST", "30 slices"}));
   EXPECT_EQ(chest["presets"], (nlohmann::json{"ct-bone", "ct-mip"}));
   const auto& outputs = chest["outputs"];
   EXPECT_NE(std::find(outputs.begin(), outputs.end(), "COR 3mm LUNG"), outputs.end()) << outputs.dump();
   EXPECT_NE(std::find(outputs.begin(), outputs.end(), "AX MIP 10mm LUNG"), outputs.end()) << outputs.dump();
+}
+
+// A CT angiogram is recognised from its series description, or from its contrast
+// agent in a study described as an angiogram; the report says which.
+TEST(InspectRules, JsonSaysWhyASeriesIsACtAngiogram) {
+  test::TempDir dir("volnode-inspect-cta");
+  test::SyntheticSeries by_series;
+  by_series.slices = 24;
+  by_series.series_description = "CTA Aorta 1.0 Bv40";
+  by_series.body_part = "CHEST";
+  test::writeSyntheticSeries(by_series, dir / "by-series");
+  test::SyntheticSeries by_study;
+  by_study.slices = 24;
+  by_study.series_description = "1.0 mm Axial";
+  by_study.body_part = "NECK";
+  by_study.study_description = "CT ANGIO HEAD NECK COW";
+  by_study.contrast_bolus_agent = "OMNIPAQUE 350";
+  test::writeSyntheticSeries(by_study, dir / "by-study");
+  test::SyntheticSeries plain = by_study;  // same study, no contrast agent: not an angiogram
+  plain.series_description = "1.0 mm Axial non contrast";
+  plain.contrast_bolus_agent.clear();
+  test::writeSyntheticSeries(plain, dir / "plain");
+
+  const RuleSet rules = RuleSet::defaults();
+  const auto report = nlohmann::json::parse(toJson(inspectDirectory(dir.path(), &rules)));
+  const auto aorta = volumeOf(report, "CTA Aorta 1.0 Bv40");
+  EXPECT_EQ(aorta["rule"], "ct-angiography");
+  EXPECT_NE(std::find(aorta["because"].begin(), aorta["because"].end(),
+                      "series description \"CTA Aorta 1.0 Bv40\" contains \"CTA\""),
+            aorta["because"].end())
+      << aorta.dump();
+  const auto neck = volumeOf(report, "1.0 mm Axial");
+  EXPECT_EQ(neck["rule"], "ct-angiography-by-study");
+  EXPECT_NE(neck["why"].get<std::string>().find("ContrastBolusAgent \"OMNIPAQUE 350\""), std::string::npos)
+      << neck.dump();
+  EXPECT_NE(neck["why"].get<std::string>().find("study description \"CT ANGIO HEAD NECK COW\" contains \"ANGIO\""),
+            std::string::npos)
+      << neck.dump();
+  EXPECT_EQ(volumeOf(report, "1.0 mm Axial non contrast")["rule"], "ct-bundle");
 }
 
 }  // namespace

@@ -32,6 +32,9 @@ struct RenderPreset {
   // "relative": values are fractions of the volume's 99th-percentile intensity
   // (for MR, whose stored values have no fixed scale). Gradient-opacity values too.
   bool relative_units = false;
+  // "volume": "bone-removed": rendered from the volume with the bone removed (CT
+  // angiography, volume/bone_removal.hpp); "as-acquired" (default): the volume itself.
+  bool bone_removed = false;
 
   // Composite (volume rendering)
   std::vector<ScalarPoint> scalar_opacity;    // piecewise linear, values ascending

@@ -28,6 +28,7 @@
 // Match keys (all optional, all must hold): modality (list), body_part (list, case-insensitive),
 // series_description / protocol_name (ECMAScript regex, case-insensitive, searched),
 // series_text (regex searched in the series description and the protocol name: either may hold),
+// study_text (regex searched in the study description),
 // min_slices / max_slices, calling_ae (list), image_type (list: any of these values present),
 // sop_class (list of UIDs or UID prefixes ending in '.'), mr_acquisition_type (list),
 // contrast (true: ContrastBolusAgent set; false: not), kernel (regex on ConvolutionKernel),
@@ -38,9 +39,10 @@
 //
 // Reformats (type "reformat"): plane axial | coronal | sagittal, mode average (MPR) | mip
 // (thick slab), thickness_mm (default 3; 0: one plane), spacing_mm (default 3), optional
-// window [centre, width] with window_name, and description (SeriesDescription; default
-// "COR 3mm", "SAG 3mm", "AX MIP 10mm", followed by the window name: "COR 3mm LUNG").
-// Each becomes one series of CT/MR images.
+// window [centre, width] with window_name, bone_removed (CT: reformat the volume with the
+// bone removed, see volume/bone_removal.hpp), and description (SeriesDescription; default
+// "COR 3mm", "SAG 3mm", "AX MIP 10mm", then "bone removed" when so, then the window name:
+// "COR 3mm LUNG", "COR MIP 20mm bone removed"). Each becomes one series of CT/MR images.
 #include <filesystem>
 #include <optional>
 #include <utility>
@@ -65,6 +67,7 @@ struct SeriesAttributes {
   std::string contrast_bolus_agent;  // "" when none
   std::string convolution_kernel;
   double slice_thickness_mm = 0;     // 0: unknown
+  std::string study_description;
 };
 
 // Parameters of a "reformat" output.
@@ -75,12 +78,13 @@ struct ReformatParams {
   double spacing_mm = 3;
   std::optional<std::pair<double, double>> window;  // centre, width
   std::string window_name;
+  bool bone_removed = false;  // CT: from the volume with the bone removed
   std::string description;  // SeriesDescription; empty: describe() below
 };
 
 struct RuleOutput {
   std::string type;    // "vr_spin", "mip_spin", "key_views", "mesh", "reformat"
-  std::string preset;  // "ct-bone", "ct-soft-tissue", "ct-angio", "ct-lung", "ct-mip", "mr-head", "mr-mip"; may be empty for "mesh" and "reformat"
+  std::string preset;  // "ct-bone", "ct-angio", "ct-angio-vessels", "ct-mip", ... (see kPresets); may be empty for "mesh" and "reformat"
   ReformatParams reformat;  // for "reformat"
 
   // Unique within a rule: "vr_spin:ct-bone", "reformat:coronal-average-3-3", "reformat:axial-mip-10-5-LUNG".
@@ -95,6 +99,7 @@ struct RuleMatch {
   std::optional<std::string> series_description;  // regex
   std::optional<std::string> protocol_name;       // regex
   std::optional<std::string> series_text;         // regex, description or protocol name
+  std::optional<std::string> study_text;          // regex on the study description
   std::optional<int> min_slices;
   std::optional<int> max_slices;
   std::vector<std::string> calling_ae;
@@ -120,6 +125,10 @@ struct RoutingRule {
   PreprocessOptions preprocess;
 
   bool matches(const SeriesAttributes& attributes) const;
+  // Why a matching rule matches: one line per condition that held, with the value
+  // that met it ("series description \"CTA Aorta\" contains \"CTA\"", "ContrastBolusAgent
+  // \"OMNIPAQUE 350\""); for `volnode inspect`. Empty when the rule does not match.
+  std::vector<std::string> explain(const SeriesAttributes& attributes) const;
   std::vector<std::string> presets() const;  // distinct presets of the outputs, in order
   // "not rendered: <reason> (rule <name>)", or "not rendered: rule <name>" without a reason.
   std::string refusal() const;

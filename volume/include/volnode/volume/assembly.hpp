@@ -85,6 +85,7 @@ struct SeriesInfo {
   std::string modality;
   std::string series_description;
   std::string protocol_name;
+  std::string study_description;
   std::string body_part_examined;
   std::string sop_class_uid;
   std::string mr_acquisition_type;  // "2D" / "3D" / ""

@@ -11,6 +11,7 @@
 //                             "decision": "renderable"|"refused", "reason": "", "corrections": [],
 //                             "rule": "ct-bundle"|null,
 //                             "matched_rule": "never-diffusion"|null, "why": "diffusion-weighted series ...",
+//                             "because": ["Modality CT", "series description \"CTA Aorta\" contains \"CTA\"", ...],
 //                             "presets": ["ct-bone", ...], "outputs": ["vr_spin:ct-bone", "COR 3mm", ...]} ] } ],
 //  "skipped_files": 3}
 #include <filesystem>
@@ -28,6 +29,7 @@ struct InspectedVolume {
   std::string rule;           // name of the rendering rule; empty when none
   std::string matched_rule;   // the first rule that matched, rendering or not; empty when none
   std::string why;            // why it is (not) rendered: the rule and its reason, or the volume's refusal
+  std::vector<std::string> because;  // of the rendering rule: each condition that held, with its value
   std::vector<std::string> presets;  // of the rendering rule
   std::vector<std::string> outputs;  // of the rendering rule: output keys, reformats by their description
 };
