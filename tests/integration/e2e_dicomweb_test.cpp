@@ -16,6 +16,7 @@
 
 #include "support/node_process.hpp"
 #include "support/orthanc_process.hpp"
+#include "support/orthanc_studies.hpp"
 
 using namespace volnode::test;
 using nlohmann::json;
@@ -26,52 +27,9 @@ namespace {
 constexpr char kCtImageStorage[] = "1.2.840.10008.5.1.4.1.1.2";
 constexpr size_t kResultsPerCtSeries = 4;  // VR spin, MIP spin, key views, STL model
 
-std::string readBytes(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
-std::string upload(const OrthancProcess& orthanc, const std::filesystem::path& folder) {
-  std::string study;
-  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    auto response = orthanc.post("/instances", readBytes(entry.path()), "application/dicom");
-    if (response.status == 200) study = json::parse(response.body).value("ParentStudy", study);
-  }
-  return study;
-}
-
-json orthancJson(const OrthancProcess& orthanc, const std::string& path) {
-  auto response = orthanc.get(path);
-  EXPECT_EQ(response.status, 200) << path;
-  return json::parse(response.body.empty() ? "null" : response.body, nullptr, false);
-}
-
 constexpr char kToken[] = "e2e-dicomweb-token";
 
-std::vector<json> jobsOfKind(const NodeProcess& node, const std::string& kind) {
-  std::vector<json> out;
-  auto response = node.get("/api/jobs?kind=" + kind);
-  auto body = json::parse(response.status == 200 ? response.body : "{}", nullptr, false);
-  if (body.is_object() && body.contains("jobs"))
-    for (const auto& j : body["jobs"]) out.push_back(j);
-  return out;
-}
-
-std::vector<json> sendJobs(const NodeProcess& node) { return jobsOfKind(node, "send"); }
-
-json waitForFinishedJob(const NodeProcess& node, const std::string& kind, std::chrono::seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    for (const auto& j : jobsOfKind(node, kind)) {
-      std::string state = j.value("state", "");
-      if (state == "succeeded" || state == "failed" || state == "canceled") return j;
-    }
-    std::this_thread::sleep_for(500ms);
-  }
-  return json();
-}
+std::vector<json> sendJobs(const NodeProcess& node) { return nodeJobs(node, "send"); }
 
 json waitForFinishedSend(const NodeProcess& node, std::chrono::seconds timeout) {
   return waitForFinishedJob(node, "send", timeout);
@@ -93,7 +51,9 @@ std::vector<std::string> nodeSettings(int node_port, const OrthancProcess& ortha
 std::map<std::string, std::filesystem::path> dicomFilesBySopUid(const std::filesystem::path& folder) {
   std::map<std::string, std::filesystem::path> out;
   for (const auto& e : std::filesystem::recursive_directory_iterator(folder)) {
-    if (!e.is_regular_file() || readBytes(e.path()).substr(128, 4) != "DICM") continue;  // PNG views, meshes
+    if (!e.is_regular_file()) continue;
+    const std::string bytes = readBytes(e.path());
+    if (bytes.size() < 132 || bytes.compare(128, 4, "DICM") != 0) continue;  // PNG views, meshes, empty slots
     DcmFileFormat file;
     if (!file.loadFile(e.path().c_str()).good()) continue;
     OFString uid;
@@ -125,7 +85,7 @@ TEST(EndToEndDicomWeb, ResultsArriveByStowByteIdenticalAndOnceThenTheStudyIsRetr
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}}, "",
                          OrthancFeatures{true, "", ""});
   NodeProcess node(dir / "node", nodeSettings(node_port, orthanc));
-  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   std::string study_uid = orthancJson(orthanc, "/studies/" + study)["MainDicomTags"].value("StudyInstanceUID", "");
   ASSERT_EQ(orthanc.post("/modalities/volnode/store", json{{"Resources", {study}}}.dump()).status, 200);
@@ -202,7 +162,7 @@ TEST(EndToEndDicomWeb, RefusedCredentialsFailTheSendJobWithHttp401AndNotTheSecre
                                 {"destinations.pacs.username=\"volnode\"",
                                  "destinations.pacs.password_file=\"" + (dir / "secrets" / "password").string() + "\"",
                                  "sending.max_attempts=2", "sending.retry_initial_s=1", "sending.retry_max_s=1"}));
-  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   ASSERT_EQ(orthanc.post("/modalities/volnode/store", json{{"Resources", {study}}}.dump()).status, 200);
 
