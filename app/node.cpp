@@ -191,6 +191,7 @@ void Node::start() {
   impl_->rules = loadRules(c.pipeline.presets_dir);
   // A TLS file that cannot be read stops start-up here, not the first send hours later.
   for (const auto& [name, destination] : c.destinations) checkDeliverySettings(destination);
+  for (const auto& [name, source] : c.sources) checkDeliverySettings(source);
   impl_->monitor = std::make_unique<CompletionMonitor>(c.completion, *impl_->index);
   impl_->routes = std::make_unique<RouteRequests>(*impl_->jobs);
   repairUnfinishedWork(*impl_->index, *impl_->jobs, *impl_->routes, impl_->rules, c.destinations,
@@ -212,11 +213,14 @@ void Node::start() {
   impl_->workers = std::make_unique<WorkerSupervisor>(pool, *impl_->jobs, [this] { impl_->senders->poke(); });
   impl_->completion = std::make_unique<CompletionLoop>(c.completion.tick_s, *impl_->monitor, *impl_->routes,
                                                        *impl_->jobs, [this] { impl_->workers->wake(); });
-  impl_->retrieve_client = dicomRetrieveClient(c.dicom.aet);
-  impl_->retrievals = std::make_unique<RetrievalWorkers>(RetrievalSettings{c.destinations, c.dicom.aet},
+  impl_->retrieve_client =
+      retrieveClientPerPeerType(dicomRetrieveClient(c.dicom.aet), dicomWebRetrieveClient(*impl_->sink, c.dicom.aet));
+  std::map<std::string, Destination> retrieve_peers = c.destinations;  // names are unique across both
+  retrieve_peers.insert(c.sources.begin(), c.sources.end());
+  impl_->retrievals = std::make_unique<RetrievalWorkers>(RetrievalSettings{retrieve_peers, c.dicom.aet},
                                                          *impl_->jobs, *impl_->routes, *impl_->retrieve_client);
   impl_->on_demand = std::make_unique<OnDemandRenders>(
-      c.destinations, *impl_->index, *impl_->jobs, *impl_->routes, *impl_->retrieve_client,
+      retrieve_peers, *impl_->index, *impl_->jobs, *impl_->routes, *impl_->retrieve_client,
       [this] { impl_->workers->wake(); }, [this] { impl_->retrievals->poke(); });
   impl_->echo = std::make_unique<DestinationEcho>(c.destinations, c.dicom.aet);
   impl_->actions = std::make_unique<LiveNodeActions>(*impl_->on_demand, *impl_->echo, [this] {

@@ -1,13 +1,14 @@
 // Read-only DICOMweb on the node (PS3.18), under /dicom-web, behind the console's
 // access rules (access_gate.cpp: the console token, or a launch session for its
 // study): QIDO-RS search for studies, series and instances; WADO-RS retrieval of
-// instances as stored, of metadata from the index, and of uncompressed frames read
-// straight from the file at the offset the pre-scan measured. The node process never
-// parses or decodes pixel data: a frame in another transfer syntax than the client
-// accepts is answered 406 (decoding in a worker process is a later step).
+// instances as stored, of metadata from the index, and of uncompressed frames and
+// pixel data bulkdata read straight from the file at the offset the pre-scan measured.
+// The node process never parses or decodes pixel data: frames or bulkdata in another
+// transfer syntax than the client accepts are answered 406.
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 
@@ -149,8 +150,9 @@ json metadataJson(const QidoRow& r) {
   putDecimals(out, "00200037", r.image_orientation);
   put(out, "00200052", "UI", r.frame_of_reference);
   putDecimals(out, "00280030", r.pixel_spacing);
-  // Pixel data by reference: the frames resource of this instance.
-  out["7FE00010"] = json{{"vr", "OW"}, {"BulkDataURI", seriesUrl(r) + "/instances/" + r.sop_uid + "/frames/1"}};
+  // Pixel data by reference: all its frames, uncompressed (see answerBulkData).
+  out["7FE00010"] = json{{"vr", r.bits_allocated.value_or(16) > 8 ? "OW" : "OB"},
+                         {"BulkDataURI", seriesUrl(r) + "/instances/" + r.sop_uid + "/bulkdata/7FE00010"}};
   return out;
 }
 
@@ -271,6 +273,54 @@ void answerInstances(const RouteContext& routes, DicomWebQueries& queries, const
                            });
 }
 
+// Where an instance's native little endian pixel data lies in its file, found by the
+// guarded reader's header pre-scan; nullopt after answering why it cannot be served
+// (404, or 406 when it is compressed or the Accept header wants another syntax).
+struct NativePixels {
+  std::filesystem::path file;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  int64_t frames = 1;
+};
+
+std::optional<NativePixels> nativePixels(const RouteContext& routes, const QidoRow& r, const httplib::Request& req,
+                                         httplib::Response& res, const char* what) {
+  auto path = insideRoot(routes.node.store_root, r.file_path);
+  if (!path) {
+    answerError(res, 404, "instance " + r.sop_uid + " is not on disk");
+    return std::nullopt;
+  }
+  dicom::Structure structure = dicom::checkStructure(*path);  // headers only: the guarded reader's pre-scan
+  if (!structure.pixel_data) {
+    answerError(res, 404, "instance " + r.sop_uid + " has no pixel data");
+    return std::nullopt;
+  }
+  const bool little_endian_native = !structure.pixel_data->encapsulated && structure.pixel_data->file_offset > 0 &&
+                                    (r.transfer_syntax_uid == kExplicitLittleEndian ||
+                                     r.transfer_syntax_uid == kImplicitLittleEndian);
+  auto syntaxes = acceptedSyntaxes(req.get_header_value("Accept"), "application/octet-stream", kExplicitLittleEndian);
+  if (!little_endian_native || !(allows(syntaxes, kExplicitLittleEndian) || allows(syntaxes, r.transfer_syntax_uid))) {
+    answerError(res, 406, std::string(what) + " of " + r.sop_uid + " (transfer syntax " + r.transfer_syntax_uid +
+                              ") are served only uncompressed little endian as application/octet-stream; "
+                              "this node does not decode pixel data in its own process: retrieve the instance instead");
+    return std::nullopt;
+  }
+  return NativePixels{*path, structure.pixel_data->file_offset, structure.pixel_data->length,
+                      std::max<int64_t>(1, r.number_of_frames.value_or(1))};
+}
+
+std::string octetStreamPart(const std::string& boundary, const std::string& bytes) {
+  return "--" + boundary + "\r\nContent-Type: application/octet-stream; transfer-syntax=" + kExplicitLittleEndian +
+         "\r\nContent-Length: " + std::to_string(bytes.size()) + "\r\n\r\n" + bytes + "\r\n";
+}
+
+void answerOctetStreamParts(httplib::Response& res, const std::string& boundary, std::string body) {
+  body += "--" + boundary + "--\r\n";
+  res.status = 200;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(body, "multipart/related; type=\"application/octet-stream\"; boundary=" + boundary);
+}
+
 // WADO-RS frames: native pixel data read at the offset the pre-scan measured, frame by frame.
 void answerFrames(const RouteContext& routes, DicomWebQueries& queries, const httplib::Request& req,
                   httplib::Response& res, const std::string& study, const std::string& series, const std::string& sop,
@@ -286,38 +336,60 @@ void answerFrames(const RouteContext& routes, DicomWebQueries& queries, const ht
     numbers.push_back(std::stoll(n));
   }
   if (numbers.empty() || numbers.size() > 10000) return answerError(res, 400, "ask for 1 to 10000 frames");
-  auto path = insideRoot(routes.node.store_root, r.file_path);
-  if (!path) return answerError(res, 404, "instance " + r.sop_uid + " is not on disk");
-  dicom::Structure structure = dicom::checkStructure(*path);  // headers only: the guarded reader's pre-scan
-  if (!structure.pixel_data) return answerError(res, 404, "instance " + r.sop_uid + " has no pixel data");
-  const bool little_endian_native = !structure.pixel_data->encapsulated && structure.pixel_data->file_offset > 0 &&
-                                    (r.transfer_syntax_uid == kExplicitLittleEndian ||
-                                     r.transfer_syntax_uid == kImplicitLittleEndian);
-  auto syntaxes = acceptedSyntaxes(req.get_header_value("Accept"), "application/octet-stream", kExplicitLittleEndian);
-  if (!little_endian_native || !(allows(syntaxes, kExplicitLittleEndian) || allows(syntaxes, r.transfer_syntax_uid)))
-    return answerError(res, 406, "frames of " + r.sop_uid + " (transfer syntax " + r.transfer_syntax_uid +
-                                     ") are served only uncompressed little endian as application/octet-stream; "
-                                     "this node does not decode pixel data in its own process (decoding in a worker "
-                                     "is not available yet): retrieve the instance instead");
-  int64_t frames = r.number_of_frames.value_or(1);
-  if (frames < 1) frames = 1;
-  uint64_t frame_bytes = structure.pixel_data->length / static_cast<uint64_t>(frames);
-  std::ifstream file(*path, std::ios::binary);
+  auto pixels = nativePixels(routes, r, req, res, "frames");
+  if (!pixels) return;
+  uint64_t frame_bytes = pixels->length / static_cast<uint64_t>(pixels->frames);
+  std::ifstream file(pixels->file, std::ios::binary);
   const std::string boundary = "volnode-frames-" + r.sop_uid;
   std::string body;
   for (int64_t n : numbers) {
-    if (n > frames) return answerError(res, 404, "instance " + r.sop_uid + " has " + std::to_string(frames) + " frame(s)");
+    if (n > pixels->frames)
+      return answerError(res, 404, "instance " + r.sop_uid + " has " + std::to_string(pixels->frames) + " frame(s)");
     std::string bytes(frame_bytes, '\0');
-    file.seekg(static_cast<std::streamoff>(structure.pixel_data->file_offset + (n - 1) * frame_bytes));
+    file.seekg(static_cast<std::streamoff>(pixels->offset + (n - 1) * frame_bytes));
     file.read(bytes.data(), static_cast<std::streamsize>(frame_bytes));
     if (file.gcount() != static_cast<std::streamsize>(frame_bytes)) return answerError(res, 500, "the file is shorter than its pixel data");
-    body += "--" + boundary + "\r\nContent-Type: application/octet-stream; transfer-syntax=" + kExplicitLittleEndian +
-            "\r\nContent-Length: " + std::to_string(frame_bytes) + "\r\n\r\n" + bytes + "\r\n";
+    body += octetStreamPart(boundary, bytes);
   }
-  body += "--" + boundary + "--\r\n";
-  res.status = 200;
-  res.set_header("Cache-Control", "no-store");
-  res.set_content(body, "multipart/related; type=\"application/octet-stream\"; boundary=" + boundary);
+  answerOctetStreamParts(res, boundary, std::move(body));
+}
+
+// WADO-RS bulkdata of Pixel Data (the metadata's BulkDataURI): every frame in one
+// application/octet-stream part, uncompressed little endian as stored.
+void answerPixelBulkData(const RouteContext& routes, DicomWebQueries& queries, const httplib::Request& req,
+                         httplib::Response& res, const std::string& study, const std::string& series,
+                         const std::string& sop) {
+  auto rows = instancesOf(queries, study, series, sop);
+  if (rows.empty()) return answerError(res, 404, "no such instance on this node");
+  auto pixels = nativePixels(routes, rows.front(), req, res, "bulkdata");
+  if (!pixels) return;
+  std::string bytes(pixels->length, '\0');
+  std::ifstream file(pixels->file, std::ios::binary);
+  file.seekg(static_cast<std::streamoff>(pixels->offset));
+  file.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (file.gcount() != static_cast<std::streamsize>(bytes.size()))
+    return answerError(res, 500, "the file is shorter than its pixel data");
+  const std::string boundary = "volnode-bulkdata-" + sop;
+  answerOctetStreamParts(res, boundary, octetStreamPart(boundary, bytes));
+}
+
+// One resource at the study, series and instance levels (`levels` 3), or at the study
+// and series levels only (2): /dicom-web/studies/{s}[/series/{se}[/instances/{i}]]{suffix}.
+// The handler gets the path's UIDs, "" for the levels the path does not name.
+using LevelHandler = std::function<void(const httplib::Request&, httplib::Response&, const std::string& study,
+                                        const std::string& series, const std::string& sop)>;
+
+void onEachLevel(httplib::Server& server, const std::string& suffix, int levels, LevelHandler handler) {
+  const std::string uid = "([0-9.]{1,64})";
+  std::string path = "/dicom-web/studies/" + uid;
+  for (const char* level : {"", "/series/", "/instances/"}) {
+    if (levels-- == 0) break;
+    if (*level) path += level + uid;
+    server.Get(path + suffix, [handler](const httplib::Request& req, httplib::Response& res) {
+      auto match = [&](size_t i) { return req.matches.size() > i ? std::string(req.matches[i]) : std::string(); };
+      handler(req, res, match(1), match(2), match(3));
+    });
+  }
 }
 
 }  // namespace
@@ -347,39 +419,34 @@ void addDicomWebRoutes(httplib::Server& server, RouteContext& routes) {
     for (const auto& r : queries->search(qidoQuery(req, QidoLevel::Series, req.matches[1], ""))) out.push_back(seriesJson(r));
     answerDicomJson(res, out);
   });
-  auto instances = [queries](const httplib::Request& req, httplib::Response& res) {
-    json out = json::array();
-    std::string series = req.matches.size() > 2 ? std::string(req.matches[2]) : "";
-    for (const auto& r : queries->search(qidoQuery(req, QidoLevel::Instance, req.matches[1], series)))
-      out.push_back(instanceJson(r));
-    answerDicomJson(res, out);
-  };
-  server.Get("/dicom-web/studies/" + uid + "/instances", instances);
-  server.Get("/dicom-web/studies/" + uid + "/series/" + uid + "/instances", instances);
+  onEachLevel(server, "/instances", 2,
+              [queries](const httplib::Request& req, httplib::Response& res, const std::string& study,
+                        const std::string& series, const std::string&) {
+                json out = json::array();
+                for (const auto& r : queries->search(qidoQuery(req, QidoLevel::Instance, study, series)))
+                  out.push_back(instanceJson(r));
+                answerDicomJson(res, out);
+              });
 
-  // WADO-RS: instances, metadata, frames
-  server.Get("/dicom-web/studies/" + uid, [&routes, queries](const httplib::Request& req, httplib::Response& res) {
-    answerInstances(routes, *queries, req, res, req.matches[1], "", "");
-  });
-  server.Get("/dicom-web/studies/" + uid + "/series/" + uid, [&routes, queries](const httplib::Request& req, httplib::Response& res) {
-    answerInstances(routes, *queries, req, res, req.matches[1], req.matches[2], "");
-  });
-  server.Get("/dicom-web/studies/" + uid + "/series/" + uid + "/instances/" + uid,
+  // WADO-RS: instances, metadata, frames, bulkdata
+  onEachLevel(server, "", 3,
+              [&routes, queries](const httplib::Request& req, httplib::Response& res, const std::string& study,
+                                 const std::string& series, const std::string& sop) {
+                answerInstances(routes, *queries, req, res, study, series, sop);
+              });
+  onEachLevel(server, "/metadata", 3,
+              [queries](const httplib::Request& req, httplib::Response& res, const std::string& study,
+                        const std::string& series, const std::string& sop) {
+                auto rows = instancesOf(*queries, study, series, sop);
+                if (rows.empty()) return answerError(res, 404, "no such instance, series or study on this node");
+                json out = json::array();
+                for (const auto& r : rows) out.push_back(metadataJson(r));
+                answerDicomJson(res, out);
+              });
+  server.Get("/dicom-web/studies/" + uid + "/series/" + uid + "/instances/" + uid + "/bulkdata/7FE00010",
              [&routes, queries](const httplib::Request& req, httplib::Response& res) {
-               answerInstances(routes, *queries, req, res, req.matches[1], req.matches[2], req.matches[3]);
+               answerPixelBulkData(routes, *queries, req, res, req.matches[1], req.matches[2], req.matches[3]);
              });
-  auto metadata = [queries](const httplib::Request& req, httplib::Response& res) {
-    std::string series = req.matches.size() > 2 ? std::string(req.matches[2]) : "";
-    std::string sop = req.matches.size() > 3 ? std::string(req.matches[3]) : "";
-    auto rows = instancesOf(*queries, req.matches[1], series, sop);
-    if (rows.empty()) return answerError(res, 404, "no such instance, series or study on this node");
-    json out = json::array();
-    for (const auto& r : rows) out.push_back(metadataJson(r));
-    answerDicomJson(res, out);
-  };
-  server.Get("/dicom-web/studies/" + uid + "/metadata", metadata);
-  server.Get("/dicom-web/studies/" + uid + "/series/" + uid + "/metadata", metadata);
-  server.Get("/dicom-web/studies/" + uid + "/series/" + uid + "/instances/" + uid + "/metadata", metadata);
   server.Get("/dicom-web/studies/" + uid + "/series/" + uid + "/instances/" + uid + "/frames/([0-9,]{1,200})",
              [&routes, queries](const httplib::Request& req, httplib::Response& res) {
                answerFrames(routes, *queries, req, res, req.matches[1], req.matches[2], req.matches[3], req.matches[4]);

@@ -357,9 +357,14 @@ void checkDicomWebDestination(const Destination& dest, const std::string& prefix
     fail(where("token_file"), prefix + "token_file (bearer token) and username/password_file (HTTP Basic) exclude each other");
 }
 
-void bindDestinations(const toml::node& node, Config& config, const Origin& origin) {
+// [destinations.<name>], or with `section` = "sources" the [sources.<name>] retrieved
+// from (DICOMweb only: a DIMSE peer to retrieve from is a destination).
+void bindDestinations(const toml::node& node, Config& config, const Origin& origin,
+                      const std::string& section = "destinations") {
+  const bool sources = section == "sources";
+  auto& peers = sources ? config.sources : config.destinations;
   const auto* table = node.as_table();
-  if (!table) fail(origin.of(node, "destinations"), "destinations must be a table of [destinations.<name>]");
+  if (!table) fail(origin.of(node, section), section + " must be a table of [" + section + ".<name>]");
   for (const auto& entry : *table) {
     // Named references, not a structured binding: clang before 16 cannot capture a
     // binding in a lambda (`where` below), and the fuzz targets are built with clang 14.
@@ -367,27 +372,36 @@ void bindDestinations(const toml::node& node, Config& config, const Origin& orig
     std::string name(entry.first.str());
     const auto* dest_table = dest_node.as_table();
     if (!dest_table)
-      fail(origin.of(dest_node, "destinations." + name), "destinations." + name + " must be a table with aet, host, port");
+      fail(origin.of(dest_node, section + "." + name),
+           section + "." + name + (sources ? " must be a table with type = \"dicomweb\" and url" : " must be a table with aet, host, port"));
     Destination dest;
     dest.name = name;
+    dest.section = section;
     auto fields = destinationFields(dest);
     for (const auto& [key_key, value] : *dest_table) {
       std::string key(key_key.str());
-      std::string full = "destinations." + name + "." + key;
+      std::string full = section + "." + name + "." + key;
       auto it = fields.find(key);
       if (it == fields.end())
         fail(origin.of(value, full), "unknown key '" + full + "'; allowed: " + knownKeysOf(fields, ""));
       it->second.set(value, full, origin);
     }
-    const std::string prefix = "destinations." + name + ".";
+    const std::string prefix = section + "." + name + ".";
     // Where a key was set, for the message (the file line or the --set override).
     auto where = [&](const char* key) {
       const toml::node* node = dest_table->get(key);
-      return node ? origin.of(*node, prefix + key) : origin.of(dest_node, "destinations." + name);
+      return node ? origin.of(*node, prefix + key) : origin.of(dest_node, section + "." + name);
     };
+    const auto& others = sources ? config.destinations : config.sources;
+    if (others.count(name))
+      fail(origin.of(dest_node, section + "." + name),
+           "'" + name + "' names both a destination and a source; a retrieval names its peer, so give them different names");
+    if (sources && dest.type != DestinationType::DicomWeb)
+      fail(where("type"), prefix + "type = \"dicomweb\" is needed: sources are DICOMweb archives (a DIMSE peer to "
+                                   "retrieve from is configured under [destinations.<name>])");
     if (dest.type == DestinationType::DicomWeb) {
       checkDicomWebDestination(dest, prefix, [&](const char* key) { return dest_table->get(key) != nullptr; }, where);
-      config.destinations[name] = dest;
+      peers[name] = dest;
       continue;
     }
     for (const char* key : {"url", "username", "password_file", "token_file", "timeout_s"})
@@ -412,8 +426,8 @@ void bindTable(const toml::table& root, Config& config, const Origin& origin) {
   auto fields = sectionFields(config);
   for (const auto& [section_key, section_node] : root) {
     std::string section(section_key.str());
-    if (section == "destinations") {
-      bindDestinations(section_node, config, origin);
+    if (section == "destinations" || section == "sources") {
+      bindDestinations(section_node, config, origin, section);
       continue;
     }
     const auto* table = section_node.as_table();
@@ -422,7 +436,7 @@ void bindTable(const toml::table& root, Config& config, const Origin& origin) {
       fail(origin.of(section_node, section),
            "unknown section '" + section +
                "'; allowed: dicom, storage, index, console, log, completion, render, viewer, outputs, pipeline, sending, retention, "
-               "destinations");
+               "destinations, sources");
     for (const auto& [key_key, value] : *table) {
       std::string full = section + "." + std::string(key_key.str());
       if (auto alias = kRenamedKeys.find(full); alias != kRenamedKeys.end()) {
@@ -602,6 +616,13 @@ std::string renderConfig(const Config& c, bool mask_secrets) {
                                 {"check_every_s", c.retention.check_every_s}}},
       {"destinations", destinations},
   };
+  toml::table sources;
+  for (const auto& [name, d] : c.sources)
+    sources.insert(name, toml::table{{"type", "dicomweb"}, {"url", d.url}, {"username", d.username},
+                                     {"password_file", d.password_file}, {"token_file", d.token_file},
+                                     {"timeout_s", d.timeout_s}, {"tls_ca", d.tls_ca},
+                                     {"tls_verify_host", d.tls_verify_host}});
+  if (!sources.empty()) root.insert("sources", sources);
   std::ostringstream out;
   out << root << "\n";
   return out.str();

@@ -62,8 +62,9 @@ std::string readSecretFile(const std::string& path, const std::string& key) {
   return line;
 }
 
-std::unique_ptr<httplib::ClientImpl> makeClient(const Destination& d, const BaseUrl& base) {
-  const std::string prefix = "destinations." + d.name + ".";
+std::unique_ptr<httplib::ClientImpl> makeClient(const Destination& d, const BaseUrl& base,
+                                                const std::string& config_key) {
+  const std::string prefix = (config_key.empty() ? d.section + "." + d.name : config_key) + ".";
   std::unique_ptr<httplib::ClientImpl> client;
   if (base.https) {
     auto ssl = std::make_unique<httplib::SSLClient>(base.host, base.port);
@@ -96,9 +97,9 @@ std::unique_ptr<httplib::ClientImpl> makeClient(const Destination& d, const Base
   return client;
 }
 
-std::string describeHttpStatus(int status, const std::string& name) {
+std::string describeHttpStatus(int status, const std::string& name, const std::string& config_key) {
   std::string text = "HTTP " + std::to_string(status);
-  const std::string prefix = "destinations." + name + ".";
+  const std::string prefix = (config_key.empty() ? "destinations." + name : config_key) + ".";
   switch (status) {
     case 400: return text + " Bad Request";
     case 401: return text + " Unauthorized: the credentials were refused (check " + prefix + "username/password_file or token_file)";

@@ -25,12 +25,14 @@ BaseUrl parseBaseUrl(const std::string& url, const std::string& key);
 std::string readSecretFile(const std::string& path, const std::string& key);
 
 // A client for the destination, credentials set; throws Error(InvalidConfig) when
-// its url, secret files or CA file cannot be used.
-std::unique_ptr<httplib::ClientImpl> makeClient(const Destination& destination, const BaseUrl& base);
+// its url, secret files or CA file cannot be used. `config_key` names the peer in
+// messages ("sources.<name>"); "" for "destinations.<name>".
+std::unique_ptr<httplib::ClientImpl> makeClient(const Destination& destination, const BaseUrl& base,
+                                                const std::string& config_key = "");
 
 // "HTTP 401 Unauthorized" and the like, with a hint for the statuses an
 // administrator can do something about.
-std::string describeHttpStatus(int status, const std::string& destination_name);
+std::string describeHttpStatus(int status, const std::string& destination_name, const std::string& config_key = "");
 
 // What httplib's transport error means, in words.
 std::string describeTransportError(httplib::Error error);

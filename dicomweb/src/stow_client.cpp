@@ -49,9 +49,9 @@ void applyResponse(const StowResponse& response, int http_status, StowFileResult
 
 void checkDicomWebSettings(const Destination& d) {
   if (d.type != DestinationType::DicomWeb) return;
-  const std::string prefix = "destinations." + d.name + ".";
-  BaseUrl base = parseBaseUrl(d.url, prefix + "url");
-  makeClient(d, base);  // reads the secret and CA files
+  const std::string key = d.section + "." + d.name;
+  BaseUrl base = parseBaseUrl(d.url, key + ".url");
+  makeClient(d, base, key);  // reads the secret and CA files
 }
 
 StowClient::StowClient(Destination destination, StowSettings settings)

@@ -1,7 +1,9 @@
 // End to end with a DICOMweb destination: Orthanc (Debian's package with its
 // DICOMweb plugin) pushes a study to a real `volnode serve` by C-STORE; the results
 // go back by STOW-RS to Orthanc's /dicom-web, through the same send jobs (resume,
-// retries, refusal cache) as C-STORE.
+// retries, refusal cache) as C-STORE. The same Orthanc then serves as a DICOMweb
+// source: a second node's on-demand render retrieves the study by QIDO-RS and
+// WADO-RS (one Orthanc per test keeps the suite's cost down).
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <gtest/gtest.h>
@@ -14,6 +16,7 @@
 
 #include "support/node_process.hpp"
 #include "support/orthanc_process.hpp"
+#include "support/orthanc_studies.hpp"
 
 using namespace volnode::test;
 using nlohmann::json;
@@ -24,47 +27,12 @@ namespace {
 constexpr char kCtImageStorage[] = "1.2.840.10008.5.1.4.1.1.2";
 constexpr size_t kResultsPerCtSeries = 4;  // VR spin, MIP spin, key views, STL model
 
-std::string readBytes(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
+constexpr char kToken[] = "e2e-dicomweb-token";
 
-std::string upload(const OrthancProcess& orthanc, const std::filesystem::path& folder) {
-  std::string study;
-  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    auto response = orthanc.post("/instances", readBytes(entry.path()), "application/dicom");
-    if (response.status == 200) study = json::parse(response.body).value("ParentStudy", study);
-  }
-  return study;
-}
-
-json orthancJson(const OrthancProcess& orthanc, const std::string& path) {
-  auto response = orthanc.get(path);
-  EXPECT_EQ(response.status, 200) << path;
-  return json::parse(response.body.empty() ? "null" : response.body, nullptr, false);
-}
-
-std::vector<json> sendJobs(const NodeProcess& node) {
-  std::vector<json> out;
-  auto response = node.get("/api/jobs?kind=send");
-  auto body = json::parse(response.status == 200 ? response.body : "{}", nullptr, false);
-  if (body.is_object() && body.contains("jobs"))
-    for (const auto& j : body["jobs"]) out.push_back(j);
-  return out;
-}
+std::vector<json> sendJobs(const NodeProcess& node) { return nodeJobs(node, "send"); }
 
 json waitForFinishedSend(const NodeProcess& node, std::chrono::seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    for (const auto& j : sendJobs(node)) {
-      std::string state = j.value("state", "");
-      if (state == "succeeded" || state == "failed" || state == "canceled") return j;
-    }
-    std::this_thread::sleep_for(500ms);
-  }
-  return json();
+  return waitForFinishedJob(node, "send", timeout);
 }
 
 std::vector<std::string> nodeSettings(int node_port, const OrthancProcess& orthanc, std::vector<std::string> more = {}) {
@@ -79,11 +47,13 @@ std::vector<std::string> nodeSettings(int node_port, const OrthancProcess& ortha
   return settings;
 }
 
-// The result files the node wrote, by SOP Instance UID.
-std::map<std::string, std::filesystem::path> nodeResults(const std::filesystem::path& node_dir) {
+// The DICOM files under `folder`, by SOP Instance UID.
+std::map<std::string, std::filesystem::path> dicomFilesBySopUid(const std::filesystem::path& folder) {
   std::map<std::string, std::filesystem::path> out;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(node_dir)) {
-    if (!e.is_regular_file() || e.path().string().find("/results/") == std::string::npos) continue;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(folder)) {
+    if (!e.is_regular_file()) continue;
+    const std::string bytes = readBytes(e.path());
+    if (bytes.size() < 132 || bytes.compare(128, 4, "DICM") != 0) continue;  // PNG views, meshes, empty slots
     DcmFileFormat file;
     if (!file.loadFile(e.path().c_str()).good()) continue;
     OFString uid;
@@ -92,15 +62,30 @@ std::map<std::string, std::filesystem::path> nodeResults(const std::filesystem::
   return out;
 }
 
+// The result files the node wrote, by SOP Instance UID.
+std::map<std::string, std::filesystem::path> nodeResults(const std::filesystem::path& node_dir) {
+  return dicomFilesBySopUid(node_dir / "var" / "results");
+}
+
+// A node whose only peer is Orthanc's DICOMweb service as [sources.archive].
+std::vector<std::string> retrieverSettings(const OrthancProcess& orthanc, std::vector<std::string> more = {}) {
+  std::vector<std::string> settings{std::string("console.token=") + kToken, "completion.quiet_s=5",
+                                    "render.spin_frames=8", "render.size=256", "outputs.reformats=false",
+                                    "sources.archive.type=\"dicomweb\"",
+                                    "sources.archive.url=\"" + orthanc.dicomWebUrl() + "\""};
+  settings.insert(settings.end(), more.begin(), more.end());
+  return settings;
+}
+
 }  // namespace
 
-TEST(EndToEndDicomWeb, ResultsArriveByStowInTheSourceStudyByteIdenticalAndOnce) {
+TEST(EndToEndDicomWeb, ResultsArriveByStowByteIdenticalAndOnceThenTheStudyIsRetrievedByWadoRs) {
   TempDir dir;
   int node_port = freePort();
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}}, "",
                          OrthancFeatures{true, "", ""});
   NodeProcess node(dir / "node", nodeSettings(node_port, orthanc));
-  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   std::string study_uid = orthancJson(orthanc, "/studies/" + study)["MainDicomTags"].value("StudyInstanceUID", "");
   ASSERT_EQ(orthanc.post("/modalities/volnode/store", json{{"Resources", {study}}}.dump()).status, 200);
@@ -130,6 +115,27 @@ TEST(EndToEndDicomWeb, ResultsArriveByStowInTheSourceStudyByteIdenticalAndOnce) 
   std::this_thread::sleep_for(3s);  // no second delivery
   EXPECT_EQ(orthancJson(orthanc, "/studies/" + study + "/instances").size(), 30u + kResultsPerCtSeries);
   EXPECT_EQ(sendJobs(node).size(), 1u);
+
+  // The same Orthanc as a DICOMweb source: another node retrieves the study, now
+  // with the results, by QIDO-RS + WADO-RS, and keeps every instance as sent.
+  NodeProcess retriever(dir / "retriever", retrieverSettings(orthanc));
+  auto accepted = retriever.post("/api/studies/" + study_uid + "/render", json{{"source", "archive"}}.dump(), kToken);
+  ASSERT_EQ(accepted.status, 202) << accepted.body;
+  EXPECT_NE(accepted.body.find("retrieving 5 series from archive"), std::string::npos) << accepted.body;
+  auto retrieved = waitForFinishedJob(retriever, "retrieve", 120s);
+  ASSERT_EQ(retrieved.value("state", ""), "succeeded") << retrieved.dump() << retriever.log();
+  EXPECT_EQ(retrieved["progress"].value("stage", ""), "WADO-RS from archive: 34 instance(s) kept, 0 not") << retrieved.dump();
+  auto held = dicomFilesBySopUid(retriever.dir() / "var" / "store");
+  ASSERT_EQ(held.size(), 30u + kResultsPerCtSeries);
+  for (const auto& i : instances) {
+    std::string id = i["ID"];
+    auto tags = orthancJson(orthanc, "/instances/" + id + "/simplified-tags");
+    auto local = held.find(tags.value("SOPInstanceUID", ""));
+    ASSERT_NE(local, held.end()) << "not retrieved: " << tags.dump();
+    EXPECT_TRUE(orthanc.get("/instances/" + id + "/file").body == readBytes(local->second)) << local->second;
+  }
+  auto held_study = json::parse(retriever.get("/api/studies/" + study_uid).body, nullptr, false);
+  EXPECT_TRUE(held_study.is_object()) << "the retrieved study is not in the index";
 }
 
 TEST(EndToEndDicomWeb, RefusedCredentialsFailTheSendJobWithHttp401AndNotTheSecret) {
@@ -139,12 +145,24 @@ TEST(EndToEndDicomWeb, RefusedCredentialsFailTheSendJobWithHttp401AndNotTheSecre
                          OrthancFeatures{true, "volnode", "the-right-one"});
   std::filesystem::create_directories(dir / "secrets");
   std::ofstream(dir / "secrets" / "password") << "not-the-password\n";
+  // Retrieval with refused credentials: the render request says so, without the secret.
+  {
+    NodeProcess retriever(dir / "retriever",
+                          retrieverSettings(orthanc, {"sources.archive.username=\"volnode\"",
+                                                      "sources.archive.password_file=\"" +
+                                                          (dir / "secrets" / "password").string() + "\""}));
+    auto refused = retriever.post("/api/studies/1.2.3.4/render", json{{"source", "archive"}}.dump(), kToken);
+    EXPECT_EQ(refused.status, 502) << refused.body;
+    EXPECT_NE(refused.body.find("HTTP 401"), std::string::npos) << refused.body;
+    EXPECT_NE(refused.body.find("sources.archive.username"), std::string::npos) << refused.body;
+    EXPECT_EQ(retriever.log().find("not-the-password"), std::string::npos);
+  }
   NodeProcess node(dir / "node",
                    nodeSettings(node_port, orthanc,
                                 {"destinations.pacs.username=\"volnode\"",
                                  "destinations.pacs.password_file=\"" + (dir / "secrets" / "password").string() + "\"",
                                  "sending.max_attempts=2", "sending.retry_initial_s=1", "sending.retry_max_s=1"}));
-  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   ASSERT_EQ(orthanc.post("/modalities/volnode/store", json{{"Resources", {study}}}.dump()).status, 200);
 

@@ -26,6 +26,7 @@
 #include "support/cta_phantom.hpp"
 #include "support/node_process.hpp"
 #include "support/orthanc_process.hpp"
+#include "support/orthanc_studies.hpp"
 #include "support/synthetic_series.hpp"
 
 using namespace volnode::test;
@@ -40,30 +41,6 @@ constexpr char kMultiframeTrueColorSc[] = "1.2.840.10008.5.1.4.1.1.7.4";
 constexpr char kMultiframeGrayscaleByteSc[] = "1.2.840.10008.5.1.4.1.1.7.2";
 constexpr char kToken[] = "e2e-console-token";
 constexpr size_t kResultsPerCtSeries = 4;  // VR spin, MIP spin, key views, STL model
-
-std::string readBytes(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
-// Uploads every DICOM file of a folder to Orthanc over REST; returns Orthanc's study id.
-std::string upload(const OrthancProcess& orthanc, const std::filesystem::path& folder) {
-  std::string study;
-  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    auto response = orthanc.post("/instances", readBytes(entry.path()), "application/dicom");
-    if (response.status != 200) continue;  // non-DICOM files are refused by Orthanc too
-    study = json::parse(response.body).value("ParentStudy", study);
-  }
-  return study;
-}
-
-json orthancJson(const OrthancProcess& orthanc, const std::string& path) {
-  auto response = orthanc.get(path);
-  EXPECT_EQ(response.status, 200) << path;
-  return json::parse(response.body.empty() ? "null" : response.body, nullptr, false);
-}
 
 json nodeJson(const NodeProcess& node, const std::string& path) {
   auto response = node.get(path);
@@ -112,15 +89,6 @@ std::set<std::string> sopUids(const std::vector<json>& tags) {
   return out;
 }
 
-// Jobs of a kind as the node's console lists them (newest first).
-std::vector<json> nodeJobs(const NodeProcess& node, const std::string& kind) {
-  std::vector<json> out;
-  auto body = nodeJson(node, "/api/jobs?kind=" + kind);
-  if (body.is_object())
-    for (const auto& j : body["jobs"]) out.push_back(j);
-  return out;
-}
-
 // Waits until some job of `kind` satisfies `wanted`; returns it (null on timeout).
 template <typename Pred>
 json waitForJob(const NodeProcess& node, const std::string& kind, Pred wanted, std::chrono::milliseconds timeout,
@@ -132,11 +100,6 @@ json waitForJob(const NodeProcess& node, const std::string& kind, Pred wanted, s
     std::this_thread::sleep_for(poll);
   }
   return json();
-}
-
-bool finished(const json& job) {
-  const std::string state = job.value("state", "");
-  return state == "succeeded" || state == "failed" || state == "canceled";
 }
 
 // The overrides every test uses: small renders, short completion, Orthanc as "pacs",
@@ -328,7 +291,7 @@ TEST(EndToEnd, StudyPushedFromOrthancComesBackWithRendersAndModelInTheSameStudy)
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
   // The node under test listens on node_port (so Orthanc can be told about it first).
   NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort()));
-  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   auto source = orthancJson(orthanc, "/studies/" + study);
   std::string patient_id = source["PatientMainDicomTags"]["PatientID"];
@@ -368,7 +331,7 @@ TEST(EndToEnd, ReformatsArriveInTheSourceStudyAsImageSeriesOrthancOrdersBySliceP
   NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(), {"outputs.reformats=true"}));
   // 128 x 128 x 40 slices, 1 x 1 x 3 mm: 127 mm wide and deep, so 43 slices 3 mm apart.
   const WrittenSeries source = otherPatientSeries(dir / "source");
-  std::string study = upload(orthanc, dir / "source");
+  std::string study = uploadToOrthanc(orthanc, dir / "source");
   ASSERT_FALSE(study.empty());
   DcmFileFormat head_file;
   ASSERT_TRUE(head_file.loadFile(source.files.front().c_str()).good());
@@ -394,13 +357,13 @@ TEST(EndToEnd, ReformatsArriveInTheSourceStudyAsImageSeriesOrthancOrdersBySliceP
   cta.contrast_bolus_agent = "OMNIPAQUE 350";
   cta.value = [](const Vec3& p) { return ctaPhantomAt(p[0], p[1], p[2]).hu; };
   writeSyntheticSeries(cta, dir / "cta");
-  ASSERT_EQ(upload(orthanc, dir / "cta"), study);
+  ASSERT_EQ(uploadToOrthanc(orthanc, dir / "cta"), study);
   push(orthanc, study);
   const auto deadline = std::chrono::steady_clock::now() + 300s;  // both series' results sent
   size_t sent = 0;
   while (std::chrono::steady_clock::now() < deadline) {
     const auto jobs = nodeJobs(node, "send");
-    sent = size_t(std::count_if(jobs.begin(), jobs.end(), finished));
+    sent = size_t(std::count_if(jobs.begin(), jobs.end(), jobFinished));
     if (sent >= 2) break;
     std::this_thread::sleep_for(500ms);
   }
@@ -470,7 +433,7 @@ TEST(EndToEnd, PacsDownWhileSendingGetsTheResultsOnceWhenItIsBack) {
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
   NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
                                               {"sending.retry_initial_s=2", "sending.retry_max_s=4"}));
-  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   push(orthanc, study);
   orthanc.stop();  // before the series is even complete (quiet_s=5)
@@ -485,7 +448,7 @@ TEST(EndToEnd, PacsDownWhileSendingGetsTheResultsOnceWhenItIsBack) {
   ASSERT_TRUE(orthanc.waitUntilReady());
   auto series = waitForSeries(orthanc, study, 5, 60s);
   ASSERT_EQ(series.size(), 5u) << node.log();
-  auto done = waitForJob(node, "send", finished, 30s);
+  auto done = waitForJob(node, "send", jobFinished, 30s);
   ASSERT_TRUE(done.is_object());
   EXPECT_EQ(done.value("state", ""), "succeeded") << done.dump();
   EXPECT_GE(done.value("attempts", 0), 2);
@@ -505,11 +468,11 @@ TEST(EndToEnd, DestinationRefusingStlGetsTheRestAndTheRefusalIsRemembered) {
   ScOnlyStorescp storescp(dir / "storescp");
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
   NodeProcess node(dir / "node", nodeSettings(node_port, "SCONLY", storescp.port()));
-  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   push(orthanc, study);
 
-  auto done = waitForJob(node, "send", finished, 90s);
+  auto done = waitForJob(node, "send", jobFinished, 90s);
   ASSERT_TRUE(done.is_object()) << node.log();
   EXPECT_EQ(done.value("state", ""), "succeeded") << done.dump();
   EXPECT_EQ(done.value("attempts", 0), 1);
@@ -525,11 +488,11 @@ TEST(EndToEnd, DestinationRefusingStlGetsTheRestAndTheRefusalIsRemembered) {
 
   // The next study for this destination: STL is not proposed again.
   otherPatientSeries(dir / "other");
-  std::string other_study = upload(orthanc, dir / "other");
+  std::string other_study = uploadToOrthanc(orthanc, dir / "other");
   ASSERT_FALSE(other_study.empty());
   push(orthanc, other_study);
   auto second = waitForJob(
-      node, "send", [&](const json& j) { return finished(j) && j.value("id", 0) != done.value("id", 0); }, 90s);
+      node, "send", [&](const json& j) { return jobFinished(j) && j.value("id", 0) != done.value("id", 0); }, 90s);
   ASSERT_TRUE(second.is_object()) << node.log();
   EXPECT_EQ(second.value("state", ""), "succeeded") << second.dump();
   EXPECT_NE(second.value("warning", "").find("does not accept"), std::string::npos) << second.dump();
@@ -549,11 +512,11 @@ TEST(EndToEnd, DestinationFailingStlWithAStatusGetsTheRestAndTheJobFailsAfterIts
   NodeProcess node(dir / "node", nodeSettings(node_port, "FAILSTL", scp.port(),
                                               {"sending.retry_initial_s=1", "sending.retry_max_s=1",
                                                "sending.max_attempts=3"}));
-  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   push(orthanc, study);
 
-  auto done = waitForJob(node, "send", finished, 120s);
+  auto done = waitForJob(node, "send", jobFinished, 120s);
   ASSERT_TRUE(done.is_object()) << node.log();
   EXPECT_EQ(done.value("state", ""), "failed") << done.dump();
   EXPECT_EQ(done.value("attempts", 0), 3) << done.dump();
@@ -577,11 +540,11 @@ TEST(EndToEnd, OrthancFilteringStlSilentlyIsIndistinguishableFromDelivery) {
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}},
                          "\"LuaScripts\": [\"" + (dir / "lua" / "filter.lua").string() + "\"]");
   NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort()));
-  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   push(orthanc, study);
 
-  auto done = waitForJob(node, "send", finished, 90s);
+  auto done = waitForJob(node, "send", jobFinished, 90s);
   ASSERT_TRUE(done.is_object()) << node.log();
   EXPECT_EQ(done.value("state", ""), "succeeded") << done.dump();
   EXPECT_EQ(done.value("warning", ""), "");
@@ -599,7 +562,7 @@ TEST(EndToEnd, OnDemandRenderRetrievesTheStudyFromOrthancAndSendsTheResultsBack)
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
   NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
                                               {std::string("console.token=") + kToken}));
-  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   const std::string study_uid = orthancJson(orthanc, "/studies/" + study)["MainDicomTags"]["StudyInstanceUID"];
   EXPECT_EQ(node.get("/api/studies/" + study_uid).status, 404);
@@ -615,7 +578,7 @@ TEST(EndToEnd, OnDemandRenderRetrievesTheStudyFromOrthancAndSendsTheResultsBack)
   ASSERT_EQ(series.size(), 5u) << node.log();
   expectResultsInStudy(orthanc, study, 30);
   EXPECT_EQ(node.get("/api/studies/" + study_uid).status, 200);
-  auto render = waitForJob(node, "render", finished, 10s);
+  auto render = waitForJob(node, "render", jobFinished, 10s);
   EXPECT_EQ(render.value("priority", 0), 10) << render.dump();
 }
 
@@ -629,7 +592,7 @@ TEST(EndToEnd, FailedBackgroundRetrievalIsReportedWhereTheViewerWaits) {
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", nothing_listens}});
   NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
                                               {std::string("console.token=") + kToken}));
-  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   const std::string study_uid = orthancJson(orthanc, "/studies/" + study)["MainDicomTags"]["StudyInstanceUID"];
   auto accepted = node.post("/api/studies/" + study_uid + "/render", "", kToken);
@@ -662,7 +625,7 @@ TEST(EndToEnd, RetrievalPendingAtARestartIsResumedByTheNextNode) {
   const int node_port = freePort();
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port},
                                            {"other", "OTHER", "127.0.0.1", freePort()}});
-  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   const std::string study_uid = orthancJson(orthanc, "/studies/" + study)["MainDicomTags"]["StudyInstanceUID"];
   auto retrieveJob = [](const NodeProcess& node) {
@@ -702,7 +665,7 @@ TEST(EndToEnd, RetrievalPendingAtARestartIsResumedByTheNextNode) {
   EXPECT_NE(next.log().find("retrieve job " + std::to_string(waiting.value("id", 0)) + " (study " + study_uid),
             std::string::npos)
       << "start-up repair names the resumed retrieval";
-  auto render = waitForJob(next, "render", finished, 30s);
+  auto render = waitForJob(next, "render", jobFinished, 30s);
   EXPECT_EQ(render.value("state", ""), "succeeded") << render.dump();
   EXPECT_EQ(render.value("priority", 0), 10) << "routed as the request asked, before the restart";
 }
@@ -722,11 +685,11 @@ TEST(EndToEnd, OnDemandSeriesRenderRetrievesOnlyThatSeriesAndSendsTheResultsBack
                                                "destinations.down.host=127.0.0.1",
                                                "destinations.down.port=" + std::to_string(closed_port)}));
   // The series asked for (uploaded first), then another series of the same study.
-  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   const std::string wanted = orthancJson(orthanc, "/studies/" + study + "/series")
                                  .at(0)["MainDicomTags"].value("SeriesInstanceUID", "");
-  ASSERT_EQ(upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "rle"), study);
+  ASSERT_EQ(uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "rle"), study);
   std::string other;
   for (const auto& s : orthancJson(orthanc, "/studies/" + study + "/series"))
     if (s["MainDicomTags"].value("SeriesInstanceUID", "") != wanted) other = s["MainDicomTags"].value("SeriesInstanceUID", "");
@@ -758,7 +721,7 @@ TEST(EndToEnd, OnDemandSeriesRenderRetrievesOnlyThatSeriesAndSendsTheResultsBack
   auto series = waitForSeries(orthanc, study, 6, 120s);
   ASSERT_EQ(series.size(), 6u) << node.log();
   expectResultsInStudy(orthanc, study, 60);
-  auto render = waitForJob(node, "render", finished, 10s);
+  auto render = waitForJob(node, "render", jobFinished, 10s);
   EXPECT_EQ(render.value("state", ""), "succeeded") << render.dump();
   EXPECT_EQ(render.value("SeriesInstanceUID", ""), wanted) << render.dump();
   EXPECT_EQ(render.value("priority", 0), 10) << render.dump();
@@ -784,9 +747,9 @@ TEST(EndToEnd, TwoPatientsPushedTogetherKeepTheirOwnResults) {
   int node_port = freePort();
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
   NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort()));
-  std::string chest = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  std::string chest = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   otherPatientSeries(dir / "other");
-  std::string other = upload(orthanc, dir / "other");
+  std::string other = uploadToOrthanc(orthanc, dir / "other");
   ASSERT_FALSE(chest.empty());
   ASSERT_FALSE(other.empty());
   ASSERT_EQ(orthancJson(orthanc, "/patients").size(), 2u);
@@ -821,7 +784,7 @@ TEST(EndToEnd, KilledWhileRenderingRestartsAndDeliversOneSetWithThePlannedUids) 
   int node_port = freePort();
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
   NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort()));
-  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   push(orthanc, study);
 
@@ -846,7 +809,7 @@ TEST(EndToEnd, KilledWhileRenderingRestartsAndDeliversOneSetWithThePlannedUids) 
   node.start();
   ASSERT_TRUE(node.waitUntilReady()) << node.log();
   ASSERT_EQ(waitForSeries(orthanc, study, 5, 120s).size(), 5u) << node.log();
-  auto send = waitForJob(node, "send", finished, 30s);
+  auto send = waitForJob(node, "send", jobFinished, 30s);
   EXPECT_EQ(send.value("state", ""), "succeeded") << send.dump();
   auto delivered = expectResultsInStudy(orthanc, study, 30);
   auto job = nodeJson(node, "/api/jobs/" + std::to_string(render_id));
@@ -871,7 +834,7 @@ TEST(EndToEnd, KilledWhileSendingResumesAndThePacsHoldsOneCompleteSet) {
   // enough to be caught with some but not all results in the PACS.
   NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
                                               {"render.size=512", "render.spin_frames=36"}));
-  std::string study = upload(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
+  std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   push(orthanc, study);
 
@@ -892,7 +855,7 @@ TEST(EndToEnd, KilledWhileSendingResumesAndThePacsHoldsOneCompleteSet) {
 
   node.start();
   ASSERT_TRUE(node.waitUntilReady()) << node.log();
-  auto done = waitForJob(node, "send", finished, 60s);
+  auto done = waitForJob(node, "send", jobFinished, 60s);
   ASSERT_TRUE(done.is_object()) << node.log();
   EXPECT_EQ(done.value("state", ""), "succeeded") << done.dump();
   EXPECT_EQ(nodeJobs(node, "send").size(), 1u);

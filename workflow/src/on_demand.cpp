@@ -70,17 +70,17 @@ const Destination* OnDemandRenders::peer(const std::string& source, std::string*
       *error = "no configured peer named '" + source + "'";
       return nullptr;
     }
-    if (found->second.type == DestinationType::DicomWeb) {
-      *error = "'" + source + "' is a DICOMweb destination; retrieval is by C-FIND/C-MOVE from a DIMSE peer only";
-      return nullptr;
-    }
     return &found->second;
   }
+  // "pacs" whatever it speaks; else a DIMSE peer; else a DICOMweb source.
   auto pacs = peers_.find("pacs");
-  if (pacs != peers_.end() && pacs->second.type == DestinationType::Dimse) return &pacs->second;
+  if (pacs != peers_.end()) return &pacs->second;
   for (const auto& [name, peer] : peers_)
     if (peer.type == DestinationType::Dimse) return &peer;
-  *error = "no PACS configured to retrieve from (set destinations.pacs.aet/host/port)";
+  for (const auto& [name, peer] : peers_)
+    if (peer.section == "sources") return &peer;
+  *error = "no PACS configured to retrieve from (set destinations.pacs.aet/host/port, or a [sources.<name>] of "
+           "type \"dicomweb\")";
   return nullptr;
 }
 

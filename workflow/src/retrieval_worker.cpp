@@ -81,14 +81,18 @@ void RetrievalWorkers::retrieve(const Job& job, const std::string& worker) {
   }
   const Destination& peer = found->second;
   routes_.expectStudy(job.study_uid, job.rule, job.priority);
-  jobs_.heartbeat(job.id, worker, kRetrieveLeaseS, "C-MOVE from " + peer.name, 0);
+  const std::string how = peer.type == DestinationType::DicomWeb ? "WADO-RS retrieve" : "C-MOVE";
+  jobs_.heartbeat(job.id, worker, kRetrieveLeaseS, how + " from " + peer.name, 0);
+  auto progress = [&](const std::string& stage, double percent) {
+    return jobs_.heartbeat(job.id, worker, kRetrieveLeaseS, stage, percent);
+  };
 
   const double delay = settings_.retry_delay_s * std::pow(2.0, std::max(0, job.attempts - 1));
   MoveResult moved;
   try {
-    moved = client_.move(peer, job.study_uid, job.series_uid, settings_.move_destination_aet);
+    moved = client_.move(peer, job.study_uid, job.series_uid, settings_.move_destination_aet, progress);
   } catch (const Error& e) {
-    const std::string error = fmt::format("C-MOVE of {} from {}: {}", what, peer.name, e.what());
+    const std::string error = fmt::format("{} of {} from {}: {}", how, what, peer.name, e.what());
     if (e.code() == Errc::InvalidArgument) {
       jobs_.failPermanently(job.id, worker, error);
     } else if (auto state = jobs_.fail(job.id, worker, error, delay)) {
@@ -96,14 +100,14 @@ void RetrievalWorkers::retrieve(const Job& job, const std::string& worker) {
     }
     return;
   }
-  log->info("retrieve job {}: C-MOVE of {} from {}: {} completed, {} failed, {} warning ({})", job.id, what,
+  log->info("retrieve job {}: {} of {} from {}: {} completed, {} failed, {} warning ({})", job.id, how, what,
             peer.name, moved.completed, moved.failed, moved.warning, moved.status_text);
   if (moved.nothing_matched) {
     jobs_.failPermanently(job.id, worker, fmt::format("{} does not hold {} (any more)", peer.name, what));
     return;
   }
   if (!moved.ok()) {
-    const std::string error = fmt::format("C-MOVE of {} from {}: {} completed, {} failed ({})", what, peer.name,
+    const std::string error = fmt::format("{} of {} from {}: {} completed, {} failed ({})", how, what, peer.name,
                                           moved.completed, moved.failed, moved.status_text);
     if (auto state = jobs_.fail(job.id, worker, error, delay))
       log->warn("retrieve job {} {}: {}", job.id, toString(*state), error);

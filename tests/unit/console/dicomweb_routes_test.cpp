@@ -251,6 +251,35 @@ TEST_F(DicomWebRoutes, FramesAreThePixelsDcmtkDecodesAndMetadataComesFromTheInde
   EXPECT_EQ(qido("/dicom-web/studies/" + study_uid + "/metadata").size(), 3u);
 }
 
+TEST_F(DicomWebRoutes, PixelDataBulkDataOfTheMetadataIsThePixelsDcmtkDecodes) {
+  start();
+  const std::string instance = "/dicom-web/studies/" + study_uid + "/series/" + series_uid + "/instances/" + sop_uids[1];
+  auto metadata = qido(instance + "/metadata");
+  ASSERT_EQ(metadata.size(), 1u);
+  const std::string uri = metadata[0]["7FE00010"].value("BulkDataURI", "");
+  EXPECT_EQ(metadata[0]["7FE00010"].value("vr", ""), "OW");
+  ASSERT_EQ(uri, instance + "/bulkdata/7FE00010");
+  auto r = get(uri, {{"Accept", "multipart/related; type=\"application/octet-stream\""}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto parts = multipartParts(r->body, r->get_header_value("Content-Type"));
+  ASSERT_EQ(parts.size(), 1u);
+  DcmFileFormat file;
+  ASSERT_TRUE(file.loadFile((test::sharedData() / "ct-head-gantry-tilt" / kFiles[1]).c_str()).good());
+  const Uint16* pixels = nullptr;
+  unsigned long count = 0;
+  ASSERT_TRUE(file.getDataset()->findAndGetUint16Array(DCM_PixelData, pixels, &count).good());
+  ASSERT_EQ(parts[0].size(), count * 2);
+  EXPECT_EQ(std::memcmp(parts[0].data(), pixels, parts[0].size()), 0);
+  // Another transfer syntax than the stored one would need decoding or transcoding here: refused.
+  r = get(uri, {{"Accept", "multipart/related; type=\"application/octet-stream\"; transfer-syntax=1.2.840.10008.1.2.4.70"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 406) << r->body;
+  r = get("/dicom-web/studies/" + study_uid + "/series/" + series_uid + "/instances/1.2.3/bulkdata/7FE00010");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+}
+
 TEST_F(DicomWebRoutes, BeyondLoopbackReadsNeedTheConsoleToken) {
   start(true);
   auto r = get("/dicom-web/studies");

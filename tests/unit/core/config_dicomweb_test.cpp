@@ -77,3 +77,30 @@ TEST(ConfigDicomWeb, CredentialsMustBeCompleteAndOfOneKind) {
       "password_file = \"p\"\ntoken_file = \"t\"\n");
   EXPECT_NE(message.find("exclude each other"), std::string::npos) << message;
 }
+
+TEST(ConfigDicomWeb, SourceIsADicomWebArchiveToRetrieveFromAndIsRendered) {
+  Config c = parseConfig("[sources.archive]\ntype = \"dicomweb\"\nurl = \"https://archive.example.org/dicomWeb\"\n"
+                         "username = \"volnode\"\npassword_file = \"/etc/volnode/archive-password\"\n",
+                         "test.toml");
+  ASSERT_TRUE(c.destinations.empty());
+  const Destination& s = c.sources.at("archive");
+  EXPECT_EQ(s.type, DestinationType::DicomWeb);
+  EXPECT_EQ(s.section, "sources");
+  EXPECT_EQ(s.name, "archive");
+  EXPECT_EQ(s.username, "volnode");
+  std::string rendered = renderConfig(c);
+  EXPECT_NE(rendered.find("[sources.archive]"), std::string::npos) << rendered;
+  EXPECT_EQ(renderConfig(parseConfig(rendered, "rendered")), rendered);
+}
+
+TEST(ConfigDicomWeb, SourceMustBeDicomWebAndNotShareADestinationsName) {
+  auto message = configError("[sources.pacs]\naet = \"PACS\"\nhost = \"10.0.0.1\"\n");
+  EXPECT_NE(message.find("sources.pacs.type = \"dicomweb\" is needed"), std::string::npos) << message;
+  message = configError("[sources.archive]\ntype = \"dicomweb\"\n");
+  EXPECT_NE(message.find("sources.archive.url"), std::string::npos) << message;
+  message = configError("[destinations.pacs]\naet = \"PACS\"\nhost = \"10.0.0.1\"\n"
+                        "[sources.pacs]\ntype = \"dicomweb\"\nurl = \"http://pacs/dicom-web\"\n");
+  EXPECT_NE(message.find("names both a destination and a source"), std::string::npos) << message;
+  message = configError("[sources.archive]\ntype = \"dicomweb\"\nurl = \"http://a/dicom-web\"\ntoken = \"x\"\n");
+  EXPECT_NE(message.find("unknown key 'sources.archive.token'"), std::string::npos) << message;
+}

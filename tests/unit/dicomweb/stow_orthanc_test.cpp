@@ -6,10 +6,12 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "support/orthanc_process.hpp"
 #include "volnode/core/error.hpp"
+#include "volnode/dicomweb/dicomweb_source.hpp"
 #include "volnode/dicomweb/stow_client.hpp"
 
 using namespace volnode;
@@ -76,9 +78,26 @@ std::filesystem::path modifiedCopy(const std::filesystem::path& source, const st
   return target;
 }
 
+// Retrieved instances as files in a folder, as the node's store slots would be.
+class FilesInFolder : public RetrievedInstances {
+ public:
+  explicit FilesInFolder(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  std::filesystem::path begin() override { return current_ = dir_ / (std::to_string(kept.size() + 1) + ".dcm"); }
+  bool complete() override {
+    kept.push_back(current_);
+    return true;
+  }
+  void discard() override { std::filesystem::remove(current_); }
+  std::vector<std::filesystem::path> kept;
+
+ private:
+  std::filesystem::path dir_, current_;
+};
+
 }  // namespace
 
-TEST(StowOrthanc, StoredInstancesArriveInTheirStudyByteIdenticalAndOnce) {
+// The same Orthanc then answers QIDO-RS and WADO-RS: what was stored comes back.
+TEST(StowOrthanc, StoredInstancesArriveInTheirStudyByteIdenticalAndOnceAndComeBackByWadoRs) {
   TempDir dir;
   OrthancProcess orthanc(dir / "orthanc", {}, "", OrthancFeatures{true, "", ""});
   auto files = gantryTiltFiles(3);
@@ -107,6 +126,32 @@ TEST(StowOrthanc, StoredInstancesArriveInTheirStudyByteIdenticalAndOnce) {
     ASSERT_FALSE(id.empty()) << report.files[i].sop_instance_uid;
     EXPECT_TRUE(orthanc.get("/instances/" + id + "/file").body == readBytes(files[i])) << files[i];
   }
+
+  DicomWebSource source(webDestination(orthanc));
+  auto series = source.seriesOfStudy(study_uid.c_str());
+  ASSERT_EQ(series.size(), 1u);
+  EXPECT_EQ(series[0].number_of_instances, 3);
+  EXPECT_EQ(series[0].modality, "CT");
+  auto by_uid = source.seriesByUid(series[0].series_instance_uid);
+  ASSERT_TRUE(by_uid);
+  EXPECT_EQ(by_uid->study_instance_uid, study_uid.c_str());
+  EXPECT_FALSE(source.seriesByUid("1.2.3.4.5.6"));
+  EXPECT_TRUE(source.seriesOfStudy("1.2.3.4.5.6").empty());
+  EXPECT_THROW(source.seriesOfStudy("1.2/../x"), Error);
+
+  std::filesystem::create_directories(dir / "retrieved");
+  FilesInFolder into(dir / "retrieved");
+  auto retrieved = source.retrieve(study_uid.c_str(), series[0].series_instance_uid, into);
+  EXPECT_EQ(retrieved.error, "");
+  EXPECT_EQ(retrieved.kept, 3);
+  std::set<std::string> sent, back;
+  for (const auto& f : files) sent.insert(readBytes(f));
+  for (const auto& f : into.kept) back.insert(readBytes(f));
+  EXPECT_TRUE(sent == back) << "WADO-RS did not return the stored bytes";
+  FilesInFolder nothing(dir / "retrieved");
+  auto unknown = source.retrieve("1.2.3.4.5.6", "", nothing);
+  EXPECT_TRUE(unknown.nothing_matched) << unknown.error;
+  EXPECT_EQ(unknown.kept, 0);
 }
 
 TEST(StowOrthanc, AnInstanceTheServerRefusesIsFailedWithItsReasonAndTheRestIsStored) {

@@ -40,7 +40,7 @@ class FakePeer : public RetrieveClient {
     return series(kSeries, 30);
   }
   MoveResult move(const Destination& peer, const std::string& study_uid, const std::string& series_uid,
-                  const std::string& to) override {
+                  const std::string& to, const RetrieveProgress&) override {
     std::lock_guard lock(mutex);
     moves.push_back({peer.name, study_uid, series_uid, to});
     if (moved) moved->set_value();

@@ -162,6 +162,7 @@ struct Destination {
   std::string password_file;
   std::string token_file;
   int timeout_s = 120;           // connect and each read of the HTTP exchange
+  std::string section = "destinations";  // or "sources": where the configuration names it, for messages
 };
 
 struct SendingConfig {
@@ -184,6 +185,10 @@ struct Config {
   SendingConfig sending;
   RetentionConfig retention;
   std::map<std::string, Destination> destinations;
+  // Archives the on-demand render retrieves from but never sends to: [sources.<name>]
+  // with type = "dicomweb" and a destination's DICOMweb keys (url, credentials, TLS).
+  // Their names differ from the destinations': a retrieval names its peer.
+  std::map<std::string, Destination> sources;
   // What the file says that still works but should change (e.g. an old key name),
   // one sentence each, for the log once logging is set up.
   std::vector<std::string> warnings;

@@ -46,8 +46,9 @@ std::optional<RetrievalState> latestRetrieval(JobQueue& jobs, const std::string&
 
 class OnDemandRenders {
  public:
-  // `peers`: the configured destinations, one of which is asked for what is not
-  // held ("pacs" unless the request names one). `wake_workers` after route jobs
+  // `peers`: the configured destinations and sources, one of which is asked for
+  // what is not held ("pacs" unless the request names one; DICOMweb peers by
+  // QIDO-RS and WADO-RS). `wake_workers` after route jobs
   // were queued, `wake_retrievals` after a retrieve job was.
   OnDemandRenders(std::map<std::string, Destination> peers, Index& index, JobQueue& jobs, RouteRequests& routes,
                   RetrieveClient& client, std::function<void()> wake_workers, std::function<void()> wake_retrievals);

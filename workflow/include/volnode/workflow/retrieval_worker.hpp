@@ -1,7 +1,8 @@
 #pragma once
 // The retrieval workers: threads of the node (a retrieval talks to a peer over
 // the network, which the sandboxed worker processes may not) that claim only
-// retrieve jobs and run each as one C-MOVE of a study or a series to this node.
+// retrieve jobs and run each as one C-MOVE of a study or a series to this node
+// or, from a DICOMweb peer, one WADO-RS retrieve (its progress kept in the job).
 // Before each attempt the study is expected with the job's rule and priority
 // (route_requests.hpp), so its series are routed as asked when they complete,
 // also when the job resumes after a restart. A failed move is retried with a
