@@ -78,6 +78,15 @@ class PooledViewer final : public ViewerBackend {
     auto reply = pool_.ask({kind, series_uid, params});
     return {reply.status, reply.content_type, std::move(reply.body), reply.error, reply.parameter, reply.headers};
   }
+  ViewerStats stats() const override {
+    const auto s = pool_.status();
+    ViewerStats out{s.workers, s.busy, s.running, {}, s.metrics.volume_source, s.metrics.failed, s.refused_busy,
+                    s.worker_deaths};
+    for (const auto& [quality, h] : s.metrics.answered)
+      out.answered[quality] = {{h.kBoundsS.begin(), h.kBoundsS.end()}, {h.cumulative.begin(), h.cumulative.end()},
+                               h.count, h.sum_s};
+    return out;
+  }
   void start() { pool_.start(); }
   void stop() { pool_.stop(); }
 

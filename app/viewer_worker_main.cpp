@@ -64,6 +64,7 @@ int runViewerWorker(const Config& config, int slot) {
     auto next = viewer::receiveRequest(kRequestFd);
     if (!next) break;  // the node closed the socket, or spoke nonsense
     if (!viewer::sendReply(kRequestFd, engine.handle(*next))) break;
+    engine.prepareAhead();
   }
   // The node is gone: stop at once, as a job worker does, without closing the index.
   log->info("{}: the node is gone; stopping", name);

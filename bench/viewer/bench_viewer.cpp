@@ -2,11 +2,13 @@
 // A real `volnode serve` receives the 300-slice 512x512 body phantom over DICOM
 // and renders it (the batch render keeps the prepared volume); then, through
 // GET /api/series/{uid}/view3d with 512x512 frames:
-//   - the first frame of the series, cold (viewer worker not started, volume on disk);
-//   - draft frames (what the page asks for while dragging) at azimuths 5 degrees apart;
+//   - the first frame of the series, cold (viewer workers started with the node, volume
+//     on disk);
+//   - 2 s later (a user looks at the first frame before dragging), draft frames (what
+//     the page asks for while dragging) at azimuths 5 degrees apart;
 //   - full frames (on release) at the same azimuths;
 //   - two viewers dragging at once (two threads, each its own sweep);
-// request to last byte, p50/p95. The anchor, in the same run and process: the plain
+// request to last byte, p50/p95, and the worker's own stages (its Server-Timing header). The anchor, in the same run and process: the plain
 // VTK pipeline (vtkFixedPointVolumeRayCastMapper, default settings, ct-bone's
 // transfer functions) re-rendering one 512x512 frame per request and reading it back.
 //   bench_viewer [--slices N] [--markdown FILE]
@@ -29,6 +31,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -74,9 +77,20 @@ Stats stats(std::vector<double> ms) {
   return s;
 }
 
-// One viewer's sweep: azimuths `from`, from + 5, ... (count frames), latency of each.
+// Server-Timing ("open;dur=0.1, render;dur=30.2, encode;dur=2.0"): each stage's ms added to `stages`.
+void addServerTiming(const std::string& header, std::map<std::string, std::vector<double>>& stages) {
+  std::istringstream parts(header);
+  for (std::string part; std::getline(parts, part, ',');) {
+    const size_t name_start = part.find_first_not_of(' '), semicolon = part.find(";dur=");
+    if (name_start == std::string::npos || semicolon == std::string::npos) continue;
+    stages[part.substr(name_start, semicolon - name_start)].push_back(std::atof(part.c_str() + semicolon + 5));
+  }
+}
+
+// One viewer's sweep: azimuths `from`, from + 5, ... (count frames), latency of each;
+// the worker's own stage times (Server-Timing) into `stages` when given.
 std::vector<double> sweep(int port, const std::string& uid, const std::string& quality, int from, int count,
-                          int* failures) {
+                          int* failures, std::map<std::string, std::vector<double>>* stages = nullptr) {
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(120);
   std::vector<double> ms;
@@ -89,6 +103,7 @@ std::vector<double> sweep(int port, const std::string& uid, const std::string& q
       continue;
     }
     ms.push_back(msSince(t0));
+    if (stages) addServerTiming(r->get_header_value("Server-Timing"), *stages);
   }
   return ms;
 }
@@ -190,9 +205,13 @@ int main(int argc, char** argv) {
   std::cout << "batch render done after " << msSince(render_start) / 1000 << " s\n";
 
   int failures = 0;
-  const auto cold = sweep(node.consolePort(), uid, "full", 0, 1, &failures);
-  const auto draft = stats(sweep(node.consolePort(), uid, "draft", 5, 72, &failures));
-  const auto full = stats(sweep(node.consolePort(), uid, "full", 7, 36, &failures));
+  std::map<std::string, std::vector<double>> cold_stages;
+  const auto cold = sweep(node.consolePort(), uid, "full", 0, 1, &failures, &cold_stages);
+  // The user looks at the first frame before dragging (the worker prepares its drafts meanwhile).
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  std::map<std::string, std::vector<double>> draft_stages, full_stages;
+  const auto draft = stats(sweep(node.consolePort(), uid, "draft", 5, 72, &failures, &draft_stages));
+  const auto full = stats(sweep(node.consolePort(), uid, "full", 7, 36, &failures, &full_stages));
   std::vector<double> first, second;
   std::thread a([&] { first = sweep(node.consolePort(), uid, "draft", 1, 48, &failures); });
   std::thread b([&] { second = sweep(node.consolePort(), uid, "draft", 181, 48, &failures); });
@@ -214,6 +233,10 @@ int main(int argc, char** argv) {
       << "| plain VTK fixed-point ray cast, one 512x512 frame per request (render + read back) | " << anchor.text()
       << " |\n"
       << "| failed requests | " << failures << " |\n";
+  for (const auto& [quality, stages] :
+       {std::pair{"cold", &cold_stages}, std::pair{"draft", &draft_stages}, std::pair{"full", &full_stages}})
+    for (const auto& [stage, ms] : *stages)
+      out << "| " << quality << " frames: worker's " << stage << " (Server-Timing) | " << stats(ms).text() << " |\n";
   std::cout << out.str();
   if (!markdown.empty()) std::ofstream(markdown) << out.str();
   return failures == 0 ? 0 : 1;

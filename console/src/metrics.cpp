@@ -41,6 +41,15 @@ class Writer {
     sample(name + "_sum", sum);
     sample(name + "_count", static_cast<double>(samples.size()));
   }
+  // A histogram whose buckets are already counted (cumulative, as the format wants).
+  void countedHistogram(const std::string& name, const std::string& labels, const ViewerStats::Latency& h) {
+    const std::string prefix = labels.empty() ? "" : labels + ",";
+    for (size_t n = 0; n < h.bounds_s.size() && n < h.cumulative.size(); ++n)
+      sample(name + "_bucket", static_cast<double>(h.cumulative[n]), prefix + fmt::format("le=\"{}\"", h.bounds_s[n]));
+    sample(name + "_bucket", static_cast<double>(h.count), prefix + "le=\"+Inf\"");
+    sample(name + "_sum", h.sum_s, labels);
+    sample(name + "_count", static_cast<double>(h.count), labels);
+  }
   std::string text() && { return std::move(text_); }
 
  private:
@@ -124,6 +133,43 @@ std::string prometheusText(const HealthReport& h, const IndexCounts& c, const Ac
   w.sample("volnode_disk_min_free_bytes", static_cast<double>(h.min_free_mb) * 1024 * 1024);
   w.family("volnode_accepting_instances", "gauge", "1 while the node accepts C-STORE");
   w.sample("volnode_accepting_instances", h.accepting_instances ? 1 : 0);
+  return std::move(w).text();
+}
+
+std::string viewerPrometheusText(const ViewerStats& v) {
+  Writer w;
+  w.family("volnode_viewer_sessions_max", "gauge", "Viewer worker processes (viewer.max_sessions): frames rendered at once");
+  w.sample("volnode_viewer_sessions_max", v.max_sessions);
+  w.family("volnode_viewer_sessions_active", "gauge", "Viewer workers rendering a frame or slice now");
+  w.sample("volnode_viewer_sessions_active", v.busy);
+  w.family("volnode_viewer_workers_running", "gauge", "Viewer worker processes started");
+  w.sample("volnode_viewer_workers_running", v.running);
+  w.family("volnode_viewer_frames_total", "counter", "Frames and slices answered (200), by quality: draft, full, slice");
+  for (const char* quality : {"draft", "full", "slice"}) {
+    auto it = v.answered.find(quality);
+    w.sample("volnode_viewer_frames_total", it == v.answered.end() ? 0.0 : static_cast<double>(it->second.count),
+             fmt::format("quality=\"{}\"", quality));
+  }
+  w.family("volnode_viewer_frame_seconds", "histogram",
+           "Time from a request reaching the viewer pool to the worker's whole reply (waiting included), by quality");
+  for (const auto& [quality, latency] : v.answered)
+    w.countedHistogram("volnode_viewer_frame_seconds", "quality=\"" + label(quality) + "\"", latency);
+  w.family("volnode_viewer_volume_cache_total", "counter",
+           "Where answers found their prepared volume: memory (a hit of the worker's warm LRU), disk (the batch "
+           "render's volume.vol) or assembled (both misses)");
+  for (const char* source : {"memory", "disk", "assembled"}) {
+    auto it = v.volume_source.find(source);
+    w.sample("volnode_viewer_volume_cache_total", it == v.volume_source.end() ? 0.0 : static_cast<double>(it->second),
+             fmt::format("source=\"{}\"", source));
+  }
+  w.family("volnode_viewer_refused_total", "counter",
+           "Requests answered 503 because every viewer worker stayed busy for viewer.wait_s");
+  w.sample("volnode_viewer_refused_total", static_cast<double>(v.refused_busy));
+  w.family("volnode_viewer_errors_total", "counter", "Requests not answered with an image, by HTTP status");
+  for (const auto& [status, n] : v.failed)
+    w.sample("volnode_viewer_errors_total", static_cast<double>(n), fmt::format("status=\"{}\"", status));
+  w.family("volnode_viewer_worker_deaths_total", "counter", "Viewer workers that died or hung and were started again");
+  w.sample("volnode_viewer_worker_deaths_total", static_cast<double>(v.worker_deaths));
   return std::move(w).text();
 }
 

@@ -12,5 +12,7 @@ namespace volnode::console {
 // finished_at) at every scrape, so they survive restarts and need no state here.
 std::string prometheusText(const HealthReport& health, const IndexCounts& counts, const ActivityTotals& totals,
                            const std::vector<DestinationStatus>& destinations);
+// The interactive view's families (volnode_viewer_*), counted by the node since it started.
+std::string viewerPrometheusText(const ViewerStats& viewer);
 
 }  // namespace volnode::console

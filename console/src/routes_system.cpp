@@ -140,6 +140,7 @@ void addSystemRoutes(httplib::Server& server, RouteContext& routes) {
 
   server.Get("/metrics", [&node, &routes](const httplib::Request&, httplib::Response& res) {
     auto text = prometheusText(healthNow(node), node.index.counts(), routes.activity.totals(), destinationsNow(node));
+    if (node.viewer) text += viewerPrometheusText(node.viewer->stats());
     res.set_header("Cache-Control", "no-store");
     res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
   });

@@ -286,6 +286,7 @@ std::map<std::string, Field> sectionFields(Config& c) {
       {"sending.max_attempts", {integerField(c.sending.max_attempts, 1, 10000)}},
       {"retention.delete_after_days", {numberField(c.retention.delete_after_days, 0, 36500)}},
       {"retention.max_store_gb", {numberField(c.retention.max_store_gb, 0, 1e6)}},
+      {"retention.max_volume_cache_gb", {numberField(c.retention.max_volume_cache_gb, 0, 1e6)}},
       {"retention.check_every_s", {numberField(c.retention.check_every_s, 1, 86400)}},
   };
 }
@@ -613,6 +614,7 @@ std::string renderConfig(const Config& c, bool mask_secrets) {
                               {"max_attempts", c.sending.max_attempts}}},
       {"retention", toml::table{{"delete_after_days", c.retention.delete_after_days},
                                 {"max_store_gb", c.retention.max_store_gb},
+                                {"max_volume_cache_gb", c.retention.max_volume_cache_gb},
                                 {"check_every_s", c.retention.check_every_s}}},
       {"destinations", destinations},
   };

@@ -332,6 +332,7 @@ struct VolumeRenderer::Impl {
     double spin_scale = 1;
     std::map<View, double> view_scale;
   };
+  Framing framing;  // the last one, valid while cache.framing_key matches
 
   Framing prepare(const RenderPreset& preset_in, const RenderRequest& rq, RenderPreset& p) {
     if (!volume) throw Error(Errc::InvalidArgument, "VolumeRenderer: no volume set");
@@ -346,13 +347,20 @@ struct VolumeRenderer::Impl {
     if (transfer_shift != 0) p = shiftedPreset(p, transfer_shift);
     // One scale for the spin and the four lateral-type key views (so spin frame
     // 0 equals the anterior view); superior/inferior are framed on their own.
-    std::vector<ViewBasis> spin_bases;
+    // Kept while its inputs stay: the viewer asks for one frame at a time of the
+    // same scene, and 42 projections of the hull would cost each one ~10 ms.
     const int n = std::max(rq.spin_frames, 0);
-    for (int i = 0; i < n; ++i) spin_bases.push_back(spinBasis(360.0 * i / n));
-    for (double a : {0.0, 90.0, 180.0, 270.0}) spin_bases.push_back(spinBasis(a));
-    Framing fr;
-    fr.spin_scale = scaleFor(spin_bases, rq.fill);
-    for (View v : {View::Superior, View::Inferior}) fr.view_scale[v] = scaleFor({viewBasis(v)}, rq.fill);
+    const std::string framing_key = fmt::format("{}|{}|{}|{}x{}", cache.hull->threshold, n, rq.fill, width, height);
+    if (cache.framing_key != framing_key) {
+      std::vector<ViewBasis> spin_bases;
+      for (int i = 0; i < n; ++i) spin_bases.push_back(spinBasis(360.0 * i / n));
+      for (double a : {0.0, 90.0, 180.0, 270.0}) spin_bases.push_back(spinBasis(a));
+      framing = Framing{};
+      framing.spin_scale = scaleFor(spin_bases, rq.fill);
+      for (View v : {View::Superior, View::Inferior}) framing.view_scale[v] = scaleFor({viewBasis(v)}, rq.fill);
+      cache.framing_key = framing_key;
+    }
+    const Framing fr = framing;
     timings.add("framing", now() - t0);
     const double pixel_mm = 2 * fr.spin_scale / rq.height;
     prepareGrid(pixel_mm, p.blend == BlendMode::MaximumIntensity);

@@ -16,6 +16,7 @@ struct SceneCache {
   std::optional<VisibleHull> hull;            // keyed by hull->threshold
   std::optional<GridPlan> uploaded_grid;      // the grid in VTK's image data
   std::optional<std::string> transfer_key;    // preset (and reference) VTK's transfer functions are set for
+  std::string framing_key;                    // hull threshold, spin frames, fill and frame size of the last framing
   bool rendered_since_upload = false;         // whether VTK has rendered the uploaded grid (timing label)
 
   // The transfer functions' sample distance follows the grid's spacing, and

@@ -5,6 +5,7 @@
 
 #include "volnode/core/clock.hpp"
 #include "volnode/core/logging.hpp"
+#include "volnode/storage/volume_cache_cap.hpp"
 
 namespace volnode {
 namespace {
@@ -78,6 +79,11 @@ RetentionSweep RetentionPolicy::sweep(const std::string& now_iso) {
     if (index_.storedBytes() > cap)
       log->warn("retention: store holds {:.1f} GB, above the {:.1f} GB cap, but nothing else is delivered yet",
                 index_.storedBytes() / 1e9, config_.max_store_gb);
+  }
+  if (config_.max_volume_cache_gb > 0 && !results_root_.empty()) {
+    const auto trim = trimVolumeCache(results_root_, static_cast<int64_t>(config_.max_volume_cache_gb * 1e9));
+    sweep.removed_volume_files = trim.removed;
+    sweep.removed_volume_bytes = trim.removed_bytes;
   }
   return sweep;
 }

@@ -4,8 +4,9 @@
 // page reads the API with the console token. Requirements checked:
 //   - the dashboard asks once for the token, then lists a received study;
 //   - the interactive 3D view opens anterior; dragging to the left turns the patient's
-//     left to the viewer; the preset menu, the clip sliders, the MPR crosshair and
-//     "reset to anterior" work; the launched viewer shows it too;
+//     left to the viewer; the preset menu, the clip sliders, the MPR crosshair, the
+//     window preset and right-drag window, the MIP slab, the oblique pane and the cut
+//     of the 3D view at it, and "reset to anterior" work; the launched viewer shows it too;
 //   - the viewer of a rendered study plays the spin (the frame changes), the 3D model
 //     canvas has drawn non-background pixels, and a DICOM download arrives;
 //   - a SeriesDescription of <script>alert(1)</script> shows as text (no dialog, no element);
@@ -271,6 +272,39 @@ async function main() {
   const sagittalAfter = Number(await page.getAttribute('#mpr-sagittal', 'data-position'));
   check(sagittalAfter > Number(sagittalBefore) + 20,
     `a click on the patient's left in the axial pane moves the sagittal plane to the left (${sagittalBefore} -> ${sagittalAfter} mm)`);
+  // Window: a preset for every pane, then right-drag to widen it.
+  await page.selectOption('#mpr-window', '-600,1500');
+  await page.waitForFunction(() => ['axial', 'coronal', 'sagittal'].every((p) =>
+    document.getElementById(`mpr-${p}`).dataset.window === '-600.0,1500.0'), null, { timeout: 60000 });
+  check(true, 'the lung window preset applies to every slice pane');
+  const coronal = await (await page.$('#mpr-coronal')).boundingBox();
+  await page.mouse.move(coronal.x + coronal.width * 0.3, coronal.y + coronal.height * 0.5);
+  await page.mouse.down({ button: 'right' });
+  await page.mouse.move(coronal.x + coronal.width * 0.7, coronal.y + coronal.height * 0.5, { steps: 6 });
+  await page.mouse.up({ button: 'right' });
+  await page.waitForFunction(() => { const d = document.getElementById('mpr-axial').dataset;
+    return d.state === 'drawn' && Number(d.window.split(',')[1]) > 1500; }, null, { timeout: 60000 });
+  check(true, `right-drag to the right widens the window (${await page.getAttribute('#mpr-axial', 'data-window')})`);
+  // A 10 mm MIP slab, and the oblique plane tilted further.
+  await page.fill('#mpr-thickness', '10');
+  await page.$eval('#mpr-thickness', (i) => i.dispatchEvent(new Event('change')));
+  await page.selectOption('#mpr-mode', 'mip');
+  await page.waitForFunction(() => ['axial', 'coronal', 'sagittal', 'oblique'].every((p) => {
+    const d = document.getElementById(`mpr-${p}`).dataset; return d.state === 'drawn' && d.slab === '10,mip'; }),
+  null, { timeout: 60000 });
+  check(true, 'a 10 mm MIP slab applies to every pane');
+  const normalBefore = await page.getAttribute('#mpr-oblique', 'data-normal');
+  await page.$eval('#mpr-oblique-ap', (r) => { r.value = '60'; r.dispatchEvent(new Event('input')); });
+  await page.waitForFunction((before) => { const d = document.getElementById('mpr-oblique').dataset;
+    return d.state === 'drawn' && d.normal !== before; }, normalBefore, { timeout: 60000 });
+  const obliqueNormal = (await page.getAttribute('#mpr-oblique', 'data-normal')).split(',').map(Number);
+  check(Math.abs(obliqueNormal[1] - Math.sin(Math.PI / 3)) < 0.01,
+    `the oblique pane follows its tilt (normal ${obliqueNormal.join(', ')})`);
+  await page.selectOption('#view3d-cut', '1');
+  await page.waitForFunction(() => { const d = document.getElementById('view3d').dataset;
+    return d.state === 'drawn' && d.clipPlane !== '' && d.quality === 'full'; }, null, { timeout: 60000 });
+  check(true, `the 3D view is cut at the oblique plane (${(await view3d()).clipPlane})`);
+  await shot('viewer3d-oblique-cut');
   await page.click('#view3d-reset');
   await page.waitForFunction(() => { const d = document.getElementById('view3d').dataset;
     return d.state === 'drawn' && d.azimuth === '0.0' && d.quality === 'full'; }, null, { timeout: 60000 });

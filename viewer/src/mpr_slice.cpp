@@ -136,14 +136,20 @@ SliceImage reformatSlice(const Volume& volume, const SliceParameters& p) {
   }
   // Where the plane lies: its offset from the centre along the normal.
   double offset = 0, position = 0;
-  if (axes.position_axis >= 0) {
+  if (p.through) {
+    const Vec3 d{(*p.through)[0] - centre[0], (*p.through)[1] - centre[1], (*p.through)[2] - centre[2]};
+    offset = dot(d, axes.normal);
+    position = axes.position_axis >= 0 ? (*p.through)[axes.position_axis] : offset;
+  } else if (axes.position_axis >= 0) {
     position = p.position_mm.value_or(centre[axes.position_axis]);
     offset = position - centre[axes.position_axis];
   } else {
     position = offset = p.position_mm.value_or(0);
   }
   if (offset < lo[2] - 1e-6 || offset > hi[2] + 1e-6)
-    throw ParameterError("position_mm", "position_mm: " + std::to_string(position) + " mm lies outside the volume");
+    throw ParameterError(p.through ? "through" : "position_mm",
+                         std::string(p.through ? "through" : "position_mm") + ": the plane at " +
+                             std::to_string(position) + " mm lies outside the volume");
 
   const double finest = std::min({volume.spacing[0], volume.spacing[1], volume.spacing[2]});
   const double extent = std::max(hi[0] - lo[0], hi[1] - lo[1]);

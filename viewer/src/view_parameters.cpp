@@ -128,7 +128,7 @@ View3dParameters parseView3dParameters(const Params& params) {
 }
 
 SliceParameters parseSliceParameters(const Params& params) {
-  rejectUnknown(params, {"plane", "position_mm", "normal", "window", "thickness_mm", "mode", "size", "format"});
+  rejectUnknown(params, {"plane", "position_mm", "through", "normal", "window", "thickness_mm", "mode", "size", "format"});
   SliceParameters p;
   const std::string plane = oneOf(params, "plane", "axial", {"axial", "coronal", "sagittal", "oblique"});
   p.plane = plane == "axial"     ? SlicePlane::Axial
@@ -136,6 +136,13 @@ SliceParameters parseSliceParameters(const Params& params) {
             : plane == "sagittal" ? SlicePlane::Sagittal
                                   : SlicePlane::Oblique;
   if (params.count("position_mm")) p.position_mm = numberIn(params, "position_mm", 0, -1e5, 1e5);
+  if (auto it = params.find("through"); it != params.end()) {
+    if (p.position_mm) throw ParameterError("through", "through: give either position_mm or through, not both");
+    auto v = numberList("through", it->second, 3);
+    for (double c : v)
+      if (std::fabs(c) > 1e5) throw ParameterError("through", "through: each coordinate must lie within -100000 .. 100000 mm");
+    p.through = std::array<double, 3>{v[0], v[1], v[2]};
+  }
   if (auto it = params.find("normal"); it != params.end()) {
     if (p.plane != SlicePlane::Oblique) throw ParameterError("normal", "normal: only for plane=oblique");
     auto v = numberList("normal", it->second, 3);

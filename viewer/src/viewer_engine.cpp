@@ -5,6 +5,7 @@
 #include <cmath>
 #include <array>
 #include <list>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -66,6 +67,39 @@ struct ViewerEngine::Impl {
     std::string series;  // the series its volume belongs to
   };
   std::array<Renderer, 2> renderers;  // [0] full, [1] draft
+
+  // The full frame just answered, for the draft renderer to prepare.
+  struct Ahead {
+    std::string series_uid;
+    RenderPreset preset;
+    OrbitView orbit;
+    RenderRequest frame;
+  };
+  std::optional<Ahead> ahead;
+
+  // A series' first full frame (the page's first request) is followed by drafts as
+  // soon as the user drags: the draft renderer builds its grid and first-render
+  // gradients (hundreds of ms) now, while the user looks at that frame, rather
+  // than inside the first draft. Once per series. (Not the other way round: a
+  // full frame prepared after a draft would stall the drag that goes on.)
+  void prepareAhead() {
+    if (!ahead) return;
+    const Ahead a = std::move(*ahead);
+    ahead.reset();
+    Renderer& r = renderers[1];
+    if (r.renderer && r.series == a.series_uid) return;
+    std::shared_ptr<const Volume> volume;
+    for (const auto& h : held)
+      if (h.series_uid == a.series_uid) volume = h.volume;
+    if (!volume) return;
+    RenderRequest frame = a.frame;
+    frame.width = frame.height = std::max(64, frame.width / 2);  // as view3d sizes a draft
+    try {
+      rendererFor(true, a.series_uid, volume).renderOrbit(a.preset, a.orbit, frame);
+    } catch (const std::exception& e) {
+      moduleLogger("viewer")->warn("series {}: preparing the draft renderer failed: {}", a.series_uid, e.what());
+    }
+  }
 
   // The latest succeeded render of the series, whose prepared volume file and
   // rule the viewer shares.
@@ -197,8 +231,16 @@ struct ViewerEngine::Impl {
                                                p.clip_plane->point[2],  p.clip_plane->normal[0],
                                                p.clip_plane->normal[1], p.clip_plane->normal[2]};
     const auto render_start = Clock::now();
-    auto rendered = rendererFor(p.draft, request.series_uid, volume).renderOrbit(preset, orbit, frame);
+    VolumeRenderer& renderer = rendererFor(p.draft, request.series_uid, volume);
+    renderer.resetTimings();
+    auto rendered = renderer.renderOrbit(preset, orbit, frame);
     const double render_ms = millisecondsSince(render_start);
+    // The renderer's own stages (grid, first render with its gradients, ...) show where a slow frame went.
+    std::string render_stages;
+    for (const auto& [stage, seconds] : renderer.timings().stages)
+      render_stages += fmt::format(", render-{};dur={:.1f}", stage, seconds * 1000);
+    // After a full frame the draft renderer gets this scene too, once the reply is out (prepareAhead).
+    if (!p.draft) ahead = Ahead{request.series_uid, preset, orbit, frame};
     const auto encode_start = Clock::now();
     auto encoded = encodeFrame(rendered, p.format, p.draft ? 75 : 90);
     ViewerReply reply;
@@ -207,8 +249,8 @@ struct ViewerEngine::Impl {
     reply.headers["X-Orientation-Letters"] = joined(rendered.edge_letters);
     reply.headers["X-Preset"] = preset.name;
     reply.headers["X-Volume-Source"] = source;
-    reply.headers["Server-Timing"] = fmt::format("open;dur={:.1f}, render;dur={:.1f}, encode;dur={:.1f}", open_ms,
-                                                 render_ms, millisecondsSince(encode_start));
+    reply.headers["Server-Timing"] = fmt::format("open;dur={:.1f}, render;dur={:.1f}, encode;dur={:.1f}{}", open_ms,
+                                                 render_ms, millisecondsSince(encode_start), render_stages);
     return reply;
   }
 
@@ -235,7 +277,7 @@ struct ViewerEngine::Impl {
 };
 
 ViewerEngine::ViewerEngine(ViewerEngineSettings settings, Index& index, JobQueue& jobs, const RuleSet& rules)
-    : impl_(std::make_unique<Impl>(Impl{std::move(settings), index, jobs, rules, {}, {}})) {}
+    : impl_(std::make_unique<Impl>(Impl{std::move(settings), index, jobs, rules, {}, {}, {}})) {}
 
 ViewerEngine::~ViewerEngine() = default;
 
@@ -265,9 +307,13 @@ void ViewerEngine::warmUp() {
     if (!impl_->renderers[draft ? 1 : 0].renderer) impl_->renderers[draft ? 1 : 0].renderer = impl_->makeRenderer(draft);
 }
 
+void ViewerEngine::prepareAhead() { impl_->prepareAhead(); }
+
 void ViewerEngine::release() {
   impl_->renderers = {};
   impl_->held.clear();
+  impl_->ahead.reset();
+  warmUp();  // fresh render windows (without volumes), so the next first frame does not wait for them
 }
 
 size_t ViewerEngine::volumesHeld() const { return impl_->held.size(); }

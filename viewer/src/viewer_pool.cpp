@@ -91,6 +91,9 @@ struct ViewerPool::Impl {
     slot.last_series.clear();
   }
 
+  // Claims a worker, sends the request and waits for its reply (never throws).
+  ViewerReply askWorker(const ViewerRequest& request);
+
   // A free slot, preferring the one that served `series` last; null after the wait.
   Slot* claim(const std::string& series, std::unique_lock<std::mutex>& lock) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(settings.wait_s);
@@ -130,7 +133,16 @@ void ViewerPool::start() {
 }
 
 ViewerReply ViewerPool::ask(const ViewerRequest& request) {
-  auto& d = *impl_;
+  const auto started = std::chrono::steady_clock::now();
+  ViewerReply reply = impl_->askWorker(request);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::lock_guard lock(impl_->mutex);
+  impl_->counts.metrics.record(request, reply, seconds);
+  return reply;
+}
+
+ViewerReply ViewerPool::Impl::askWorker(const ViewerRequest& request) {
+  auto& d = *this;
   std::unique_lock lock(d.mutex);
   Impl::Slot* slot = d.claim(request.series_uid, lock);
   if (!slot) {

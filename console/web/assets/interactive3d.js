@@ -1,6 +1,6 @@
 // The interactive 3D view of one series: frames rendered on the node on request
-// (GET /api/series/{uid}/view3d) while the user turns, zooms, pans and cuts, and
-// three linked MPR panes (GET /api/series/{uid}/slice) with a crosshair.
+// (GET /api/series/{uid}/view3d) while the user turns, zooms, pans and cuts (a clip
+// box, or the oblique slice plane), beside the linked slice panes (mpr_panes.js).
 // Only one frame request is in flight at a time: while it runs, the newest wanted
 // view replaces any older one, so the picture never lags behind the hand. Drafts
 // (half size) while dragging, a full frame when the hand stops.
@@ -8,12 +8,9 @@
 //   right-drag / shift-drag / two fingers: pan; wheel / pinch: zoom
 //   keys on the 3D image: arrows turn by 10 degrees, + and - zoom, r resets to anterior, p next preset
 import { el, replace, authFetch } from './common.js';
+import { mprPanes } from './mpr_panes.js';
 
 const PRESETS = { CT: ['ct-bone', 'ct-soft-tissue', 'ct-angio', 'ct-lung', 'ct-mip'], MR: ['mr-head', 'mr-mip'] };
-const PLANES = ['axial', 'coronal', 'sagittal'];
-const AXIS_OF_PLANE = { axial: 2, coronal: 1, sagittal: 0 };  // the LPS coordinate that places each plane
-
-const triple = (text) => (text || '').split(',').map(Number);
 
 export function interactiveView(series, renderedPresets) {
   const uid = series.SeriesInstanceUID;
@@ -24,6 +21,8 @@ export function interactiveView(series, renderedPresets) {
   let preset = presets[0];
   let clip = null;  // [xmin, xmax, ymin, ymax, zmin, zmax] mm, null: none
   let extent = null;  // the volume's [min, max] per LPS axis, from the slices
+  let shift = 0;       // HU the preset's transfer function moves by
+  let cutOblique = 0;  // 0: no; 1: keep the side the oblique plane's normal points to; -1: the other side
   let dragging = false;
 
   const img = el('img', { id: 'view3d', alt: 'interactive 3D rendering', draggable: 'false', tabindex: '0',
@@ -45,6 +44,9 @@ export function interactiveView(series, renderedPresets) {
     const q = new URLSearchParams({ preset, azimuth: camera.azimuth.toFixed(1), elevation: camera.elevation.toFixed(1),
       zoom: camera.zoom.toFixed(3), pan: `${camera.panX.toFixed(3)},${camera.panY.toFixed(3)}`, quality: draft ? 'draft' : 'full' });
     if (clip) q.set('clip', clip.map((v) => v.toFixed(1)).join(','));
+    if (shift) q.set('shift', String(shift));
+    const plane = cutOblique ? mpr.obliquePlane() : null;
+    if (plane) q.set('clip_plane', [...plane.point, ...plane.normal.map((v) => v * cutOblique)].map((v) => v.toFixed(4)).join(','));
     return q.toString();
   };
   async function fetchFrame(q, mySeq) {
@@ -68,6 +70,7 @@ export function interactiveView(series, renderedPresets) {
       const params = new URLSearchParams(q);
       Object.assign(img.dataset, { state: 'drawn', azimuth: params.get('azimuth'), elevation: params.get('elevation'),
         preset: params.get('preset'), quality: params.get('quality'), clip: params.get('clip') || '',
+        clipPlane: params.get('clip_plane') || '', shift: params.get('shift') || '0',
         letters: response.headers.get('X-Orientation-Letters') || '', seq: String(mySeq) });
       letters.textContent = (response.headers.get('X-Orientation-Letters') || '').replaceAll(',', ' ');
       timing.textContent = `${params.get('quality')} ${Math.round(performance.now() - started)} ms`;
@@ -151,6 +154,22 @@ export function interactiveView(series, renderedPresets) {
   reset.addEventListener('click', () => { camera = initial(); request(false); });
   presetSelect.addEventListener('change', () => { preset = presetSelect.value; request(false); });
 
+  // --- window shift of the preset, and the cut at the oblique slice plane ------
+  const shiftRange = el('input', { id: 'view3d-shift', type: 'range', min: -500, max: 500, step: 10, value: 0,
+    'aria-label': 'shift of the preset in HU' });
+  const shiftValue = el('span', { class: 'muted', text: '0 HU' });
+  shiftRange.addEventListener('input', () => {
+    shift = Number(shiftRange.value);
+    shiftValue.textContent = `${shift > 0 ? '+' : ''}${shift} HU`;
+    dragging = true;
+    request(true);
+  });
+  shiftRange.addEventListener('change', settle);
+  const cutSelect = el('select', { id: 'view3d-cut', 'aria-label': 'cut at the oblique plane' },
+    el('option', { value: '0', text: 'no cut' }), el('option', { value: '1', text: 'cut at oblique plane' }),
+    el('option', { value: '-1', text: 'cut at oblique plane (other side)' }));
+  cutSelect.addEventListener('change', () => { cutOblique = Number(cutSelect.value); request(false); });
+
   // --- clip box: two sliders per patient axis, in mm --------------------------
   const AXES = [['R', 'L'], ['A', 'P'], ['F', 'H']];
   function buildClip() {
@@ -177,108 +196,22 @@ export function interactiveView(series, renderedPresets) {
     replace(clipBox, rows, none);
   }
 
-  // --- MPR panes with a shared crosshair point --------------------------------
-  let point = null;  // LPS mm
-  const panes = PLANES.map((plane) => {
-    const image = el('img', { id: `mpr-${plane}`, alt: `${plane} slice`, draggable: 'false', dataset: { state: 'loading' } });
-    const cross = el('canvas', { class: 'crosshair', id: `mpr-${plane}-cross` });
-    const label = el('figcaption', { class: 'muted', text: plane });
-    const pane = { plane, image, cross, label, geometry: null, inFlight: false, again: false, url: '' };
-    image.addEventListener('click', (e) => {
-      if (!pane.geometry) return;
-      const r = image.getBoundingClientRect();
-      const g = pane.geometry;
-      const column = ((e.clientX - r.left) / r.width) * g.width - 0.5, row = ((e.clientY - r.top) / r.height) * g.height - 0.5;
-      point = [0, 1, 2].map((a) => g.origin[a] + column * g.pixel * g.right[a] + row * g.pixel * g.down[a]);
-      for (const other of panes) (other === pane ? drawCross(other) : loadSlice(other));
-    });
-    image.addEventListener('wheel', (e) => {
-      e.preventDefault();
-      if (!pane.geometry || !point) return;
-      point[AXIS_OF_PLANE[plane]] += Math.sign(e.deltaY) * pane.geometry.pixel * 2;
-      loadSlice(pane);
-      for (const other of panes) if (other !== pane) drawCross(other);
-    }, { passive: false });
-    return pane;
+  // The slice panes: they learn the volume's extent (for the clip sliders) and,
+  // when the 3D view is cut at the oblique plane, move the cut with them.
+  const mpr = mprPanes(uid, modality, {
+    onExtent: (box) => { extent = box; buildClip(); },
+    onPlaneChange: () => { if (cutOblique) request(false); },
   });
-  function drawCross(pane) {
-    const g = pane.geometry;
-    const { cross, image } = pane;
-    if (!g || !point) return;
-    cross.width = image.clientWidth;
-    cross.height = image.clientHeight;
-    const d = [0, 1, 2].map((a) => point[a] - g.origin[a]);
-    const column = (d[0] * g.right[0] + d[1] * g.right[1] + d[2] * g.right[2]) / g.pixel;
-    const row = (d[0] * g.down[0] + d[1] * g.down[1] + d[2] * g.down[2]) / g.pixel;
-    const x = ((column + 0.5) / g.width) * cross.width, y = ((row + 0.5) / g.height) * cross.height;
-    const ctx = cross.getContext('2d');
-    ctx.clearRect(0, 0, cross.width, cross.height);
-    ctx.strokeStyle = '#ffcc00';
-    ctx.lineWidth = 1;
-    ctx.beginPath();
-    ctx.moveTo(x, 0); ctx.lineTo(x, cross.height); ctx.moveTo(0, y); ctx.lineTo(cross.width, y);
-    ctx.stroke();
-    image.dataset.crossX = String(Math.round(column));
-    image.dataset.crossY = String(Math.round(row));
-  }
-  async function loadSlice(pane) {
-    if (pane.inFlight) { pane.again = true; return; }
-    pane.inFlight = true;
-    const q = new URLSearchParams({ plane: pane.plane });
-    if (point) q.set('position_mm', point[AXIS_OF_PLANE[pane.plane]].toFixed(2));
-    try {
-      const response = await authFetch(`/api/series/${encodeURIComponent(uid)}/slice?${q}`);
-      if (!response.ok) { pane.image.dataset.state = 'error'; return; }
-      const h = (name) => response.headers.get(name);
-      const blob = await response.blob();
-      const bitmap = await createImageBitmap(blob);
-      pane.geometry = { origin: triple(h('X-Slice-Origin')), right: triple(h('X-Slice-Right')), down: triple(h('X-Slice-Down')),
-        pixel: Number(h('X-Slice-Pixel-Spacing')), width: bitmap.width, height: bitmap.height };
-      bitmap.close();
-      if (pane.url) URL.revokeObjectURL(pane.url);
-      pane.url = URL.createObjectURL(blob);
-      pane.image.src = pane.url;
-      await pane.image.decode().catch(() => {});
-      pane.image.dataset.state = 'drawn';
-      pane.image.dataset.position = h('X-Slice-Position');
-      pane.label.textContent = `${pane.plane} ${Number(h('X-Slice-Position')).toFixed(1)} mm · ${(h('X-Orientation-Letters') || '').replaceAll(',', ' ')}`;
-      if (!point) point = null;
-      drawCross(pane);
-      learnExtent(pane);
-    } finally {
-      pane.inFlight = false;
-      if (pane.again) { pane.again = false; loadSlice(pane); }
-    }
-  }
-  // The volume's extent along each patient axis, from the first slices' geometry.
-  function learnExtent(pane) {
-    if (extent || panes.some((p) => !p.geometry)) return;
-    const box = [[Infinity, -Infinity], [Infinity, -Infinity], [Infinity, -Infinity]];
-    for (const p of panes) {
-      const g = p.geometry;
-      for (const [c, r] of [[0, 0], [g.width - 1, 0], [0, g.height - 1], [g.width - 1, g.height - 1]])
-        for (let a = 0; a < 3; ++a) {
-          if (a === AXIS_OF_PLANE[p.plane]) continue;
-          const v = g.origin[a] + c * g.pixel * g.right[a] + r * g.pixel * g.down[a];
-          box[a] = [Math.min(box[a][0], v), Math.max(box[a][1], v)];
-        }
-    }
-    extent = box;
-    point = point || box.map(([a, b]) => (a + b) / 2);
-    buildClip();
-    for (const p of panes) drawCross(p);
-    void pane;
-  }
 
   const section = el('section', { class: 'card', id: 'interactive' },
     el('h2', { text: 'Interactive 3D' }),
     el('div', { class: 'interactive' },
       el('div', { class: 'view3d' }, img,
         el('div', { class: 'controls' }, presetSelect, reset, letters, timing),
+        el('div', { class: 'controls' }, el('label', {}, 'Shift ', shiftRange), shiftValue, cutSelect),
         el('p', { class: 'muted', text: 'Drag to turn, wheel or pinch to zoom, right-drag or two fingers to pan; arrows, + − , r (reset), p (next preset).' }),
         el('details', {}, el('summary', { text: 'Clip box' }), clipBox)),
-      el('div', { class: 'mpr' }, panes.map((p) => el('figure', {}, el('div', { class: 'pane' }, p.image, p.cross), p.label)))));
+      mpr.element));
   request(false);
-  for (const pane of panes) loadSlice(pane);
   return section;
 }

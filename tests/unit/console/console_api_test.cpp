@@ -1259,6 +1259,41 @@ TEST_F(ConsoleApi, InteractiveViewRequestsGoToTheViewerAfterTheConsolesChecks) {
   EXPECT_EQ(get("/api/series/" + kSeries + "/slice", browser).status, 403);
 }
 
+// The viewer's counts reach /metrics as the volnode_viewer_* families.
+class CountingViewer : public RecordingViewer {
+ public:
+  ViewerStats stats() const override {
+    ViewerStats s;
+    s.max_sessions = 2;
+    s.busy = 1;
+    s.running = 2;
+    s.answered["draft"] = {{0.05, 0.08}, {3, 5}, 6, 0.41};
+    s.volume_source = {{"memory", 5}, {"disk", 1}};
+    s.failed = {{503, 4}};
+    s.refused_busy = 4;
+    return s;
+  }
+};
+
+TEST_F(ConsoleApi, MetricsCountTheInteractiveView) {
+  CountingViewer viewer;
+  startExposed([&](ConsoleConfig&, ConsoleContext& context) { context.viewer = &viewer; });
+  auto r = get("/metrics");
+  ASSERT_EQ(r.status, 200);
+  for (const std::string line :
+       {"volnode_viewer_sessions_max 2\n", "volnode_viewer_sessions_active 1\n",
+        "volnode_viewer_frames_total{quality=\"draft\"} 6\n", "volnode_viewer_frames_total{quality=\"full\"} 0\n",
+        "# TYPE volnode_viewer_frame_seconds histogram\n",
+        "volnode_viewer_frame_seconds_bucket{quality=\"draft\",le=\"0.05\"} 3\n",
+        "volnode_viewer_frame_seconds_bucket{quality=\"draft\",le=\"0.08\"} 5\n",
+        "volnode_viewer_frame_seconds_bucket{quality=\"draft\",le=\"+Inf\"} 6\n",
+        "volnode_viewer_frame_seconds_count{quality=\"draft\"} 6\n",
+        "volnode_viewer_volume_cache_total{source=\"memory\"} 5\n",
+        "volnode_viewer_volume_cache_total{source=\"assembled\"} 0\n", "volnode_viewer_refused_total 4\n",
+        "volnode_viewer_errors_total{status=\"503\"} 4\n"})
+    EXPECT_NE(r.body.find(line), std::string::npos) << line;
+}
+
 TEST_F(ConsoleApi, InteractiveViewWithoutViewerWorkersIs503) {
   start();
   auto r = get("/api/series/" + kSeries + "/view3d");

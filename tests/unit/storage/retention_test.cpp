@@ -107,4 +107,52 @@ TEST_P(RetentionTest, RenderedResultsFollowTheirStudy) {
   EXPECT_TRUE(std::filesystem::exists(kept / "png" / "ct-bone-anterior.png"));
 }
 
+// The prepared volume a render keeps for the interactive view (volume.vol) goes
+// with its study; retention.max_volume_cache_gb bounds those files on their own,
+// newest kept, and leaves the rest of the results alone.
+TEST_P(RetentionTest, PreparedVolumesGoWithTheirStudyAndAreCappedOldestFirst) {
+  RetentionFixture f{GetParam()};
+  f.study("1.1", 10, "succeeded");
+  f.study("2.2", 10, "failed");
+  f.study("3.3", 10, "failed");
+  const auto results = f.dir / "results";
+  int age_s = 0;
+  auto render_of = [&](const std::string& uid, int64_t volume_bytes) {
+    const auto id = f.jobs.enqueue({JobKind::Render, uid, uid + ".1", "ct-bundle", ""});
+    f.jobs.claimNext({JobKind::Render}, "w", 60);
+    f.jobs.succeed(id, "w");
+    const auto dir = results / std::to_string(id);
+    std::filesystem::create_directories(dir / "png");
+    std::ofstream(dir / "png" / "ct-bone-anterior.png") << std::string(100, 'p');
+    std::ofstream(dir / "volume.vol") << std::string(static_cast<size_t>(volume_bytes), 'v');
+    // Written in this order, one hour apart (older first).
+    std::filesystem::last_write_time(dir / "volume.vol",
+                                     std::filesystem::file_time_type::clock::now() - std::chrono::hours(10 - ++age_s));
+    return dir;
+  };
+  const auto delivered = render_of("1.1", 3000), oldest = render_of("2.2", 4000), newest = render_of("3.3", 5000);
+
+  RetentionConfig config;
+  config.delete_after_days = 7;
+  RetentionPolicy deleting(config, f.index, f.jobs, f.files, results);
+  auto sweep = deleting.sweep("2099-01-01T00:00:00.000Z");
+  ASSERT_EQ(sweep.deleted_studies, std::vector<std::string>{"1.1"});
+  EXPECT_EQ(sweep.deleted_result_bytes, 3100);
+  EXPECT_FALSE(std::filesystem::exists(delivered / "volume.vol"));
+  EXPECT_EQ(sweep.removed_volume_files, 0) << "no cap configured";
+
+  RetentionConfig capped;
+  capped.max_volume_cache_gb = 6000 / 1e9;  // room for the newest file only
+  RetentionPolicy capping(capped, f.index, f.jobs, f.files, results);
+  EXPECT_TRUE(capping.enabled());
+  sweep = capping.sweep("2099-01-01T00:00:00.000Z");
+  EXPECT_TRUE(sweep.deleted_studies.empty());
+  EXPECT_EQ(sweep.removed_volume_files, 1);
+  EXPECT_EQ(sweep.removed_volume_bytes, 4000);
+  EXPECT_FALSE(std::filesystem::exists(oldest / "volume.vol"));
+  EXPECT_TRUE(std::filesystem::exists(oldest / "png" / "ct-bone-anterior.png")) << "the other results stay";
+  EXPECT_TRUE(std::filesystem::exists(newest / "volume.vol"));
+  EXPECT_TRUE(f.index.study("2.2"));
+}
+
 VOLNODE_ON_BOTH_BACKENDS(RetentionTest);

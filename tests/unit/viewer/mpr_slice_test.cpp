@@ -136,3 +136,31 @@ TEST(MprSlice, APlaneOutsideTheVolumeIsRefusedNamingThePosition) {
     EXPECT_EQ(e.parameter(), "position_mm");
   }
 }
+
+TEST(MprSlice, PlanesThroughOnePointAllShowItWhateverTheirOrientation) {
+  const test::OrientationPhantom phantom;
+  const Volume v = phantomVolume(true);
+  const auto marker = phantom.headMarker();
+  const double n = 1 / std::sqrt(3.0);
+  for (auto plane : {SlicePlane::Axial, SlicePlane::Coronal, SlicePlane::Sagittal, SlicePlane::Oblique}) {
+    SCOPED_TRACE(int(plane));
+    SliceParameters p;
+    p.plane = plane;
+    if (plane == SlicePlane::Oblique) p.normal = {n, -n, n};
+    p.through = marker;
+    const auto slice = reformatSlice(v, p);
+    expectMarkerAt(slice, marker);
+    // The plane holds the point: its distance along the normal from the origin pixel is 0.
+    const double off = (marker[0] - slice.origin[0]) * slice.normal[0] + (marker[1] - slice.origin[1]) * slice.normal[1] +
+                       (marker[2] - slice.origin[2]) * slice.normal[2];
+    EXPECT_NEAR(off, 0, 1e-6);
+  }
+  SliceParameters outside;
+  outside.through = std::array<double, 3>{0, 0, 400};
+  try {
+    reformatSlice(v, outside);
+    FAIL() << "a plane through a point 400 mm above the volume";
+  } catch (const ParameterError& e) {
+    EXPECT_EQ(e.parameter(), "through");
+  }
+}

@@ -94,4 +94,12 @@ TEST(SliceParameters, ReadsAndRefuses) {
   EXPECT_EQ(refusedParameter({{"window", "40,0"}}, true), "window");
   EXPECT_EQ(refusedParameter({{"thickness_mm", "-1"}}, true), "thickness_mm");
   EXPECT_EQ(refusedParameter({{"mode", "min"}}, true), "mode");
+  EXPECT_EQ(refusedParameter({{"through", "1,2"}}, true), "through");
+  EXPECT_EQ(refusedParameter({{"through", "1,2,3"}, {"position_mm", "4"}}, true), "through");
+  EXPECT_EQ(refusedParameter({{"through", "1,2,1e9"}}, true), "through");
+  auto through = parseSliceParameters({{"plane", "coronal"}, {"through", "-10.5,20,30"}});
+  ASSERT_TRUE(through.through.has_value());
+  EXPECT_DOUBLE_EQ((*through.through)[0], -10.5);
+  EXPECT_DOUBLE_EQ((*through.through)[2], 30);
+  EXPECT_FALSE(through.position_mm.has_value());
 }

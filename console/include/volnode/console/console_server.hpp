@@ -118,12 +118,31 @@ struct ViewerAnswer {
   std::map<std::string, std::string> headers;  // e.g. Retry-After with a 503, X-Orientation-Letters
 };
 
+// What the interactive view answered since the node started, for /metrics.
+struct ViewerStats {
+  int max_sessions = 0;  // viewer worker processes (frames rendered at once)
+  int busy = 0;          // of them rendering now
+  int running = 0;       // of them started
+  struct Latency {
+    std::vector<double> bounds_s;     // histogram upper bounds
+    std::vector<int64_t> cumulative;  // answers at most each bound
+    int64_t count = 0;
+    double sum_s = 0;
+  };
+  std::map<std::string, Latency> answered;        // 200 answers by quality: draft, full, slice
+  std::map<std::string, int64_t> volume_source;   // memory (warm hit), disk, assembled
+  std::map<int, int64_t> failed;                  // other answers by HTTP status
+  int64_t refused_busy = 0;                       // 503: every worker stayed busy
+  int64_t worker_deaths = 0;
+};
+
 class ViewerBackend {
  public:
   virtual ~ViewerBackend() = default;
   // kind: "view3d" or "slice"; params: the query parameters, each given once.
   virtual ViewerAnswer ask(const std::string& kind, const std::string& series_uid,
                            const std::map<std::string, std::string>& params) = 0;
+  virtual ViewerStats stats() const { return {}; }
 };
 
 // Everything the console reads or acts on, passed in by the application.

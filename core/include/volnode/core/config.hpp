@@ -130,6 +130,7 @@ struct PipelineConfig {
 struct RetentionConfig {
   double delete_after_days = 0;  // delete a study's source instances this long after its results were delivered; 0: never
   double max_store_gb = 0;       // above this, delete delivered studies, oldest delivery first; 0: no cap
+  double max_volume_cache_gb = 0;  // prepared volumes kept for the viewer (volume.vol): oldest beyond this go; 0: no cap
   double check_every_s = 600;
 };
 

@@ -4,7 +4,9 @@
 // studies go first, oldest delivery first. Each deletion is logged and leaves
 // the index in one transaction; the files follow, and so do the study's
 // rendered results (<results>/<render job id>/), which would otherwise grow
-// by tens of MB per study for as long as the node runs.
+// by tens of MB per study for as long as the node runs. The prepared volumes
+// among those results (volume.vol, kept for the interactive view) are also
+// bounded on their own by retention.max_volume_cache_gb (volume_cache_cap.hpp).
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -20,6 +22,8 @@ struct RetentionSweep {
   std::vector<std::string> deleted_studies;
   int64_t deleted_bytes = 0;          // source instances
   int64_t deleted_result_bytes = 0;   // rendered results of those studies
+  int removed_volume_files = 0;       // prepared volumes beyond retention.max_volume_cache_gb
+  int64_t removed_volume_bytes = 0;
 };
 
 class RetentionPolicy {
@@ -27,7 +31,9 @@ class RetentionPolicy {
   // `results_root`: where render jobs keep their outputs; empty leaves them.
   RetentionPolicy(const RetentionConfig& config, Index& index, JobQueue& jobs, FileStore& files,
                   std::filesystem::path results_root = {});
-  bool enabled() const { return config_.delete_after_days > 0 || config_.max_store_gb > 0; }
+  bool enabled() const {
+    return config_.delete_after_days > 0 || config_.max_store_gb > 0 || config_.max_volume_cache_gb > 0;
+  }
   // One pass; `now_iso` is the current UTC time in the index's format.
   RetentionSweep sweep(const std::string& now_iso);
 

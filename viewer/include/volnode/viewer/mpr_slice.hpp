@@ -38,7 +38,7 @@ struct SliceImage {
   }
 };
 
-// Throws ParameterError("position_mm") when the plane misses the volume.
+// Throws ParameterError("position_mm" or "through") when the plane misses the volume.
 SliceImage reformatSlice(const Volume& volume, const SliceParameters& parameters);
 
 }  // namespace volnode::viewer

@@ -3,7 +3,7 @@
 // in one place: a bad value throws ParameterError naming the parameter, which the
 // console answers as 400. Plain C++, no VTK.
 //   view3d: preset, azimuth, elevation, zoom, pan, clip, clip_plane, shift, size, quality, format
-//   slice:  plane, position_mm, normal, window, thickness_mm, mode, size, format
+//   slice:  plane, position_mm | through, normal, window, thickness_mm, mode, size, format
 #include <array>
 #include <map>
 #include <optional>
@@ -62,6 +62,9 @@ struct SliceParameters {
   // Axial: the patient z (S) coordinate; coronal: y (P); sagittal: x (L); oblique:
   // the signed distance along `normal` from the volume's centre. Absent: the centre.
   std::optional<double> position_mm;
+  // Instead of position_mm: a patient point (LPS mm) the plane passes through, so
+  // linked panes of any orientation meet at one point.
+  std::optional<std::array<double, 3>> through;
   std::array<double, 3> normal{0, 0, 1};  // oblique only (LPS, normalised when parsed)
   std::optional<std::array<double, 2>> window;  // centre, width; absent: from the modality
   double thickness_mm = 0;  // 0: one sample; more: average or maximum across the slab

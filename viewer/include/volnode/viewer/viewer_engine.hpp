@@ -34,7 +34,11 @@ class ViewerEngine {
   ViewerReply handle(const ViewerRequest& request);
   // Opens the render windows now, so the first frame does not wait for them.
   void warmUp();
-  // Idle: gives the volumes and the render windows back.
+  // After a reply is sent: when it was a full frame, the draft renderer prepares
+  // the series just shown, so the user's first drag does not pay its grid. Does
+  // nothing when it already holds that series.
+  void prepareAhead();
+  // Idle: gives the volumes back (the render windows are opened again, empty).
   void release();
   size_t volumesHeld() const;
 

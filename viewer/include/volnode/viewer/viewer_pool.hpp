@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "volnode/viewer/viewer_metrics.hpp"
 #include "volnode/viewer/viewer_protocol.hpp"
 
 namespace volnode::viewer {
@@ -26,6 +27,7 @@ struct ViewerPoolSettings {
 struct ViewerPoolStatus {
   int workers = 0, running = 0, busy = 0;
   int64_t answered = 0, refused_busy = 0, worker_deaths = 0;
+  ViewerMetrics metrics;  // every answer, by quality, volume source and status
 };
 
 class ViewerPool {
