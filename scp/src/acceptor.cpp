@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 
@@ -18,6 +19,10 @@
 
 namespace volnode {
 namespace {
+
+// How long an association waits for a worker that is finishing its last one (0.5 s).
+constexpr int kBusyRetries = 25;
+constexpr auto kBusyRetryPause = std::chrono::milliseconds(20);
 
 int openListenSocket(const std::string& bind, uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -271,7 +276,14 @@ void Acceptor::dispatch(T_ASC_Association* association, int fd, const std::strin
   } else {
     shared_.sockets.remember(association, fd);
     bool busy = false;
-    if (pool_.hand(association, &busy)) return;
+    // A peer that releases an association and opens its next one at once (Orthanc
+    // pushing a backlog) can find the last free worker still winding down the old
+    // one: wait briefly for it before refusing. The wait holds only this handshake.
+    for (int tries = 0;; ++tries) {
+      if (pool_.hand(association, &busy)) return;
+      if (!busy || stopping_ || tries >= kBusyRetries) break;
+      std::this_thread::sleep_for(kBusyRetryPause);
+    }
     // Forgotten before the association is destroyed: its address may be reused at once.
     shared_.sockets.take(association);
     shared_.hosts.release(shared_.hosts.take(association));
