@@ -207,8 +207,9 @@ Burst runBurst(const std::vector<std::filesystem::path>& files, int copies) {
   TempDir dir("volnode-bench-e2e-burst");
   int node_port = freePort();
   // Orthanc runs up to 7 pushes at once, the others wait in Orthanc (its default is 2):
-  // one below the node's default dicom.max_associations (8), since Orthanc opens its
-  // next association the moment one is released, before the node has counted it out.
+  // one below the node's default dicom.max_associations (8). Orthanc opens its next
+  // association the moment one is released; the node now waits briefly for the worker
+  // still winding down (AssociationReuse test), and 7 keeps the recorded runs comparable.
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}},
                          "\"ConcurrentJobs\": " + std::to_string(std::min(copies, 7)));
   NodeProcess node(dir / "node", {"dicom.port=" + std::to_string(node_port), "destinations.pacs.aet=ORTHANC",
