@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "run_sets.hpp"
+
 namespace volnode {
 namespace {
 
@@ -109,31 +111,10 @@ void boxMorphology(std::vector<uint8_t>& flags, std::vector<uint8_t>& scratch, c
   });
 }
 
-// Union-find whose root is the smallest index of its set.
-struct Sets {
-  std::vector<uint32_t> parent;
-  uint32_t find(uint32_t x) {
-    while (parent[x] != x) {
-      parent[x] = parent[parent[x]];
-      x = parent[x];
-    }
-    return x;
-  }
-  void unite(uint32_t a, uint32_t b) {
-    a = find(a), b = find(b);
-    if (a < b) parent[b] = a;
-    else if (b < a) parent[a] = b;
-  }
-};
-
-void uniteOverlaps(Sets& sets, const LabelledRuns& r, uint32_t ab, uint32_t ae, uint32_t bb, uint32_t be) {
-  uint32_t x = ab, y = bb;
-  while (x < ae && y < be) {
-    if (r.runs[x].end > r.runs[y].begin && r.runs[y].end > r.runs[x].begin) sets.unite(x, y);
-    if (r.runs[x].end < r.runs[y].end) ++x;
-    else if (r.runs[y].end < r.runs[x].end) ++y;
-    else ++x, ++y;
-  }
+// Unites the runs [ab, ae) of one row with the overlapping runs [bb, be) of a neighbour.
+void uniteOverlaps(RunSets& sets, const LabelledRuns& r, uint32_t ab, uint32_t ae, uint32_t bb, uint32_t be) {
+  forOverlaps(r.runs.data() + ab, ae - ab, r.runs.data() + bb, be - bb,
+              [&](uint32_t x, uint32_t y) { sets.unite(ab + x, bb + y); });
 }
 
 }  // namespace
@@ -149,7 +130,7 @@ void boxErode(std::vector<uint8_t>& flags, std::vector<uint8_t>& scratch, const 
 }
 
 void labelComponents(const VoxelGrid& g, LabelledRuns& r) {
-  Sets sets;
+  RunSets sets;
   sets.parent.resize(r.runs.size());
   for (uint32_t n = 0; n < sets.parent.size(); ++n) sets.parent[n] = n;
   for (int k = 0; k < g.nz; ++k)
