@@ -8,8 +8,10 @@
 
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
+#include "volnode/workflow/index_outage.hpp"
 #include "volnode/workflow/job_worker.hpp"
 #include "volnode/render/presets.hpp"
+#include "node_name.hpp"
 #include "worker_sandbox.hpp"
 
 namespace volnode {
@@ -54,6 +56,7 @@ int runWorker(const Config& config, int slot) {
   const IndexSync sync = config.storage.index_sync == "normal" ? IndexSync::Normal : IndexSync::Full;
   Index index(indexLocationOf(config), sync);
   JobQueue jobs(indexLocationOf(config), sync);
+  jobs.ownLeasesAs(nodeName(config));  // the node's name: its start-up repair knows these leases
   RuleSet rules = RuleSet::forPresets(config.pipeline.presets_dir);
   std::filesystem::create_directories(dir / "results");
 
@@ -79,14 +82,16 @@ int runWorker(const Config& config, int slot) {
   events.claimed = [](const Job& job) { tell("claimed " + std::to_string(job.id)); };
   events.finished = [](const Job& job) { tell("finished " + std::to_string(job.id)); };
   events.outputs_ready = [](const Job& job) { tell("released " + std::to_string(job.id)); };
+  IndexOutage outage(name);
   while (true) {
     bool ran = false;
     try {
       ran = worker.runOne(events);
+      outage.answered();
     } catch (const std::exception& e) {
-      log->error("{}: {}", name, e.what());  // e.g. the index is busy: try again after a pause
+      if (!outage.interrupted(e)) log->error("{}: {}", name, e.what());  // e.g. the index is busy: try again after a pause
     }
-    if (!ran && !waitForWork(1.0)) break;
+    if (!ran && !waitForWork(outage.waitSeconds(1.0))) break;
   }
   // The node is gone (it would have killed us with SIGKILL a moment later): stop at
   // once, as killed, without closing the index, whose last connection would
