@@ -43,6 +43,8 @@ class JobWorker {
   // cannot be reached: a job an outage cut off is not failed but handed back to the
   // queue, uncounted, by the first call that reaches the index again.
   bool runOne(const JobWorkerEvents& events = {});
+  // The job an outage cut off, not yet handed back (for a worker that ends instead).
+  std::optional<int64_t> interruptedJob() const { return interrupted_job_; }
 
  private:
   void route(const Job& job);
