@@ -5,6 +5,7 @@
 
 #include "directory_lock.hpp"
 #include "node_actions.hpp"
+#include "node_name.hpp"
 #include "storage_sink.hpp"
 #include "volnode/console/console_server.hpp"
 #include "volnode/core/error.hpp"
@@ -148,6 +149,8 @@ struct Node::Impl {
     }
     h.min_free_mb = config.storage.min_free_mb;
     h.accepting_instances = store->hasSpace(&h.not_accepting_reason);
+    h.index_reachable = index->reachable(&h.index_error);
+    h.instances_unsettled = store->unsettled();
     if (recovery.noteworthy()) h.recovery = recovery;
     h.render_workers = workers ? workers->count() : 0;
     h.render_workers_busy = workers ? workers->busy() : 0;
@@ -188,14 +191,17 @@ void Node::start() {
   impl_->index = std::make_unique<Index>(index_location, sync);
   log->info("index: {}", index_location.describe());
   impl_->files = std::make_unique<FileStore>(dir / "store", c.storage.fsync, *impl_->index);
-  if (int stale = impl_->index->closeStaleAssociations())
-    log->warn("{} association(s) were open when the node last stopped; marked interrupted", stale);
+  // On a shared database the open associations may be a live peer's (nothing says whose).
+  if (index_location.backend == IndexBackend::Sqlite)
+    if (int stale = impl_->index->closeStaleAssociations())
+      log->warn("{} association(s) were open when the node last stopped; marked interrupted", stale);
   impl_->store = std::make_unique<InstanceStore>(c.storage, *impl_->index, *impl_->files);
   impl_->recovery = reconcileStore(*impl_->index, *impl_->files, *impl_->store);
   impl_->sink = std::make_unique<StorageSink>(*impl_->store, *impl_->index);
 
   impl_->jobs = std::make_unique<JobQueue>(index_location, sync);
-  if (int requeued = impl_->jobs->requeueAllRunning("node restarted while the job ran"))
+  impl_->jobs->ownLeasesAs(nodeName(c));  // the worker processes take the same name
+  if (int requeued = impl_->jobs->requeueInterruptedAtStart("node restarted while the job ran"))
     log->warn("{} job(s) interrupted by the last stop are queued again", requeued);
   impl_->rules = loadRules(c.pipeline.presets_dir);
   // A TLS file that cannot be read stops start-up here, not the first send hours later.

@@ -4,12 +4,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <memory>
+
 #include <fmt/format.h>
 
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
+#include "volnode/storage/database_unavailable.hpp"
 #include "volnode/workflow/job_worker.hpp"
+#include "volnode/workflow/worker_supervisor.hpp"
 #include "volnode/render/presets.hpp"
+#include "node_name.hpp"
 #include "worker_sandbox.hpp"
 
 namespace volnode {
@@ -52,8 +58,22 @@ int runWorker(const Config& config, int slot) {
 
   std::filesystem::path dir = config.storage.dir;
   const IndexSync sync = config.storage.index_sync == "normal" ? IndexSync::Normal : IndexSync::Full;
-  Index index(indexLocationOf(config), sync);
-  JobQueue jobs(indexLocationOf(config), sync);
+  // Connections are opened before the sandbox, which allows no new TCP socket: a
+  // database that is away is waited for here, and one lost later ends this process
+  // (kExitIndexLost below) for a new one to connect.
+  std::unique_ptr<Index> index;
+  std::unique_ptr<JobQueue> jobs;
+  for (double wait_s = 0.5; !jobs; wait_s = std::min(2 * wait_s, 5.0)) {
+    try {
+      index = std::make_unique<Index>(indexLocationOf(config), sync);
+      jobs = std::make_unique<JobQueue>(indexLocationOf(config), sync);
+    } catch (const std::exception& e) {
+      if (!isDatabaseUnavailable(e)) throw;
+      if (wait_s == 0.5) log->warn("{}: waiting for the index: {}", name, e.what());
+      if (!waitForWork(wait_s)) ::_exit(0);  // the node is gone
+    }
+  }
+  jobs->ownLeasesAs(nodeName(config));  // the node's name: its start-up repair knows these leases
   RuleSet rules = RuleSet::forPresets(config.pipeline.presets_dir);
   std::filesystem::create_directories(dir / "results");
 
@@ -74,7 +94,7 @@ int runWorker(const Config& config, int slot) {
                                       config.pipeline.presets_dir};
   settings.destinations = config.destinations;
   settings.send_max_attempts = config.sending.max_attempts;
-  JobWorker worker(settings, index, jobs, rules);
+  JobWorker worker(settings, *index, *jobs, rules);
   JobWorkerEvents events;
   events.claimed = [](const Job& job) { tell("claimed " + std::to_string(job.id)); };
   events.finished = [](const Job& job) { tell("finished " + std::to_string(job.id)); };
@@ -84,7 +104,17 @@ int runWorker(const Config& config, int slot) {
     try {
       ran = worker.runOne(events);
     } catch (const std::exception& e) {
-      log->error("{}: {}", name, e.what());  // e.g. the index is busy: try again after a pause
+      if (!isDatabaseUnavailable(e)) {
+        log->error("{}: {}", name, e.what());  // e.g. the index is busy: try again after a pause
+      } else {
+        // The sandbox cannot reopen the connection: the supervisor hands the job back
+        // and starts a worker that connects (waiting for the database) before confining itself.
+        if (auto job = worker.interruptedJob()) tell("interrupted " + std::to_string(*job));
+        log->warn("{}: the index connection is lost ({}); this worker ends for a new one to connect", name,
+                  e.what());
+        log->flush();
+        ::_exit(kExitIndexLost);
+      }
     }
     if (!ran && !waitForWork(1.0)) break;
   }

@@ -67,7 +67,7 @@ nlohmann::json toJson(const HealthReport& h, const IndexCounts& c) {
   bool disk_ok = h.accepting_instances;
   // Indexed files that are missing need an operator even while everything else runs.
   bool store_ok = !h.recovery || !h.recovery->needsAttention();
-  bool healthy = h.dicom_listening && disk_ok && store_ok;
+  bool healthy = h.dicom_listening && disk_ok && store_ok && h.index_reachable;
   nlohmann::json out = {
       {"status", healthy ? "ok" : "degraded"},
       {"version", h.version},
@@ -104,7 +104,10 @@ nlohmann::json toJson(const HealthReport& h, const IndexCounts& c) {
         {"series", c.series},
         {"instances", c.instances},
         {"bytes", c.bytes},
-        {"instances_today", c.instances_today}}},
+        {"instances_today", c.instances_today},
+        {"reachable", h.index_reachable},
+        {"error", h.index_error},
+        {"instances_unsettled", h.instances_unsettled}}},
   };
   if (h.recovery) {
     const auto& r = *h.recovery;

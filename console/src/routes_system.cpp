@@ -59,7 +59,15 @@ std::vector<DestinationStatus> destinationsNow(const ConsoleContext& node) {
 }
 
 nlohmann::json healthJson(const ConsoleContext& node) {
-  nlohmann::json body = toJson(healthNow(node), node.index.counts());
+  HealthReport health = healthNow(node);
+  IndexCounts counts;
+  try {
+    counts = node.index.counts();
+  } catch (const std::exception& e) {  // the health of a node whose database is away is an answer, not a 500
+    health.index_reachable = false;
+    if (health.index_error.empty()) health.index_error = e.what();
+  }
+  nlohmann::json body = toJson(health, counts);
   nlohmann::json destinations = nlohmann::json::array();
   bool all_reachable = true;
   for (const auto& d : destinationsNow(node)) {

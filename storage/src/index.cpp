@@ -1,6 +1,7 @@
 #include "volnode/storage/index.hpp"
 
 #include <mutex>
+#include <optional>
 
 #include "series_state_change.hpp"
 #include "database/connection.hpp"
@@ -82,37 +83,60 @@ struct Index::Impl {
   std::mutex read_mutex;
   std::unique_ptr<sql::Connection> reader;
 
-  int64_t upsertPatient(const InstanceAttributes& a) {
+  // Patient, study and series rows are created with INSERT ... ON CONFLICT DO NOTHING:
+  // another node indexing the same new study at the same moment makes the insert do
+  // nothing (on PostgreSQL it waits for that node's transaction first), and the
+  // look-up after it finds that node's row. Neither fails, and no row is doubled.
+  std::optional<int64_t> findPatient(const InstanceAttributes& a) {
     auto find = writer->cached("SELECT id FROM patients WHERE patient_id = ? AND issuer = ?");
     find->bind(1, a.patient_id).bind(2, a.issuer_of_patient_id);
     if (find->step()) return find->integer(0);
-    auto insert = writer->cached(
-        "INSERT INTO patients(patient_id, issuer, patient_name, birth_date, sex) VALUES (?,?,?,?,?) RETURNING id");
-    insert->bind(1, a.patient_id).bind(2, a.issuer_of_patient_id).bind(3, a.patient_name)
-        .bind(4, a.patient_birth_date).bind(5, a.patient_sex);
-    return sql::insertReturningId(*insert);
+    return std::nullopt;
+  }
+
+  int64_t upsertPatient(const InstanceAttributes& a) {
+    if (auto id = findPatient(a)) return *id;
+    {
+      auto insert = writer->cached(
+          "INSERT INTO patients(patient_id, issuer, patient_name, birth_date, sex) VALUES (?,?,?,?,?) "
+          "ON CONFLICT (patient_id, issuer) DO NOTHING RETURNING id");
+      insert->bind(1, a.patient_id).bind(2, a.issuer_of_patient_id).bind(3, a.patient_name)
+          .bind(4, a.patient_birth_date).bind(5, a.patient_sex);
+      if (insert->step()) return insert->integer(0);
+    }
+    if (auto id = findPatient(a)) return *id;  // created by another node meanwhile
+    throw Error(Errc::Database, "patient " + a.patient_id + " was neither found nor created");
+  }
+
+  std::optional<int64_t> findStudy(const std::string& study_uid) {
+    auto find = writer->cached("SELECT id FROM studies WHERE study_uid = ?");
+    find->bind(1, study_uid);
+    if (find->step()) return find->integer(0);
+    return std::nullopt;
   }
 
   int64_t upsertStudy(const InstanceAttributes& a, const std::string& received) {
-    auto find = writer->cached("SELECT id FROM studies WHERE study_uid = ?");
-    find->bind(1, a.study_uid);
-    if (find->step()) {
-      int64_t id = find->integer(0);
-      const auto& d = writer->dialect();
-      writer->cached("UPDATE studies SET first_received = " + d.least("first_received", "?1") +
-                     ", last_received = " + d.greatest("last_received", "?1") + " WHERE id = ?2")
-          ->bind(1, received).bind(2, id).run();
-      return id;
+    std::optional<int64_t> id = findStudy(a.study_uid);
+    if (!id) {
+      int64_t patient = upsertPatient(a);
+      {
+        auto insert = writer->cached(
+            "INSERT INTO studies(study_uid, patient_pk, study_date, study_time, accession_number, study_id, "
+            "study_description, referring_physician, first_received, last_received) VALUES (?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (study_uid) DO NOTHING RETURNING id");
+        insert->bind(1, a.study_uid).bind(2, patient).bind(3, a.study_date).bind(4, a.study_time)
+            .bind(5, a.accession_number).bind(6, a.study_id).bind(7, a.study_description)
+            .bind(8, a.referring_physician).bind(9, received).bind(10, received);
+        if (insert->step()) return insert->integer(0);
+      }
+      id = findStudy(a.study_uid);  // created by another node meanwhile
+      if (!id) throw Error(Errc::Database, "study " + a.study_uid + " was neither found nor created");
     }
-    int64_t patient = upsertPatient(a);
-    auto insert = writer->cached(
-        "INSERT INTO studies(study_uid, patient_pk, study_date, study_time, accession_number, study_id, "
-        "study_description, referring_physician, first_received, last_received) VALUES (?,?,?,?,?,?,?,?,?,?) "
-        "RETURNING id");
-    insert->bind(1, a.study_uid).bind(2, patient).bind(3, a.study_date).bind(4, a.study_time)
-        .bind(5, a.accession_number).bind(6, a.study_id).bind(7, a.study_description)
-        .bind(8, a.referring_physician).bind(9, received).bind(10, received);
-    return sql::insertReturningId(*insert);
+    const auto& d = writer->dialect();
+    writer->cached("UPDATE studies SET first_received = " + d.least("first_received", "?1") +
+                   ", last_received = " + d.greatest("last_received", "?1") + " WHERE id = ?2")
+        ->bind(1, received).bind(2, *id).run();
+    return *id;
   }
 
   void recordTransition(int64_t series_pk, const std::string& state, const std::string& reason,
@@ -125,40 +149,46 @@ struct Index::Impl {
   // differ for an instance found in the store at start-up).
   int64_t upsertSeries(const InstanceAttributes& a, int64_t study_pk, const std::string& calling_aet,
                        const std::string& received, double received_unix, const std::string& now) {
-    int64_t id = 0;
+    auto find = [&](std::string& state) -> int64_t {
+      auto s = writer->cached("SELECT id, state FROM series WHERE series_uid = ?" + writer->dialect().forUpdate());
+      s->bind(1, a.series_uid);
+      if (!s->step()) return 0;
+      state = s->text(1);
+      return s->integer(0);
+    };
     std::string state;
-    {
-      auto find = writer->cached("SELECT id, state FROM series WHERE series_uid = ?" + writer->dialect().forUpdate());
-      find->bind(1, a.series_uid);
-      if (find->step()) {
-        id = find->integer(0);
-        state = find->text(1);
+    int64_t id = find(state);
+    if (id == 0) {
+      {
+        auto insert = writer->cached(
+            "INSERT INTO series(series_uid, study_pk, modality, series_description, series_number, body_part, "
+            "protocol_name, frame_of_reference, calling_aet, instance_count, first_received, last_received, "
+            "last_received_unix, state, state_reason, state_time) "
+            "VALUES (?,?,?,?,?,?,?,?,?,1,?,?,?,'receiving','first instance received',?) "
+            "ON CONFLICT (series_uid) DO NOTHING RETURNING id");
+        insert->bind(1, a.series_uid).bind(2, study_pk).bind(3, a.modality).bind(4, a.series_description)
+            .bind(5, a.series_number).bind(6, a.body_part).bind(7, a.protocol_name).bind(8, a.frame_of_reference)
+            .bind(9, calling_aet).bind(10, received).bind(11, received).bind(12, received_unix).bind(13, now);
+        if (insert->step()) id = insert->integer(0);
       }
+      if (id != 0) {
+        recordTransition(id, "receiving", "first instance received", now);
+        return id;
+      }
+      id = find(state);  // created by another node meanwhile: counted below like any later instance
+      if (id == 0) throw Error(Errc::Database, "series " + a.series_uid + " was neither found nor created");
     }
-    if (id != 0) {
-      // Times never move backwards and an unknown sender ("") keeps the known one:
-      // an instance found in the store at start-up carries its file's time.
-      const auto& d = writer->dialect();
-      writer->cached("UPDATE series SET instance_count = instance_count + 1, first_received = " +
-                     d.least("first_received", "?1") + ", last_received = " + d.greatest("last_received", "?1") +
-                     ", last_received_unix = " + d.greatest("last_received_unix", "?2") +
-                     ", calling_aet = COALESCE(NULLIF(?3, ''), calling_aet) WHERE id = ?4")
-          ->bind(1, received).bind(2, received_unix).bind(3, calling_aet).bind(4, id).run();
-      if (state != toString(SeriesState::Receiving))
-        // A late instance: the series is received again and a later render supersedes the earlier one.
-        sql::changeSeriesState(*writer, a.series_uid, SeriesState::Receiving, "late instance after " + state, now);
-      return id;
-    }
-    auto insert = writer->cached(
-        "INSERT INTO series(series_uid, study_pk, modality, series_description, series_number, body_part, "
-        "protocol_name, frame_of_reference, calling_aet, instance_count, first_received, last_received, "
-        "last_received_unix, state, state_reason, state_time) "
-        "VALUES (?,?,?,?,?,?,?,?,?,1,?,?,?,'receiving','first instance received',?) RETURNING id");
-    insert->bind(1, a.series_uid).bind(2, study_pk).bind(3, a.modality).bind(4, a.series_description)
-        .bind(5, a.series_number).bind(6, a.body_part).bind(7, a.protocol_name).bind(8, a.frame_of_reference)
-        .bind(9, calling_aet).bind(10, received).bind(11, received).bind(12, received_unix).bind(13, now);
-    id = sql::insertReturningId(*insert);
-    recordTransition(id, "receiving", "first instance received", now);
+    // Times never move backwards and an unknown sender ("") keeps the known one:
+    // an instance found in the store at start-up carries its file's time.
+    const auto& d = writer->dialect();
+    writer->cached("UPDATE series SET instance_count = instance_count + 1, first_received = " +
+                   d.least("first_received", "?1") + ", last_received = " + d.greatest("last_received", "?1") +
+                   ", last_received_unix = " + d.greatest("last_received_unix", "?2") +
+                   ", calling_aet = COALESCE(NULLIF(?3, ''), calling_aet) WHERE id = ?4")
+        ->bind(1, received).bind(2, received_unix).bind(3, calling_aet).bind(4, id).run();
+    if (state != toString(SeriesState::Receiving))
+      // A late instance: the series is received again and a later render supersedes the earlier one.
+      sql::changeSeriesState(*writer, a.series_uid, SeriesState::Receiving, "late instance after " + state, now);
     return id;
   }
 };
@@ -263,6 +293,25 @@ std::vector<std::string> Index::instancePaths() {
   std::vector<std::string> out;
   while (s.step()) out.push_back(s.text(0));
   return out;
+}
+
+bool Index::holdsFile(const std::string& relative_path) {
+  std::lock_guard lock(impl_->read_mutex);
+  auto s = impl_->reader->prepare("SELECT 1 FROM instances WHERE file_path = ?");
+  s.bind(1, relative_path);
+  return s.step();
+}
+
+bool Index::reachable(std::string* why) {
+  try {
+    std::lock_guard lock(impl_->read_mutex);
+    auto s = impl_->reader->prepare("SELECT 1");
+    s.step();
+    return true;
+  } catch (const std::exception& e) {
+    if (why) *why = e.what();
+    return false;
+  }
 }
 
 std::vector<std::string> Index::slots() {

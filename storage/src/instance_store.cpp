@@ -7,6 +7,7 @@
 #include "volnode/core/error.hpp"
 #include "volnode/core/files.hpp"
 #include "volnode/core/logging.hpp"
+#include "volnode/storage/database_unavailable.hpp"
 
 namespace volnode {
 
@@ -42,7 +43,51 @@ SystemTime modificationTime(const std::filesystem::path& file) {
 
 KeepResult InstanceStore::keep(const Reservation& reservation, const std::string& command_sop_class_uid,
                                const std::string& command_sop_instance_uid, std::optional<int64_t> association_id) {
+  if (unsettled() > 0) settleUnsettled();
   return take(reservation, command_sop_class_uid, command_sop_instance_uid, association_id, false);
+}
+
+size_t InstanceStore::unsettled() const {
+  std::lock_guard lock(unsettled_mutex_);
+  return unsettled_.size();
+}
+
+size_t InstanceStore::settleUnsettled() {
+  std::unique_lock settling(settling_, std::try_to_lock);
+  if (!settling.owns_lock()) return unsettled();
+  std::vector<Reservation> pending;
+  {
+    std::lock_guard lock(unsettled_mutex_);
+    pending.swap(unsettled_);
+  }
+  auto log = moduleLogger("storage");
+  std::vector<Reservation> still;
+  for (const auto& file : pending) {
+    if (!still.empty()) {  // the database went away again: try the rest next time
+      still.push_back(file);
+      continue;
+    }
+    try {
+      if (index_.holdsFile(file.relative_path)) {
+        log->info("{}: its index row was committed before the connection broke", file.relative_path);
+        continue;
+      }
+      KeepResult result = take(file, "", "", std::nullopt, true);
+      if (result.outcome == KeepOutcome::Failed || result.outcome == KeepOutcome::OutOfSpace) {
+        still.push_back(file);
+        continue;
+      }
+      log->info("{} (instance refused while the index was unreachable) settled: {}", file.relative_path,
+                result.outcome == KeepOutcome::Stored || result.outcome == KeepOutcome::StoredConflict
+                    ? "indexed now"
+                    : "removed, " + result.reason);
+    } catch (const std::exception&) {
+      still.push_back(file);
+    }
+  }
+  std::lock_guard lock(unsettled_mutex_);
+  unsettled_.insert(unsettled_.end(), still.begin(), still.end());
+  return unsettled_.size();
 }
 
 KeepResult InstanceStore::adopt(const Reservation& file) { return take(file, "", "", std::nullopt, true); }
@@ -91,7 +136,23 @@ KeepResult InstanceStore::take(const Reservation& reservation, const std::string
       row.received_at = modificationTime(reservation.path);
       row.calling_aet = source_aet;
     }
-    index_.addInstance(row);  // file first, index second; a failure releases the file below
+    try {
+      index_.addInstance(row);  // file first, index second; a failure releases the file below
+    } catch (const Error& e) {
+      if (!isDatabaseUnavailable(e) || found_in_store) throw;
+      // The connection broke while indexing: whether the commit reached the server is
+      // unknown. The file stays (a row may name it) and is settled when the index answers;
+      // the sender is told of a failure and sends again.
+      {
+        std::lock_guard lock(unsettled_mutex_);
+        unsettled_.push_back(reservation);
+      }
+      log->error("instance {} not acknowledged: {}; its file is kept until the index answers again",
+                 attributes.sop_uid, e.what());
+      result.outcome = KeepOutcome::Failed;
+      result.reason = e.what();
+      return result;
+    }
     if (conflict)
       log->warn("instance {} received again with different content; both copies kept and marked as conflict",
                 attributes.sop_uid);

@@ -84,6 +84,11 @@ constexpr const char* kJobsChannel = "volnode_jobs";
 struct JobQueue::Impl {
   std::mutex mutex;
   IndexLocation location;
+  std::string node;  // PostgreSQL: the node whose workers' leases this queue takes ("": none)
+
+  // The lease owner a worker's name stands for: "<node>/<worker>" on a shared database.
+  std::string owner(const std::string& worker) const { return node.empty() ? worker : node + "/" + worker; }
+
   std::unique_ptr<sql::Connection> db;
   // A connection of its own that LISTENs (PostgreSQL); opened by the first waiter.
   std::mutex listener_mutex;
@@ -113,7 +118,7 @@ struct JobQueue::Impl {
   // The job, when it is running under `worker`'s lease (inside a transaction).
   std::optional<Job> leasedBy(int64_t id, const std::string& worker) {
     auto job = find(id);
-    if (!job || job->state != JobState::Running || job->lease_owner != worker) return std::nullopt;
+    if (!job || job->state != JobState::Running || job->lease_owner != owner(worker)) return std::nullopt;
     return job;
   }
 
@@ -183,14 +188,15 @@ struct JobQueue::Impl {
             std::string(render ? "render will be retried: " : "routing will be retried: ") + error};
   }
 
-  // Running jobs matching `where` go back to queued, with their series.
-  int requeueRunning(const std::string& where, const std::string& why) {
+  // Running jobs matching `where` (its ? bound to `texts`) go back to queued, with their series.
+  int requeueRunning(const std::string& where, const std::string& why, const std::vector<std::string>& texts = {}) {
     std::string now = isoUtcNow();
     sql::Transaction tx(*db);
     std::vector<Job> jobs;
     {
-      auto s = db->prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE state = 'running' AND " + where +
-                           db->dialect().forUpdate());
+      auto s = db->prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE state = 'running' AND (" + where +
+                           ")" + db->dialect().forUpdate());
+      for (size_t i = 0; i < texts.size(); ++i) s.bind(static_cast<int>(i + 1), texts[i]);
       while (s.step()) jobs.push_back(readJob(s));
     }
     for (const auto& job : jobs) {
@@ -244,7 +250,7 @@ std::optional<Job> JobQueue::claimNext(const std::vector<JobKind>& kinds, const 
       d.unixNow() + " AND kind IN (" + in + ") ORDER BY priority DESC, id LIMIT 1" + d.skipLocked() +
       ") RETURNING " + kJobColumns;
   auto bindClaim = [&](sql::Statement& s) {
-    s.bind(1, worker).bind(2, lease_s).bind(3, now);
+    s.bind(1, impl_->owner(worker)).bind(2, lease_s).bind(3, now);
     for (size_t i = 0; i < kinds.size(); ++i) s.bind(static_cast<int>(4 + i), toString(kinds[i]));
   };
   const bool renders = std::find(kinds.begin(), kinds.end(), JobKind::Render) != kinds.end();
@@ -267,7 +273,8 @@ std::optional<Job> JobQueue::claimNext(const std::vector<JobKind>& kinds, const 
     if (!s.step()) return std::nullopt;
     job = readJob(s);
   }
-  impl_->event(job->id, JobState::Running, "attempt " + std::to_string(job->attempts) + " by " + worker, now);
+  impl_->event(job->id, JobState::Running, "attempt " + std::to_string(job->attempts) + " by " + impl_->owner(worker),
+               now);
   if (job->kind == JobKind::Render)
     impl_->changeSeries(*job,
                         {SeriesState::Processing,
@@ -284,7 +291,7 @@ bool JobQueue::heartbeat(int64_t id, const std::string& worker, double lease_s, 
       "UPDATE jobs SET lease_until = " + impl_->db->dialect().unixNow() +
       " + ?, progress_stage = ?, progress_percent = ?, updated_at = ? "
       "WHERE id = ? AND state = 'running' AND lease_owner = ?");
-  s.bind(1, lease_s).bind(2, stage).bind(3, percent).bind(4, isoUtcNow()).bind(5, id).bind(6, worker);
+  s.bind(1, lease_s).bind(2, stage).bind(3, percent).bind(4, isoUtcNow()).bind(5, id).bind(6, impl_->owner(worker));
   s.run();
   return impl_->db->changes() > 0;
 }
@@ -444,11 +451,49 @@ int JobQueue::requeueAllRunning(const std::string& why) {
   return impl_->requeueRunning("1 = 1", why);
 }
 
+void JobQueue::ownLeasesAs(const std::string& node) {
+  std::lock_guard lock(impl_->mutex);
+  // An SQLite index has one node: its leases need no node name.
+  if (impl_->db->dialect().postgresql()) impl_->node = node;
+}
+
+int JobQueue::requeueInterruptedAtStart(const std::string& why) {
+  std::lock_guard lock(impl_->mutex);
+  // SQLite: the index belongs to this one node, so every running job was its own.
+  if (!impl_->db->dialect().postgresql()) return impl_->requeueRunning("1 = 1", why);
+  // A shared database: the jobs this node held (its workers' leases) and those whose
+  // lease ran out; a live peer's running jobs are its own.
+  const std::string expired = "lease_until < " + impl_->db->dialect().unixNow();
+  if (impl_->node.empty()) return impl_->requeueRunning(expired, why);
+  const std::string prefix = impl_->node + "/";
+  // substr counts characters in both databases: the prefix's UTF-8 characters.
+  const auto characters = std::count_if(prefix.begin(), prefix.end(), [](char c) { return (c & 0xC0) != 0x80; });
+  return impl_->requeueRunning("substr(lease_owner, 1, " + std::to_string(characters) + ") = ? OR " + expired, why,
+                               {prefix});
+}
+
+bool JobQueue::returnInterrupted(int64_t id, const std::string& worker, const std::string& why) {
+  std::lock_guard lock(impl_->mutex);
+  std::string now = isoUtcNow();
+  sql::Transaction tx(*impl_->db);
+  auto job = impl_->leasedBy(id, worker);
+  if (!job) return false;
+  impl_->db
+      ->prepare("UPDATE jobs SET state = 'queued', attempts = " + impl_->db->dialect().greatest("0", "attempts - 1") +
+                ", not_before = 0, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?")
+      .bind(1, now).bind(2, id).run();
+  impl_->event(id, JobState::Queued, why, now);
+  if (job->kind == JobKind::Render) impl_->changeSeries(*job, {SeriesState::Queued, why}, now);
+  impl_->notifyClaimers();
+  tx.commit();
+  return true;
+}
+
 std::optional<Job> JobQueue::runningJobOf(const std::string& worker) {
   std::lock_guard lock(impl_->mutex);
   auto s = impl_->db->prepare(std::string("SELECT ") + kJobColumns +
                               " FROM jobs WHERE state = 'running' AND lease_owner = ? ORDER BY id LIMIT 1");
-  s.bind(1, worker);
+  s.bind(1, impl_->owner(worker));
   if (!s.step()) return std::nullopt;
   return readJob(s);
 }

@@ -31,10 +31,12 @@ class PostgresServer {
   void execute(const std::string& sql) const;
   // Stops the server (a fast shutdown: clients are disconnected) and starts it again on the same port and data.
   void restart();
+  // Stops the server by its pid (fast shutdown), e.g. for an outage; start() brings it
+  // back on the same port and data.
   void stop();
+  void start();
 
  private:
-  void start();
   std::unique_ptr<TempDir> dir_;
   std::unique_ptr<ChildProcess> server_;
   int port_ = 0;

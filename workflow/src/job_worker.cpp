@@ -8,6 +8,7 @@
 #include "volnode/core/error.hpp"
 #include "volnode/core/fault_point.hpp"
 #include "volnode/core/logging.hpp"
+#include "volnode/storage/database_unavailable.hpp"
 #include "volnode/workflow/result_routing.hpp"
 #include "volnode/workflow/series_router.hpp"
 
@@ -25,7 +26,19 @@ JobWorker::JobWorker(JobWorkerSettings settings, Index& index, JobQueue& jobs, c
 
 JobWorker::~JobWorker() = default;
 
+bool JobWorker::interruptedByOutage(const Job& job, const std::exception& error) {
+  if (!isDatabaseUnavailable(error)) return false;
+  interrupted_job_ = job.id;
+  moduleLogger("pipeline")->warn("job {} (series {}) interrupted: {}; it goes back to the queue when the index answers",
+                                 job.id, job.series_uid, error.what());
+  return true;
+}
+
 bool JobWorker::runOne(const JobWorkerEvents& events) {
+  if (interrupted_job_) {  // throws again while the index is still away
+    jobs_.returnInterrupted(*interrupted_job_, settings_.name, "the index could not be reached during the attempt");
+    interrupted_job_.reset();
+  }
   // Routing first: it is quick, and it tells the console what becomes of a series.
   auto job = jobs_.claimNext({JobKind::Route}, settings_.name, kLeaseS);
   if (!job) job = jobs_.claimNext({JobKind::Render}, settings_.name, kLeaseS);
@@ -51,6 +64,7 @@ void JobWorker::route(const Job& job) {
     jobs_.succeed(job.id, settings_.name, outcome);
     faultPoint("route-succeeded");
   } catch (const Error& e) {
+    if (interruptedByOutage(job, e)) return;
     if (e.code() == Errc::InvalidArgument || e.code() == Errc::NotFound) {
       jobs_.failPermanently(job.id, settings_.name, e.what());
     } else if (auto state = jobs_.fail(job.id, settings_.name, e.what(), kRouteRetryDelayS)) {
@@ -98,6 +112,7 @@ void JobWorker::render(const Job& job, const JobWorkerEvents& events) {
     log->info("job {} rendered series {}: {} objects in {:.1f} s ({})", job.id, job.series_uid,
               result.outputs.size(), seconds, result.timings.summary());
   } catch (const Error& e) {
+    if (interruptedByOutage(job, e)) return;
     if (e.code() == Errc::NotAVolume) {
       jobs_.failPermanently(job.id, settings_.name, e.what(), SeriesChange{SeriesState::Refused, e.what()});
       log->info("job {}: series {} refused: {}", job.id, job.series_uid, e.what());

@@ -8,6 +8,8 @@
 
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
+#include "volnode/storage/database_unavailable.hpp"
+#include "volnode/workflow/index_outage.hpp"
 
 namespace volnode {
 namespace {
@@ -48,24 +50,41 @@ void RetrievalWorkers::stop() {
 
 void RetrievalWorkers::run(const std::string& worker) {
   pthread_setname_np(pthread_self(), worker.substr(0, 15).c_str());
+  IndexOutage outage(worker);
   while (!waker_.stopped()) {
     bool ran = false;
     try {
       ran = runOne(worker);
+      outage.answered();
     } catch (const std::exception& e) {
-      moduleLogger("pipeline")->error("{}: {}", worker, e.what());
+      if (!outage.interrupted(e)) moduleLogger("pipeline")->error("{}: {}", worker, e.what());
     }
-    if (!ran) waker_.wait(1.0);
+    if (!ran) waker_.wait(outage.waitSeconds(1.0));
   }
 }
 
 bool RetrievalWorkers::runOne(const std::string& worker) {
+  std::optional<int64_t> interrupted;
+  {
+    std::lock_guard lock(interrupted_mutex_);
+    if (auto found = interrupted_.find(worker); found != interrupted_.end()) interrupted = found->second;
+  }
+  if (interrupted) {
+    jobs_.returnInterrupted(*interrupted, worker, "the index could not be reached during the attempt");
+    std::lock_guard lock(interrupted_mutex_);
+    interrupted_.erase(worker);
+  }
   auto job = jobs_.claimNext({JobKind::Retrieve}, worker, kRetrieveLeaseS);
   if (!job) return false;
   try {
     retrieve(*job, worker);
   } catch (const std::exception& e) {  // not the peer's answer: the index, say
-    jobs_.fail(job->id, worker, e.what(), settings_.retry_delay_s);
+    if (isDatabaseUnavailable(e)) {
+      std::lock_guard lock(interrupted_mutex_);
+      interrupted_[worker] = job->id;
+    } else {
+      jobs_.fail(job->id, worker, e.what(), settings_.retry_delay_s);
+    }
     throw;
   }
   return true;

@@ -13,6 +13,7 @@
 #include "volnode/core/error.hpp"
 #include "volnode/core/fault_point.hpp"
 #include "volnode/core/logging.hpp"
+#include "volnode/workflow/index_outage.hpp"
 #include "volnode/workflow/object_delivery.hpp"
 
 namespace volnode {
@@ -63,16 +64,38 @@ void SendWorkers::stop() {
 void SendWorkers::run() {
   pthread_setname_np(pthread_self(), "export");
   auto log = moduleLogger("pipeline");
+  // A send an outage cut off is not failed: it goes back to the queue, uncounted,
+  // once the index answers again (what the destination acknowledged is recorded).
+  IndexOutage outage("export worker");
+  std::optional<int64_t> interrupted;
   while (!waker_.stopped()) {
     std::optional<Job> job;
     try {
+      if (interrupted) {
+        jobs_.returnInterrupted(*interrupted, kSenderName, "the index could not be reached during the attempt");
+        interrupted.reset();
+      }
       job = jobs_.claimNext({JobKind::Send}, kSenderName, kSendLeaseS);
+      outage.answered();
       if (job) sendOne(*job);
     } catch (const std::exception& e) {
-      log->error("export worker: {}", e.what());
-      if (job) jobs_.fail(job->id, kSenderName, e.what(), retryDelaySeconds(sending_, job->attempts, jitter()));
+      if (outage.interrupted(e)) {
+        if (job) interrupted = job->id;
+        job.reset();  // wait before the next try
+      } else {
+        log->error("export worker: {}", e.what());
+        try {
+          if (job) jobs_.fail(job->id, kSenderName, e.what(), retryDelaySeconds(sending_, job->attempts, jitter()));
+        } catch (const std::exception& again) {  // its lease runs out and the job is queued again
+          if (outage.interrupted(again))
+            interrupted = job->id;
+          else
+            log->error("export worker: job {}: {}", job->id, again.what());
+          job.reset();
+        }
+      }
     }
-    if (!job) waker_.wait(1.0);
+    if (!job) waker_.wait(outage.waitSeconds(1.0));
   }
 }
 

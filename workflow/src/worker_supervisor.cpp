@@ -87,6 +87,9 @@ struct WorkerSupervisor::Impl {
   mutable std::mutex mutex;  // guards slots' pid/name/job for status()
   std::vector<Slot> slots;
   SupervisorCounts counts;
+  // Jobs of workers that ended for a lost index connection: handed back once it answers.
+  std::vector<std::pair<int64_t, std::string>> interrupted;  // job id, its worker's name
+  Clock::time_point next_hand_back;
   int wake_pipe[2] = {-1, -1};
   std::atomic<bool> stopping{false};
   std::thread thread;
@@ -155,6 +158,8 @@ struct WorkerSupervisor::Impl {
       } else if (line.rfind("finished ", 0) == 0) {
         slot.job_id = 0;
         finished = true;
+      } else if (line.rfind("interrupted ", 0) == 0) {
+        interrupted.emplace_back(std::atoll(line.c_str() + 12), slot.name);
       } else if (line.rfind("released ", 0) == 0) {
         released = true;  // a running render queued send jobs for objects it encoded
       }
@@ -174,10 +179,37 @@ struct WorkerSupervisor::Impl {
       }
   }
 
+  // Jobs whose workers lost the index go back to the queue, uncounted, once it answers.
+  void handBackInterrupted() {
+    if (interrupted.empty() || Clock::now() < next_hand_back) return;
+    try {
+      while (!interrupted.empty()) {
+        const auto& [id, worker] = interrupted.back();
+        if (jobs.returnInterrupted(id, worker, "its worker lost the index connection"))
+          moduleLogger("pipeline")->info("job {} ({} lost the index connection) is queued again", id, worker);
+        interrupted.pop_back();
+      }
+      wakeAll();
+    } catch (const std::exception&) {  // still away: try again a little later
+      next_hand_back = Clock::now() + std::chrono::seconds(2);
+    }
+  }
+
   // The worker process has ended: account for the job it held, plan a new one.
   void buried(Slot& slot, int status) {
     auto log = moduleLogger("pipeline");
+    if (slot.control >= 0) readControl(slot);  // its last lines ("interrupted <id>")
     closeFds(slot);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == kExitIndexLost) {
+      // Not a crash: the job it held (if any) was named on its control socket.
+      log->warn("{} ended: its index connection was lost; a new worker waits for the index", slot.name);
+      std::lock_guard lock(mutex);
+      slot.pid = -1;
+      slot.job_id = 0;
+      slot.quick_deaths = 0;
+      slot.restart_at = Clock::now();
+      return;
+    }
     std::string cause;
     if (slot.timed_out)
       cause = fmt::format("worker exceeded render.job_timeout_s ({:.0f} s)", settings.job_timeout_s);
@@ -242,6 +274,7 @@ struct WorkerSupervisor::Impl {
         }
         wakeAll();
       }
+      handBackInterrupted();
       for (auto& slot : slots) {
         if (slot.log >= 0) drainLog(slot);
         if (slot.control >= 0) readControl(slot);

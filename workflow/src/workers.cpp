@@ -8,6 +8,7 @@
 #include "volnode/core/error.hpp"
 #include "volnode/core/fault_point.hpp"
 #include "volnode/core/logging.hpp"
+#include "volnode/workflow/index_outage.hpp"
 
 namespace volnode {
 namespace {
@@ -55,6 +56,7 @@ void CompletionLoop::stop() {
 void CompletionLoop::run() {
   nameThread("completion");
   auto log = moduleLogger("pipeline");
+  IndexOutage outage("completion loop");  // a series whose completion an outage cut off completes at the next tick
   do {
     try {
       int queued = 0;
@@ -68,10 +70,11 @@ void CompletionLoop::run() {
         log->warn("{} job(s) whose worker stopped answering were queued again", requeued);
         if (on_routed_) on_routed_();
       }
+      outage.answered();
     } catch (const std::exception& e) {
-      log->error("completion loop: {}", e.what());
+      if (!outage.interrupted(e)) log->error("completion loop: {}", e.what());
     }
-  } while (waker_.wait(std::min(tick_s_, monitor_.secondsUntilNextRelease(unixSecondsNow()) + 0.01)));
+  } while (waker_.wait(outage.waitSeconds(std::min(tick_s_, monitor_.secondsUntilNextRelease(unixSecondsNow()) + 0.01))));
 }
 
 }  // namespace volnode

@@ -12,6 +12,7 @@
 #include "placeholders.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
+#include "volnode/storage/database_unavailable.hpp"
 
 namespace volnode::sql {
 namespace {
@@ -93,6 +94,7 @@ class PostgresStatement : public StatementBackend {
     result_ = send();
     if (PQresultStatus(result_) == PGRES_FATAL_ERROR && connection_.mayRetryOnNewSession(readsOnly())) {
       PQclear(result_);
+      result_ = nullptr;  // reconnecting throws while the server is away: nothing left to clear twice
       connection_.reconnectIfLost();
       result_ = send();
     }
@@ -122,6 +124,30 @@ class PostgresStatement : public StatementBackend {
   int row_ = -1;
 };
 
+// libpq's messages end in a newline and continue on tab-indented lines ("Is the
+// server running on that host ..."): one line for the log.
+std::string oneLine(const std::string& message) {
+  std::string out;
+  for (size_t i = 0; i < message.size(); ++i) {
+    if (message[i] != '\n') {
+      out += message[i];
+      continue;
+    }
+    while (i + 1 < message.size() && (message[i + 1] == '\t' || message[i + 1] == ' ')) ++i;
+    if (i + 1 < message.size()) out += ' ';
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+// The server is there but cannot serve: class 08 (connection exception), 57P01-57P03
+// (shut down by an administrator, crash recovery, starting up), 53300 (too many connections).
+bool serverUnavailable(const char* sqlstate) {
+  if (!sqlstate) return false;
+  const std::string state = sqlstate;
+  return state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03" || state == "53300";
+}
+
 // Server notices ("relation already exists, skipping") go to the debug log, not stderr.
 void logNotice(void*, const char* message) { moduleLogger("storage")->debug("postgresql: {}", message); }
 
@@ -140,11 +166,10 @@ PostgresConnection::PostgresConnection(const IndexLocation& location, bool read_
   values.push_back(nullptr);
   conn_ = PQconnectdbParams(keys.data(), values.data(), 1);
   if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
-    std::string message = conn_ ? PQerrorMessage(conn_) : "out of memory";
+    const std::string message = oneLine(conn_ ? PQerrorMessage(conn_) : "out of memory");
     PQfinish(conn_);
     conn_ = nullptr;
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-    throw Error(Errc::Database, "cannot connect to the index at " + described_ + ": " + message);
+    throw DatabaseUnavailable("cannot connect to the index at " + described_ + ": " + message);
   }
   PQsetNoticeProcessor(conn_, logNotice, nullptr);
   configureSession();
@@ -156,11 +181,17 @@ PostgresConnection::~PostgresConnection() {
 }
 
 void PostgresConnection::fail(const std::string& what, const std::string& server_message, const char* sqlstate) const {
-  std::string message = server_message;
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  const std::string message = oneLine(server_message);
   std::string text = what + " on " + described_ + ": " + message;
   // Class 53: insufficient resources (53100 disk full).
   if (sqlstate && std::strncmp(sqlstate, "53100", 5) == 0) throw Error(Errc::OutOfSpace, text);
+  if (PQstatus(conn_) == CONNECTION_BAD) {
+    // This error tells the transaction's caller of the loss: the next statement
+    // starts on a new session without failing once more for it.
+    transaction_open_ = false;
+    throw DatabaseUnavailable(text);
+  }
+  if (serverUnavailable(sqlstate)) throw DatabaseUnavailable(text);
   throw Error(Errc::Database, text);
 }
 
@@ -168,22 +199,21 @@ void PostgresConnection::reconnectIfLost() {
   if (PQstatus(conn_) != CONNECTION_BAD) return;
   if (transaction_open_) {  // what the transaction did is gone: its caller must not go on as if not
     transaction_open_ = false;
-    throw Error(Errc::Database, "the connection to the index at " + described_ + " was lost inside a transaction");
+    throw DatabaseUnavailable(
+                "the connection to the index at " + described_ + " was lost inside a transaction");
   }
   // Statements carry no server-side state (no prepared statements, no session
   // settings beyond those set again below), so a new session continues the old one;
   // a transaction the loss interrupted failed with the statement that met it.
   PQreset(conn_);
   if (PQstatus(conn_) != CONNECTION_OK)
-    throw Error(Errc::Database, "the index at " + described_ + " cannot be reached: " + lastError());
+    throw DatabaseUnavailable("the index at " + described_ + " cannot be reached: " + lastError());
   moduleLogger("storage")->warn("index {}: connection re-established", described_);
   configureSession();
 }
 
 std::string PostgresConnection::lastError() const {
-  std::string message = PQerrorMessage(conn_);
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  return message;
+  return oneLine(PQerrorMessage(conn_));
 }
 
 void PostgresConnection::configureSession() {

@@ -50,7 +50,7 @@ class PostgresConnection : public Connection {
   pg_conn* conn_ = nullptr;
   std::string described_;
   bool read_only_ = false;
-  bool transaction_open_ = false;  // between begin() and COMMIT/ROLLBACK
+  mutable bool transaction_open_ = false;  // between begin() and COMMIT/ROLLBACK (fail() ends it with the session)
   int changes_ = 0;
 };
 

@@ -40,6 +40,10 @@ struct HealthReport {
   uint64_t min_free_mb = 0;
   bool accepting_instances = true;
   std::string not_accepting_reason;
+  // the index's database (PostgreSQL may be away; C-STOREs are then answered 0xA700)
+  bool index_reachable = true;
+  std::string index_error;          // why not, with the URL redacted
+  size_t instances_unsettled = 0;   // refused during an outage, their files kept until the index answers
   // render workers (render_workers < 0: not reported by the application)
   int render_workers = -1;
   int render_workers_busy = 0;

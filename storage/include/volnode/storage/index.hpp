@@ -40,6 +40,10 @@ class Index : public SlotLedger {
   // Every instance's file path (relative to the store root), for the start-up
   // comparison of index and store.
   std::vector<std::string> instancePaths();
+  // Whether an instance row names this file (relative to the store root).
+  bool holdsFile(const std::string& relative_path);
+  // A round trip to the database: false, with the reason, while it cannot be reached.
+  bool reachable(std::string* why = nullptr);
 
   // SlotLedger: the store's pre-created files that hold no acknowledged instance.
   void addSlots(const std::vector<std::string>& relative_paths) override;

@@ -4,8 +4,10 @@
 //   reserve()  -> a durable slot file the network layer writes the incoming bytes to
 //   keep()     -> parse header, dedupe, fsync, index; or release the slot
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "volnode/core/config.hpp"
 #include "volnode/storage/file_store.hpp"
@@ -53,6 +55,14 @@ class InstanceStore {
   // file stays where it is: it may hold an acknowledged instance.
   KeepResult adopt(const Reservation& file);
 
+  // Files whose indexing met an unreachable database (KeepOutcome::Failed, answered as a
+  // failure): the transaction may have committed before the connection broke, so the
+  // file is neither deleted nor acknowledged. Once the database answers, each is found
+  // indexed or is indexed now (as adopt() does); keep() settles them first. Returns how
+  // many are still unsettled.
+  size_t settleUnsettled();
+  size_t unsettled() const;
+
  private:
   KeepResult take(const Reservation& reservation, const std::string& command_sop_class_uid,
                   const std::string& command_sop_instance_uid, std::optional<int64_t> association_id,
@@ -61,6 +71,9 @@ class InstanceStore {
   StorageConfig config_;
   Index& index_;
   FileStore& files_;
+  mutable std::mutex unsettled_mutex_;
+  std::vector<Reservation> unsettled_;
+  std::mutex settling_;  // one thread settles at a time
 };
 
 }  // namespace volnode

@@ -139,11 +139,25 @@ class JobQueue {
   // Fails an active job that can no longer succeed (e.g. its outputs are gone).
   bool abandon(int64_t id, const std::string& why);
 
+  // On PostgreSQL, leases taken through this queue are owned by "<node>/<worker>" (the
+  // worker names its calls pass stay short), so a node that starts again knows the
+  // jobs it held from those of live peers. Unset, and on SQLite (one node per index):
+  // the worker's name alone.
+  void ownLeasesAs(const std::string& node);
+
   // Running jobs whose lease ended go back to queued; returns how many.
   int requeueExpiredLeases();
-  // At start-up (this process is the only owner of the store): every running job
-  // belonged to a process that is gone.
+  // Every running job goes back to queued (an index only this process uses).
   int requeueAllRunning(const std::string& why);
+  // At start-up, the running jobs whose workers are gone go back to queued: on SQLite
+  // (one node per index) every one; on PostgreSQL those this node's leases held
+  // (ownLeasesAs) and those whose lease expired on the database's clock, never a live
+  // peer's.
+  int requeueInterruptedAtStart(const std::string& why);
+  // The attempt was cut off because the database could not be reached: the job is
+  // queued again at once, the attempt not counted (a render job's series back to
+  // queued). False, changing nothing, when it no longer runs under `worker`'s lease.
+  bool returnInterrupted(int64_t id, const std::string& worker, const std::string& why);
   // The running job `worker` holds, if any (after its process died).
   std::optional<Job> runningJobOf(const std::string& worker);
 

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "volnode/core/config.hpp"
@@ -37,18 +38,26 @@ class JobWorker {
   JobWorker(JobWorkerSettings settings, Index& index, JobQueue& jobs, const RuleSet& rules);
   ~JobWorker();
 
-  // Claims and runs one route or render job; false when none was waiting.
+  // Claims and runs one route or render job; false when none was waiting. Throws
+  // DatabaseUnavailable (volnode/storage/database_unavailable.hpp) while the index
+  // cannot be reached: a job an outage cut off is not failed but handed back to the
+  // queue, uncounted, by the first call that reaches the index again.
   bool runOne(const JobWorkerEvents& events = {});
+  // The job an outage cut off, not yet handed back (for a worker that ends instead).
+  std::optional<int64_t> interruptedJob() const { return interrupted_job_; }
 
  private:
   void route(const Job& job);
   void render(const Job& job, const JobWorkerEvents& events);
+  // True (the job remembered for returnInterrupted) when `error` is an outage.
+  bool interruptedByOutage(const Job& job, const std::exception& error);
 
   JobWorkerSettings settings_;
   Index& index_;
   JobQueue& jobs_;
   const RuleSet& rules_;
   std::unique_ptr<RenderJobRunner> runner_;  // owns this process's render window
+  std::optional<int64_t> interrupted_job_;    // cut off by a database outage, not yet handed back
 };
 
 }  // namespace volnode

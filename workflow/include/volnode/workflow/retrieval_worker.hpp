@@ -10,6 +10,7 @@
 // that is not configured or no longer holds the study fails it at once.
 #include <functional>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,7 +46,9 @@ class RetrievalWorkers {
   void poke() { waker_.poke(); }
 
   // Claims one runnable retrieve job under `worker`'s lease and runs it to an
-  // outcome; false when there was none. The threads' step, and the tests'.
+  // outcome; false when there was none. The threads' step, and the tests'. A job that
+  // a database outage cut off is not failed: this worker's next call hands it back to
+  // the queue, uncounted (and throws while the database is still away).
   bool runOne(const std::string& worker);
 
  private:
@@ -58,6 +61,9 @@ class RetrievalWorkers {
   RetrieveClient& client_;
   Waker waker_;
   std::vector<std::thread> threads_;
+  // Per worker: the job a database outage cut off, handed back by its next runOne().
+  std::mutex interrupted_mutex_;
+  std::map<std::string, int64_t> interrupted_;
 };
 
 }  // namespace volnode

@@ -9,10 +9,14 @@
 //   - a job running longer than render.job_timeout_s has its worker killed (a hang
 //     counts as a crash);
 //   - workers die with the node (PR_SET_PDEATHSIG) and see it gone (EOF on their
-//     control socket).
+//     control socket);
+//   - a worker whose database connection is lost (its sandbox cannot open a new
+//     one) ends with kExitIndexLost: not a crash; it is replaced at once (the new
+//     one waits for the database), and the job it names ("interrupted <id>") goes
+//     back to the queue uncounted as soon as the database answers.
 // Protocol: one Unix socket per worker (its fd 3). The node writes "w" to wake it
-// when a job may be waiting; the worker writes "claimed <id>" and "finished <id>"
-// lines. The worker's stderr is read and written to the node's log.
+// when a job may be waiting; the worker writes "claimed <id>", "finished <id>" and
+// "interrupted <id>" lines. The worker's stderr is read and written to the node's log.
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -23,6 +27,9 @@
 #include "volnode/storage/job_queue.hpp"
 
 namespace volnode {
+
+// A worker's exit status when its index connection is lost (EX_TEMPFAIL).
+constexpr int kExitIndexLost = 75;
 
 struct WorkerPoolSettings {
   std::vector<std::string> command;  // argv of a worker; "--slot N" is appended
