@@ -150,9 +150,11 @@ json metadataJson(const QidoRow& r) {
   putDecimals(out, "00200037", r.image_orientation);
   put(out, "00200052", "UI", r.frame_of_reference);
   putDecimals(out, "00280030", r.pixel_spacing);
-  // Pixel data by reference: all its frames, uncompressed (see answerBulkData).
-  out["7FE00010"] = json{{"vr", r.bits_allocated.value_or(16) > 8 ? "OW" : "OB"},
-                         {"BulkDataURI", seriesUrl(r) + "/instances/" + r.sop_uid + "/bulkdata/7FE00010"}};
+  // Pixel data by reference: all its frames, uncompressed (see answerBulkData). An
+  // instance without rows (an STL model, a document) has none.
+  if (r.rows)
+    out["7FE00010"] = json{{"vr", r.bits_allocated.value_or(16) > 8 ? "OW" : "OB"},
+                           {"BulkDataURI", seriesUrl(r) + "/instances/" + r.sop_uid + "/bulkdata/7FE00010"}};
   return out;
 }
 
@@ -241,6 +243,11 @@ std::vector<QidoRow> instancesOf(DicomWebQueries& queries, const std::string& st
   return queries.search(q);
 }
 
+// A received instance's file lies in the store, a result's in the results folder.
+std::optional<std::filesystem::path> fileOf(const RouteContext& routes, const QidoRow& r) {
+  return insideRoot(r.from_results ? routes.node.results_root : routes.node.store_root, r.file_path);
+}
+
 // WADO-RS: the instances as stored, in one multipart/related; type="application/dicom".
 void answerInstances(const RouteContext& routes, DicomWebQueries& queries, const httplib::Request& req,
                      httplib::Response& res, const std::string& study, const std::string& series, const std::string& sop) {
@@ -253,7 +260,7 @@ void answerInstances(const RouteContext& routes, DicomWebQueries& queries, const
       return answerError(res, 406, "instance " + r.sop_uid + " is stored in transfer syntax " + r.transfer_syntax_uid +
                                        ", which the Accept header does not allow; ask for transfer-syntax=* (as "
                                        "stored) or that syntax (this node does not transcode)");
-    auto path = insideRoot(routes.node.store_root, r.file_path);
+    auto path = fileOf(routes, r);
     if (!path) return answerError(res, 404, "instance " + r.sop_uid + " is not on disk");
     files.push_back(*path);
   }
@@ -285,7 +292,7 @@ struct NativePixels {
 
 std::optional<NativePixels> nativePixels(const RouteContext& routes, const QidoRow& r, const httplib::Request& req,
                                          httplib::Response& res, const char* what) {
-  auto path = insideRoot(routes.node.store_root, r.file_path);
+  auto path = fileOf(routes, r);
   if (!path) {
     answerError(res, 404, "instance " + r.sop_uid + " is not on disk");
     return std::nullopt;
@@ -395,7 +402,7 @@ void onEachLevel(httplib::Server& server, const std::string& suffix, int levels,
 }  // namespace
 
 void addDicomWebRoutes(httplib::Server& server, RouteContext& routes) {
-  auto queries = std::make_shared<DicomWebQueries>(routes.node.index.location());
+  auto queries = std::make_shared<DicomWebQueries>(routes.node.index.location(), routes.node.results_root);
   const std::string uid = "([0-9.]{1,64})";
 
   // QIDO-RS
