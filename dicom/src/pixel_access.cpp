@@ -160,8 +160,9 @@ RenderedImage renderedFrame(const DicomFile& file, const RenderOptions& options)
       image.setWindow(*options.window_center, *options.window_width);
     else if (image.getWindowCount() > 0)
       image.setWindow(0);
-    else
+    else if (image.getDepth() > 8)  // e.g. 12-bit CT without a window: its range, not all 4096 values
       image.setMinMaxWindow();
+    // 8 bits without a window (the node's grey spins): shown as they are
   }
   DicomImage* output = &image;
   std::unique_ptr<DicomImage> scaled;

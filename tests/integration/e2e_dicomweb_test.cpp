@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -20,6 +21,7 @@
 #include "support/node_process.hpp"
 #include "support/orthanc_process.hpp"
 #include "support/orthanc_studies.hpp"
+#include "volnode/viewer/frame_encoding.hpp"
 
 using namespace volnode::test;
 using nlohmann::json;
@@ -117,6 +119,35 @@ TEST(EndToEndDicomWeb, ResultsArriveByStowByteIdenticalAndOnceThenTheStudyIsRetr
     ++compared;
   }
   EXPECT_EQ(compared, kResultsPerCtSeries);
+  // The node's own results over its DICOMweb service: each image's first frame rendered
+  // as PNG (by a pixel worker) is the frame as the node wrote it.
+  size_t rendered = 0;
+  for (const auto& [sop, file] : results) {
+    DcmFileFormat format;
+    ASSERT_TRUE(format.loadFile(file.c_str()).good());
+    DcmDataset* d = format.getDataset();
+    Uint16 rows = 0, columns = 0, samples = 1;
+    if (d->findAndGetUint16(DCM_Rows, rows).bad()) continue;  // the STL model
+    d->findAndGetUint16(DCM_Columns, columns);
+    d->findAndGetUint16(DCM_SamplesPerPixel, samples);
+    OFString series;
+    d->findAndGetOFString(DCM_SeriesInstanceUID, series);
+    const Uint8* pixels = nullptr;
+    ASSERT_TRUE(d->findAndGetUint8Array(DCM_PixelData, pixels).good());
+    httplib::Client console("127.0.0.1", node.consolePort());
+    auto png = console.Get("/dicom-web/studies/" + study_uid + "/series/" + series.c_str() + "/instances/" + sop +
+                               "/frames/1/rendered",
+                           {{"Authorization", std::string("Bearer ") + kToken}, {"Accept", "image/png"}});
+    ASSERT_TRUE(png);
+    ASSERT_EQ(png->status, 200) << png->body;
+    auto image = volnode::viewer::decodeImage(png->body);
+    ASSERT_EQ(image.width, columns);
+    ASSERT_EQ(image.height, rows);
+    ASSERT_EQ(image.channels, samples);
+    EXPECT_EQ(std::memcmp(image.pixels.data(), pixels, image.pixels.size()), 0) << file;
+    ++rendered;
+  }
+  EXPECT_EQ(rendered, kResultsPerCtSeries - 1);
   std::this_thread::sleep_for(3s);  // no second delivery
   EXPECT_EQ(orthancJson(orthanc, "/studies/" + study + "/instances").size(), 30u + kResultsPerCtSeries);
   EXPECT_EQ(sendJobs(node).size(), 1u);

@@ -23,7 +23,8 @@ std::vector<std::string> decodedFrames(const DicomFile& file, const std::vector<
 
 struct RenderOptions {
   int frame = 1;
-  std::optional<double> window_center, window_width;  // none: the file's first VOI window, else min-max
+  // none: the file's first VOI window; without one, more than 8 bits: min-max; 8 bits: as they are
+  std::optional<double> window_center, window_width;
   int viewport_columns = 0, viewport_rows = 0;         // 0: the image's own size; else fitted into it
   bool png = false;                                    // else JPEG
   int quality = 90;                                    // JPEG 1..100
