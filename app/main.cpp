@@ -14,6 +14,7 @@
 
 #include "directory_lock.hpp"
 #include "node.hpp"
+#include "pixel_worker_main.hpp"
 #include "viewer_worker_main.hpp"
 #include "worker_main.hpp"
 #include "volnode/workflow/inspect.hpp"
@@ -203,6 +204,12 @@ int main(int argc, char** argv) {
   viewer_worker->add_option("--set", overrides, "override a key (repeatable)");
   viewer_worker->add_option("--slot", worker_slot, "the pool's slot number")->required();
 
+  // Started by `serve` for DICOMweb pixel data (WADO-RS frames, rendered); not for use by hand.
+  auto* pixel_worker = app.add_subcommand("pixel-worker", "");
+  pixel_worker->add_option("--config,-c", config_path, "configuration file");
+  pixel_worker->add_option("--set", overrides, "override a key (repeatable)");
+  pixel_worker->add_option("--slot", worker_slot, "the pool's slot number")->required();
+
   auto* status = app.add_subcommand("status", "print the running node's health summary (from its console API)");
   bool status_json = false;
   status->add_option("--config,-c", config_path, "configuration file of the node (for the console address)");
@@ -218,6 +225,7 @@ int main(int argc, char** argv) {
     if (serve->parsed()) return runServe(config_path, overrides);
     if (worker->parsed()) return runWorker(loadConfig(config_path, overrides), worker_slot);
     if (viewer_worker->parsed()) return runViewerWorker(loadConfig(config_path, overrides), worker_slot);
+    if (pixel_worker->parsed()) return runPixelWorker(loadConfig(config_path, overrides), worker_slot);
     if (status->parsed()) return runStatus(config_path, overrides, status_json);
     if (reindex->parsed()) return runReindex(config_path, overrides, reindex_route);
     if (inspect->parsed()) {

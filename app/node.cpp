@@ -6,6 +6,7 @@
 #include "directory_lock.hpp"
 #include "node_actions.hpp"
 #include "node_name.hpp"
+#include "pixel_workers.hpp"
 #include "storage_sink.hpp"
 #include "volnode/console/console_server.hpp"
 #include "volnode/core/error.hpp"
@@ -122,6 +123,7 @@ struct Node::Impl {
   std::unique_ptr<DestinationEcho> echo;
   std::unique_ptr<LiveNodeActions> actions;
   std::unique_ptr<PooledViewer> viewer;  // viewer worker processes: the interactive view
+  std::unique_ptr<PooledPixelWorkers> pixels;  // pixel worker processes: DICOMweb frames and rendered
   std::unique_ptr<RetentionPolicy> retention;
   std::unique_ptr<RetentionLoop> retention_loop;
   std::unique_ptr<JobNotificationRelay> notifications;  // PostgreSQL: jobs queued by other processes
@@ -274,6 +276,8 @@ void Node::start() {
       viewer::ViewerPoolSettings{viewer_command, c.viewer.max_sessions, c.viewer.wait_s, 120});
   impl_->viewer->start();
   console.viewer = impl_->viewer.get();
+  impl_->pixels = std::make_unique<PooledPixelWorkers>(impl_->worker_command, 2);
+  console.pixels = impl_->pixels.get();
   console.rules_json = rulesJson(impl_->rules);
   console.presets_json = presetsJson(c.pipeline.presets_dir);
   console.launch_secret = c.console.launch_secret;
@@ -287,6 +291,7 @@ void Node::start() {
 void Node::stop() {
   if (impl_->console) impl_->console->stop();
   if (impl_->viewer) impl_->viewer->stop();
+  if (impl_->pixels) impl_->pixels->stop();
   if (impl_->scp) impl_->scp->stop();
   if (impl_->notifications) impl_->notifications->stop();
   if (impl_->completion) impl_->completion->stop();

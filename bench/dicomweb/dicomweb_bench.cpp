@@ -10,6 +10,12 @@
 // storescu, no rendering) and by Orthanc; frame 1 of every instance is fetched from
 // each, one request at a time over one connection, and the bytes compared.
 //
+// Then on-demand retrieval of the study from the same Orthanc: per round, a fresh node
+// without rendering rules retrieves it for POST /api/studies/{uid}/render by C-MOVE
+// (Orthanc as its pacs) and another by QIDO-RS + WADO-RS (Orthanc's DICOMweb plugin as a
+// dicomweb source), alternating which goes first; timed from the request until the
+// retrieve job succeeded (polled every 20 ms), each node then holding every instance.
+//
 //   bench_dicomweb [--files DIR] [--repeat N]
 // --files: the DICOM files to send (default ../shared/data/ct-head-phantom-study/S2020,
 //          140 CT images of 512x512); files that are no DICOM instance are skipped.
@@ -21,11 +27,13 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <thread>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "support/node_process.hpp"
 #include "support/orthanc_process.hpp"
+#include "support/orthanc_studies.hpp"
 #include "support/process.hpp"
 #include "volnode/dicomweb/stow_client.hpp"
 #include "volnode/scp/dicom_network.hpp"
@@ -88,6 +96,22 @@ double timeFrames(httplib::Client& client, const std::string& base, const std::s
     if (first_frame && first_frame->empty()) *first_frame = r->body.substr(r->body.find("\r\n\r\n") + 4, 64);
   }
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Seconds from POST /api/studies/{uid}/render until the node's retrieve job succeeded.
+double timeRetrieval(const NodeProcess& node, const std::string& study, const std::string& body, const std::string& token) {
+  auto start = Clock::now();
+  auto accepted = node.post("/api/studies/" + study + "/render", body, token);
+  if (accepted.status != 202) throw std::runtime_error("render request: " + std::to_string(accepted.status) + " " + accepted.body);
+  while (Clock::now() - start < std::chrono::seconds(300)) {
+    for (const auto& j : nodeJobs(node, "retrieve")) {
+      const std::string state = j.value("state", "");
+      if (state == "succeeded") return std::chrono::duration<double>(Clock::now() - start).count();
+      if (state == "failed" || state == "canceled") throw std::runtime_error("retrieve job " + state + ": " + j.dump());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  throw std::runtime_error("the retrieval did not finish within 300 s");
 }
 
 }  // namespace
@@ -205,5 +229,43 @@ int main(int argc, char** argv) {
   frame_row("volnode /dicom-web", node_s);
   frame_row("Orthanc DICOMweb plugin", orthanc_s);
   std::cout << "volnode / Orthanc: " << median(node_s) / median(orthanc_s) << " (goal: at most 1.0)\n";
+
+  // On-demand retrieval of the study from Orthanc: C-MOVE vs QIDO-RS + WADO-RS.
+  const std::string token = "bench-dicomweb-console-token";
+  httplib::Client orthanc_admin("127.0.0.1", orthanc.httpPort());
+  std::vector<double> move_s, wado_s;
+  for (int round = 0; round < repeat; ++round) {
+    const int move_port = freePort();
+    const std::string name = "volnode";  // one entry, moved to this round's node (one AE title, one port)
+    auto added = orthanc_admin.Put(("/modalities/" + name).c_str(),
+                                   json{{"AET", "VOLNODE"}, {"Host", "127.0.0.1"}, {"Port", move_port}}.dump(), "application/json");
+    if (!added || added->status != 200) throw std::runtime_error("Orthanc did not take the modality " + name);
+    auto retrieve = [&](bool by_move) {
+      const auto folder = tmp / ((by_move ? "move-" : "wado-") + std::to_string(round));
+      std::vector<std::string> settings{noRendering(folder / "presets"), "console.token=" + token};
+      if (by_move) {
+        settings.insert(settings.end(), {"dicom.port=" + std::to_string(move_port), "destinations.pacs.aet=" + orthanc.aet(),
+                                         "destinations.pacs.host=127.0.0.1",
+                                         "destinations.pacs.port=" + std::to_string(orthanc.dicomPort())});
+      } else {
+        settings.insert(settings.end(), {"sources.archive.type=\"dicomweb\"", "sources.archive.url=\"" + orthanc.dicomWebUrl() + "\""});
+      }
+      NodeProcess retriever(folder, settings);
+      const double seconds = timeRetrieval(retriever, study.c_str(), by_move ? "" : json{{"source", "archive"}}.dump(), token);
+      auto held = json::parse(retriever.get("/api/studies/" + std::string(study.c_str())).body, nullptr, false);
+      if (!held.is_object() || held.value("instances", 0) != static_cast<int>(files.size()))
+        throw std::runtime_error(std::string(by_move ? "C-MOVE" : "WADO-RS") + " retrieval left " +
+                                 (held.is_object() ? std::to_string(held.value("instances", 0)) : "no") + " instances");
+      (by_move ? move_s : wado_s).push_back(seconds);
+    };
+    const bool move_first = round % 2 == 0;
+    retrieve(move_first);
+    retrieve(!move_first);
+  }
+  std::cout << "\nOn-demand retrieval of the study (" << files.size() << " instances) from Orthanc, request to retrieve job done:\n";
+  std::cout << "| transport | each round (s) | median (s) | instances/s |\n|---|---|---|---|\n";
+  frame_row("C-MOVE (Orthanc as pacs)", move_s);
+  frame_row("QIDO-RS + WADO-RS (Orthanc's DICOMweb plugin as a source)", wado_s);
+  std::cout << "WADO-RS / C-MOVE: " << median(wado_s) / median(move_s) << "\n";
   return 0;
 }

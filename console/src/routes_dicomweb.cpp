@@ -1,14 +1,15 @@
 // Read-only DICOMweb on the node (PS3.18), under /dicom-web, behind the console's
 // access rules (access_gate.cpp: the console token, or a launch session for its
 // study): QIDO-RS search for studies, series and instances; WADO-RS retrieval of
-// instances as stored, of metadata from the index, and of uncompressed frames and
-// pixel data bulkdata read straight from the file at the offset the pre-scan measured.
-// The node process never parses or decodes pixel data: frames or bulkdata in another
-// transfer syntax than the client accepts are answered 406.
+// instances as stored, of metadata from the index, of uncompressed frames and pixel
+// data bulkdata read straight from the file at the offset the pre-scan measured. The
+// node process never parses or decodes pixel data: compressed frames (as stored or
+// decoded) and rendered images come from pixel worker processes (ConsoleContext::pixels).
 #include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -150,9 +151,11 @@ json metadataJson(const QidoRow& r) {
   putDecimals(out, "00200037", r.image_orientation);
   put(out, "00200052", "UI", r.frame_of_reference);
   putDecimals(out, "00280030", r.pixel_spacing);
-  // Pixel data by reference: all its frames, uncompressed (see answerBulkData).
-  out["7FE00010"] = json{{"vr", r.bits_allocated.value_or(16) > 8 ? "OW" : "OB"},
-                         {"BulkDataURI", seriesUrl(r) + "/instances/" + r.sop_uid + "/bulkdata/7FE00010"}};
+  // Pixel data by reference: all its frames, uncompressed (see answerBulkData). An
+  // instance without rows (an STL model, a document) has none.
+  if (r.rows)
+    out["7FE00010"] = json{{"vr", r.bits_allocated.value_or(16) > 8 ? "OW" : "OB"},
+                           {"BulkDataURI", seriesUrl(r) + "/instances/" + r.sop_uid + "/bulkdata/7FE00010"}};
   return out;
 }
 
@@ -241,6 +244,11 @@ std::vector<QidoRow> instancesOf(DicomWebQueries& queries, const std::string& st
   return queries.search(q);
 }
 
+// A received instance's file lies in the store, a result's in the results folder.
+std::optional<std::filesystem::path> fileOf(const RouteContext& routes, const QidoRow& r) {
+  return insideRoot(r.from_results ? routes.node.results_root : routes.node.store_root, r.file_path);
+}
+
 // WADO-RS: the instances as stored, in one multipart/related; type="application/dicom".
 void answerInstances(const RouteContext& routes, DicomWebQueries& queries, const httplib::Request& req,
                      httplib::Response& res, const std::string& study, const std::string& series, const std::string& sop) {
@@ -253,7 +261,7 @@ void answerInstances(const RouteContext& routes, DicomWebQueries& queries, const
       return answerError(res, 406, "instance " + r.sop_uid + " is stored in transfer syntax " + r.transfer_syntax_uid +
                                        ", which the Accept header does not allow; ask for transfer-syntax=* (as "
                                        "stored) or that syntax (this node does not transcode)");
-    auto path = insideRoot(routes.node.store_root, r.file_path);
+    auto path = fileOf(routes, r);
     if (!path) return answerError(res, 404, "instance " + r.sop_uid + " is not on disk");
     files.push_back(*path);
   }
@@ -274,8 +282,8 @@ void answerInstances(const RouteContext& routes, DicomWebQueries& queries, const
 }
 
 // Where an instance's native little endian pixel data lies in its file, found by the
-// guarded reader's header pre-scan; nullopt after answering why it cannot be served
-// (404, or 406 when it is compressed or the Accept header wants another syntax).
+// guarded reader's header pre-scan; nullopt when it is not native little endian (the
+// pixel workers read it) or after answering 404.
 struct NativePixels {
   std::filesystem::path file;
   uint64_t offset = 0;
@@ -283,45 +291,132 @@ struct NativePixels {
   int64_t frames = 1;
 };
 
-std::optional<NativePixels> nativePixels(const RouteContext& routes, const QidoRow& r, const httplib::Request& req,
-                                         httplib::Response& res, const char* what) {
-  auto path = insideRoot(routes.node.store_root, r.file_path);
+bool isNativeLittleEndian(const std::string& syntax) {
+  return syntax == kExplicitLittleEndian || syntax == kImplicitLittleEndian;
+}
+
+// Compressed pixel data: in fragments a worker can hand out as stored.
+bool isEncapsulated(const std::string& syntax) {
+  return !isNativeLittleEndian(syntax) && syntax != "1.2.840.10008.1.2.2" && syntax != "1.2.840.10008.1.2.1.99";
+}
+
+// The single-part media type PS3.18 (table 8.7.3-2) gives a compressed transfer syntax.
+std::string imageMediaType(const std::string& syntax) {
+  if (syntax == "1.2.840.10008.1.2.4.80" || syntax == "1.2.840.10008.1.2.4.81") return "image/jls";
+  if (syntax == "1.2.840.10008.1.2.4.90" || syntax == "1.2.840.10008.1.2.4.91") return "image/jp2";
+  if (syntax == "1.2.840.10008.1.2.4.92" || syntax == "1.2.840.10008.1.2.4.93") return "image/jpx";
+  if (syntax == "1.2.840.10008.1.2.5") return "image/x-dicom-rle";
+  if (syntax.rfind("1.2.840.10008.1.2.4.", 0) == 0) return "image/jpeg";
+  return "";
+}
+
+std::optional<NativePixels> nativePixels(const RouteContext& routes, const QidoRow& r, httplib::Response& res) {
+  auto path = fileOf(routes, r);
   if (!path) {
     answerError(res, 404, "instance " + r.sop_uid + " is not on disk");
     return std::nullopt;
   }
+  if (!r.rows) {
+    answerError(res, 404, "instance " + r.sop_uid + " has no pixel data");
+    return std::nullopt;
+  }
+  if (!isNativeLittleEndian(r.transfer_syntax_uid)) return NativePixels{*path, 0, 0, 0};  // frames: 0, not here
   dicom::Structure structure = dicom::checkStructure(*path);  // headers only: the guarded reader's pre-scan
   if (!structure.pixel_data) {
     answerError(res, 404, "instance " + r.sop_uid + " has no pixel data");
     return std::nullopt;
   }
-  const bool little_endian_native = !structure.pixel_data->encapsulated && structure.pixel_data->file_offset > 0 &&
-                                    (r.transfer_syntax_uid == kExplicitLittleEndian ||
-                                     r.transfer_syntax_uid == kImplicitLittleEndian);
-  auto syntaxes = acceptedSyntaxes(req.get_header_value("Accept"), "application/octet-stream", kExplicitLittleEndian);
-  if (!little_endian_native || !(allows(syntaxes, kExplicitLittleEndian) || allows(syntaxes, r.transfer_syntax_uid))) {
-    answerError(res, 406, std::string(what) + " of " + r.sop_uid + " (transfer syntax " + r.transfer_syntax_uid +
-                              ") are served only uncompressed little endian as application/octet-stream; "
-                              "this node does not decode pixel data in its own process: retrieve the instance instead");
-    return std::nullopt;
-  }
+  if (structure.pixel_data->encapsulated || structure.pixel_data->file_offset == 0)  // e.g. deflated
+    return NativePixels{*path, 0, 0, 0};
   return NativePixels{*path, structure.pixel_data->file_offset, structure.pixel_data->length,
                       std::max<int64_t>(1, r.number_of_frames.value_or(1))};
 }
 
-std::string octetStreamPart(const std::string& boundary, const std::string& bytes) {
-  return "--" + boundary + "\r\nContent-Type: application/octet-stream; transfer-syntax=" + kExplicitLittleEndian +
-         "\r\nContent-Length: " + std::to_string(bytes.size()) + "\r\n\r\n" + bytes + "\r\n";
+struct FramePart {
+  std::string media_type;  // with its transfer-syntax parameter
+  std::string bytes;
+};
+
+std::string framePart(const std::string& boundary, const FramePart& part) {
+  return "--" + boundary + "\r\nContent-Type: " + part.media_type + "\r\nContent-Length: " +
+         std::to_string(part.bytes.size()) + "\r\n\r\n" + part.bytes + "\r\n";
 }
 
-void answerOctetStreamParts(httplib::Response& res, const std::string& boundary, std::string body) {
+void answerFrameParts(httplib::Response& res, const std::string& boundary, const std::vector<FramePart>& parts) {
+  std::string body;
+  for (const auto& part : parts) body += framePart(boundary, part);
   body += "--" + boundary + "--\r\n";
+  const std::string type = parts.empty() ? "application/octet-stream" : parts.front().media_type.substr(0, parts.front().media_type.find(';'));
   res.status = 200;
   res.set_header("Cache-Control", "no-store");
-  res.set_content(body, "multipart/related; type=\"application/octet-stream\"; boundary=" + boundary);
+  res.set_content(body, "multipart/related; type=\"" + type + "\"; boundary=" + boundary);
 }
 
-// WADO-RS frames: native pixel data read at the offset the pre-scan measured, frame by frame.
+// How frames of pixel data not stored native little endian are served: as stored
+// (compressed: the frame's fragments) when the Accept header allows the stored syntax,
+// decoded to Explicit VR Little Endian when it allows that; both by a pixel worker.
+struct WorkerPlan {
+  std::string kind;        // "stored" | "decoded"
+  std::string media_type;  // of each part
+};
+
+std::optional<WorkerPlan> workerPlan(const httplib::Request& req, const std::string& stored, bool decoded_only) {
+  const std::string accept = req.get_header_value("Accept");
+  const auto octet = acceptedSyntaxes(accept, "application/octet-stream", kExplicitLittleEndian);
+  if (isEncapsulated(stored) && !decoded_only) {
+    if (allows(octet, stored)) return WorkerPlan{"stored", "application/octet-stream; transfer-syntax=" + stored};
+    const std::string image = imageMediaType(stored);
+    if (!image.empty() && accept.find(image) != std::string::npos &&
+        allows(acceptedSyntaxes(accept, image, stored), stored))
+      return WorkerPlan{"stored", image + "; transfer-syntax=" + stored};
+  }
+  if (allows(octet, kExplicitLittleEndian))
+    return WorkerPlan{"decoded", std::string("application/octet-stream; transfer-syntax=") + kExplicitLittleEndian};
+  return std::nullopt;
+}
+
+// Frames (or, numbers empty, the whole pixel data decoded as one part: bulkdata) read by
+// a pixel worker.
+void answerFromWorker(const RouteContext& routes, const httplib::Request& req, httplib::Response& res,
+                      const QidoRow& r, const std::filesystem::path& file, std::vector<int64_t> numbers,
+                      const std::string& boundary) {
+  const bool whole = numbers.empty();
+  auto plan = workerPlan(req, r.transfer_syntax_uid, whole);
+  if (!plan)
+    return answerError(res, 406, "the pixel data of " + r.sop_uid + " is stored in transfer syntax " +
+                                     r.transfer_syntax_uid + "; ask for it (transfer-syntax=" + r.transfer_syntax_uid +
+                                     " or *) or for application/octet-stream in " + kExplicitLittleEndian + " (decoded)");
+  if (!routes.node.pixels)
+    return answerError(res, 406, "the pixel data of " + r.sop_uid + " is stored in transfer syntax " +
+                                     r.transfer_syntax_uid + " and this node runs no pixel workers to read it; "
+                                     "retrieve the instance instead");
+  if (whole)
+    for (int64_t n = 1; n <= std::max<int64_t>(1, r.number_of_frames.value_or(1)); ++n) numbers.push_back(n);
+  std::string list;
+  for (int64_t n : numbers) list += (list.empty() ? "" : ",") + std::to_string(n);
+  auto answer = routes.node.pixels->ask(plan->kind, r.sop_uid, file, {{"frames", list}});
+  if (answer.status != 200) {
+    if (answer.headers.count("Retry-After")) res.set_header("Retry-After", answer.headers.at("Retry-After"));
+    return answerError(res, answer.status, answer.error);
+  }
+  std::vector<FramePart> parts;
+  size_t at = 0;
+  const std::string lengths = answer.headers.count("X-Frame-Lengths") ? answer.headers.at("X-Frame-Lengths") : "";
+  std::istringstream in(lengths);
+  for (std::string n; std::getline(in, n, ',');) {
+    const size_t length = std::stoull(n);
+    if (at + length > answer.body.size()) return answerError(res, 500, "the pixel worker's answer is cut short");
+    if (whole && !parts.empty())
+      parts.back().bytes += answer.body.substr(at, length);
+    else
+      parts.push_back({plan->media_type, answer.body.substr(at, length)});
+    at += length;
+  }
+  answerFrameParts(res, boundary, parts);
+}
+
+// WADO-RS frames: native little endian pixel data read here at the offset the pre-scan
+// measured, frame by frame; anything else by a pixel worker.
 void answerFrames(const RouteContext& routes, DicomWebQueries& queries, const httplib::Request& req,
                   httplib::Response& res, const std::string& study, const std::string& series, const std::string& sop,
                   const std::string& list) {
@@ -336,41 +431,148 @@ void answerFrames(const RouteContext& routes, DicomWebQueries& queries, const ht
     numbers.push_back(std::stoll(n));
   }
   if (numbers.empty() || numbers.size() > 10000) return answerError(res, 400, "ask for 1 to 10000 frames");
-  auto pixels = nativePixels(routes, r, req, res, "frames");
+  auto pixels = nativePixels(routes, r, res);
   if (!pixels) return;
+  const std::string boundary = "volnode-frames-" + r.sop_uid;
+  const int64_t frames = std::max<int64_t>(1, r.number_of_frames.value_or(1));
+  for (int64_t n : numbers)
+    if (n > frames) return answerError(res, 404, "instance " + r.sop_uid + " has " + std::to_string(frames) + " frame(s)");
+  if (pixels->frames == 0) return answerFromWorker(routes, req, res, r, pixels->file, numbers, boundary);
+  auto syntaxes = acceptedSyntaxes(req.get_header_value("Accept"), "application/octet-stream", kExplicitLittleEndian);
+  if (!allows(syntaxes, kExplicitLittleEndian) && !allows(syntaxes, r.transfer_syntax_uid))
+    return answerError(res, 406, "frames of " + r.sop_uid + " are stored uncompressed (transfer syntax " +
+                                     r.transfer_syntax_uid + "): ask for application/octet-stream in " +
+                                     kExplicitLittleEndian + " (this node does not compress)");
   uint64_t frame_bytes = pixels->length / static_cast<uint64_t>(pixels->frames);
   std::ifstream file(pixels->file, std::ios::binary);
-  const std::string boundary = "volnode-frames-" + r.sop_uid;
-  std::string body;
+  std::vector<FramePart> parts;
   for (int64_t n : numbers) {
-    if (n > pixels->frames)
-      return answerError(res, 404, "instance " + r.sop_uid + " has " + std::to_string(pixels->frames) + " frame(s)");
     std::string bytes(frame_bytes, '\0');
     file.seekg(static_cast<std::streamoff>(pixels->offset + (n - 1) * frame_bytes));
     file.read(bytes.data(), static_cast<std::streamsize>(frame_bytes));
     if (file.gcount() != static_cast<std::streamsize>(frame_bytes)) return answerError(res, 500, "the file is shorter than its pixel data");
-    body += octetStreamPart(boundary, bytes);
+    parts.push_back({std::string("application/octet-stream; transfer-syntax=") + kExplicitLittleEndian, std::move(bytes)});
   }
-  answerOctetStreamParts(res, boundary, std::move(body));
+  answerFrameParts(res, boundary, parts);
 }
 
 // WADO-RS bulkdata of Pixel Data (the metadata's BulkDataURI): every frame in one
-// application/octet-stream part, uncompressed little endian as stored.
+// application/octet-stream part, native little endian read here, anything else
+// decoded by a pixel worker.
 void answerPixelBulkData(const RouteContext& routes, DicomWebQueries& queries, const httplib::Request& req,
                          httplib::Response& res, const std::string& study, const std::string& series,
                          const std::string& sop) {
   auto rows = instancesOf(queries, study, series, sop);
   if (rows.empty()) return answerError(res, 404, "no such instance on this node");
-  auto pixels = nativePixels(routes, rows.front(), req, res, "bulkdata");
+  const QidoRow& r = rows.front();
+  auto pixels = nativePixels(routes, r, res);
   if (!pixels) return;
+  const std::string boundary = "volnode-bulkdata-" + sop;
+  auto syntaxes = acceptedSyntaxes(req.get_header_value("Accept"), "application/octet-stream", kExplicitLittleEndian);
+  if (pixels->frames == 0) {
+    if (!allows(syntaxes, kExplicitLittleEndian))  // bulkdata is decoded, never as stored
+      return answerError(res, 406, "bulkdata of " + r.sop_uid + " (stored in transfer syntax " + r.transfer_syntax_uid +
+                                       ") is served decoded only: ask for application/octet-stream in " +
+                                       kExplicitLittleEndian + ", or for its frames as stored");
+    return answerFromWorker(routes, req, res, r, pixels->file, {}, boundary);
+  }
+  if (!allows(syntaxes, kExplicitLittleEndian) && !allows(syntaxes, r.transfer_syntax_uid))
+    return answerError(res, 406, "bulkdata of " + r.sop_uid + " (transfer syntax " + r.transfer_syntax_uid +
+                                     ") is served only uncompressed little endian as application/octet-stream");
   std::string bytes(pixels->length, '\0');
   std::ifstream file(pixels->file, std::ios::binary);
   file.seekg(static_cast<std::streamoff>(pixels->offset));
   file.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (file.gcount() != static_cast<std::streamsize>(bytes.size()))
     return answerError(res, 500, "the file is shorter than its pixel data");
-  const std::string boundary = "volnode-bulkdata-" + sop;
-  answerOctetStreamParts(res, boundary, octetStreamPart(boundary, bytes));
+  answerFrameParts(res, boundary, {{std::string("application/octet-stream; transfer-syntax=") + kExplicitLittleEndian,
+                                    std::move(bytes)}});
+}
+
+// WADO-RS rendered (PS3.18 8.3.5): one frame as JPEG or PNG, windowed and fitted into a
+// viewport, made by a pixel worker. An instance of several frames is rendered per frame.
+void answerRendered(const RouteContext& routes, DicomWebQueries& queries, const httplib::Request& req,
+                    httplib::Response& res, const std::string& study, const std::string& series,
+                    const std::string& sop, const std::string& frame) {
+  auto rows = instancesOf(queries, study, series, sop);
+  if (rows.empty()) return answerError(res, 404, "no such instance on this node");
+  const QidoRow& r = rows.front();
+  const int64_t frames = std::max<int64_t>(1, r.number_of_frames.value_or(1));
+  if (!r.rows) return answerError(res, 404, "instance " + r.sop_uid + " has no pixel data to render");
+  if (frame.empty() && frames > 1)
+    return answerError(res, 406, "instance " + r.sop_uid + " has " + std::to_string(frames) +
+                                     " frames; ask for one: .../frames/{n}/rendered");
+  if (!frame.empty() && (frame.size() > 9 || std::stoll(frame) < 1 || std::stoll(frame) > frames))
+    return answerError(res, 404, "instance " + r.sop_uid + " has " + std::to_string(frames) + " frame(s)");
+  // The media type: image/jpeg (the default) or image/png, first acceptable in the header's order.
+  std::string accept = req.get_header_value("Accept");
+  for (auto& c : accept) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const auto jpeg = accept.find("image/jpeg"), png = accept.find("image/png");
+  const bool any = accept.empty() || accept.find("*/*") != std::string::npos || accept.find("image/*") != std::string::npos;
+  if (jpeg == std::string::npos && png == std::string::npos && !any)
+    return answerError(res, 406, "rendered images are image/jpeg or image/png");
+  const bool as_png = png != std::string::npos && (jpeg == std::string::npos || png < jpeg);
+
+  std::map<std::string, std::string> params{{"frame", frame.empty() ? "1" : frame}, {"png", as_png ? "1" : "0"}};
+  // The first `count` (all: SIZE_MAX) comma-separated values of a parameter, as numbers.
+  auto numbersOf = [&](const char* name, size_t min, size_t max, size_t count = SIZE_MAX) {
+    std::vector<double> out;
+    std::istringstream in(req.get_param_value(name));
+    for (std::string v; out.size() < count && std::getline(in, v, ',');) {
+      try {
+        size_t used = 0;
+        out.push_back(std::stod(v, &used));
+        if (used != v.size()) throw std::invalid_argument(v);
+      } catch (const std::exception&) {
+        throw Error(Errc::InvalidArgument, std::string(name) + "=" + req.get_param_value(name).substr(0, 40) +
+                                               ": expected numbers separated by commas");
+      }
+    }
+    if (out.size() < min || out.size() > max)
+      throw Error(Errc::InvalidArgument, std::string(name) + " takes " + std::to_string(min) + " to " +
+                                             std::to_string(max) + " values");
+    return out;
+  };
+  for (const auto& [name, value] : req.params)
+    if (name != "window" && name != "viewport" && name != "quality")
+      return answerError(res, 400, "'" + name.substr(0, 40) + "' is not a parameter of rendered resources here; "
+                                                              "supported: window, viewport, quality");
+  if (req.has_param("window")) {
+    // window=center,width[,function]: the linear function only (what DCMTK's VOI window applies).
+    std::vector<std::string> parts;
+    std::istringstream in(req.get_param_value("window"));
+    for (std::string v; std::getline(in, v, ',');) parts.push_back(v);
+    if (parts.size() == 3 && parts[2] != "linear")
+      return answerError(res, 400, "window function '" + parts[2].substr(0, 20) + "': only linear is supported");
+    const auto w = numbersOf("window", 2, 3, parts.size() == 3 ? 2 : parts.size());
+    if (w[1] <= 0) return answerError(res, 400, "window width must be above 0");
+    params["window_center"] = parts[0];
+    params["window_width"] = parts[1];
+  }
+  if (req.has_param("viewport")) {
+    const auto v = numbersOf("viewport", 2, 2);  // vw,vh: the source rectangle is not supported
+    if (v[0] < 1 || v[1] < 1 || v[0] > 4096 || v[1] > 4096)
+      return answerError(res, 400, "viewport width and height are 1 to 4096");
+    params["viewport_columns"] = std::to_string(static_cast<int>(v[0]));
+    params["viewport_rows"] = std::to_string(static_cast<int>(v[1]));
+  }
+  if (req.has_param("quality")) {
+    const auto q = numbersOf("quality", 1, 1);
+    if (q[0] < 1 || q[0] > 100) return answerError(res, 400, "quality is 1 to 100");
+    params["quality"] = std::to_string(static_cast<int>(q[0]));
+  }
+  auto path = fileOf(routes, r);
+  if (!path) return answerError(res, 404, "instance " + r.sop_uid + " is not on disk");
+  if (!routes.node.pixels)
+    return answerError(res, 406, "rendered images are made by pixel workers, which this node does not run");
+  auto answer = routes.node.pixels->ask("rendered", r.sop_uid, *path, params);
+  if (answer.status != 200) {
+    if (answer.headers.count("Retry-After")) res.set_header("Retry-After", answer.headers.at("Retry-After"));
+    return answerError(res, answer.status, answer.error);
+  }
+  res.status = 200;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(answer.body, answer.content_type);
 }
 
 // One resource at the study, series and instance levels (`levels` 3), or at the study
@@ -395,7 +597,7 @@ void onEachLevel(httplib::Server& server, const std::string& suffix, int levels,
 }  // namespace
 
 void addDicomWebRoutes(httplib::Server& server, RouteContext& routes) {
-  auto queries = std::make_shared<DicomWebQueries>(routes.node.index.location());
+  auto queries = std::make_shared<DicomWebQueries>(routes.node.index.location(), routes.node.results_root);
   const std::string uid = "([0-9.]{1,64})";
 
   // QIDO-RS
@@ -410,6 +612,17 @@ void addDicomWebRoutes(httplib::Server& server, RouteContext& routes) {
       json item = studyJson(r);
       const json series = seriesJson(r);
       for (const auto& [tag, value] : series.items()) item[tag] = value;
+      out.push_back(item);
+    }
+    answerDicomJson(res, out);
+  });
+  server.Get("/dicom-web/instances", [queries](const httplib::Request& req, httplib::Response& res) {
+    json out = json::array();
+    for (const auto& r : queries->search(qidoQuery(req, QidoLevel::Instance, "", ""))) {
+      json item = studyJson(r);
+      const json series = seriesJson(r), instance = instanceJson(r);
+      for (const auto& [tag, value] : series.items()) item[tag] = value;
+      for (const auto& [tag, value] : instance.items()) item[tag] = value;
       out.push_back(item);
     }
     answerDicomJson(res, out);
@@ -446,6 +659,14 @@ void addDicomWebRoutes(httplib::Server& server, RouteContext& routes) {
   server.Get("/dicom-web/studies/" + uid + "/series/" + uid + "/instances/" + uid + "/bulkdata/7FE00010",
              [&routes, queries](const httplib::Request& req, httplib::Response& res) {
                answerPixelBulkData(routes, *queries, req, res, req.matches[1], req.matches[2], req.matches[3]);
+             });
+  server.Get("/dicom-web/studies/" + uid + "/series/" + uid + "/instances/" + uid + "/rendered",
+             [&routes, queries](const httplib::Request& req, httplib::Response& res) {
+               answerRendered(routes, *queries, req, res, req.matches[1], req.matches[2], req.matches[3], "");
+             });
+  server.Get("/dicom-web/studies/" + uid + "/series/" + uid + "/instances/" + uid + "/frames/([0-9]{1,9})/rendered",
+             [&routes, queries](const httplib::Request& req, httplib::Response& res) {
+               answerRendered(routes, *queries, req, res, req.matches[1], req.matches[2], req.matches[3], req.matches[4]);
              });
   server.Get("/dicom-web/studies/" + uid + "/series/" + uid + "/instances/" + uid + "/frames/([0-9,]{1,200})",
              [&routes, queries](const httplib::Request& req, httplib::Response& res) {

@@ -3,11 +3,15 @@
 // go back by STOW-RS to Orthanc's /dicom-web, through the same send jobs (resume,
 // retries, refusal cache) as C-STORE. The same Orthanc then serves as a DICOMweb
 // source: a second node's on-demand render retrieves the study by QIDO-RS and
-// WADO-RS (one Orthanc per test keeps the suite's cost down).
+// WADO-RS, and a DICOMweb client of the first node: through its DicomWeb.Servers,
+// Orthanc queries and retrieves the study, results included, from the node's
+// /dicom-web (one Orthanc per test keeps the suite's cost down).
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -17,6 +21,7 @@
 #include "support/node_process.hpp"
 #include "support/orthanc_process.hpp"
 #include "support/orthanc_studies.hpp"
+#include "volnode/viewer/frame_encoding.hpp"
 
 using namespace volnode::test;
 using nlohmann::json;
@@ -84,7 +89,9 @@ TEST(EndToEndDicomWeb, ResultsArriveByStowByteIdenticalAndOnceThenTheStudyIsRetr
   int node_port = freePort();
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}}, "",
                          OrthancFeatures{true, "", ""});
-  NodeProcess node(dir / "node", nodeSettings(node_port, orthanc));
+  // Its DICOMweb service (read later by Orthanc) needs the console token even on loopback.
+  NodeProcess node(dir / "node", nodeSettings(node_port, orthanc, {std::string("console.token=") + kToken,
+                                                                   "console.read_requires_token=true"}));
   std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   std::string study_uid = orthancJson(orthanc, "/studies/" + study)["MainDicomTags"].value("StudyInstanceUID", "");
@@ -112,6 +119,35 @@ TEST(EndToEndDicomWeb, ResultsArriveByStowByteIdenticalAndOnceThenTheStudyIsRetr
     ++compared;
   }
   EXPECT_EQ(compared, kResultsPerCtSeries);
+  // The node's own results over its DICOMweb service: each image's first frame rendered
+  // as PNG (by a pixel worker) is the frame as the node wrote it.
+  size_t rendered = 0;
+  for (const auto& [sop, file] : results) {
+    DcmFileFormat format;
+    ASSERT_TRUE(format.loadFile(file.c_str()).good());
+    DcmDataset* d = format.getDataset();
+    Uint16 rows = 0, columns = 0, samples = 1;
+    if (d->findAndGetUint16(DCM_Rows, rows).bad()) continue;  // the STL model
+    d->findAndGetUint16(DCM_Columns, columns);
+    d->findAndGetUint16(DCM_SamplesPerPixel, samples);
+    OFString series;
+    d->findAndGetOFString(DCM_SeriesInstanceUID, series);
+    const Uint8* pixels = nullptr;
+    ASSERT_TRUE(d->findAndGetUint8Array(DCM_PixelData, pixels).good());
+    httplib::Client console("127.0.0.1", node.consolePort());
+    auto png = console.Get("/dicom-web/studies/" + study_uid + "/series/" + series.c_str() + "/instances/" + sop +
+                               "/frames/1/rendered",
+                           {{"Authorization", std::string("Bearer ") + kToken}, {"Accept", "image/png"}});
+    ASSERT_TRUE(png);
+    ASSERT_EQ(png->status, 200) << png->body;
+    auto image = volnode::viewer::decodeImage(png->body);
+    ASSERT_EQ(image.width, columns);
+    ASSERT_EQ(image.height, rows);
+    ASSERT_EQ(image.channels, samples);
+    EXPECT_EQ(std::memcmp(image.pixels.data(), pixels, image.pixels.size()), 0) << file;
+    ++rendered;
+  }
+  EXPECT_EQ(rendered, kResultsPerCtSeries - 1);
   std::this_thread::sleep_for(3s);  // no second delivery
   EXPECT_EQ(orthancJson(orthanc, "/studies/" + study + "/instances").size(), 30u + kResultsPerCtSeries);
   EXPECT_EQ(sendJobs(node).size(), 1u);
@@ -136,6 +172,50 @@ TEST(EndToEndDicomWeb, ResultsArriveByStowByteIdenticalAndOnceThenTheStudyIsRetr
   }
   auto held_study = json::parse(retriever.get("/api/studies/" + study_uid).body, nullptr, false);
   EXPECT_TRUE(held_study.is_object()) << "the retrieved study is not in the index";
+
+  // Orthanc as a DICOMweb client of the first node. Without the token the node refuses it...
+  httplib::Client orthanc_api("127.0.0.1", orthanc.httpPort());
+  orthanc_api.set_read_timeout(120);
+  const std::string node_url = "http://127.0.0.1:" + std::to_string(node.consolePort()) + "/dicom-web";
+  auto added = orthanc_api.Put("/dicom-web/servers/volnode-anonymous", json{{"Url", node_url}}.dump(), "application/json");
+  ASSERT_TRUE(added && added->status == 200);
+  auto refused = orthanc.post("/dicom-web/servers/volnode-anonymous/qido", json{{"Uri", "/studies"}}.dump());
+  EXPECT_EQ(refused.status, 401) << refused.body;
+  // ...with it (an HTTP header of its DicomWeb.Servers entry) it finds the study and retrieves
+  // it, deleted on Orthanc's side first: every instance comes back as the node holds it.
+  added = orthanc_api.Put("/dicom-web/servers/volnode",
+                          json{{"Url", node_url}, {"HttpHeaders", {{"Authorization", std::string("Bearer ") + kToken}}}}.dump(),
+                          "application/json");
+  ASSERT_TRUE(added && added->status == 200);
+  auto found = json::parse(orthanc.post("/dicom-web/servers/volnode/qido",
+                                        json{{"Uri", "/studies"}, {"Arguments", {{"StudyInstanceUID", study_uid}}}}.dump())
+                               .body,
+                           nullptr, false);
+  ASSERT_TRUE(found.is_array() && found.size() == 1) << found.dump();
+  // (Orthanc shows string values only: the counts, JSON numbers as PS3.18 F.2.3 has them, come empty.)
+  EXPECT_EQ(found[0]["0020000D"].value("Value", ""), study_uid) << found[0].dump();
+  auto series = json::parse(orthanc.post("/dicom-web/servers/volnode/qido",
+                                         json{{"Uri", "/studies/" + study_uid + "/series"}}.dump()).body, nullptr, false);
+  EXPECT_EQ(series.size(), 1 + kResultsPerCtSeries) << series.dump();
+  auto deleted = orthanc_api.Delete("/studies/" + study);
+  ASSERT_TRUE(deleted && deleted->status == 200);
+  ASSERT_EQ(orthancJson(orthanc, "/instances").size(), 0u);
+  auto retrieve = orthanc.post("/dicom-web/servers/volnode/retrieve",
+                               json{{"Resources", {{{"Study", study_uid}}}}}.dump());
+  ASSERT_EQ(retrieve.status, 200) << retrieve.body;
+  auto node_files = dicomFilesBySopUid(node.dir() / "var" / "store");
+  node_files.merge(results);
+  auto back = orthancJson(orthanc, "/instances");
+  EXPECT_EQ(back.size(), 30u + kResultsPerCtSeries);
+  size_t identical = 0;
+  for (const auto& id : back) {
+    auto tags = orthancJson(orthanc, "/instances/" + id.get<std::string>() + "/simplified-tags");
+    EXPECT_EQ(tags.value("StudyInstanceUID", ""), study_uid);
+    auto local = node_files.find(tags.value("SOPInstanceUID", ""));
+    ASSERT_NE(local, node_files.end()) << "Orthanc retrieved what the node does not hold: " << tags.dump();
+    identical += orthanc.get("/instances/" + id.get<std::string>() + "/file").body == readBytes(local->second);
+  }
+  EXPECT_EQ(identical, 30u + kResultsPerCtSeries);
 }
 
 TEST(EndToEndDicomWeb, RefusedCredentialsFailTheSendJobWithHttp401AndNotTheSecret) {

@@ -1,5 +1,7 @@
 #include "support/node_process.hpp"
 
+#include <algorithm>
+
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -22,6 +24,10 @@ std::string noRendering(const std::filesystem::path& dir) {
 NodeProcess::NodeProcess(const std::filesystem::path& dir, std::vector<std::string> overrides, bool wait_until_ready)
     : dir_(dir), overrides_(std::move(overrides)), dicom_port_(freePort()), console_port_(freePort()) {
   while (console_port_ == dicom_port_) console_port_ = freePort();
+  // Reads carry the console token when the node has one (console.read_requires_token).
+  for (const auto& o : overrides_)
+    if (o.rfind("console.token=", 0) == 0) read_token_ = o.substr(14);
+  read_token_.erase(std::remove(read_token_.begin(), read_token_.end(), '"'), read_token_.end());
   std::filesystem::create_directories(dir_);
   start();
   if (wait_until_ready && !waitUntilReady())
@@ -81,7 +87,9 @@ HttpResponse NodeProcess::get(const std::string& path) const {
   httplib::Client client("127.0.0.1", console_port_);
   client.set_connection_timeout(2);
   client.set_read_timeout(30);
-  auto result = client.Get(path.c_str());
+  httplib::Headers headers;
+  if (!read_token_.empty()) headers.emplace("Authorization", "Bearer " + read_token_);
+  auto result = client.Get(path.c_str(), headers);
   if (!result) return {};
   return {result->status, result->body};
 }

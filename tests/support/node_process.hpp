@@ -43,7 +43,7 @@ class NodeProcess {
   pid_t pid() const { return process_ ? process_->pid() : -1; }
   bool waitUntilReady(std::chrono::seconds timeout = std::chrono::seconds(30));
 
-  HttpResponse get(const std::string& path) const;
+  HttpResponse get(const std::string& path) const;  // with the console token, when the overrides set one
   HttpResponse post(const std::string& path, const std::string& body = "", const std::string& token = "") const;
 
   // storescu/echoscu arguments addressing this node.
@@ -52,6 +52,7 @@ class NodeProcess {
  private:
   std::filesystem::path dir_;
   std::vector<std::string> overrides_;
+  std::string read_token_;  // console.token of the overrides: get() sends it
   int dicom_port_;
   int console_port_;
   std::unique_ptr<ChildProcess> process_;

@@ -4,11 +4,13 @@
 // DCMTK decodes, and the console's access rules apply.
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -18,6 +20,8 @@
 #include "support/process.hpp"
 #include "volnode/console/console_server.hpp"
 #include "volnode/core/clock.hpp"
+#include "volnode/core/ids.hpp"
+#include "volnode/encode/encode.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
 
@@ -106,11 +110,71 @@ class DicomWebRoutes : public ::testing::Test {
     }
     ConsoleContext context{config, *index, *jobs, [] { return HealthReport{}; }};
     context.store_root = dir / "store";
+    context.results_root = dir / "results";
     context.actions = &actions;
     context.launch_secret = kLaunchSecret;
     server = std::make_unique<ConsoleServer>(context);
     server->start();
     host = exposed ? "127.0.0.2" : "127.0.0.1";
+  }
+
+  // What a render job of the series leaves, written by the node's encoder: a grey spin
+  // of 3 frames, two single-frame key views in one series and an STL model, recorded
+  // in job_outputs as the render job records them; and one key view still unwritten.
+  void addResults() {
+    const int64_t job = jobs->enqueue({JobKind::Render, study_uid, series_uid, "ct"});
+    const auto out_dir = dir / "results" / std::to_string(job) / "dicom";
+    std::vector<JobOutput> planned;
+    auto plan = [&](const std::string& key, const std::string& series, int number, const std::string& what) {
+      JobOutput o;
+      o.job_id = job;
+      o.output_key = key;
+      o.kind = key.substr(0, key.find(':'));
+      o.series_uid = series;
+      o.sop_uid = newDicomUid("");
+      o.series_number = number;
+      o.description = what;
+      o.created = "20260101120000";
+      planned.push_back(o);
+      return ObjectPlan{o.series_uid, o.sop_uid, number, 1, what, o.created};
+    };
+    auto frame = [](int n, int channels) {
+      RenderedFrame f;
+      f.view = "spin-00" + std::to_string(n);
+      f.width = 8;
+      f.height = 6;
+      f.channels = channels;
+      for (int i = 0; i < 8 * 6 * channels; ++i) f.pixels.push_back(static_cast<uint8_t>(n * 50 + i));
+      return f;
+    };
+    const auto identity = readOutputIdentity(dir / "store" / "in" / kFiles[0]);
+    FramesInfo info;
+    info.kind = RenderKind::Mip;
+    std::vector<EncodedObject> written;
+    written.push_back(encodeSpin(identity, plan("mip_spin:ct-mip", newDicomUid(""), 9001, "3D MIP spin"),
+                                 {frame(0, 1), frame(1, 1), frame(2, 1)}, info, out_dir));
+    const std::string views_series = newDicomUid("");
+    auto anterior = plan("key_views:ct-bone:anterior", views_series, 9002, "3D VR Bone key views");
+    auto left = plan("key_views:ct-bone:left", views_series, 9002, "3D VR Bone key views");
+    left.instance_number = 2;
+    for (auto& e : encodeKeyViews(identity, {anterior, left}, {frame(3, 3), frame(4, 3)}, FramesInfo{},
+                                  KeyViewsMode::Single, out_dir))
+      written.push_back(e);
+    plan("key_views:ct-bone:right", views_series, 9002, "3D VR Bone key views");  // not written
+    std::ofstream(dir / "model.stl", std::ios::binary)
+        << std::string(80, ' ') << std::string("\x01\0\0\0", 4) << std::string(12, '\0') << std::string(36, '\0')
+        << std::string(2, '\0');
+    written.push_back(encodeStl(identity, plan("mesh:ct-bone", newDicomUid(""), 9003, "3D model Bone"),
+                                dir / "model.stl", MeshInfo{}, out_dir));
+    jobs->planOutputs(job, planned);
+    for (const auto& e : written)
+      for (const auto& o : planned)
+        if (o.sop_uid == e.sop_instance_uid) {
+          jobs->recordOutputFile(job, o.output_key, e.sop_class_uid,
+                                 std::filesystem::relative(e.path, dir / "results").string(),
+                                 static_cast<int64_t>(e.size_bytes), e.frames);
+          result_files[o.sop_uid] = e.path;
+        }
   }
 
   httplib::Result get(const std::string& path, httplib::Headers headers = {}) {
@@ -136,7 +200,21 @@ class DicomWebRoutes : public ::testing::Test {
   std::string host;
   std::vector<std::string> sop_uids;
   std::string study_uid, series_uid, patient_id;
+  std::map<std::string, std::filesystem::path> result_files;  // by SOP Instance UID
 };
+
+// An attribute of a file's data set as DCMTK reads it ("" when absent).
+std::string fileValue(const std::filesystem::path& file, const DcmTagKey& tag) {
+  DcmFileFormat f;
+  if (!f.loadFile(file.c_str()).good()) return "";
+  OFString text;
+  if (tag == DCM_TransferSyntaxUID) {
+    f.getMetaInfo()->findAndGetOFString(tag, text);
+  } else {
+    f.getDataset()->findAndGetOFStringArray(tag, text);
+  }
+  return text.c_str();
+}
 
 TEST_F(DicomWebRoutes, QidoStudiesMatchTheIndexWithTheStandardMatchingKinds) {
   start();
@@ -279,6 +357,93 @@ TEST_F(DicomWebRoutes, PixelDataBulkDataOfTheMetadataIsThePixelsDcmtkDecodes) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404);
 }
+
+// The node's own results (written outputs of its render jobs) are in their source's
+// study: QIDO-RS lists them with the attributes their files hold, WADO-RS returns
+// their bytes, frames and metadata as for a received instance.
+TEST_F(DicomWebRoutes, TheNodesResultsAreQueriedAndRetrievedLikeReceivedInstances) {
+  addResults();
+  ASSERT_EQ(result_files.size(), 4u);
+  start();
+  auto studies = qido("/dicom-web/studies");
+  ASSERT_EQ(studies.size(), 1u);
+  EXPECT_EQ(studies[0]["00201206"]["Value"][0], 1 + 3);
+  EXPECT_EQ(studies[0]["00201208"]["Value"][0], 3 + 4);
+  EXPECT_EQ(studies[0]["00080061"]["Value"], json::array({"CT", "M3D"}));
+
+  auto series = qido("/dicom-web/studies/" + study_uid + "/series");
+  ASSERT_EQ(series.size(), 4u);
+  EXPECT_EQ(value(series[0], "0020000E"), series_uid);
+  std::map<std::string, json> result_series;
+  for (size_t i = 1; i < series.size(); ++i) result_series[value(series[i], "0020000E")] = series[i];
+  for (const auto& [sop, file] : result_files) {
+    const auto found = result_series.find(fileValue(file, DCM_SeriesInstanceUID));
+    ASSERT_NE(found, result_series.end()) << file;
+    EXPECT_EQ(value(found->second, "00080060"), fileValue(file, DCM_Modality));
+    EXPECT_EQ(value(found->second, "00200011"), fileValue(file, DCM_SeriesNumber));
+    EXPECT_EQ(value(found->second, "0008103E"), fileValue(file, DCM_SeriesDescription));
+    EXPECT_EQ(value(found->second, "00180015"), fileValue(file, DCM_BodyPartExamined));
+  }
+  EXPECT_EQ(qido("/dicom-web/series?Modality=M3D").size(), 1u);
+  EXPECT_EQ(qido("/dicom-web/studies/" + study_uid + "/series?SeriesNumber=9002")[0]["00201209"]["Value"][0], 2);
+
+  auto instances = qido("/dicom-web/studies/" + study_uid + "/instances");
+  ASSERT_EQ(instances.size(), 3u + 4u);
+  size_t compared = 0;
+  for (const auto& i : instances) {
+    const auto file = result_files.find(value(i, "00080018"));
+    if (file == result_files.end()) continue;
+    ++compared;
+    for (const auto& [tag, key] : std::vector<std::pair<const char*, DcmTagKey>>{
+             {"00080016", DCM_SOPClassUID}, {"00200013", DCM_InstanceNumber}, {"00280010", DCM_Rows},
+             {"00280011", DCM_Columns}, {"00280008", DCM_NumberOfFrames}, {"00280100", DCM_BitsAllocated},
+             {"00083002", DCM_TransferSyntaxUID}, {"0020000E", DCM_SeriesInstanceUID}})
+      EXPECT_EQ(value(i, tag), fileValue(file->second, key)) << tag << " of " << file->second;
+    const std::string url = "/dicom-web/studies/" + study_uid + "/series/" + value(i, "0020000E") + "/instances/" +
+                            value(i, "00080018");
+    EXPECT_EQ(value(i, "00081190"), url);
+    auto r = get(url, {{"Accept", "multipart/related; type=\"application/dicom\""}});
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    auto parts = multipartParts(r->body, r->get_header_value("Content-Type"));
+    ASSERT_EQ(parts.size(), 1u);
+    EXPECT_TRUE(parts[0] == readBytes(file->second)) << file->second;
+  }
+  EXPECT_EQ(compared, 4u);
+  const std::string views_series = fileValue(std::next(result_files.begin())->second, DCM_SeriesInstanceUID);
+  for (const auto& [sop, file] : result_files) {
+    if (fileValue(file, DCM_InstanceNumber) != "2") continue;
+    auto second = qido("/dicom-web/studies/" + study_uid + "/series/" + fileValue(file, DCM_SeriesInstanceUID) +
+                       "/instances?InstanceNumber=2");
+    ASSERT_EQ(second.size(), 1u);
+    EXPECT_EQ(value(second[0], "00080018"), sop);
+  }
+
+  // The spin's second frame is the second frame the encoder wrote; a mesh has no pixels.
+  for (const auto& [sop, file] : result_files) {
+    const std::string base = "/dicom-web/studies/" + study_uid + "/series/" + fileValue(file, DCM_SeriesInstanceUID) +
+                             "/instances/" + sop;
+    auto metadata = qido(base + "/metadata");
+    ASSERT_EQ(metadata.size(), 1u);
+    if (fileValue(file, DCM_SOPClassUID) == kSopClassEncapsulatedStl) {
+      EXPECT_FALSE(metadata[0].contains("7FE00010"));
+      auto r = get(base + "/frames/1");
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 404) << r->body;
+      continue;
+    }
+    if (fileValue(file, DCM_NumberOfFrames) != "3") continue;
+    auto r = get(base + "/frames/2");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    auto parts = multipartParts(r->body, r->get_header_value("Content-Type"));
+    ASSERT_EQ(parts.size(), 1u);
+    std::string expected;
+    for (int k = 0; k < 8 * 6; ++k) expected.push_back(static_cast<char>(static_cast<uint8_t>(50 + k)));
+    EXPECT_TRUE(parts[0] == expected);
+  }
+}
+
 
 TEST_F(DicomWebRoutes, BeyondLoopbackReadsNeedTheConsoleToken) {
   start(true);

@@ -149,6 +149,17 @@ class ViewerBackend {
   virtual ViewerStats stats() const { return {}; }
 };
 
+// DICOMweb pixel data that the node process must not read itself: compressed frames as
+// stored, decoded frames and rendered images, asked of worker processes by the
+// application (app/pixel_worker_main.hpp: kinds "stored", "decoded", "rendered" and
+// their parameters). The console checks access, the instance and its file.
+class PixelWorkers {
+ public:
+  virtual ~PixelWorkers() = default;
+  virtual ViewerAnswer ask(const std::string& kind, const std::string& sop_uid, const std::filesystem::path& file,
+                           const std::map<std::string, std::string>& params) = 0;
+};
+
 // Everything the console reads or acts on, passed in by the application.
 struct ConsoleContext {
   ConsoleConfig config;
@@ -157,6 +168,7 @@ struct ConsoleContext {
   std::function<HealthReport()> health;
   NodeActions* actions = nullptr;           // may be null in tests of the read-only API
   ViewerBackend* viewer = nullptr;          // null: the interactive view answers 503
+  PixelWorkers* pixels = nullptr;           // null: DICOMweb frames that need decoding and rendered images answer 406
   std::filesystem::path results_root;       // render outputs: <results_root>/<job id>/{dicom,png,mesh}
   std::filesystem::path store_root;         // received instances (the index's file paths are relative to it)
   std::filesystem::path web_root;           // static pages (console/web), empty: built-in location

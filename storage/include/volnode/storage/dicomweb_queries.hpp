@@ -1,8 +1,9 @@
 #pragma once
 // QIDO-RS matching over the index (PS3.18 8.3.4): studies, series and instances the
-// node received, with the standard matching kinds the index can answer: single
-// value, list of UIDs, wildcard (* and ?) and date range. Read-only, over its own
-// read-only connection, so a DICOMweb client never waits for ingest.
+// node received and, with a results root, the node's own results (the written outputs
+// of render jobs, in their source's study), with the standard matching kinds the index
+// can answer: single value, list of UIDs, wildcard (* and ?) and date range. Read-only,
+// over its own read-only connection, so a DICOMweb client never waits for ingest.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -55,14 +56,17 @@ struct QidoRow {
   std::string sop_uid, sop_class_uid, transfer_syntax_uid, specific_character_set;
   std::optional<int64_t> instance_number, rows, columns, number_of_frames, bits_allocated;
   std::string pixel_spacing, image_position, image_orientation, slice_thickness, image_type, frame_of_reference;
-  std::string file_path;  // instance level: relative to the store root
+  std::string file_path;  // instance level: relative to the store root, or to the results root (from_results)
   uint64_t file_size = 0;
+  bool from_results = false;  // one of the node's own results, not a received instance
 };
 
 class DicomWebQueries {
  public:
-  // The index must exist (an Index has created and migrated it).
-  explicit DicomWebQueries(IndexLocation location);
+  // The index must exist (an Index has created and migrated it). results_root: where
+  // render jobs write their outputs (job_outputs.file_path is relative to it); empty:
+  // the results are left out.
+  explicit DicomWebQueries(IndexLocation location, std::filesystem::path results_root = {});
   ~DicomWebQueries();
   DicomWebQueries(const DicomWebQueries&) = delete;
   DicomWebQueries& operator=(const DicomWebQueries&) = delete;
