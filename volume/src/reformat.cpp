@@ -27,6 +27,29 @@ PlaneAxes axesOf(ReformatPlane plane) {
   }
 }
 
+// v turned by `degrees` about the unit axis (right-handed; Rodrigues' formula).
+Vec3 turned(const Vec3& v, const Vec3& axis, double degrees) {
+  const double a = degrees * M_PI / 180, c = std::cos(a), s = std::sin(a);
+  const Vec3 cross{axis[1] * v[2] - axis[2] * v[1], axis[2] * v[0] - axis[0] * v[2], axis[0] * v[1] - axis[1] * v[0]};
+  const double along = dot(axis, v) * (1 - c);
+  Vec3 out{};
+  for (int i = 0; i < 3; ++i) out[i] = v[i] * c + cross[i] * s + axis[i] * along;
+  return out;
+}
+
+Vec3 unit(Vec3 v) {
+  const double n = std::sqrt(dot(v, v));
+  for (double& x : v) x /= n;
+  return v;
+}
+
+// Exact zeros and ones stay exact (cos 90 is 6e-17): a standard plane's IOP reads 1\0\0.
+Vec3 tidy(Vec3 v) {
+  for (double& x : v)
+    if (std::abs(x) < 1e-12) x = 0;
+  return v;
+}
+
 void checkInput(const Volume& volume, const ReformatSpec& spec) {
   for (int a = 0; a < 3; ++a) {
     if (volume.dimensions[a] <= 0) throw Error(Errc::InvalidArgument, "cannot reformat an empty volume");
@@ -38,6 +61,8 @@ void checkInput(const Volume& volume, const ReformatSpec& spec) {
     throw Error(Errc::InvalidArgument, "reformat spacing must be in (0, 1000] mm");
   if (!(spec.thickness_mm >= 0) || spec.thickness_mm > 1000)
     throw Error(Errc::InvalidArgument, "reformat thickness must be in [0, 1000] mm");
+  if (!(std::abs(spec.tilt_deg) <= 90) || !(std::abs(spec.turn_deg) <= 90))
+    throw Error(Errc::InvalidArgument, "reformat tilt and turn must be in [-90, 90] degrees");
   if (!(spec.pixel_spacing_mm >= 0) || spec.max_matrix < 16)
     throw Error(Errc::InvalidArgument, "reformat pixel spacing must be >= 0 and the matrix at least 16");
 }
@@ -94,6 +119,73 @@ class Sampler {
   ptrdiff_t dx_, dy_, dz_, sy_, sz_;
 };
 
+// Index axis that an LPS direction runs along (±), or -1 when it crosses several.
+int volumeAxisAlong(const Volume& v, const Vec3& direction) {
+  for (int c = 0; c < 3; ++c) {
+    double along = 0;
+    for (int r = 0; r < 3; ++r) along += v.direction[r * 3 + c] * direction[r];
+    if (std::abs(std::abs(along) - 1) < 1e-6) return c;
+  }
+  return -1;
+}
+
+// Trilinear interpolation of a whole output row that runs along one index axis (the
+// rows of a coronal or axial reformat of a gantry-tilted or tilted-plane volume): the
+// two other index coordinates are the same for every column, so the four voxel lines
+// around them are combined once, then each column interpolates along that line.
+// Same values and same inside/outside rule as Sampler.
+class LineSampler {
+ public:
+  LineSampler(const Volume& v, int axis) : v_(v), axis_(axis), line_(size_t(v.dimensions[axis])) {
+    const ptrdiff_t stride[3] = {1, ptrdiff_t(v.dimensions[0]), ptrdiff_t(v.dimensions[0]) * v.dimensions[1]};
+    b_ = (axis + 1) % 3;
+    c_ = (axis + 2) % 3;
+    stride_a_ = stride[axis];
+    stride_b_ = stride[b_];
+    stride_c_ = stride[c_];
+  }
+
+  // Samples columns 0..n-1 at index idx + column * step (step only along the axis) into
+  // out/used: summed (average) or maximum.
+  void sampleRow(const Vec3& idx, double step, int n, bool maximum, float* out, uint16_t* used) {
+    const int nb = v_.dimensions[b_], nc = v_.dimensions[c_], na = v_.dimensions[axis_];
+    double b = idx[b_], c = idx[c_];
+    if (!(b >= -0.5 && b <= nb - 0.5 && c >= -0.5 && c <= nc - 0.5)) return;
+    b = std::clamp(b, 0.0, double(nb - 1));
+    c = std::clamp(c, 0.0, double(nc - 1));
+    const int b0 = std::min(int(b), std::max(nb - 2, 0)), c0 = std::min(int(c), std::max(nc - 2, 0));
+    const float fb = float(b - b0), fc = float(c - c0);
+    const ptrdiff_t db = nb > 1 ? stride_b_ : 0, dc = nc > 1 ? stride_c_ : 0;
+    const int16_t* p = v_.voxels.data() + b0 * stride_b_ + c0 * stride_c_;
+    const float w00 = (1 - fb) * (1 - fc), w10 = fb * (1 - fc), w01 = (1 - fb) * fc, w11 = fb * fc;
+    // Only the stretch of the line the columns reach.
+    const double a_first = idx[axis_], a_last = idx[axis_] + (n - 1) * step;
+    const int lo = std::clamp(int(std::floor(std::min(a_first, a_last))), 0, na - 1);
+    const int hi = std::clamp(int(std::ceil(std::max(a_first, a_last))) + 1, 0, na - 1);
+    for (int a = lo; a <= hi; ++a) {
+      const int16_t* q = p + a * stride_a_;
+      line_[size_t(a)] = w00 * q[0] + w10 * q[db] + w01 * q[dc] + w11 * q[db + dc];
+    }
+    const int last_cell = std::max(na - 2, 0), da = na > 1 ? 1 : 0;
+    for (int column = 0; column < n; ++column) {
+      double a = idx[axis_] + column * step;
+      if (!(a >= -0.5 && a <= na - 0.5)) continue;
+      a = std::clamp(a, 0.0, double(na - 1));
+      const int a0 = std::min(int(a), last_cell);
+      const float f = float(a - a0);
+      const float value = line_[size_t(a0)] + f * (line_[size_t(a0 + da)] - line_[size_t(a0)]);
+      out[column] = maximum ? std::max(out[column], value) : out[column] + value;
+      ++used[column];
+    }
+  }
+
+ private:
+  const Volume& v_;
+  int axis_, b_ = 1, c_ = 2;
+  ptrdiff_t stride_a_ = 1, stride_b_ = 1, stride_c_ = 1;
+  std::vector<float> line_;
+};
+
 // Continuous voxel index of an LPS point: D^T (p - origin) / spacing (D is orthonormal).
 Vec3 indexOf(const Volume& v, const Vec3& p) {
   Vec3 out{};
@@ -137,6 +229,9 @@ void renderPlane(const Volume& v, const ReformatSpec& spec, int16_t fill, PlaneI
   for (int a = 0; a < 3; ++a) start[a] += first_offset * normal[a];
   const Vec3 origin = indexOf(v, start);
   const Sampler sample(v);
+  const int row_axis = volumeAxisAlong(v, g.row_direction);
+  std::optional<LineSampler> line_sampler;
+  if (row_axis >= 0) line_sampler.emplace(v, row_axis);
 
   // Sample by sample, row by row: consecutive columns read neighbouring voxels.
   const size_t count = size_t(g.rows) * g.columns;
@@ -148,6 +243,10 @@ void renderPlane(const Volume& v, const ReformatSpec& spec, int16_t fill, PlaneI
       for (int a = 0; a < 3; ++a) idx[a] = origin[a] + row * step_row[a] + s * step_sample[a];
       float* out = combined.data() + size_t(row) * g.columns;
       uint16_t* n = used.data() + size_t(row) * g.columns;
+      if (line_sampler) {
+        line_sampler->sampleRow(idx, step_column[row_axis], g.columns, maximum, out, n);
+        continue;
+      }
       for (int column = 0; column < g.columns; ++column) {
         float value;
         if (sample(idx[0] + column * step_column[0], idx[1] + column * step_column[1], idx[2] + column * step_column[2],
@@ -166,27 +265,51 @@ void renderPlane(const Volume& v, const ReformatSpec& spec, int16_t fill, PlaneI
   }
 }
 
-// Volumes whose index axes are patient axes (no tilt, no obliquity: most CT) take a
-// separable path: the slab is combined on the voxel planes along the normal first,
-// then the 2D result is resampled bilinearly onto the output grid. Same geometry as
-// renderPlane(); about ten times fewer operations.
+// Planes whose normal runs along an index axis (no tilt, no obliquity: most CT; also
+// sagittal slices of data tilted about the left-right axis) take a separable path: the
+// slab is combined on the voxel planes along the normal first, then the 2D result is
+// resampled bilinearly onto the output grid. Same geometry as renderPlane(); about ten
+// times fewer operations.
 struct AxisMapping {
-  int volume_axis[3];  // volume index axis along the output's row direction, column direction, normal
+  // Index axes of the combined 2D plane (u, v) and along the normal. in_plane: u runs
+  // along the output's rows and v down its columns; otherwise the plane is resampled
+  // through the general in-plane affine map.
+  int volume_axis[3];
+  bool in_plane = true;
 };
 
 std::optional<AxisMapping> axisAligned(const Volume& v, const PlaneGeometry& g) {
-  const Vec3 directions[3] = {g.row_direction, g.column_direction, g.normal()};
-  AxisMapping m{};
-  for (int d = 0; d < 3; ++d) {
-    m.volume_axis[d] = -1;
-    for (int c = 0; c < 3; ++c) {
-      double along = 0;
-      for (int r = 0; r < 3; ++r) along += v.direction[r * 3 + c] * directions[d][r];
-      if (std::abs(std::abs(along) - 1) < 1e-6) m.volume_axis[d] = c;
+  const int an = volumeAxisAlong(v, g.normal());
+  if (an < 0) return std::nullopt;
+  const int ar = volumeAxisAlong(v, g.row_direction), ac = volumeAxisAlong(v, g.column_direction);
+  if (ar >= 0 && ac >= 0 && ar != ac) return AxisMapping{{ar, ac, an}, true};
+  const int a = (an + 1) % 3, b = (an + 2) % 3;
+  return AxisMapping{{std::min(a, b), std::max(a, b), an}, false};
+}
+
+// Bilinear resampling of a 2D plane (nu x nv, u fastest) at (u, v) = origin + column *
+// step_column + row * step_row for every output pixel; half a pixel beyond the edge
+// clamps, further out the pixel keeps its fill.
+void resampleAffine(const std::vector<float>& plane, int nu, int nv, double u_origin, double v_origin,
+                    double u_per_column, double v_per_column, double u_per_row, double v_per_row, PlaneImage& image) {
+  const PlaneGeometry& g = image.geometry;
+  const int du = nu > 1 ? 1 : 0, dv = nv > 1 ? nu : 0;
+  for (int row = 0; row < g.rows; ++row) {
+    int16_t* out = image.pixels.data() + size_t(row) * g.columns;
+    for (int column = 0; column < g.columns; ++column) {
+      double u = u_origin + column * u_per_column + row * u_per_row;
+      double v = v_origin + column * v_per_column + row * v_per_row;
+      if (!(u >= -0.5 && u <= nu - 0.5 && v >= -0.5 && v <= nv - 0.5)) continue;
+      u = std::clamp(u, 0.0, double(nu - 1));
+      v = std::clamp(v, 0.0, double(nv - 1));
+      const int u0 = std::min(int(u), std::max(nu - 2, 0)), v0 = std::min(int(v), std::max(nv - 2, 0));
+      const float fu = float(u - u0), fv = float(v - v0);
+      const float* p = plane.data() + size_t(v0) * nu + u0;
+      const float a = p[0] + fu * (p[du] - p[0]);
+      const float b = p[dv] + fu * (p[dv + du] - p[dv]);
+      out[column] = int16_t(std::clamp(std::lround(a + fv * (b - a)), -32768L, 32767L));
     }
-    if (m.volume_axis[d] < 0) return std::nullopt;
   }
-  return m;
 }
 
 void renderAlignedPlane(const Volume& v, const ReformatSpec& spec, int16_t fill, const AxisMapping& m,
@@ -222,17 +345,37 @@ void renderAlignedPlane(const Volume& v, const ReformatSpec& spec, int16_t fill,
   std::vector<float> combined(plane_size, maximum ? -std::numeric_limits<float>::max() : 0.0f);
   float total_weight = 0;
   const size_t stride[3] = {1, size_t(v.dimensions[0]), size_t(v.dimensions[0]) * v.dimensions[1]};
-  for (const auto& [k, weight] : planes) {
-    total_weight += weight;
-    const int16_t* base = v.voxels.data() + size_t(k) * stride[an];
+  for (const auto& plane : planes) total_weight += plane.second;
+  const size_t su = stride[au];
+  if (!planes.empty() && stride[an] < su) {
+    // The normal runs along memory (sagittal slices of axial data): each pixel's
+    // planes are neighbours, so read them together instead of one plane per pass.
+    const size_t sn = stride[an];
+    const int16_t* first = v.voxels.data() + size_t(planes.front().first) * sn;
     for (int j = 0; j < nv; ++j) {
-      const int16_t* line = base + size_t(j) * stride[av];
+      const int16_t* line = first + size_t(j) * stride[av];
       float* out = combined.data() + size_t(j) * nu;
-      const size_t su = stride[au];
-      if (maximum) {
-        for (int i = 0; i < nu; ++i) out[i] = std::max(out[i], float(line[i * su]));
-      } else {
-        for (int i = 0; i < nu; ++i) out[i] += weight * float(line[i * su]);
+      for (int i = 0; i < nu; ++i) {
+        const int16_t* run = line + size_t(i) * su;
+        float value = maximum ? -std::numeric_limits<float>::max() : 0.0f;
+        for (size_t p = 0; p < planes.size(); ++p) {
+          const float voxel = float(run[size_t(planes[p].first - planes.front().first) * sn]);
+          value = maximum ? std::max(value, voxel) : value + planes[p].second * voxel;
+        }
+        out[i] = value;
+      }
+    }
+  } else {
+    for (const auto& [k, weight] : planes) {
+      const int16_t* base = v.voxels.data() + size_t(k) * stride[an];
+      for (int j = 0; j < nv; ++j) {
+        const int16_t* line = base + size_t(j) * stride[av];
+        float* out = combined.data() + size_t(j) * nu;
+        if (maximum) {
+          for (int i = 0; i < nu; ++i) out[i] = std::max(out[i], float(line[i * su]));
+        } else {
+          for (int i = 0; i < nu; ++i) out[i] += weight * float(line[i * su]);
+        }
       }
     }
   }
@@ -242,6 +385,11 @@ void renderAlignedPlane(const Volume& v, const ReformatSpec& spec, int16_t fill,
     for (float& value : combined) value /= total_weight;
 
   // 2. Bilinear resampling onto the output grid (half a voxel beyond the edge clamps).
+  if (!m.in_plane) {
+    resampleAffine(combined, nu, nv, origin[au], origin[av], step_column[au], step_column[av], step_row[au],
+                   step_row[av], image);
+    return;
+  }
   std::vector<int> u0(size_t(g.columns), -1);
   std::vector<float> fu(size_t(g.columns), 0);
   for (int column = 0; column < g.columns; ++column) {
@@ -297,9 +445,20 @@ const char* reformatPlaneName(ReformatPlane plane) noexcept {
 
 const char* slabModeName(SlabMode mode) noexcept { return mode == SlabMode::Maximum ? "mip" : "average"; }
 
+bool isOblique(const ReformatSpec& spec) noexcept { return spec.tilt_deg != 0 || spec.turn_deg != 0; }
+
+std::pair<std::array<double, 3>, std::array<double, 3>> reformatAxes(const ReformatSpec& spec) {
+  PlaneAxes axes = axesOf(spec.plane);
+  if (!isOblique(spec)) return {axes.row, axes.column};
+  axes.column = tidy(unit(turned(axes.column, axes.row, spec.tilt_deg)));
+  axes.row = tidy(unit(turned(axes.row, axes.column, spec.turn_deg)));
+  return {axes.row, axes.column};
+}
+
 std::vector<PlaneGeometry> reformatPlanes(const Volume& volume, const ReformatSpec& spec) {
   checkInput(volume, spec);
-  const PlaneAxes axes = axesOf(spec.plane);
+  const auto [row, column] = reformatAxes(spec);
+  const PlaneAxes axes{row, column};
   PlaneGeometry base;
   base.row_direction = axes.row;
   base.column_direction = axes.column;
