@@ -1,6 +1,7 @@
 #include "volnode/volume/reformat.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -312,20 +313,14 @@ void resampleAffine(const std::vector<float>& plane, int nu, int nv, double u_or
   }
 }
 
-void renderAlignedPlane(const Volume& v, const ReformatSpec& spec, int16_t fill, const AxisMapping& m,
-                        PlaneImage& image) {
-  const PlaneGeometry& g = image.geometry;
-  const int au = m.volume_axis[0], av = m.volume_axis[1], an = m.volume_axis[2];
-  const int nu = v.dimensions[au], nv = v.dimensions[av], nn = v.dimensions[an];
-  const Vec3 origin = indexOf(v, g.position);
-  const Vec3 step_column = indexStep(v, g.row_direction, g.column_spacing);
-  const Vec3 step_row = indexStep(v, g.column_direction, g.row_spacing);
-  const bool maximum = spec.mode == SlabMode::Maximum;
+// Weights of the voxel planes along the normal for a slab centred at index `centre`:
+// the overlap of each voxel with the slab (a single plane: linear interpolation
+// between its two neighbours). Empty when the slab misses the volume.
+using SlabWeights = std::vector<std::pair<int, float>>;
 
-  // Weights of the voxel planes along the normal: the overlap of each voxel with the
-  // slab (a single plane: linear interpolation between its two neighbours).
-  const double centre = origin[an];
-  std::vector<std::pair<int, float>> planes;
+SlabWeights slabWeights(const Volume& v, const ReformatSpec& spec, int an, double centre) {
+  const int nn = v.dimensions[an];
+  SlabWeights planes;
   if (spec.thickness_mm > 0) {
     const double half = spec.thickness_mm / 2 / v.spacing[an];
     for (int k = std::max(0, int(std::floor(centre - half - 0.5))); k <= std::min(nn - 1, int(std::ceil(centre + half + 0.5))); ++k) {
@@ -339,38 +334,48 @@ void renderAlignedPlane(const Volume& v, const ReformatSpec& spec, int16_t fill,
     planes.emplace_back(k0, 1 - f);
     if (nn > 1 && f > 0) planes.emplace_back(k0 + 1, f);
   }
+  return planes;
+}
 
-  // 1. The slab on the volume's own in-plane grid (u along the rows, v down the columns).
-  const size_t plane_size = size_t(nu) * nv;
-  std::vector<float> combined(plane_size, maximum ? -std::numeric_limits<float>::max() : 0.0f);
-  float total_weight = 0;
+// Step 1 for a group of planes: each slab combined on the volume's own in-plane grid
+// (u fastest), the mean or the maximum.
+void combineSlabs(const Volume& v, const AxisMapping& m, bool maximum, const std::vector<SlabWeights>& weights,
+                  std::vector<std::vector<float>>& combined) {
+  const int au = m.volume_axis[0], av = m.volume_axis[1], an = m.volume_axis[2];
+  const int nu = v.dimensions[au], nv = v.dimensions[av];
   const size_t stride[3] = {1, size_t(v.dimensions[0]), size_t(v.dimensions[0]) * v.dimensions[1]};
-  for (const auto& plane : planes) total_weight += plane.second;
-  const size_t su = stride[au];
-  if (!planes.empty() && stride[an] < su) {
+  const size_t su = stride[au], sn = stride[an];
+  combined.resize(weights.size());
+  for (size_t p = 0; p < weights.size(); ++p)
+    combined[p].assign(size_t(nu) * nv, maximum ? -std::numeric_limits<float>::max() : 0.0f);
+  if (sn < su) {
     // The normal runs along memory (sagittal slices of axial data): each pixel's
-    // planes are neighbours, so read them together instead of one plane per pass.
-    const size_t sn = stride[an];
-    const int16_t* first = v.voxels.data() + size_t(planes.front().first) * sn;
-    for (int j = 0; j < nv; ++j) {
-      const int16_t* line = first + size_t(j) * stride[av];
-      float* out = combined.data() + size_t(j) * nu;
-      for (int i = 0; i < nu; ++i) {
-        const int16_t* run = line + size_t(i) * su;
-        float value = maximum ? -std::numeric_limits<float>::max() : 0.0f;
-        for (size_t p = 0; p < planes.size(); ++p) {
-          const float voxel = float(run[size_t(planes[p].first - planes.front().first) * sn]);
-          value = maximum ? std::max(value, voxel) : value + planes[p].second * voxel;
+    // planes are neighbours, read together; and every plane of the group passes over
+    // one stretch of the volume (index v) while it is in the cache.
+    for (int j = 0; j < nv; ++j)
+      for (size_t p = 0; p < weights.size(); ++p) {
+        const SlabWeights& planes = weights[p];
+        if (planes.empty()) continue;
+        const int16_t* line = v.voxels.data() + size_t(planes.front().first) * sn + size_t(j) * stride[av];
+        float* out = combined[p].data() + size_t(j) * nu;
+        for (int i = 0; i < nu; ++i) {
+          const int16_t* run = line + size_t(i) * su;
+          float value = maximum ? -std::numeric_limits<float>::max() : 0.0f;
+          for (const auto& [k, weight] : planes) {
+            const float voxel = float(run[size_t(k - planes.front().first) * sn]);
+            value = maximum ? std::max(value, voxel) : value + weight * voxel;
+          }
+          out[i] = value;
         }
-        out[i] = value;
       }
-    }
-  } else {
-    for (const auto& [k, weight] : planes) {
-      const int16_t* base = v.voxels.data() + size_t(k) * stride[an];
+    return;
+  }
+  for (size_t p = 0; p < weights.size(); ++p)
+    for (const auto& [k, weight] : weights[p]) {
+      const int16_t* base = v.voxels.data() + size_t(k) * sn;
       for (int j = 0; j < nv; ++j) {
         const int16_t* line = base + size_t(j) * stride[av];
-        float* out = combined.data() + size_t(j) * nu;
+        float* out = combined[p].data() + size_t(j) * nu;
         if (maximum) {
           for (int i = 0; i < nu; ++i) out[i] = std::max(out[i], float(line[i * su]));
         } else {
@@ -378,11 +383,24 @@ void renderAlignedPlane(const Volume& v, const ReformatSpec& spec, int16_t fill,
         }
       }
     }
-  }
+}
+
+// Step 2: one combined slab resampled onto its output grid.
+void resampleSlab(const Volume& v, const ReformatSpec& spec, int16_t fill, const AxisMapping& m,
+                  const SlabWeights& planes, std::vector<float>& combined, PlaneImage& image) {
+  const PlaneGeometry& g = image.geometry;
+  const int au = m.volume_axis[0], av = m.volume_axis[1];
+  const int nu = v.dimensions[au], nv = v.dimensions[av];
+  const Vec3 origin = indexOf(v, g.position);
+  const Vec3 step_column = indexStep(v, g.row_direction, g.column_spacing);
+  const Vec3 step_row = indexStep(v, g.column_direction, g.row_spacing);
   image.pixels.assign(size_t(g.rows) * g.columns, fill);
   if (planes.empty()) return;
-  if (!maximum)
+  if (spec.mode != SlabMode::Maximum) {
+    float total_weight = 0;
+    for (const auto& plane : planes) total_weight += plane.second;
     for (float& value : combined) value /= total_weight;
+  }
 
   // 2. Bilinear resampling onto the output grid (half a voxel beyond the edge clamps).
   if (!m.in_plane) {
@@ -418,6 +436,18 @@ void renderAlignedPlane(const Volume& v, const ReformatSpec& spec, int16_t fill,
       out[column] = int16_t(std::clamp(std::lround(a + fv * (b - a)), -32768L, 32767L));
     }
   }
+}
+
+// Planes whose normal runs along an index axis, a group at a time (consecutive slices
+// share the voxels they read).
+void renderAlignedPlanes(const Volume& v, const ReformatSpec& spec, int16_t fill, const AxisMapping& m,
+                         PlaneImage* images, size_t count) {
+  std::vector<SlabWeights> weights(count);
+  for (size_t p = 0; p < count; ++p)
+    weights[p] = slabWeights(v, spec, m.volume_axis[2], indexOf(v, images[p].geometry.position)[size_t(m.volume_axis[2])]);
+  std::vector<std::vector<float>> combined;
+  combineSlabs(v, m, spec.mode == SlabMode::Maximum, weights, combined);
+  for (size_t p = 0; p < count; ++p) resampleSlab(v, spec, fill, m, weights[p], combined[p], images[p]);
 }
 
 }  // namespace
@@ -499,16 +529,22 @@ std::vector<PlaneImage> reformatVolume(const Volume& volume, const ReformatSpec&
   const auto planes = reformatPlanes(volume, spec);
   std::vector<PlaneImage> images(planes.size());
   for (size_t i = 0; i < planes.size(); ++i) images[i].geometry = planes[i];
+  // Every plane of a reformat has the same orientation, so one path serves them all.
+  const auto aligned = images.empty() ? std::nullopt : axisAligned(volume, images.front().geometry);
+  const size_t group = aligned ? 8 : 1;  // aligned slabs: consecutive slices read the same voxels
+  const size_t groups = (images.size() + group - 1) / group;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  threads = std::min<unsigned>(threads, unsigned(images.size()));
+  threads = unsigned(std::min<size_t>(threads, groups));
+  std::atomic<size_t> next{0};
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t)
-    pool.emplace_back([&, t] {
-      for (size_t i = t; i < images.size(); i += threads) {
-        if (const auto aligned = axisAligned(volume, images[i].geometry))
-          renderAlignedPlane(volume, spec, fill_value, *aligned, images[i]);
+    pool.emplace_back([&] {
+      for (size_t g = next++; g < groups; g = next++) {
+        const size_t first = g * group, count = std::min(group, images.size() - first);
+        if (aligned)
+          renderAlignedPlanes(volume, spec, fill_value, *aligned, &images[first], count);
         else
-          renderPlane(volume, spec, fill_value, images[i]);
+          renderPlane(volume, spec, fill_value, images[first]);
       }
     });
   for (auto& th : pool) th.join();
