@@ -120,6 +120,12 @@ class Sampler {
   ptrdiff_t dx_, dy_, dz_, sy_, sz_;
 };
 
+// Nearest int16 (halves away from zero, as std::lround), without a libm call per pixel.
+inline int16_t roundedToInt16(float value) {
+  value = std::clamp(value, -32768.0f, 32767.0f);
+  return int16_t(value < 0 ? value - 0.5f : value + 0.5f);
+}
+
 // Index axis that an LPS direction runs along (±), or -1 when it crosses several.
 int volumeAxisAlong(const Volume& v, const Vec3& direction) {
   for (int c = 0; c < 3; ++c) {
@@ -262,7 +268,7 @@ void renderPlane(const Volume& v, const ReformatSpec& spec, int16_t fill, PlaneI
   for (size_t i = 0; i < count; ++i) {
     if (used[i] == 0) continue;
     const float value = maximum ? combined[i] : combined[i] / float(used[i]);
-    image.pixels[i] = int16_t(std::clamp(std::lround(value), -32768L, 32767L));
+    image.pixels[i] = roundedToInt16(value);
   }
 }
 
@@ -308,7 +314,7 @@ void resampleAffine(const std::vector<float>& plane, int nu, int nv, double u_or
       const float* p = plane.data() + size_t(v0) * nu + u0;
       const float a = p[0] + fu * (p[du] - p[0]);
       const float b = p[dv] + fu * (p[dv + du] - p[dv]);
-      out[column] = int16_t(std::clamp(std::lround(a + fv * (b - a)), -32768L, 32767L));
+      out[column] = roundedToInt16(a + fv * (b - a));
     }
   }
 }
@@ -433,7 +439,7 @@ void resampleSlab(const Volume& v, const ReformatSpec& spec, int16_t fill, const
       const float f = fu[size_t(column)];
       const float a = line0[i] + f * (line0[i + du] - line0[i]);
       const float b = line1[i] + f * (line1[i + du] - line1[i]);
-      out[column] = int16_t(std::clamp(std::lround(a + fv * (b - a)), -32768L, 32767L));
+      out[column] = roundedToInt16(a + fv * (b - a));
     }
   }
 }
