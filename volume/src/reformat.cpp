@@ -136,7 +136,16 @@ void renderPlane(const Volume& v, const ReformatSpec& spec, int16_t fill, PlaneI
   const size_t count = size_t(g.rows) * g.columns;
   std::vector<float> combined(count, maximum ? -std::numeric_limits<float>::max() : 0.0f);
   std::vector<uint16_t> used(count, 0);
-  for (int s = 0; s < samples; ++s) {
+  // Average slabs whose samples all sit at the same place along the rows' axis (coronal
+  // and axial slices of data tilted about the left-right axis): lines summed first.
+  const bool lines_summed = line_sampler && !maximum && std::abs(step_sample[size_t(row_axis)]) < 1e-9;
+  for (int row = 0; lines_summed && row < g.rows; ++row) {
+    Vec3 idx;
+    for (int a = 0; a < 3; ++a) idx[a] = origin[a] + row * step_row[a];
+    line_sampler->sumSlabRow(idx, step_sample, samples, step_column[row_axis], g.columns,
+                             combined.data() + size_t(row) * g.columns, used.data() + size_t(row) * g.columns);
+  }
+  for (int s = 0; s < samples && !lines_summed; ++s) {
     for (int row = 0; row < g.rows; ++row) {
       Vec3 idx;
       for (int a = 0; a < 3; ++a) idx[a] = origin[a] + row * step_row[a] + s * step_sample[a];

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "volnode/volume/volume.hpp"
@@ -89,9 +90,41 @@ class LineSampler {
   // Samples columns 0..n-1 at index idx + column * step (step only along the axis) into
   // out/used: summed (average) or maximum.
   void sampleRow(const Vec3& idx, double step, int n, bool maximum, float* out, uint16_t* used) {
-    const int nb = v_.dimensions[b_], nc = v_.dimensions[c_], na = v_.dimensions[axis_];
-    double b = idx[b_], c = idx[c_];
-    if (!(b >= -0.5 && b <= nb - 0.5 && c >= -0.5 && c <= nc - 0.5)) return;
+    const auto [lo, hi] = reach(idx, step, n);
+    if (!combineLine(idx, lo, hi, false)) return;
+    emit(idx[size_t(axis_)], step, n, 1, maximum, out, used);
+  }
+
+  // The sum over a slab's samples idx + s * step_sample (s < samples) whose step has no
+  // part along the axis: every sample reads the same positions along the line, so the
+  // lines are summed first and interpolated once (the sum of the interpolations).
+  void sumSlabRow(const Vec3& idx, const Vec3& step_sample, int samples, double step, int n, float* out,
+                  uint16_t* used) {
+    const auto [lo, hi] = reach(idx, step, n);
+    int count = 0;
+    for (int s = 0; s < samples; ++s) {
+      Vec3 at = idx;
+      for (size_t a = 0; a < 3; ++a) at[a] += s * step_sample[a];
+      if (combineLine(at, lo, hi, count > 0)) ++count;
+    }
+    if (count > 0) emit(idx[size_t(axis_)], step, n, count, false, out, used);
+  }
+
+ private:
+  // The stretch of the line the columns reach (with the neighbour of the last).
+  std::pair<int, int> reach(const Vec3& idx, double step, int n) const {
+    const int na = v_.dimensions[axis_];
+    const double a_first = idx[size_t(axis_)], a_last = a_first + (n - 1) * step;
+    return {std::clamp(int(std::floor(std::min(a_first, a_last))), 0, na - 1),
+            std::clamp(int(std::ceil(std::max(a_first, a_last))) + 1, 0, na - 1)};
+  }
+
+  // line_[lo..hi] = (or += when `add`) the bilinear combination of the four voxel lines
+  // around idx's other two coordinates; false (nothing done) outside the volume.
+  bool combineLine(const Vec3& idx, int lo, int hi, bool add) {
+    const int nb = v_.dimensions[b_], nc = v_.dimensions[c_];
+    double b = idx[size_t(b_)], c = idx[size_t(c_)];
+    if (!(b >= -0.5 && b <= nb - 0.5 && c >= -0.5 && c <= nc - 0.5)) return false;
     b = std::clamp(b, 0.0, double(nb - 1));
     c = std::clamp(c, 0.0, double(nc - 1));
     const int b0 = std::min(int(b), std::max(nb - 2, 0)), c0 = std::min(int(c), std::max(nc - 2, 0));
@@ -99,28 +132,31 @@ class LineSampler {
     const ptrdiff_t db = nb > 1 ? stride_b_ : 0, dc = nc > 1 ? stride_c_ : 0;
     const int16_t* p = v_.voxels.data() + b0 * stride_b_ + c0 * stride_c_;
     const float w00 = (1 - fb) * (1 - fc), w10 = fb * (1 - fc), w01 = (1 - fb) * fc, w11 = fb * fc;
-    // Only the stretch of the line the columns reach.
-    const double a_first = idx[axis_], a_last = idx[axis_] + (n - 1) * step;
-    const int lo = std::clamp(int(std::floor(std::min(a_first, a_last))), 0, na - 1);
-    const int hi = std::clamp(int(std::ceil(std::max(a_first, a_last))) + 1, 0, na - 1);
     for (int a = lo; a <= hi; ++a) {
       const int16_t* q = p + a * stride_a_;
-      line_[size_t(a)] = w00 * q[0] + w10 * q[db] + w01 * q[dc] + w11 * q[db + dc];
+      const float value = w00 * q[0] + w10 * q[db] + w01 * q[dc] + w11 * q[db + dc];
+      line_[size_t(a)] = add ? line_[size_t(a)] + value : value;
     }
+    return true;
+  }
+
+  // Each column interpolated along line_, added to out (or its maximum taken), and
+  // `count` samples counted for it; columns beyond the volume are left alone.
+  void emit(double a_first, double step, int n, int count, bool maximum, float* out, uint16_t* used) const {
+    const int na = v_.dimensions[axis_];
     const int last_cell = std::max(na - 2, 0), da = na > 1 ? 1 : 0;
     for (int column = 0; column < n; ++column) {
-      double a = idx[axis_] + column * step;
+      double a = a_first + column * step;
       if (!(a >= -0.5 && a <= na - 0.5)) continue;
       a = std::clamp(a, 0.0, double(na - 1));
       const int a0 = std::min(int(a), last_cell);
       const float f = float(a - a0);
       const float value = line_[size_t(a0)] + f * (line_[size_t(a0 + da)] - line_[size_t(a0)]);
       out[column] = maximum ? std::max(out[column], value) : out[column] + value;
-      ++used[column];
+      used[column] = uint16_t(used[column] + count);
     }
   }
 
- private:
   const Volume& v_;
   int axis_, b_ = 1, c_ = 2;
   ptrdiff_t stride_a_ = 1, stride_b_ = 1, stride_c_ = 1;
