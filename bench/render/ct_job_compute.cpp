@@ -12,6 +12,7 @@
 #include "volnode/render/presets.hpp"
 #include "volnode/rules/routing_rules.hpp"
 #include "volnode/volume/preprocess.hpp"
+#include "volnode/volume/volume_file.hpp"
 #include "volnode/workflow/reformat_outputs.hpp"
 
 namespace volnode::bench {
@@ -61,6 +62,7 @@ CtJobSeconds runCtJob(const Volume& input, const OutputIdentity& identity, bool 
     }
   auto prepared = std::make_shared<const Volume>(preprocess(std::move(volume), rule.preprocess).volume);
   EquipmentInfo equipment;
+  writeVolumeFile(*prepared, out / kPreparedVolumeFile);  // kept for the interactive viewer, as the job does
 
   std::future<MeshResult> mesh;
   for (const auto& o : rule.outputs)
