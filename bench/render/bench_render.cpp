@@ -5,6 +5,7 @@
 //
 //   bench_render [--out DIR] [--frames N] [--size N] [--plain-frames N]
 //                [--smart-frames N] [--series DIR] [--no-phantom] [--repeat N]
+//                [--cta | --reformat-cost [--identity DIR]]
 // --series: a DICOM series folder (assembled with volnode_volume), e.g.
 //   ../shared/data/ct-head-phantom-study/S2020
 // --cta: instead, the compute of a CT angiography render job (default rule
@@ -12,6 +13,11 @@
 //   without bone), the resampling of its reformats; bone removal's share of it per
 //   round, rounds alternating nothing else. Encoding and sending are left out, so the
 //   share is an upper bound of its share of the whole job.
+// --reformat-cost: instead, the compute of the default CT render job (rule "ct-bundle":
+//   spins, key views, model, coronal and sagittal reformats; ct_job_compute.hpp) with and
+//   without its reformats, alternating in each round, and the time the reformats add.
+//   The objects are written with the identity of --identity DIR (default
+//   ../shared/data/ct-head-phantom-study/S2020 beside the repository).
 #include <sys/resource.h>
 
 #include <vtkCamera.h>
@@ -39,6 +45,7 @@
 #include <tuple>
 #include <fmt/format.h>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -53,6 +60,8 @@
 #include "volnode/render/presets.hpp"
 #include "volnode/render/render.hpp"
 #include "../common/ct_body_phantom.hpp"
+#include "ct_job_compute.hpp"
+#include "volnode/encode/output_identity.hpp"
 
 using namespace volnode;
 namespace fs = std::filesystem;
@@ -64,6 +73,13 @@ double now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+// CPU seconds (user + system) of this process so far.
+double cpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 double peakRssMiB() {
@@ -281,7 +297,8 @@ int main(int argc, char** argv) {
   fs::path out = fs::temp_directory_path() / "volnode-bench-render";
   fs::path series;
   int spin = 36, size = 512, plain_frames = 36, smart_frames = 36, repeat = 1;
-  bool phantom = true, cta = false;
+  bool phantom = true, cta = false, reformat_cost = false;
+  fs::path identity_series = fs::path(VOLNODE_SOURCE_DIR) / ".." / "shared" / "data" / "ct-head-phantom-study" / "S2020";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -294,9 +311,12 @@ int main(int argc, char** argv) {
     else if (a == "--no-phantom") phantom = false;
     else if (a == "--repeat") repeat = std::max(1, std::stoi(next()));
     else if (a == "--cta") cta = true;
+    else if (a == "--reformat-cost") reformat_cost = true;
+    else if (a == "--identity") identity_series = next();
     else {
       std::fprintf(stderr, "usage: bench_render [--out DIR] [--frames N] [--size N] [--plain-frames N] "
-                           "[--smart-frames N] [--series DIR] [--no-phantom] [--repeat N] [--cta]\n");
+                           "[--smart-frames N] [--series DIR] [--no-phantom] [--repeat N] [--cta] "
+                           "[--reformat-cost [--identity DIR]]\n");
       return 2;
     }
   }
@@ -314,6 +334,46 @@ int main(int argc, char** argv) {
   auto run = [&](const std::string& label, std::shared_ptr<const Volume> vol) {
     const fs::path dir = out / label;
     fs::remove_all(dir);
+    if (reformat_cost) {
+      // Every image file of the series, as the job has them: each slice references them all.
+      std::vector<fs::path> files;
+      for (const auto& e : fs::directory_iterator(identity_series))
+        if (e.is_regular_file()) files.push_back(e.path());
+      const SeriesAssembly assembly = scanSeries(files);
+      if (assembly.renderable().empty()) throw std::runtime_error(identity_series.string() + ": no image series");
+      const OutputIdentity identity = readOutputIdentity(assembly.renderable().front()->files);
+      Volume acquired = *vol;
+      if (acquired.frame_of_reference_uid.empty()) acquired.frame_of_reference_uid = identity.frameOfReferenceUid();
+      std::vector<double> without_s, with_s, added, cpu_added;
+      for (int round = 0; round < repeat; ++round) {
+        // Alternate which runs first so a change in machine load touches both alike.
+        bench::CtJobSeconds without, with;
+        double cpu_without = 0, cpu_with = 0;
+        for (int k = 0; k < 2; ++k) {
+          const bool reformats = (k == 0) == (round % 2 == 1);
+          const double cpu0 = cpuSeconds();
+          (reformats ? with : without) =
+              bench::runCtJob(acquired, identity, reformats, presets, dir / (reformats ? "with" : "without"), renderer);
+          (reformats ? cpu_with : cpu_without) = cpuSeconds() - cpu0;
+        }
+        without_s.push_back(without.job);
+        with_s.push_back(with.job);
+        added.push_back(with.job / without.job - 1);
+        cpu_added.push_back(cpu_with / cpu_without - 1);
+        std::printf("[%s] round %d: CT job without reformats %.2f s, with %.2f s (+%.1f %%; goal <= 20 %%); CPU "
+                    "%.2f s -> %.2f s (+%.1f %%); reformats %d slices in %.2f s on their own thread, waited for "
+                    "%.2f s after the renders\n",
+                    label.c_str(), round + 1, without.job, with.job, 100 * added.back(), cpu_without, cpu_with,
+                    100 * cpu_added.back(), with.reformat_slices, with.reformats, with.reformat_wait);
+        std::fflush(stdout);
+      }
+      std::printf("[%s] %d rounds: CT job median %.2f s without reformats, %.2f s with; median added %.1f %% "
+                  "(min %.1f, max %.1f; goal <= 20 %%); CPU time median added %.1f %%\n",
+                  label.c_str(), repeat, median(without_s), median(with_s), 100 * median(added),
+                  100 * *std::min_element(added.begin(), added.end()),
+                  100 * *std::max_element(added.begin(), added.end()), 100 * median(cpu_added));
+      return;
+    }
     if (cta) {
       std::vector<double> shares, jobs, bones;
       for (int round = 0; round < repeat; ++round) {

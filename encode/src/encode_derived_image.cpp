@@ -34,10 +34,12 @@ std::string triple(const std::array<double, 3>& v) {
   return formatDs(v[0]) + "\\" + formatDs(v[1]) + "\\" + formatDs(v[2]);
 }
 
-// A direction cosine without "-0" and rounding noise.
+// A direction cosine without "-0" and rounding noise (6e-17 for 0, 0.9999999999999999
+// for 1); any other value is kept as it is, so oblique planes are written exactly.
 double cosine(double v) {
-  const double r = std::round(v * 1e6) / 1e6;
-  return r == 0 ? 0 : r;
+  for (const double exact : {-1.0, 0.0, 1.0})
+    if (std::abs(v - exact) < 1e-9) return exact == 0 ? 0.0 : exact;
+  return v;
 }
 
 void putCopied(DcmDataset& d, const CopiedElement& c) {

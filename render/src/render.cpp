@@ -29,11 +29,13 @@
 #include <vtkSmartPointer.h>
 #include <vtkTextActor.h>
 #include <vtkTextProperty.h>
+#include <vtkTextRenderer.h>
 #include <vtkUnsignedCharArray.h>
 #include <vtkVolume.h>
 #include <vtkVolumeProperty.h>
 
 #include <algorithm>
+#include <limits>
 #include <chrono>
 #include <climits>
 #include <cmath>
@@ -50,6 +52,7 @@
 #include "volnode/render/display.hpp"
 #include "volnode/render/mip_splat.hpp"
 #include "volnode/render/render_grid.hpp"
+#include "volnode/render/text_fit.hpp"
 #include "volnode/render/view_geometry.hpp"
 #include "volnode/render/volume_survey.hpp"
 #include "volnode/render/clip_region.hpp"
@@ -117,6 +120,9 @@ struct VolumeRenderer::Impl {
   std::array<vtkNew<vtkTextActor>, 4> edge_text;  // left, right, top, bottom
   vtkNew<vtkTextActor> preset_text;
   vtkNew<vtkTextActor> annotation_text;
+  vtkNew<vtkTextProperty> measured_text;  // scratch copy for measuring widths
+  int corner_font = 10, margin = 3;       // the corner lines' font size and the frame margin, px
+  std::string corner_layout;              // what the corner lines were last fitted for
 
   render::RenderGrid grid;   // what VTK's image data points into
   render::SceneCache cache;  // what `grid`, the hull and VTK's state were made from
@@ -222,6 +228,40 @@ struct VolumeRenderer::Impl {
     }
     place(preset_text, m, m, VTK_TEXT_LEFT, VTK_TEXT_BOTTOM);
     place(annotation_text, m, h - m, VTK_TEXT_LEFT, VTK_TEXT_TOP);
+    corner_font = font;
+    margin = m;
+    corner_layout.clear();
+  }
+
+  int textWidth(vtkTextProperty* style, const std::string& text, int font_size) {
+    measured_text->ShallowCopy(style);
+    measured_text->SetFontSize(font_size);
+    int box[4] = {0, 0, 0, 0};
+    if (!vtkTextRenderer::GetInstance()->GetBoundingBox(measured_text, text, box, window->GetDPI()))
+      return std::numeric_limits<int>::max();
+    return box[1] - box[0] + 1;
+  }
+
+  // The annotation (top left) and the preset label (bottom left) fitted beside the
+  // orientation letters at the top and bottom centre, so they never run into them.
+  void layoutCornerText(const std::string& annotation, const std::string& label,
+                        const std::array<std::string, 4>& letters) {
+    const std::string key = annotation + '\n' + label + '\n' + letters[2] + '\n' + letters[3];
+    if (key == corner_layout) return;
+    corner_layout = key;
+    auto fit = [&](vtkTextActor* line, const std::string& text, int edge) {
+      const std::string& letter = letters[size_t(edge)];
+      const int letter_px = letter.empty() ? 0 : textWidth(edge_text[edge]->GetTextProperty(), letter, corner_font + 2);
+      const int available = render::widthBesideCentreLetter(width, margin, letter_px, std::max(3, corner_font / 2));
+      const auto fitted = render::fitText(text, corner_font, std::max(8, corner_font * 3 / 4), available,
+                                          [&](const std::string& t, int size) {
+                                            return textWidth(line->GetTextProperty(), t, size);
+                                          });
+      line->GetTextProperty()->SetFontSize(fitted.font_size);
+      line->SetInput(fitted.text.c_str());
+    };
+    fit(annotation_text, annotation, 2);
+    fit(preset_text, label, 3);
   }
 
   // Parallel scale (half the frame height in mm) so the visible object fills
@@ -378,8 +418,6 @@ struct VolumeRenderer::Impl {
       applyPreset(p);
       cache.transfer_key = key;
     }
-    preset_text->SetInput(rq.preset_label ? p.name.c_str() : "");
-    annotation_text->SetInput(rq.annotation.c_str());
     return fr;
   }
 
@@ -450,7 +488,12 @@ struct VolumeRenderer::Impl {
     f.height = rq.height;
     f.channels = p.blend == BlendMode::MaximumIntensity ? 1 : 3;
     f.edge_letters = render::edgeLetters(b);
-    for (int e = 0; e < 4; ++e) edge_text[e]->SetInput(rq.orientation_letters ? f.edge_letters[e].c_str() : "");
+    std::array<std::string, 4> letters;
+    for (int e = 0; e < 4; ++e) {
+      if (rq.orientation_letters) letters[size_t(e)] = f.edge_letters[e];
+      edge_text[e]->SetInput(letters[size_t(e)].c_str());
+    }
+    layoutCornerText(rq.annotation, rq.preset_label ? p.name : std::string(), letters);
     f.identifiers_drawn = !rq.annotation.empty() && rq.annotation_has_identifiers;
 
     const bool cpu_mip = cpuMip(p);

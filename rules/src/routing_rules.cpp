@@ -136,6 +136,8 @@ double numberIn(const json& v, double lo, double hi, const std::string& where) {
 ReformatParams parseReformat(const json& o, const std::string& where) {
   ReformatParams p;
   if (o.contains("plane")) {
+    if (o["plane"] == "oblique")
+      fail(where + ".plane", "an oblique plane is one of " + joined(kReformatPlanes) + " angled by tilt_deg and turn_deg");
     if (!o["plane"].is_string() || !kReformatPlanes.count(o["plane"].get<std::string>()))
       fail(where + ".plane", "expected one of " + joined(kReformatPlanes));
     p.plane = o["plane"].get<std::string>();
@@ -147,6 +149,8 @@ ReformatParams parseReformat(const json& o, const std::string& where) {
   }
   if (o.contains("thickness_mm")) p.thickness_mm = numberIn(o["thickness_mm"], 0, 200, where + ".thickness_mm");
   if (o.contains("spacing_mm")) p.spacing_mm = numberIn(o["spacing_mm"], 0.1, 200, where + ".spacing_mm");
+  if (o.contains("tilt_deg")) p.tilt_deg = numberIn(o["tilt_deg"], -90, 90, where + ".tilt_deg");
+  if (o.contains("turn_deg")) p.turn_deg = numberIn(o["turn_deg"], -90, 90, where + ".turn_deg");
   if (o.contains("window")) {
     const json& w = o["window"];
     if (!w.is_array() || w.size() != 2 || !w[0].is_number() || !w[1].is_number() || w[1].get<double>() < 1)
@@ -239,7 +243,7 @@ RoutingRule parseRule(const json& r, const std::string& where, const std::string
       } else if (o.is_object()) {
         checkKeys(o,
                   {"type", "preset", "plane", "mode", "thickness_mm", "spacing_mm", "window", "window_name",
-                   "bone_removed", "description"},
+                   "bone_removed", "description", "tilt_deg", "turn_deg"},
                   ow);
         if (!o.contains("type") || !o["type"].is_string()) fail(ow, "missing \"type\"");
         out.type = o["type"].get<std::string>();
@@ -249,12 +253,13 @@ RoutingRule parseRule(const json& r, const std::string& where, const std::string
         }
         const bool reformat_keys = o.contains("plane") || o.contains("mode") || o.contains("thickness_mm") ||
                                    o.contains("spacing_mm") || o.contains("window") || o.contains("window_name") ||
-                                   o.contains("bone_removed") || o.contains("description");
+                                   o.contains("bone_removed") || o.contains("description") ||
+                                   o.contains("tilt_deg") || o.contains("turn_deg");
         if (out.type == "reformat")
           out.reformat = parseReformat(o, ow);
         else if (reformat_keys)
-          fail(ow, "plane, mode, thickness_mm, spacing_mm, window, bone_removed and description belong to \"reformat\" "
-                   "outputs");
+          fail(ow, "plane, mode, thickness_mm, spacing_mm, tilt_deg, turn_deg, window, bone_removed and description "
+                   "belong to \"reformat\" outputs");
       } else {
         fail(ow, "expected an object {\"type\", \"preset\"}");
       }
@@ -391,6 +396,8 @@ std::string RuleOutput::key() const {
   if (type != "reformat") return type + ":" + preset;
   std::string key = type + ":" + reformat.plane + "-" + reformat.mode + "-" + millimetres(reformat.thickness_mm) + "-" +
                     millimetres(reformat.spacing_mm);
+  if (reformat.tilt_deg != 0) key += "-tilt" + millimetres(reformat.tilt_deg);
+  if (reformat.turn_deg != 0) key += "-turn" + millimetres(reformat.turn_deg);
   if (reformat.bone_removed) key += "-bone-removed";
   if (!reformat.window_name.empty()) key += "-" + reformat.window_name;
   return key;
@@ -400,7 +407,8 @@ std::string RuleOutput::reformatDescription() const {
   if (!reformat.description.empty()) return reformat.description;
   const std::string plane = reformat.plane == "axial" ? "AX" : reformat.plane == "sagittal" ? "SAG" : "COR";
   const double thickness = reformat.thickness_mm > 0 ? reformat.thickness_mm : reformat.spacing_mm;
-  return plane + (reformat.mode == "mip" ? " MIP " : " ") + millimetres(thickness) + "mm" +
+  const bool oblique = reformat.tilt_deg != 0 || reformat.turn_deg != 0;
+  return plane + (oblique ? " OBL" : "") + (reformat.mode == "mip" ? " MIP " : " ") + millimetres(thickness) + "mm" +
          (reformat.bone_removed ? " bone removed" : "") + (reformat.window_name.empty() ? "" : " " + reformat.window_name);
 }
 

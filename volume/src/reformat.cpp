@@ -1,17 +1,23 @@
 #include "volnode/volume/reformat.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <optional>
 #include <thread>
 
+#include "reformat_samplers.hpp"
 #include "volnode/core/error.hpp"
 
 namespace volnode {
 namespace {
 
-using Vec3 = std::array<double, 3>;
+using reformat_detail::LineSampler;
+using reformat_detail::roundedToInt16;
+using reformat_detail::Sampler;
+using reformat_detail::Vec3;
+using reformat_detail::volumeAxisAlong;
 
 double dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
 
@@ -27,6 +33,29 @@ PlaneAxes axesOf(ReformatPlane plane) {
   }
 }
 
+// v turned by `degrees` about the unit axis (right-handed; Rodrigues' formula).
+Vec3 turned(const Vec3& v, const Vec3& axis, double degrees) {
+  const double a = degrees * M_PI / 180, c = std::cos(a), s = std::sin(a);
+  const Vec3 cross{axis[1] * v[2] - axis[2] * v[1], axis[2] * v[0] - axis[0] * v[2], axis[0] * v[1] - axis[1] * v[0]};
+  const double along = dot(axis, v) * (1 - c);
+  Vec3 out{};
+  for (int i = 0; i < 3; ++i) out[i] = v[i] * c + cross[i] * s + axis[i] * along;
+  return out;
+}
+
+Vec3 unit(Vec3 v) {
+  const double n = std::sqrt(dot(v, v));
+  for (double& x : v) x /= n;
+  return v;
+}
+
+// Exact zeros and ones stay exact (cos 90 is 6e-17): a standard plane's IOP reads 1\0\0.
+Vec3 tidy(Vec3 v) {
+  for (double& x : v)
+    if (std::abs(x) < 1e-12) x = 0;
+  return v;
+}
+
 void checkInput(const Volume& volume, const ReformatSpec& spec) {
   for (int a = 0; a < 3; ++a) {
     if (volume.dimensions[a] <= 0) throw Error(Errc::InvalidArgument, "cannot reformat an empty volume");
@@ -38,6 +67,8 @@ void checkInput(const Volume& volume, const ReformatSpec& spec) {
     throw Error(Errc::InvalidArgument, "reformat spacing must be in (0, 1000] mm");
   if (!(spec.thickness_mm >= 0) || spec.thickness_mm > 1000)
     throw Error(Errc::InvalidArgument, "reformat thickness must be in [0, 1000] mm");
+  if (!(std::abs(spec.tilt_deg) <= 90) || !(std::abs(spec.turn_deg) <= 90))
+    throw Error(Errc::InvalidArgument, "reformat tilt and turn must be in [-90, 90] degrees");
   if (!(spec.pixel_spacing_mm >= 0) || spec.max_matrix < 16)
     throw Error(Errc::InvalidArgument, "reformat pixel spacing must be >= 0 and the matrix at least 16");
 }
@@ -53,46 +84,6 @@ std::pair<double, double> extentAlong(const Volume& v, const Vec3& axis) {
   }
   return {lo, hi};
 }
-
-// Trilinear interpolation over one volume; false outside it (half a voxel beyond the
-// outer voxel centres still counts as inside, clamped to the edge).
-class Sampler {
- public:
-  explicit Sampler(const Volume& v)
-      : data_(v.voxels.data()),
-        max_{double(v.dimensions[0] - 1), double(v.dimensions[1] - 1), double(v.dimensions[2] - 1)},
-        last_cell_{std::max(v.dimensions[0] - 2, 0), std::max(v.dimensions[1] - 2, 0), std::max(v.dimensions[2] - 2, 0)},
-        dx_(v.dimensions[0] > 1 ? 1 : 0),
-        dy_(v.dimensions[1] > 1 ? ptrdiff_t(v.dimensions[0]) : 0),
-        dz_(v.dimensions[2] > 1 ? ptrdiff_t(v.dimensions[0]) * v.dimensions[1] : 0),
-        sy_(ptrdiff_t(v.dimensions[0])),
-        sz_(ptrdiff_t(v.dimensions[0]) * v.dimensions[1]) {}
-
-  bool operator()(double x, double y, double z, float* out) const {
-    if (!(x >= -0.5 && y >= -0.5 && z >= -0.5 && x <= max_[0] + 0.5 && y <= max_[1] + 0.5 && z <= max_[2] + 0.5))
-      return false;
-    x = std::clamp(x, 0.0, max_[0]);
-    y = std::clamp(y, 0.0, max_[1]);
-    z = std::clamp(z, 0.0, max_[2]);
-    const int x0 = std::min(int(x), last_cell_[0]), y0 = std::min(int(y), last_cell_[1]),
-              z0 = std::min(int(z), last_cell_[2]);
-    const float fx = float(x - x0), fy = float(y - y0), fz = float(z - z0);
-    const int16_t* p = data_ + z0 * sz_ + y0 * sy_ + x0;
-    const float c00 = p[0] + fx * float(p[dx_] - p[0]);
-    const float c10 = p[dy_] + fx * float(p[dy_ + dx_] - p[dy_]);
-    const float c01 = p[dz_] + fx * float(p[dz_ + dx_] - p[dz_]);
-    const float c11 = p[dz_ + dy_] + fx * float(p[dz_ + dy_ + dx_] - p[dz_ + dy_]);
-    const float c0 = c00 + fy * (c10 - c00), c1 = c01 + fy * (c11 - c01);
-    *out = c0 + fz * (c1 - c0);
-    return true;
-  }
-
- private:
-  const int16_t* data_;
-  double max_[3];
-  int last_cell_[3];
-  ptrdiff_t dx_, dy_, dz_, sy_, sz_;
-};
 
 // Continuous voxel index of an LPS point: D^T (p - origin) / spacing (D is orthonormal).
 Vec3 indexOf(const Volume& v, const Vec3& p) {
@@ -137,17 +128,33 @@ void renderPlane(const Volume& v, const ReformatSpec& spec, int16_t fill, PlaneI
   for (int a = 0; a < 3; ++a) start[a] += first_offset * normal[a];
   const Vec3 origin = indexOf(v, start);
   const Sampler sample(v);
+  const int row_axis = volumeAxisAlong(v, g.row_direction);
+  std::optional<LineSampler> line_sampler;
+  if (row_axis >= 0) line_sampler.emplace(v, row_axis);
 
   // Sample by sample, row by row: consecutive columns read neighbouring voxels.
   const size_t count = size_t(g.rows) * g.columns;
   std::vector<float> combined(count, maximum ? -std::numeric_limits<float>::max() : 0.0f);
   std::vector<uint16_t> used(count, 0);
-  for (int s = 0; s < samples; ++s) {
+  // Average slabs whose samples all sit at the same place along the rows' axis (coronal
+  // and axial slices of data tilted about the left-right axis): lines summed first.
+  const bool lines_summed = line_sampler && !maximum && std::abs(step_sample[size_t(row_axis)]) < 1e-9;
+  for (int row = 0; lines_summed && row < g.rows; ++row) {
+    Vec3 idx;
+    for (int a = 0; a < 3; ++a) idx[a] = origin[a] + row * step_row[a];
+    line_sampler->sumSlabRow(idx, step_sample, samples, step_column[row_axis], g.columns,
+                             combined.data() + size_t(row) * g.columns, used.data() + size_t(row) * g.columns);
+  }
+  for (int s = 0; s < samples && !lines_summed; ++s) {
     for (int row = 0; row < g.rows; ++row) {
       Vec3 idx;
       for (int a = 0; a < 3; ++a) idx[a] = origin[a] + row * step_row[a] + s * step_sample[a];
       float* out = combined.data() + size_t(row) * g.columns;
       uint16_t* n = used.data() + size_t(row) * g.columns;
+      if (line_sampler) {
+        line_sampler->sampleRow(idx, step_column[row_axis], g.columns, maximum, out, n);
+        continue;
+      }
       for (int column = 0; column < g.columns; ++column) {
         float value;
         if (sample(idx[0] + column * step_column[0], idx[1] + column * step_column[1], idx[2] + column * step_column[2],
@@ -162,47 +169,65 @@ void renderPlane(const Volume& v, const ReformatSpec& spec, int16_t fill, PlaneI
   for (size_t i = 0; i < count; ++i) {
     if (used[i] == 0) continue;
     const float value = maximum ? combined[i] : combined[i] / float(used[i]);
-    image.pixels[i] = int16_t(std::clamp(std::lround(value), -32768L, 32767L));
+    image.pixels[i] = roundedToInt16(value);
   }
 }
 
-// Volumes whose index axes are patient axes (no tilt, no obliquity: most CT) take a
-// separable path: the slab is combined on the voxel planes along the normal first,
-// then the 2D result is resampled bilinearly onto the output grid. Same geometry as
-// renderPlane(); about ten times fewer operations.
+// Planes whose normal runs along an index axis (no tilt, no obliquity: most CT; also
+// sagittal slices of data tilted about the left-right axis) take a separable path: the
+// slab is combined on the voxel planes along the normal first, then the 2D result is
+// resampled bilinearly onto the output grid. Same geometry as renderPlane(); about ten
+// times fewer operations.
 struct AxisMapping {
-  int volume_axis[3];  // volume index axis along the output's row direction, column direction, normal
+  // Index axes of the combined 2D plane (u, v) and along the normal. in_plane: u runs
+  // along the output's rows and v down its columns; otherwise the plane is resampled
+  // through the general in-plane affine map.
+  int volume_axis[3];
+  bool in_plane = true;
 };
 
 std::optional<AxisMapping> axisAligned(const Volume& v, const PlaneGeometry& g) {
-  const Vec3 directions[3] = {g.row_direction, g.column_direction, g.normal()};
-  AxisMapping m{};
-  for (int d = 0; d < 3; ++d) {
-    m.volume_axis[d] = -1;
-    for (int c = 0; c < 3; ++c) {
-      double along = 0;
-      for (int r = 0; r < 3; ++r) along += v.direction[r * 3 + c] * directions[d][r];
-      if (std::abs(std::abs(along) - 1) < 1e-6) m.volume_axis[d] = c;
-    }
-    if (m.volume_axis[d] < 0) return std::nullopt;
-  }
-  return m;
+  const int an = volumeAxisAlong(v, g.normal());
+  if (an < 0) return std::nullopt;
+  const int ar = volumeAxisAlong(v, g.row_direction), ac = volumeAxisAlong(v, g.column_direction);
+  if (ar >= 0 && ac >= 0 && ar != ac) return AxisMapping{{ar, ac, an}, true};
+  const int a = (an + 1) % 3, b = (an + 2) % 3;
+  return AxisMapping{{std::min(a, b), std::max(a, b), an}, false};
 }
 
-void renderAlignedPlane(const Volume& v, const ReformatSpec& spec, int16_t fill, const AxisMapping& m,
-                        PlaneImage& image) {
+// Bilinear resampling of a 2D plane (nu x nv, u fastest) at (u, v) = origin + column *
+// step_column + row * step_row for every output pixel; half a pixel beyond the edge
+// clamps, further out the pixel keeps its fill.
+void resampleAffine(const std::vector<float>& plane, int nu, int nv, double u_origin, double v_origin,
+                    double u_per_column, double v_per_column, double u_per_row, double v_per_row, PlaneImage& image) {
   const PlaneGeometry& g = image.geometry;
-  const int au = m.volume_axis[0], av = m.volume_axis[1], an = m.volume_axis[2];
-  const int nu = v.dimensions[au], nv = v.dimensions[av], nn = v.dimensions[an];
-  const Vec3 origin = indexOf(v, g.position);
-  const Vec3 step_column = indexStep(v, g.row_direction, g.column_spacing);
-  const Vec3 step_row = indexStep(v, g.column_direction, g.row_spacing);
-  const bool maximum = spec.mode == SlabMode::Maximum;
+  const int du = nu > 1 ? 1 : 0, dv = nv > 1 ? nu : 0;
+  for (int row = 0; row < g.rows; ++row) {
+    int16_t* out = image.pixels.data() + size_t(row) * g.columns;
+    for (int column = 0; column < g.columns; ++column) {
+      double u = u_origin + column * u_per_column + row * u_per_row;
+      double v = v_origin + column * v_per_column + row * v_per_row;
+      if (!(u >= -0.5 && u <= nu - 0.5 && v >= -0.5 && v <= nv - 0.5)) continue;
+      u = std::clamp(u, 0.0, double(nu - 1));
+      v = std::clamp(v, 0.0, double(nv - 1));
+      const int u0 = std::min(int(u), std::max(nu - 2, 0)), v0 = std::min(int(v), std::max(nv - 2, 0));
+      const float fu = float(u - u0), fv = float(v - v0);
+      const float* p = plane.data() + size_t(v0) * nu + u0;
+      const float a = p[0] + fu * (p[du] - p[0]);
+      const float b = p[dv] + fu * (p[dv + du] - p[dv]);
+      out[column] = roundedToInt16(a + fv * (b - a));
+    }
+  }
+}
 
-  // Weights of the voxel planes along the normal: the overlap of each voxel with the
-  // slab (a single plane: linear interpolation between its two neighbours).
-  const double centre = origin[an];
-  std::vector<std::pair<int, float>> planes;
+// Weights of the voxel planes along the normal for a slab centred at index `centre`:
+// the overlap of each voxel with the slab (a single plane: linear interpolation
+// between its two neighbours). Empty when the slab misses the volume.
+using SlabWeights = std::vector<std::pair<int, float>>;
+
+SlabWeights slabWeights(const Volume& v, const ReformatSpec& spec, int an, double centre) {
+  const int nn = v.dimensions[an];
+  SlabWeights planes;
   if (spec.thickness_mm > 0) {
     const double half = spec.thickness_mm / 2 / v.spacing[an];
     for (int k = std::max(0, int(std::floor(centre - half - 0.5))); k <= std::min(nn - 1, int(std::ceil(centre + half + 0.5))); ++k) {
@@ -216,32 +241,80 @@ void renderAlignedPlane(const Volume& v, const ReformatSpec& spec, int16_t fill,
     planes.emplace_back(k0, 1 - f);
     if (nn > 1 && f > 0) planes.emplace_back(k0 + 1, f);
   }
+  return planes;
+}
 
-  // 1. The slab on the volume's own in-plane grid (u along the rows, v down the columns).
-  const size_t plane_size = size_t(nu) * nv;
-  std::vector<float> combined(plane_size, maximum ? -std::numeric_limits<float>::max() : 0.0f);
-  float total_weight = 0;
+// Step 1 for a group of planes: each slab combined on the volume's own in-plane grid
+// (u fastest), the mean or the maximum.
+void combineSlabs(const Volume& v, const AxisMapping& m, bool maximum, const std::vector<SlabWeights>& weights,
+                  std::vector<std::vector<float>>& combined) {
+  const int au = m.volume_axis[0], av = m.volume_axis[1], an = m.volume_axis[2];
+  const int nu = v.dimensions[au], nv = v.dimensions[av];
   const size_t stride[3] = {1, size_t(v.dimensions[0]), size_t(v.dimensions[0]) * v.dimensions[1]};
-  for (const auto& [k, weight] : planes) {
-    total_weight += weight;
-    const int16_t* base = v.voxels.data() + size_t(k) * stride[an];
-    for (int j = 0; j < nv; ++j) {
-      const int16_t* line = base + size_t(j) * stride[av];
-      float* out = combined.data() + size_t(j) * nu;
-      const size_t su = stride[au];
-      if (maximum) {
-        for (int i = 0; i < nu; ++i) out[i] = std::max(out[i], float(line[i * su]));
-      } else {
-        for (int i = 0; i < nu; ++i) out[i] += weight * float(line[i * su]);
+  const size_t su = stride[au], sn = stride[an];
+  combined.resize(weights.size());
+  for (size_t p = 0; p < weights.size(); ++p)
+    combined[p].assign(size_t(nu) * nv, maximum ? -std::numeric_limits<float>::max() : 0.0f);
+  if (sn < su) {
+    // The normal runs along memory (sagittal slices of axial data): each pixel's
+    // planes are neighbours, read together; and every plane of the group passes over
+    // one stretch of the volume (index v) while it is in the cache.
+    for (int j = 0; j < nv; ++j)
+      for (size_t p = 0; p < weights.size(); ++p) {
+        const SlabWeights& planes = weights[p];
+        if (planes.empty()) continue;
+        const int16_t* line = v.voxels.data() + size_t(planes.front().first) * sn + size_t(j) * stride[av];
+        float* out = combined[p].data() + size_t(j) * nu;
+        for (int i = 0; i < nu; ++i) {
+          const int16_t* run = line + size_t(i) * su;
+          float value = maximum ? -std::numeric_limits<float>::max() : 0.0f;
+          for (const auto& [k, weight] : planes) {
+            const float voxel = float(run[size_t(k - planes.front().first) * sn]);
+            value = maximum ? std::max(value, voxel) : value + weight * voxel;
+          }
+          out[i] = value;
+        }
+      }
+    return;
+  }
+  for (size_t p = 0; p < weights.size(); ++p)
+    for (const auto& [k, weight] : weights[p]) {
+      const int16_t* base = v.voxels.data() + size_t(k) * sn;
+      for (int j = 0; j < nv; ++j) {
+        const int16_t* line = base + size_t(j) * stride[av];
+        float* out = combined[p].data() + size_t(j) * nu;
+        if (maximum) {
+          for (int i = 0; i < nu; ++i) out[i] = std::max(out[i], float(line[i * su]));
+        } else {
+          for (int i = 0; i < nu; ++i) out[i] += weight * float(line[i * su]);
+        }
       }
     }
-  }
+}
+
+// Step 2: one combined slab resampled onto its output grid.
+void resampleSlab(const Volume& v, const ReformatSpec& spec, int16_t fill, const AxisMapping& m,
+                  const SlabWeights& planes, std::vector<float>& combined, PlaneImage& image) {
+  const PlaneGeometry& g = image.geometry;
+  const int au = m.volume_axis[0], av = m.volume_axis[1];
+  const int nu = v.dimensions[au], nv = v.dimensions[av];
+  const Vec3 origin = indexOf(v, g.position);
+  const Vec3 step_column = indexStep(v, g.row_direction, g.column_spacing);
+  const Vec3 step_row = indexStep(v, g.column_direction, g.row_spacing);
   image.pixels.assign(size_t(g.rows) * g.columns, fill);
   if (planes.empty()) return;
-  if (!maximum)
+  if (spec.mode != SlabMode::Maximum) {
+    float total_weight = 0;
+    for (const auto& plane : planes) total_weight += plane.second;
     for (float& value : combined) value /= total_weight;
+  }
 
   // 2. Bilinear resampling onto the output grid (half a voxel beyond the edge clamps).
+  if (!m.in_plane) {
+    resampleAffine(combined, nu, nv, origin[au], origin[av], step_column[au], step_column[av], step_row[au],
+                   step_row[av], image);
+    return;
+  }
   std::vector<int> u0(size_t(g.columns), -1);
   std::vector<float> fu(size_t(g.columns), 0);
   for (int column = 0; column < g.columns; ++column) {
@@ -267,9 +340,21 @@ void renderAlignedPlane(const Volume& v, const ReformatSpec& spec, int16_t fill,
       const float f = fu[size_t(column)];
       const float a = line0[i] + f * (line0[i + du] - line0[i]);
       const float b = line1[i] + f * (line1[i + du] - line1[i]);
-      out[column] = int16_t(std::clamp(std::lround(a + fv * (b - a)), -32768L, 32767L));
+      out[column] = roundedToInt16(a + fv * (b - a));
     }
   }
+}
+
+// Planes whose normal runs along an index axis, a group at a time (consecutive slices
+// share the voxels they read).
+void renderAlignedPlanes(const Volume& v, const ReformatSpec& spec, int16_t fill, const AxisMapping& m,
+                         PlaneImage* images, size_t count) {
+  std::vector<SlabWeights> weights(count);
+  for (size_t p = 0; p < count; ++p)
+    weights[p] = slabWeights(v, spec, m.volume_axis[2], indexOf(v, images[p].geometry.position)[size_t(m.volume_axis[2])]);
+  std::vector<std::vector<float>> combined;
+  combineSlabs(v, m, spec.mode == SlabMode::Maximum, weights, combined);
+  for (size_t p = 0; p < count; ++p) resampleSlab(v, spec, fill, m, weights[p], combined[p], images[p]);
 }
 
 }  // namespace
@@ -297,9 +382,20 @@ const char* reformatPlaneName(ReformatPlane plane) noexcept {
 
 const char* slabModeName(SlabMode mode) noexcept { return mode == SlabMode::Maximum ? "mip" : "average"; }
 
+bool isOblique(const ReformatSpec& spec) noexcept { return spec.tilt_deg != 0 || spec.turn_deg != 0; }
+
+std::pair<std::array<double, 3>, std::array<double, 3>> reformatAxes(const ReformatSpec& spec) {
+  PlaneAxes axes = axesOf(spec.plane);
+  if (!isOblique(spec)) return {axes.row, axes.column};
+  axes.column = tidy(unit(turned(axes.column, axes.row, spec.tilt_deg)));
+  axes.row = tidy(unit(turned(axes.row, axes.column, spec.turn_deg)));
+  return {axes.row, axes.column};
+}
+
 std::vector<PlaneGeometry> reformatPlanes(const Volume& volume, const ReformatSpec& spec) {
   checkInput(volume, spec);
-  const PlaneAxes axes = axesOf(spec.plane);
+  const auto [row, column] = reformatAxes(spec);
+  const PlaneAxes axes{row, column};
   PlaneGeometry base;
   base.row_direction = axes.row;
   base.column_direction = axes.column;
@@ -340,16 +436,22 @@ std::vector<PlaneImage> reformatVolume(const Volume& volume, const ReformatSpec&
   const auto planes = reformatPlanes(volume, spec);
   std::vector<PlaneImage> images(planes.size());
   for (size_t i = 0; i < planes.size(); ++i) images[i].geometry = planes[i];
+  // Every plane of a reformat has the same orientation, so one path serves them all.
+  const auto aligned = images.empty() ? std::nullopt : axisAligned(volume, images.front().geometry);
+  const size_t group = aligned ? 8 : 1;  // aligned slabs: consecutive slices read the same voxels
+  const size_t groups = (images.size() + group - 1) / group;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  threads = std::min<unsigned>(threads, unsigned(images.size()));
+  threads = unsigned(std::min<size_t>(threads, groups));
+  std::atomic<size_t> next{0};
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t)
-    pool.emplace_back([&, t] {
-      for (size_t i = t; i < images.size(); i += threads) {
-        if (const auto aligned = axisAligned(volume, images[i].geometry))
-          renderAlignedPlane(volume, spec, fill_value, *aligned, images[i]);
+    pool.emplace_back([&] {
+      for (size_t g = next++; g < groups; g = next++) {
+        const size_t first = g * group, count = std::min(group, images.size() - first);
+        if (aligned)
+          renderAlignedPlanes(volume, spec, fill_value, *aligned, &images[first], count);
         else
-          renderPlane(volume, spec, fill_value, images[i]);
+          renderPlane(volume, spec, fill_value, images[first]);
       }
     });
   for (auto& th : pool) th.join();

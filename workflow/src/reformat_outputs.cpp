@@ -1,5 +1,7 @@
 #include "volnode/workflow/reformat_outputs.hpp"
 
+#include <fmt/format.h>
+
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
 
@@ -18,6 +20,11 @@ std::optional<DerivedImageInfo::Window> windowFor(const Volume& volume, const Ru
   return DerivedImageInfo::Window{40, 400, "SOFT TISSUE"};
 }
 
+// " oblique (tilt 20 deg, turn 0 deg)": the angles a technologist set, for the derivation description.
+std::string obliqueAngles(const ReformatSpec& spec) {
+  return fmt::format(" oblique (tilt {:g} deg, turn {:g} deg)", spec.tilt_deg, spec.turn_deg);
+}
+
 }  // namespace
 
 ReformatSpec reformatSpecOf(const RuleOutput& output) {
@@ -26,6 +33,8 @@ ReformatSpec reformatSpecOf(const RuleOutput& output) {
   spec.mode = parseSlabMode(output.reformat.mode);
   spec.thickness_mm = output.reformat.thickness_mm;
   spec.spacing_mm = output.reformat.spacing_mm;
+  spec.tilt_deg = output.reformat.tilt_deg;
+  spec.turn_deg = output.reformat.turn_deg;
   return spec;
 }
 
@@ -62,7 +71,7 @@ std::vector<EncodedObject> writeReformatSeries(const Volume& volume, const RuleO
                                     std::to_string(plans.size()) + " planned");
   DerivedImageInfo info;
   info.kind = spec.mode == SlabMode::Maximum ? DerivedImageKind::MaximumSlab : DerivedImageKind::Reformat;
-  info.derivation = std::string(reformatPlaneName(spec.plane)) + " " +
+  info.derivation = std::string(reformatPlaneName(spec.plane)) + (isOblique(spec) ? obliqueAngles(spec) : "") + " " +
                     (spec.mode == SlabMode::Maximum ? "maximum intensity projection" : "reformat") + ", " +
                     output.reformatDescription();
   info.spacing_between_slices = spec.spacing_mm;

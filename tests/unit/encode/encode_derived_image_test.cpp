@@ -74,11 +74,14 @@ WrittenSeries writeMarkerSeries(const std::filesystem::path& dir, const std::arr
 // Reformats the series, writes every slice, and returns the value-weighted centre of
 // the bright pixels computed only from what the files say (IPP/IOP/PixelSpacing, rescale).
 Vec3 markerFromWrittenReformat(const WrittenSeries& source, ReformatPlane plane, const std::filesystem::path& out,
-                               std::vector<EncodedObject>* written = nullptr) {
+                               std::vector<EncodedObject>* written = nullptr, double tilt_deg = 0,
+                               double turn_deg = 0) {
   const OutputIdentity identity = readOutputIdentity(source.files);
   const Volume volume = assembleVolume(source.files);
   ReformatSpec spec;
   spec.plane = plane;
+  spec.tilt_deg = tilt_deg;
+  spec.turn_deg = turn_deg;
   spec.thickness_mm = 2;
   spec.spacing_mm = 2;
   const auto images = reformatVolume(volume, spec, -1024, 2);
@@ -121,6 +124,50 @@ TEST(EncodeDerivedImage, MarkerIsWhereTheWrittenGeometrySaysAxialAndTiltedSource
       const Vec3 found = markerFromWrittenReformat(source, plane, tmp / reformatPlaneName(plane));
       for (int a = 0; a < 3; ++a)
         EXPECT_NEAR(found[a], marker[a], 0.7) << c.name << " " << reformatPlaneName(plane) << " axis " << a;
+    }
+  }
+}
+
+// Oblique reformats (a base plane tilted and turned by a rule): the written
+// ImageOrientationPatient is that plane, the marker is where the files say, and the
+// objects stay valid.
+TEST(EncodeDerivedImage, ObliqueReformatIsWrittenInItsExactPlaneForHeadFirstFeetFirstAndTiltedSources) {
+  const Vec3 marker{9, -7, 5};
+  const double s20 = std::sin(20 * M_PI / 180), c20 = std::cos(20 * M_PI / 180);
+  const double s25 = std::sin(25 * M_PI / 180), c25 = std::cos(25 * M_PI / 180);
+  struct Oblique {
+    ReformatPlane plane;
+    double tilt, turn;
+    Vec3Array row, column;
+  } obliques[] = {{ReformatPlane::Coronal, 20, 0, {1, 0, 0}, {0, s20, -c20}},
+                  {ReformatPlane::Sagittal, 0, -25, {-s25, c25, 0}, {0, 0, -1}}};
+  struct Case {
+    const char* name;
+    std::array<double, 6> orientation;
+  } cases[] = {{"axial", {1, 0, 0, 0, 1, 0}},
+               {"axial feet first", {-1, 0, 0, 0, 1, 0}},
+               {"gantry tilt 20 deg", tiltedAxial(20)}};
+  for (const auto& c : cases) {
+    TempDir tmp("encode-derived-oblique");
+    const auto source = writeMarkerSeries(tmp / "src", c.orientation, marker);
+    for (const auto& o : obliques) {
+      const std::string what = std::string(c.name) + ", " + reformatPlaneName(o.plane) + " oblique";
+      std::vector<EncodedObject> written;
+      const Vec3 found = markerFromWrittenReformat(source, o.plane, tmp / what, &written, o.tilt, o.turn);
+      for (int a = 0; a < 3; ++a) EXPECT_NEAR(found[a], marker[a], 0.7) << what << " axis " << a;
+      ASSERT_GT(written.size(), 2u);
+      const ReadBack first = readBack(written.front().path), second = readBack(written[1].path);
+      for (int a = 0; a < 3; ++a) {
+        EXPECT_NEAR(first.row[a], o.row[a], 1e-9) << what;
+        EXPECT_NEAR(first.column[a], o.column[a], 1e-9) << what;
+      }
+      // Consecutive slices one spacing (2 mm) apart along the plane's normal.
+      const Vec3Array n{o.row[1] * o.column[2] - o.row[2] * o.column[1], o.row[2] * o.column[0] - o.row[0] * o.column[2],
+                        o.row[0] * o.column[1] - o.row[1] * o.column[0]};
+      double along = 0;
+      for (int a = 0; a < 3; ++a) along += (second.position[a] - first.position[a]) * n[a];
+      EXPECT_NEAR(along, 2.0, 1e-6) << what;
+      if (&c == &cases[2]) expectValid(written[written.size() / 2].path);
     }
   }
 }

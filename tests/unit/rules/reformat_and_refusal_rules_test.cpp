@@ -49,6 +49,35 @@ TEST(ReformatRules, ReformatOutputsAreReadWithDefaultsAndDescriptions) {
   EXPECT_TRUE(rules.rules()[0].presets().empty());
 }
 
+TEST(ReformatRules, ObliquePlanesAreABasePlaneAngledByTiltAndTurn) {
+  const auto rules = RuleSet::parse(R"({"schema": 1, "rules": [
+      {"name": "head", "match": {"modality": ["CT"]},
+       "outputs": [{"type": "reformat", "plane": "coronal"},
+                   {"type": "reformat", "plane": "coronal", "tilt_deg": 20},
+                   {"type": "reformat", "plane": "axial", "mode": "mip", "thickness_mm": 10, "tilt_deg": -15,
+                    "turn_deg": 7.5}]}]})");
+  const auto& outs = rules.rules()[0].outputs;
+  ASSERT_EQ(outs.size(), 3u);
+  EXPECT_EQ(outs[0].reformat.tilt_deg, 0);
+  EXPECT_EQ(outs[1].reformat.tilt_deg, 20);
+  EXPECT_EQ(outs[1].reformat.turn_deg, 0);
+  EXPECT_EQ(outs[1].reformatDescription(), "COR OBL 3mm");
+  EXPECT_EQ(outs[1].key(), "reformat:coronal-average-3-3-tilt20");
+  EXPECT_NE(outs[0].key(), outs[1].key());  // the straight and the oblique coronal are two series
+  EXPECT_EQ(outs[2].reformatDescription(), "AX OBL MIP 10mm");
+  EXPECT_EQ(outs[2].key(), "reformat:axial-mip-10-3-tilt-15-turn7.5");
+
+  const std::string head = R"({"schema": 1, "rules": [{"name": "r", "match": {}, "outputs": [)";
+  const std::string tail = "]}]}";
+  EXPECT_NE(errorOf(head + R"({"type": "reformat", "tilt_deg": 91})" + tail).find("outputs[0].tilt_deg"),
+            std::string::npos);
+  EXPECT_NE(errorOf(head + R"({"type": "reformat", "turn_deg": "20"})" + tail).find("outputs[0].turn_deg"),
+            std::string::npos);
+  EXPECT_NE(errorOf(head + R"({"type": "mip_spin", "preset": "ct-mip", "tilt_deg": 10})" + tail).find("reformat"),
+            std::string::npos);
+  EXPECT_NE(errorOf(head + R"({"type": "reformat", "plane": "oblique"})" + tail).find("tilt_deg"), std::string::npos);
+}
+
 TEST(ReformatRules, BadReformatsAreRefusedSayingWhere) {
   const std::string head = R"({"schema": 1, "rules": [{"name": "r", "match": {}, "outputs": [)";
   const std::string tail = "]}]}";

@@ -112,6 +112,97 @@ TEST(Reformat, MarkerAppearsWhereThePlaneGeometrySaysForEveryPlaneAndSourceOrien
   }
 }
 
+// Oblique reformats as a rule configures them: the plane is exactly the base plane
+// turned by the angles (ImageOrientationPatient), and the marker appears where that
+// geometry says, for head first, feet first, gantry-tilted and oblique sources.
+TEST(Reformat, ObliquePlanesAreExactAndCarryTheMarkerWhereTheirGeometrySays) {
+  const double s20 = std::sin(20 * M_PI / 180), c20 = std::cos(20 * M_PI / 180);
+  const double s15 = std::sin(15 * M_PI / 180), c15 = std::cos(15 * M_PI / 180);
+  const double s30 = std::sin(30 * M_PI / 180), c30 = std::cos(30 * M_PI / 180);
+  struct Oblique {
+    const char* name;
+    ReformatPlane plane;
+    double tilt, turn;
+    Vec3 row, column;  // the analytic answer
+  } obliques[] = {
+      // Coronal tilted +20: rows along L, the top edge leans anterior.
+      {"coronal tilt 20", ReformatPlane::Coronal, 20, 0, {1, 0, 0}, {0, s20, -c20}},
+      // Axial tilted -15 (posterior part lower), then turned 30 about the tilted column.
+      {"axial tilt -15 turn 30", ReformatPlane::Axial, -15, 30, {c30, -s30 * s15, -s30 * c15}, {0, c15, -s15}},
+      // Sagittal turned 30: rows swing from P towards the patient's left.
+      {"sagittal turn 30", ReformatPlane::Sagittal, 0, 30, {s30, c30, 0}, {0, 0, -1}},
+  };
+  for (const auto& orientation : kOrientations) {
+    const Phantom p = makePhantom(orientation.direction);
+    for (const auto& oblique : obliques) {
+      ReformatSpec spec;
+      spec.plane = oblique.plane;
+      spec.tilt_deg = oblique.tilt;
+      spec.turn_deg = oblique.turn;
+      spec.thickness_mm = 2;
+      spec.spacing_mm = 1;
+      const std::string what = std::string(orientation.name) + ", " + oblique.name;
+      EXPECT_TRUE(isOblique(spec));
+      const auto planes = reformatPlanes(p.volume, spec);
+      ASSERT_GT(planes.size(), 2u) << what;
+      for (int a = 0; a < 3; ++a) {
+        EXPECT_NEAR(planes[0].row_direction[a], oblique.row[a], 1e-12) << what << ", row " << a;
+        EXPECT_NEAR(planes[0].column_direction[a], oblique.column[a], 1e-12) << what << ", column " << a;
+      }
+      const Vec3 r = planes[0].row_direction, c = planes[0].column_direction, n = planes[0].normal();
+      EXPECT_NEAR(r[0] * c[0] + r[1] * c[1] + r[2] * c[2], 0, 1e-12) << what;
+      EXPECT_NEAR(std::hypot(r[0], r[1], r[2]), 1, 1e-12) << what;
+      EXPECT_NEAR(std::hypot(c[0], c[1], c[2]), 1, 1e-12) << what;
+      for (size_t i = 1; i < planes.size(); ++i) {  // a stack along the normal, one spacing apart
+        EXPECT_EQ(planes[i].row_direction, planes[0].row_direction);
+        double along = 0, across = 0;
+        for (int a = 0; a < 3; ++a) {
+          const double d = planes[i].position[a] - planes[i - 1].position[a];
+          along += d * n[a];
+          across += d * r[a] + d * c[a];
+        }
+        EXPECT_NEAR(along, 1.0, 1e-9) << what;
+        EXPECT_NEAR(across, 0.0, 1e-9) << what;
+      }
+      for (SlabMode mode : {SlabMode::Average, SlabMode::Maximum}) {
+        spec.mode = mode;
+        const auto images = reformatVolume(p.volume, spec, -1024, 2);
+        const Vec3 centroid = brightCentroid(images);
+        for (int a = 0; a < 3; ++a)
+          EXPECT_NEAR(centroid[a], p.marker[a], 0.6) << what << ", " << slabModeName(mode) << ", axis " << a;
+      }
+      // The brightest pixel of the slice nearest the marker is the pixel its geometry puts the marker on.
+      spec.mode = SlabMode::Average;
+      const auto images = reformatVolume(p.volume, spec, -1024, 2);
+      const PlaneImage* nearest = nullptr;
+      double nearest_distance = 1e9;
+      for (const auto& image : images) {
+        double d = 0;
+        for (int a = 0; a < 3; ++a) d += (p.marker[a] - image.geometry.position[a]) * n[a];
+        if (std::abs(d) < nearest_distance) nearest_distance = std::abs(d), nearest = &image;
+      }
+      ASSERT_NE(nearest, nullptr);
+      double expected_column = 0, expected_row = 0;
+      for (int a = 0; a < 3; ++a) {
+        expected_column += (p.marker[a] - nearest->geometry.position[a]) * r[a] / nearest->geometry.column_spacing;
+        expected_row += (p.marker[a] - nearest->geometry.position[a]) * c[a] / nearest->geometry.row_spacing;
+      }
+      int best_column = 0, best_row = 0;
+      double sum_column = 0, sum_row = 0, weight = 0;
+      for (int row = 0; row < nearest->geometry.rows; ++row)
+        for (int column = 0; column < nearest->geometry.columns; ++column) {
+          const double value = nearest->at(column, row);
+          if (value > nearest->at(best_column, best_row)) best_column = column, best_row = row;
+          if (value < 100) continue;
+          sum_column += value * column, sum_row += value * row, weight += value;
+        }
+      ASSERT_GT(weight, 0) << what;
+      EXPECT_NEAR(sum_column / weight, expected_column, 0.6) << what;
+      EXPECT_NEAR(sum_row / weight, expected_row, 0.6) << what;
+    }
+  }
+}
+
 TEST(Reformat, PlanesAreTruePatientPlanesWithRadiologicalOrientation) {
   const Phantom p = makePhantom(rotated(kIdentity, {1, 0, 0}, 18.5));
   ReformatSpec spec;
@@ -202,6 +293,8 @@ TEST(Reformat, OutsideTheVolumeIsFillAndBadSpecsAreRefused) {
   EXPECT_THROW(reformatPlanes(Volume{}, ReformatSpec{}), Error);
   EXPECT_THROW(parseReformatPlane("oblique"), Error);
   EXPECT_THROW(parseSlabMode("minip"), Error);
+  spec.tilt_deg = 95;
+  EXPECT_THROW(reformatPlanes(p.volume, spec), Error);
 }
 
 }  // namespace

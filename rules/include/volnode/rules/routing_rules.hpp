@@ -43,6 +43,19 @@
 // bone removed, see volume/bone_removal.hpp), and description (SeriesDescription; default
 // "COR 3mm", "SAG 3mm", "AX MIP 10mm", then "bone removed" when so, then the window name:
 // "COR 3mm LUNG", "COR MIP 20mm bone removed"). Each becomes one series of CT/MR images.
+// Oblique reformats: the plane angled as on a scanner console, tilt_deg then turn_deg
+// (degrees, [-90, 90], default 0), e.g. { "type": "reformat", "plane": "coronal",
+// "tilt_deg": 20 } for coronal slices whose top edge leans 20 degrees anterior:
+//   tilt_deg  about the image's horizontal axis (axial, coronal: the patient's left-right
+//             axis; sagittal: the anterior-posterior axis). Positive: axial slices climb
+//             towards the head posteriorly; coronal tops lean anterior; sagittal tops lean
+//             to the patient's left.
+//   turn_deg  then about the image's vertical axis (axial: anterior-posterior; coronal,
+//             sagittal: head-feet). Positive: axial rows descend towards the feet on
+//             the patient's left; coronal and sagittal rows swing so the image's right edge
+//             comes forward (coronal) or to the patient's left (sagittal).
+// The series are written in that exact plane (ImageOrientationPatient) and described
+// "COR OBL 3mm" (angles in the derivation description).
 #include <filesystem>
 #include <optional>
 #include <utility>
@@ -79,6 +92,8 @@ struct ReformatParams {
   std::optional<std::pair<double, double>> window;  // centre, width
   std::string window_name;
   bool bone_removed = false;  // CT: from the volume with the bone removed
+  double tilt_deg = 0;        // oblique: about the image's horizontal axis, then
+  double turn_deg = 0;        // about its vertical axis (see above)
   std::string description;  // SeriesDescription; empty: describe() below
 };
 

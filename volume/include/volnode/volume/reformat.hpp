@@ -6,12 +6,21 @@
 //   coronal   rows along L (+x), columns towards F (-z); slices from anterior to posterior
 //   sagittal  rows along P (+y), columns towards F (-z); slices from left to right
 //
+// Oblique planes are one of these turned by two angles, as a technologist angles a
+// plane on the console: first `tilt_deg` about the image's horizontal axis (its row
+// direction: L for axial and coronal, P for sagittal), then `turn_deg` about the
+// image's (tilted) vertical axis (its column direction), each right-handed about
+// that direction. Coronal tilted +20: rows still along L, the image's top edge leans
+// anterior (normal (0, cos 20, sin 20)). Rows and columns stay exactly orthonormal.
+//
 // The grid covers the volume's bounding box in that plane; slice centres are
 // `spacing_mm` apart along the plane normal (row x column), centred on the box.
 // Each output pixel combines the volume, trilinearly interpolated, over a slab of
 // `thickness_mm` around its plane: the mean (MPR) or the maximum (MIP). Samples
 // outside the volume are ignored; a pixel without any sample gets the fill value.
+#include <array>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "volnode/core/plane_image.hpp"
@@ -33,12 +42,20 @@ struct ReformatSpec {
   SlabMode mode = SlabMode::Average;
   double thickness_mm = 3;  // slab thickness; 0: a single plane
   double spacing_mm = 3;    // distance between slice centres (> 0)
+  double tilt_deg = 0;      // oblique: about the row direction, [-90, 90]
+  double turn_deg = 0;      // oblique: then about the column direction, [-90, 90]
   // In-plane pixel size; 0: the finest spacing of the volume, enlarged where needed
   // to keep the matrix within max_matrix.
   double pixel_spacing_mm = 0;
   int max_matrix = 1024;
   int max_slices = 2000;  // a larger stack is refused (Error(InvalidArgument))
 };
+
+// True when the spec's angles make the plane oblique.
+bool isOblique(const ReformatSpec& spec) noexcept;
+
+// Row and column directions (LPS unit vectors) of the spec's plane, angles applied.
+std::pair<std::array<double, 3>, std::array<double, 3>> reformatAxes(const ReformatSpec& spec);
 
 // The planes of a reformat, without resampling anything (for planning: slice count,
 // geometry). Throws Error(InvalidArgument) for an empty volume or a bad spec.
