@@ -23,6 +23,7 @@
 #include "volnode/workflow/send_workers.hpp"
 #include "volnode/workflow/startup_repair.hpp"
 #include "volnode/viewer/viewer_pool.hpp"
+#include "volnode/viewer/viewer_prewarm.hpp"
 #include "volnode/workflow/worker_supervisor.hpp"
 #include "volnode/workflow/workers.hpp"
 #include "volnode/scp/store_scp.hpp"
@@ -87,6 +88,7 @@ class PooledViewer final : public ViewerBackend {
                                h.count, h.sum_s};
     return out;
   }
+  bool prepare(const std::string& series_uid) { return pool_.prepare(series_uid); }
   void start() { pool_.start(); }
   void stop() { pool_.stop(); }
 
@@ -121,6 +123,7 @@ struct Node::Impl {
   std::unique_ptr<DestinationEcho> echo;
   std::unique_ptr<LiveNodeActions> actions;
   std::unique_ptr<PooledViewer> viewer;  // viewer worker processes: the interactive view
+  std::unique_ptr<viewer::ViewerPrewarm> viewer_prewarm;  // fresh renders opened ahead in an idle viewer worker
   std::unique_ptr<RetentionPolicy> retention;
   std::unique_ptr<RetentionLoop> retention_loop;
   std::unique_ptr<JobNotificationRelay> notifications;  // PostgreSQL: jobs queued by other processes
@@ -267,6 +270,11 @@ void Node::start() {
   impl_->viewer = std::make_unique<PooledViewer>(
       viewer::ViewerPoolSettings{viewer_command, c.viewer.max_sessions, c.viewer.wait_s, 120});
   impl_->viewer->start();
+  if (c.viewer.prepare_after_render) {
+    impl_->viewer_prewarm = std::make_unique<viewer::ViewerPrewarm>(
+        *impl_->jobs, [viewer = impl_->viewer.get()](const std::string& uid) { return viewer->prepare(uid); });
+    impl_->viewer_prewarm->start();
+  }
   console.viewer = impl_->viewer.get();
   console.rules_json = rulesJson(impl_->rules);
   console.presets_json = presetsJson(c.pipeline.presets_dir);
@@ -280,6 +288,7 @@ void Node::start() {
 
 void Node::stop() {
   if (impl_->console) impl_->console->stop();
+  if (impl_->viewer_prewarm) impl_->viewer_prewarm->stop();
   if (impl_->viewer) impl_->viewer->stop();
   if (impl_->scp) impl_->scp->stop();
   if (impl_->notifications) impl_->notifications->stop();

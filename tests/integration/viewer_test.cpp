@@ -320,3 +320,45 @@ TEST_F(InteractiveView, VolumeRenderingClipZoomPanAndShiftChangeOnlyTheirFrame) 
   EXPECT_NE(shifted.pixels, whole.pixels);
   EXPECT_EQ(image(view3d("preset=ct-bone&format=png")).pixels, whole.pixels);
 }
+
+TEST_F(InteractiveView, AFreshRenderIsOpenedAheadAndBoneRemovedPresetsRenderTheCtWithoutItsBone) {
+  // viewer.prepare_after_render (default on): the node opens the series whose
+  // render just succeeded in an idle viewer worker, so its first frame is warm.
+  const std::string prepared = "series " + series_->series_instance_uid + " prepared for the viewer";
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (node_->log().find(prepared) == std::string::npos && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(100ms);
+  ASSERT_NE(node_->log().find(prepared), std::string::npos) << node_->log();
+  auto first = get(view3d(""));
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200) << first->body.substr(0, 300);
+  EXPECT_EQ(first->get_header_value("X-Volume-Source"), "memory") << "the first frame asked for is a warm one";
+
+  // The phantom's markers are 1500 HU spheres in 40 HU tissue: bone to the bone
+  // removal (dense, touching no contrast-filled lumen). The plain MIP shows the left
+  // marker on the image's right; the bone-removed MIP shows the tissue alike on both
+  // sides. The series' render kept no bone-removed volume (its rule is not a CT
+  // angiography), so the first such frame removes the bone, the next finds it held.
+  auto with_bone = image(view3d("preset=ct-mip&azimuth=0&format=png"));
+  ASSERT_GT(with_bone.width, 0);
+  EXPECT_GT(meanIn(with_bone, 0.72, 0.86, 0.43, 0.57), meanIn(with_bone, 0.14, 0.28, 0.43, 0.57) + 40);
+
+  auto removed = get(view3d("preset=ct-angio-mip&azimuth=0&format=png"));
+  ASSERT_TRUE(removed);
+  ASSERT_EQ(removed->status, 200) << removed->body.substr(0, 300);
+  EXPECT_EQ(removed->get_header_value("X-Volume"), "bone-removed");
+  EXPECT_EQ(removed->get_header_value("X-Volume-Source"), "bone-removed-here");
+  const auto without_bone = decodeImage(removed->body);
+  const double left = meanIn(without_bone, 0.72, 0.86, 0.43, 0.57), right = meanIn(without_bone, 0.14, 0.28, 0.43, 0.57);
+  EXPECT_NEAR(left, right, 10) << "the left marker is gone";
+  EXPECT_GT(right, 10) << "the tissue is still there";
+
+  auto again = get(view3d("preset=ct-angio-mip&azimuth=90&format=png"));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(again->get_header_value("X-Volume-Source"), "memory");
+  auto plain = get(view3d("preset=ct-mip&azimuth=0&format=png"));
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->get_header_value("X-Volume"), "as-acquired");
+  EXPECT_EQ(decodeImage(plain->body).pixels, with_bone.pixels) << "the volume with its bone is unchanged beside the other";
+}

@@ -113,6 +113,9 @@ struct ViewerConfig {
   int memory_mb = 2048;      // prepared volumes kept warm, per viewer worker (least recently used dropped)
   double idle_timeout_s = 600;  // a worker idle this long drops its volumes
   double wait_s = 2;         // a request waits this long for a free worker before 503
+  // A series whose render just succeeded is opened ahead in an idle viewer worker,
+  // so its first frame is warm when someone opens it within idle_timeout_s.
+  bool prepare_after_render = true;
 };
 
 struct OutputsConfig {
