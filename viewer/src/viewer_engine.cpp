@@ -5,6 +5,8 @@
 #include <cmath>
 #include <array>
 #include <list>
+#include <fstream>
+#include <iterator>
 #include <optional>
 
 #include <fmt/format.h>
@@ -13,6 +15,7 @@
 #include "volnode/core/logging.hpp"
 #include "volnode/render/presets.hpp"
 #include "volnode/render/render.hpp"
+#include "volnode/render/view_geometry.hpp"
 #include "volnode/viewer/frame_encoding.hpp"
 #include "volnode/viewer/mpr_slice.hpp"
 #include "volnode/viewer/view_parameters.hpp"
@@ -78,12 +81,14 @@ struct ViewerEngine::Impl {
   };
   std::array<Renderer, 2> renderers;  // [0] full, [1] draft
 
-  // The full frame just answered, for the draft renderer to prepare.
+  // The full frame just answered, for the renderers to prepare.
   struct Ahead {
-    std::string volume_key;
+    SeriesSummary series;
+    Variant variant = Variant::AsAcquired;
     RenderPreset preset;
     OrbitView orbit;
     RenderRequest frame;
+    bool full_too = false;  // the frame came from the batch render's file: the full renderer is cold too
   };
   std::optional<Ahead> ahead;
 
@@ -91,24 +96,76 @@ struct ViewerEngine::Impl {
   // soon as the user drags: the draft renderer builds its grid and first-render
   // gradients (hundreds of ms) now, while the user looks at that frame, rather
   // than inside the first draft. Once per series. (Not the other way round: a
-  // full frame prepared after a draft would stall the drag that goes on.)
+  // full frame prepared after a draft would stall the drag that goes on.) When that
+  // frame was the batch render's own file, the volume is opened and the full
+  // renderer prepared first, for the frame shown when the drag ends.
   void prepareAhead() {
     if (!ahead) return;
     const Ahead a = std::move(*ahead);
     ahead.reset();
-    Renderer& r = renderers[1];
-    if (r.renderer && r.volume_key == a.volume_key) return;
-    std::shared_ptr<const Volume> volume;
-    for (const auto& h : held)
-      if (h.key == a.volume_key) volume = h.volume;
-    if (!volume) return;
-    RenderRequest frame = a.frame;
-    frame.width = frame.height = std::max(64, frame.width / 2);  // as view3d sizes a draft
+    const std::string key = volumeKey(a.series.series_uid, a.variant);
     try {
-      rendererFor(true, a.volume_key, volume).renderOrbit(a.preset, a.orbit, frame);
+      std::shared_ptr<const Volume> volume;
+      if (a.full_too && renderers[0].volume_key != key) {
+        std::string source;
+        volume = volumeOf(a.series, a.variant, source);
+        rendererFor(false, key, volume).renderOrbit(a.preset, a.orbit, a.frame);
+      }
+      if (renderers[1].renderer && renderers[1].volume_key == key) return;
+      for (const auto& h : held)
+        if (h.key == key) volume = h.volume;
+      if (!volume) return;
+      RenderRequest frame = a.frame;
+      frame.width = frame.height = std::max(64, frame.width / 2);  // as view3d sizes a draft
+      rendererFor(true, key, volume).renderOrbit(a.preset, a.orbit, frame);
     } catch (const std::exception& e) {
-      moduleLogger("viewer")->warn("volume {}: preparing the draft renderer failed: {}", a.volume_key, e.what());
+      moduleLogger("viewer")->warn("volume {}: preparing the renderers failed: {}", key, e.what());
     }
+  }
+
+  // The batch render's own spin frame, when the request asks for exactly that
+  // picture (the spin's camera at one of its angles, full quality, render.size,
+  // a preset the render made a spin of, not edited since): read from its file
+  // instead of rendered, so a series' first frame needs neither its volume nor a
+  // first render. Null otherwise.
+  std::optional<ViewerReply> spinFrameFromDisk(const View3dParameters& p, const std::string& preset_name,
+                                               const SeriesSummary& series) {
+    if (p.draft || !p.isSpinCamera() || (p.size > 0 && p.size != settings.render.size)) return std::nullopt;
+    const int frames = settings.render.spin_frames;
+    if (frames <= 0) return std::nullopt;
+    const double step = 360.0 / frames;
+    const double angle = std::fmod(std::fmod(p.azimuth_deg, 360.0) + 360.0, 360.0);
+    const long index = std::lround(angle / step);
+    if (std::abs(index * step - angle) > 1e-6) return std::nullopt;
+    const auto batch = latestRender(series.series_uid);
+    if (!batch) return std::nullopt;
+    const auto file = settings.results_root / std::to_string(batch->id) / "png" /
+                      fmt::format("{}-spin-{:03d}.png", preset_name, index % frames);
+    std::error_code ec;
+    const auto written = std::filesystem::last_write_time(file, ec);
+    if (ec) return std::nullopt;
+    const auto preset_changed = std::filesystem::last_write_time(settings.presets_dir / (preset_name + ".json"), ec);
+    if (ec || preset_changed > written) return std::nullopt;
+    std::ifstream in(file, std::ios::binary);
+    std::string png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in && !in.eof()) return std::nullopt;
+    ViewerReply reply;
+    try {
+      const auto decoded = decodeImage(png);
+      if (decoded.width != settings.render.size || decoded.height != settings.render.size) return std::nullopt;
+      if (p.format == ImageFormat::Png) {
+        reply.content_type = "image/png";
+        reply.body = std::move(png);
+      } else {
+        auto encoded = encodeImage(decoded.pixels, decoded.width, decoded.height, decoded.channels, p.format, 90);
+        reply.content_type = encoded.content_type;
+        reply.body = std::move(encoded.bytes);
+      }
+    } catch (const Error&) {
+      return std::nullopt;  // not a picture after all: rendered instead
+    }
+    reply.headers["X-Orientation-Letters"] = joined(render::edgeLetters(render::spinBasis(p.azimuth_deg)));
+    return reply;
   }
 
   // The latest succeeded render of the series, whose prepared volume file and
@@ -227,7 +284,8 @@ struct ViewerEngine::Impl {
     return *r.renderer;
   }
 
-  ViewerReply view3d(const ViewerRequest& request, const SeriesSummary& series) {
+  // `always_render`: for opening the series ahead, never the batch render's file.
+  ViewerReply view3d(const ViewerRequest& request, const SeriesSummary& series, bool always_render = false) {
     const auto p = parseView3dParameters(request.params);
     const auto start = Clock::now();
     const std::string preset_name = p.preset.empty() ? defaultPreset(series.modality) : p.preset;
@@ -241,9 +299,6 @@ struct ViewerEngine::Impl {
       return failure(400, "preset: '" + preset_name + "' renders a CT with the bone removed; this series is " +
                               (series.modality.empty() ? "not a CT" : series.modality), "preset");
     const Variant variant = preset.bone_removed ? Variant::BoneRemoved : Variant::AsAcquired;
-    std::string source;
-    auto volume = volumeOf(series, variant, source);
-    const double open_ms = millisecondsSince(start);
     RenderRequest frame;
     frame.views.clear();
     frame.spin_frames = settings.render.spin_frames;  // the spin's framing
@@ -268,6 +323,18 @@ struct ViewerEngine::Impl {
       orbit.clip_plane = std::array<double, 6>{p.clip_plane->point[0],  p.clip_plane->point[1],
                                                p.clip_plane->point[2],  p.clip_plane->normal[0],
                                                p.clip_plane->normal[1], p.clip_plane->normal[2]};
+    if (!always_render)
+      if (auto from_disk = spinFrameFromDisk(p, preset_name, series)) {
+        from_disk->headers["X-Preset"] = preset.name;
+        from_disk->headers["X-Volume-Source"] = "spin-frame";
+        from_disk->headers["X-Volume"] = variant == Variant::BoneRemoved ? "bone-removed" : "as-acquired";
+        from_disk->headers["Server-Timing"] = fmt::format("file;dur={:.1f}", millisecondsSince(start));
+        ahead = Ahead{series, variant, preset, orbit, frame, true};
+        return std::move(*from_disk);
+      }
+    std::string source;
+    auto volume = volumeOf(series, variant, source);
+    const double open_ms = millisecondsSince(start);
     const auto render_start = Clock::now();
     VolumeRenderer& renderer = rendererFor(p.draft, volumeKey(request.series_uid, variant), volume);
     renderer.resetTimings();
@@ -278,7 +345,7 @@ struct ViewerEngine::Impl {
     for (const auto& [stage, seconds] : renderer.timings().stages)
       render_stages += fmt::format(", render-{};dur={:.1f}", stage, seconds * 1000);
     // After a full frame the draft renderer gets this scene too, once the reply is out (prepareAhead).
-    if (!p.draft) ahead = Ahead{volumeKey(request.series_uid, variant), preset, orbit, frame};
+    if (!p.draft) ahead = Ahead{series, variant, preset, orbit, frame, false};
     const auto encode_start = Clock::now();
     auto encoded = encodeFrame(rendered, p.format, p.draft ? 75 : 90);
     ViewerReply reply;
@@ -299,7 +366,10 @@ struct ViewerEngine::Impl {
   // is a warm one. The full frame is what view3d answers without parameters.
   ViewerReply prepare(const ViewerRequest& request, const SeriesSummary& series) {
     ViewerRequest first{"view3d", request.series_uid, {}};
-    auto reply = view3d(first, series);
+    auto reply = view3d(first, series, true);
+    // The draft renderer too, before answering: the pool counts this worker as free
+    // once it has answered, and a user's first frame must not wait behind it.
+    prepareAhead();
     reply.content_type.clear();
     reply.body.clear();
     return reply;
