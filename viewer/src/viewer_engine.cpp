@@ -81,14 +81,13 @@ struct ViewerEngine::Impl {
   };
   std::array<Renderer, 2> renderers;  // [0] full, [1] draft
 
-  // The full frame just answered, for the renderers to prepare.
+  // The full frame just answered, for the draft renderer to prepare.
   struct Ahead {
     SeriesSummary series;
     Variant variant = Variant::AsAcquired;
     RenderPreset preset;
     OrbitView orbit;
     RenderRequest frame;
-    bool full_too = false;  // the frame came from the batch render's file: the full renderer is cold too
   };
   std::optional<Ahead> ahead;
 
@@ -97,24 +96,18 @@ struct ViewerEngine::Impl {
   // gradients (hundreds of ms) now, while the user looks at that frame, rather
   // than inside the first draft. Once per series. (Not the other way round: a
   // full frame prepared after a draft would stall the drag that goes on.) When that
-  // frame was the batch render's own file, the volume is opened and the full
-  // renderer prepared first, for the frame shown when the drag ends.
+  // frame was the batch render's own file, the volume is opened here too; the full
+  // renderer then pays its first render on the first full frame, when a drag ends
+  // (while the last draft is on screen), not in the middle of the drag.
   void prepareAhead() {
     if (!ahead) return;
     const Ahead a = std::move(*ahead);
     ahead.reset();
     const std::string key = volumeKey(a.series.series_uid, a.variant);
+    if (renderers[1].renderer && renderers[1].volume_key == key) return;
     try {
-      std::shared_ptr<const Volume> volume;
-      if (a.full_too && renderers[0].volume_key != key) {
-        std::string source;
-        volume = volumeOf(a.series, a.variant, source);
-        rendererFor(false, key, volume).renderOrbit(a.preset, a.orbit, a.frame);
-      }
-      if (renderers[1].renderer && renderers[1].volume_key == key) return;
-      for (const auto& h : held)
-        if (h.key == key) volume = h.volume;
-      if (!volume) return;
+      std::string source;
+      auto volume = volumeOf(a.series, a.variant, source);
       RenderRequest frame = a.frame;
       frame.width = frame.height = std::max(64, frame.width / 2);  // as view3d sizes a draft
       rendererFor(true, key, volume).renderOrbit(a.preset, a.orbit, frame);
@@ -329,7 +322,7 @@ struct ViewerEngine::Impl {
         from_disk->headers["X-Volume-Source"] = "spin-frame";
         from_disk->headers["X-Volume"] = variant == Variant::BoneRemoved ? "bone-removed" : "as-acquired";
         from_disk->headers["Server-Timing"] = fmt::format("file;dur={:.1f}", millisecondsSince(start));
-        ahead = Ahead{series, variant, preset, orbit, frame, true};
+        ahead = Ahead{series, variant, preset, orbit, frame};
         return std::move(*from_disk);
       }
     std::string source;
@@ -345,7 +338,7 @@ struct ViewerEngine::Impl {
     for (const auto& [stage, seconds] : renderer.timings().stages)
       render_stages += fmt::format(", render-{};dur={:.1f}", stage, seconds * 1000);
     // After a full frame the draft renderer gets this scene too, once the reply is out (prepareAhead).
-    if (!p.draft) ahead = Ahead{series, variant, preset, orbit, frame, false};
+    if (!p.draft) ahead = Ahead{series, variant, preset, orbit, frame};
     const auto encode_start = Clock::now();
     auto encoded = encodeFrame(rendered, p.format, p.draft ? 75 : 90);
     ViewerReply reply;
