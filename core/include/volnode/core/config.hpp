@@ -104,6 +104,11 @@ struct RenderConfig {
   int size = 512;
   int spin_frames = 36;
   std::string annotation = "{PatientID} {StudyDate}";  // empty: no identifiers burned in
+  // CPU priority of job and viewer workers: "idle" (SCHED_IDLE: only CPU time nothing
+  // else wants, so receiving never waits for a render; the default for a machine of
+  // its own) or "low" (nice 19 only: a node sharing its machine with other busy
+  // services still renders when they keep every core busy).
+  std::string cpu_priority = "idle";
 };
 
 // The interactive 3D view in the browser: worker processes that render frames and
