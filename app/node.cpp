@@ -25,6 +25,7 @@
 #include "volnode/workflow/send_workers.hpp"
 #include "volnode/workflow/startup_repair.hpp"
 #include "volnode/viewer/viewer_pool.hpp"
+#include "volnode/viewer/viewer_prewarm.hpp"
 #include "volnode/workflow/worker_supervisor.hpp"
 #include "volnode/workflow/workers.hpp"
 #include "volnode/scp/store_scp.hpp"
@@ -89,6 +90,7 @@ class PooledViewer final : public ViewerBackend {
                                h.count, h.sum_s};
     return out;
   }
+  bool prepare(const std::string& series_uid) { return pool_.prepare(series_uid); }
   void start() { pool_.start(); }
   void stop() { pool_.stop(); }
 
@@ -124,6 +126,7 @@ struct Node::Impl {
   std::unique_ptr<LiveNodeActions> actions;
   std::unique_ptr<PooledViewer> viewer;  // viewer worker processes: the interactive view
   std::unique_ptr<PooledPixelWorkers> pixels;  // pixel worker processes: DICOMweb frames and rendered
+  std::unique_ptr<viewer::ViewerPrewarm> viewer_prewarm;  // fresh renders opened ahead in an idle viewer worker
   std::unique_ptr<RetentionPolicy> retention;
   std::unique_ptr<RetentionLoop> retention_loop;
   std::unique_ptr<JobNotificationRelay> notifications;  // PostgreSQL: jobs queued by other processes
@@ -275,6 +278,11 @@ void Node::start() {
   impl_->viewer = std::make_unique<PooledViewer>(
       viewer::ViewerPoolSettings{viewer_command, c.viewer.max_sessions, c.viewer.wait_s, 120});
   impl_->viewer->start();
+  if (c.viewer.prepare_after_render) {
+    impl_->viewer_prewarm = std::make_unique<viewer::ViewerPrewarm>(
+        *impl_->jobs, [viewer = impl_->viewer.get()](const std::string& uid) { return viewer->prepare(uid); });
+    impl_->viewer_prewarm->start();
+  }
   console.viewer = impl_->viewer.get();
   impl_->pixels = std::make_unique<PooledPixelWorkers>(impl_->worker_command, 2);
   console.pixels = impl_->pixels.get();
@@ -290,6 +298,7 @@ void Node::start() {
 
 void Node::stop() {
   if (impl_->console) impl_->console->stop();
+  if (impl_->viewer_prewarm) impl_->viewer_prewarm->stop();
   if (impl_->viewer) impl_->viewer->stop();
   if (impl_->pixels) impl_->pixels->stop();
   if (impl_->scp) impl_->scp->stop();

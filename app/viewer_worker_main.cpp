@@ -24,7 +24,7 @@ int runViewerWorker(const Config& config, int slot) {
   auto log = moduleLogger("viewer");
 
   // Volumes kept warm, plus one being opened and the renderer's own grid copies.
-  auto resources = limitResources(2 * config.viewer.memory_mb + 2048);
+  auto resources = limitResources(2 * config.viewer.memory_mb + 2048, config.render.cpu_priority);
   std::filesystem::path dir = config.storage.dir;
   const IndexSync sync = config.storage.index_sync == "normal" ? IndexSync::Normal : IndexSync::Full;
   Index index(indexLocationOf(config), sync);

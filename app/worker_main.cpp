@@ -54,7 +54,7 @@ int runWorker(const Config& config, int slot) {
   auto log = moduleLogger("pipeline");
 
   int memory_mb = config.render.max_memory_mb > 0 ? config.render.max_memory_mb : defaultMemoryMb(config.render.workers);
-  auto resources = limitResources(memory_mb);
+  auto resources = limitResources(memory_mb, config.render.cpu_priority);
 
   std::filesystem::path dir = config.storage.dir;
   const IndexSync sync = config.storage.index_sync == "normal" ? IndexSync::Normal : IndexSync::Full;

@@ -124,7 +124,7 @@ bool restrictWrites(const SandboxPaths& paths, int abi, std::string* why) {
 
 }  // namespace
 
-SandboxReport limitResources(int max_memory_mb) {
+SandboxReport limitResources(int max_memory_mb, const std::string& cpu_priority) {
   SandboxReport report;
   if (::setpriority(PRIO_PROCESS, 0, 19) == 0)
     report.enforced.push_back("CPU priority nice 19");
@@ -133,7 +133,9 @@ SandboxReport limitResources(int max_memory_mb) {
   // SCHED_IDLE: the worker's threads (and all it starts later) run only on CPU time
   // nothing else wants, so a C-STORE never waits for a render.
   sched_param idle{};
-  if (::sched_setscheduler(0, SCHED_IDLE, &idle) == 0)
+  if (cpu_priority == "low")
+    report.skipped.push_back("SCHED_IDLE: render.cpu_priority = \"low\"");
+  else if (::sched_setscheduler(0, SCHED_IDLE, &idle) == 0)
     report.enforced.push_back("SCHED_IDLE");
   else
     report.skipped.push_back("SCHED_IDLE: " + errnoText());

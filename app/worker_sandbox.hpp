@@ -25,8 +25,9 @@ struct SandboxReport {
   std::vector<std::string> skipped;   // with the reason
 };
 
-// Lowers priority and caps memory (0 MB: no cap). Call first.
-SandboxReport limitResources(int max_memory_mb);
+// Lowers priority and caps memory (0 MB: no cap). Call first. `cpu_priority`:
+// "idle" (SCHED_IDLE and nice 19) or "low" (nice 19 only), render.cpu_priority.
+SandboxReport limitResources(int max_memory_mb, const std::string& cpu_priority = "idle");
 // Drops privileges, network and writes. Call after the index is opened.
 SandboxReport confine(const SandboxPaths& paths);
 

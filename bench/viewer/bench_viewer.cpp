@@ -3,11 +3,14 @@
 // and renders it (the batch render keeps the prepared volume); then, through
 // GET /api/series/{uid}/view3d with 512x512 frames:
 //   - the first frame of the series, cold (viewer workers started with the node, volume
-//     on disk);
+//     on disk, viewer.prepare_after_render off): the anterior view, which is the batch
+//     render's spin frame 0 and read from its file;
 //   - 2 s later (a user looks at the first frame before dragging), draft frames (what
 //     the page asks for while dragging) at azimuths 5 degrees apart;
 //   - full frames (on release) at the same azimuths;
 //   - two viewers dragging at once (two threads, each its own sweep);
+//   - then a second node with viewer.prepare_after_render on (the default) receives the
+//     same series: its first frame once the node has opened the series ahead;
 // request to last byte, p50/p95, and the worker's own stages (its Server-Timing header). The anchor, in the same run and process: the plain
 // VTK pipeline (vtkFixedPointVolumeRayCastMapper, default settings, ct-bone's
 // transfer functions) re-rendering one 512x512 frame per request and reading it back.
@@ -186,23 +189,29 @@ int main(int argc, char** argv) {
   s.origin = {-179.2, -179.2, -150};
   s.value = [](const std::array<double, 3>& p) { return bench::ctBodyPhantomHu(p[0], p[1], p[2]); };
   auto series = writeSyntheticSeries(s, dir / "series");
-  NodeProcess node(dir / "node", {"completion.quiet_s=1", "completion.release_grace_s=0.5", "viewer.max_sessions=2"});
-  auto argv_scu = node.scu("storescu", {"+sd"});
-  argv_scu.push_back((dir / "series").string());
-  if (run(argv_scu, std::chrono::seconds(600)).exit_code != 0) {
-    std::cerr << "storescu failed\n" << node.log();
-    return 1;
-  }
   const std::string uid = series.series_instance_uid;
-  const auto render_start = Clock::now();
-  while (node.get("/api/series/" + uid + "/results").status != 200) {
-    if (msSince(render_start) > 1800e3) {
-      std::cerr << "the batch render did not finish\n" << node.log();
-      return 1;
+  // Pushes the series to `node` and waits for its batch render; false on failure.
+  auto pushAndRender = [&](NodeProcess& node) {
+    auto argv_scu = node.scu("storescu", {"+sd"});
+    argv_scu.push_back((dir / "series").string());
+    if (run(argv_scu, std::chrono::seconds(600)).exit_code != 0) {
+      std::cerr << "storescu failed\n" << node.log();
+      return false;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-  std::cout << "batch render done after " << msSince(render_start) / 1000 << " s\n";
+    const auto render_start = Clock::now();
+    while (node.get("/api/series/" + uid + "/results").status != 200) {
+      if (msSince(render_start) > 1800e3) {
+        std::cerr << "the batch render did not finish\n" << node.log();
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    std::cout << "batch render done after " << msSince(render_start) / 1000 << " s\n";
+    return true;
+  };
+  NodeProcess node(dir / "node", {"completion.quiet_s=1", "completion.release_grace_s=0.5", "viewer.max_sessions=2",
+                                  "viewer.prepare_after_render=false"});
+  if (!pushAndRender(node)) return 1;
 
   int failures = 0;
   std::map<std::string, std::vector<double>> cold_stages;
@@ -211,7 +220,8 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   std::map<std::string, std::vector<double>> draft_stages, full_stages;
   const auto draft = stats(sweep(node.consolePort(), uid, "draft", 5, 72, &failures, &draft_stages));
-  const auto full = stats(sweep(node.consolePort(), uid, "full", 7, 36, &failures, &full_stages));
+  const auto full_ms = sweep(node.consolePort(), uid, "full", 7, 36, &failures, &full_stages);
+  const auto full = stats(full_ms);
   std::vector<double> first, second;
   std::thread a([&] { first = sweep(node.consolePort(), uid, "draft", 1, 48, &failures); });
   std::thread b([&] { second = sweep(node.consolePort(), uid, "draft", 181, 48, &failures); });
@@ -222,22 +232,42 @@ int main(int argc, char** argv) {
   const auto two = stats(both);
   node.stop();
 
+  // The same series on a node that opens each freshly rendered series ahead.
+  NodeProcess prepared_node(dir / "node-prepared", {"completion.quiet_s=1", "completion.release_grace_s=0.5",
+                                                    "viewer.max_sessions=2"});
+  if (!pushAndRender(prepared_node)) return 1;
+  const std::string prepared_line = "series " + uid + " prepared for the viewer";
+  const auto prepare_wait = Clock::now();
+  while (prepared_node.log().find(prepared_line) == std::string::npos && msSince(prepare_wait) < 120e3)
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const bool was_prepared = prepared_node.log().find(prepared_line) != std::string::npos;
+  std::cout << "prepared ahead " << (was_prepared ? "" : "NOT ") << msSince(prepare_wait) / 1000
+            << " s after the results appeared\n";
+  std::map<std::string, std::vector<double>> prepared_stages;
+  const auto first_prepared = sweep(prepared_node.consolePort(), uid, "full", 0, 1, &failures, &prepared_stages);
+  prepared_node.stop();
+
   const auto anchor = plainVtkFrames(loadPreset(std::string(VOLNODE_SOURCE_DIR) + "/presets", "ct-bone"), 24);
   std::ostringstream out;
   out << "| bench_viewer, " << slices << "-slice 512x512 body phantom, 512x512 frames | latency (request to last byte) |\n"
       << "|---|---|\n"
       << "| cold first frame of the series (volume read from the batch render's file) | " << (cold.empty() ? -1 : cold[0]) << " ms |\n"
+      << "| first frame of the series opened ahead after its render (viewer.prepare_after_render) | "
+      << (first_prepared.empty() || !was_prepared ? -1 : first_prepared[0]) << " ms |\n"
       << "| draft frames (dragging), one viewer | " << draft.text() << " |\n"
+      << "| first rendered full frame (the first drag's release; the full renderer's first render) | "
+      << (full_ms.empty() ? -1 : full_ms[0]) << " ms |\n"
       << "| full frames (released), one viewer | " << full.text() << " |\n"
       << "| draft frames, two viewers at once | " << two.text() << " |\n"
       << "| plain VTK fixed-point ray cast, one 512x512 frame per request (render + read back) | " << anchor.text()
       << " |\n"
       << "| failed requests | " << failures << " |\n";
   for (const auto& [quality, stages] :
-       {std::pair{"cold", &cold_stages}, std::pair{"draft", &draft_stages}, std::pair{"full", &full_stages}})
+       {std::pair{"cold", &cold_stages}, std::pair{"prepared", &prepared_stages}, std::pair{"draft", &draft_stages},
+        std::pair{"full", &full_stages}})
     for (const auto& [stage, ms] : *stages)
       out << "| " << quality << " frames: worker's " << stage << " (Server-Timing) | " << stats(ms).text() << " |\n";
   std::cout << out.str();
   if (!markdown.empty()) std::ofstream(markdown) << out.str();
-  return failures == 0 ? 0 : 1;
+  return failures == 0 && was_prepared ? 0 : 1;
 }

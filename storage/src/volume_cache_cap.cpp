@@ -8,8 +8,9 @@
 namespace volnode {
 namespace {
 
-// The name render jobs give the file (volume/volume_file.hpp: kPreparedVolumeFile).
-constexpr char kVolumeFileName[] = "volume.vol";
+// The names render jobs give the files (volume/volume_file.hpp: kPreparedVolumeFile
+// and kBoneRemovedVolumeFile).
+constexpr const char* kVolumeFileNames[] = {"volume.vol", "volume-bone-removed.vol"};
 
 struct VolumeFile {
   std::filesystem::path path;
@@ -25,13 +26,15 @@ VolumeCacheTrim trimVolumeCache(const std::filesystem::path& results_root, int64
   std::error_code ec;
   for (auto it = std::filesystem::directory_iterator(results_root, ec);
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    const auto file = it->path() / kVolumeFileName;
-    std::error_code file_ec;
-    const auto bytes = std::filesystem::file_size(file, file_ec);
-    if (file_ec) continue;
-    const auto written = std::filesystem::last_write_time(file, file_ec);
-    if (file_ec) continue;
-    found.push_back({file, written, static_cast<int64_t>(bytes)});
+    for (const char* name : kVolumeFileNames) {
+      const auto file = it->path() / name;
+      std::error_code file_ec;
+      const auto bytes = std::filesystem::file_size(file, file_ec);
+      if (file_ec) continue;
+      const auto written = std::filesystem::last_write_time(file, file_ec);
+      if (file_ec) continue;
+      found.push_back({file, written, static_cast<int64_t>(bytes)});
+    }
   }
   std::sort(found.begin(), found.end(), [](const VolumeFile& a, const VolumeFile& b) { return a.written > b.written; });
   for (const auto& f : found) {

@@ -423,6 +423,16 @@ TEST(EndToEnd, ReformatsArriveInTheSourceStudyAsImageSeriesOrthancOrdersBySliceP
     EXPECT_EQ(tags.value("FrameOfReferenceUID", ""), frame_of_reference) << description;
     EXPECT_EQ(tags.value("WindowCenter", ""), "350") << description;
   }
+  // The render keeps the volume with the bone removed (written as the job ends), for
+  // the viewer's bone-removed presets.
+  auto boneRemovedVolumes = [&] {
+    int kept = 0;
+    for (const auto& job : std::filesystem::directory_iterator(dir / "node" / "var" / "results"))
+      kept += std::filesystem::exists(job.path() / "volume-bone-removed.vol");
+    return kept;
+  };
+  for (int wait = 0; wait < 300 && boneRemovedVolumes() == 0; ++wait) std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(boneRemovedVolumes(), 1) << "one CT angiogram, one bone-removed volume";
 }
 
 // The PACS is down when the results are ready: the send job waits in `retry`, and

@@ -30,8 +30,9 @@ double metric(const std::string& text, const std::string& name) {
 
 TEST(InteractiveViewLimits, BeyondMaxSessionsTheAnswerIs503WithRetryAfter) {
   TempDir dir("volnode-it-viewer-limits");
-  NodeProcess node(dir / "node", {"viewer.max_sessions=1", "viewer.wait_s=0", "render.size=128",
-                                  "completion.quiet_s=1", "completion.release_grace_s=0.5"});
+  // Not opened ahead after its render: that would hold the one worker when the rounds begin.
+  NodeProcess node(dir / "node", {"viewer.max_sessions=1", "viewer.wait_s=0", "viewer.prepare_after_render=false",
+                                  "render.size=128", "completion.quiet_s=1", "completion.release_grace_s=0.5"});
   SyntheticSeries s;
   s.rows = s.cols = 128;
   s.slices = 90;

@@ -8,7 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "support/node_process.hpp"
@@ -128,13 +130,35 @@ json* InteractiveView::results_ = nullptr;
 }  // namespace
 
 TEST_F(InteractiveView, Azimuth0And90AreTheSpinsFrames0And9OfTheSamePreset) {
+  // Exactly a spin frame's camera: the viewer answers with the batch render's file.
+  std::map<std::string, std::string> spins;  // "<preset> <frame>" -> PNG bytes
+  for (const std::string preset : {"ct-bone", "ct-mip"})
+    for (auto [azimuth, frame] : {std::pair{0, 0}, std::pair{90, 9}}) {
+      const std::string spin = spinFrame(preset, frame);
+      ASSERT_FALSE(spin.empty());
+      spins[preset + " " + std::to_string(frame)] = spin;
+      auto r = get(view3d("preset=" + preset + "&azimuth=" + std::to_string(azimuth) + "&format=png"));
+      ASSERT_TRUE(r);
+      ASSERT_EQ(r->status, 200) << r->body;
+      EXPECT_EQ(r->get_header_value("X-Volume-Source"), "spin-frame");
+      EXPECT_EQ(r->body, spin) << preset << " azimuth " << azimuth;
+      EXPECT_EQ(r->get_header_value("X-Orientation-Letters"), azimuth == 0 ? "R,L,H,F" : "A,P,H,F");
+    }
+  // Without those files the viewer renders the same pictures: one renderer, one set of pictures.
+  std::vector<std::filesystem::path> moved;
+  for (const auto& job : std::filesystem::directory_iterator(*dir_ / "node" / "var" / "results"))
+    if (std::filesystem::exists(job.path() / "png")) {
+      std::filesystem::rename(job.path() / "png", job.path() / "png-away");
+      moved.push_back(job.path());
+    }
+  ASSERT_FALSE(moved.empty());
   for (const std::string preset : {"ct-bone", "ct-mip"}) {
     for (auto [azimuth, frame] : {std::pair{0, 0}, std::pair{90, 9}}) {
       auto r = get(view3d("preset=" + preset + "&azimuth=" + std::to_string(azimuth) + "&format=png"));
       ASSERT_TRUE(r);
       ASSERT_EQ(r->status, 200) << r->body;
-      const std::string spin = spinFrame(preset, frame);
-      ASSERT_FALSE(spin.empty());
+      EXPECT_NE(r->get_header_value("X-Volume-Source"), "spin-frame");
+      const std::string spin = spins[preset + " " + std::to_string(frame)];
       // The same PNG encoder at the same settings: equal files are equal pixels.
       if (r->body != spin) {
         auto a = decodeImage(r->body), b = decodeImage(spin);
@@ -155,6 +179,7 @@ TEST_F(InteractiveView, Azimuth0And90AreTheSpinsFrames0And9OfTheSamePreset) {
       EXPECT_LT(error / (png.width * png.height * png.channels), 3.0) << preset << " azimuth " << azimuth;
     }
   }
+  for (const auto& job : moved) std::filesystem::rename(job / "png-away", job / "png");
 }
 
 TEST_F(InteractiveView, TheMipShowsTheLeftAndHeadMarkersWhereTheyBelong) {
@@ -319,4 +344,46 @@ TEST_F(InteractiveView, VolumeRenderingClipZoomPanAndShiftChangeOnlyTheirFrame) 
   const auto shifted = image(view3d("preset=ct-bone&format=png&shift=-1100"));
   EXPECT_NE(shifted.pixels, whole.pixels);
   EXPECT_EQ(image(view3d("preset=ct-bone&format=png")).pixels, whole.pixels);
+}
+
+TEST_F(InteractiveView, AFreshRenderIsOpenedAheadAndBoneRemovedPresetsRenderTheCtWithoutItsBone) {
+  // viewer.prepare_after_render (default on): the node opens the series whose
+  // render just succeeded in an idle viewer worker, so its first frame is warm.
+  const std::string prepared = "series " + series_->series_instance_uid + " prepared for the viewer";
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (node_->log().find(prepared) == std::string::npos && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(100ms);
+  ASSERT_NE(node_->log().find(prepared), std::string::npos) << node_->log();
+  auto first = get(view3d("azimuth=5"));  // not a spin frame (those are read from the render's files)
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200) << first->body.substr(0, 300);
+  EXPECT_EQ(first->get_header_value("X-Volume-Source"), "memory") << "the first frame asked for is a warm one";
+
+  // The phantom's markers are 1500 HU spheres in 40 HU tissue: bone to the bone
+  // removal (dense, touching no contrast-filled lumen). The plain MIP shows the left
+  // marker on the image's right; the bone-removed MIP shows the tissue alike on both
+  // sides. The series' render kept no bone-removed volume (its rule is not a CT
+  // angiography), so the first such frame removes the bone, the next finds it held.
+  auto with_bone = image(view3d("preset=ct-mip&azimuth=3&format=png"));  // rendered: not a spin frame's angle
+  ASSERT_GT(with_bone.width, 0);
+  EXPECT_GT(meanIn(with_bone, 0.72, 0.86, 0.43, 0.57), meanIn(with_bone, 0.14, 0.28, 0.43, 0.57) + 40);
+
+  auto removed = get(view3d("preset=ct-angio-mip&azimuth=0&format=png"));
+  ASSERT_TRUE(removed);
+  ASSERT_EQ(removed->status, 200) << removed->body.substr(0, 300);
+  EXPECT_EQ(removed->get_header_value("X-Volume"), "bone-removed");
+  EXPECT_EQ(removed->get_header_value("X-Volume-Source"), "bone-removed-here");
+  const auto without_bone = decodeImage(removed->body);
+  const double left = meanIn(without_bone, 0.72, 0.86, 0.43, 0.57), right = meanIn(without_bone, 0.14, 0.28, 0.43, 0.57);
+  EXPECT_NEAR(left, right, 10) << "the left marker is gone";
+  EXPECT_GT(right, 10) << "the tissue is still there";
+
+  auto again = get(view3d("preset=ct-angio-mip&azimuth=90&format=png"));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(again->get_header_value("X-Volume-Source"), "memory");
+  auto plain = get(view3d("preset=ct-mip&azimuth=3&format=png"));
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->get_header_value("X-Volume"), "as-acquired");
+  EXPECT_EQ(decodeImage(plain->body).pixels, with_bone.pixels) << "the volume with its bone is unchanged beside the other";
 }

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <array>
 #include <list>
+#include <fstream>
+#include <iterator>
 #include <optional>
 
 #include <fmt/format.h>
@@ -13,12 +15,14 @@
 #include "volnode/core/logging.hpp"
 #include "volnode/render/presets.hpp"
 #include "volnode/render/render.hpp"
+#include "volnode/render/view_geometry.hpp"
 #include "volnode/viewer/frame_encoding.hpp"
 #include "volnode/viewer/mpr_slice.hpp"
 #include "volnode/viewer/view_parameters.hpp"
 #include "volnode/volume/assembly.hpp"
 #include "volnode/volume/preprocess.hpp"
 #include "volnode/volume/volume_file.hpp"
+#include "volnode/workflow/bone_removed_volume.hpp"
 #include "volnode/workflow/render_annotation.hpp"
 
 namespace volnode::viewer {
@@ -46,6 +50,15 @@ std::string triple(const std::array<double, 3>& v) { return fmt::format("{:.4f},
 
 std::string defaultPreset(const std::string& modality) { return modality == "CT" ? "ct-bone" : "mr-mip"; }
 
+// A series' volume as prepared, or (CT) the same with the bone removed, for presets
+// that ask for it ("volume": "bone-removed").
+enum class Variant { AsAcquired, BoneRemoved };
+
+// The key under which a volume is held in memory and a renderer remembers it.
+std::string volumeKey(const std::string& series_uid, Variant variant) {
+  return variant == Variant::BoneRemoved ? series_uid + "#bone-removed" : series_uid;
+}
+
 }  // namespace
 
 struct ViewerEngine::Impl {
@@ -55,7 +68,7 @@ struct ViewerEngine::Impl {
   const RuleSet& rules;
 
   struct Held {
-    std::string series_uid;
+    std::string key;  // volumeKey()
     std::shared_ptr<const Volume> volume;
     size_t bytes = 0;
   };
@@ -64,13 +77,14 @@ struct ViewerEngine::Impl {
   // its pixel size, so alternating while dragging never rebuilds a grid.
   struct Renderer {
     std::unique_ptr<VolumeRenderer> renderer;
-    std::string series;  // the series its volume belongs to
+    std::string volume_key;  // the volume it holds (volumeKey())
   };
   std::array<Renderer, 2> renderers;  // [0] full, [1] draft
 
   // The full frame just answered, for the draft renderer to prepare.
   struct Ahead {
-    std::string series_uid;
+    SeriesSummary series;
+    Variant variant = Variant::AsAcquired;
     RenderPreset preset;
     OrbitView orbit;
     RenderRequest frame;
@@ -81,24 +95,70 @@ struct ViewerEngine::Impl {
   // soon as the user drags: the draft renderer builds its grid and first-render
   // gradients (hundreds of ms) now, while the user looks at that frame, rather
   // than inside the first draft. Once per series. (Not the other way round: a
-  // full frame prepared after a draft would stall the drag that goes on.)
+  // full frame prepared after a draft would stall the drag that goes on.) When that
+  // frame was the batch render's own file, the volume is opened here too; the full
+  // renderer then pays its first render on the first full frame, when a drag ends
+  // (while the last draft is on screen), not in the middle of the drag.
   void prepareAhead() {
     if (!ahead) return;
     const Ahead a = std::move(*ahead);
     ahead.reset();
-    Renderer& r = renderers[1];
-    if (r.renderer && r.series == a.series_uid) return;
-    std::shared_ptr<const Volume> volume;
-    for (const auto& h : held)
-      if (h.series_uid == a.series_uid) volume = h.volume;
-    if (!volume) return;
-    RenderRequest frame = a.frame;
-    frame.width = frame.height = std::max(64, frame.width / 2);  // as view3d sizes a draft
+    const std::string key = volumeKey(a.series.series_uid, a.variant);
+    if (renderers[1].renderer && renderers[1].volume_key == key) return;
     try {
-      rendererFor(true, a.series_uid, volume).renderOrbit(a.preset, a.orbit, frame);
+      std::string source;
+      auto volume = volumeOf(a.series, a.variant, source);
+      RenderRequest frame = a.frame;
+      frame.width = frame.height = std::max(64, frame.width / 2);  // as view3d sizes a draft
+      rendererFor(true, key, volume).renderOrbit(a.preset, a.orbit, frame);
     } catch (const std::exception& e) {
-      moduleLogger("viewer")->warn("series {}: preparing the draft renderer failed: {}", a.series_uid, e.what());
+      moduleLogger("viewer")->warn("volume {}: preparing the renderers failed: {}", key, e.what());
     }
+  }
+
+  // The batch render's own spin frame, when the request asks for exactly that
+  // picture (the spin's camera at one of its angles, full quality, render.size,
+  // a preset the render made a spin of, not edited since): read from its file
+  // instead of rendered, so a series' first frame needs neither its volume nor a
+  // first render. Null otherwise.
+  std::optional<ViewerReply> spinFrameFromDisk(const View3dParameters& p, const std::string& preset_name,
+                                               const SeriesSummary& series) {
+    if (p.draft || !p.isSpinCamera() || (p.size > 0 && p.size != settings.render.size)) return std::nullopt;
+    const int frames = settings.render.spin_frames;
+    if (frames <= 0) return std::nullopt;
+    const double step = 360.0 / frames;
+    const double angle = std::fmod(std::fmod(p.azimuth_deg, 360.0) + 360.0, 360.0);
+    const long index = std::lround(angle / step);
+    if (std::abs(index * step - angle) > 1e-6) return std::nullopt;
+    const auto batch = latestRender(series.series_uid);
+    if (!batch) return std::nullopt;
+    const auto file = settings.results_root / std::to_string(batch->id) / "png" /
+                      fmt::format("{}-spin-{:03d}.png", preset_name, index % frames);
+    std::error_code ec;
+    const auto written = std::filesystem::last_write_time(file, ec);
+    if (ec) return std::nullopt;
+    const auto preset_changed = std::filesystem::last_write_time(settings.presets_dir / (preset_name + ".json"), ec);
+    if (ec || preset_changed > written) return std::nullopt;
+    std::ifstream in(file, std::ios::binary);
+    std::string png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in && !in.eof()) return std::nullopt;
+    ViewerReply reply;
+    try {
+      const auto decoded = decodeImage(png);
+      if (decoded.width != settings.render.size || decoded.height != settings.render.size) return std::nullopt;
+      if (p.format == ImageFormat::Png) {
+        reply.content_type = "image/png";
+        reply.body = std::move(png);
+      } else {
+        auto encoded = encodeImage(decoded.pixels, decoded.width, decoded.height, decoded.channels, p.format, 90);
+        reply.content_type = encoded.content_type;
+        reply.body = std::move(encoded.bytes);
+      }
+    } catch (const Error&) {
+      return std::nullopt;  // not a picture after all: rendered instead
+    }
+    reply.headers["X-Orientation-Letters"] = joined(render::edgeLetters(render::spinBasis(p.azimuth_deg)));
+    return reply;
   }
 
   // The latest succeeded render of the series, whose prepared volume file and
@@ -114,7 +174,7 @@ struct ViewerEngine::Impl {
     return found.front();
   }
 
-  std::shared_ptr<const Volume> load(const std::string& series_uid, std::string& source) {
+  std::shared_ptr<const Volume> loadPrepared(const std::string& series_uid, std::string& source) {
     auto render = latestRender(series_uid);
     if (render) {
       auto file = settings.results_root / std::to_string(render->id) / kPreparedVolumeFile;
@@ -145,15 +205,39 @@ struct ViewerEngine::Impl {
     return std::make_shared<const Volume>(preprocess(std::move(*best->volume), options).volume);
   }
 
-  std::shared_ptr<const Volume> volumeOf(const std::string& series_uid, std::string& source) {
+  // The bone-removed volume: the one a CT angiogram's render job kept, else removed
+  // here from the prepared volume (seconds, once: it is then held like any other).
+  std::shared_ptr<const Volume> loadBoneRemoved(const SeriesSummary& series, std::string& source) {
+    if (auto render = latestRender(series.series_uid)) {
+      auto file = settings.results_root / std::to_string(render->id) / kBoneRemovedVolumeFile;
+      std::error_code ec;
+      if (std::filesystem::exists(file, ec)) {
+        try {
+          source = "disk";
+          return std::make_shared<const Volume>(readVolumeFile(file));
+        } catch (const Error& e) {
+          moduleLogger("viewer")->warn("series {}: {}; removing the bone again", series.series_uid, e.what());
+        }
+      }
+    }
+    std::string prepared_source;
+    auto prepared = volumeOf(series, Variant::AsAcquired, prepared_source);
+    const auto params = boneRemovalParamsFor(series.body_part, series.series_description + " " + series.protocol_name);
+    source = "bone-removed-here";
+    return std::make_shared<const Volume>(removeBone(*prepared, params).volume);
+  }
+
+  std::shared_ptr<const Volume> volumeOf(const SeriesSummary& series, Variant variant, std::string& source) {
+    const std::string key = volumeKey(series.series_uid, variant);
     for (auto it = held.begin(); it != held.end(); ++it) {
-      if (it->series_uid != series_uid) continue;
+      if (it->key != key) continue;
       held.splice(held.begin(), held, it);
       source = "memory";
       return held.front().volume;
     }
-    auto volume = load(series_uid, source);
-    held.push_front({series_uid, volume, volume->voxels.size() * sizeof(int16_t)});
+    auto volume = variant == Variant::BoneRemoved ? loadBoneRemoved(series, source)
+                                                  : loadPrepared(series.series_uid, source);
+    held.push_front({key, volume, volume->voxels.size() * sizeof(int16_t)});
     // Keep within the budget, but always the volume just opened.
     size_t total = 0;
     const size_t budget = size_t(settings.memory_mb) << 20;
@@ -162,7 +246,7 @@ struct ViewerEngine::Impl {
       if (it != held.begin() && total > budget) {
         total -= it->bytes;
         for (auto& r : renderers)
-          if (r.series == it->series_uid) r = {};
+          if (r.volume_key == it->key) r = {};
         it = held.erase(it);
       } else {
         ++it;
@@ -183,29 +267,31 @@ struct ViewerEngine::Impl {
     return std::make_unique<VolumeRenderer>(options);
   }
 
-  VolumeRenderer& rendererFor(bool draft, const std::string& series_uid, const std::shared_ptr<const Volume>& volume) {
+  VolumeRenderer& rendererFor(bool draft, const std::string& volume_key, const std::shared_ptr<const Volume>& volume) {
     Renderer& r = renderers[draft ? 1 : 0];
     if (!r.renderer) r.renderer = makeRenderer(draft);
-    if (r.series != series_uid) {
+    if (r.volume_key != volume_key) {
       r.renderer->setVolume(volume);
-      r.series = series_uid;
+      r.volume_key = volume_key;
     }
     return *r.renderer;
   }
 
-  ViewerReply view3d(const ViewerRequest& request, const SeriesSummary& series) {
+  // `always_render`: for opening the series ahead, never the batch render's file.
+  ViewerReply view3d(const ViewerRequest& request, const SeriesSummary& series, bool always_render = false) {
     const auto p = parseView3dParameters(request.params);
     const auto start = Clock::now();
-    std::string source;
-    auto volume = volumeOf(request.series_uid, source);
-    const double open_ms = millisecondsSince(start);
-    const std::string preset_name = p.preset.empty() ? defaultPreset(volume->modality) : p.preset;
+    const std::string preset_name = p.preset.empty() ? defaultPreset(series.modality) : p.preset;
     RenderPreset preset;
     try {
       preset = loadPreset(settings.presets_dir, preset_name);
     } catch (const Error&) {
       return failure(400, "preset: no preset named '" + preset_name + "'", "preset");
     }
+    if (preset.bone_removed && series.modality != "CT")
+      return failure(400, "preset: '" + preset_name + "' renders a CT with the bone removed; this series is " +
+                              (series.modality.empty() ? "not a CT" : series.modality), "preset");
+    const Variant variant = preset.bone_removed ? Variant::BoneRemoved : Variant::AsAcquired;
     RenderRequest frame;
     frame.views.clear();
     frame.spin_frames = settings.render.spin_frames;  // the spin's framing
@@ -230,8 +316,20 @@ struct ViewerEngine::Impl {
       orbit.clip_plane = std::array<double, 6>{p.clip_plane->point[0],  p.clip_plane->point[1],
                                                p.clip_plane->point[2],  p.clip_plane->normal[0],
                                                p.clip_plane->normal[1], p.clip_plane->normal[2]};
+    if (!always_render)
+      if (auto from_disk = spinFrameFromDisk(p, preset_name, series)) {
+        from_disk->headers["X-Preset"] = preset.name;
+        from_disk->headers["X-Volume-Source"] = "spin-frame";
+        from_disk->headers["X-Volume"] = variant == Variant::BoneRemoved ? "bone-removed" : "as-acquired";
+        from_disk->headers["Server-Timing"] = fmt::format("file;dur={:.1f}", millisecondsSince(start));
+        ahead = Ahead{series, variant, preset, orbit, frame};
+        return std::move(*from_disk);
+      }
+    std::string source;
+    auto volume = volumeOf(series, variant, source);
+    const double open_ms = millisecondsSince(start);
     const auto render_start = Clock::now();
-    VolumeRenderer& renderer = rendererFor(p.draft, request.series_uid, volume);
+    VolumeRenderer& renderer = rendererFor(p.draft, volumeKey(request.series_uid, variant), volume);
     renderer.resetTimings();
     auto rendered = renderer.renderOrbit(preset, orbit, frame);
     const double render_ms = millisecondsSince(render_start);
@@ -240,7 +338,7 @@ struct ViewerEngine::Impl {
     for (const auto& [stage, seconds] : renderer.timings().stages)
       render_stages += fmt::format(", render-{};dur={:.1f}", stage, seconds * 1000);
     // After a full frame the draft renderer gets this scene too, once the reply is out (prepareAhead).
-    if (!p.draft) ahead = Ahead{request.series_uid, preset, orbit, frame};
+    if (!p.draft) ahead = Ahead{series, variant, preset, orbit, frame};
     const auto encode_start = Clock::now();
     auto encoded = encodeFrame(rendered, p.format, p.draft ? 75 : 90);
     ViewerReply reply;
@@ -249,15 +347,31 @@ struct ViewerEngine::Impl {
     reply.headers["X-Orientation-Letters"] = joined(rendered.edge_letters);
     reply.headers["X-Preset"] = preset.name;
     reply.headers["X-Volume-Source"] = source;
+    reply.headers["X-Volume"] = variant == Variant::BoneRemoved ? "bone-removed" : "as-acquired";
     reply.headers["Server-Timing"] = fmt::format("open;dur={:.1f}, render;dur={:.1f}, encode;dur={:.1f}{}", open_ms,
                                                  render_ms, millisecondsSince(encode_start), render_stages);
     return reply;
   }
 
-  ViewerReply slice(const ViewerRequest& request) {
+  // A series whose batch render just finished, before anyone asks: its volume is
+  // read and the full and draft renderers get its default preset's scene (the
+  // volume's gradients, VTK's first render), so the first frame a user asks for
+  // is a warm one. The full frame is what view3d answers without parameters.
+  ViewerReply prepare(const ViewerRequest& request, const SeriesSummary& series) {
+    ViewerRequest first{"view3d", request.series_uid, {}};
+    auto reply = view3d(first, series, true);
+    // The draft renderer too, before answering: the pool counts this worker as free
+    // once it has answered, and a user's first frame must not wait behind it.
+    prepareAhead();
+    reply.content_type.clear();
+    reply.body.clear();
+    return reply;
+  }
+
+  ViewerReply slice(const ViewerRequest& request, const SeriesSummary& series) {
     const auto p = parseSliceParameters(request.params);
     std::string source;
-    auto volume = volumeOf(request.series_uid, source);
+    auto volume = volumeOf(series, Variant::AsAcquired, source);
     auto image = reformatSlice(*volume, p);
     auto encoded = encodeImage(image.pixels, image.width, image.height, 1, p.format);
     ViewerReply reply;
@@ -286,7 +400,8 @@ ViewerReply ViewerEngine::handle(const ViewerRequest& request) {
     auto series = impl_->index.series(request.series_uid);
     if (!series) return failure(404, "no series with SeriesInstanceUID " + request.series_uid);
     if (request.kind == "view3d") return impl_->view3d(request, *series);
-    if (request.kind == "slice") return impl_->slice(request);
+    if (request.kind == "slice") return impl_->slice(request, *series);
+    if (request.kind == "prepare") return impl_->prepare(request, *series);
     return failure(400, "unknown viewer request '" + request.kind + "'");
   } catch (const ParameterError& e) {
     return failure(400, e.what(), e.parameter());

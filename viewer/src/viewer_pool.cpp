@@ -38,6 +38,7 @@ struct ViewerPool::Impl {
     int socket = -1;
     bool busy = false;
     std::string last_series;
+    std::chrono::steady_clock::time_point last_user_request{};  // epoch: never
     std::thread log_relay;
   };
 
@@ -169,6 +170,7 @@ ViewerReply ViewerPool::Impl::askWorker(const ViewerRequest& request) {
   if (sendRequest(socket, request)) reply = receiveReply(socket, int(d.settings.request_timeout_s * 1000));
 
   lock.lock();
+  slot->last_user_request = std::chrono::steady_clock::now();
   if (reply) {
     slot->last_series = request.series_uid;
     ++d.counts.answered;
@@ -182,6 +184,45 @@ ViewerReply ViewerPool::Impl::askWorker(const ViewerRequest& request) {
   d.freed.notify_one();
   if (!reply) return unavailable("the viewer worker stopped while rendering this series; try again", 1);
   return *reply;
+}
+
+bool ViewerPool::prepare(const std::string& series_uid) {
+  auto& d = *impl_;
+  std::unique_lock lock(d.mutex);
+  const auto now = std::chrono::steady_clock::now();
+  const auto spare = std::chrono::duration<double>(d.settings.prepare_spares_user_s);
+  Impl::Slot* slot = nullptr;
+  for (auto& s : d.slots) {
+    if (s.last_series == series_uid) return false;  // warm already
+    if (d.stopping || s.busy || s.pid < 0) continue;  // a worker dead meanwhile fails the send: started again
+    if (s.last_user_request.time_since_epoch().count() != 0 && now - s.last_user_request < spare) continue;
+    if (!slot) slot = &s;
+  }
+  if (!slot) return false;
+  slot->busy = true;
+  const int socket = slot->socket;
+  lock.unlock();
+
+  std::optional<ViewerReply> reply;
+  if (sendRequest(socket, {"prepare", series_uid, {}}))
+    reply = receiveReply(socket, int(d.settings.request_timeout_s * 1000));
+
+  lock.lock();
+  const bool prepared = reply && reply->status == 200;
+  if (prepared) {
+    slot->last_series = series_uid;
+    ++d.counts.prepared;
+  } else if (!reply) {
+    moduleLogger("viewer")->warn("viewer worker {} died or hung preparing series {}; it is started again", slot->pid,
+                                 series_uid);
+    ++d.counts.worker_deaths;
+    d.kill(*slot);
+  } else {
+    moduleLogger("viewer")->info("series {} not prepared for the viewer: {}", series_uid, reply->error);
+  }
+  slot->busy = false;
+  d.freed.notify_one();
+  return prepared;
 }
 
 ViewerPoolStatus ViewerPool::status() const {

@@ -393,9 +393,14 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress,
   if (bone_removed.valid()) {
     try {
       bone_removed.volume.wait();
-      bone_removed.volume.get();
+      const auto without_bone = bone_removed.volume.get();
       result.timings.add("bone-removal", *bone_removed.seconds);
       result.volume_summary += "; bone removed, " + *bone_removed.summary;
+      try {  // the viewer's bone-removed presets open it from here
+        writeVolumeFile(*without_bone, out_dir / kBoneRemovedVolumeFile);
+      } catch (const Error& e) {
+        log->warn("series {}: the bone-removed volume was not kept for the viewer: {}", job.series_uid, e.what());
+      }
     } catch (const std::exception& e) {
       log->warn("job {}: bone removal failed: {}", job.id, e.what());
     }

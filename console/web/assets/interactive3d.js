@@ -10,7 +10,7 @@
 import { el, replace, authFetch } from './common.js';
 import { mprPanes } from './mpr_panes.js';
 
-const PRESETS = { CT: ['ct-bone', 'ct-soft-tissue', 'ct-angio', 'ct-lung', 'ct-mip'], MR: ['mr-head', 'mr-mip'] };
+const PRESETS = { CT: ['ct-bone', 'ct-soft-tissue', 'ct-angio', 'ct-angio-vessels', 'ct-angio-mip', 'ct-lung', 'ct-mip'], MR: ['mr-head', 'mr-mip'] };
 
 export function interactiveView(series, renderedPresets) {
   const uid = series.SeriesInstanceUID;

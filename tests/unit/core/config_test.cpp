@@ -54,6 +54,7 @@ TEST(Config, WrongTypeIsRefused) {
   EXPECT_NE(configError("[dicom]\nport = \"eleven\"\n").find("must be an integer"), std::string::npos);
   EXPECT_NE(configError("[storage]\nfsync = 1\n").find("true or false"), std::string::npos);
   EXPECT_NE(configError("[render]\nbackend = \"vulkan\"\n").find("auto, cpu, gpu"), std::string::npos);
+  EXPECT_NE(configError("[render]\ncpu_priority = \"realtime\"\n").find("idle, low"), std::string::npos);
 }
 
 TEST(Config, DicomBindMustBeAnIpv4Address) {

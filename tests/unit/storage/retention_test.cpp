@@ -155,4 +155,30 @@ TEST_P(RetentionTest, PreparedVolumesGoWithTheirStudyAndAreCappedOldestFirst) {
   EXPECT_TRUE(f.index.study("2.2"));
 }
 
+// A CT angiogram's render also keeps the volume with the bone removed: the cap
+// counts it like any prepared volume.
+TEST_P(RetentionTest, TheBoneRemovedVolumeCountsAgainstTheVolumeCacheCap) {
+  RetentionFixture f{GetParam()};
+  f.study("4.4", 10, "failed");
+  const auto id = f.jobs.enqueue({JobKind::Render, "4.4", "4.4.1", "ct-angiography", ""});
+  f.jobs.claimNext({JobKind::Render}, "w", 60);
+  f.jobs.succeed(id, "w");
+  const auto dir = f.dir / "results" / std::to_string(id);
+  std::filesystem::create_directories(dir);
+  const auto now = std::filesystem::file_time_type::clock::now();
+  std::ofstream(dir / "volume.vol") << std::string(3000, 'v');
+  std::filesystem::last_write_time(dir / "volume.vol", now - std::chrono::hours(2));
+  std::ofstream(dir / "volume-bone-removed.vol") << std::string(2000, 'b');
+  std::filesystem::last_write_time(dir / "volume-bone-removed.vol", now - std::chrono::hours(1));
+
+  RetentionConfig capped;
+  capped.max_volume_cache_gb = 4000 / 1e9;  // room for one of the two
+  RetentionPolicy capping(capped, f.index, f.jobs, f.files, f.dir / "results");
+  const auto sweep = capping.sweep("2099-01-01T00:00:00.000Z");
+  EXPECT_EQ(sweep.removed_volume_files, 1);
+  EXPECT_EQ(sweep.removed_volume_bytes, 3000);
+  EXPECT_FALSE(std::filesystem::exists(dir / "volume.vol")) << "the older file goes first";
+  EXPECT_TRUE(std::filesystem::exists(dir / "volume-bone-removed.vol"));
+}
+
 VOLNODE_ON_BOTH_BACKENDS(RetentionTest);

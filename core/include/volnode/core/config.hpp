@@ -104,6 +104,11 @@ struct RenderConfig {
   int size = 512;
   int spin_frames = 36;
   std::string annotation = "{PatientID} {StudyDate}";  // empty: no identifiers burned in
+  // CPU priority of job and viewer workers: "idle" (SCHED_IDLE: only CPU time nothing
+  // else wants, so receiving never waits for a render; the default for a machine of
+  // its own) or "low" (nice 19 only: a node sharing its machine with other busy
+  // services still renders when they keep every core busy).
+  std::string cpu_priority = "idle";
 };
 
 // The interactive 3D view in the browser: worker processes that render frames and
@@ -113,6 +118,9 @@ struct ViewerConfig {
   int memory_mb = 2048;      // prepared volumes kept warm, per viewer worker (least recently used dropped)
   double idle_timeout_s = 600;  // a worker idle this long drops its volumes
   double wait_s = 2;         // a request waits this long for a free worker before 503
+  // A series whose render just succeeded is opened ahead in an idle viewer worker,
+  // so its first frame is warm when someone opens it within idle_timeout_s.
+  bool prepare_after_render = true;
 };
 
 struct OutputsConfig {

@@ -1,9 +1,9 @@
 #pragma once
-// The prepared volumes (volume.vol, hundreds of MB each) that batch renders keep
-// under <results>/<render job id>/ so that the interactive view opens a series
-// without assembling it again. Bounded by retention.max_volume_cache_gb: beyond
-// it the oldest files go (the rest of each job's results stay); the viewer then
-// assembles such a series again when it is opened.
+// The prepared volumes (volume.vol, and volume-bone-removed.vol for CT angiography;
+// hundreds of MB each) that batch renders keep under <results>/<render job id>/ so
+// that the interactive view opens a series without assembling it again. Bounded by
+// retention.max_volume_cache_gb: beyond it the oldest files go (the rest of each
+// job's results stay); the viewer then assembles such a series again when opened.
 #include <cstdint>
 #include <filesystem>
 

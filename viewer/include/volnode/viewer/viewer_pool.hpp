@@ -22,11 +22,15 @@ struct ViewerPoolSettings {
   int workers = 2;
   double wait_s = 2;                 // for a free worker
   double request_timeout_s = 120;    // a worker that takes longer is killed (a cold open may assemble)
+  // prepare() leaves alone a worker that answered a user this recently: the series
+  // on its screen stays warm.
+  double prepare_spares_user_s = 60;
 };
 
 struct ViewerPoolStatus {
   int workers = 0, running = 0, busy = 0;
   int64_t answered = 0, refused_busy = 0, worker_deaths = 0;
+  int64_t prepared = 0;  // series opened ahead by prepare()
   ViewerMetrics metrics;  // every answer, by quality, volume source and status
 };
 
@@ -43,6 +47,12 @@ class ViewerPool {
   void start();
   // Thread-safe. Never throws: failures are replies (503 with retry_after_s set).
   ViewerReply ask(const ViewerRequest& request);
+  // Opens a series ahead in a worker that is free now and has not answered a user
+  // within prepare_spares_user_s, so that the series' first frame is warm; that
+  // worker then gets the series' requests. Never waits for a worker and never
+  // starts one. Blocks while the worker prepares (a second or two). False when no
+  // worker qualifies, the series is already warm in one, or preparing failed.
+  bool prepare(const std::string& series_uid);
   ViewerPoolStatus status() const;
   void stop();
 

@@ -8,7 +8,7 @@
 namespace volnode::viewer {
 
 struct ViewerRequest {
-  std::string kind;        // "view3d" | "slice"
+  std::string kind;        // "view3d" | "slice" | "prepare" (a series opened ahead, no image)
   std::string series_uid;  // checked by the console: digits and dots
   std::map<std::string, std::string> params;  // the query parameters as given
 };

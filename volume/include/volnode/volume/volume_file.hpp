@@ -11,6 +11,9 @@ namespace volnode {
 
 // Its name in a render job's results folder (<results>/<job id>/volume.vol).
 inline constexpr char kPreparedVolumeFile[] = "volume.vol";
+// The same volume with the bone removed, kept by a CT angiography's render job so
+// the viewer's bone-removed presets need not remove the bone again.
+inline constexpr char kBoneRemovedVolumeFile[] = "volume-bone-removed.vol";
 
 // Writes atomically (a temporary file in the same folder, then rename), so a
 // reader never sees half a file. Throws Error(Errc::Io).

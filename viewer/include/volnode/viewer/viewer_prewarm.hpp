@@ -1,0 +1,39 @@
+#pragma once
+// Opens each series whose batch render has just succeeded in a viewer worker that
+// has nothing else to do (ViewerPool::prepare), so that a radiologist who opens
+// the 3D view from the PACS minutes later gets a warm first frame instead of
+// waiting for the volume to be read and its gradients computed. Polls the queue
+// for renders that succeeded since the last look (viewer.prepare_after_render).
+// Viewer workers run at idle priority: preparing never slows ingest or renders.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "volnode/storage/job_queue.hpp"
+#include "volnode/workflow/workers.hpp"
+
+namespace volnode::viewer {
+
+class ViewerPrewarm {
+ public:
+  // `prepare` is ViewerPool::prepare (a function, so tests need no worker processes).
+  ViewerPrewarm(JobQueue& jobs, std::function<bool(const std::string& series_uid)> prepare, double poll_s = 2);
+  ~ViewerPrewarm();
+  void start();  // renders that succeeded before start() are not prepared
+  void stop();
+
+  // One look at the queue: prepares the newest renders that succeeded since the
+  // last look, newest first, until no worker takes one. Returns how many were.
+  int pollOnce();
+
+ private:
+  JobQueue& jobs_;
+  std::function<bool(const std::string&)> prepare_;
+  double poll_s_;
+  int64_t last_seen_job_ = -1;  // -1: not looked yet
+  Waker waker_;
+  std::thread thread_;
+};
+
+}  // namespace volnode::viewer
