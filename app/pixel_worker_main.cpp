@@ -111,7 +111,7 @@ int runPixelWorker(const Config& config, int slot) {
   initLogging(log_config);
   auto log = moduleLogger("dicomweb");
 
-  auto resources = limitResources(kMemoryMb);
+  auto resources = limitResources(kMemoryMb, config.render.cpu_priority);
   SandboxPaths paths;
   paths.writable_dirs = {"/tmp", "/var/tmp", "/dev"};  // writes nothing of the node's
   auto confinement = confine(paths);

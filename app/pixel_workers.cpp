@@ -13,6 +13,14 @@ std::vector<std::string> pixelWorkerCommand(std::vector<std::string> command) {
   return command;
 }
 
+viewer::ViewerPoolSettings pixelPoolSettings(std::vector<std::string> worker_command, int workers) {
+  viewer::ViewerPoolSettings settings{pixelWorkerCommand(std::move(worker_command)), workers, kWaitForFreeWorkerS,
+                                      kRequestTimeoutS};
+  settings.name = "pixel";
+  settings.limit_setting.clear();
+  return settings;
+}
+
 }  // namespace
 
 struct PooledPixelWorkers::Impl {
@@ -21,8 +29,7 @@ struct PooledPixelWorkers::Impl {
 };
 
 PooledPixelWorkers::PooledPixelWorkers(std::vector<std::string> worker_command, int workers)
-    : impl_(std::make_unique<Impl>(viewer::ViewerPoolSettings{pixelWorkerCommand(std::move(worker_command)), workers,
-                                                              kWaitForFreeWorkerS, kRequestTimeoutS})) {}
+    : impl_(std::make_unique<Impl>(pixelPoolSettings(std::move(worker_command), workers))) {}
 
 PooledPixelWorkers::~PooledPixelWorkers() { stop(); }
 

@@ -67,7 +67,7 @@ TEST(WorkerPriority, WorkersRunAtSchedIdleByDefaultAndAtNice19WithLow) {
         EXPECT_NE(line.find("SCHED_IDLE: render.cpu_priority = \"low\""), std::string::npos) << line;
       // And the kernel agrees: the worker's pid is the last part of its name (worker-0-<pid>).
       std::smatch pid;
-      ASSERT_TRUE(std::regex_search(line, pid, std::regex("(?:worker|viewer)-[0-9]+-([0-9]+) ready"))) << line;
+      ASSERT_TRUE(std::regex_search(line, pid, std::regex("(?:worker|viewer|pixel)-[0-9]+-([0-9]+) ready"))) << line;
       if (priority == "idle")
         EXPECT_EQ(schedulingPolicy(pid[1]), kSchedIdle) << line;
       else

@@ -59,7 +59,7 @@ struct ViewerPool::Impl {
     if (child.pid < 0) return false;
     const pid_t pid = child.pid;
     if (slot.log_relay.joinable()) slot.log_relay.join();  // the previous worker's relay ended at its EOF
-    slot.log_relay = std::thread([fd = child.log, name = fmt::format("viewer-{}-{}", slot.number, pid)] {
+    slot.log_relay = std::thread([fd = child.log, name = fmt::format("{}-{}-{}", settings.name, slot.number, pid)] {
       auto logger = moduleLogger("viewer");
       std::string buffer;
       char chunk[4096];
@@ -77,7 +77,7 @@ struct ViewerPool::Impl {
     });
     slot.pid = pid;
     slot.socket = child.control;
-    moduleLogger("viewer")->info("viewer worker viewer-{}-{} started", slot.number, pid);
+    moduleLogger("viewer")->info("{} worker {}-{}-{} started", settings.name, settings.name, slot.number, pid);
     return true;
   }
 
@@ -129,8 +129,8 @@ void ViewerPool::start() {
   std::lock_guard lock(impl_->mutex);
   for (auto& slot : impl_->slots)
     if (slot.pid < 0 && !slot.busy && !impl_->spawn(slot))
-      moduleLogger("viewer")->warn("cannot start viewer worker {}: {}; it is tried again on the first request",
-                                   slot.number, std::strerror(errno));
+      moduleLogger("viewer")->warn("cannot start {} worker {}: {}; it is tried again on the first request",
+                                   impl_->settings.name, slot.number, std::strerror(errno));
 }
 
 ViewerReply ViewerPool::ask(const ViewerRequest& request) {
@@ -148,8 +148,9 @@ ViewerReply ViewerPool::Impl::askWorker(const ViewerRequest& request) {
   Impl::Slot* slot = d.claim(request.series_uid, lock);
   if (!slot) {
     ++d.counts.refused_busy;
-    return unavailable(fmt::format("all {} viewer workers are busy (viewer.max_sessions); try again in a moment",
-                                   d.slots.size()),
+    return unavailable(fmt::format("all {} {} workers are busy{}; try again in a moment", d.slots.size(),
+                                   d.settings.name,
+                                   d.settings.limit_setting.empty() ? "" : " (" + d.settings.limit_setting + ")"),
                        1);
   }
   // Reap a worker that died while idle; start one when there is none.
@@ -161,7 +162,7 @@ ViewerReply ViewerPool::Impl::askWorker(const ViewerRequest& request) {
   if (slot->pid < 0 && !d.spawn(*slot)) {
     slot->busy = false;
     d.freed.notify_one();
-    return unavailable(std::string("cannot start a viewer worker: ") + std::strerror(errno), 5);
+    return unavailable(fmt::format("cannot start a {} worker: {}", d.settings.name, std::strerror(errno)), 5);
   }
   const int socket = slot->socket;
   lock.unlock();
@@ -175,14 +176,14 @@ ViewerReply ViewerPool::Impl::askWorker(const ViewerRequest& request) {
     slot->last_series = request.series_uid;
     ++d.counts.answered;
   } else {
-    moduleLogger("viewer")->warn("viewer worker {} died or hung on series {}; it is started again", slot->pid,
+    moduleLogger("viewer")->warn("{} worker {} died or hung on {}; it is started again", d.settings.name, slot->pid,
                                  request.series_uid);
     ++d.counts.worker_deaths;
     d.kill(*slot);
   }
   slot->busy = false;
   d.freed.notify_one();
-  if (!reply) return unavailable("the viewer worker stopped while rendering this series; try again", 1);
+  if (!reply) return unavailable(fmt::format("the {} worker stopped while answering; try again", d.settings.name), 1);
   return *reply;
 }
 

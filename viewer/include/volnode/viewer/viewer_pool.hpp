@@ -25,6 +25,10 @@ struct ViewerPoolSettings {
   // prepare() leaves alone a worker that answered a user this recently: the series
   // on its screen stays warm.
   double prepare_spares_user_s = 60;
+  // What the workers are called in logs and answers ("viewer-<slot>-<pid>"), and the
+  // setting that bounds them, named when all are busy (empty: none to name).
+  std::string name = "viewer";
+  std::string limit_setting = "viewer.max_sessions";
 };
 
 struct ViewerPoolStatus {
