@@ -14,7 +14,9 @@
 // request to last byte, p50/p95, and the worker's own stages (its Server-Timing header). The anchor, in the same run and process: the plain
 // VTK pipeline (vtkFixedPointVolumeRayCastMapper, default settings, ct-bone's
 // transfer functions) re-rendering one 512x512 frame per request and reading it back.
-//   bench_viewer [--slices N] [--markdown FILE]
+//   bench_viewer [--slices N] [--markdown FILE] [--set KEY=VALUE ...]
+// --set passes a configuration override to both nodes, e.g. render.cpu_priority=low on
+// a machine whose cores other work keeps busy (SCHED_IDLE workers would get no CPU).
 // Goals (docs/performance.md): draft p95 <= 80 ms, full p95 <= 400 ms, cold <= 2 s.
 #include <vtkCamera.h>
 #include <vtkColorTransferFunction.h>
@@ -171,12 +173,14 @@ Stats plainVtkFrames(const RenderPreset& bone, int frames) {
 int main(int argc, char** argv) {
   int slices = 300;
   std::string markdown;
+  std::vector<std::string> overrides;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--slices" && i + 1 < argc) slices = std::stoi(argv[++i]);
     else if (a == "--markdown" && i + 1 < argc) markdown = argv[++i];
+    else if (a == "--set" && i + 1 < argc) overrides.push_back(argv[++i]);
     else {
-      std::cerr << "usage: bench_viewer [--slices N] [--markdown FILE]\n";
+      std::cerr << "usage: bench_viewer [--slices N] [--markdown FILE] [--set KEY=VALUE ...]\n";
       return 2;
     }
   }
@@ -209,8 +213,12 @@ int main(int argc, char** argv) {
     std::cout << "batch render done after " << msSince(render_start) / 1000 << " s\n";
     return true;
   };
-  NodeProcess node(dir / "node", {"completion.quiet_s=1", "completion.release_grace_s=0.5", "viewer.max_sessions=2",
-                                  "viewer.prepare_after_render=false"});
+  auto settings = [&](std::vector<std::string> own) {
+    own.insert(own.end(), overrides.begin(), overrides.end());
+    return own;
+  };
+  NodeProcess node(dir / "node", settings({"completion.quiet_s=1", "completion.release_grace_s=0.5",
+                                           "viewer.max_sessions=2", "viewer.prepare_after_render=false"}));
   if (!pushAndRender(node)) return 1;
 
   int failures = 0;
@@ -233,8 +241,8 @@ int main(int argc, char** argv) {
   node.stop();
 
   // The same series on a node that opens each freshly rendered series ahead.
-  NodeProcess prepared_node(dir / "node-prepared", {"completion.quiet_s=1", "completion.release_grace_s=0.5",
-                                                    "viewer.max_sessions=2"});
+  NodeProcess prepared_node(dir / "node-prepared",
+                            settings({"completion.quiet_s=1", "completion.release_grace_s=0.5", "viewer.max_sessions=2"}));
   if (!pushAndRender(prepared_node)) return 1;
   const std::string prepared_line = "series " + uid + " prepared for the viewer";
   const auto prepare_wait = Clock::now();
