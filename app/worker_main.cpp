@@ -9,6 +9,7 @@
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
 #include "volnode/workflow/job_worker.hpp"
+#include "volnode/workflow/worker_supervisor.hpp"
 #include "volnode/render/presets.hpp"
 #include "worker_sandbox.hpp"
 
@@ -41,7 +42,7 @@ int defaultMemoryMb(int workers) {
 }  // namespace
 
 int runWorker(const Config& config, int slot) {
-  const std::string name = fmt::format("worker-{}-{}", slot, ::getpid());
+  const std::string name = workerLeaseName(slot, ::getpid());
   LogConfig log_config = config.log;
   log_config.file.clear();  // stderr, which the node reads into its own log
   initLogging(log_config);

@@ -444,6 +444,19 @@ int JobQueue::requeueAllRunning(const std::string& why) {
   return impl_->requeueRunning("1 = 1", why);
 }
 
+int JobQueue::requeueJobsOf(const std::string& worker, const std::string& why) {
+  std::lock_guard lock(impl_->mutex);
+  std::string ids;
+  {
+    auto s = impl_->db->prepare("SELECT id FROM jobs WHERE state = 'running' AND lease_owner = ?");
+    s.bind(1, worker);
+    while (s.step()) ids += (ids.empty() ? "" : ",") + std::to_string(s.integer(0));
+  }
+  if (ids.empty()) return 0;
+  // requeueRunning checks the state again under its row locks.
+  return impl_->requeueRunning("id IN (" + ids + ")", why);
+}
+
 std::optional<Job> JobQueue::runningJobOf(const std::string& worker) {
   std::lock_guard lock(impl_->mutex);
   auto s = impl_->db->prepare(std::string("SELECT ") + kJobColumns +

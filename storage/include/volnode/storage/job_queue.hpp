@@ -144,6 +144,9 @@ class JobQueue {
   // At start-up (this process is the only owner of the store): every running job
   // belonged to a process that is gone.
   int requeueAllRunning(const std::string& why);
+  // A worker stopped cleanly while it held jobs (its host shuts down): they are
+  // queued again at once for another worker (as at a restart: not a crash).
+  int requeueJobsOf(const std::string& worker, const std::string& why);
   // The running job `worker` holds, if any (after its process died).
   std::optional<Job> runningJobOf(const std::string& worker);
 
