@@ -77,11 +77,10 @@ void push(const NodeProcess& node, const std::filesystem::path& folder) {
 
 }  // namespace
 
-TEST(WorkerRoleOnPostgresql, AServeNodeWithoutWorkersLeavesTheRenderToAWorkerProcess) {
-  TempDir dir;
-  const std::string url = sharedPostgres().freshSchemaUrl();
-  NodeProcess node(dir / "node", plus(shared(url, 4), {"render.workers=0", "completion.quiet_s=1"}));
-  WorkerProcess worker(dir / "worker", dir / "node" / "var", plus(shared(url, 4), {"render.workers=1"}));
+// `index`: the index settings the node and the worker share.
+void renderedOnceByTheWorker(const TempDir& dir, const std::vector<std::string>& index) {
+  NodeProcess node(dir / "node", plus(index, {"render.workers=0", "completion.quiet_s=1"}));
+  WorkerProcess worker(dir / "worker", dir / "node" / "var", plus(index, {"render.workers=1"}));
   auto health = apiJson(node, "/api/health");
   EXPECT_EQ(health["render"]["workers"], 0) << health.dump();
   EXPECT_NE(health["render"].value("display_state", "").find("not needed"), std::string::npos) << health.dump();
@@ -125,6 +124,17 @@ TEST(WorkerRoleOnPostgresql, AServeNodeWithoutWorkersLeavesTheRenderToAWorkerPro
   cluster = apiJson(node, "/api/cluster");
   EXPECT_TRUE(memberWithPid(cluster, worker.pid()).is_null()) << cluster.dump();
   EXPECT_EQ(node.stop(), 0) << node.log();
+}
+
+TEST(WorkerRoleOnPostgresql, AServeNodeWithoutWorkersLeavesTheRenderToAWorkerProcess) {
+  TempDir dir;
+  renderedOnceByTheWorker(dir, shared(sharedPostgres().freshSchemaUrl(), 4));
+}
+
+// On one host the roles work on the embedded index too (SQLite allows several processes).
+TEST(WorkerRole, AServeNodeWithoutWorkersLeavesTheRenderToAWorkerProcessOnSqlite) {
+  TempDir dir;
+  renderedOnceByTheWorker(dir, {"render.size=128", "render.spin_frames=4", "outputs.reformats=false"});
 }
 
 TEST(WorkerRoleOnPostgresql, AWorkerKilledMidRenderLosesTheJobToASecondWorker) {
