@@ -25,6 +25,7 @@
 #include "support/process.hpp"
 #include "support/synthetic_series.hpp"
 #include "support/worker_process.hpp"
+#include "../common/iso_time.hpp"
 
 using namespace volnode::test;
 using Clock = std::chrono::steady_clock;
@@ -58,6 +59,28 @@ int succeededRenders(const NodeProcess& node) {
   if (response.status != 200) return 0;
   auto body = nlohmann::json::parse(response.body, nullptr, false);
   return body.is_object() ? static_cast<int>(body["jobs"].size()) : 0;
+}
+
+// Where a round's time went, from the node's job records: the mean wait of route and
+// render jobs from queued to claimed, and the mean render.
+std::string jobTimes(const NodeProcess& node) {
+  auto body = nlohmann::json::parse(node.get("/api/jobs?limit=1000").body, nullptr, false);
+  double wait[2] = {0, 0}, run = 0;
+  int count[2] = {0, 0}, renders = 0;
+  for (const auto& j : body["jobs"]) {
+    const int k = j["kind"] == "route" ? 0 : j["kind"] == "render" ? 1 : -1;
+    if (k < 0) continue;
+    const double created = volnode::bench::isoSeconds(j["created_at"]);
+    const double started = volnode::bench::isoSeconds(j["started_at"]);
+    const double finished = volnode::bench::isoSeconds(j["finished_at"]);
+    wait[k] += started - created;
+    ++count[k];
+    if (k == 1) run += finished - started, ++renders;
+  }
+  char text[160];
+  std::snprintf(text, sizeof text, "route wait %.2f s, render wait %.2f s, render %.1f s (means)",
+                count[0] ? wait[0] / count[0] : 0.0, count[1] ? wait[1] / count[1] : 0.0, renders ? run / renders : 0.0);
+  return text;
 }
 
 // One round: a fresh node (and workers), the studies pushed, seconds until all are rendered.
@@ -96,6 +119,7 @@ double round(const Options& o, bool split, const std::vector<std::filesystem::pa
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  std::printf("  %s\n", jobTimes(node).c_str());
   if (worker) worker->stop();
   node.stop();
   return seconds;
