@@ -116,6 +116,14 @@ int runStatus(const std::string& config_path, const std::vector<std::string>& ov
             << "index:    " << i.value("studies", 0) << " studies, " << i.value("series", 0) << " series, "
             << i.value("instances", 0) << " instances (" << i.value("instances_today", 0) << " today)\n";
   if (h.contains("recovery")) std::cout << "recovery: " << h["recovery"].value("summary", "") << "\n";
+  // The processes sharing the index (docs/scaling.md): the node and any `volnode worker`.
+  if (auto cluster = client.Get("/api/cluster"); cluster && cluster->status == 200) {
+    auto c = nlohmann::json::parse(cluster->body, nullptr, false);
+    if (c.is_object())
+      std::cout << "cluster:  " << c.value("serve_nodes_alive", 0) << " serve node(s), "
+                << c.value("worker_processes_alive", 0) << " render worker process(es) alive"
+                << (c.value("stale", 0) ? ", " + std::to_string(c.value("stale", 0)) + " stale member(s)" : "") << "\n";
+  }
   if (h.contains("jobs")) std::cout << "jobs:     " << h["jobs"].dump() << "\n";
   return h.value("status", "") == "ok" ? 0 : 1;
 }

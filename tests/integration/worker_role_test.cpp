@@ -119,6 +119,10 @@ void renderedOnceByTheWorker(const TempDir& dir, const std::vector<std::string>&
     EXPECT_FALSE(m.value("heartbeat_at", "").empty()) << m.dump();
   }
 
+  auto status = run({VOLNODE_BINARY, "status", "--set", "console.port=" + std::to_string(node.consolePort())});
+  EXPECT_NE(status.output.find("cluster:  1 serve node(s), 1 render worker process(es) alive"), std::string::npos)
+      << status.output;
+
   // A clean stop leaves the cluster.
   EXPECT_EQ(worker.stop(), 0) << worker.log();
   cluster = apiJson(node, "/api/cluster");
