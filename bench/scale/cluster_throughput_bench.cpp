@@ -9,8 +9,9 @@
 //   bench_cluster_throughput [--studies S] [--workers W] [--rounds R] [--backend sqlite|postgresql]
 //                            [--slices N] [--size PX] [--frames F]
 // Rounds alternate the set-ups (single, split, single, split, ...), so a machine
-// shared with other work loads both alike.
+// shared with other work loads both alike. Studies are pushed 4 associations at a time.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -103,14 +104,23 @@ double round(const Options& o, bool split, const std::vector<std::filesystem::pa
     std::this_thread::sleep_for(std::chrono::seconds(3));  // its Xvfb and worker processes up, as the node's are
   }
   const auto started = Clock::now();
+  // At most 4 associations at once: the node refuses beyond dicom.max_associations (8).
+  std::atomic<size_t> next{0};
+  std::atomic<int> failed{0};
   std::vector<std::thread> pushes;
-  for (const auto& folder : studies)
-    pushes.emplace_back([&node, folder] {
-      auto argv = node.scu("storescu", {"+sd", "+r"});
-      argv.push_back(folder.string());
-      run(argv);
+  for (size_t p = 0; p < std::min<size_t>(4, studies.size()); ++p)
+    pushes.emplace_back([&] {
+      for (size_t i; (i = next++) < studies.size();) {
+        auto argv = node.scu("storescu", {"+sd", "+r"});
+        argv.push_back(studies[i].string());
+        if (run(argv).exit_code != 0) ++failed;
+      }
     });
   for (auto& t : pushes) t.join();
+  if (failed > 0) {
+    std::fprintf(stderr, "%d push(es) failed; node log:\n%s\n", failed.load(), node.log().c_str());
+    return -1;
+  }
   while (succeededRenders(node) < static_cast<int>(studies.size())) {
     if (std::chrono::duration<double>(Clock::now() - started).count() > 1800) {
       std::fprintf(stderr, "gave up after 30 min; node log:\n%s\n", node.log().c_str());
