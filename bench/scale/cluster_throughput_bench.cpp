@@ -15,7 +15,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -55,11 +57,20 @@ std::vector<std::filesystem::path> writeStudies(const std::filesystem::path& dir
   return folders;
 }
 
-int succeededRenders(const NodeProcess& node) {
-  auto response = node.get("/api/jobs?kind=render&state=succeeded&limit=1000");
+// Series rendered, once no route or render job is left to run (a series completed early
+// and routed again when more of it arrived would otherwise count before its last render).
+int seriesRendered(const NodeProcess& node) {
+  auto response = node.get("/api/jobs?limit=1000");
   if (response.status != 200) return 0;
   auto body = nlohmann::json::parse(response.body, nullptr, false);
-  return body.is_object() ? static_cast<int>(body["jobs"].size()) : 0;
+  if (!body.is_object()) return 0;
+  std::set<std::string> rendered;
+  for (const auto& j : body["jobs"]) {
+    if (j["kind"] != "route" && j["kind"] != "render") continue;
+    if (j["state"] == "queued" || j["state"] == "running" || j["state"] == "retry") return 0;
+    if (j["kind"] == "render" && j["state"] == "succeeded") rendered.insert(j.value("SeriesInstanceUID", ""));
+  }
+  return static_cast<int>(rendered.size());
 }
 
 // Where a round's time went, from the node's job records: the mean wait of route and
@@ -74,6 +85,7 @@ std::string jobTimes(const NodeProcess& node) {
     const double created = volnode::bench::isoSeconds(j["created_at"]);
     const double started = volnode::bench::isoSeconds(j["started_at"]);
     const double finished = volnode::bench::isoSeconds(j["finished_at"]);
+    if (started == 0 || finished == 0) continue;
     wait[k] += started - created;
     ++count[k];
     if (k == 1) run += finished - started, ++renders;
@@ -88,7 +100,7 @@ std::string jobTimes(const NodeProcess& node) {
 double round(const Options& o, bool split, const std::vector<std::filesystem::path>& studies,
              const std::filesystem::path& dir, PostgresServer* postgres) {
   std::vector<std::string> settings{"render.size=" + std::to_string(o.size),
-                                    "render.spin_frames=" + std::to_string(o.frames), "completion.quiet_s=1"};
+                                    "render.spin_frames=" + std::to_string(o.frames)};
   if (postgres) {
     settings.push_back("index.backend=postgresql");
     settings.push_back("index.url=" + postgres->freshSchemaUrl());
@@ -118,10 +130,14 @@ double round(const Options& o, bool split, const std::vector<std::filesystem::pa
     });
   for (auto& t : pushes) t.join();
   if (failed > 0) {
-    std::fprintf(stderr, "%d push(es) failed; node log:\n%s\n", failed.load(), node.log().c_str());
+    std::fprintf(stderr, "%d push(es) failed; the node's warnings and errors:\n", failed.load());
+    std::ifstream log(dir / "node" / "var" / "volnode.log");
+    for (std::string line; std::getline(log, line);)
+      if (line.find(" warn") != std::string::npos || line.find(" error") != std::string::npos)
+        std::fprintf(stderr, "%s\n", line.c_str());
     return -1;
   }
-  while (succeededRenders(node) < static_cast<int>(studies.size())) {
+  while (seriesRendered(node) < static_cast<int>(studies.size())) {
     if (std::chrono::duration<double>(Clock::now() - started).count() > 1800) {
       std::fprintf(stderr, "gave up after 30 min; node log:\n%s\n", node.log().c_str());
       return -1;
