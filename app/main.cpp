@@ -17,6 +17,7 @@
 #include "pixel_worker_main.hpp"
 #include "viewer_worker_main.hpp"
 #include "worker_main.hpp"
+#include "worker_role.hpp"
 #include "volnode/workflow/inspect.hpp"
 #include "offline_render.hpp"
 #include "volnode/render/render.hpp"
@@ -139,6 +140,14 @@ int runStatus(const std::string& config_path, const std::vector<std::string>& ov
             << "index:    " << i.value("studies", 0) << " studies, " << i.value("series", 0) << " series, "
             << i.value("instances", 0) << " instances (" << i.value("instances_today", 0) << " today)\n";
   if (h.contains("recovery")) std::cout << "recovery: " << h["recovery"].value("summary", "") << "\n";
+  // The processes sharing the index (docs/scaling.md): the node and any `volnode worker`.
+  if (auto cluster = client.Get("/api/cluster"); cluster && cluster->status == 200) {
+    auto c = nlohmann::json::parse(cluster->body, nullptr, false);
+    if (c.is_object())
+      std::cout << "cluster:  " << c.value("serve_nodes_alive", 0) << " serve node(s), "
+                << c.value("worker_processes_alive", 0) << " render worker process(es) alive"
+                << (c.value("stale", 0) ? ", " + std::to_string(c.value("stale", 0)) + " stale member(s)" : "") << "\n";
+  }
   if (h.contains("jobs")) std::cout << "jobs:     " << h["jobs"].dump() << "\n";
   return h.value("status", "") == "ok" ? 0 : 1;
 }
@@ -191,12 +200,16 @@ int main(int argc, char** argv) {
   render->add_option("--config,-c", config_path, "configuration file (render.*, outputs.*, pipeline.presets_dir)");
   render->add_option("--set", overrides, "override a key (repeatable)");
 
-  // Started by `serve` and `render` for each worker process; not for use by hand.
-  auto* worker = app.add_subcommand("worker", "");
+  // Without --slot: the worker role (render.workers worker processes against the shared
+  // index, e.g. on another host). With --slot: one of those worker processes, as
+  // `serve`, `render` and the worker role start them; not for use by hand.
+  auto* worker = app.add_subcommand(
+      "worker", "run only render workers against the index and store of the configuration (no listener, no console)");
   int worker_slot = 0;
   worker->add_option("--config,-c", config_path, "configuration file");
-  worker->add_option("--set", overrides, "override a key (repeatable)");
-  worker->add_option("--slot", worker_slot, "the supervisor's slot number")->required();
+  worker->add_option("--set", overrides, "override a key, e.g. --set render.workers=4 (repeatable)");
+  worker->add_option("--slot", worker_slot, "internal: the supervisor's slot number of one worker process")
+      ->check(CLI::Range(1, 1000));
 
   // Started by `serve` for the interactive viewer (viewer.max_sessions of them); not for use by hand.
   auto* viewer_worker = app.add_subcommand("viewer-worker", "");
@@ -223,7 +236,8 @@ int main(int argc, char** argv) {
 
   try {
     if (serve->parsed()) return runServe(config_path, overrides);
-    if (worker->parsed()) return runWorker(loadConfig(config_path, overrides), worker_slot);
+    if (worker->parsed() && worker_slot > 0) return runWorker(loadConfig(config_path, overrides), worker_slot);
+    if (worker->parsed()) return runWorkerRole(config_path, overrides, workerCommand(config_path, overrides));
     if (viewer_worker->parsed()) return runViewerWorker(loadConfig(config_path, overrides), worker_slot);
     if (pixel_worker->parsed()) return runPixelWorker(loadConfig(config_path, overrides), worker_slot);
     if (status->parsed()) return runStatus(config_path, overrides, status_json);

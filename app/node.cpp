@@ -1,5 +1,7 @@
 #include "node.hpp"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +14,7 @@
 #include "volnode/core/error.hpp"
 #include "volnode/core/files.hpp"
 #include "volnode/core/logging.hpp"
+#include "volnode/workflow/cluster_presence.hpp"
 #include "volnode/workflow/completion.hpp"
 #include "volnode/workflow/destination_echo.hpp"
 #include "volnode/workflow/job_notifications.hpp"
@@ -30,6 +33,7 @@
 #include "volnode/workflow/workers.hpp"
 #include "volnode/scp/store_scp.hpp"
 #include "volnode/scp/store_scu.hpp"
+#include "volnode/storage/cluster_members.hpp"
 #include "volnode/storage/file_store.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/instance_store.hpp"
@@ -130,6 +134,8 @@ struct Node::Impl {
   std::unique_ptr<RetentionPolicy> retention;
   std::unique_ptr<RetentionLoop> retention_loop;
   std::unique_ptr<JobNotificationRelay> notifications;  // PostgreSQL: jobs queued by other processes
+  std::unique_ptr<ClusterMembers> members;     // the processes sharing the index (the console's cluster view)
+  std::unique_ptr<ClusterPresence> presence;   // this node among them
   std::shared_ptr<DisplayServer> display;  // the X display renders use (a private Xvfb when DISPLAY is unset)
   std::string display_error;
 
@@ -221,12 +227,17 @@ void Node::start() {
   });
   impl_->sink->onAssociationEnded(
       [this](const AssociationInfo& a, const AssociationStats&) { impl_->monitor->associationEnded(a.id); });
-  try {
-    // Started now, so a missing Xvfb shows at once; the workers inherit DISPLAY and draw on it.
-    impl_->display = DisplayServer::shared();
-  } catch (const Error& e) {
-    impl_->display_error = e.what();
-    log->error("no X display for rendering: {}; render jobs will fail until this is fixed", e.what());
+  if (c.render.workers == 0) {
+    impl_->display_error = "not needed: render.workers = 0, `volnode worker` processes render";
+    log->info("render.workers = 0: route and render jobs are left to `volnode worker` processes on this index");
+  } else {
+    try {
+      // Started now, so a missing Xvfb shows at once; the workers inherit DISPLAY and draw on it.
+      impl_->display = DisplayServer::shared();
+    } catch (const Error& e) {
+      impl_->display_error = e.what();
+      log->error("no X display for rendering: {}; render jobs will fail until this is fixed", e.what());
+    }
   }
   impl_->senders = std::make_unique<SendWorkers>(c.sending, c.destinations, c.dicom.aet, dir / "results", *impl_->jobs);
   WorkerPoolSettings pool{impl_->worker_command, c.render.workers, c.render.job_timeout_s, c.render.max_crashes};
@@ -267,6 +278,7 @@ void Node::start() {
 
   impl_->scp = std::make_unique<StoreScp>(c.dicom, *impl_->sink);
   impl_->scp->start();
+  startPresence();
   impl_->retrievals->start();  // after the listener: a resumed C-MOVE sends to it at once
   ConsoleContext console{c.console, *impl_->index, *impl_->jobs, [this] { return impl_->health(); }};
   console.results_root = dir / "results";
@@ -286,6 +298,8 @@ void Node::start() {
   console.viewer = impl_->viewer.get();
   impl_->pixels = std::make_unique<PooledPixelWorkers>(impl_->worker_command, 2);
   console.pixels = impl_->pixels.get();
+  console.cluster = impl_->members.get();
+  console.cluster_self = [this] { return impl_->presence ? impl_->presence->memberId() : 0; };
   console.rules_json = rulesJson(impl_->rules);
   console.presets_json = presetsJson(c.pipeline.presets_dir);
   console.launch_secret = c.console.launch_secret;
@@ -296,7 +310,25 @@ void Node::start() {
   impl_->console->start();
 }
 
+// This node in the cluster registry, with the jobs its worker processes run.
+void Node::startPresence() {
+  const auto& c = impl_->config;
+  impl_->members = std::make_unique<ClusterMembers>(indexLocationOf(c));
+  PresenceSettings presence;
+  presence.member = {"serve", thisHostName(), ::getpid(), ClusterPresence::kHeartbeatS, c.render.workers,
+                     fmt::format("DICOM AE {} on port {}, console port {}", c.dicom.aet, c.dicom.port, c.console.port)};
+  presence.current_jobs = [this] {
+    std::vector<int64_t> ids;
+    for (const auto& w : impl_->workers->status())
+      if (w.job_id) ids.push_back(w.job_id);
+    return ids;
+  };
+  impl_->presence = std::make_unique<ClusterPresence>(*impl_->members, std::move(presence));
+  impl_->presence->start();
+}
+
 void Node::stop() {
+  if (impl_->presence) impl_->presence->stop();
   if (impl_->console) impl_->console->stop();
   if (impl_->viewer_prewarm) impl_->viewer_prewarm->stop();
   if (impl_->viewer) impl_->viewer->stop();

@@ -3,7 +3,7 @@
 // together (the logic lives in those modules; this is only the composition).
 // Start-up order: directory lock, index, store reconciliation, job queue and start-up
 // repair, display, worker processes, send workers, completion loop, destination checks,
-// retention loop, listener, retrieval workers (after the listener: a resumed C-MOVE
+// retention loop, listener, cluster registry, retrieval workers (after the listener: a resumed C-MOVE
 // sends to it), console. Stop: console and listener first, then the rest.
 #include <chrono>
 #include <memory>
@@ -25,6 +25,7 @@ class Node {
   std::string listeningSummary() const;
 
  private:
+  void startPresence();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

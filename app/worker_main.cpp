@@ -47,7 +47,7 @@ int defaultMemoryMb(int workers) {
 }  // namespace
 
 int runWorker(const Config& config, int slot) {
-  const std::string name = fmt::format("worker-{}-{}", slot, ::getpid());
+  const std::string name = workerLeaseName(slot, ::getpid());
   LogConfig log_config = config.log;
   log_config.file.clear();  // stderr, which the node reads into its own log
   initLogging(log_config);

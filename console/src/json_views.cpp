@@ -1,7 +1,10 @@
 #include "json_views.hpp"
 
 #include <cctype>
+#include <chrono>
 #include <map>
+
+#include "volnode/core/clock.hpp"
 
 namespace volnode {
 
@@ -220,6 +223,24 @@ nlohmann::json toJson(const JobOutput& o) {
 nlohmann::json toJson(const DestinationStatus& d) {
   return {{"name", d.name},           {"aet", d.aet},           {"host", d.host},  {"port", d.port},
           {"reachable", d.reachable}, {"checked_at", d.checked_at}, {"error", d.error}, {"tls", d.tls}};
+}
+
+nlohmann::json toJson(const ClusterMember& m) {
+  auto iso = [](double unix_s) {
+    return isoUtc(SystemTime(std::chrono::duration_cast<SystemTime::duration>(std::chrono::duration<double>(unix_s))));
+  };
+  return {{"id", m.id},
+          {"role", m.info.role},
+          {"host", m.info.host},
+          {"pid", m.info.pid},
+          {"state", m.stale ? "stale" : "alive"},
+          {"started_at", iso(m.started_at)},
+          {"heartbeat_at", iso(m.heartbeat_at)},
+          {"heartbeat_age_s", m.heartbeat_age_s},
+          {"heartbeat_s", m.info.heartbeat_s},
+          {"workers", m.info.workers},
+          {"current_jobs", m.current_jobs},
+          {"detail", m.info.detail}};
 }
 
 }  // namespace volnode

@@ -19,6 +19,8 @@ nlohmann::json toJson(const JobEvent& event);
 nlohmann::json toJson(const JobOutput& output);
 nlohmann::json toJson(const DestinationStatus& destination);
 nlohmann::json toJson(const RecentError& error);
+// A cluster member; times in ISO UTC from the database's clock, "state": "alive" | "stale".
+nlohmann::json toJson(const ClusterMember& member);
 // Jobs per state, every state present (0 when none).
 nlohmann::json jobCountsJson(const std::vector<std::pair<std::string, int64_t>>& counts_by_state);
 

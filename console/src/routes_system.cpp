@@ -1,5 +1,6 @@
 // The node itself: the dashboard and settings pages, health, recent errors,
-// throughput, the effective settings and the Prometheus metrics.
+// throughput, the effective settings, the Prometheus metrics, and the cluster
+// (every serve node and worker process sharing the index).
 #include <chrono>
 #include <map>
 #include <memory>
@@ -116,6 +117,26 @@ void addSystemRoutes(httplib::Server& server, RouteContext& routes) {
                      {"errors", listJson(routes.activity.recentErrors(10))},
                      {"refusals", listJson(routes.activity.recentRefusals(10))},
                      {"throughput", throughput->lastHour()}});
+  });
+
+  server.Get("/api/cluster", [&node](const httplib::Request&, httplib::Response& res) {
+    nlohmann::json members = nlohmann::json::array();
+    int serve = 0, workers = 0, stale = 0;
+    if (node.cluster)
+      for (const auto& m : node.cluster->list()) {
+        members.push_back(toJson(m));
+        if (m.stale) {
+          ++stale;
+          continue;
+        }
+        if (m.info.role == "serve") ++serve;
+        workers += m.info.workers;  // render worker processes, of serve nodes and workers alike
+      }
+    answerJson(res, {{"members", members},
+                     {"self", node.cluster_self ? node.cluster_self() : 0},
+                     {"serve_nodes_alive", serve},
+                     {"worker_processes_alive", workers},
+                     {"stale", stale}});
   });
 
   server.Get("/api/errors", [&routes](const httplib::Request& req, httplib::Response& res) {

@@ -265,7 +265,7 @@ std::map<std::string, Field> sectionFields(Config& c) {
       {"completion.tick_s", {numberField(c.completion.tick_s, 0.05, 60)}},
       {"render.backend", {enumField(c.render.backend, {"auto", "cpu", "gpu"})}},
       {"render.cpu_priority", {enumField(c.render.cpu_priority, {"idle", "low"})}},
-      {"render.workers", {integerField(c.render.workers, 1, 64)}},
+      {"render.workers", {integerField(c.render.workers, 0, 64)}},
       {"render.job_timeout_s", {numberField(c.render.job_timeout_s, 1, 604800)}},
       {"render.max_crashes", {integerField(c.render.max_crashes, 1, 100)}},
       {"render.max_memory_mb", {integerField(c.render.max_memory_mb, 0, 16777216)}},

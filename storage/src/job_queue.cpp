@@ -489,6 +489,19 @@ bool JobQueue::returnInterrupted(int64_t id, const std::string& worker, const st
   return true;
 }
 
+int JobQueue::requeueJobsOf(const std::string& worker, const std::string& why) {
+  std::lock_guard lock(impl_->mutex);
+  std::string ids;
+  {
+    auto s = impl_->db->prepare("SELECT id FROM jobs WHERE state = 'running' AND lease_owner = ?");
+    s.bind(1, impl_->owner(worker));
+    while (s.step()) ids += (ids.empty() ? "" : ",") + std::to_string(s.integer(0));
+  }
+  if (ids.empty()) return 0;
+  // requeueRunning checks the state again under its row locks.
+  return impl_->requeueRunning("id IN (" + ids + ")", why);
+}
+
 std::optional<Job> JobQueue::runningJobOf(const std::string& worker) {
   std::lock_guard lock(impl_->mutex);
   auto s = impl_->db->prepare(std::string("SELECT ") + kJobColumns +

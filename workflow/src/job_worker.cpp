@@ -9,13 +9,13 @@
 #include "volnode/core/fault_point.hpp"
 #include "volnode/core/logging.hpp"
 #include "volnode/storage/database_unavailable.hpp"
+#include "volnode/workflow/lease_keeper.hpp"
 #include "volnode/workflow/result_routing.hpp"
 #include "volnode/workflow/series_router.hpp"
 
 namespace volnode {
 namespace {
 
-constexpr double kLeaseS = 120;            // renewed at every progress report
 constexpr double kRenderRetryDelayS = 30;  // a failed render is tried again after this
 constexpr double kRouteRetryDelayS = 5;
 
@@ -40,8 +40,8 @@ bool JobWorker::runOne(const JobWorkerEvents& events) {
     interrupted_job_.reset();
   }
   // Routing first: it is quick, and it tells the console what becomes of a series.
-  auto job = jobs_.claimNext({JobKind::Route}, settings_.name, kLeaseS);
-  if (!job) job = jobs_.claimNext({JobKind::Render}, settings_.name, kLeaseS);
+  auto job = jobs_.claimNext({JobKind::Route}, settings_.name, settings_.lease_s);
+  if (!job) job = jobs_.claimNext({JobKind::Render}, settings_.name, settings_.lease_s);
   if (!job) return false;
   if (events.claimed) events.claimed(*job);
   if (job->kind == JobKind::Route)
@@ -58,6 +58,7 @@ bool JobWorker::runOne(const JobWorkerEvents& events) {
 void JobWorker::route(const Job& job) {
   auto log = moduleLogger("pipeline");
   try {
+    LeaseKeeper lease(jobs_, job.id, settings_.name, settings_.lease_s);
     SeriesRouter router(index_, jobs_, rules_, settings_.render.store_root);
     auto outcome = router.decide(job.series_uid, parseRoutePayload(job.payload));
     faultPoint("route-decided");
@@ -80,6 +81,7 @@ void JobWorker::render(const Job& job, const JobWorkerEvents& events) {
   auto log = moduleLogger("pipeline");
   auto started = std::chrono::steady_clock::now();
   try {
+    LeaseKeeper lease(jobs_, job.id, settings_.name, settings_.lease_s);
     if (!runner_) runner_ = std::make_unique<RenderJobRunner>(settings_.render, index_, jobs_, rules_);
     // Each object is sent as soon as it is encoded: its destinations' send jobs are
     // queued (or woken) under this job's lease; they end when this job has.
@@ -92,7 +94,7 @@ void JobWorker::render(const Job& job, const JobWorkerEvents& events) {
     auto result = runner_->run(
         job,
         [&](const std::string& stage, double percent) {
-          if (!jobs_.heartbeat(job.id, settings_.name, kLeaseS, stage, percent))
+          if (!lease.progress(stage, percent))
             throw Error(Errc::Internal, "job " + std::to_string(job.id) + " was canceled or taken over");
         },
         outputs_ready);

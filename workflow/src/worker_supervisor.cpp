@@ -21,6 +21,7 @@
 #include "volnode/core/logging.hpp"
 #include "volnode/core/stage_timings.hpp"
 #include "volnode/workflow/child_start.hpp"
+#include "volnode/workflow/cluster_presence.hpp"
 
 namespace volnode {
 namespace {
@@ -66,6 +67,8 @@ void relayLogLine(const std::string& worker, const std::string& line) {
 
 }  // namespace
 
+std::string workerLeaseName(int slot, int pid) { return fmt::format("worker-{}-{}@{}", slot, pid, thisHostName()); }
+
 struct WorkerSupervisor::Impl {
   struct Slot {
     int number = 0;
@@ -104,7 +107,7 @@ struct WorkerSupervisor::Impl {
     setNonBlocking(child.log);
     std::lock_guard lock(mutex);
     slot.pid = child.pid;
-    slot.name = fmt::format("worker-{}-{}", slot.number, child.pid);
+    slot.name = workerLeaseName(slot.number, child.pid);
     slot.control = child.control;
     slot.log = child.log;
     slot.control_buffer.clear();
@@ -318,8 +321,19 @@ struct WorkerSupervisor::Impl {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
       closeFds(slot);
+      releaseJobsOf(slot);
       std::lock_guard lock(mutex);
       slot.pid = -1;
+    }
+  }
+
+  // A stopped worker's job goes back to the queue now, not when its lease ends.
+  void releaseJobsOf(const Slot& slot) {
+    try {
+      if (int requeued = jobs.requeueJobsOf(slot.name, "its worker was stopped: queued again"))
+        moduleLogger("pipeline")->info("{}: {} job(s) it held queued again", slot.name, requeued);
+    } catch (const std::exception& e) {
+      moduleLogger("pipeline")->warn("{}: its job stays leased until the lease ends: {}", slot.name, e.what());
     }
   }
 };

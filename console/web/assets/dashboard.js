@@ -1,4 +1,4 @@
-// Dashboard: node health, live counters, last errors and refusals, throughput of the last hour, recent studies.
+// Dashboard: node health, live counters, the cluster, last errors and refusals, throughput of the last hour, recent studies.
 import { el, replace, api, poll, nav, badge, fmtTime, fmtBytes, fmtDate, personName } from './common.js';
 
 nav('Dashboard');
@@ -6,11 +6,12 @@ const page = document.getElementById('page');
 const health = el('section', { class: 'card', id: 'health' });
 const counters = el('section', { class: 'card', id: 'counters' });
 const destinations = el('section', { class: 'card', id: 'destinations' });
+const cluster = el('section', { class: 'card', id: 'cluster' });
 const chart = el('section', { class: 'card', id: 'throughput' });
 const errors = el('section', { class: 'card', id: 'errors' });
 const refusals = el('section', { class: 'card', id: 'refusals' });
 const studies = el('section', { class: 'card', id: 'recent-studies' });
-replace(page, el('h1', { text: 'Dashboard' }), el('div', { class: 'grid' }, health, counters, destinations), chart,
+replace(page, el('h1', { text: 'Dashboard' }), el('div', { class: 'grid' }, health, counters, destinations), cluster, chart,
   el('div', { class: 'grid' }, studies, errors, refusals));
 
 function yesNo(ok, good, bad) { return el('span', {}, badge(ok ? 'ok' : 'failed'), ' ', ok ? good : bad); }
@@ -60,6 +61,24 @@ function renderDestinations(list) {
           el('td', { text: `${d.host}:${d.port}${d.tls ? ' · TLS' : ''}` }),
           el('td', {}, badge(d.reachable ? 'ok' : 'failed'), d.error ? el('div', { class: 'muted', text: d.error }) : null),
           el('td', { text: fmtTime(d.checked_at) })))));
+}
+
+// Every serve node and worker process sharing the index; a stale one stopped heartbeating (its host or process died).
+function renderCluster(c) {
+  const members = c.members || [];
+  const jobLinks = (ids) => ids.length === 0 ? el('span', { class: 'muted', text: 'idle' }) :
+    ids.map((id, i) => el('span', {}, i ? ', ' : '', el('a', { href: `/jobs?job=${id}`, text: `job ${id}` })));
+  replace(cluster, el('h2', { text: 'Cluster' }),
+    el('p', { class: 'muted', text: `${c.serve_nodes_alive} serve node(s), ${c.worker_processes_alive} render worker process(es) alive` +
+      (c.stale ? `, ${c.stale} stale member(s)` : '') }),
+    members.length === 0 ? el('p', { class: 'muted', text: 'No members recorded.' }) :
+      el('table', { id: 'cluster-table' },
+        el('tr', {}, ['Role', 'Host', 'PID', 'Workers', 'Current jobs', 'Last heartbeat', 'Started', 'Offers'].map((t) => el('th', { text: t }))),
+        members.map((m) => el('tr', { class: 'member-row', dataset: { member: m.id, state: m.state } },
+          el('td', { text: m.role + (m.id === c.self ? ' (this node)' : '') }), el('td', { text: m.host }),
+          el('td', { text: m.pid }), el('td', { text: m.workers }), el('td', {}, jobLinks(m.current_jobs || [])),
+          el('td', {}, badge(m.state === 'alive' ? 'ok' : 'failed'), ` ${m.state}, ${m.heartbeat_age_s.toFixed(1)} s ago`),
+          el('td', { text: fmtTime(m.started_at) }), el('td', { class: 'muted', text: m.detail })))));
 }
 
 function renderChart(t) {
@@ -118,10 +137,11 @@ function renderStudies(list) {
 }
 
 poll(async () => {
-  const [d, s] = await Promise.all([api('/api/dashboard'), api('/api/studies?limit=10')]);
+  const [d, s, c] = await Promise.all([api('/api/dashboard'), api('/api/studies?limit=10'), api('/api/cluster')]);
   renderHealth(d.health);
   renderCounters(d.health, d.jobs);
   renderDestinations(d.health.destinations || []);
+  renderCluster(c);
   renderChart(d.throughput);
   renderErrors(d.errors);
   renderRefusals(d.refusals || []);

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include "../../../console/src/access.hpp"
 #include "../../../console/src/auth.hpp"
@@ -685,6 +686,47 @@ TEST_F(ConsoleApi, DashboardHasCountersErrorsRefusalsAndThroughput) {
   EXPECT_EQ(body["refusals"][0]["what"], "series");
   EXPECT_EQ(body["refusals"][0]["reason"], "refused: not a volume: 3 single frames without geometry");
   EXPECT_EQ(get("/api/refusals?limit=5").parsed()["refusals"], body["refusals"]);
+}
+
+// The cluster view reads the registry of the processes sharing the index: each member
+// with its heartbeat, stale ones marked, this node named.
+TEST_F(ConsoleApi, ClusterListsEveryMemberWithItsHeartbeatAndMarksTheStale) {
+  ClusterMembers members(dir / "index.sqlite");
+  const int64_t self = members.join({"serve", "node-a", 101, 10, 0, "DICOM AE VOLNODE on port 11112"});
+  const int64_t worker = members.join({"worker", "render-b", 202, 10, 2, "display :90"});
+  const int64_t gone = members.join({"worker", "render-c", 303, 0.5, 2, "display :90"});
+  members.heartbeat(worker, {42});
+  {
+    // render-c's last heartbeat a minute ago: silent for far more than three intervals.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir / "index.sqlite").c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    const std::string age = "UPDATE cluster_members SET heartbeat_at = heartbeat_at - 60 WHERE id = " + std::to_string(gone);
+    EXPECT_EQ(sqlite3_exec(db, age.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  startWith([&](ConsoleConfig&, ConsoleContext& context) {
+    context.cluster = &members;
+    context.cluster_self = [self] { return self; };
+  });
+  auto body = get("/api/cluster").parsed();
+  ASSERT_EQ(body["members"].size(), 3u) << body.dump();
+  EXPECT_EQ(body["self"], self);
+  EXPECT_EQ(body["serve_nodes_alive"], 1);
+  EXPECT_EQ(body["worker_processes_alive"], 2);
+  EXPECT_EQ(body["stale"], 1);
+  const auto& serve = body["members"][0];
+  EXPECT_EQ(serve["role"], "serve");
+  EXPECT_EQ(serve["state"], "alive");
+  EXPECT_EQ(serve["detail"], "DICOM AE VOLNODE on port 11112");
+  EXPECT_EQ(serve["heartbeat_at"].get<std::string>().back(), 'Z') << "ISO UTC";
+  const auto& busy = body["members"][1];
+  EXPECT_EQ(busy["host"], "render-b");
+  EXPECT_EQ(busy["current_jobs"], nlohmann::json::array({42}));
+  const auto& stale = body["members"][2];
+  EXPECT_EQ(stale["host"], "render-c");
+  EXPECT_EQ(stale["state"], "stale");
+  EXPECT_GE(stale["heartbeat_age_s"].get<double>(), 60.0);
 }
 
 TEST_F(ConsoleApi, MetricsArePrometheusText) {

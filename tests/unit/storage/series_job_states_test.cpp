@@ -161,7 +161,9 @@ TEST(States, TheRetrieveMigrationKeepsEveryJobAndWhatRefersToIt) {
   const auto events = f.jobs.events(render).size();
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((f.dir / "index.sqlite").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 5", nullptr, nullptr, nullptr), SQLITE_OK);
+  // What later migrations added goes too: a schema-5 index has none of it (007: cluster_members).
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE cluster_members; PRAGMA user_version = 5", nullptr, nullptr, nullptr),
+            SQLITE_OK);
   sqlite3_close(db);
 
   Index reopened(f.dir / "index.sqlite");

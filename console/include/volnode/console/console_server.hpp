@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "volnode/core/config.hpp"
+#include "volnode/storage/cluster_members.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
 #include "volnode/storage/reconciliation.hpp"
@@ -169,6 +170,8 @@ struct ConsoleContext {
   NodeActions* actions = nullptr;           // may be null in tests of the read-only API
   ViewerBackend* viewer = nullptr;          // null: the interactive view answers 503
   PixelWorkers* pixels = nullptr;           // null: DICOMweb frames that need decoding and rendered images answer 406
+  ClusterMembers* cluster = nullptr;        // the processes sharing the index; null: /api/cluster lists none
+  std::function<int64_t()> cluster_self;    // this node's member id (0: not a member)
   std::filesystem::path results_root;       // render outputs: <results_root>/<job id>/{dicom,png,mesh}
   std::filesystem::path store_root;         // received instances (the index's file paths are relative to it)
   std::filesystem::path web_root;           // static pages (console/web), empty: built-in location

@@ -158,6 +158,9 @@ class JobQueue {
   // queued again at once, the attempt not counted (a render job's series back to
   // queued). False, changing nothing, when it no longer runs under `worker`'s lease.
   bool returnInterrupted(int64_t id, const std::string& worker, const std::string& why);
+  // A worker stopped cleanly while it held jobs (its host shuts down): they are
+  // queued again at once for another worker (as at a restart: not a crash).
+  int requeueJobsOf(const std::string& worker, const std::string& why);
   // The running job `worker` holds, if any (after its process died).
   std::optional<Job> runningJobOf(const std::string& worker);
 

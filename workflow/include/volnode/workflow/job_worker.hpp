@@ -20,7 +20,10 @@
 namespace volnode {
 
 struct JobWorkerSettings {
-  std::string name;                   // the lease owner: unique per worker process
+  std::string name;                   // the lease owner: unique per worker process and host
+  // A running job's lease, renewed every third of it while the worker process lives
+  // (LeaseKeeper): a worker host that dies loses its jobs to others this long after.
+  double lease_s = 30;
   RenderJobSettings render;
   std::map<std::string, Destination> destinations;  // for the send jobs of a render
   int send_max_attempts = 12;

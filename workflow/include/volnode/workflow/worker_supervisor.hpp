@@ -38,8 +38,13 @@ struct WorkerPoolSettings {
   int max_crashes = 2;
 };
 
+// The lease owner name of the worker process in `slot` with `pid`:
+// worker-<slot>-<pid>@<host>, unique across the hosts that share one queue
+// (containers on several hosts number their processes alike).
+std::string workerLeaseName(int slot, int pid);
+
 struct WorkerStatus {
-  std::string name;   // the lease owner of its jobs: worker-<slot>-<pid>
+  std::string name;   // the lease owner of its jobs: workerLeaseName()
   int pid = -1;
   int64_t job_id = 0; // 0: idle
   double job_seconds = 0;
@@ -61,7 +66,8 @@ class WorkerSupervisor {
   WorkerSupervisor& operator=(const WorkerSupervisor&) = delete;
 
   void start();
-  // Stops the workers (SIGTERM, then SIGKILL) and waits for them.
+  // Stops the workers (SIGTERM, then SIGKILL) and waits for them; the jobs they
+  // held are queued again at once for other workers (requeueJobsOf).
   void stop();
   // A job may be waiting: idle workers look now instead of at their next poll.
   void wake();
