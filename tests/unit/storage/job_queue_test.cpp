@@ -5,6 +5,7 @@
 
 #include "backends.hpp"
 #include "support/process.hpp"
+#include "volnode/storage/activity_queries.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
 
