@@ -18,6 +18,7 @@
 #include "support/synthetic_series.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
+#include "volnode/workflow/object_delivery.hpp"
 #include "volnode/workflow/send_workers.hpp"
 
 namespace volnode {
@@ -139,6 +140,32 @@ TEST(ParallelSend, EveryObjectArrivesOnceOverSeveralAssociations) {
   }
   // One pass (the render had ended), split over the three associations.
   EXPECT_EQ(occurrences(readText(storescp.log()), "Association Acknowledged"), 3u) << readText(storescp.log());
+}
+
+// The lanes' reports come back as one, in the order of the files: with nobody listening,
+// every file failed with the exchange's own error, which the send worker reports once.
+TEST(ParallelSend, AnUnreachableDestinationFailsEveryFileInOrderWithTheExchangesError) {
+  test::TempDir dir("volnode-parallel-send-down");
+  test::SyntheticSeries series;
+  series.rows = series.cols = 16;
+  series.slices = 7;
+  const auto written = test::writeSyntheticSeries(series, dir / "made");
+  Destination down;
+  down.name = "pacs";
+  down.aet = "PACS";
+  down.host = "127.0.0.1";
+  down.port = static_cast<uint16_t>(test::freePort());  // nothing listens there
+  down.associations = 3;
+  const SendReport report = makeObjectDelivery(down, "VOLNODE")->deliver(written.files, {});
+  EXPECT_EQ(report.association, AssociationFailure::Unreachable);
+  EXPECT_FALSE(report.association_error.empty());
+  ASSERT_EQ(report.files.size(), written.files.size());
+  for (size_t i = 0; i < written.files.size(); ++i) {
+    EXPECT_EQ(report.files[i].path, written.files[i].string());
+    EXPECT_EQ(report.files[i].sop_instance_uid, test::sopInstanceUid(written.files[i]));
+    EXPECT_EQ(report.files[i].outcome, SendOutcome::Failed);
+    EXPECT_EQ(report.files[i].text, report.association_error);
+  }
 }
 
 TEST(ParallelSend, FilesAreSplitBySizeEachOnceAndInOrder) {
