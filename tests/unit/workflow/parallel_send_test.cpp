@@ -14,6 +14,7 @@
 
 #include "parallel_delivery.hpp"
 #include "support/dicom_files.hpp"
+#include "support/postgres_server.hpp"
 #include "support/process.hpp"
 #include "support/synthetic_series.hpp"
 #include "volnode/storage/index.hpp"
@@ -80,10 +81,18 @@ bool eventually(const std::function<bool()>& done, std::chrono::seconds limit = 
   return done();
 }
 
-TEST(ParallelSend, EveryObjectArrivesOnceOverSeveralAssociations) {
+// The send worker's index on either backend (the pass's joined query and batch on both).
+class ParallelSendOnBackend : public ::testing::TestWithParam<bool> {};
+
+IndexLocation indexOn(bool postgresql, const std::filesystem::path& dir) {
+  return postgresql ? IndexLocation::postgresql(test::sharedPostgres().freshSchemaUrl()) : IndexLocation(dir / "index.sqlite");
+}
+
+TEST_P(ParallelSendOnBackend, EveryObjectArrivesOnceOverSeveralAssociations) {
   test::TempDir dir("volnode-parallel-send");
-  Index index(dir / "index.sqlite");
-  JobQueue jobs(dir / "index.sqlite");
+  const IndexLocation location = indexOn(GetParam(), dir.path());
+  Index index(location);
+  JobQueue jobs(location);
   ForkingStorescp storescp(dir / "scp");
   const auto results = dir / "results";
 
@@ -141,6 +150,9 @@ TEST(ParallelSend, EveryObjectArrivesOnceOverSeveralAssociations) {
   // One pass (the render had ended), split over the three associations.
   EXPECT_EQ(occurrences(readText(storescp.log()), "Association Acknowledged"), 3u) << readText(storescp.log());
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ParallelSendOnBackend, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "Postgresql" : "Sqlite"; });
 
 // The lanes' reports come back as one, in the order of the files: with nobody listening,
 // every file failed with the exchange's own error, which the send worker reports once.
