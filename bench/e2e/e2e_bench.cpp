@@ -74,7 +74,8 @@ struct Run {
 };
 
 // The node's settings: Orthanc as destination `pacs`, and the extra ones of --set.
-std::vector<std::string> nodeSettings(int node_port, const OrthancProcess& orthanc, const std::vector<std::string>& extra) {
+std::vector<std::string> nodeSettings(int node_port, const OrthancProcess& orthanc,
+                                      const std::vector<std::string>& extra) {
   std::vector<std::string> settings{"dicom.port=" + std::to_string(node_port), "destinations.pacs.aet=ORTHANC",
                                     "destinations.pacs.host=127.0.0.1",
                                     "destinations.pacs.port=" + std::to_string(orthanc.dicomPort())};
@@ -213,7 +214,8 @@ double orthancSeconds(const std::string& t) {
                     t.substr(11, 2) + ":" + t.substr(13, 2) + t.substr(15, 4));
 }
 
-Burst runBurst(const std::vector<std::filesystem::path>& files, int copies, const std::vector<std::string>& extra_settings) {
+Burst runBurst(const std::vector<std::filesystem::path>& files, int copies,
+               const std::vector<std::string>& extra_settings) {
   Burst burst;
   TempDir dir("volnode-bench-e2e-burst");
   int node_port = freePort();

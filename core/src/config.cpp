@@ -340,7 +340,8 @@ std::string knownKeysOf(const std::map<std::string, Field>& fields, const std::s
 // A DICOMweb destination: a URL instead of aet/host/port, and one way to authenticate.
 template <typename HasKey, typename Where>
 void checkDicomWebDestination(const Destination& dest, const std::string& prefix, HasKey has, Where where) {
-  for (const char* key : {"aet", "host", "port", "associations", "tls", "tls_cert", "tls_key", "tls_crl", "tls_verify_peer"})
+  for (const char* key :
+       {"aet", "host", "port", "associations", "tls", "tls_cert", "tls_key", "tls_crl", "tls_verify_peer"})
     if (has(key))
       fail(where(key), prefix + key + " is for DIMSE destinations; a type = \"dicomweb\" destination is reached at " +
                            prefix + "url (TLS: an https:// url, with tls_ca and tls_verify_host)");
@@ -568,7 +569,8 @@ std::string renderConfig(const Config& c, bool mask_secrets) {
       continue;
     }
     destinations.insert(name, toml::table{{"aet", d.aet}, {"host", d.host}, {"port", d.port}, {"sop_classes", classes},
-                                          {"associations", d.associations}, {"tls", d.tls}, {"tls_cert", d.tls_cert}, {"tls_key", d.tls_key},
+                                          {"associations", d.associations}, {"tls", d.tls},
+                                          {"tls_cert", d.tls_cert}, {"tls_key", d.tls_key},
                                           {"tls_ca", d.tls_ca}, {"tls_crl", d.tls_crl},
                                           {"tls_verify_peer", d.tls_verify_peer},
                                           {"tls_verify_host", d.tls_verify_host}});

@@ -613,7 +613,8 @@ void JobQueue::recordDeliveries(const std::string& destination, const std::vecto
   sql::Transaction tx(*impl_->db);
   auto upsert = impl_->db->prepare(kUpsertDelivery);
   for (const auto& record : records) {
-    upsert.bind(1, destination).bind(2, record.sop_uid).bind(3, record.status).bind(4, record.detail).bind(5, now).run();
+    upsert.bind(1, destination).bind(2, record.sop_uid).bind(3, record.status).bind(4, record.detail).bind(5, now);
+    upsert.run();
     upsert.reset();
   }
   tx.commit();

@@ -5,6 +5,8 @@
 #include <system_error>
 #include <thread>
 
+#include "volnode/core/logging.hpp"
+
 namespace volnode {
 
 std::vector<std::vector<std::size_t>> splitBySize(const std::vector<std::uintmax_t>& sizes, std::size_t groups) {
@@ -70,7 +72,33 @@ SendReport ParallelDelivery::deliver(const std::vector<std::filesystem::path>& f
     }
     merged.refused_sop_classes.insert(report.refused_sop_classes.begin(), report.refused_sop_classes.end());
   }
+  const bool some_lane_worked = std::any_of(reports.begin(), reports.end(), [](const SendReport& report) {
+    return report.association == AssociationFailure::None;
+  });
+  if (merged.association != AssociationFailure::None && some_lane_worked) sendAgainOnOneLane(files, known_refused, merged);
   return merged;
+}
+
+void ParallelDelivery::sendAgainOnOneLane(const std::vector<std::filesystem::path>& files,
+                                          const std::set<std::string>& known_refused, SendReport& merged) {
+  // A peer that takes fewer associations at once than configured refuses the others
+  // (or one was lost): what they held goes again over one association, now that the
+  // others are done, instead of failing the pass.
+  std::vector<std::size_t> again;
+  for (std::size_t i = 0; i < merged.files.size(); ++i)
+    if (merged.files[i].outcome == SendOutcome::Failed && !merged.files[i].has_status) again.push_back(i);
+  if (again.empty()) return;
+  moduleLogger("pipeline")->info("{}: {} object(s) again over one association after: {}", peerDescription(),
+                                 again.size(), merged.association_error);
+  std::vector<std::filesystem::path> subset;
+  for (std::size_t i : again) subset.push_back(files[i]);
+  std::set<std::string> refused = known_refused;
+  refused.insert(merged.refused_sop_classes.begin(), merged.refused_sop_classes.end());
+  SendReport retry = lanes_.front()->deliver(subset, refused);
+  for (std::size_t k = 0; k < again.size() && k < retry.files.size(); ++k) merged.files[again[k]] = std::move(retry.files[k]);
+  merged.association = retry.association;
+  merged.association_error = retry.association_error;
+  merged.refused_sop_classes.insert(retry.refused_sop_classes.begin(), retry.refused_sop_classes.end());
 }
 
 }  // namespace volnode

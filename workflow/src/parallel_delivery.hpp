@@ -2,7 +2,9 @@
 // One delivery over several associations (or requests) in parallel: the files of a
 // send are split into as many groups as there are lanes, balanced by size and each
 // keeping the order it was given in; each lane delivers its group, and the reports
-// are merged back into the order of the files. Each file goes on one lane only.
+// are merged back into the order of the files. Each file goes on one lane at a time:
+// the files of a lane whose association was refused or lost, while another lane's
+// worked, go again over one association after the others are done.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -23,6 +25,9 @@ class ParallelDelivery : public ObjectDelivery {
   std::string peerDescription() const override;
 
  private:
+  void sendAgainOnOneLane(const std::vector<std::filesystem::path>& files, const std::set<std::string>& known_refused,
+                          SendReport& merged);
+
   std::vector<std::unique_ptr<ObjectDelivery>> lanes_;
 };
 

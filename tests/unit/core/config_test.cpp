@@ -172,10 +172,11 @@ TEST(Config, DestinationAssociationsAreParsedCheckedAndRendered) {
   Config one = parseConfig(base + "associations = 1\n", "t");
   EXPECT_EQ(one.destinations.at("pacs").associations, 1);
   EXPECT_EQ(parseConfig(renderConfig(one, false), "rendered").destinations.at("pacs").associations, 1);
-  EXPECT_EQ(parseConfig("", "t", {"destinations.pacs.aet=PACS", "destinations.pacs.host=h", "destinations.pacs.associations=8"})
-                .destinations.at("pacs").associations,
-            8);
-  EXPECT_NE(configError(base + "associations = 0\n").find("destinations.pacs.associations = 0 is out of range; allowed 1..32"),
+  const Config eight = parseConfig(
+      "", "t", {"destinations.pacs.aet=PACS", "destinations.pacs.host=h", "destinations.pacs.associations=8"});
+  EXPECT_EQ(eight.destinations.at("pacs").associations, 8);
+  EXPECT_NE(configError(base + "associations = 0\n")
+                .find("destinations.pacs.associations = 0 is out of range; allowed 1..32"),
             std::string::npos);
   EXPECT_NE(configError(base + "associations = 33\n").find("allowed 1..32"), std::string::npos);
   EXPECT_NE(configError(base + "associations = 2.5\n").find("destinations.pacs.associations must be an integer"),

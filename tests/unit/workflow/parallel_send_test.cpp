@@ -4,8 +4,10 @@
 #include <dcmtk/dcmdata/dcuid.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
+#include <mutex>
 #include <map>
 #include <numeric>
 #include <set>
@@ -17,6 +19,7 @@
 #include "support/postgres_server.hpp"
 #include "support/process.hpp"
 #include "support/synthetic_series.hpp"
+#include "volnode/scp/store_scp.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
 #include "volnode/workflow/object_delivery.hpp"
@@ -62,7 +65,8 @@ class ForkingStorescp {
   // SOP Instance UID -> how many files hold it.
   std::map<std::string, int> storedObjects() const {
     std::map<std::string, int> count;
-    for (const auto& entry : std::filesystem::directory_iterator(received())) ++count[test::sopInstanceUid(entry.path())];
+    for (const auto& entry : std::filesystem::directory_iterator(received()))
+      ++count[test::sopInstanceUid(entry.path())];
     return count;
   }
 
@@ -85,7 +89,8 @@ bool eventually(const std::function<bool()>& done, std::chrono::seconds limit = 
 class ParallelSendOnBackend : public ::testing::TestWithParam<bool> {};
 
 IndexLocation indexOn(bool postgresql, const std::filesystem::path& dir) {
-  return postgresql ? IndexLocation::postgresql(test::sharedPostgres().freshSchemaUrl()) : IndexLocation(dir / "index.sqlite");
+  if (postgresql) return IndexLocation::postgresql(test::sharedPostgres().freshSchemaUrl());
+  return IndexLocation(dir / "index.sqlite");
 }
 
 TEST_P(ParallelSendOnBackend, EveryObjectArrivesOnceOverSeveralAssociations) {
@@ -153,6 +158,95 @@ TEST_P(ParallelSendOnBackend, EveryObjectArrivesOnceOverSeveralAssociations) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, ParallelSendOnBackend, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "Postgresql" : "Sqlite"; });
+
+// The node's own listener as a PACS that takes one association at a time: it counts
+// what it keeps, taking 200 ms for each instance so that the association that got the
+// one slot holds it longer than the listener lets another wait for it (0.5 s).
+class OneAtATimePacs : public InstanceSink {
+ public:
+  explicit OneAtATimePacs(const std::filesystem::path& dir) : dir_(dir) {
+    std::filesystem::create_directories(dir_);
+    initDicomNetworking();
+    DicomConfig config;
+    config.aet = "PACS";
+    config.bind = "127.0.0.1";
+    config.port = static_cast<uint16_t>(test::freePort());
+    config.max_associations = 1;
+    port_ = config.port;
+    scp_ = std::make_unique<StoreScp>(config, *this);
+    scp_->start();
+  }
+  ~OneAtATimePacs() override { scp_->stop(); }
+  int port() const { return port_; }
+  int64_t refused() const { return scp_->status().associations_refused; }
+  std::map<std::string, int> kept() {
+    std::lock_guard lock(mutex_);
+    return kept_;
+  }
+
+  bool acceptsInstances(std::string*) override { return true; }
+  std::unique_ptr<PendingInstance> prepareInstance() override {
+    const auto file = dir_ / std::to_string(next_file_++);
+    std::ofstream{file};  // the listener writes into a slot that exists
+    return std::make_unique<Pending>(*this, file);
+  }
+  int64_t associationAccepted(const AssociationInfo&) override { return ++associations_; }
+  void associationEnded(const AssociationInfo&, const AssociationStats&) override {}
+  void associationRefused(const AssociationInfo&, const std::string&) override {}
+
+ private:
+  class Pending : public PendingInstance {
+   public:
+    Pending(OneAtATimePacs& pacs, std::filesystem::path file) : pacs_(pacs), file_(std::move(file)) {}
+    const std::filesystem::path& file() const override { return file_; }
+    DispositionResult keep(const std::string&, const std::string& sop_instance_uid, const AssociationInfo&) override {
+      std::this_thread::sleep_for(200ms);
+      std::lock_guard lock(pacs_.mutex_);
+      ++pacs_.kept_[sop_instance_uid];
+      return {InstanceDisposition::Kept, "", std::filesystem::file_size(file_)};
+    }
+
+   private:
+    OneAtATimePacs& pacs_;
+    std::filesystem::path file_;
+  };
+
+  std::filesystem::path dir_;
+  int port_ = 0;
+  std::atomic<int64_t> associations_{0}, next_file_{0};
+  std::mutex mutex_;
+  std::map<std::string, int> kept_;
+  std::unique_ptr<StoreScp> scp_;
+};
+
+// Three associations configured, one taken: the refused ones' objects go again over one
+// association within the same delivery (the send pass does not fail, no attempt is
+// spent), and each object arrives once.
+TEST(ParallelSend, APacsTakingFewerAssociationsGetsEveryObjectOnceInTheSamePass) {
+  test::TempDir dir("volnode-parallel-send-one");
+  OneAtATimePacs pacs(dir / "pacs");
+  test::SyntheticSeries series;
+  series.rows = series.cols = 16;
+  series.slices = 12;
+  const auto written = test::writeSyntheticSeries(series, dir / "made");
+  Destination one;
+  one.name = "pacs";
+  one.aet = "PACS";
+  one.host = "127.0.0.1";
+  one.port = static_cast<uint16_t>(pacs.port());
+  one.associations = 3;
+  const SendReport report = makeObjectDelivery(one, "VOLNODE")->deliver(written.files, {});
+  EXPECT_GE(pacs.refused(), 1) << "the PACS refused the associations beyond its one";
+  EXPECT_EQ(report.association, AssociationFailure::None) << report.association_error;
+  ASSERT_EQ(report.files.size(), written.files.size());
+  const auto kept = pacs.kept();
+  for (size_t i = 0; i < written.files.size(); ++i) {
+    EXPECT_EQ(report.files[i].outcome, SendOutcome::Delivered) << report.files[i].text;
+    const auto sop = test::sopInstanceUid(written.files[i]);
+    EXPECT_EQ(report.files[i].sop_instance_uid, sop);
+    EXPECT_EQ(kept.count(sop) ? kept.at(sop) : 0, 1) << sop;
+  }
+}
 
 // The lanes' reports come back as one, in the order of the files: with nobody listening,
 // every file failed with the exchange's own error, which the send worker reports once.
