@@ -11,11 +11,13 @@
 //   -> send job finished (last C-STORE response) -> every result visible in Orthanc.
 //
 //   bench_e2e [--phantom DIR] [--slices N] [--series DIR] [--repeat N] [--markdown FILE] [--only phantom|generated]
-//             [--burst N]
+//             [--burst N] [--set KEY=VALUE ...] [--node-log FILE]
 // --phantom: the 140-slice head CT (default ../shared/data/ct-head-phantom-study/S2020)
 // --series keeps the generated 512x512xN CT in DIR (and reuses it when present).
 // --burst N: instead, the generated CT alone and then N copies of it pushed together
 // (see runBurst): p50/p95 of last instance -> results acknowledged, against the single study.
+// --set: a node setting besides the defaults (repeatable), e.g. destinations.pacs.associations=1
+// --node-log: appends each run's node log to FILE (e.g. for the send passes' timings).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -71,15 +73,24 @@ struct Run {
   std::string render_log;        // the node's "job N rendered series ..." line (its own stage timings)
 };
 
-Run runOne(const std::string& name, const std::vector<std::filesystem::path>& files) {
+// The node's settings: Orthanc as destination `pacs`, and the extra ones of --set.
+std::vector<std::string> nodeSettings(int node_port, const OrthancProcess& orthanc,
+                                      const std::vector<std::string>& extra) {
+  std::vector<std::string> settings{"dicom.port=" + std::to_string(node_port), "destinations.pacs.aet=ORTHANC",
+                                    "destinations.pacs.host=127.0.0.1",
+                                    "destinations.pacs.port=" + std::to_string(orthanc.dicomPort())};
+  settings.insert(settings.end(), extra.begin(), extra.end());
+  return settings;
+}
+
+Run runOne(const std::string& name, const std::vector<std::filesystem::path>& files,
+           const std::vector<std::string>& extra_settings, const std::string& node_log) {
   Run run;
   run.name = name;
   TempDir dir("volnode-bench-e2e");
   int node_port = freePort();
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
-  NodeProcess node(dir / "node", {"dicom.port=" + std::to_string(node_port), "destinations.pacs.aet=ORTHANC",
-                                  "destinations.pacs.host=127.0.0.1",
-                                  "destinations.pacs.port=" + std::to_string(orthanc.dicomPort())});
+  NodeProcess node(dir / "node", nodeSettings(node_port, orthanc, extra_settings));
   std::string study, series_uid;
   for (const auto& f : files) {
     auto bytes = readBytes(f);
@@ -139,6 +150,7 @@ Run runOne(const std::string& name, const std::vector<std::filesystem::path>& fi
   std::istringstream log(node.log());
   for (std::string line; std::getline(log, line);)
     if (line.find("rendered series") != std::string::npos) run.render_log = line.substr(std::min(line.size(), line.find("job ")));
+  if (!node_log.empty()) std::ofstream(node_log, std::ios::app) << node.log();
   return run;
 }
 
@@ -202,7 +214,8 @@ double orthancSeconds(const std::string& t) {
                     t.substr(11, 2) + ":" + t.substr(13, 2) + t.substr(15, 4));
 }
 
-Burst runBurst(const std::vector<std::filesystem::path>& files, int copies) {
+Burst runBurst(const std::vector<std::filesystem::path>& files, int copies,
+               const std::vector<std::string>& extra_settings) {
   Burst burst;
   TempDir dir("volnode-bench-e2e-burst");
   int node_port = freePort();
@@ -212,9 +225,7 @@ Burst runBurst(const std::vector<std::filesystem::path>& files, int copies) {
   // still winding down (AssociationReuse test), and 7 keeps the recorded runs comparable.
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}},
                          "\"ConcurrentJobs\": " + std::to_string(std::min(copies, 7)));
-  NodeProcess node(dir / "node", {"dicom.port=" + std::to_string(node_port), "destinations.pacs.aet=ORTHANC",
-                                  "destinations.pacs.host=127.0.0.1",
-                                  "destinations.pacs.port=" + std::to_string(orthanc.dicomPort())});
+  NodeProcess node(dir / "node", nodeSettings(node_port, orthanc, extra_settings));
   std::string original;
   for (const auto& f : files) {
     auto r = orthanc.post("/instances", readBytes(f), "application/dicom");
@@ -290,7 +301,8 @@ std::string fmt2(double v) {
 
 int main(int argc, char** argv) {
   std::filesystem::path phantom = sharedData() / "ct-head-phantom-study" / "S2020";
-  std::string series_dir, markdown, only;
+  std::string series_dir, markdown, only, node_log;
+  std::vector<std::string> extra_settings;
   int slices = 300, repeat = 1, burst = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
@@ -301,6 +313,8 @@ int main(int argc, char** argv) {
     else if (flag == "--markdown") markdown = argv[i + 1];
     else if (flag == "--only") only = argv[i + 1];
     else if (flag == "--burst") burst = std::stoi(argv[i + 1]);
+    else if (flag == "--set") extra_settings.push_back(argv[i + 1]);
+    else if (flag == "--node-log") node_log = argv[i + 1];
     else {
       std::cerr << "unknown option " << flag << "\n";
       return 2;
@@ -340,7 +354,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
   if (burst > 0) {
     const auto& files = inputs.back().second;
-    auto b = runBurst(files, burst);
+    auto b = runBurst(files, burst, extra_settings);
     std::vector<double> latencies, anchors;
     for (const auto& study : b.studies) {
       latencies.push_back(study.latency());
@@ -376,7 +390,7 @@ int main(int argc, char** argv) {
   for (const auto& [name, files] : inputs)
     for (int r = 0; r < repeat; ++r) {
       std::cerr << "run " << r + 1 << "/" << repeat << ": " << name << "...\n";
-      runs.push_back(runOne(name, files));
+      runs.push_back(runOne(name, files, extra_settings, node_log));
       const Run& x = runs.back();
       std::cerr << "  complete " << fmt2(x.complete_s) << " s, render " << fmt2(x.render_s) << " s, send "
                 << fmt2(x.send_s) << " s, total " << fmt2(x.total_s) << " s (" << x.completion_reason << ")\n";

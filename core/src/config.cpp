@@ -321,6 +321,7 @@ std::map<std::string, Field> destinationFields(Destination& d) {
       {"host", {stringField(d.host)}},
       {"port", {integerField(d.port, 1, 65535)}},
       {"sop_classes", {stringListField(d.sop_classes)}},
+      {"associations", {integerField(d.associations, 1, 32)}},
       {"tls", {boolField(d.tls)}},
       {"tls_cert", {stringField(d.tls_cert)}},
       {"tls_key", {stringField(d.tls_key)}},
@@ -341,7 +342,8 @@ std::string knownKeysOf(const std::map<std::string, Field>& fields, const std::s
 // A DICOMweb destination: a URL instead of aet/host/port, and one way to authenticate.
 template <typename HasKey, typename Where>
 void checkDicomWebDestination(const Destination& dest, const std::string& prefix, HasKey has, Where where) {
-  for (const char* key : {"aet", "host", "port", "tls", "tls_cert", "tls_key", "tls_crl", "tls_verify_peer"})
+  for (const char* key :
+       {"aet", "host", "port", "associations", "tls", "tls_cert", "tls_key", "tls_crl", "tls_verify_peer"})
     if (has(key))
       fail(where(key), prefix + key + " is for DIMSE destinations; a type = \"dicomweb\" destination is reached at " +
                            prefix + "url (TLS: an https:// url, with tls_ca and tls_verify_host)");
@@ -569,7 +571,8 @@ std::string renderConfig(const Config& c, bool mask_secrets) {
       continue;
     }
     destinations.insert(name, toml::table{{"aet", d.aet}, {"host", d.host}, {"port", d.port}, {"sop_classes", classes},
-                                          {"tls", d.tls}, {"tls_cert", d.tls_cert}, {"tls_key", d.tls_key},
+                                          {"associations", d.associations}, {"tls", d.tls},
+                                          {"tls_cert", d.tls_cert}, {"tls_key", d.tls_key},
                                           {"tls_ca", d.tls_ca}, {"tls_crl", d.tls_crl},
                                           {"tls_verify_peer", d.tls_verify_peer},
                                           {"tls_verify_host", d.tls_verify_host}});

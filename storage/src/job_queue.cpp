@@ -57,6 +57,11 @@ bool drivesSeries(const Job& job) {
 const char* const kOutputColumns =
     "job_id, output_key, kind, preset, series_uid, sop_uid, series_number, description, sop_class_uid, file_path, "
     "file_size, frames, created";
+// The same of job_outputs o, beside another table.
+const char* const kOutputColumnsOfO =
+    "o.job_id, o.output_key, o.kind, o.preset, o.series_uid, o.sop_uid, o.series_number, o.description, "
+    "o.sop_class_uid, o.file_path, o.file_size, o.frames, o.created";
+constexpr int kOutputColumnCount = 13;
 
 JobOutput readOutput(const sql::Statement& s) {
   JobOutput o;
@@ -647,14 +652,43 @@ std::vector<std::pair<std::string, std::string>> JobQueue::deliveredStudies() {
   return out;
 }
 
+namespace {
+const char* const kUpsertDelivery =
+    "INSERT INTO deliveries(destination, sop_uid, status, detail, at) VALUES (?,?,?,?,?) "
+    "ON CONFLICT (destination, sop_uid) DO UPDATE SET status = excluded.status, "
+    "detail = excluded.detail, at = excluded.at";
+}  // namespace
+
 void JobQueue::recordDelivery(const std::string& destination, const std::string& sop_uid, int status,
                               const std::string& detail) {
+  recordDeliveries(destination, {{sop_uid, status, detail}});
+}
+
+void JobQueue::recordDeliveries(const std::string& destination, const std::vector<DeliveryRecord>& records) {
+  if (records.empty()) return;
   std::lock_guard lock(impl_->mutex);
-  impl_->db
-      ->prepare("INSERT INTO deliveries(destination, sop_uid, status, detail, at) VALUES (?,?,?,?,?) "
-                "ON CONFLICT (destination, sop_uid) DO UPDATE SET status = excluded.status, "
-                "detail = excluded.detail, at = excluded.at")
-      .bind(1, destination).bind(2, sop_uid).bind(3, status).bind(4, detail).bind(5, isoUtcNow()).run();
+  const std::string now = isoUtcNow();
+  sql::Transaction tx(*impl_->db);
+  auto upsert = impl_->db->prepare(kUpsertDelivery);
+  for (const auto& record : records) {
+    upsert.bind(1, destination).bind(2, record.sop_uid).bind(3, record.status).bind(4, record.detail).bind(5, now);
+    upsert.run();
+    upsert.reset();
+  }
+  tx.commit();
+}
+
+std::vector<OutputDelivery> JobQueue::outputsWithDelivery(int64_t job_id, const std::string& destination) {
+  std::lock_guard lock(impl_->mutex);
+  // deliveries is unique on (destination, sop_uid): at most one row joins each output.
+  auto s = impl_->db->prepare(std::string("SELECT ") + kOutputColumnsOfO +
+                              ", CASE WHEN d.sop_uid IS NULL THEN 0 ELSE 1 END FROM job_outputs o "
+                              "LEFT JOIN deliveries d ON d.destination = ? AND d.sop_uid = o.sop_uid "
+                              "WHERE o.job_id = ? ORDER BY o.id");
+  s.bind(1, destination).bind(2, job_id);
+  std::vector<OutputDelivery> out;
+  while (s.step()) out.push_back({readOutput(s), s.integer(kOutputColumnCount) != 0});
+  return out;
 }
 
 bool JobQueue::delivered(const std::string& destination, const std::string& sop_uid) {

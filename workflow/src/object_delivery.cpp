@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "parallel_delivery.hpp"
 #include "volnode/dicomweb/stow_client.hpp"
 
 namespace volnode {
@@ -66,7 +67,10 @@ class StowDelivery : public ObjectDelivery {
 
 std::unique_ptr<ObjectDelivery> makeObjectDelivery(const Destination& destination, const std::string& calling_aet) {
   if (destination.type == DestinationType::DicomWeb) return std::make_unique<StowDelivery>(destination);
-  return std::make_unique<DimseDelivery>(destination, calling_aet);
+  if (destination.associations <= 1) return std::make_unique<DimseDelivery>(destination, calling_aet);
+  std::vector<std::unique_ptr<ObjectDelivery>> lanes;
+  for (int i = 0; i < destination.associations; ++i) lanes.push_back(std::make_unique<DimseDelivery>(destination, calling_aet));
+  return std::make_unique<ParallelDelivery>(std::move(lanes));
 }
 
 void checkDeliverySettings(const Destination& destination) {

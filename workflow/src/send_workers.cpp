@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <random>
 #include <set>
@@ -24,6 +25,12 @@ constexpr const char* kSenderName = "export";  // the lease owner of send jobs (
 // A send job whose render job still runs looks again after this at the latest (the
 // render wakes it as soon as it releases more objects).
 constexpr double kWaitForRenderS = 2.0;
+// While the render runs a pass sends at most this many objects per association, then
+// looks again for what was encoded meanwhile (about a second's worth to a PACS that
+// commits each instance before it answers).
+constexpr size_t kObjectsPerAssociationAndPass = 16;
+// Reformat slices (render_job.cpp plans them under this kind) go after the 3D results.
+constexpr const char* kReformatKind = "reformat";
 
 double jitter() {
   thread_local std::mt19937 engine(std::random_device{}());
@@ -31,6 +38,9 @@ double jitter() {
 }
 
 std::string hex(uint16_t status) { return fmt::format("0x{:04X}", status); }
+
+using Clock = std::chrono::steady_clock;
+double msSince(Clock::time_point start) { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); }
 
 // A failure that no retry will change: the destination will not take this kind
 // of object (0x0122 SOP class not supported, 0xA9xx data set does not match, 0xCxxx
@@ -116,33 +126,41 @@ void SendWorkers::sendOne(const Job& job) {
   std::set<std::string> offered;       // sop uids offered in this claim while the render ran
   std::vector<std::string> warnings;   // stored with a warning status, over all passes of this claim
   while (true) {
+    const auto pass_started = Clock::now();
     // Objects first, then the render's state: what a canceled render recorded after
     // its cancellation is never taken for the output of a running one. Once it has
     // succeeded its objects are read again: all of them were recorded by then.
-    auto outputs = jobs_.outputs(render_job);
+    auto outputs = jobs_.outputsWithDelivery(render_job, destination.name);
     const auto render = jobs_.get(render_job);
     const bool rendering = render && isActive(render->state);
-    if (render && render->state == JobState::Succeeded) outputs = jobs_.outputs(render_job);
+    if (render && render->state == JobState::Succeeded) outputs = jobs_.outputsWithDelivery(render_job, destination.name);
     if (render && !rendering && render->state != JobState::Succeeded) {
       jobs_.failPermanently(job.id, kSenderName,
                             fmt::format("render job {} {}: its remaining objects are not sent", render_job,
                                         toString(render->state)));
       return;
     }
+    // The 3D results first: a reformat slice waits behind a spin or model encoded after it.
+    std::stable_partition(outputs.begin(), outputs.end(),
+                          [](const OutputDelivery& o) { return o.output.kind != kReformatKind; });
 
     // Resume: only what this destination has not acknowledged yet.
     const auto refused = jobs_.refusedSopClasses(destination.name);
     std::vector<std::filesystem::path> files;
     std::vector<std::string> sops;
     std::map<std::string, std::string> description_of;  // sop uid -> description
-    size_t total = 0;
-    for (const auto& output : outputs) {
+    size_t total = 0, undelivered = 0;
+    const size_t pass_limit = kObjectsPerAssociationAndPass * static_cast<size_t>(std::max(1, destination.associations));
+    for (const auto& [output, delivered] : outputs) {
       if (output.file_path.empty()) continue;  // not encoded (yet)
       ++total;
-      if (jobs_.delivered(destination.name, output.sop_uid)) continue;
+      if (delivered) continue;
+      ++undelivered;
       // A pass of a running render offers each object once and not what the destination
-      // refused before; the last pass offers all that is left (and reports the refusals).
-      if (rendering && (offered.count(output.sop_uid) ||
+      // refused before, and at most pass_limit of them, so that what is encoded meanwhile
+      // (the 3D results first) is not held up by a long pass; the last pass offers all
+      // that is left (and reports the refusals).
+      if (rendering && (offered.count(output.sop_uid) || files.size() >= pass_limit ||
                         std::find(refused.begin(), refused.end(), output.sop_class_uid) != refused.end()))
         continue;
       files.push_back(results_root_ / output.file_path);
@@ -163,21 +181,26 @@ void SendWorkers::sendOne(const Job& job) {
     }
     offered.insert(sops.begin(), sops.end());
     jobs_.heartbeat(job.id, kSenderName, kSendLeaseS, "send to " + destination.name,
-                    100.0 * static_cast<double>(total - files.size()) / static_cast<double>(total));
+                    100.0 * static_cast<double>(total - undelivered) / static_cast<double>(total));
 
+    const double query_ms = msSince(pass_started);
+    const auto deliver_started = Clock::now();
     auto delivery = makeObjectDelivery(destination, calling_aet_);
     auto report = delivery->deliver(files, std::set<std::string>(refused.begin(), refused.end()));
+    const double deliver_ms = msSince(deliver_started);
+    const auto record_started = Clock::now();
     for (const auto& sop_class : report.refused_sop_classes) jobs_.recordRefusedSopClass(destination.name, sop_class);
 
+    std::vector<DeliveryRecord> acknowledged;  // recorded in one transaction after the pass
     std::vector<std::string> errors, not_accepted;
     size_t not_sent = 0;  // files that failed with the exchange as a whole: one error line, not one each
     for (const auto& file : report.files) {
       switch (file.outcome) {
         case SendOutcome::Delivered:
-          jobs_.recordDelivery(destination.name, file.sop_instance_uid, file.status, "");
+          acknowledged.push_back({file.sop_instance_uid, file.status, ""});
           break;
         case SendOutcome::Warning:
-          jobs_.recordDelivery(destination.name, file.sop_instance_uid, file.status, file.text);
+          acknowledged.push_back({file.sop_instance_uid, file.status, file.text});
           warnings.push_back(description_of[file.sop_instance_uid] + ": " + hex(file.status) + " " + file.text);
           log->warn("send job {}: {} stored by {} with warning {}: {}", job.id, file.sop_instance_uid,
                     destination.name, hex(file.status), file.text);
@@ -204,10 +227,13 @@ void SendWorkers::sendOne(const Job& job) {
           break;
       }
     }
+    jobs_.recordDeliveries(destination.name, acknowledged);
     if (report.association != AssociationFailure::None && report.files.empty())
       errors.push_back(report.association_error);
     if (not_sent > 0) errors.push_back(fmt::format("{} object(s) not sent: {}", not_sent, report.association_error));
 
+    log->debug("send job {}: pass of {} object(s) to {}: index queries {:.0f} ms, delivery {:.0f} ms, recording {:.0f} ms",
+               job.id, files.size(), destination.name, query_ms, deliver_ms, msSince(record_started));
     faultPoint("send-recorded");
     if (errors.empty()) {
       if (rendering) continue;  // more may be ready, or the render may have ended meanwhile

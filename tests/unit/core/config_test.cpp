@@ -167,6 +167,26 @@ TEST(Config, DestinationTlsSettingsAreParsedCheckedAndRendered) {
   EXPECT_NO_THROW(parseConfig(base + "tls = true\ntls_verify_peer = \"ignore\"\n", "t"));
 }
 
+TEST(Config, DestinationAssociationsAreParsedCheckedAndRendered) {
+  const std::string base = "[destinations.pacs]\naet = \"PACS\"\nhost = \"h\"\n";
+  EXPECT_EQ(parseConfig(base, "t").destinations.at("pacs").associations, 4);
+  Config one = parseConfig(base + "associations = 1\n", "t");
+  EXPECT_EQ(one.destinations.at("pacs").associations, 1);
+  EXPECT_EQ(parseConfig(renderConfig(one, false), "rendered").destinations.at("pacs").associations, 1);
+  const Config eight = parseConfig(
+      "", "t", {"destinations.pacs.aet=PACS", "destinations.pacs.host=h", "destinations.pacs.associations=8"});
+  EXPECT_EQ(eight.destinations.at("pacs").associations, 8);
+  EXPECT_NE(configError(base + "associations = 0\n")
+                .find("destinations.pacs.associations = 0 is out of range; allowed 1..32"),
+            std::string::npos);
+  EXPECT_NE(configError(base + "associations = 33\n").find("allowed 1..32"), std::string::npos);
+  EXPECT_NE(configError(base + "associations = 2.5\n").find("destinations.pacs.associations must be an integer"),
+            std::string::npos);
+  EXPECT_NE(configError("[destinations.web]\ntype = \"dicomweb\"\nurl = \"http://h/dicom-web\"\nassociations = 2\n")
+                .find("destinations.web.associations is for DIMSE destinations"),
+            std::string::npos);
+}
+
 TEST(Config, ListenerTlsVerifyPeerTakesRequireCheckOrIgnore) {
   EXPECT_EQ(Config().dicom.tls_verify_peer, "require");
   for (const char* mode : {"require", "check", "ignore"}) {

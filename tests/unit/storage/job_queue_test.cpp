@@ -5,6 +5,7 @@
 
 #include "backends.hpp"
 #include "support/process.hpp"
+#include "volnode/storage/activity_queries.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
 
@@ -153,6 +154,97 @@ TEST_P(JobQueueTest, DeliveriesAndRefusedClassesAreRemembered) {
   EXPECT_FALSE(f.queue.delivered("other", "2.25.2"));
   f.queue.recordRefusedSopClass("pacs", "1.2.840.10008.5.1.4.1.1.104.3");
   EXPECT_EQ(f.queue.refusedSopClasses("pacs").size(), 1u);
+}
+
+// A send pass reads a render's outputs with what one destination acknowledged in one
+// query, and records a pass's acknowledgements in one transaction.
+TEST_P(JobQueueTest, OutputsWithDeliveryTellWhatEachDestinationAcknowledged) {
+  QueueFixture f{GetParam()};
+  const auto render = f.queue.enqueue(renderJob("a"));
+  const auto other_render = f.queue.enqueue(renderJob("b"));
+  auto output = [](const std::string& key, const std::string& sop) {
+    JobOutput o;
+    o.output_key = key;
+    o.kind = "reformat";
+    o.series_uid = "2.25.100";
+    o.sop_uid = sop;
+    o.series_number = 9001;
+    o.description = "slice " + key;
+    return o;
+  };
+  f.queue.planOutputs(render, {output("k1", "2.25.1"), output("k2", "2.25.2"), output("k3", "2.25.3")});
+  f.queue.planOutputs(other_render, {output("k1", "2.25.9")});
+
+  f.queue.recordDeliveries("pacs", {{"2.25.1", 0, ""}, {"2.25.3", 0xB000, "coerced"}, {"2.25.9", 0, ""}});
+  f.queue.recordDeliveries("archive", {{"2.25.2", 0, ""}});
+  f.queue.recordDeliveries("pacs", {});  // an empty pass records nothing
+
+  using Flags = std::vector<std::pair<std::string, bool>>;
+  auto flags = [&](int64_t job, const std::string& destination) {
+    Flags out;
+    for (const auto& [o, delivered] : f.queue.outputsWithDelivery(job, destination))
+      out.emplace_back(o.sop_uid, delivered);
+    return out;
+  };
+  EXPECT_EQ(flags(render, "pacs"), (Flags{{"2.25.1", true}, {"2.25.2", false}, {"2.25.3", true}}));
+  EXPECT_EQ(flags(render, "archive"), (Flags{{"2.25.1", false}, {"2.25.2", true}, {"2.25.3", false}}));
+  EXPECT_EQ(flags(render, "nowhere"), (Flags{{"2.25.1", false}, {"2.25.2", false}, {"2.25.3", false}}));
+  EXPECT_EQ(flags(other_render, "pacs"), (Flags{{"2.25.9", true}}));
+  // The outputs come whole, as outputs() reads them, in the same order.
+  const auto with_delivery = f.queue.outputsWithDelivery(render, "pacs");
+  const auto plain = f.queue.outputs(render);
+  ASSERT_EQ(with_delivery.size(), plain.size());
+  for (size_t i = 0; i < plain.size(); ++i) {
+    EXPECT_EQ(with_delivery[i].output.output_key, plain[i].output_key);
+    EXPECT_EQ(with_delivery[i].output.description, plain[i].description);
+    EXPECT_EQ(with_delivery[i].output.series_number, 9001);
+    EXPECT_EQ(with_delivery[i].output.job_id, render);
+  }
+  EXPECT_TRUE(f.queue.delivered("pacs", "2.25.3"));
+  EXPECT_FALSE(f.queue.delivered("pacs", "2.25.2"));
+}
+
+TEST_P(JobQueueTest, ABatchOfDeliveriesKeepsEachStatusAndARepeatReplacesIt) {
+  QueueFixture f{GetParam()};
+  NewJob job = renderJob("a");
+  job.study_uid = "1.2.3";
+  const auto render = f.queue.enqueue(job);
+  std::vector<JobOutput> planned;
+  std::vector<DeliveryRecord> batch;
+  for (int i = 0; i < 50; ++i) {
+    JobOutput o;
+    o.output_key = "slice:" + std::to_string(i);
+    o.kind = "reformat";
+    o.series_uid = "2.25.100";
+    o.sop_uid = "2.25.1." + std::to_string(i);
+    o.description = "slice";
+    planned.push_back(o);
+    batch.push_back({o.sop_uid, i == 7 ? 0xB000 : 0, i == 7 ? "coerced" : ""});
+  }
+  f.queue.planOutputs(render, planned);
+  f.queue.recordDeliveries("pacs", batch);
+  // The same object acknowledged again (a resend after a crash between the C-STORE and
+  // its recording) stays one delivery, with the latest status.
+  f.queue.recordDeliveries("pacs", {{"2.25.1.7", 0, ""}, {"2.25.1.8", 0xB006, "elements discarded"}});
+
+  ActivityQueries activity(f.location);
+  const auto deliveries = activity.deliveriesOfStudy("1.2.3");
+  ASSERT_EQ(deliveries.size(), 50u);
+  std::set<std::string> sops;
+  for (const auto& d : deliveries) {
+    sops.insert(d.sop_uid);
+    EXPECT_EQ(d.destination, "pacs");
+    EXPECT_FALSE(d.at.empty());
+    if (d.sop_uid == "2.25.1.8") {
+      EXPECT_EQ(d.status, 0xB006);
+      EXPECT_EQ(d.detail, "elements discarded");
+    } else {
+      EXPECT_EQ(d.status, 0) << d.sop_uid;
+      EXPECT_EQ(d.detail, "") << d.sop_uid;
+    }
+  }
+  EXPECT_EQ(sops.size(), 50u);
+  for (const auto& [o, delivered] : f.queue.outputsWithDelivery(render, "pacs")) EXPECT_TRUE(delivered) << o.sop_uid;
 }
 
 // Each kind's claim leaves its attempt in the job's timeline, in the claim's own commit

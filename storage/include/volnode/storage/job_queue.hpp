@@ -62,6 +62,19 @@ struct JobOutput {
   std::string created;  // "YYYYMMDDHHMMSS", decided with the UIDs
 };
 
+// An output with whether one destination acknowledged it.
+struct OutputDelivery {
+  JobOutput output;
+  bool delivered = false;
+};
+
+// A destination's acknowledgement of one object (its C-STORE or STOW-RS status).
+struct DeliveryRecord {
+  std::string sop_uid;
+  int status = 0;
+  std::string detail;
+};
+
 // A change of the job's series made in the same transaction as the job's own.
 struct SeriesChange {
   SeriesState to = SeriesState::Queued;
@@ -191,7 +204,11 @@ class JobQueue {
 
   // Deliveries: which output objects a destination acknowledged.
   void recordDelivery(const std::string& destination, const std::string& sop_uid, int status, const std::string& detail);
+  // Several in one transaction (one commit for a send pass, not one per object).
+  void recordDeliveries(const std::string& destination, const std::vector<DeliveryRecord>& records);
   bool delivered(const std::string& destination, const std::string& sop_uid);
+  // outputs(job_id), each with whether `destination` acknowledged it: one query.
+  std::vector<OutputDelivery> outputsWithDelivery(int64_t job_id, const std::string& destination);
   void recordRefusedSopClass(const std::string& destination, const std::string& sop_class_uid);
   std::vector<std::string> refusedSopClasses(const std::string& destination);
 

@@ -27,7 +27,8 @@ class ObjectDelivery {
   virtual std::string peerDescription() const = 0;
 };
 
-// The transport that `destination.type` names.
+// The transport that `destination.type` names; for DIMSE, `destination.associations`
+// associations in parallel, the files split across them.
 std::unique_ptr<ObjectDelivery> makeObjectDelivery(const Destination& destination, const std::string& calling_aet);
 
 // Checks a destination's settings before the first send (TLS files, DICOMweb url and
