@@ -65,9 +65,9 @@ TEST(WorkerPriority, WorkersRunAtSchedIdleByDefaultAndAtNice19WithLow) {
         EXPECT_TRUE(idle != std::string::npos && idle < not_enforced) << "enforced: " << line;
       else
         EXPECT_NE(line.find("SCHED_IDLE: render.cpu_priority = \"low\""), std::string::npos) << line;
-      // And the kernel agrees: the worker's pid is the last part of its name (worker-0-<pid>).
+      // And the kernel agrees: the worker's pid is in its name (worker-<slot>-<pid>[@host]).
       std::smatch pid;
-      ASSERT_TRUE(std::regex_search(line, pid, std::regex("(?:worker|viewer|pixel)-[0-9]+-([0-9]+) ready"))) << line;
+      ASSERT_TRUE(std::regex_search(line, pid, std::regex("(?:worker|viewer|pixel)-[0-9]+-([0-9]+)(?:@[^ ]*)? ready"))) << line;
       if (priority == "idle")
         EXPECT_EQ(schedulingPolicy(pid[1]), kSchedIdle) << line;
       else
