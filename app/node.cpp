@@ -94,7 +94,7 @@ class PooledViewer final : public ViewerBackend {
                                h.count, h.sum_s};
     return out;
   }
-  bool prepare(const std::string& series_uid) { return pool_.prepare(series_uid); }
+  viewer::PrepareOutcome prepare(const std::string& series_uid) { return pool_.prepare(series_uid); }
   void start() { pool_.start(); }
   void stop() { pool_.stop(); }
 

@@ -187,19 +187,19 @@ ViewerReply ViewerPool::Impl::askWorker(const ViewerRequest& request) {
   return *reply;
 }
 
-bool ViewerPool::prepare(const std::string& series_uid) {
+PrepareOutcome ViewerPool::prepare(const std::string& series_uid) {
   auto& d = *impl_;
   std::unique_lock lock(d.mutex);
   const auto now = std::chrono::steady_clock::now();
   const auto spare = std::chrono::duration<double>(d.settings.prepare_spares_user_s);
   Impl::Slot* slot = nullptr;
   for (auto& s : d.slots) {
-    if (s.last_series == series_uid) return false;  // warm already
+    if (s.last_series == series_uid) return PrepareOutcome::AlreadyWarm;
     if (d.stopping || s.busy || s.pid < 0) continue;  // a worker dead meanwhile fails the send: started again
     if (s.last_user_request.time_since_epoch().count() != 0 && now - s.last_user_request < spare) continue;
     if (!slot) slot = &s;
   }
-  if (!slot) return false;
+  if (!slot) return PrepareOutcome::NoWorker;
   slot->busy = true;
   const int socket = slot->socket;
   lock.unlock();
@@ -223,7 +223,7 @@ bool ViewerPool::prepare(const std::string& series_uid) {
   }
   slot->busy = false;
   d.freed.notify_one();
-  return prepared;
+  return prepared ? PrepareOutcome::Prepared : PrepareOutcome::Failed;
 }
 
 ViewerPoolStatus ViewerPool::status() const {

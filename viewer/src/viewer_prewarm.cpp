@@ -2,8 +2,6 @@
 
 #include <pthread.h>
 
-#include <algorithm>
-
 #include "volnode/core/logging.hpp"
 
 namespace volnode::viewer {
@@ -15,7 +13,7 @@ constexpr int kNewestRenders = 16;
 
 }  // namespace
 
-ViewerPrewarm::ViewerPrewarm(JobQueue& jobs, std::function<bool(const std::string&)> prepare, double poll_s)
+ViewerPrewarm::ViewerPrewarm(JobQueue& jobs, std::function<PrepareOutcome(const std::string&)> prepare, double poll_s)
     : jobs_(jobs), prepare_(std::move(prepare)), poll_s_(poll_s) {}
 
 ViewerPrewarm::~ViewerPrewarm() { stop(); }
@@ -50,21 +48,29 @@ int ViewerPrewarm::pollOnce() {
   filter.kind = JobKind::Render;
   filter.limit = kNewestRenders;
   const auto renders = jobs_.list(filter);  // newest first
-  if (last_seen_job_ < 0) {
-    last_seen_job_ = renders.empty() ? 0 : renders.front().id;
+  std::set<int64_t> newest;
+  for (const auto& render : renders) newest.insert(render.id);
+  // Only the newest renders matter: what fell out of them is forgotten.
+  std::set<int64_t> still_handled;
+  for (int64_t id : handled_)
+    if (newest.count(id)) still_handled.insert(id);
+  handled_ = std::move(still_handled);
+  if (!looked_) {  // what succeeded before the node started is not prepared
+    looked_ = true;
+    handled_ = newest;
     return 0;
   }
   int prepared = 0;
-  int64_t newest = last_seen_job_;
   for (const auto& render : renders) {
-    if (render.id <= last_seen_job_) break;
-    newest = std::max(newest, render.id);
-    if (!prepare_(render.series_uid)) break;  // no worker free for it: the older ones neither
+    if (handled_.count(render.id)) continue;
+    const PrepareOutcome outcome = prepare_(render.series_uid);
+    if (outcome == PrepareOutcome::NoWorker) break;  // the next look tries again
+    handled_.insert(render.id);
+    if (outcome != PrepareOutcome::Prepared) continue;
     ++prepared;
     moduleLogger("viewer")->info("series {} prepared for the viewer after its render (job {})", render.series_uid,
                                  render.id);
   }
-  last_seen_job_ = newest;
   return prepared;
 }
 

@@ -21,7 +21,7 @@ ClusterPresence::~ClusterPresence() { stop(); }
 
 void ClusterPresence::start() {
   id_ = members_.join(settings_.member);
-  moduleLogger("app")->info("cluster: joined as member {} ({} on {}, pid {})", id_, settings_.member.role,
+  moduleLogger("app")->info("cluster: joined as member {} ({} on {}, pid {})", id_.load(), settings_.member.role,
                             settings_.member.host, settings_.member.pid);
   thread_ = std::thread([this] { run(); });
 }
@@ -33,7 +33,7 @@ void ClusterPresence::stop() {
   try {
     members_.leave(id_);
   } catch (const std::exception& e) {
-    moduleLogger("app")->warn("cluster: cannot remove member {}: {}; it shows as stale", id_, e.what());
+    moduleLogger("app")->warn("cluster: cannot remove member {}: {}; it shows as stale", id_.load(), e.what());
   }
 }
 
@@ -58,10 +58,10 @@ void ClusterPresence::beat() {
         if (settings_.on_requeued) settings_.on_requeued();
       }
     }
-    if (reported_) log->info("cluster: heartbeat recorded again (member {})", id_);
+    if (reported_) log->info("cluster: heartbeat recorded again (member {})", id_.load());
     reported_ = false;
   } catch (const std::exception& e) {
-    if (!reported_) log->warn("cluster: cannot record the heartbeat of member {}: {}", id_, e.what());
+    if (!reported_) log->warn("cluster: cannot record the heartbeat of member {}: {}", id_.load(), e.what());
     reported_ = true;
   }
 }

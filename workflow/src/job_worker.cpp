@@ -44,10 +44,17 @@ bool JobWorker::runOne(const JobWorkerEvents& events) {
   if (!job) job = jobs_.claimNext({JobKind::Render}, settings_.name, settings_.lease_s);
   if (!job) return false;
   if (events.claimed) events.claimed(*job);
-  if (job->kind == JobKind::Route)
-    route(*job);
-  else
-    render(*job, events);
+  try {
+    if (job->kind == JobKind::Route)
+      route(*job);
+    else
+      render(*job, events);
+  } catch (const std::exception& e) {
+    // The index went away while the job's failure was being recorded: the job is
+    // named, so it goes back uncounted once the index answers (not at lease expiry).
+    if (isDatabaseUnavailable(e)) interrupted_job_ = job->id;
+    throw;
+  }
   if (events.finished) events.finished(*job);
   // A job allocates and frees hundreds of MiB (volume, grids, frames) on
   // several threads; glibc keeps freed memory in per-thread arenas. Give it back.

@@ -189,8 +189,7 @@ void SendWorkers::sendOne(const Job& job) {
     auto report = delivery->deliver(files, std::set<std::string>(refused.begin(), refused.end()));
     const double deliver_ms = msSince(deliver_started);
     const auto record_started = Clock::now();
-    for (const auto& sop_class : report.refused_sop_classes) jobs_.recordRefusedSopClass(destination.name, sop_class);
-
+    std::set<std::string> refused_classes = report.refused_sop_classes;
     std::vector<DeliveryRecord> acknowledged;  // recorded in one transaction after the pass
     std::vector<std::string> errors, not_accepted;
     size_t not_sent = 0;  // files that failed with the exchange as a whole: one error line, not one each
@@ -211,7 +210,7 @@ void SendWorkers::sendOne(const Job& job) {
         case SendOutcome::Failed:
           if (permanentRefusal(file)) {
             // Send the rest, remember the refusal, and do not offer this class again.
-            jobs_.recordRefusedSopClass(destination.name, file.sop_class_uid);
+            refused_classes.insert(file.sop_class_uid);
             not_accepted.push_back(description_of[file.sop_instance_uid] + " (" + hex(file.status) + ")");
             log->warn("send job {}: {} refused {} with {}: {}", job.id, destination.name, file.sop_instance_uid,
                       hex(file.status), file.text);
@@ -227,7 +226,10 @@ void SendWorkers::sendOne(const Job& job) {
           break;
       }
     }
+    // The acknowledgements first: what the PACS holds must be recorded before anything
+    // else of the pass can fail (the database away), or all of it would be sent again.
     jobs_.recordDeliveries(destination.name, acknowledged);
+    for (const auto& sop_class : refused_classes) jobs_.recordRefusedSopClass(destination.name, sop_class);
     if (report.association != AssociationFailure::None && report.files.empty())
       errors.push_back(report.association_error);
     if (not_sent > 0) errors.push_back(fmt::format("{} object(s) not sent: {}", not_sent, report.association_error));

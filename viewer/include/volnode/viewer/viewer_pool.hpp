@@ -31,6 +31,14 @@ struct ViewerPoolSettings {
   std::string limit_setting = "viewer.max_sessions";
 };
 
+// What ViewerPool::prepare did with a series.
+enum class PrepareOutcome {
+  Prepared,     // opened in a worker, which now answers the series
+  AlreadyWarm,  // a worker holds it already
+  NoWorker,     // none is free, or each answered a user too recently
+  Failed,       // the worker could not open it (not a volume, ...) or died
+};
+
 struct ViewerPoolStatus {
   int workers = 0, running = 0, busy = 0;
   int64_t answered = 0, refused_busy = 0, worker_deaths = 0;
@@ -54,9 +62,9 @@ class ViewerPool {
   // Opens a series ahead in a worker that is free now and has not answered a user
   // within prepare_spares_user_s, so that the series' first frame is warm; that
   // worker then gets the series' requests. Never waits for a worker and never
-  // starts one. Blocks while the worker prepares (a second or two). False when no
-  // worker qualifies, the series is already warm in one, or preparing failed.
-  bool prepare(const std::string& series_uid);
+  // starts one. Blocks while the worker prepares (a second or two). Says why not when no
+  // worker qualifies (NoWorker), the series is already warm in one, or it failed.
+  PrepareOutcome prepare(const std::string& series_uid);
   ViewerPoolStatus status() const;
   void stop();
 

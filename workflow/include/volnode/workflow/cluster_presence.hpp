@@ -5,6 +5,7 @@
 // forgetting members gone for a day, and (for processes that run no completion
 // loop, i.e. `volnode worker`) queuing again the jobs whose lease ran out. A
 // database that does not answer is logged once and retried at the next beat.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -37,7 +38,7 @@ class ClusterPresence {
 
   void start();  // joins at once: throws when the database cannot record it
   void stop();   // leaves (a clean stop removes the row)
-  int64_t memberId() const { return id_; }
+  int64_t memberId() const { return id_.load(); }
 
   // How often members renew their heartbeat; one silent for three of these is stale.
   static constexpr double kHeartbeatS = 5;
@@ -47,7 +48,7 @@ class ClusterPresence {
   void beat();
   ClusterMembers& members_;
   PresenceSettings settings_;
-  int64_t id_ = 0;
+  std::atomic<int64_t> id_{0};  // rewritten by the heartbeat thread when it joins again, read by the console
   bool reported_ = false;  // a failed beat was logged
   Waker waker_;
   std::thread thread_;
