@@ -3,13 +3,15 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <climits>
+
 #include "volnode/core/logging.hpp"
 #include "volnode/storage/job_queue.hpp"
 
 namespace volnode {
 
 std::string thisHostName() {
-  char host[256] = {};
+  char host[HOST_NAME_MAX + 1] = {};
   if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "localhost";
   return host;
 }
