@@ -143,12 +143,13 @@ TEST(IngestOutageOnPostgresql, StoppedDuringIngestFailsTheCStoresAndEveryAcknowl
     while (count(readText(scu_log), "(Success)") < 10 && sender.running() &&
            std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(5ms);
+    ASSERT_TRUE(sender.running()) << "storescu ended before the outage could begin: " << readText(scu_log);
     server.stop();
     sender.wait(60s);
   }
   const std::string during_output = readText(scu_log);
   const auto acked_during = acknowledged(during_output, during.uid_of);
-  EXPECT_GE(acked_during.size(), 10u) << during_output;
+  ASSERT_GE(acked_during.size(), 10u) << during_output;
   EXPECT_LT(acked_during.size(), during.written.files.size()) << "the outage failed none: " << during_output;
   EXPECT_EQ(count(during_output, "Received Store Response"), static_cast<int>(during.written.files.size()))
       << "every C-STORE was answered: " << during_output;
