@@ -198,7 +198,7 @@ void Node::start() {
   impl_->lock = std::make_unique<DirectoryLock>(dir);
   const IndexLocation index_location = indexLocationOf(c);
   if (index_location.backend == IndexBackend::Sqlite) refuseLostIndex(dir / "index.sqlite", dir / "store");
-  const IndexSync sync = c.storage.index_sync == "normal" ? IndexSync::Normal : IndexSync::Full;
+  const IndexSync sync = indexSyncOf(c);
   impl_->index = std::make_unique<Index>(index_location, sync);
   log->info("index: {}", index_location.describe());
   impl_->files = std::make_unique<FileStore>(dir / "store", c.storage.fsync, *impl_->index);

@@ -26,7 +26,7 @@ int runViewerWorker(const Config& config, int slot) {
   // Volumes kept warm, plus one being opened and the renderer's own grid copies.
   auto resources = limitResources(2 * config.viewer.memory_mb + 2048, config.render.cpu_priority);
   std::filesystem::path dir = config.storage.dir;
-  const IndexSync sync = config.storage.index_sync == "normal" ? IndexSync::Normal : IndexSync::Full;
+  const IndexSync sync = indexSyncOf(config);
   Index index(indexLocationOf(config), sync);
   JobQueue jobs(indexLocationOf(config), sync);
   RuleSet rules = RuleSet::forPresets(config.pipeline.presets_dir);

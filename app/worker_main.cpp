@@ -57,7 +57,7 @@ int runWorker(const Config& config, int slot) {
   auto resources = limitResources(memory_mb, config.render.cpu_priority);
 
   std::filesystem::path dir = config.storage.dir;
-  const IndexSync sync = config.storage.index_sync == "normal" ? IndexSync::Normal : IndexSync::Full;
+  const IndexSync sync = indexSyncOf(config);
   // Connections are opened before the sandbox, which allows no new TCP socket: a
   // database that is away is waited for here, and one lost later ends this process
   // (kExitIndexLost below) for a new one to connect.

@@ -45,7 +45,7 @@ int runWorkerRole(const std::string& config_path, const std::vector<std::string>
     throw Error(Errc::NotFound, "no index at " + location.sqlite_path.string() +
                                     ": volnode worker renders for a node; start `volnode serve` on this storage.dir "
                                     "first (or use a PostgreSQL index, index.backend)");
-  const IndexSync sync = config.storage.index_sync == "normal" ? IndexSync::Normal : IndexSync::Full;
+  const IndexSync sync = indexSyncOf(config);
   // Opening the index applies the schema migrations when this process is the first to start.
   Index index(location, sync);
   JobQueue jobs(location, sync);

@@ -45,4 +45,8 @@ IndexLocation indexLocationOf(const Config& config) {
   return IndexLocation::postgresql(config.index.url, password);
 }
 
+IndexSync indexSyncOf(const Config& config) {
+  return config.storage.index_sync == "normal" ? IndexSync::Normal : IndexSync::Full;
+}
+
 }  // namespace volnode

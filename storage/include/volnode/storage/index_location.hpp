@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <string>
 
+#include "volnode/storage/records.hpp"
+
 namespace volnode {
 
 struct Config;
@@ -32,5 +34,7 @@ std::string redactDatabaseUrl(const std::string& url);
 // password read from index.password_file (first line) or the PGPASSWORD environment.
 // Error(Errc::InvalidArgument) when the password file cannot be read.
 IndexLocation indexLocationOf(const Config& config);
+// storage.index_sync as the index takes it: "normal", else the default full sync.
+IndexSync indexSyncOf(const Config& config);
 
 }  // namespace volnode
