@@ -115,11 +115,7 @@ int runPixelWorker(const Config& config, int slot) {
   SandboxPaths paths;
   paths.writable_dirs = {"/tmp", "/var/tmp", "/dev"};  // writes nothing of the node's
   auto confinement = confine(paths);
-  std::vector<std::string> enforced = resources.enforced, skipped = resources.skipped;
-  enforced.insert(enforced.end(), confinement.enforced.begin(), confinement.enforced.end());
-  skipped.insert(skipped.end(), confinement.skipped.begin(), confinement.skipped.end());
-  log->info("{} ready: {}{}", name, fmt::join(enforced, ", "),
-            skipped.empty() ? "" : fmt::format("; not enforced: {}", fmt::join(skipped, "; ")));
+  log->info("{} ready: {}", name, sandboxSummary(resources, confinement));
 
   PixelRequests requests(config.storage.dir);
   while (true) {

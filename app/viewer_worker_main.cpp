@@ -38,11 +38,7 @@ int runViewerWorker(const Config& config, int slot) {
   for (const char* suffix : {"", "-wal", "-shm", "-journal"})
     paths.writable_files.push_back(dir / (std::string("index.sqlite") + suffix));
   auto confinement = confine(paths);
-  std::vector<std::string> enforced = resources.enforced, skipped = resources.skipped;
-  enforced.insert(enforced.end(), confinement.enforced.begin(), confinement.enforced.end());
-  skipped.insert(skipped.end(), confinement.skipped.begin(), confinement.skipped.end());
-  log->info("{} ready: {}{}", name, fmt::join(enforced, ", "),
-            skipped.empty() ? "" : fmt::format("; not enforced: {}", fmt::join(skipped, "; ")));
+  log->info("{} ready: {}", name, sandboxSummary(resources, confinement));
 
   viewer::ViewerEngineSettings settings{config.render, dir / "store", dir / "results", config.pipeline.presets_dir,
                                         config.viewer.memory_mb};

@@ -82,11 +82,7 @@ int runWorker(const Config& config, int slot) {
   for (const char* suffix : {"", "-wal", "-shm", "-journal"})
     paths.writable_files.push_back(dir / (std::string("index.sqlite") + suffix));
   auto confinement = confine(paths);
-  std::vector<std::string> enforced = resources.enforced, skipped = resources.skipped;
-  enforced.insert(enforced.end(), confinement.enforced.begin(), confinement.enforced.end());
-  skipped.insert(skipped.end(), confinement.skipped.begin(), confinement.skipped.end());
-  log->info("{} ready: {}{}", name, fmt::join(enforced, ", "),
-            skipped.empty() ? "" : fmt::format("; not enforced: {}", fmt::join(skipped, "; ")));
+  log->info("{} ready: {}", name, sandboxSummary(resources, confinement));
 
   JobWorkerSettings settings;
   settings.name = name;

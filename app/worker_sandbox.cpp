@@ -185,4 +185,12 @@ SandboxReport confine(const SandboxPaths& paths) {
   return report;
 }
 
+std::string sandboxSummary(const SandboxReport& resources, const SandboxReport& confinement) {
+  std::vector<std::string> enforced = resources.enforced, skipped = resources.skipped;
+  enforced.insert(enforced.end(), confinement.enforced.begin(), confinement.enforced.end());
+  skipped.insert(skipped.end(), confinement.skipped.begin(), confinement.skipped.end());
+  return fmt::format("{}{}", fmt::join(enforced, ", "),
+                     skipped.empty() ? "" : fmt::format("; not enforced: {}", fmt::join(skipped, "; ")));
+}
+
 }  // namespace volnode

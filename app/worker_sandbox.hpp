@@ -31,4 +31,8 @@ SandboxReport limitResources(int max_memory_mb, const std::string& cpu_priority 
 // Drops privileges, network and writes. Call after the index is opened.
 SandboxReport confine(const SandboxPaths& paths);
 
+// What a worker says when it is ready: every step of both reports that the kernel
+// enforced, then "; not enforced: ..." with the reasons for those it skipped.
+std::string sandboxSummary(const SandboxReport& resources, const SandboxReport& confinement);
+
 }  // namespace volnode
