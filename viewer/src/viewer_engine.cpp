@@ -174,19 +174,27 @@ struct ViewerEngine::Impl {
     return found.front();
   }
 
+  // A volume file the series' latest render kept (`name` in its results folder);
+  // null when there is none or it cannot be read (then `otherwise` is done instead).
+  std::shared_ptr<const Volume> keptVolume(const std::optional<Job>& render, const char* name,
+                                           const std::string& series_uid, const char* otherwise) {
+    if (!render) return nullptr;
+    const auto file = settings.results_root / std::to_string(render->id) / name;
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec)) return nullptr;
+    try {
+      return std::make_shared<const Volume>(readVolumeFile(file));
+    } catch (const Error& e) {
+      moduleLogger("viewer")->warn("series {}: {}; {}", series_uid, e.what(), otherwise);
+      return nullptr;
+    }
+  }
+
   std::shared_ptr<const Volume> loadPrepared(const std::string& series_uid, std::string& source) {
-    auto render = latestRender(series_uid);
-    if (render) {
-      auto file = settings.results_root / std::to_string(render->id) / kPreparedVolumeFile;
-      std::error_code ec;
-      if (std::filesystem::exists(file, ec)) {
-        try {
-          source = "disk";
-          return std::make_shared<const Volume>(readVolumeFile(file));
-        } catch (const Error& e) {
-          moduleLogger("viewer")->warn("series {}: {}; assembling it again", series_uid, e.what());
-        }
-      }
+    const auto render = latestRender(series_uid);
+    if (auto kept = keptVolume(render, kPreparedVolumeFile, series_uid, "assembling it again")) {
+      source = "disk";
+      return kept;
     }
     source = "assembled";
     std::vector<std::filesystem::path> files;
@@ -208,17 +216,10 @@ struct ViewerEngine::Impl {
   // The bone-removed volume: the one a CT angiogram's render job kept, else removed
   // here from the prepared volume (seconds, once: it is then held like any other).
   std::shared_ptr<const Volume> loadBoneRemoved(const SeriesSummary& series, std::string& source) {
-    if (auto render = latestRender(series.series_uid)) {
-      auto file = settings.results_root / std::to_string(render->id) / kBoneRemovedVolumeFile;
-      std::error_code ec;
-      if (std::filesystem::exists(file, ec)) {
-        try {
-          source = "disk";
-          return std::make_shared<const Volume>(readVolumeFile(file));
-        } catch (const Error& e) {
-          moduleLogger("viewer")->warn("series {}: {}; removing the bone again", series.series_uid, e.what());
-        }
-      }
+    if (auto kept = keptVolume(latestRender(series.series_uid), kBoneRemovedVolumeFile, series.series_uid,
+                               "removing the bone again")) {
+      source = "disk";
+      return kept;
     }
     std::string prepared_source;
     auto prepared = volumeOf(series, Variant::AsAcquired, prepared_source);
