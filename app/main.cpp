@@ -15,6 +15,7 @@
 #include "directory_lock.hpp"
 #include "node.hpp"
 #include "pixel_worker_main.hpp"
+#include "stop_signals.hpp"
 #include "viewer_worker_main.hpp"
 #include "worker_main.hpp"
 #include "worker_role.hpp"
@@ -53,12 +54,7 @@ int runServe(const std::string& config_path, const std::vector<std::string>& ove
   DJLSDecoderRegistration::registerCodecs();
   // SIGINT/SIGTERM are taken by sigwait below, in this thread only; every thread
   // started from here on inherits the blocked mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  const sigset_t signals = blockStopSignals();
 
   // A database that cannot be reached at start-up (PostgreSQL not up yet, a network
   // outage) is waited for: the node says so and tries again with back-off, until it

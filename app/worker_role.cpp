@@ -1,6 +1,5 @@
 #include "worker_role.hpp"
 
-#include <pthread.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -11,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "node_name.hpp"
+#include "stop_signals.hpp"
 #include "volnode/core/config.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
@@ -33,12 +33,7 @@ int runWorkerRole(const std::string& config_path, const std::vector<std::string>
   initLogging(config.log);
   auto log = moduleLogger("app");
   for (const auto& warning : config.warnings) log->warn("configuration: {}", warning);
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  const sigset_t signals = blockStopSignals();
 
   const IndexLocation location = indexLocationOf(config);
   if (location.backend == IndexBackend::Sqlite && !std::filesystem::exists(location.sqlite_path))
