@@ -35,8 +35,7 @@ int runViewerWorker(const Config& config, int slot) {
   // (SQLite's shared memory even for reads) and temporary folders.
   SandboxPaths paths;
   paths.writable_dirs = {"/tmp", "/var/tmp", "/dev"};
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"})
-    paths.writable_files.push_back(dir / (std::string("index.sqlite") + suffix));
+  paths.writable_files = indexLocationOf(config).files();
   auto confinement = confine(paths);
   log->info("{} ready: {}", name, sandboxSummary(resources, confinement));
 

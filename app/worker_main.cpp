@@ -79,8 +79,7 @@ int runWorker(const Config& config, int slot) {
 
   SandboxPaths paths;
   paths.writable_dirs = {dir / "results", "/tmp", "/var/tmp", "/dev"};
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"})
-    paths.writable_files.push_back(dir / (std::string("index.sqlite") + suffix));
+  paths.writable_files = indexLocationOf(config).files();
   auto confinement = confine(paths);
   log->info("{} ready: {}", name, sandboxSummary(resources, confinement));
 

@@ -21,6 +21,13 @@ std::string IndexLocation::describe() const {
   return backend == IndexBackend::Sqlite ? sqlite_path.string() : redactDatabaseUrl(url);
 }
 
+std::vector<std::filesystem::path> IndexLocation::files() const {
+  if (backend != IndexBackend::Sqlite) return {};
+  std::vector<std::filesystem::path> files;
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) files.emplace_back(sqlite_path.string() + suffix);
+  return files;
+}
+
 std::string redactDatabaseUrl(const std::string& url) {
   // postgresql://user:secret@host -> postgresql://user:***@host; ...password=secret -> password=***
   static const std::regex userinfo(R"(^([a-zA-Z]+://[^:/@?]*):[^@/?]*@)");

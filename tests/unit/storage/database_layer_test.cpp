@@ -55,6 +55,16 @@ TEST(IndexLocation, PasswordsNeverAppearInDescriptions) {
             "postgresql://volnode@db/volnode");
 }
 
+// A worker's sandbox lets it write exactly these: the SQLite file with the companions
+// SQLite creates beside it (WAL, shared memory, rollback journal), nothing on PostgreSQL.
+TEST(IndexLocation, FilesAreTheSqliteFileAndItsCompanionsAndNoneOnPostgresql) {
+  const IndexLocation sqlite(std::filesystem::path("/srv/volnode/index.sqlite"));
+  EXPECT_EQ(sqlite.files(), (std::vector<std::filesystem::path>{"/srv/volnode/index.sqlite", "/srv/volnode/index.sqlite-wal",
+                                                                 "/srv/volnode/index.sqlite-shm",
+                                                                 "/srv/volnode/index.sqlite-journal"}));
+  EXPECT_TRUE(IndexLocation::postgresql("postgresql://volnode@db/volnode").files().empty());
+}
+
 TEST(IndexLocation, ConfigurationChoosesTheBackendAndReadsThePasswordFile) {
   Config sqlite = parseConfig("[storage]\ndir = \"/srv/volnode\"\n", "test");
   EXPECT_EQ(indexLocationOf(sqlite).backend, IndexBackend::Sqlite);

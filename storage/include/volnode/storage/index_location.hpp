@@ -3,6 +3,7 @@
 // no server needed) or a PostgreSQL database shared by several processes and hosts.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "volnode/storage/records.hpp"
 
@@ -25,6 +26,9 @@ struct IndexLocation {
 
   // For logs and error messages: the file path, or the URL with any password removed.
   std::string describe() const;
+  // The files a process using this index writes (a sandbox lets it write these): the
+  // SQLite file with its -wal, -shm and -journal companions; none for PostgreSQL.
+  std::vector<std::filesystem::path> files() const;
 };
 
 // A libpq URL with the password part (user:password@ or password=...) replaced by "***".
