@@ -317,12 +317,7 @@ void Node::startPresence() {
   PresenceSettings presence;
   presence.member = {"serve", thisHostName(), ::getpid(), ClusterPresence::kHeartbeatS, c.render.workers,
                      fmt::format("DICOM AE {} on port {}, console port {}", c.dicom.aet, c.dicom.port, c.console.port)};
-  presence.current_jobs = [this] {
-    std::vector<int64_t> ids;
-    for (const auto& w : impl_->workers->status())
-      if (w.job_id) ids.push_back(w.job_id);
-    return ids;
-  };
+  presence.current_jobs = [this] { return impl_->workers->currentJobs(); };
   impl_->presence = std::make_unique<ClusterPresence>(*impl_->members, std::move(presence));
   impl_->presence->start();
 }

@@ -61,12 +61,7 @@ int runWorkerRole(const std::string& config_path, const std::vector<std::string>
   PresenceSettings presence_settings;
   presence_settings.member = {"worker", thisHostName(), ::getpid(), ClusterPresence::kHeartbeatS, config.render.workers,
                               "display " + display->display()};
-  presence_settings.current_jobs = [&workers] {
-    std::vector<int64_t> ids;
-    for (const auto& w : workers.status())
-      if (w.job_id) ids.push_back(w.job_id);
-    return ids;
-  };
+  presence_settings.current_jobs = [&workers] { return workers.currentJobs(); };
   // No serve node may be running: this process queues expired leases again itself.
   presence_settings.requeue_expired = &jobs;
   presence_settings.on_requeued = [&workers] { workers.wake(); };

@@ -387,6 +387,14 @@ std::vector<WorkerStatus> WorkerSupervisor::status() const {
   return out;
 }
 
+std::vector<int64_t> WorkerSupervisor::currentJobs() const {
+  std::lock_guard lock(impl_->mutex);
+  std::vector<int64_t> ids;
+  for (const auto& slot : impl_->slots)
+    if (slot.job_id) ids.push_back(slot.job_id);
+  return ids;
+}
+
 SupervisorCounts WorkerSupervisor::counts() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->counts;

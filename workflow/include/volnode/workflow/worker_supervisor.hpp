@@ -75,6 +75,7 @@ class WorkerSupervisor {
   int count() const { return settings_.workers; }
   int busy() const;
   std::vector<WorkerStatus> status() const;
+  std::vector<int64_t> currentJobs() const;  // the jobs its workers hold now (the cluster registry shows them)
   SupervisorCounts counts() const;
 
  private:
