@@ -241,7 +241,8 @@ nlohmann::json toJson(const ClusterMember& m) {
           {"heartbeat_s", m.info.heartbeat_s},
           {"workers", m.info.workers},
           {"current_jobs", m.current_jobs},
-          {"detail", m.info.detail}};
+          {"detail", m.info.detail},
+          {"node", m.info.node}};
 }
 
 }  // namespace volnode

@@ -5,6 +5,7 @@
 // Small renders (a 128x128x60 phantom, 4 frames) keep the case near 30 s on two cores.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -127,6 +128,16 @@ TEST(SeveralServeNodesOnPostgresql, TwoNodesOnOneStoreReceiveAtOnceAndEachStudyI
   auto cluster = apiJson(a, "/api/cluster");
   EXPECT_EQ(cluster["serve_nodes_alive"], 2) << cluster.dump();
   EXPECT_EQ(cluster["worker_processes_alive"], 1) << cluster.dump();
+  std::set<std::string> nodes;
+  for (const auto& m : cluster["members"])
+    if (m["role"] == "serve") nodes.insert(m["node"].get<std::string>());
+  EXPECT_EQ(nodes.size(), 2u) << "each serve node under its own name: " << cluster.dump();
+  for (const NodeProcess* node : {&a, &b}) {
+    const std::string port = ":" + std::to_string(node->dicomPort());
+    EXPECT_TRUE(std::any_of(nodes.begin(), nodes.end(), [&](const std::string& n) {
+      return n.size() > port.size() && n.compare(n.size() - port.size(), port.size(), port) == 0;
+    })) << port << " in " << cluster.dump();
+  }
 
   EXPECT_EQ(worker.stop(), 0) << worker.log();
   EXPECT_EQ(b.stop(), 0) << b.log();
