@@ -139,6 +139,15 @@ TEST(SeveralServeNodesOnPostgresql, TwoNodesOnOneStoreReceiveAtOnceAndEachStudyI
     })) << port << " in " << cluster.dump();
   }
 
+  // A node with an SQLite index still needs the store to itself: refused while these run.
+  auto sqlite_node = run({VOLNODE_BINARY, "serve", "--set", "storage.dir=" + store_dir.string(), "--set",
+                          "dicom.port=" + std::to_string(freePort()), "--set",
+                          "console.port=" + std::to_string(freePort()), "--set", "log.file="},
+                         std::chrono::seconds(20));
+  EXPECT_NE(sqlite_node.exit_code, 0) << sqlite_node.output;
+  EXPECT_NE(sqlite_node.output.find("is in use by another volnode process"), std::string::npos)
+      << sqlite_node.output;
+
   EXPECT_EQ(worker.stop(), 0) << worker.log();
   EXPECT_EQ(b.stop(), 0) << b.log();
   EXPECT_EQ(a.stop(), 0) << a.log();
