@@ -1,7 +1,6 @@
 // volnode: a DICOM 3D node. The command line and the composition root.
 #include <algorithm>
 #include <csignal>
-#include <ctime>
 #include <iostream>
 #include <memory>
 
@@ -17,6 +16,7 @@
 #include "pixel_worker_main.hpp"
 #include "stop_signals.hpp"
 #include "viewer_worker_main.hpp"
+#include "wait_for_database.hpp"
 #include "worker_main.hpp"
 #include "worker_role.hpp"
 #include "volnode/workflow/inspect.hpp"
@@ -27,7 +27,6 @@
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
 #include "volnode/scp/dicom_network.hpp"
-#include "volnode/storage/database_unavailable.hpp"
 #include "volnode/storage/reindex.hpp"
 
 namespace {
@@ -56,27 +55,17 @@ int runServe(const std::string& config_path, const std::vector<std::string>& ove
   // started from here on inherits the blocked mask.
   const sigset_t signals = blockStopSignals();
 
-  // A database that cannot be reached at start-up (PostgreSQL not up yet, a network
-  // outage) is waited for: the node says so and tries again with back-off, until it
-  // answers or a stop signal arrives. Any other start-up error ends the node.
   std::unique_ptr<Node> node;
-  for (double wait_s = 1;; wait_s = std::min(2 * wait_s, 30.0)) {
+  const bool started = startWhenDatabaseAnswers(signals, [&] {
     node = std::make_unique<Node>(config, workerCommand(config_path, overrides));
     try {
       node->start();
-      break;
-    } catch (const Error& e) {
-      if (!isDatabaseUnavailable(e)) throw;
-      moduleLogger("app")->error("cannot start: {}; trying again in {:.0f} s (stop with SIGTERM or Ctrl-C)",
-                                 e.what(), wait_s);
+    } catch (...) {
+      node.reset();  // what had started stops; the directory lock is released
+      throw;
     }
-    node.reset();  // what had started stops; the directory lock is released
-    const timespec timeout{static_cast<time_t>(wait_s), 0};
-    if (int received = sigtimedwait(&signals, nullptr, &timeout); received > 0) {
-      moduleLogger("app")->info("{} received while waiting for the database: stopping", strsignal(received));
-      return 0;
-    }
-  }
+  });
+  if (!started) return 0;
   std::cout << node->listeningSummary() << std::endl;
   int received = 0;
   sigwait(&signals, &received);

@@ -195,17 +195,18 @@ void Node::start() {
   auto& c = impl_->config;
   auto log = moduleLogger("app");
   std::filesystem::path dir = c.storage.dir;
-  impl_->lock = std::make_unique<DirectoryLock>(dir);
   const IndexLocation index_location = indexLocationOf(c);
-  if (index_location.backend == IndexBackend::Sqlite) refuseLostIndex(dir / "index.sqlite", dir / "store");
+  const bool shared_index = index_location.backend == IndexBackend::Postgresql;
+  // Several serve nodes may share a store only on a shared index (docs/scaling.md).
+  impl_->lock = shared_index ? std::make_unique<DirectoryLock>(dir, nodeName(c)) : std::make_unique<DirectoryLock>(dir);
+  if (!shared_index) refuseLostIndex(dir / "index.sqlite", dir / "store");
   const IndexSync sync = indexSyncOf(c);
   impl_->index = std::make_unique<Index>(index_location, sync);
+  impl_->index->ownRowsAs(nodeName(c));  // its slots and associations: start-up settles only these
   log->info("index: {}", index_location.describe());
   impl_->files = std::make_unique<FileStore>(dir / "store", c.storage.fsync, *impl_->index);
-  // On a shared database the open associations may be a live peer's (nothing says whose).
-  if (index_location.backend == IndexBackend::Sqlite)
-    if (int stale = impl_->index->closeStaleAssociations())
-      log->warn("{} association(s) were open when the node last stopped; marked interrupted", stale);
+  if (int stale = impl_->index->closeStaleAssociations())
+    log->warn("{} association(s) were open when the node last stopped; marked interrupted", stale);
   impl_->store = std::make_unique<InstanceStore>(c.storage, *impl_->index, *impl_->files);
   impl_->recovery = reconcileStore(*impl_->index, *impl_->files, *impl_->store);
   impl_->sink = std::make_unique<StorageSink>(*impl_->store, *impl_->index);
@@ -276,9 +277,9 @@ void Node::start() {
   impl_->retention_loop = std::make_unique<RetentionLoop>(*impl_->retention, c.retention.check_every_s);
   impl_->retention_loop->start();
 
+  startPresence();  // before the listener: peers see its open associations only with its heartbeat
   impl_->scp = std::make_unique<StoreScp>(c.dicom, *impl_->sink);
   impl_->scp->start();
-  startPresence();
   impl_->retrievals->start();  // after the listener: a resumed C-MOVE sends to it at once
   ConsoleContext console{c.console, *impl_->index, *impl_->jobs, [this] { return impl_->health(); }};
   console.results_root = dir / "results";
@@ -318,6 +319,7 @@ void Node::startPresence() {
   presence.member = {"serve", thisHostName(), ::getpid(), ClusterPresence::kHeartbeatS, c.render.workers,
                      fmt::format("DICOM AE {} on port {}, console port {}", c.dicom.aet, c.dicom.port, c.console.port)};
   presence.current_jobs = [this] { return impl_->workers->currentJobs(); };
+  presence.member.node = nodeName(c);  // joins its open associations to its heartbeat (completion)
   impl_->presence = std::make_unique<ClusterPresence>(*impl_->members, std::move(presence));
   impl_->presence->start();
 }

@@ -11,6 +11,7 @@
 
 #include "node_name.hpp"
 #include "stop_signals.hpp"
+#include "wait_for_database.hpp"
 #include "volnode/core/config.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
@@ -41,31 +42,45 @@ int runWorkerRole(const std::string& config_path, const std::vector<std::string>
                                     ": volnode worker renders for a node; start `volnode serve` on this storage.dir "
                                     "first (or use a PostgreSQL index, index.backend)");
   const IndexSync sync = indexSyncOf(config);
-  // Opening the index applies the schema migrations when this process is the first to start.
-  Index index(location, sync);
-  JobQueue jobs(location, sync);
+  // Opening the index applies the schema migrations when this process is the first to
+  // start; a database that does not answer yet is waited for, as `volnode serve` does.
+  std::optional<Index> index;
+  std::optional<JobQueue> jobs;
+  std::optional<ClusterMembers> members;
+  const bool connected = startWhenDatabaseAnswers(signals, [&] {
+    try {
+      index.emplace(location, sync);
+      jobs.emplace(location, sync);
+      members.emplace(location);
+    } catch (...) {
+      members.reset();
+      jobs.reset();
+      index.reset();
+      throw;
+    }
+  });
+  if (!connected) return 0;
   // The name its worker processes lease under (worker_main.cpp derives the same), so
   // that the supervisor finds their jobs.
-  jobs.ownLeasesAs(nodeName(config));
-  ClusterMembers members(location);
+  jobs->ownLeasesAs(nodeName(config));
   log->info("index: {}; store: {}", location.describe(), std::filesystem::absolute(config.storage.dir).string());
 
   // The worker processes inherit DISPLAY: a private Xvfb when none is set.
   std::shared_ptr<DisplayServer> display = DisplayServer::shared();
   WorkerPoolSettings pool{worker_command, config.render.workers, config.render.job_timeout_s,
                           config.render.max_crashes};
-  WorkerSupervisor workers(pool, jobs, nullptr);
+  WorkerSupervisor workers(pool, *jobs, nullptr);
   std::optional<JobNotificationRelay> notifications;
-  if (location.backend == IndexBackend::Postgresql) notifications.emplace(jobs, [&workers] { workers.wake(); });
+  if (location.backend == IndexBackend::Postgresql) notifications.emplace(*jobs, [&workers] { workers.wake(); });
 
   PresenceSettings presence_settings;
   presence_settings.member = {"worker", thisHostName(), ::getpid(), ClusterPresence::kHeartbeatS, config.render.workers,
                               "display " + display->display()};
   presence_settings.current_jobs = [&workers] { return workers.currentJobs(); };
   // No serve node may be running: this process queues expired leases again itself.
-  presence_settings.requeue_expired = &jobs;
+  presence_settings.requeue_expired = &*jobs;
   presence_settings.on_requeued = [&workers] { workers.wake(); };
-  ClusterPresence presence(members, std::move(presence_settings));
+  ClusterPresence presence(*members, std::move(presence_settings));
 
   workers.start();
   if (notifications) notifications->start();

@@ -76,7 +76,7 @@ std::string AccessGate::studyOfRead(const httplib::Request& req) {
   return "";
 }
 
-// Reads under /api (all but /api/health, which holds no patient data) when reads
+// Reads under /api (all but /api/health and /api/health/live, which hold no patient data) when reads
 // need a token: the console token as bearer, or a launch session for its studies.
 bool AccessGate::readAllowed(const httplib::Request& req, httplib::Response& res) {
   std::string given = bearerToken(req.get_header_value("Authorization"));
@@ -122,7 +122,8 @@ httplib::Server::HandlerResponse AccessGate::check(const httplib::Request& req, 
     }
   }
   const bool api_read = (req.method == "GET" || req.method == "HEAD") &&
-                        ((req.path.rfind("/api/", 0) == 0 && req.path != "/api/health") ||
+                        ((req.path.rfind("/api/", 0) == 0 && req.path != "/api/health" &&
+                          req.path != "/api/health/live") ||
                          req.path.rfind("/dicom-web/", 0) == 0);
   if (reads_need_token_ && api_read && !readAllowed(req, res)) return httplib::Server::HandlerResponse::Handled;
   return httplib::Server::HandlerResponse::Unhandled;

@@ -120,6 +120,7 @@ nlohmann::json toJson(const HealthReport& h, const IndexCounts& c) {
                        {"incomplete_removed", r.incomplete_removed},
                        {"empty_slots_removed", r.empty_slots_removed},
                        {"forgotten_slots", r.forgotten_slots},
+                       {"peer_slots", r.peer_slots},
                        {"missing_count", r.missing_count},
                        {"missing", r.missing},
                        {"left_in_place", r.left_in_place},
@@ -240,7 +241,8 @@ nlohmann::json toJson(const ClusterMember& m) {
           {"heartbeat_s", m.info.heartbeat_s},
           {"workers", m.info.workers},
           {"current_jobs", m.current_jobs},
-          {"detail", m.info.detail}};
+          {"detail", m.info.detail},
+          {"node", m.info.node}};
 }
 
 }  // namespace volnode

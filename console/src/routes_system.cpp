@@ -110,6 +110,11 @@ void addSystemRoutes(httplib::Server& server, RouteContext& routes) {
   server.Get("/api/health", [&node](const httplib::Request&, httplib::Response& res) {
     answerJson(res, healthJson(node));
   });
+  // Liveness for orchestrators: the process answers HTTP. It reads nothing, so a node
+  // whose database is away (degraded in /api/health) is not restarted for it.
+  server.Get("/api/health/live", [](const httplib::Request&, httplib::Response& res) {
+    answerJson(res, {{"status", "alive"}});
+  });
 
   server.Get("/api/dashboard", [&node, &routes, throughput](const httplib::Request&, httplib::Response& res) {
     answerJson(res, {{"health", healthJson(node)},

@@ -39,10 +39,10 @@ int64_t ClusterMembers::join(const MemberInfo& info) {
   std::lock_guard lock(impl_->mutex);
   const std::string now = impl_->db->dialect().unixNow();
   auto insert = impl_->db->prepare(
-      "INSERT INTO cluster_members(role, host, pid, started_at, heartbeat_at, heartbeat_s, workers, detail) "
-      "VALUES (?, ?, ?, " + now + ", " + now + ", ?, ?, ?) RETURNING id");
+      "INSERT INTO cluster_members(role, host, pid, started_at, heartbeat_at, heartbeat_s, workers, detail, node) "
+      "VALUES (?, ?, ?, " + now + ", " + now + ", ?, ?, ?, ?) RETURNING id");
   insert.bind(1, info.role).bind(2, info.host).bind(3, info.pid).bind(4, info.heartbeat_s).bind(5, info.workers)
-      .bind(6, info.detail);
+      .bind(6, info.detail).bind(7, info.node);
   return sql::insertReturningId(insert);
 }
 
@@ -64,8 +64,8 @@ std::vector<ClusterMember> ClusterMembers::list() {
   std::lock_guard lock(impl_->mutex);
   auto s = impl_->db->prepare(
       "SELECT id, role, host, pid, started_at, heartbeat_at, heartbeat_s, workers, current_jobs, detail, " +
-      impl_->db->dialect().unixNow() +
-      " - heartbeat_at FROM cluster_members ORDER BY CASE role WHEN 'serve' THEN 0 ELSE 1 END, host, pid, id");
+      impl_->db->dialect().unixNow() + " - heartbeat_at, node" +
+      " FROM cluster_members ORDER BY CASE role WHEN 'serve' THEN 0 ELSE 1 END, host, pid, id");
   std::vector<ClusterMember> out;
   while (s.step()) {
     ClusterMember m;
@@ -80,6 +80,7 @@ std::vector<ClusterMember> ClusterMembers::list() {
     m.current_jobs = parseIds(s.text(8));
     m.info.detail = s.text(9);
     m.heartbeat_age_s = s.real(10);
+    m.info.node = s.text(11);
     m.stale = m.heartbeat_age_s > kStaleIntervals * m.info.heartbeat_s;
     out.push_back(std::move(m));
   }

@@ -9,6 +9,7 @@
 #include "volnode/core/clock.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
+#include "volnode/storage/cluster_members.hpp"
 
 namespace volnode {
 namespace {
@@ -78,6 +79,7 @@ StudySummary readStudy(const sql::Statement& s) {
 
 struct Index::Impl {
   IndexLocation location;
+  std::string node;  // ownRowsAs; "" on SQLite, where every row is the node's own
   std::mutex write_mutex;
   std::unique_ptr<sql::Connection> writer;
   std::mutex read_mutex;
@@ -87,6 +89,16 @@ struct Index::Impl {
   // another node indexing the same new study at the same moment makes the insert do
   // nothing (on PostgreSQL it waits for that node's transaction first), and the
   // look-up after it finds that node's row. Neither fails, and no row is doubled.
+  // The rows this node owns on a shared database: its own name, or none (written before
+  // migration 008). Binds the name at `position` when it needs it.
+  std::string ownRows(const char* column = "node") const {
+    if (node.empty()) return "1 = 1";
+    return std::string("(") + column + " = ? OR " + column + " IS NULL)";
+  }
+  void bindOwner(sql::Statement& s, int position) const {
+    if (!node.empty()) s.bind(position, node);
+  }
+
   std::optional<int64_t> findPatient(const InstanceAttributes& a) {
     auto find = writer->cached("SELECT id FROM patients WHERE patient_id = ? AND issuer = ?");
     find->bind(1, a.patient_id).bind(2, a.issuer_of_patient_id);
@@ -274,9 +286,9 @@ void Index::addSlots(const std::vector<std::string>& relative_paths) {
   std::lock_guard lock(impl_->write_mutex);
   auto& db = *impl_->writer;
   sql::Transaction tx(db);
-  auto insert = db.prepare("INSERT INTO file_slots(path) VALUES (?) ON CONFLICT DO NOTHING");
+  auto insert = db.prepare("INSERT INTO file_slots(path, node) VALUES (?, NULLIF(?, '')) ON CONFLICT DO NOTHING");
   for (const auto& path : relative_paths) {
-    insert.bind(1, path).run();
+    insert.bind(1, path).bind(2, impl_->node).run();
     insert.reset();
   }
   tx.commit();
@@ -314,9 +326,26 @@ bool Index::reachable(std::string* why) {
   }
 }
 
+void Index::ownRowsAs(const std::string& node) {
+  std::scoped_lock lock(impl_->write_mutex, impl_->read_mutex);
+  // An SQLite index has one serve node: every row is its own, whatever its name.
+  if (impl_->writer->dialect().postgresql()) impl_->node = node;
+}
+
 std::vector<std::string> Index::slots() {
   std::lock_guard lock(impl_->read_mutex);
-  auto s = impl_->reader->prepare("SELECT path FROM file_slots ORDER BY path");
+  auto s = impl_->reader->prepare("SELECT path FROM file_slots WHERE " + impl_->ownRows() + " ORDER BY path");
+  impl_->bindOwner(s, 1);
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  return out;
+}
+
+std::vector<std::string> Index::otherNodesSlots() {
+  std::lock_guard lock(impl_->read_mutex);
+  if (impl_->node.empty()) return {};
+  auto s = impl_->reader->prepare("SELECT path FROM file_slots WHERE node <> ? ORDER BY path");
+  s.bind(1, impl_->node);
   std::vector<std::string> out;
   while (s.step()) out.push_back(s.text(0));
   return out;
@@ -359,8 +388,9 @@ int64_t Index::beginAssociation(const std::string& calling_aet, const std::strin
                                 const std::string& peer_host) {
   std::lock_guard lock(impl_->write_mutex);
   auto insert = impl_->writer->prepare(
-      "INSERT INTO associations(calling_aet, called_aet, peer_host, started_at) VALUES (?,?,?,?) RETURNING id");
-  insert.bind(1, calling_aet).bind(2, called_aet).bind(3, peer_host).bind(4, isoUtcNow());
+      "INSERT INTO associations(calling_aet, called_aet, peer_host, started_at, node) VALUES (?,?,?,?,NULLIF(?, '')) "
+      "RETURNING id");
+  insert.bind(1, calling_aet).bind(2, called_aet).bind(3, peer_host).bind(4, isoUtcNow()).bind(5, impl_->node);
   return sql::insertReturningId(insert);
 }
 
@@ -374,9 +404,34 @@ void Index::endAssociation(int64_t id, int64_t instances, int64_t bytes, int64_t
 
 int Index::closeStaleAssociations() {
   std::lock_guard lock(impl_->write_mutex);
-  impl_->writer->prepare("UPDATE associations SET outcome = 'interrupted', ended_at = ? WHERE outcome = 'open'")
-      .bind(1, isoUtcNow()).run();
+  auto update = impl_->writer->prepare("UPDATE associations SET outcome = 'interrupted', ended_at = ? WHERE outcome = "
+                                       "'open' AND " + impl_->ownRows());
+  update.bind(1, isoUtcNow());
+  impl_->bindOwner(update, 2);
+  update.run();
   return impl_->writer->changes();
+}
+
+std::set<std::string> Index::studiesOpenOnOtherNodes() {
+  std::lock_guard lock(impl_->read_mutex);
+  auto& db = *impl_->reader;
+  if (!db.dialect().postgresql()) return {};
+  // Open associations of other nodes (a partial index holds only the open ones), the
+  // series they delivered (instances_association), their studies; a node whose
+  // heartbeat is older than ClusterMembers::kStaleIntervals of its intervals is dead
+  // or cut off, and its associations hold up nothing.
+  auto s = db.cached(
+      "SELECT DISTINCT st.study_uid FROM associations a "
+      "JOIN instances i ON i.association_pk = a.id "
+      "JOIN series se ON se.id = i.series_pk "
+      "JOIN studies st ON st.id = se.study_pk "
+      "WHERE a.outcome = 'open' AND a.node IS NOT NULL AND a.node <> ? AND EXISTS ("
+      "SELECT 1 FROM cluster_members m WHERE m.node = a.node AND m.heartbeat_at >= " +
+      db.dialect().unixNow() + " - " + std::to_string(ClusterMembers::kStaleIntervals) + " * m.heartbeat_s)");
+  s->bind(1, impl_->node);
+  std::set<std::string> studies;
+  while (s->step()) studies.insert(s->text(0));
+  return studies;
 }
 
 bool Index::setSeriesState(const std::string& series_uid, SeriesState state, const std::string& reason) {

@@ -121,6 +121,12 @@ KeepResult InstanceStore::take(const Reservation& reservation, const std::string
 
     bool conflict = false;
     for (const auto& held : index_.heldCopies(attributes.sop_uid)) {
+      if (held.file_path == reservation.relative_path) {
+        // This very file, indexed meanwhile by another node sharing the store: never delete it.
+        result.outcome = KeepOutcome::Duplicate;
+        result.reason = "the file is indexed already";
+        return result;
+      }
       if (sameDataset(files_.absolute(held.file_path), reservation.path)) {
         files_.release(reservation);
         result.outcome = KeepOutcome::Duplicate;

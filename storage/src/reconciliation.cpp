@@ -24,6 +24,7 @@ std::string RecoveryReport::summary() const {
   if (missing_count > 0) text += fmt::format(", {} indexed instance(s) whose file is MISSING", missing_count);
   if (!left_in_place.empty()) text += fmt::format(", {} file(s) that could not be indexed left in place", left_in_place.size());
   if (!foreign.empty()) text += fmt::format(", {} name(s) that are not the node's left alone", foreign.size());
+  if (peer_slots > 0) text += fmt::format(", {} slot(s) of other nodes left to them", peer_slots);
   return text + fmt::format(" ({:.2f} s)", seconds);
 }
 
@@ -37,6 +38,11 @@ RecoveryReport reconcileStore(Index& index, FileStore& files, InstanceStore& sto
   report.foreign = listing.foreign;
   for (const auto& name : listing.foreign) log->warn("store: {} is not a file of the node; left alone", name);
 
+  // Read after the listing, and before the instances: a peer on a shared store records
+  // a slot before it creates the file and drops it when the instance is indexed, so each
+  // of its files listed here is in one of the two reads.
+  const auto peer_slot_paths = index.otherNodesSlots();
+  const std::unordered_set<std::string> peer_slots(peer_slot_paths.begin(), peer_slot_paths.end());
   const auto indexed_paths = index.instancePaths();
   const std::unordered_set<std::string> indexed(indexed_paths.begin(), indexed_paths.end());
   const auto slot_paths = index.slots();
@@ -47,6 +53,10 @@ RecoveryReport reconcileStore(Index& index, FileStore& files, InstanceStore& sto
   for (const auto& relative : listing.files) {
     present.insert(relative);
     if (indexed.count(relative)) continue;  // the common case: a name comparison, nothing opened
+    if (peer_slots.count(relative)) {  // another node's slot: empty, or an instance it is receiving
+      ++report.peer_slots;
+      continue;
+    }
     slots.erase(relative);
     const Reservation file{files.absolute(relative), relative};
     std::error_code ec;
@@ -69,6 +79,11 @@ RecoveryReport reconcileStore(Index& index, FileStore& files, InstanceStore& sto
         log->info("store: indexed {} (series {}), which the index did not hold", relative, result.series_uid);
         break;
       case KeepOutcome::Duplicate:
+        if (index.holdsFile(relative)) {  // a peer indexed this very file meanwhile (InstanceStore kept it)
+          ++report.peer_slots;
+          break;
+        }
+        [[fallthrough]];
       case KeepOutcome::Invalid:
         ++report.incomplete_removed;
         log->info("store: removed {} (never acknowledged): {}", relative, result.reason);

@@ -18,6 +18,7 @@
 #include "support/dicom_files.hpp"
 #include "support/node_process.hpp"
 #include "support/postgres_server.hpp"
+#include "support/worker_process.hpp"
 #include "support/synthetic_series.hpp"
 
 using namespace volnode::test;
@@ -216,4 +217,30 @@ TEST(IngestOutageOnPostgresql, ANodeStartedWhileTheDatabaseIsAwayWaitsForItAndSa
   EXPECT_TRUE(health["index"]["reachable"].get<bool>()) << health.dump();
   EXPECT_EQ(node.log().find("not-in-any-log-7731"), std::string::npos);
   EXPECT_EQ(node.stop(), 0) << node.log();
+}
+
+// `volnode worker` waits for the database as `volnode serve` does (one helper for both),
+// instead of exiting for its supervisor to try again blindly.
+TEST(IngestOutageOnPostgresql, AWorkerStartedWhileTheDatabaseIsAwayWaitsForItAndSaysSo) {
+  TempDir dir;
+  PostgresServer server;
+  server.stop();
+  WorkerProcess worker(dir / "worker", dir / "store",
+                       {"index.backend=postgresql", "index.url=" + server.url(), "render.workers=1"});
+  const auto logSays = [&](const std::string& text, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (worker.log().find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(100ms);
+    return worker.log().find(text) != std::string::npos;
+  };
+  EXPECT_TRUE(logSays("waiting for the database, trying again in", 20s)) << worker.log();
+  EXPECT_NE(worker.log().find("cannot start: cannot connect to the index at postgresql://volnode@127.0.0.1:" +
+                              std::to_string(server.port())),
+            std::string::npos)
+      << worker.log();
+  EXPECT_TRUE(worker.running()) << "it waits for the database instead of exiting";
+
+  server.start();
+  EXPECT_TRUE(logSays("render worker process(es) on display", 40s)) << worker.log();
+  EXPECT_EQ(worker.stop(), 0) << worker.log();
 }

@@ -101,6 +101,7 @@ std::string CompletionMonitor::evaluate(const SeriesSummary& series, double now)
   bool count_reached = expected && series.instances >= *expected;
 
   std::string release_reason;
+  std::string released_study;  // released here: the study, for the look at the other nodes
   {
     std::lock_guard lock(mutex_);
     auto delivered_by = series_associations_.find(series.series_uid);
@@ -116,10 +117,12 @@ std::string CompletionMonitor::evaluate(const SeriesSummary& series, double now)
       bool study_still_sending = std::any_of(associations_.begin(), associations_.end(), [&](const auto& entry) {
         return entry.second.open && entry.second.studies.count(study);
       });
-      if (all_released && !study_still_sending && now - released_at >= config_.release_grace_s)
-        release_reason = "association released + " + formatSeconds(config_.release_grace_s) + " s grace";
+      if (all_released && !study_still_sending && now - released_at >= config_.release_grace_s) released_study = study;
     }
   }
+  // Outside the lock: the listener's events do not wait for the database.
+  if (!released_study.empty() && !studyOpenOnAnotherNode(released_study, now))
+    release_reason = "association released + " + formatSeconds(config_.release_grace_s) + " s grace";
   if (!count_reached && release_reason.empty()) return "";
 
   auto contiguity = checkContiguity(geometry);
@@ -132,6 +135,17 @@ std::string CompletionMonitor::evaluate(const SeriesSummary& series, double now)
   }
   if (count_reached) return fmt::format("expected count {}/{}", series.instances, *expected);
   return release_reason;
+}
+
+bool CompletionMonitor::studyOpenOnAnotherNode(const std::string& study_uid, double now) {
+  std::lock_guard lock(other_nodes_mutex_);
+  // One query per tick (every series of a tick passes the same `now`), and none in a
+  // tick without a released series.
+  if (other_nodes_checked_at_ != now) {
+    studies_open_on_other_nodes_ = index_.studiesOpenOnOtherNodes();
+    other_nodes_checked_at_ = now;
+  }
+  return studies_open_on_other_nodes_.count(study_uid) > 0;
 }
 
 double CompletionMonitor::secondsUntilNextRelease(double now_unix) {

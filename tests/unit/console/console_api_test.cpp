@@ -326,6 +326,26 @@ TEST_F(ConsoleApi, HealthShowsTheStartUpReconciliationAndMissingFilesDegradeIt) 
   }
 }
 
+// The liveness probe's answer: the process serves HTTP, whatever /api/health reports
+// (a degraded node is not restarted for it).
+TEST_F(ConsoleApi, LivenessAnswersWhileTheHealthIsDegraded) {
+  startWith([](ConsoleConfig&, ConsoleContext& context) {
+    auto base = context.health;
+    context.health = [base] {
+      HealthReport h = base();
+      RecoveryReport r;
+      r.missing_count = 1;
+      r.missing = {"ab/cd/1.dcm"};
+      h.recovery = r;
+      return h;
+    };
+  });
+  EXPECT_EQ(get("/api/health").parsed()["status"], "degraded");
+  auto live = get("/api/health/live");
+  EXPECT_EQ(live.status, 200);
+  EXPECT_EQ(live.parsed()["status"], "alive");
+}
+
 TEST_F(ConsoleApi, StudiesListFiltersAndRejectsBadParameters) {
   start();
   auto r = get("/api/studies?q=p1&modality=CT&from=20240101&to=20240131");
@@ -962,6 +982,7 @@ TEST_F(ConsoleApi, OnLoopbackReadsAreOpenUnlessReadRequiresToken) {
     EXPECT_EQ(getWithToken(path).status, 200) << path;
   }
   EXPECT_EQ(get("/api/health").status, 200);
+  EXPECT_EQ(get("/api/health/live").status, 200);
   EXPECT_EQ(getWithToken("/api/settings").parsed()["console"]["reads_need_token"], true);
   // Without a token nobody could read: refused at start-up.
   auto message = startError([](ConsoleConfig& config, ConsoleContext&) { config.read_requires_token = true; });

@@ -161,8 +161,13 @@ TEST(States, TheRetrieveMigrationKeepsEveryJobAndWhatRefersToIt) {
   const auto events = f.jobs.events(render).size();
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((f.dir / "index.sqlite").c_str(), &db), SQLITE_OK);
-  // What later migrations added goes too: a schema-5 index has none of it (007: cluster_members).
-  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE cluster_members; PRAGMA user_version = 5", nullptr, nullptr, nullptr),
+  // What later migrations added goes too: a schema-5 index has none of it (007: cluster_members,
+  // 008: the node columns and their indexes).
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TABLE cluster_members; DROP INDEX file_slots_node; DROP INDEX associations_open; "
+                         "DROP INDEX instances_association; ALTER TABLE file_slots DROP COLUMN node; "
+                         "ALTER TABLE associations DROP COLUMN node; PRAGMA user_version = 5",
+                         nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
 

@@ -20,6 +20,7 @@ struct MemberInfo {
   double heartbeat_s = 10;  // how often it renews its heartbeat
   int workers = 0;          // render worker processes it runs
   std::string detail;       // what it offers, for people (listener, console)
+  std::string node;         // the node name its rows carry ("<host>:<dicom.port>", Index::ownRowsAs)
 };
 
 struct ClusterMember {

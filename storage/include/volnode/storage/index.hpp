@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "volnode/storage/file_store.hpp"
@@ -30,6 +31,14 @@ class Index : public SlotLedger {
   const std::filesystem::path& path() const;  // the SQLite file (empty on PostgreSQL)
   const IndexLocation& location() const;
 
+  // The node's name ("<host>:<dicom.port>", as its job leases carry it): the slots it
+  // records and the associations it begins carry it, so that on a shared database a
+  // starting node settles only its own slots (slots()) and closes only its own open
+  // associations (closeStaleAssociations()). Rows without a name (written before
+  // migration 008, or with no name set) count as every node's own; on SQLite (one serve
+  // node per store) every row does.
+  void ownRowsAs(const std::string& node);
+
   // --- ingest ---
   std::vector<HeldCopy> heldCopies(const std::string& sop_uid);
   // Adds an instance (creating patient/study/series as needed) in one transaction
@@ -48,13 +57,20 @@ class Index : public SlotLedger {
   // SlotLedger: the store's pre-created files that hold no acknowledged instance.
   void addSlots(const std::vector<std::string>& relative_paths) override;
   void removeSlot(const std::string& relative_path) override;
-  std::vector<std::string> slots() override;
+  std::vector<std::string> slots() override;  // this node's own (ownRowsAs)
+  // Slots another node recorded on a shared database: files a live peer holds ready or
+  // is writing, which this node must neither delete nor index.
+  std::vector<std::string> otherNodesSlots();
 
   int64_t beginAssociation(const std::string& calling_aet, const std::string& called_aet,
                            const std::string& peer_host);
   void endAssociation(int64_t id, int64_t instances, int64_t bytes, int64_t failures, const std::string& outcome);
-  // Marks associations left open by a previous process as interrupted.
+  // Marks this node's associations left open by its previous process as interrupted.
   int closeStaleAssociations();
+  // The studies an association still open on another node has delivered instances to,
+  // counting only nodes whose cluster_members heartbeat is fresh (a dead node holds up
+  // nothing). One query; empty on SQLite (one serve node per index).
+  std::set<std::string> studiesOpenOnOtherNodes();
 
   // Removes a study (its instances, series, transitions; the patient when it has
   // no other study) in one transaction. Returns the removed instances' file paths,

@@ -8,6 +8,8 @@
 //     is completed, rendered and sent as usual); an empty, cut-off or invalid file
 //     was never acknowledged and is deleted, as is a copy of an instance held;
 //   - a slot in the ledger without a file: forgotten;
+//   - on a store shared by several serve nodes (PostgreSQL), only the node's own
+//     slots (Index::ownRowsAs) are settled: another node's slot is left to it;
 //   - an indexed instance whose file is missing: reported (error log and report),
 //     its row kept (the file may come back from a backup).
 // Files the index holds are compared by name only, so a large store costs one
@@ -33,6 +35,7 @@ struct RecoveryReport {
   std::vector<std::string> missing;  // the first kMaxListed of them (relative to the store)
   std::vector<std::string> left_in_place;  // files that could not be read or indexed (I/O, database)
   std::vector<std::string> foreign;        // names in the store that are not the node's (never touched)
+  int64_t peer_slots = 0;            // files of other nodes on a shared store (their slots): left to them
   double seconds = 0;
 
   static constexpr size_t kMaxListed = 100;

@@ -3,7 +3,8 @@
 // or more associations and never says "done". Signals, combined:
 //   - quiet period: no new instance of the series for completion.quiet_s;
 //   - release: the associations that delivered it were released release_grace_s
-//     ago and no other association is still sending to the same study;
+//     ago and no other association is still sending to the same study, on this
+//     node or (a shared index) on another live node;
 //   - expected count: ImagesInAcquisition says how many instances to expect.
 // Early completion (release, expected count) also needs the slice positions to
 // be contiguous (no gap over 1.5x the median spacing); a series that looks
@@ -64,6 +65,9 @@ class CompletionMonitor {
   };
   // Completion reason for one series, or "" when it is not complete yet.
   std::string evaluate(const SeriesSummary& series, double now_unix);
+  // Whether another node sharing the index still has an association to the study open
+  // (Index::studiesOpenOnOtherNodes, read at most once per `now`).
+  bool studyOpenOnAnotherNode(const std::string& study_uid, double now_unix);
 
   CompletionConfig config_;
   Index& index_;
@@ -72,6 +76,9 @@ class CompletionMonitor {
   std::map<std::string, std::set<int64_t>> series_associations_;
   std::map<std::string, std::string> series_study_;
   std::set<std::string> told_incomplete_;  // series already logged as "waiting: incomplete by geometry"
+  std::mutex other_nodes_mutex_;
+  double other_nodes_checked_at_ = -1;
+  std::set<std::string> studies_open_on_other_nodes_;
 };
 
 }  // namespace volnode

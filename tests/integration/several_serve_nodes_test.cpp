@@ -1,0 +1,154 @@
+// Several `volnode serve` nodes receiving at once on one PostgreSQL index and one store
+// directory (docs/scaling.md), with a `volnode worker` rendering for both: a study pushed
+// to each node is stored once, rendered once and its results recorded once, and either
+// node's console shows both studies and the whole cluster.
+// Small renders (a 128x128x60 phantom, 4 frames) keep the case near 30 s on two cores.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "support/node_process.hpp"
+#include "support/postgres_server.hpp"
+#include "support/synthetic_series.hpp"
+#include "support/worker_process.hpp"
+
+using namespace volnode::test;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+WrittenSeries phantom(const std::filesystem::path& dir, const std::string& description) {
+  SyntheticSeries s;
+  s.rows = s.cols = 128;
+  s.slices = 60;
+  s.slice_spacing = 2.0;
+  s.origin = {-64, -64, -60};
+  s.series_description = description;
+  s.value = OrientationPhantom{}.function();
+  return writeSyntheticSeries(s, dir);
+}
+
+std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+json apiJson(const NodeProcess& node, const std::string& path) {
+  auto response = node.get(path);
+  return response.status == 200 ? json::parse(response.body, nullptr, false) : json();
+}
+
+template <typename Pred>
+bool waitFor(Pred done, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(200ms);
+  }
+  return done();
+}
+
+void push(const NodeProcess& node, const std::filesystem::path& folder) {
+  auto argv = node.scu("storescu", {"+sd", "+r"});
+  argv.push_back(folder.string());
+  auto sent = run(argv);
+  ASSERT_EQ(sent.exit_code, 0) << sent.output;
+}
+
+// Files in the store that hold data (slots not yet used are empty).
+size_t filesWithContent(const std::filesystem::path& store) {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(store))
+    if (e.is_regular_file() && e.file_size() > 0) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST(SeveralServeNodesOnPostgresql, TwoNodesOnOneStoreReceiveAtOnceAndEachStudyIsRenderedOnce) {
+  TempDir dir;
+  const auto store_dir = dir / "shared";
+  const std::vector<std::string> common{"index.backend=postgresql",
+                                        "index.url=" + sharedPostgres().freshSchemaUrl(),
+                                        "storage.dir=" + store_dir.string(),
+                                        "render.size=128",
+                                        "render.spin_frames=4",
+                                        "outputs.reformats=false"};
+  NodeProcess a(dir / "a", plus(common, {"render.workers=0", "completion.quiet_s=1"}));
+  NodeProcess b(dir / "b", plus(common, {"render.workers=0", "completion.quiet_s=1"}));
+  WorkerProcess worker(dir / "worker", store_dir, plus(common, {"render.workers=1"}));
+
+  const auto on_a = phantom(dir / "study-a", "pushed to node a");
+  const auto on_b = phantom(dir / "study-b", "pushed to node b");
+  std::thread push_a([&] { push(a, dir / "study-a"); });
+  push(b, dir / "study-b");
+  push_a.join();
+
+  json jobs;
+  auto bothRendered = [&] {
+    jobs = apiJson(b, "/api/jobs?kind=render");
+    if (!jobs.is_object() || jobs["jobs"].size() < 2) return false;
+    for (const auto& job : jobs["jobs"])
+      if (job["state"] != "succeeded") return false;
+    return true;
+  };
+  ASSERT_TRUE(waitFor(bothRendered, 90s)) << jobs.dump() << "\n" << a.log() << "\n" << b.log() << "\n" << worker.log();
+  ASSERT_EQ(jobs["jobs"].size(), 2u) << "one render per study: " << jobs.dump();
+  std::set<std::string> rendered;
+  for (const auto& job : jobs["jobs"]) {
+    rendered.insert(job["SeriesInstanceUID"].get<std::string>());
+    EXPECT_EQ(job["attempts"], 1) << job.dump();
+    // Its results, recorded once each.
+    auto detail = apiJson(a, "/api/jobs/" + std::to_string(job["id"].get<int64_t>()));
+    ASSERT_FALSE(detail["outputs"].empty()) << detail.dump();
+    std::set<std::string> outputs;
+    for (const auto& o : detail["outputs"]) outputs.insert(o["SOPInstanceUID"].get<std::string>());
+    EXPECT_EQ(outputs.size(), detail["outputs"].size()) << detail.dump();
+  }
+  EXPECT_EQ(rendered, (std::set<std::string>{on_a.series_instance_uid, on_b.series_instance_uid}));
+
+  // Both studies, each stored once, seen from either node.
+  for (const NodeProcess* node : {&a, &b}) {
+    auto studies = apiJson(*node, "/api/studies");
+    ASSERT_TRUE(studies.is_object()) << studies;
+    std::map<std::string, int64_t> instances;
+    for (const auto& s : studies["studies"]) instances[s["StudyInstanceUID"].get<std::string>()] = s["instances"];
+    EXPECT_EQ(instances, (std::map<std::string, int64_t>{{on_a.study_instance_uid, 60}, {on_b.study_instance_uid, 60}}))
+        << studies.dump();
+  }
+  EXPECT_EQ(filesWithContent(store_dir / "store"), 120u);
+
+  // The cluster: two serve nodes and the worker, alive.
+  auto cluster = apiJson(a, "/api/cluster");
+  EXPECT_EQ(cluster["serve_nodes_alive"], 2) << cluster.dump();
+  EXPECT_EQ(cluster["worker_processes_alive"], 1) << cluster.dump();
+  std::set<std::string> nodes;
+  for (const auto& m : cluster["members"])
+    if (m["role"] == "serve") nodes.insert(m["node"].get<std::string>());
+  EXPECT_EQ(nodes.size(), 2u) << "each serve node under its own name: " << cluster.dump();
+  for (const NodeProcess* node : {&a, &b}) {
+    const std::string port = ":" + std::to_string(node->dicomPort());
+    EXPECT_TRUE(std::any_of(nodes.begin(), nodes.end(), [&](const std::string& n) {
+      return n.size() > port.size() && n.compare(n.size() - port.size(), port.size(), port) == 0;
+    })) << port << " in " << cluster.dump();
+  }
+
+  // A node with an SQLite index still needs the store to itself: refused while these run.
+  auto sqlite_node = run({VOLNODE_BINARY, "serve", "--set", "storage.dir=" + store_dir.string(), "--set",
+                          "dicom.port=" + std::to_string(freePort()), "--set",
+                          "console.port=" + std::to_string(freePort()), "--set", "log.file="},
+                         std::chrono::seconds(20));
+  EXPECT_NE(sqlite_node.exit_code, 0) << sqlite_node.output;
+  EXPECT_NE(sqlite_node.output.find("is in use by another volnode process"), std::string::npos)
+      << sqlite_node.output;
+
+  EXPECT_EQ(worker.stop(), 0) << worker.log();
+  EXPECT_EQ(b.stop(), 0) << b.log();
+  EXPECT_EQ(a.stop(), 0) << a.log();
+}
