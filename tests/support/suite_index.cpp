@@ -149,7 +149,8 @@ std::string suiteIndexQuery(const std::filesystem::path& storage_dir, const std:
   if (suiteOnPostgresql()) return execute(suitePostgresUrl(storage_dir), sql);
   const auto index_file = storage_dir / "index.sqlite";
   auto result = run({"sqlite3", "-readonly", "-batch", "-noheader", "-separator", "|", index_file.string(), sql}, 30s);
-  if (result.exit_code != 0) throw std::runtime_error("sqlite3 failed on " + index_file.string() + ": " + result.output);
+  if (result.exit_code != 0)
+    throw std::runtime_error("sqlite3 failed on " + index_file.string() + ": " + result.output);
   return result.output;
 }
 

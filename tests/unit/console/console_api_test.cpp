@@ -699,7 +699,8 @@ TEST_F(ConsoleApi, ClusterListsEveryMemberWithItsHeartbeatAndMarksTheStale) {
   members.heartbeat(worker, {42});
   {
     // render-c's last heartbeat a minute ago: silent for far more than three intervals.
-    const std::string age = "UPDATE cluster_members SET heartbeat_at = heartbeat_at - 60 WHERE id = " + std::to_string(gone);
+    const std::string age =
+        "UPDATE cluster_members SET heartbeat_at = heartbeat_at - 60 WHERE id = " + std::to_string(gone);
     if (test::suiteOnPostgresql()) {
       test::suiteIndexQuery(dir.path(), age);
     } else {
