@@ -27,6 +27,7 @@
 #include "support/node_process.hpp"
 #include "support/orthanc_process.hpp"
 #include "support/orthanc_studies.hpp"
+#include "support/suite_index.hpp"
 #include "support/synthetic_series.hpp"
 
 using namespace volnode::test;
@@ -278,9 +279,8 @@ class StlFailingScp : public DcmStorageSCP {
   std::thread thread_;
 };
 
-std::string sqlite(const NodeProcess& node, const std::string& query) {
-  auto r = run({"sqlite3", "-readonly", (node.dir() / "var" / "index.sqlite").string(), query}, 20s);
-  return r.output;
+std::string indexQuery(const NodeProcess& node, const std::string& query) {
+  return suiteIndexQuery(node.dir() / "var", query);
 }
 
 }  // namespace
@@ -490,7 +490,7 @@ TEST(EndToEnd, DestinationRefusingStlGetsTheRestAndTheRefusalIsRemembered) {
   auto received = storescp.files();
   EXPECT_EQ(received.size(), 3u);  // VR spin, MIP spin, key views
   for (const auto& f : received) EXPECT_EQ(f.filename().string().rfind("SC", 0), 0u) << f;
-  EXPECT_NE(sqlite(node, "SELECT destination || '|' || sop_class_uid FROM destination_refusals")
+  EXPECT_NE(indexQuery(node, "SELECT destination || '|' || sop_class_uid FROM destination_refusals")
                 .find(std::string("pacs|") + kEncapsulatedStl),
             std::string::npos);
   const size_t proposals = storescp.stlProposals();
@@ -533,7 +533,7 @@ TEST(EndToEnd, DestinationFailingStlWithAStatusGetsTheRestAndTheJobFailsAfterIts
   EXPECT_NE(done.value("last_error", "").find("0xA700"), std::string::npos) << done.dump();
   EXPECT_EQ(scp.storedFiles(), 3u);  // the SC objects, each once (resume)
   EXPECT_EQ(scp.stlRequests(), 3);   // the STL object once per attempt
-  EXPECT_EQ(sqlite(node, "SELECT COUNT(*) FROM destination_refusals"), "0\n");
+  EXPECT_EQ(indexQuery(node, "SELECT COUNT(*) FROM destination_refusals"), "0\n");
 }
 
 // Orthanc 1.10's Lua ReceivedInstanceFilter drops an instance but answers the
@@ -561,7 +561,7 @@ TEST(EndToEnd, OrthancFilteringStlSilentlyIsIndistinguishableFromDelivery) {
   auto found = results(instanceTags(orthanc, study));
   EXPECT_EQ(found.size(), 3u);
   for (const auto& r : found) EXPECT_NE(r.value("SOPClassUID", ""), kEncapsulatedStl);
-  EXPECT_EQ(sqlite(node, "SELECT COUNT(*) FROM destination_refusals"), "0\n");
+  EXPECT_EQ(indexQuery(node, "SELECT COUNT(*) FROM destination_refusals"), "0\n");
 }
 
 // On demand: the study is only in Orthanc. The console's render call makes volnode

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "support/node_process.hpp"
+#include "support/suite_index.hpp"
 #include "support/orthanc_process.hpp"
 #include "support/synthetic_series.hpp"
 #include "support/tls_certificates.hpp"
@@ -164,13 +165,15 @@ TEST(DicomTlsScu, ServerCertificateFromAnotherCaSendsTheJobToRetryWithTheReason)
 
 TEST(DicomTlsScu, UnreadableCertificateStopsStartUpNamingTheKey) {
   TempDir dir;
-  auto result = run({VOLNODE_BINARY, "serve", "--set", "storage.dir=" + (dir / "var").string(), "--set",
-                     "dicom.port=" + std::to_string(freePort()), "--set",
-                     "console.port=" + std::to_string(freePort()), "--set", "log.file=", "--set",
-                     std::string("pipeline.presets_dir=") + VOLNODE_SOURCE_DIR + "/presets", "--set",
-                     "destinations.pacs.aet=PACS", "--set", "destinations.pacs.host=127.0.0.1", "--set",
-                     "destinations.pacs.tls=true", "--set",
-                     "destinations.pacs.tls_ca=" + (dir / "missing-ca.pem").string()},
+  const auto storage = dir / "var";
+  auto result = run(withSuiteIndexArgs({VOLNODE_BINARY, "serve", "--set", "storage.dir=" + storage.string(), "--set",
+                                        "dicom.port=" + std::to_string(freePort()), "--set",
+                                        "console.port=" + std::to_string(freePort()), "--set", "log.file=", "--set",
+                                        std::string("pipeline.presets_dir=") + VOLNODE_SOURCE_DIR + "/presets", "--set",
+                                        "destinations.pacs.aet=PACS", "--set", "destinations.pacs.host=127.0.0.1",
+                                        "--set", "destinations.pacs.tls=true", "--set",
+                                        "destinations.pacs.tls_ca=" + (dir / "missing-ca.pem").string()},
+                                       storage),
                     30s);
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.output.find("destinations.pacs.tls_ca"), std::string::npos) << result.output;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "support/node_process.hpp"
+#include "support/suite_index.hpp"
 #include "support/tls_certificates.hpp"
 
 using namespace volnode::test;
@@ -49,10 +50,13 @@ TEST(DicomTls, StoreOverTlsWithClientCertificateChecking) {
 
 TEST(DicomTls, MissingKeyStopsStartupWithTheReason) {
   TempDir dir;
-  auto result = run({VOLNODE_BINARY, "serve", "--set", "storage.dir=" + (dir / "var").string(), "--set",
-                     "dicom.port=" + std::to_string(freePort()), "--set",
-                     "console.port=" + std::to_string(freePort()), "--set", "log.file=", "--set", "dicom.tls=true",
-                     "--set", std::string("pipeline.presets_dir=") + VOLNODE_SOURCE_DIR + "/presets"},
+  const auto storage = dir / "var";
+  auto result = run(withSuiteIndexArgs({VOLNODE_BINARY, "serve", "--set", "storage.dir=" + storage.string(), "--set",
+                                        "dicom.port=" + std::to_string(freePort()), "--set",
+                                        "console.port=" + std::to_string(freePort()), "--set", "log.file=", "--set",
+                                        "dicom.tls=true", "--set",
+                                        std::string("pipeline.presets_dir=") + VOLNODE_SOURCE_DIR + "/presets"},
+                                       storage),
                     std::chrono::seconds(30));
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.output.find("dicom.tls_cert and dicom.tls_key are required"), std::string::npos) << result.output;
@@ -84,15 +88,18 @@ TEST(DicomTls, RevokedClientCertificateIsRefusedWhenACrlIsConfigured) {
   EXPECT_TRUE(node.running());
 
   TempDir other;
-  auto result = run({VOLNODE_BINARY, "serve", "--set", "storage.dir=" + (other / "var").string(), "--set",
-                     "dicom.port=" + std::to_string(freePort()), "--set",
-                     "console.port=" + std::to_string(freePort()), "--set", "log.file=", "--set", "dicom.tls=true",
-                     "--set", "dicom.tls_cert=" + server.cert.string(), "--set", "dicom.tls_key=" + server.key.string(),
-                     "--set", "dicom.tls_ca=" + ca.cert().string(), "--set",
-                     "dicom.tls_crl=" + (dir / "no-such.crl").string(), "--set",
-                     std::string("pipeline.presets_dir=") + VOLNODE_SOURCE_DIR + "/presets",
-                     // The listener's old key name still works, with a warning in the log.
-                     "--set", "dicom.tls_verify_peers=require"},
+  const auto storage = other / "var";
+  auto result = run(withSuiteIndexArgs({VOLNODE_BINARY, "serve", "--set", "storage.dir=" + storage.string(), "--set",
+                                        "dicom.port=" + std::to_string(freePort()), "--set",
+                                        "console.port=" + std::to_string(freePort()), "--set", "log.file=", "--set",
+                                        "dicom.tls=true", "--set", "dicom.tls_cert=" + server.cert.string(), "--set",
+                                        "dicom.tls_key=" + server.key.string(), "--set",
+                                        "dicom.tls_ca=" + ca.cert().string(), "--set",
+                                        "dicom.tls_crl=" + (dir / "no-such.crl").string(), "--set",
+                                        std::string("pipeline.presets_dir=") + VOLNODE_SOURCE_DIR + "/presets",
+                                        // The listener's old key name still works, with a warning in the log.
+                                        "--set", "dicom.tls_verify_peers=require"},
+                                       storage),
                     std::chrono::seconds(30));
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.output.find("dicom.tls_crl"), std::string::npos) << result.output;

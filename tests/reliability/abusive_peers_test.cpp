@@ -219,7 +219,7 @@ TEST(AbusivePeers, CStoreDataOrCommandDribbledWithinEveryTimeoutIsCut) {
   // Both association slots are free again; nothing of the cut instance was kept.
   EXPECT_TRUE(node.running());
   EXPECT_TRUE(echo(node).has_value()) << node.log();
-  EXPECT_TRUE(indexedInstances(storageDir(node) / "index.sqlite").empty());
+  EXPECT_TRUE(indexedInstances(storageDir(node)).empty());
   RecordProperty("dribblers_cut_after_ms", static_cast<int>(lasted.count()));
   node.kill9();
 }

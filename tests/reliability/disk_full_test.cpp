@@ -70,9 +70,9 @@ std::string readAll(const std::filesystem::path& file) {
 // Every file in the store is an indexed instance or an unused (empty) slot of the ledger.
 void expectNoStrayFiles(const NodeProcess& node) {
   std::set<std::string> known;
-  for (const auto& row : indexedInstances(storageDir(node) / "index.sqlite")) known.insert(row.file_path);
+  for (const auto& row : indexedInstances(storageDir(node))) known.insert(row.file_path);
   std::set<std::string> slots;
-  for (const auto& slot : fileSlots(storageDir(node) / "index.sqlite")) slots.insert(slot);
+  for (const auto& slot : fileSlots(storageDir(node))) slots.insert(slot);
   for (const auto& entry : std::filesystem::recursive_directory_iterator(storeDir(node))) {
     if (!entry.is_regular_file()) continue;
     auto relative = std::filesystem::relative(entry.path(), storeDir(node)).string();
@@ -84,7 +84,7 @@ void expectNoStrayFiles(const NodeProcess& node) {
 
 // Checks the index against the store: every indexed file exists and parses completely.
 void expectIndexConsistent(const NodeProcess& node, std::map<std::string, std::string>* path_of = nullptr) {
-  for (const auto& row : indexedInstances(storageDir(node) / "index.sqlite")) {
+  for (const auto& row : indexedInstances(storageDir(node))) {
     auto file = storeDir(node) / row.file_path;
     ASSERT_TRUE(std::filesystem::exists(file)) << "indexed file missing: " << row.file_path;
     std::string why;

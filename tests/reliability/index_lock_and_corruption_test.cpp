@@ -11,6 +11,7 @@
 
 #include "reliability_support.hpp"
 #include "support/dicom_files.hpp"
+#include "support/suite_index.hpp"
 #include "support/synthetic_series.hpp"
 
 using namespace volnode::test;
@@ -31,10 +32,11 @@ RunResult serveOn(const std::filesystem::path& storage, const std::filesystem::p
                   std::chrono::seconds patience = 10s) {
   std::filesystem::create_directories(scratch);
   auto output = scratch / "serve-output.txt";
-  ChildProcess serve({VOLNODE_BINARY, "serve", "--set", "dicom.port=" + std::to_string(freePort()), "--set",
-                      "console.port=" + std::to_string(freePort()), "--set", "storage.dir=" + storage.string(),
-                      "--set", "storage.min_free_mb=0", "--set", "log.file=" + (scratch / "second.log").string(),
-                      "--set", noRendering(scratch)},
+  ChildProcess serve(withSuiteIndexArgs({VOLNODE_BINARY, "serve", "--set", "dicom.port=" + std::to_string(freePort()),
+                                         "--set", "console.port=" + std::to_string(freePort()), "--set",
+                                         "storage.dir=" + storage.string(), "--set", "storage.min_free_mb=0", "--set",
+                                         "log.file=" + (scratch / "second.log").string(), "--set", noRendering(scratch)},
+                                        storage),
                      output);
   RunResult result;
   result.exit_code = serve.wait(patience);
@@ -89,6 +91,7 @@ TEST(IndexLock, SecondNodeOnTheSameStorageFolderStopsWithAMessageNamingTheLock) 
 }
 
 TEST(IndexCorruption, OverwrittenHeaderIsRefusedAndTheFileIsLeftAsItWas) {
+  VOLNODE_SKIP_ON_POSTGRESQL("overwrites the header of the SQLite index file");
   TempDir dir("volnode-rel-corrupt");
   populate(dir / "node");
   if (HasFatalFailure()) return;
@@ -118,6 +121,7 @@ TEST(IndexCorruption, OverwrittenHeaderIsRefusedAndTheFileIsLeftAsItWas) {
 // store, starting with an empty index would forget all of them (and the job
 // history is gone with it): the node refuses and names `volnode reindex`.
 TEST(IndexCorruption, EmptiedIndexWithAFullStoreIsNotSilentlyReplaced) {
+  VOLNODE_SKIP_ON_POSTGRESQL("empties the SQLite index file");
   TempDir dir("volnode-rel-empty-index");
   populate(dir / "node");
   if (HasFatalFailure()) return;

@@ -47,8 +47,7 @@ TEST(KillDuringIngest, AcknowledgedInstancesSurviveKill9AtRandomMoments) {
     ASSERT_TRUE(node->waitUntilReady()) << node->log();
 
     // 1. Every acknowledged instance is indexed (nothing acknowledged is lost).
-    const auto index_file = storageDir(*node) / "index.sqlite";
-    auto indexed = indexedInstances(index_file);
+    auto indexed = indexedInstances(storageDir(*node));
     std::map<std::string, std::string> path_of;
     std::set<std::string> indexed_paths;
     for (const auto& row : indexed) {
@@ -73,7 +72,7 @@ TEST(KillDuringIngest, AcknowledgedInstancesSurviveKill9AtRandomMoments) {
       EXPECT_TRUE(datasetBytes(file) == datasetBytes(sent[uid])) << "stored dataset differs from sent: " << relative;
     }
     // 3. No orphan: after start-up, every file in the store is indexed (slots were deleted).
-    auto slots = fileSlots(index_file);
+    auto slots = fileSlots(storageDir(*node));
     std::set<std::string> slot_set(slots.begin(), slots.end());
     for (const auto& file : filesUnder(storeDir(*node))) {
       auto relative = std::filesystem::relative(file, storeDir(*node)).string();
@@ -96,7 +95,7 @@ TEST(KillDuringIngest, AcknowledgedInstancesSurviveKill9AtRandomMoments) {
     if (HasFatalFailure()) return;
   }
   // Everything indexed at the end is whole and identical to what was sent.
-  for (const auto& row : indexedInstances(storageDir(*node) / "index.sqlite")) {
+  for (const auto& row : indexedInstances(storageDir(*node))) {
     auto file = storeDir(*node) / row.file_path;
     std::string why;
     EXPECT_TRUE(parsesCompletely(file, &why)) << row.file_path << ": " << why;

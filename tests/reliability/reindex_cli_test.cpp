@@ -8,6 +8,7 @@
 
 #include "reliability_support.hpp"
 #include "support/dicom_files.hpp"
+#include "support/suite_index.hpp"
 #include "support/synthetic_series.hpp"
 #include "volnode/core/files.hpp"
 
@@ -80,7 +81,7 @@ struct Populated {
   void expectEverythingBack() {
     node->start();
     ASSERT_TRUE(node->waitUntilReady()) << node->log();
-    auto indexed = indexedInstances(index());
+    auto indexed = indexedInstances(storage());
     EXPECT_EQ(indexed.size(), sent.size());
     for (const auto& row : indexed) {
       ASSERT_TRUE(sent.count(row.sop_uid)) << row.sop_uid;
@@ -99,6 +100,7 @@ struct Populated {
 }  // namespace
 
 TEST(ReindexCli, DeletedIndexIsRebuiltFromTheStoreWithPatientsStudiesAndSeries) {
+  VOLNODE_SKIP_ON_POSTGRESQL("volnode reindex rebuilds an SQLite index (it refuses a PostgreSQL one)");
   Populated p;
   ASSERT_EQ(p.view.size(), 2u) << p.view.dump();
   // Not while a node runs on the folder.
@@ -117,13 +119,14 @@ TEST(ReindexCli, DeletedIndexIsRebuiltFromTheStoreWithPatientsStudiesAndSeries) 
   p.expectEverythingBack();
   if (HasFatalFailure()) return;
   // Nothing is rendered on its own after a rebuild without history.
-  for (const auto& row : nlohmann::json::parse(sqliteQuery(p.index(), "SELECT json_group_array(state) FROM series")))
+  for (const auto& row : nlohmann::json::parse(suiteIndexQuery(p.storage(), "SELECT json_group_array(state) FROM series")))
     EXPECT_EQ(row, "indexed");
 }
 
 // An index that is not a database any more (as a log dropped in the middle of a
 // checkpoint could leave it): the node refuses it, reindex keeps it aside and rebuilds.
 TEST(ReindexCli, UnreadableIndexIsKeptAsideAndRebuilt) {
+  VOLNODE_SKIP_ON_POSTGRESQL("overwrites the SQLite index file; volnode reindex rebuilds SQLite indexes only");
   Populated p;
   p.node->kill9();
   ASSERT_EQ(run({"sqlite3", p.index().string(), "PRAGMA wal_checkpoint(TRUNCATE)"}).exit_code, 0);

@@ -15,19 +15,13 @@
 #include <dcmtk/dcmdata/dcfilefo.h>
 
 #include "support/dicom_files.hpp"
+#include "support/suite_index.hpp"
 #include "support/synthetic_series.hpp"
 
 namespace volnode::test::reliability {
 
 std::filesystem::path storageDir(const NodeProcess& node) { return node.dir() / "var"; }
 std::filesystem::path storeDir(const NodeProcess& node) { return storageDir(node) / "store"; }
-
-std::string sqliteQuery(const std::filesystem::path& index_file, const std::string& sql) {
-  // -readonly: the test never writes the node's index; WAL readers do not block the node.
-  auto result = run({"sqlite3", "-readonly", "-batch", "-noheader", "-separator", "|", index_file.string(), sql}, 30s);
-  if (result.exit_code != 0) throw std::runtime_error("sqlite3 failed on " + index_file.string() + ": " + result.output);
-  return result.output;
-}
 
 namespace {
 std::vector<std::string> lines(const std::string& text) {
@@ -39,9 +33,9 @@ std::vector<std::string> lines(const std::string& text) {
 }
 }  // namespace
 
-std::vector<IndexedInstance> indexedInstances(const std::filesystem::path& index_file) {
+std::vector<IndexedInstance> indexedInstances(const std::filesystem::path& storage_dir) {
   std::vector<IndexedInstance> out;
-  for (const auto& line : lines(sqliteQuery(index_file, "SELECT sop_uid, file_path FROM instances"))) {
+  for (const auto& line : lines(suiteIndexQuery(storage_dir, "SELECT sop_uid, file_path FROM instances"))) {
     auto bar = line.find('|');
     if (bar == std::string::npos) continue;
     out.push_back({line.substr(0, bar), line.substr(bar + 1)});
@@ -49,8 +43,8 @@ std::vector<IndexedInstance> indexedInstances(const std::filesystem::path& index
   return out;
 }
 
-std::vector<std::string> fileSlots(const std::filesystem::path& index_file) {
-  return lines(sqliteQuery(index_file, "SELECT path FROM file_slots"));
+std::vector<std::string> fileSlots(const std::filesystem::path& storage_dir) {
+  return lines(suiteIndexQuery(storage_dir, "SELECT path FROM file_slots"));
 }
 
 bool parsesCompletely(const std::filesystem::path& file, std::string* why) {

@@ -34,11 +34,11 @@ struct IndexedInstance {
   std::string file_path;  // relative to the store
 };
 
-// Rows of the index read with the sqlite3 command-line tool (read-only), so the
-// suite needs no SQLite code of its own. Throws when the query fails.
-std::vector<IndexedInstance> indexedInstances(const std::filesystem::path& index_file);
-std::vector<std::string> fileSlots(const std::filesystem::path& index_file);
-std::string sqliteQuery(const std::filesystem::path& index_file, const std::string& sql);
+// Rows of the index of the node whose storage.dir is `storage_dir`, on the suite's
+// backend (support/suite_index.hpp: the sqlite3 tool, read-only, or PostgreSQL).
+// Throws when the query fails.
+std::vector<IndexedInstance> indexedInstances(const std::filesystem::path& storage_dir);
+std::vector<std::string> fileSlots(const std::filesystem::path& storage_dir);
 
 // True when the whole file parses with DCMTK (not only up to the pixel data).
 bool parsesCompletely(const std::filesystem::path& file, std::string* why = nullptr);

@@ -8,6 +8,8 @@
 
 #include <httplib.h>
 
+#include "support/suite_index.hpp"
+
 namespace volnode::test {
 
 std::filesystem::path presetsWithoutRules(const std::filesystem::path& dir) {
@@ -19,6 +21,14 @@ std::filesystem::path presetsWithoutRules(const std::filesystem::path& dir) {
 
 std::string noRendering(const std::filesystem::path& dir) {
   return "pipeline.presets_dir=" + presetsWithoutRules(dir).string();
+}
+
+std::vector<std::string> withSuiteIndex(const std::filesystem::path& storage_dir, std::vector<std::string> overrides) {
+  for (const auto& o : overrides)
+    if (o.rfind("index.", 0) == 0) return overrides;  // the test chose the index itself
+  auto index = suiteIndexOverrides(storage_dir);
+  index.insert(index.end(), overrides.begin(), overrides.end());
+  return index;
 }
 
 NodeProcess::NodeProcess(const std::filesystem::path& dir, std::vector<std::string> overrides, bool wait_until_ready)
@@ -53,7 +63,7 @@ void NodeProcess::start() {
                                 "log.file=" + (dir_ / "var" / "volnode.log").string(),
                                 "--set",
                                 std::string("pipeline.presets_dir=") + VOLNODE_SOURCE_DIR + "/presets"};
-  for (const auto& o : overrides_) {
+  for (const auto& o : withSuiteIndex(dir_ / "var", overrides_)) {
     argv.push_back("--set");
     argv.push_back(o);
   }

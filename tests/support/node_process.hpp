@@ -22,10 +22,15 @@ struct HttpResponse {
 std::filesystem::path presetsWithoutRules(const std::filesystem::path& dir);
 std::string noRendering(const std::filesystem::path& dir);  // "pipeline.presets_dir=<presetsWithoutRules(dir)>"
 
+// `overrides` with the suite's index (support/suite_index.hpp) in front, unless they name
+// an index.* key themselves: a test that sets the index keeps it.
+std::vector<std::string> withSuiteIndex(const std::filesystem::path& storage_dir, std::vector<std::string> overrides);
+
 class NodeProcess {
  public:
   // Starts the node with --set overrides on top of test defaults (free ports,
-  // storage in `dir`, min_free_mb=1, short completion timers) and waits until it serves.
+  // storage in `dir`, min_free_mb=1, short completion timers, the suite's index
+  // backend) and waits until it serves.
   explicit NodeProcess(const std::filesystem::path& dir, std::vector<std::string> overrides = {},
                        bool wait_until_ready = true);
   ~NodeProcess();

@@ -3,6 +3,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/node_process.hpp"
+
 namespace volnode::test {
 
 WorkerProcess::WorkerProcess(const std::filesystem::path& dir, const std::filesystem::path& storage_dir,
@@ -17,7 +19,7 @@ WorkerProcess::WorkerProcess(const std::filesystem::path& dir, const std::filesy
                                 "log.file=\"\"",  // stderr, into log_file_
                                 "--set",
                                 std::string("pipeline.presets_dir=") + VOLNODE_SOURCE_DIR + "/presets"};
-  for (const auto& o : overrides) {
+  for (const auto& o : withSuiteIndex(storage_dir, overrides)) {
     argv.push_back("--set");
     argv.push_back(o);
   }

@@ -21,6 +21,7 @@
 #include "../../../console/src/access.hpp"
 #include "../../../console/src/auth.hpp"
 #include "support/process.hpp"
+#include "support/suite_index_location.hpp"
 #include "volnode/console/console_server.hpp"
 #include "volnode/core/clock.hpp"
 #include "volnode/core/error.hpp"
@@ -140,8 +141,8 @@ struct Reply {
 class ConsoleApi : public ::testing::Test {
  protected:
   void SetUp() override {
-    index = std::make_unique<Index>(dir / "index.sqlite");
-    jobs = std::make_unique<JobQueue>(dir / "index.sqlite");
+    index = std::make_unique<Index>(test::suiteIndexLocation(dir.path()));
+    jobs = std::make_unique<JobQueue>(test::suiteIndexLocation(dir.path()));
     for (int i = 0; i < 3; ++i) index->addInstance(instance("1.2.3.2." + std::to_string(i), kSeries, kXss));
     index->setSeriesState(kSeries, SeriesState::Complete, "quiet 2 s");
   }
@@ -711,19 +712,24 @@ TEST_F(ConsoleApi, DashboardHasCountersErrorsRefusalsAndThroughput) {
 // The cluster view reads the registry of the processes sharing the index: each member
 // with its heartbeat, stale ones marked, this node named.
 TEST_F(ConsoleApi, ClusterListsEveryMemberWithItsHeartbeatAndMarksTheStale) {
-  ClusterMembers members(dir / "index.sqlite");
+  ClusterMembers members(test::suiteIndexLocation(dir.path()));
   const int64_t self = members.join({"serve", "node-a", 101, 10, 0, "DICOM AE VOLNODE on port 11112"});
   const int64_t worker = members.join({"worker", "render-b", 202, 10, 2, "display :90"});
   const int64_t gone = members.join({"worker", "render-c", 303, 0.5, 2, "display :90"});
   members.heartbeat(worker, {42});
   {
     // render-c's last heartbeat a minute ago: silent for far more than three intervals.
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((dir / "index.sqlite").c_str(), &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    const std::string age = "UPDATE cluster_members SET heartbeat_at = heartbeat_at - 60 WHERE id = " + std::to_string(gone);
-    EXPECT_EQ(sqlite3_exec(db, age.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(db);
+    const std::string age =
+        "UPDATE cluster_members SET heartbeat_at = heartbeat_at - 60 WHERE id = " + std::to_string(gone);
+    if (test::suiteOnPostgresql()) {
+      test::suiteIndexQuery(dir.path(), age);
+    } else {
+      sqlite3* db = nullptr;
+      ASSERT_EQ(sqlite3_open((dir / "index.sqlite").c_str(), &db), SQLITE_OK);
+      sqlite3_busy_timeout(db, 5000);
+      EXPECT_EQ(sqlite3_exec(db, age.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+      sqlite3_close(db);
+    }
   }
   startWith([&](ConsoleConfig&, ConsoleContext& context) {
     context.cluster = &members;

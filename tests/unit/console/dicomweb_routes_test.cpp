@@ -18,6 +18,7 @@
 #include "../../../console/src/auth.hpp"
 #include "../../../storage/src/instance_attributes.hpp"
 #include "support/process.hpp"
+#include "support/suite_index_location.hpp"
 #include "volnode/console/console_server.hpp"
 #include "volnode/core/clock.hpp"
 #include "volnode/core/ids.hpp"
@@ -80,8 +81,8 @@ std::string value(const json& item, const char* tag) {
 class DicomWebRoutes : public ::testing::Test {
  protected:
   void SetUp() override {
-    index = std::make_unique<Index>(dir / "index.sqlite");
-    jobs = std::make_unique<JobQueue>(dir / "index.sqlite");
+    index = std::make_unique<Index>(test::suiteIndexLocation(dir.path()));
+    jobs = std::make_unique<JobQueue>(test::suiteIndexLocation(dir.path()));
     std::filesystem::create_directories(dir / "store" / "in");
     for (const char* name : kFiles) {
       auto source = test::sharedData() / "ct-head-gantry-tilt" / name;

@@ -15,6 +15,7 @@
 
 #include "support/dicom_files.hpp"
 #include "support/process.hpp"
+#include "support/suite_index_location.hpp"
 #include "support/synthetic_series.hpp"
 #include "volnode/storage/instance_store.hpp"
 #include "volnode/core/files.hpp"
@@ -26,7 +27,7 @@ namespace {
 
 struct Store {
   TempDir dir;
-  Index index{dir / "index.sqlite"};
+  Index index{suiteIndexLocation(dir.path())};
   FileStore files{dir / "store", false, index};
   StorageConfig config{(dir / "store").string(), 0, false};
   InstanceStore store{config, index, files};

@@ -8,6 +8,7 @@
 #include "support/dicom_files.hpp"
 #include "backends.hpp"
 #include "support/process.hpp"
+#include "support/suite_index_location.hpp"
 #include "support/synthetic_series.hpp"
 #include "volnode/storage/instance_store.hpp"
 #include "volnode/storage/reconciliation.hpp"
@@ -146,7 +147,7 @@ TEST_P(InstanceStoreTest, MismatchedCommandUidOrGarbageIsRefusedAndNothingKept) 
 
 TEST(InstanceStore, BelowWatermarkHasNoSpaceWithReason) {
   TempDir dir;
-  Index index(dir / "index.sqlite");
+  Index index(suiteIndexLocation(dir.path()));
   FileStore files(dir / "store", false, index);
   StorageConfig config;
   config.min_free_mb = 1ULL << 40;
@@ -160,7 +161,7 @@ TEST(InstanceStore, BelowWatermarkHasNoSpaceWithReason) {
 
 TEST(FileStore, NamesAreShardedUuidsNeverFromData) {
   TempDir dir;
-  Index index(dir / "index.sqlite");
+  Index index(suiteIndexLocation(dir.path()));
   FileStore files(dir / "store", false, index);
   auto r = files.reserve();
   EXPECT_EQ(r.relative_path.size(), 2 + 1 + 2 + 1 + 36 + 4);

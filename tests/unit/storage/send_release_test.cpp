@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "support/process.hpp"
+#include "support/suite_index_location.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
 
@@ -17,8 +18,9 @@ constexpr const char* kSeries = "1.2.3.2";
 
 struct Fixture {
   TempDir dir;
-  Index index{dir / "index.sqlite"};
-  JobQueue jobs{dir / "index.sqlite"};
+  IndexLocation location = volnode::test::suiteIndexLocation(dir.path());
+  Index index{location};
+  JobQueue jobs{location};
   int64_t render = 0;
 
   Fixture() {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "support/process.hpp"
+#include "support/suite_index_location.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
 #include "volnode/viewer/viewer_prewarm.hpp"
@@ -19,7 +20,7 @@ namespace {
 
 struct PrewarmFixture {
   TempDir dir;
-  IndexLocation location{dir / "index.sqlite"};
+  IndexLocation location = test::suiteIndexLocation(dir.path());
   Index index{location};  // creates and migrates the schema
   JobQueue jobs{location};
   std::vector<std::string> asked;

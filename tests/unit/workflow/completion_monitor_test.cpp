@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "support/process.hpp"
+#include "support/suite_index_location.hpp"
 #include "volnode/core/clock.hpp"
 #include "volnode/workflow/completion.hpp"
 #include "volnode/storage/index.hpp"
@@ -15,7 +16,7 @@ namespace {
 // period, so a pushed series is complete grace seconds after the release.
 TEST(CompletionMonitor, NextLookIsDueWhenTheReleaseGraceEnds) {
   test::TempDir dir("volnode-completion-monitor");
-  Index index(dir.path() / "index.sqlite");
+  Index index(test::suiteIndexLocation(dir.path()));
   CompletionConfig config;
   config.release_grace_s = 2.0;
   CompletionMonitor monitor(config, index);

@@ -15,6 +15,7 @@
 
 #include "support/dicom_files.hpp"
 #include "support/process.hpp"
+#include "support/suite_index_location.hpp"
 #include "support/synthetic_series.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
@@ -102,8 +103,9 @@ bool eventually(const std::function<bool()>& done, std::chrono::seconds limit = 
 
 struct Rig {
   test::TempDir dir{"volnode-early-send"};
-  Index index{dir / "index.sqlite"};
-  JobQueue jobs{dir / "index.sqlite"};
+  IndexLocation location = test::suiteIndexLocation(dir.path());
+  Index index{location};
+  JobQueue jobs{location};
   CtOnlyScp scp{dir.path() / "scp"};
   std::filesystem::path results = dir / "results";
   std::unique_ptr<SendWorkers> sender;

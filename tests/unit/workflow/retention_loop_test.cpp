@@ -7,6 +7,7 @@
 #include <future>
 
 #include "support/process.hpp"
+#include "support/suite_index_location.hpp"
 #include "volnode/workflow/retention_loop.hpp"
 
 namespace volnode {
@@ -14,8 +15,9 @@ namespace {
 
 struct Store {
   test::TempDir dir{"volnode-retention-loop"};
-  Index index{dir / "index.sqlite"};
-  JobQueue jobs{dir / "index.sqlite"};
+  IndexLocation location = test::suiteIndexLocation(dir.path());
+  Index index{location};
+  JobQueue jobs{location};
   FileStore files{dir / "store", false, index};
 
   // A study of one instance whose results were delivered.

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "support/process.hpp"
+#include "support/suite_index_location.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/workflow/on_demand.hpp"
 #include "volnode/workflow/retrieval_worker.hpp"
@@ -77,11 +78,11 @@ Destination pacs() {
 }
 
 // One run of the node: the queue, the route requests, the on-demand entry and
-// the retrieval workers over the index in `dir`.
+// the retrieval workers over one index.
 struct NodeRun {
-  NodeRun(const std::filesystem::path& index_path, FakePeer& peer, std::map<std::string, Destination> peers)
-      : index(index_path),
-        jobs(index_path),
+  NodeRun(const IndexLocation& location, FakePeer& peer, std::map<std::string, Destination> peers)
+      : index(location),
+        jobs(location),
         routes(jobs),
         on_demand(peers, index, jobs, routes, peer, nullptr, nullptr),
         workers(RetrievalSettings{peers, kOurAet, 2, 0.0}, jobs, routes, peer) {}
@@ -96,8 +97,9 @@ struct Fixture {
   test::TempDir dir{"volnode-retrieval"};
   FakePeer peer;
   std::map<std::string, Destination> peers{{"pacs", pacs()}};
-  Index index{dir / "index.sqlite"};  // creates the schema
-  std::unique_ptr<NodeRun> node = std::make_unique<NodeRun>(dir / "index.sqlite", peer, peers);
+  IndexLocation location = test::suiteIndexLocation(dir.path());
+  Index index{location};  // creates the schema
+  std::unique_ptr<NodeRun> node = std::make_unique<NodeRun>(location, peer, peers);
 
   std::vector<Job> retrieveJobs() { return node->jobs.list({std::nullopt, JobKind::Retrieve}); }
 
@@ -204,7 +206,7 @@ TEST(Retrieval, AJobInterruptedByARestartIsResumedByTheNextRun) {
   ASSERT_TRUE(running);
   f.node.reset();  // the node stops (its threads never ran the job to an end)
 
-  f.node = std::make_unique<NodeRun>(f.dir / "index.sqlite", f.peer, f.peers);
+  f.node = std::make_unique<NodeRun>(f.location, f.peer, f.peers);
   EXPECT_EQ(f.node->jobs.requeueAllRunning("node restarted while the job ran"), 1);
   EXPECT_EQ(f.node->on_demand.retrievalOf(kStudy)->state, "retrieving");
   auto repair = repairUnfinishedWork(f.node->index, f.node->jobs, f.node->routes, RuleSet::defaults(), f.peers, 3,
@@ -229,7 +231,7 @@ TEST(Retrieval, AJobInterruptedByARestartIsResumedByTheNextRun) {
 TEST(Retrieval, AJobWhosePeerIsNoLongerConfiguredFailsAtStartWithTheReason) {
   Fixture f;
   ASSERT_TRUE(f.node->on_demand.renderStudy(kStudy, "", "").accepted);
-  f.node = std::make_unique<NodeRun>(f.dir / "index.sqlite", f.peer, std::map<std::string, Destination>{});
+  f.node = std::make_unique<NodeRun>(f.location, f.peer, std::map<std::string, Destination>{});
   auto repair = repairUnfinishedWork(f.node->index, f.node->jobs, f.node->routes, RuleSet::defaults(), {}, 3,
                                      f.dir / "results");
   EXPECT_EQ(repair.retrievals_failed, 1);
