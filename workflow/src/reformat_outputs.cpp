@@ -79,7 +79,8 @@ std::vector<EncodedObject> writeReformatSeries(const Volume& volume, const RuleO
   info.equipment = equipment;
   std::vector<EncodedObject> written;
   written.reserve(images.size());
-  for (size_t i = 0; i < images.size(); ++i) written.push_back(encodeDerivedImage(identity, plans[i], images[i], info, out_dir));
+  DerivedImageSeriesEncoder encoder(identity, info);
+  for (size_t i = 0; i < images.size(); ++i) written.push_back(encoder.encode(plans[i], images[i], out_dir));
   return written;
 }
 
