@@ -57,10 +57,11 @@ CtJobSeconds runCtJob(const Volume& input, const OutputIdentity& identity, bool 
   if (with_reformats)
     for (const auto& o : rule.outputs) {
       if (o.type != "reformat") continue;
-      if (!acquired) acquired = std::make_shared<const Volume>(volume);
+      if (!acquired) acquired = std::make_shared<const Volume>(std::move(volume));
       slices[o.key()] = reformatSliceCount(*acquired, o);
     }
-  auto prepared = std::make_shared<const Volume>(preprocess(std::move(volume), rule.preprocess).volume);
+  auto prepared = std::make_shared<const Volume>(
+      (acquired ? preprocessCopyOf(*acquired, rule.preprocess) : preprocess(std::move(volume), rule.preprocess)).volume);
   EquipmentInfo equipment;
   writeVolumeFile(*prepared, out / kPreparedVolumeFile);  // kept for the interactive viewer, as the job does
 
