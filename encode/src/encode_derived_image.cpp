@@ -201,6 +201,8 @@ EncodedObject DerivedImageSeriesEncoder::encode(const ObjectPlan& plan, const Pl
 
   check(d.putAndInsertUint16(DCM_Rows, Uint16(g.rows)), "Rows");
   check(d.putAndInsertUint16(DCM_Columns, Uint16(g.columns)), "Columns");
+  if (canAppendPixelData())  // the pixels go to the file from the image itself (PixelData is the last element)
+    return saveObject(*file_, identity_, plan, sop_class_, 1, out_dir, image.pixels);
   check(d.putAndInsertUint16Array(DCM_PixelData, reinterpret_cast<const Uint16*>(image.pixels.data()),
                                   unsigned(image.pixels.size())),
         "PixelData");
