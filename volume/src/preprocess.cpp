@@ -1,7 +1,8 @@
 // Preprocessing: clamp -> crop to body -> isotropic resample -> smoothing (median, or ITK's
 // anisotropic diffusion). Cropping only finds the body (body_mask.hpp, on runs of voxels);
 // the cropped voxels are written once, by the resampling, which reads the body's box and
-// its mask directly. Every pass over the voxels runs on all cores.
+// its mask directly. Every pass over the voxels runs on all cores. preprocessCopyOf()
+// leaves its input as it is: the clamp is then applied as the resampling reads the voxels.
 #include "volnode/volume/preprocess.hpp"
 
 #include <algorithm>
