@@ -2,13 +2,16 @@
 // and the writing of its CT/MR image series (what a render job adds for its rule's
 // "reformat" outputs; the job runs them on their own thread while the views render).
 //
-//   bench_reformat --series DIR [--out DIR] [--phantom] [--threads N]
+//   bench_reformat --series DIR [--out DIR] [--phantom] [--threads N] [--stream]
 // Reformats: COR 3mm, SAG 3mm (average), AX MIP 10mm every 5 mm, COR MIP 10mm.
 // --phantom: instead of the series' voxels, a 512 x 512 x 300 body phantom (0.7 x 0.7 x
 //   1 mm, ct_body_phantom.hpp) in the series' patient space; the series still gives the
 //   identity the objects are written with.
+// --stream: as the render job does it, each group of slices written as it is resampled
+//   (ReformatSlices, one thread); one time per reformat ("total resample" is then both).
 // e.g. bench_reformat --series ../shared/data/ct-head-phantom-study/S2020 --phantom
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -27,6 +30,13 @@ namespace fs = std::filesystem;
 namespace {
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// CPU seconds of the whole process (all threads): what load on a shared machine moves less than wall time.
+double cpuNow() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + double(t.tv_nsec) * 1e-9;
+}
 
 Volume bodyPhantom(const Volume& like) {
   Volume v;
@@ -49,7 +59,7 @@ Volume bodyPhantom(const Volume& like) {
 
 int main(int argc, char** argv) {
   fs::path series, out = fs::temp_directory_path() / "volnode-bench-reformat";
-  bool phantom = false;
+  bool phantom = false, stream = false;
   unsigned threads = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -57,9 +67,10 @@ int main(int argc, char** argv) {
     if (a == "--series") series = next();
     else if (a == "--out") out = next();
     else if (a == "--phantom") phantom = true;
+    else if (a == "--stream") stream = true;
     else if (a == "--threads") threads = unsigned(std::atoi(next().c_str()));
     else {
-      std::fprintf(stderr, "usage: bench_reformat --series DIR [--out DIR] [--phantom] [--threads N]\n");
+      std::fprintf(stderr, "usage: bench_reformat --series DIR [--out DIR] [--phantom] [--threads N] [--stream]\n");
       return 2;
     }
   }
@@ -96,7 +107,7 @@ int main(int argc, char** argv) {
                 {"AX MIP 10mm", ReformatPlane::Axial, SlabMode::Maximum, 10, 5},
                 {"COR MIP 10mm", ReformatPlane::Coronal, SlabMode::Maximum, 10, 5}};
     fs::remove_all(out);
-    double total_resample = 0, total_encode = 0;
+    double total_resample = 0, total_encode = 0, cpu_resample = 0, cpu_encode = 0;
     uintmax_t total_bytes = 0;
     int number = 9100;
     for (const auto& job : jobs) {
@@ -105,26 +116,47 @@ int main(int argc, char** argv) {
       spec.mode = job.mode;
       spec.thickness_mm = job.thickness;
       spec.spacing_mm = job.spacing;
-      t = now();
-      const auto images = reformatVolume(volume, spec, volume.modality == "CT" ? -1024 : 0, threads);
-      const double resample = now() - t;
-      t = now();
-      const auto plans = planSeries("", number++, job.description, int(images.size()));
       DerivedImageInfo info;
       info.kind = job.mode == SlabMode::Maximum ? DerivedImageKind::MaximumSlab : DerivedImageKind::Reformat;
       info.spacing_between_slices = job.spacing;
+      t = now();
+      double cpu = cpuNow();
+      if (stream) {  // as the render job writes them: each group of slices written as it is resampled
+        ReformatSlices slices(volume, spec, volume.modality == "CT" ? -1024 : 0);
+        const auto plans = planSeries("", number++, job.description, int(slices.size()));
+        DerivedImageSeriesEncoder encoder(identity, info);
+        uintmax_t bytes = 0;
+        size_t i = 0;
+        for (const auto* group = &slices.next(); !group->empty(); group = &slices.next())
+          for (const PlaneImage& image : *group) bytes += encoder.encode(plans[i++], image, out).size_bytes;
+        const double seconds = now() - t, seconds_cpu = cpuNow() - cpu;
+        std::printf("%-13s %4zu slices  resampled and written %.2f s (CPU %.2f s)  %.1f MiB\n", job.description,
+                    slices.size(), seconds, seconds_cpu, double(bytes) / 1048576.0);
+        total_resample += seconds;
+        cpu_resample += seconds_cpu;
+        total_bytes += bytes;
+        continue;
+      }
+      const auto images = reformatVolume(volume, spec, volume.modality == "CT" ? -1024 : 0, threads);
+      const double resample = now() - t, resample_cpu = cpuNow() - cpu;
+      t = now();
+      cpu = cpuNow();
+      const auto plans = planSeries("", number++, job.description, int(images.size()));
       uintmax_t bytes = 0;
-      for (size_t i = 0; i < images.size(); ++i) bytes += encodeDerivedImage(identity, plans[i], images[i], info, out).size_bytes;
-      const double encode = now() - t;
-      std::printf("%-13s %4zu slices %4dx%-4d  resample %.2f s  encode %.2f s  %.1f MiB\n", job.description,
-                  images.size(), images[0].geometry.columns, images[0].geometry.rows, resample, encode,
-                  double(bytes) / 1048576.0);
+      DerivedImageSeriesEncoder encoder(identity, info);
+      for (size_t i = 0; i < images.size(); ++i) bytes += encoder.encode(plans[i], images[i], out).size_bytes;
+      const double encode = now() - t, encode_cpu = cpuNow() - cpu;
+      std::printf("%-13s %4zu slices %4dx%-4d  resample %.2f s (CPU %.2f s)  encode %.2f s (CPU %.2f s)  %.1f MiB\n",
+                  job.description, images.size(), images[0].geometry.columns, images[0].geometry.rows, resample,
+                  resample_cpu, encode, encode_cpu, double(bytes) / 1048576.0);
       total_resample += resample;
       total_encode += encode;
+      cpu_resample += resample_cpu;
+      cpu_encode += encode_cpu;
       total_bytes += bytes;
     }
-    std::printf("total         resample %.2f s  encode %.2f s  %.1f MiB in %s\n", total_resample, total_encode,
-                double(total_bytes) / 1048576.0, out.c_str());
+    std::printf("total         resample %.2f s (CPU %.2f s)  encode %.2f s (CPU %.2f s)  %.1f MiB in %s\n",
+                total_resample, cpu_resample, total_encode, cpu_encode, double(total_bytes) / 1048576.0, out.c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_reformat: %s\n", e.what());
     return 1;

@@ -344,7 +344,7 @@ int main(int argc, char** argv) {
       const OutputIdentity identity = readOutputIdentity(assembly.renderable().front()->files);
       Volume acquired = *vol;
       if (acquired.frame_of_reference_uid.empty()) acquired.frame_of_reference_uid = identity.frameOfReferenceUid();
-      std::vector<double> without_s, with_s, added, cpu_added;
+      std::vector<double> without_s, with_s, added, cpu_added, own_cpu;
       for (int round = 0; round < repeat; ++round) {
         // Alternate which runs first so a change in machine load touches both alike.
         bench::CtJobSeconds without, with;
@@ -360,18 +360,21 @@ int main(int argc, char** argv) {
         with_s.push_back(with.job);
         added.push_back(with.job / without.job - 1);
         cpu_added.push_back(cpu_with / cpu_without - 1);
+        own_cpu.push_back(with.reformat_cpu / cpu_without);
         std::printf("[%s] round %d: CT job without reformats %.2f s, with %.2f s (+%.1f %%; goal <= 20 %%); CPU "
-                    "%.2f s -> %.2f s (+%.1f %%); reformats %d slices in %.2f s on their own thread, waited for "
-                    "%.2f s after the renders\n",
+                    "%.2f s -> %.2f s (+%.1f %%); reformats %d slices in %.2f s on their own thread (its CPU %.2f s "
+                    "= %.1f %% of the job's without), waited for %.2f s after the renders\n",
                     label.c_str(), round + 1, without.job, with.job, 100 * added.back(), cpu_without, cpu_with,
-                    100 * cpu_added.back(), with.reformat_slices, with.reformats, with.reformat_wait);
+                    100 * cpu_added.back(), with.reformat_slices, with.reformats, with.reformat_cpu,
+                    100 * own_cpu.back(), with.reformat_wait);
         std::fflush(stdout);
       }
       std::printf("[%s] %d rounds: CT job median %.2f s without reformats, %.2f s with; median added %.1f %% "
-                  "(min %.1f, max %.1f; goal <= 20 %%); CPU time median added %.1f %%\n",
+                  "(min %.1f, max %.1f; goal <= 20 %%); CPU time median added %.1f %%; the reformat thread's own "
+                  "CPU median %.1f %% of the job's\n",
                   label.c_str(), repeat, median(without_s), median(with_s), 100 * median(added),
                   100 * *std::min_element(added.begin(), added.end()),
-                  100 * *std::max_element(added.begin(), added.end()), 100 * median(cpu_added));
+                  100 * *std::max_element(added.begin(), added.end()), 100 * median(cpu_added), 100 * median(own_cpu));
       return;
     }
     if (cta) {

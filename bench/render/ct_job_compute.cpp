@@ -1,6 +1,7 @@
 #include "ct_job_compute.hpp"
 
 #include <chrono>
+#include <ctime>
 #include <future>
 #include <map>
 #include <stdexcept>
@@ -19,6 +20,12 @@ namespace volnode::bench {
 namespace {
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+double threadCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) + double(t.tv_nsec) * 1e-9;
+}
 
 RoutingRule defaultCtRule() {
   SeriesAttributes a;
@@ -57,10 +64,11 @@ CtJobSeconds runCtJob(const Volume& input, const OutputIdentity& identity, bool 
   if (with_reformats)
     for (const auto& o : rule.outputs) {
       if (o.type != "reformat") continue;
-      if (!acquired) acquired = std::make_shared<const Volume>(volume);
+      if (!acquired) acquired = std::make_shared<const Volume>(std::move(volume));
       slices[o.key()] = reformatSliceCount(*acquired, o);
     }
-  auto prepared = std::make_shared<const Volume>(preprocess(std::move(volume), rule.preprocess).volume);
+  auto prepared = std::make_shared<const Volume>(
+      (acquired ? preprocessCopyOf(*acquired, rule.preprocess) : preprocess(std::move(volume), rule.preprocess)).volume);
   EquipmentInfo equipment;
   writeVolumeFile(*prepared, out / kPreparedVolumeFile);  // kept for the interactive viewer, as the job does
 
@@ -76,7 +84,7 @@ CtJobSeconds runCtJob(const Volume& input, const OutputIdentity& identity, bool 
   std::future<void> reformats;
   if (with_reformats)
     reformats = std::async(std::launch::async, [&] {
-      const double start = now();
+      const double start = now(), cpu_start = threadCpuSeconds();
       int number = 9100;
       for (const auto& o : rule.outputs) {
         if (o.type != "reformat" || slices[o.key()] == 0) continue;
@@ -84,6 +92,7 @@ CtJobSeconds runCtJob(const Volume& input, const OutputIdentity& identity, bool 
         r.reformat_slices += int(writeReformatSeries(*acquired, o, identity, plans, equipment, out / "dicom").size());
       }
       r.reformats = now() - start;
+      r.reformat_cpu = threadCpuSeconds() - cpu_start;
     });
 
   renderer.setVolume(prepared);

@@ -18,6 +18,7 @@ namespace volnode::bench {
 struct CtJobSeconds {
   double job = 0;             // wall time of the whole job
   double reformats = 0;       // the reformat thread's wall time (0 without reformats)
+  double reformat_cpu = 0;    // its CPU time (the reformats run on that one thread)
   double reformat_wait = 0;   // how long the job waited for it after the renders
   int reformat_slices = 0;
   int frames = 0;

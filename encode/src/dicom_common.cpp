@@ -5,8 +5,15 @@
 #include <dcmtk/dcmdata/dcsequen.h>
 #include <dcmtk/dcmdata/dcvr.h>
 
+#include <fcntl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <system_error>
 
@@ -143,13 +150,57 @@ void putReferencedSeries(DcmDataset& d, const OutputIdentity& identity) {
   }
 }
 
-uintmax_t saveFile(DcmFileFormat& file, const std::filesystem::path& path) {
+namespace {
+
+// Appends (7FE0,0010) OW with the words' bytes, as DCMTK writes it in Explicit VR
+// Little Endian: tag, "OW", two reserved bytes, 32-bit length, value.
+bool appendPixelData(const std::filesystem::path& file, std::span<const int16_t> words) {
+  const uint32_t length = uint32_t(words.size_bytes());
+  const unsigned char header[12] = {0xE0, 0x7F, 0x10, 0x00, 'O', 'W', 0, 0, uint8_t(length), uint8_t(length >> 8),
+                                    uint8_t(length >> 16), uint8_t(length >> 24)};
+  const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return false;
+  iovec parts[2] = {{const_cast<unsigned char*>(header), sizeof header},
+                    {const_cast<int16_t*>(words.data()), words.size_bytes()}};
+  size_t left = sizeof header + words.size_bytes();
+  bool ok = true;
+  while (ok && left > 0) {
+    const ssize_t n = ::writev(fd, parts, 2);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (!ok) break;
+    left -= size_t(n);
+    size_t written = size_t(n);
+    for (iovec& part : parts) {  // skip what was written
+      const size_t done = std::min(part.iov_len, written);
+      part.iov_base = static_cast<char*>(part.iov_base) + done;
+      part.iov_len -= done;
+      written -= done;
+    }
+  }
+  return ::close(fd) == 0 && ok;
+}
+
+}  // namespace
+
+bool canAppendPixelData() { return gLocalByteOrder == EBO_LittleEndian; }
+
+uintmax_t saveFile(DcmFileFormat& file, const std::filesystem::path& path, std::span<const int16_t> pixel_data) {
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
   if (ec) throw Error(Errc::Io, "cannot create " + path.parent_path().string() + ": " + ec.message());
+  if (!pixel_data.empty()) {
+    if (!canAppendPixelData())
+      throw Error(Errc::Internal, "DICOM encoder: pixel data is appended only on little-endian machines");
+    DcmDataset& d = *file.getDataset();
+    if (d.card() > 0 && !(d.getElement(d.card() - 1)->getTag() < DCM_PixelData))
+      throw Error(Errc::Internal, "DICOM encoder: pixel data to append, but the dataset has PixelData or more after it");
+  }
   const std::filesystem::path tmp = path.string() + ".tmp";
-  const OFCondition status = file.saveFile(tmp.c_str(), EXS_LittleEndianExplicit, EET_ExplicitLength, EGL_recalcGL,
-                                           EPD_noChange, 0, 0, EWM_createNewMeta);
+  OFCondition status = file.saveFile(tmp.c_str(), EXS_LittleEndianExplicit, EET_ExplicitLength, EGL_recalcGL,
+                                     EPD_noChange, 0, 0, EWM_createNewMeta);
+  if (status.good() && !pixel_data.empty() && !appendPixelData(tmp, pixel_data))
+    status = makeOFCondition(0, 1, OF_error, std::strerror(errno));
   if (status.bad()) {
     std::filesystem::remove(tmp, ec);
     throw Error(Errc::Io, "cannot write " + path.string() + ": " + status.text());
@@ -174,10 +225,11 @@ std::string slug(const std::string& text) {
 }
 
 EncodedObject saveObject(DcmFileFormat& file, const OutputIdentity& identity, const ObjectPlan& plan,
-                         const std::string& sop_class_uid, int frames, const std::filesystem::path& out_dir) {
+                         const std::string& sop_class_uid, int frames, const std::filesystem::path& out_dir,
+                         std::span<const int16_t> pixel_data) {
   EncodedObject out;
   out.path = out_dir / fileNameFor(plan);
-  out.size_bytes = saveFile(file, out.path);
+  out.size_bytes = saveFile(file, out.path, pixel_data);
   out.sop_class_uid = sop_class_uid;
   out.sop_instance_uid = plan.sop_instance_uid;
   out.series_instance_uid = plan.series_instance_uid;

@@ -4,6 +4,7 @@
 #include <dcmtk/dcmdata/dcfilefo.h>
 
 #include <filesystem>
+#include <span>
 #include <string>
 
 #include "volnode/encode/encode.hpp"
@@ -40,11 +41,17 @@ void putReferencedSeries(DcmDataset& d, const OutputIdentity& identity);
 void check(const OFCondition& status, const char* what);
 
 // Writes Explicit VR Little Endian to out_dir/name via a temporary file; returns the size.
-uintmax_t saveFile(DcmFileFormat& file, const std::filesystem::path& path);
+// pixel_data, when given: written as the PixelData (OW) after the dataset, straight from
+// the caller's memory (a large image is not copied into the dataset first); the
+// dataset must then have no PixelData and nothing after it. Only where
+// canAppendPixelData() (the words are written in the machine's byte order).
+uintmax_t saveFile(DcmFileFormat& file, const std::filesystem::path& path, std::span<const int16_t> pixel_data = {});
+bool canAppendPixelData();
 
 // Saves the object as out_dir/fileNameFor(plan) and describes what was written.
 EncodedObject saveObject(DcmFileFormat& file, const OutputIdentity& identity, const ObjectPlan& plan,
-                         const std::string& sop_class_uid, int frames, const std::filesystem::path& out_dir);
+                         const std::string& sop_class_uid, int frames, const std::filesystem::path& out_dir,
+                         std::span<const int16_t> pixel_data = {});
 
 // "<series number>-<instance number>-<slug of the description>.dcm"
 std::string fileNameFor(const ObjectPlan& plan);

@@ -1,5 +1,6 @@
 // One PlaneImage -> CT/MR Image Storage with the exact Image Plane of the pixels.
 #include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
 
 #include <cmath>
 
@@ -93,21 +94,26 @@ const char* derivedImageSopClass(const std::string& modality) {
   throw Error(Errc::InvalidArgument, "no derived image SOP class for modality '" + modality + "' (CT and MR only)");
 }
 
-EncodedObject encodeDerivedImage(const OutputIdentity& identity, const ObjectPlan& plan, const PlaneImage& image,
-                                 const DerivedImageInfo& info, const std::filesystem::path& out_dir) {
-  checkPlan(plan);
-  checkImage(image);
-  const char* sop_class = derivedImageSopClass(identity.modality());
-  const bool mr = identity.modality() == "MR";
+DerivedImageSeriesEncoder::DerivedImageSeriesEncoder(const OutputIdentity& identity, const DerivedImageInfo& info)
+    : identity_(identity),
+      info_(info),
+      sop_class_(derivedImageSopClass(identity.modality())),
+      file_(std::make_unique<DcmFileFormat>()) {
   if (identity.frameOfReferenceUid().empty())
     throw Error(Errc::InvalidDicom, "source series " + identity.sourceSeriesInstanceUid() +
                                         " has no FrameOfReferenceUID; a derived image cannot be placed in it");
-  const PlaneGeometry& g = image.geometry;
+  putSeriesAttributes(*file_->getDataset());
+}
 
-  DcmFileFormat file;
-  DcmDataset& d = *file.getDataset();
+DerivedImageSeriesEncoder::~DerivedImageSeriesEncoder() = default;
+
+// What every image of the series shares: identity, acquisition, Frame of Reference,
+// equipment, derivation, the references to the source and the pixel module's fixed part.
+void DerivedImageSeriesEncoder::putSeriesAttributes(DcmDataset& d) const {
+  const OutputIdentity& identity = identity_;
+  const DerivedImageInfo& info = info_;
+  const bool mr = identity.modality() == "MR";
   putIdentity(d, identity);
-  putSeriesAndInstance(d, identity, plan, sop_class, identity.modality());
   putAcquisition(d, identity, mr);
 
   // Frame of Reference: the source's, so positions mean the same in both series.
@@ -139,30 +145,13 @@ EncodedObject encodeDerivedImage(const OutputIdentity& identity, const ObjectPla
     addCode(d, DCM_DerivationCodeSequence, "113072", "DCM", "Multiplanar reformatting");
   putSourceImages(d, identity);
   putReferencedSeries(d, identity);
-
-  // Image Plane
-  const std::array<double, 3> row{cosine(g.row_direction[0]), cosine(g.row_direction[1]), cosine(g.row_direction[2])};
-  const std::array<double, 3> column{cosine(g.column_direction[0]), cosine(g.column_direction[1]),
-                                     cosine(g.column_direction[2])};
-  check(d.putAndInsertString(DCM_ImagePositionPatient, triple(g.position).c_str()), "ImagePositionPatient");
-  check(d.putAndInsertString(DCM_ImageOrientationPatient, (triple(row) + "\\" + triple(column)).c_str()),
-        "ImageOrientationPatient");
-  check(d.putAndInsertString(DCM_PixelSpacing, (formatDs(g.row_spacing) + "\\" + formatDs(g.column_spacing)).c_str()),
-        "PixelSpacing");
-  check(d.putAndInsertString(DCM_SliceThickness, g.thickness > 0 ? formatDs(g.thickness).c_str() : ""),
-        "SliceThickness");
   if (info.spacing_between_slices > 0)
     check(d.putAndInsertString(DCM_SpacingBetweenSlices, formatDs(info.spacing_between_slices).c_str()),
           "SpacingBetweenSlices");
-  const auto n = g.normal();
-  const double location = g.position[0] * n[0] + g.position[1] * n[1] + g.position[2] * n[2];
-  check(d.putAndInsertString(DCM_SliceLocation, formatDs(location).c_str()), "SliceLocation");
 
   // Image Pixel: signed 16-bit physical values
   check(d.putAndInsertUint16(DCM_SamplesPerPixel, 1), "SamplesPerPixel");
   check(d.putAndInsertString(DCM_PhotometricInterpretation, "MONOCHROME2"), "PhotometricInterpretation");
-  check(d.putAndInsertUint16(DCM_Rows, Uint16(g.rows)), "Rows");
-  check(d.putAndInsertUint16(DCM_Columns, Uint16(g.columns)), "Columns");
   check(d.putAndInsertUint16(DCM_BitsAllocated, 16), "BitsAllocated");
   check(d.putAndInsertUint16(DCM_BitsStored, 16), "BitsStored");
   check(d.putAndInsertUint16(DCM_HighBit, 15), "HighBit");
@@ -181,12 +170,50 @@ EncodedObject encodeDerivedImage(const OutputIdentity& identity, const ObjectPla
                                  safeText(identity, info.window->explanation, 64).c_str()),
             "WindowCenterWidthExplanation");
   }
+  check(d.putAndInsertString(DCM_BurnedInAnnotation, "NO"), "BurnedInAnnotation");
+}
+
+EncodedObject DerivedImageSeriesEncoder::encode(const ObjectPlan& plan, const PlaneImage& image,
+                                                const std::filesystem::path& out_dir) {
+  checkPlan(plan);
+  checkImage(image);
+  const PlaneGeometry& g = image.geometry;
+  DcmDataset& d = *file_->getDataset();
+  // Every attribute set here is set for every image, so nothing of the previous one
+  // stays (SeriesDescription is left out when empty: removed first).
+  d.findAndDeleteElement(DCM_SeriesDescription);
+  putSeriesAndInstance(d, identity_, plan, sop_class_, identity_.modality());
+
+  // Image Plane
+  const std::array<double, 3> row{cosine(g.row_direction[0]), cosine(g.row_direction[1]), cosine(g.row_direction[2])};
+  const std::array<double, 3> column{cosine(g.column_direction[0]), cosine(g.column_direction[1]),
+                                     cosine(g.column_direction[2])};
+  check(d.putAndInsertString(DCM_ImagePositionPatient, triple(g.position).c_str()), "ImagePositionPatient");
+  check(d.putAndInsertString(DCM_ImageOrientationPatient, (triple(row) + "\\" + triple(column)).c_str()),
+        "ImageOrientationPatient");
+  check(d.putAndInsertString(DCM_PixelSpacing, (formatDs(g.row_spacing) + "\\" + formatDs(g.column_spacing)).c_str()),
+        "PixelSpacing");
+  check(d.putAndInsertString(DCM_SliceThickness, g.thickness > 0 ? formatDs(g.thickness).c_str() : ""),
+        "SliceThickness");
+  const auto n = g.normal();
+  const double location = g.position[0] * n[0] + g.position[1] * n[1] + g.position[2] * n[2];
+  check(d.putAndInsertString(DCM_SliceLocation, formatDs(location).c_str()), "SliceLocation");
+
+  check(d.putAndInsertUint16(DCM_Rows, Uint16(g.rows)), "Rows");
+  check(d.putAndInsertUint16(DCM_Columns, Uint16(g.columns)), "Columns");
+  if (canAppendPixelData())  // the pixels go to the file from the image itself (PixelData is the last element)
+    return saveObject(*file_, identity_, plan, sop_class_, 1, out_dir, image.pixels);
   check(d.putAndInsertUint16Array(DCM_PixelData, reinterpret_cast<const Uint16*>(image.pixels.data()),
                                   unsigned(image.pixels.size())),
         "PixelData");
-  check(d.putAndInsertString(DCM_BurnedInAnnotation, "NO"), "BurnedInAnnotation");
+  return saveObject(*file_, identity_, plan, sop_class_, 1, out_dir);
+}
 
-  return saveObject(file, identity, plan, sop_class, 1, out_dir);
+EncodedObject encodeDerivedImage(const OutputIdentity& identity, const ObjectPlan& plan, const PlaneImage& image,
+                                 const DerivedImageInfo& info, const std::filesystem::path& out_dir) {
+  checkPlan(plan);
+  checkImage(image);
+  return DerivedImageSeriesEncoder(identity, info).encode(plan, image, out_dir);
 }
 
 }  // namespace volnode

@@ -1,7 +1,8 @@
 // Preprocessing: clamp -> crop to body -> isotropic resample -> smoothing (median, or ITK's
 // anisotropic diffusion). Cropping only finds the body (body_mask.hpp, on runs of voxels);
 // the cropped voxels are written once, by the resampling, which reads the body's box and
-// its mask directly. Every pass over the voxels runs on all cores.
+// its mask directly. Every pass over the voxels runs on all cores. preprocessCopyOf()
+// leaves its input as it is: the clamp is then applied as the resampling reads the voxels.
 #include "volnode/volume/preprocess.hpp"
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <optional>
 #include <thread>
+#include <type_traits>
 
 #include <itkCastImageFilter.h>
 #include <itkCurvatureAnisotropicDiffusionImageFilter.h>
@@ -124,21 +126,43 @@ struct Region {
   std::array<int, 3> dims{0, 0, 0};
   const BodyMask* body = nullptr;
   int16_t air = 0;
+  // Clamped as read (when the volume itself is not clamped: the caller keeps it as it is).
+  bool clamp = false;
+  int16_t lo = 0, hi = 0;
 };
 
+// n voxels from src to dst, clamped to the region's range when it has one.
+void copyVoxels(const int16_t* src, int n, int16_t* dst, const Region& r) {
+  if (!r.clamp) {
+    std::copy(src, src + n, dst);
+    return;
+  }
+  for (int i = 0; i < n; ++i) {
+    const int16_t c = src[i] < r.lo ? r.lo : src[i];
+    dst[i] = c > r.hi ? r.hi : c;
+  }
+}
+
 // Row j of slice k of the region (region coordinates): a pointer into the volume
-// where the row is kept whole, else `scratch` (dims[0] values) filled with it.
+// where the row is kept whole and needs no clamping, else `scratch` (dims[0] values)
+// filled with it.
 const int16_t* regionRow(const Volume& v, const Region& r, int j, int k, int16_t* scratch) {
   const int nx = v.dimensions[0], ny = v.dimensions[1];
   const int vj = r.low[1] + j, vk = r.low[2] + k, x0 = r.low[0], x1 = r.low[0] + r.dims[0];
   const int16_t* src = v.voxels.data() + (size_t(vk) * ny + vj) * nx + x0;
-  if (!r.body) return src;
-  const auto runs = r.body->row(vj, vk);
-  if (runs.size() == 1 && runs[0].begin <= x0 && runs[0].end >= x1) return src;
+  const bool whole = !r.body || [&] {
+    const auto runs = r.body->row(vj, vk);
+    return runs.size() == 1 && runs[0].begin <= x0 && runs[0].end >= x1;
+  }();
+  if (whole) {
+    if (!r.clamp) return src;
+    copyVoxels(src, r.dims[0], scratch, r);
+    return scratch;
+  }
   std::fill(scratch, scratch + r.dims[0], r.air);
-  for (const RowRun& run : runs) {
+  for (const RowRun& run : r.body->row(vj, vk)) {
     const int b = std::max(run.begin, x0), e = std::min(run.end, x1);
-    if (b < e) std::copy(src + (b - x0), src + (e - x0), scratch + (b - x0));
+    if (b < e) copyVoxels(src + (b - x0), e - b, scratch + (b - x0), r);
   }
   return scratch;
 }
@@ -206,15 +230,16 @@ Volume reshape(const Volume& v, const Region& r, const std::array<double, 3>& sp
   return out;
 }
 
-// Clamps every voxel to [lo, hi] in place on all cores; returns how many changed.
-// Most rows are within range: they are only read (their minimum and maximum).
-size_t clampVoxels(Volume& v, int16_t lo, int16_t hi) {
-  const int row = v.dimensions[0], rows = v.dimensions[1] * v.dimensions[2];
+// Counts the voxels outside [lo, hi] on all cores, and clamps them in place unless
+// the voxels are const. Most rows are within range: they are only read (their
+// minimum and maximum).
+template <typename Voxel>
+size_t clampRows(Voxel* voxels, int row, int rows, int16_t lo, int16_t hi) {
   std::atomic<size_t> changed{0};
   forEachChunk(rows, 256, volumeThreads(), [&, lo, hi](int r0, int r1) {
     size_t mine = 0;
     for (int r = r0; r < r1; ++r) {
-      int16_t* x = v.voxels.data() + size_t(r) * size_t(row);
+      Voxel* x = voxels + size_t(r) * size_t(row);
       int16_t low = x[0], high = x[0];
       for (int i = 0; i < row; ++i) {
         low = x[i] < low ? x[i] : low;
@@ -223,16 +248,28 @@ size_t clampVoxels(Volume& v, int16_t lo, int16_t hi) {
       if (low >= lo && high <= hi) continue;
       int out_of_range = 0;
       for (int i = 0; i < row; ++i) out_of_range += int(x[i] < lo) + int(x[i] > hi);
-      for (int i = 0; i < row; ++i) {
-        int16_t c = x[i];
-        c = c < lo ? lo : c;
-        x[i] = c > hi ? hi : c;
-      }
+      if constexpr (!std::is_const_v<Voxel>)
+        for (int i = 0; i < row; ++i) {
+          int16_t c = x[i];
+          c = c < lo ? lo : c;
+          x[i] = c > hi ? hi : c;
+        }
       mine += size_t(out_of_range);
     }
     changed += mine;
   });
   return changed;
+}
+
+// Clamps every voxel to [lo, hi] in place; returns how many changed.
+size_t clampVoxels(Volume& v, int16_t lo, int16_t hi) {
+  return clampRows(v.voxels.data(), v.dimensions[0], v.dimensions[1] * v.dimensions[2], lo, hi);
+}
+
+// How many voxels clampVoxels() would change.
+size_t countOutsideRange(const Volume& v, int16_t lo, int16_t hi) {
+  const int16_t* voxels = v.voxels.data();
+  return clampRows(voxels, v.dimensions[0], v.dimensions[1] * v.dimensions[2], lo, hi);
 }
 
 // 3x3x3 median, edges replicated: what ITK's MedianImageFilter (radius 1, zero
@@ -275,23 +312,43 @@ Volume median3x3x3(const Volume& v) {
   return out;
 }
 
-}  // namespace
 
-PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
-  auto log = moduleLogger("pipeline");
+void checkInput(const Volume& input) {
   if (input.voxelCount() == 0 || input.voxels.size() != input.voxelCount())
     throw Error(Errc::InvalidArgument, "preprocess: empty or inconsistent volume");
   for (double s : input.spacing)
     if (!(s > 0)) throw Error(Errc::InvalidArgument, "preprocess: spacing must be positive");
+}
+
+std::pair<int16_t, int16_t> clampRange(const PreprocessOptions& options) {
+  return {int16_t(std::max(-32768, options.clamp->first)), int16_t(std::min(32767, options.clamp->second))};
+}
+
+int bodyThreshold(const PreprocessOptions& options) {
+  return int(std::clamp(std::floor(options.body_threshold), -40000.0, 40000.0));
+}
+
+// The steps after the input is checked. `shared`: the input, only read (clamped as
+// its voxels are read, or in a copy); null: `v` is the input, changed in place.
+PreprocessResult run(Volume v, const Volume* shared, const PreprocessOptions& options) {
+  auto log = moduleLogger("pipeline");
   PreprocessResult result;
   const auto t_all = std::chrono::steady_clock::now();
-  Volume v = std::move(input);
+  const Volume& source = shared ? *shared : v;  // what the crop and the resampling read
 
+  Region region;
   if (options.clamp) {
     const auto t0 = std::chrono::steady_clock::now();
-    const int16_t lo = int16_t(std::max(-32768, options.clamp->first));
-    const int16_t hi = int16_t(std::min(32767, options.clamp->second));
-    const size_t changed = clampVoxels(v, lo, hi);
+    const auto [lo, hi] = clampRange(options);
+    size_t changed = 0;
+    if (shared) {
+      changed = countOutsideRange(*shared, lo, hi);
+      region.clamp = true;
+      region.lo = lo;
+      region.hi = hi;
+    } else {
+      changed = clampVoxels(v, lo, hi);
+    }
     result.timings.add("clamp", secondsSince(t0));
     result.notes.push_back("clamped " + std::to_string(changed) + " voxels to [" + std::to_string(lo) + ", " +
                            std::to_string(hi) + "]");
@@ -299,22 +356,21 @@ PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
 
   // Cropping finds the body's box and mask here; the voxels are copied out of the
   // box together with the resampling below, in one pass.
-  Region region;
-  region.dims = v.dimensions;
-  region.air = int16_t(airValue(v));
+  region.dims = source.dimensions;
+  region.air = int16_t(airValue(source));
   std::optional<BodyMask> body;
   double crop_seconds = 0;
   if (options.crop_body) {
     const auto t0 = std::chrono::steady_clock::now();
-    if (v.modality == "CT") {
+    if (source.modality == "CT") {
       std::string why_not;
-      const int above = int(std::clamp(std::floor(options.body_threshold), -40000.0, 40000.0));
-      body = findBody(v, above, std::max<size_t>(1, v.voxelCount() / 1000), volumeThreads(), why_not);
+      body = findBody(source, bodyThreshold(options), std::max<size_t>(1, source.voxelCount() / 1000), volumeThreads(),
+                      why_not);
       if (body) {
         const int margin = 2;
         for (int a = 0; a < 3; ++a) {
           region.low[a] = std::max(0, body->low[a] - margin);
-          region.dims[a] = std::min(v.dimensions[a] - 1, body->high[a] + margin) - region.low[a] + 1;
+          region.dims[a] = std::min(source.dimensions[a] - 1, body->high[a] + margin) - region.low[a] + 1;
         }
         region.body = &*body;
         result.notes.push_back(fmt("cropped to body %.0fx%.0fx", region.dims[0], region.dims[1]) +
@@ -329,15 +385,16 @@ PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
   }
 
   // Target spacing: isotropic at the finest in-plane spacing (or given), grown to fit max_voxels.
-  std::array<double, 3> target = v.spacing;
+  std::array<double, 3> target = source.spacing;
   if (options.isotropic) {
-    const double s = options.target_spacing_mm > 0 ? options.target_spacing_mm : std::min(v.spacing[0], v.spacing[1]);
+    const double s = options.target_spacing_mm > 0 ? options.target_spacing_mm
+                                                   : std::min(source.spacing[0], source.spacing[1]);
     target = {s, s, s};
   }
   auto countFor = [&](const std::array<double, 3>& sp, std::array<int, 3>& dims) {
     double total = 1;
     for (int i = 0; i < 3; ++i) {
-      dims[i] = std::max(1, int(std::floor((region.dims[i] - 1) * v.spacing[i] / sp[i] + 1e-6)) + 1);
+      dims[i] = std::max(1, int(std::floor((region.dims[i] - 1) * source.spacing[i] / sp[i] + 1e-6)) + 1);
       total *= dims[i];
     }
     return total;
@@ -349,22 +406,29 @@ PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
     for (auto& s : target) s *= f;
     count = countFor(target, dims);
   }
-  const bool need_resample = dims != region.dims || std::abs(target[0] - v.spacing[0]) > 1e-6 ||
-                             std::abs(target[1] - v.spacing[1]) > 1e-6 || std::abs(target[2] - v.spacing[2]) > 1e-6;
+  const bool need_resample = dims != region.dims || std::abs(target[0] - source.spacing[0]) > 1e-6 ||
+                             std::abs(target[1] - source.spacing[1]) > 1e-6 ||
+                             std::abs(target[2] - source.spacing[2]) > 1e-6;
   if (need_resample) {
     if (options.crop_body) result.timings.add("crop_body", crop_seconds);
     const auto t0 = std::chrono::steady_clock::now();
-    v = reshape(v, region, target, dims);
+    v = reshape(source, region, target, dims);
     body.reset();
     result.timings.add("resample", secondsSince(t0));
     result.notes.push_back(fmt("resampled to %.3gx%.3gx%.3g mm", target[0], target[1], target[2]) + " (" +
                            std::to_string(dims[0]) + "x" + std::to_string(dims[1]) + "x" + std::to_string(dims[2]) +
                            ")");
-  } else if (options.crop_body) {
+  } else if (options.crop_body && body) {
     const auto t0 = std::chrono::steady_clock::now();
-    if (body) v = reshape(v, region, v.spacing, region.dims);  // the crop alone
+    v = reshape(source, region, source.spacing, region.dims);  // the crop alone
     body.reset();
     result.timings.add("crop_body", crop_seconds + secondsSince(t0));
+  } else {
+    if (options.crop_body) result.timings.add("crop_body", crop_seconds);
+    if (shared) {  // no new grid: the input's own voxels, clamped in a copy
+      v = *shared;
+      if (options.clamp) clampVoxels(v, region.lo, region.hi);
+    }
   }
 
   if (options.smoothing != Smoothing::None) {
@@ -402,6 +466,25 @@ PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
   log->debug("preprocess: {} in {:.3f} s", result.timings.summary(), secondsSince(t_all));
   result.volume = std::move(v);
   return result;
+}
+
+}  // namespace
+
+PreprocessResult preprocess(Volume input, const PreprocessOptions& options) {
+  checkInput(input);
+  return run(std::move(input), nullptr, options);
+}
+
+PreprocessResult preprocessCopyOf(const Volume& input, const PreprocessOptions& options) {
+  checkInput(input);
+  // The body is found on the unclamped voxels: the same body as on clamped ones
+  // only when the threshold lies inside the clamp range (lo <= t < hi).
+  if (options.clamp && options.crop_body && input.modality == "CT") {
+    const auto [lo, hi] = clampRange(options);
+    const int threshold = bodyThreshold(options);
+    if (!(lo <= threshold && threshold < hi)) return run(Volume(input), nullptr, options);
+  }
+  return run(Volume{}, &input, options);
 }
 
 }  // namespace volnode

@@ -346,16 +346,19 @@ void resampleSlab(const Volume& v, const ReformatSpec& spec, int16_t fill, const
 }
 
 // Planes whose normal runs along an index axis, a group at a time (consecutive slices
-// share the voxels they read).
+// share the voxels they read). `combined`: the slabs on the volume's grid, whose memory
+// a caller rendering group after group keeps.
 void renderAlignedPlanes(const Volume& v, const ReformatSpec& spec, int16_t fill, const AxisMapping& m,
-                         PlaneImage* images, size_t count) {
+                         PlaneImage* images, size_t count, std::vector<std::vector<float>>& combined) {
   std::vector<SlabWeights> weights(count);
   for (size_t p = 0; p < count; ++p)
     weights[p] = slabWeights(v, spec, m.volume_axis[2], indexOf(v, images[p].geometry.position)[size_t(m.volume_axis[2])]);
-  std::vector<std::vector<float>> combined;
   combineSlabs(v, m, spec.mode == SlabMode::Maximum, weights, combined);
   for (size_t p = 0; p < count; ++p) resampleSlab(v, spec, fill, m, weights[p], combined[p], images[p]);
 }
+
+// Aligned slabs are rendered this many at a time: consecutive slices read the same voxels.
+constexpr size_t kAlignedGroup = 8;
 
 }  // namespace
 
@@ -438,7 +441,7 @@ std::vector<PlaneImage> reformatVolume(const Volume& volume, const ReformatSpec&
   for (size_t i = 0; i < planes.size(); ++i) images[i].geometry = planes[i];
   // Every plane of a reformat has the same orientation, so one path serves them all.
   const auto aligned = images.empty() ? std::nullopt : axisAligned(volume, images.front().geometry);
-  const size_t group = aligned ? 8 : 1;  // aligned slabs: consecutive slices read the same voxels
+  const size_t group = aligned ? kAlignedGroup : 1;
   const size_t groups = (images.size() + group - 1) / group;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   threads = unsigned(std::min<size_t>(threads, groups));
@@ -446,16 +449,50 @@ std::vector<PlaneImage> reformatVolume(const Volume& volume, const ReformatSpec&
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < threads; ++t)
     pool.emplace_back([&] {
+      std::vector<std::vector<float>> combined;
       for (size_t g = next++; g < groups; g = next++) {
         const size_t first = g * group, count = std::min(group, images.size() - first);
         if (aligned)
-          renderAlignedPlanes(volume, spec, fill_value, *aligned, &images[first], count);
+          renderAlignedPlanes(volume, spec, fill_value, *aligned, &images[first], count, combined);
         else
           renderPlane(volume, spec, fill_value, images[first]);
       }
     });
   for (auto& th : pool) th.join();
   return images;
+}
+
+struct ReformatSlices::State {
+  const Volume& volume;
+  ReformatSpec spec;
+  int16_t fill;
+  std::vector<PlaneGeometry> planes;
+  std::optional<AxisMapping> aligned;
+  size_t next = 0;
+  std::vector<PlaneImage> group;  // the slices handed out last; their memory is reused
+  std::vector<std::vector<float>> combined;
+};
+
+ReformatSlices::ReformatSlices(const Volume& volume, const ReformatSpec& spec, int16_t fill_value)
+    : state_(std::make_unique<State>(State{volume, spec, fill_value, reformatPlanes(volume, spec), {}, 0, {}, {}})) {
+  if (!state_->planes.empty()) state_->aligned = axisAligned(volume, state_->planes.front());
+}
+
+ReformatSlices::~ReformatSlices() = default;
+
+size_t ReformatSlices::size() const { return state_->planes.size(); }
+
+const std::vector<PlaneImage>& ReformatSlices::next() {
+  State& s = *state_;
+  const size_t count = std::min(s.aligned ? kAlignedGroup : 1, s.planes.size() - s.next);
+  s.group.resize(count);
+  for (size_t i = 0; i < count; ++i) s.group[i].geometry = s.planes[s.next + i];
+  if (count > 0 && s.aligned)
+    renderAlignedPlanes(s.volume, s.spec, s.fill, *s.aligned, s.group.data(), count, s.combined);
+  else if (count > 0)
+    renderPlane(s.volume, s.spec, s.fill, s.group.front());
+  s.next += count;
+  return s.group;
 }
 
 }  // namespace volnode

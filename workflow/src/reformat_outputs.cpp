@@ -65,9 +65,9 @@ std::vector<EncodedObject> writeReformatSeries(const Volume& volume, const RuleO
                                                const EquipmentInfo& equipment, const std::filesystem::path& out_dir) {
   const ReformatSpec spec = reformatSpecOf(output);
   const int16_t fill = volume.modality == "CT" ? -1024 : 0;
-  const auto images = reformatVolume(volume, spec, fill);
-  if (images.size() != plans.size())
-    throw Error(Errc::Internal, output.key() + ": " + std::to_string(images.size()) + " slices but " +
+  ReformatSlices slices(volume, spec, fill);
+  if (slices.size() != plans.size())
+    throw Error(Errc::Internal, output.key() + ": " + std::to_string(slices.size()) + " slices but " +
                                     std::to_string(plans.size()) + " planned");
   DerivedImageInfo info;
   info.kind = spec.mode == SlabMode::Maximum ? DerivedImageKind::MaximumSlab : DerivedImageKind::Reformat;
@@ -77,9 +77,12 @@ std::vector<EncodedObject> writeReformatSeries(const Volume& volume, const RuleO
   info.spacing_between_slices = spec.spacing_mm;
   info.window = windowFor(volume, output);
   info.equipment = equipment;
+  // Each slice is written as it is resampled: one group of slices in memory at a time.
   std::vector<EncodedObject> written;
-  written.reserve(images.size());
-  for (size_t i = 0; i < images.size(); ++i) written.push_back(encodeDerivedImage(identity, plans[i], images[i], info, out_dir));
+  written.reserve(slices.size());
+  DerivedImageSeriesEncoder encoder(identity, info);
+  for (const auto* group = &slices.next(); !group->empty(); group = &slices.next())
+    for (const PlaneImage& image : *group) written.push_back(encoder.encode(plans[written.size()], image, out_dir));
   return written;
 }
 

@@ -161,19 +161,20 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress,
   assembly = {};  // release the other candidates' voxels
   result.timings.add("assemble", secondsSince(start));
 
-  // Reformats resample the volume as acquired (full resolution, not cropped), so
-  // they keep their own copy of it.
+  // Reformats resample the volume as acquired (full resolution, not cropped): it is
+  // kept as it is, and preprocessing reads it into the prepared volume's new grid.
   std::shared_ptr<const Volume> acquired;
   std::map<std::string, int> reformat_slices;
   for (const auto& out : rule.outputs) {
     if (out.type != "reformat" || out.reformat.bone_removed || !s.outputs.reformats) continue;
-    if (!acquired) acquired = std::make_shared<const Volume>(volume);
+    if (!acquired) acquired = std::make_shared<const Volume>(std::move(volume));
     reformat_slices[out.key()] = reformatSliceCount(*acquired, out);
   }
 
   progress("preprocess", 8);
   start = Clock::now();
-  auto prepared = preprocess(std::move(volume), rule.preprocess);
+  auto prepared =
+      acquired ? preprocessCopyOf(*acquired, rule.preprocess) : preprocess(std::move(volume), rule.preprocess);
   auto shared_volume = std::make_shared<const Volume>(std::move(prepared.volume));
   result.timings.add("preprocess", secondsSince(start));
   const auto& v = *shared_volume;

@@ -6,6 +6,8 @@
 #include <dcmtk/dcmdata/dcfilefo.h>
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 
 #include "encode_test_support.hpp"
 #include "volnode/encode/derived_image.hpp"
@@ -284,6 +286,52 @@ TEST(EncodeDerivedImage, RealGantryTiltedHeadReformatKeepsTheSkullWhereItIs) {
   }
   ASSERT_GT(found_count, 100);
   for (int a = 0; a < 3; ++a) EXPECT_NEAR(found[a] / found_count, expected[a], 2.0) << "axis " << a;
+}
+
+// A series encoder keeps what the images share and replaces the rest: every file is
+// byte for byte what encoding that image alone writes, even when size, plane, thickness
+// and description change from one image to the next.
+TEST(EncodeDerivedImage, SeriesEncoderWritesWhatEachImageAloneWrites) {
+  TempDir tmp("encode-derived-series");
+  const auto source = writeMarkerSeries(tmp / "src", tiltedAxial(15), {0, 0, 0});
+  const OutputIdentity identity = readOutputIdentity(source.files);
+  const Volume volume = assembleVolume(source.files);
+  ReformatSpec coronal;
+  coronal.thickness_mm = 2;
+  coronal.spacing_mm = 2;
+  ReformatSpec axial_plane;
+  axial_plane.plane = ReformatPlane::Axial;
+  axial_plane.thickness_mm = 0;
+  axial_plane.spacing_mm = 4;
+  const auto cor = reformatVolume(volume, coronal, -1024, 1);
+  auto ax = reformatVolume(volume, axial_plane, -1024, 1);
+  ASSERT_GT(cor.size(), 4u);
+  ASSERT_GT(ax.size(), 4u);
+  ASSERT_NE(cor[0].geometry.rows, ax[0].geometry.rows);
+  ax[3].geometry.thickness = 0;  // no SliceThickness value
+  const std::vector<const PlaneImage*> images{&cor[2], &ax[3], &cor[3], &ax[4]};
+  auto plans = planSeries("", 9500, "COR 2mm", int(images.size()));
+  plans[1].series_description = "";  // left out of the file: must not stay from the image before
+  for (auto& p : plans) p.created = "20260102030405";
+  DerivedImageInfo info;
+  info.spacing_between_slices = 2;
+  info.window = DerivedImageInfo::Window{40, 400, "SOFT TISSUE"};
+  auto bytes = [](const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  DerivedImageSeriesEncoder series(identity, info);
+  for (size_t i = 0; i < images.size(); ++i) {
+    const EncodedObject together = series.encode(plans[i], *images[i], tmp / "series");
+    const EncodedObject alone = encodeDerivedImage(identity, plans[i], *images[i], info, tmp / "alone");
+    EXPECT_EQ(together.size_bytes, alone.size_bytes) << "image " << i;
+    EXPECT_TRUE(bytes(together.path) == bytes(alone.path)) << "image " << i;
+    if (i == 1) {
+      expectValid(together.path);
+      EXPECT_EQ(stringValue(together.path, DCM_SeriesDescription), "");
+      EXPECT_EQ(stringValue(together.path, DCM_SliceThickness), "");
+    }
+  }
 }
 
 TEST(EncodeDerivedImage, BadImagesAreRefusedWithAReason) {

@@ -15,12 +15,16 @@
 // Used for multiplanar reformats and thick-slab MIPs; any other 2D result in patient
 // space (e.g. a MIP of a bone-removed volume) goes through the same call.
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "volnode/core/plane_image.hpp"
 #include "volnode/encode/encode.hpp"
 #include "volnode/encode/output_identity.hpp"
+
+class DcmDataset;
+class DcmFileFormat;
 
 namespace volnode {
 
@@ -54,5 +58,28 @@ const char* derivedImageSopClass(const std::string& modality);
 // the identity has no FrameOfReferenceUID, Error(Io) when the file cannot be written.
 EncodedObject encodeDerivedImage(const OutputIdentity& identity, const ObjectPlan& plan, const PlaneImage& image,
                                  const DerivedImageInfo& info, const std::filesystem::path& out_dir);
+
+// The images of one derived series (a reformat's slices): what they share (identity,
+// acquisition, derivation, the references to every source image) is built once, and
+// each encode() sets only what is the image's own (UIDs, numbers, plane, pixels).
+// Each file is what encodeDerivedImage() writes for the same arguments. Same errors;
+// the constructor throws those about the identity.
+class DerivedImageSeriesEncoder {
+ public:
+  DerivedImageSeriesEncoder(const OutputIdentity& identity, const DerivedImageInfo& info);
+  ~DerivedImageSeriesEncoder();
+  DerivedImageSeriesEncoder(const DerivedImageSeriesEncoder&) = delete;
+  DerivedImageSeriesEncoder& operator=(const DerivedImageSeriesEncoder&) = delete;
+
+  EncodedObject encode(const ObjectPlan& plan, const PlaneImage& image, const std::filesystem::path& out_dir);
+
+ private:
+  void putSeriesAttributes(DcmDataset& d) const;
+
+  OutputIdentity identity_;
+  DerivedImageInfo info_;
+  const char* sop_class_;
+  std::unique_ptr<DcmFileFormat> file_;
+};
 
 }  // namespace volnode

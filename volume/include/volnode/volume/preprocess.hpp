@@ -23,4 +23,9 @@ struct PreprocessResult {
 // Throws volnode::Error(Errc::InvalidArgument) for an empty or inconsistent volume.
 PreprocessResult preprocess(Volume input, const PreprocessOptions& options);
 
+// The same result, leaving the input as it is (for a caller that keeps it, e.g. to
+// resample reformats from the volume as acquired): the clamp is applied as the
+// voxels are read into the new grid, so the input is not copied first.
+PreprocessResult preprocessCopyOf(const Volume& input, const PreprocessOptions& options);
+
 }  // namespace volnode

@@ -19,6 +19,7 @@
 // `thickness_mm` around its plane: the mean (MPR) or the maximum (MIP). Samples
 // outside the volume are ignored; a pixel without any sample gets the fill value.
 #include <array>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -65,5 +66,24 @@ std::vector<PlaneGeometry> reformatPlanes(const Volume& volume, const ReformatSp
 // outside the volume (e.g. -1024 for CT). Uses up to `threads` threads (0: all cores).
 std::vector<PlaneImage> reformatVolume(const Volume& volume, const ReformatSpec& spec, int16_t fill_value,
                                        unsigned threads = 0);
+
+// The same images a few at a time, in order, on the caller's thread: for a writer that
+// writes each slice as it comes (memory for one group of slices, reused, instead of the
+// whole stack). The volume must outlive this. Throws what reformatPlanes() throws.
+class ReformatSlices {
+ public:
+  ReformatSlices(const Volume& volume, const ReformatSpec& spec, int16_t fill_value);
+  ~ReformatSlices();
+  ReformatSlices(const ReformatSlices&) = delete;
+  ReformatSlices& operator=(const ReformatSlices&) = delete;
+
+  size_t size() const;  // slices in all, one per plane of reformatPlanes()
+  // The next slices (up to 8), valid until the next call; empty after the last.
+  const std::vector<PlaneImage>& next();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace volnode
