@@ -104,7 +104,8 @@ std::string eventAt(const NodeProcess& node, int64_t job_id, const std::string& 
 // The objects a render job wrote (each is sent once).
 size_t writtenOutputs(const NodeProcess& node, int64_t job_id) {
   size_t n = 0;
-  for (const auto& o : getJson(node, "/api/jobs/" + std::to_string(job_id))["outputs"]) n += o.value("written", false);
+  const auto job = getJson(node, "/api/jobs/" + std::to_string(job_id));
+  for (const auto& o : job["outputs"]) n += o.value("written", false);
   return n;
 }
 
