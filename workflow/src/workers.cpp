@@ -94,7 +94,9 @@ bool CompletionLoop::act(const CompletedSeries& decided) {
     case CompletionStep::Confirmed: {
       const int confirmed = jobs_.confirmSpeculative(uid, decided.reason, sends_for_);
       monitor_.speculationSettled(uid);
-      return confirmed > 0;
+      if (confirmed == 0) return false;
+      faultPoint("series-completed");  // complete, as at a Complete step: its jobs committed
+      return true;
     }
     case CompletionStep::Withdrawn:
       if (int withdrawn = jobs_.withdrawSpeculative(uid, decided.reason))
