@@ -82,11 +82,21 @@ void CompletionMonitor::instanceKept(const std::string& series_uid, const std::s
 }
 
 void CompletionMonitor::associationEnded(int64_t association_id) {
+  std::function<void()> notify;
+  {
+    std::lock_guard lock(mutex_);
+    auto found = associations_.find(association_id);
+    if (found == associations_.end()) return;  // sent nothing (an echo): no signal
+    found->second.open = false;
+    found->second.ended_unix = unixSecondsNow();
+    notify = on_association_ended_;
+  }
+  if (notify) notify();
+}
+
+void CompletionMonitor::onAssociationEnded(std::function<void()> callback) {
   std::lock_guard lock(mutex_);
-  auto found = associations_.find(association_id);
-  if (found == associations_.end()) return;  // sent nothing (an echo): no signal
-  found->second.open = false;
-  found->second.ended_unix = unixSecondsNow();
+  on_association_ended_ = std::move(callback);
 }
 
 CompletionMonitor::Evaluation CompletionMonitor::evaluate(const SeriesSummary& series, double now) {

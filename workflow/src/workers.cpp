@@ -47,9 +47,16 @@ CompletionLoop::CompletionLoop(double tick_s, CompletionMonitor& monitor, RouteR
       routes_(routes),
       jobs_(jobs),
       on_routed_(std::move(on_routed)),
-      sends_for_(std::move(sends_for)) {}
+      sends_for_(std::move(sends_for)) {
+  // A release is looked at when it happens, not at the next tick: a speculative start
+  // renders from then on.
+  monitor_.onAssociationEnded([this] { waker_.poke(); });
+}
 
-CompletionLoop::~CompletionLoop() { stop(); }
+CompletionLoop::~CompletionLoop() {
+  monitor_.onAssociationEnded(nullptr);
+  stop();
+}
 
 void CompletionLoop::start() { thread_ = std::thread([this] { run(); }); }
 

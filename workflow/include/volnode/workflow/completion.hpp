@@ -18,6 +18,7 @@
 // queues its route job in one transaction. State lives in the index, so a
 // restart simply re-evaluates the series still `receiving`.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <mutex>
@@ -61,6 +62,9 @@ class CompletionMonitor {
   // Events from the DICOM listener.
   void instanceKept(const std::string& series_uid, const std::string& study_uid, int64_t association_id);
   void associationEnded(int64_t association_id);
+  // Called (outside the monitor's lock) when an association that delivered instances
+  // ends, so that the loop looks at once: a speculative start begins at the release.
+  void onAssociationEnded(std::function<void()> callback);
 
   // Looks at every `receiving` series once, and at those started speculatively;
   // returns what is decided now, in the order to act on it.
@@ -93,6 +97,7 @@ class CompletionMonitor {
   std::map<int64_t, AssociationState> associations_;
   std::map<std::string, std::set<int64_t>> series_associations_;
   std::map<std::string, std::string> series_study_;
+  std::function<void()> on_association_ended_;
   std::set<std::string> speculative_;  // series started speculatively, not yet confirmed or withdrawn
   std::set<std::string> told_incomplete_;  // series already logged as "waiting: incomplete by geometry"
 };
