@@ -190,3 +190,36 @@ TEST(SpeculativeStart, AnInstanceArrivingWithinTheGraceCancelsTheSpeculativeRend
             renders[1]["id"].get<int64_t>());
   EXPECT_EQ(pacs.files(), writtenOutputs(node, renders[1]["id"])) << "each once, none of the canceled render";
 }
+
+TEST(SpeculativeStart, ANodeKilledDuringASpeculativeRenderReceivesTheSeriesAgainAndSendsOnlyTheFinalRender) {
+  TempDir dir("volnode-it-speculative-kill");
+  Storescp pacs(dir / "pacs");
+  auto overrides = settings(pacs);
+  overrides.push_back("completion.release_grace_s=8");  // the kill lands well within it
+  overrides.push_back("completion.quiet_s=8");          // after the restart: complete by the quiet period
+  NodeProcess node(dir / "node", overrides);
+  auto series = ctSeries(dir / "series");
+  ASSERT_EQ(push(node, series.files), 0);
+  ASSERT_TRUE(waitFor([&] { return !jobsOf(node, series.series_instance_uid, "render").empty(); }, 20s, 50ms))
+      << node.log();
+  node.kill9();  // before the grace confirmed the series: its speculative work is unconfirmed
+  node.start();
+  ASSERT_TRUE(node.waitUntilReady()) << node.log();
+
+  ASSERT_TRUE(waitFor([&] { return seriesDone(node, series.series_instance_uid); }, 40s)) << node.log();
+  auto renders = jobsOf(node, series.series_instance_uid, "render");
+  ASSERT_EQ(renders.size(), 2u) << node.log();
+  EXPECT_EQ(renders[0].value("state", ""), "canceled") << renders[0].dump(2);
+  EXPECT_FALSE(eventAt(node, renders[0]["id"], "start-up repair").empty());
+  EXPECT_EQ(renders[1].value("state", ""), "succeeded") << renders[1].dump(2);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto sends = jobsOf(node, series.series_instance_uid, "send");
+        return sends.size() == 1 && sends[0]["state"] == "succeeded";
+      },
+      30s))
+      << node.log();
+  EXPECT_EQ(jobsOf(node, series.series_instance_uid, "send")[0]["payload"].value("render_job", int64_t{0}),
+            renders[1]["id"].get<int64_t>());
+  EXPECT_EQ(pacs.files(), writtenOutputs(node, renders[1]["id"])) << "each once, none of the canceled render";
+}
