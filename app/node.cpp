@@ -21,6 +21,7 @@
 #include "volnode/workflow/on_demand.hpp"
 #include "volnode/render/display.hpp"
 #include "volnode/render/presets.hpp"
+#include "volnode/workflow/result_routing.hpp"
 #include "volnode/workflow/retention_loop.hpp"
 #include "volnode/workflow/retrieval_worker.hpp"
 #include "volnode/workflow/route_requests.hpp"
@@ -243,8 +244,15 @@ void Node::start() {
   impl_->senders = std::make_unique<SendWorkers>(c.sending, c.destinations, c.dicom.aet, dir / "results", *impl_->jobs);
   WorkerPoolSettings pool{impl_->worker_command, c.render.workers, c.render.job_timeout_s, c.render.max_crashes};
   impl_->workers = std::make_unique<WorkerSupervisor>(pool, *impl_->jobs, [this] { impl_->senders->poke(); });
-  impl_->completion = std::make_unique<CompletionLoop>(c.completion.tick_s, *impl_->monitor, *impl_->routes,
-                                                       *impl_->jobs, [this] { impl_->workers->wake(); });
+  impl_->completion = std::make_unique<CompletionLoop>(
+      c.completion.tick_s, *impl_->monitor, *impl_->routes, *impl_->jobs,
+      [this] {
+        impl_->workers->wake();
+        impl_->senders->poke();  // sends a confirmed speculative render released
+      },
+      [this, destinations = c.destinations, attempts = c.sending.max_attempts](const Job& render) {
+        return sendJobsFor(render, impl_->rules, impl_->index->series(render.series_uid), destinations, attempts);
+      });
   impl_->retrieve_client =
       retrieveClientPerPeerType(dicomRetrieveClient(c.dicom.aet), dicomWebRetrieveClient(*impl_->sink, c.dicom.aet));
   std::map<std::string, Destination> retrieve_peers = c.destinations;  // names are unique across both

@@ -63,8 +63,8 @@ struct Run {
   int slices = 0;
   double mb = 0;
   double push_s = 0;             // Orthanc's C-STORE of the whole series (first to last instance)
-  double complete_s = 0;         // last instance received -> series complete
-  double render_wait_s = 0;      // complete -> render job started
+  double complete_s = 0;         // last instance received -> series complete (confirmed, when started on release)
+  double render_wait_s = 0;      // complete -> render job started (negative: started on release, before)
   double render_s = 0;           // render job started -> succeeded (renders, mesh, encode)
   double send_s = 0;             // render succeeded -> send job succeeded (objects leave as they are encoded)
   double visible_s = 0;          // last instance received -> the 4 3D results seen in Orthanc (poll, 100 ms)
@@ -135,6 +135,14 @@ Run runOne(const std::string& name, const std::vector<std::filesystem::path>& fi
     if (t.value("state", "") == "complete" && complete_at == 0) {
       complete_at = isoSeconds(t.value("at", ""));
       run.completion_reason = t.value("reason", "");
+    }
+  // Started on release (completion.speculative_start): the series is complete when the
+  // grace confirmed it, which the render job's events record; the render began before.
+  auto render_detail = getJson(node.get("/api/jobs/" + std::to_string(render.value("id", int64_t{0}))));
+  for (const auto& e : render_detail["events"])
+    if (e.value("message", "").find("speculative start confirmed") != std::string::npos) {
+      complete_at = isoSeconds(e.value("at", ""));
+      run.completion_reason = e.value("message", "");
     }
   double render_started = isoSeconds(render.value("started_at", ""));
   double render_finished = isoSeconds(render.value("finished_at", ""));
@@ -393,7 +401,7 @@ int main(int argc, char** argv) {
       runs.push_back(runOne(name, files, extra_settings, node_log));
       const Run& x = runs.back();
       std::cerr << "  complete " << fmt2(x.complete_s) << " s, render " << fmt2(x.render_s) << " s, send "
-                << fmt2(x.send_s) << " s, total " << fmt2(x.total_s) << " s (" << x.completion_reason << ")\n";
+                << fmt2(x.send_s) << " s, 3D results in Orthanc " << fmt2(x.visible_s) << " s, total " << fmt2(x.total_s) << " s (" << x.completion_reason << ")\n";
     }
 
   std::ostringstream table;

@@ -5,6 +5,8 @@
 #include <mutex>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "series_state_change.hpp"
 #include "database/connection.hpp"
 #include "database/postgres_connection.hpp"
@@ -52,6 +54,28 @@ Job readJob(const sql::Statement& s) {
 // retrieve jobs name a series without changing it.
 bool drivesSeries(const Job& job) {
   return (job.kind == JobKind::Route || job.kind == JobKind::Render) && !job.series_uid.empty();
+}
+
+// A route or render job started on a released association, before the release
+// grace confirmed the series complete (payload "speculative": 1). Its results are
+// held: no send job and no final series state until confirmSpeculative().
+constexpr const char* kSpeculativeKey = "speculative";
+constexpr const char* kHeldSeriesReasonKey = "held_series_reason";
+
+bool isSpeculative(const std::string& payload) {
+  auto json = nlohmann::json::parse(payload, nullptr, false);
+  return json.is_object() && json.contains(kSpeculativeKey) && json[kSpeculativeKey] == 1;
+}
+
+// The payload with `key` set to `value`, or removed when `value` is null.
+std::string withPayloadKey(const std::string& payload, const char* key, const nlohmann::json& value) {
+  auto json = nlohmann::json::parse(payload, nullptr, false);
+  if (!json.is_object()) json = nlohmann::json::object();
+  if (value.is_null())
+    json.erase(key);
+  else
+    json[key] = value;
+  return json.dump();
 }
 
 const char* const kOutputColumns =
@@ -167,8 +191,41 @@ struct JobQueue::Impl {
   void queueFollowUp(const Job& parent, const NewJob& follow_up, const std::string& now) {
     if (parent.kind == JobKind::Render && follow_up.kind == JobKind::Send)
       queueSendOnce(follow_up, parent.id, now);
-    else
+    else if (parent.kind == JobKind::Route && follow_up.kind == JobKind::Render && isSpeculative(parent.payload)) {
+      NewJob render = follow_up;  // the route's render waits for completion as the route did
+      render.payload = withPayloadKey(follow_up.payload, kSpeculativeKey, 1);
+      insert(render, now);
+    } else
       insert(follow_up, now);
+  }
+
+  // The route and render jobs of a series started speculatively that still wait for
+  // its completion, their rows locked. Read twice: a render job a route queued while
+  // the first read waited for that route's lock is in the second (PostgreSQL).
+  std::vector<Job> speculativeJobsOf(const std::string& series_uid) {
+    std::vector<Job> jobs;
+    for (int pass = 0; pass < 2; ++pass) {
+      jobs.clear();
+      auto s = db->prepare(std::string("SELECT ") + kJobColumns +
+                           " FROM jobs WHERE series_uid = ? AND kind IN ('route', 'render') "
+                           "AND state IN ('queued', 'running', 'retry', 'succeeded') AND " +
+                           db->dialect().jsonInteger("payload", kSpeculativeKey) + " = 1 ORDER BY id" +
+                           db->dialect().forUpdate());
+      s.bind(1, series_uid);
+      while (s.step()) jobs.push_back(readJob(s));
+    }
+    return jobs;
+  }
+
+  std::optional<SeriesState> seriesStateOf(const std::string& series_uid) {
+    auto s = db->prepare("SELECT state FROM series WHERE series_uid = ?" + db->dialect().forUpdate());
+    s.bind(1, series_uid);
+    if (!s.step()) return std::nullopt;
+    return parseSeriesState(s.text(0));
+  }
+
+  void setPayload(int64_t id, const std::string& payload, const std::string& now) {
+    db->prepare("UPDATE jobs SET payload = ?, updated_at = ? WHERE id = ?").bind(1, payload).bind(2, now).bind(3, id).run();
   }
 
   // Ends an attempt in `state` (failed, or retry after `retry_delay_s` on the database's clock) with `error`.
@@ -312,6 +369,15 @@ bool JobQueue::succeed(int64_t id, const std::string& worker, const JobSuccess& 
           "UPDATE jobs SET state = 'succeeded', warning = ?, lease_owner = NULL, lease_until = NULL, "
           "progress_percent = 100, updated_at = ?, finished_at = ? WHERE id = ?")
       .bind(1, success.warning).bind(2, now).bind(3, now).bind(4, id).run();
+  if (job->kind == JobKind::Render && isSpeculative(job->payload)) {
+    // Rendered before its series was confirmed complete: nothing leaves and the series
+    // does not look done until confirmSpeculative() (or withdrawSpeculative() discards it).
+    impl_->event(id, JobState::Succeeded, "results held until the series is complete", now);
+    if (success.series)
+      impl_->setPayload(id, withPayloadKey(job->payload, kHeldSeriesReasonKey, success.series->reason), now);
+    tx.commit();
+    return true;
+  }
   impl_->event(id, JobState::Succeeded, success.warning, now);
   if (success.series) impl_->changeSeries(*job, *success.series, now);
   for (const auto& follow_up : success.follow_ups) impl_->queueFollowUp(*job, follow_up, now);
@@ -340,6 +406,7 @@ bool JobQueue::releaseSends(int64_t render_id, const std::string& worker, const 
   sql::Transaction tx(*impl_->db);
   auto render = impl_->leasedBy(render_id, worker);
   if (!render || render->kind != JobKind::Render) return false;  // canceled or taken over: nothing of it leaves
+  if (isSpeculative(render->payload)) return true;  // held until its series is complete (confirmSpeculative)
   for (const auto& send : sends) impl_->queueSendOnce(send, render_id, now);
   tx.commit();
   return true;
@@ -407,6 +474,70 @@ bool JobQueue::cancel(int64_t id, const std::string& why) {
                       now);
   tx.commit();
   return true;
+}
+
+int JobQueue::confirmSpeculative(const std::string& series_uid, const std::string& reason, const SendsFor& sends_for) {
+  std::lock_guard lock(impl_->mutex);
+  std::string now = isoUtcNow();
+  sql::Transaction tx(*impl_->db);
+  // Job rows before the series row, in the order a job's own transitions take them.
+  auto jobs = impl_->speculativeJobsOf(series_uid);
+  if (jobs.empty()) return 0;
+  auto state = impl_->seriesStateOf(series_uid);
+  if (!state || *state == SeriesState::Receiving) return 0;  // a new instance came: to be withdrawn, not confirmed
+  for (const auto& job : jobs) {
+    auto payload = nlohmann::json::parse(job.payload, nullptr, false);
+    std::string held_reason = payload.is_object() ? payload.value(kHeldSeriesReasonKey, std::string()) : "";
+    impl_->setPayload(job.id,
+                      withPayloadKey(withPayloadKey(job.payload, kSpeculativeKey, nullptr), kHeldSeriesReasonKey, nullptr),
+                      now);
+    impl_->event(job.id, job.state, "series complete (" + reason + "): speculative start confirmed", now);
+    if (job.kind != JobKind::Render) continue;
+    // A render that produced objects already sends them now; one still queued releases
+    // its sends itself, as any render does.
+    if (job.state == JobState::Running || job.state == JobState::Succeeded)
+      for (const auto& send : sends_for(job)) impl_->queueSendOnce(send, job.id, now);
+    if (job.state == JobState::Succeeded)
+      impl_->changeSeries(job, {SeriesState::Done, held_reason.empty() ? "rendered" : held_reason}, now);
+  }
+  impl_->notifyClaimers();
+  tx.commit();
+  return static_cast<int>(jobs.size());
+}
+
+int JobQueue::withdrawSpeculative(const std::string& series_uid, const std::string& why) {
+  std::lock_guard lock(impl_->mutex);
+  std::string now = isoUtcNow();
+  sql::Transaction tx(*impl_->db);
+  auto jobs = impl_->speculativeJobsOf(series_uid);
+  if (jobs.empty()) return 0;
+  // Already receiving when a new instance came; after a restart it is received again,
+  // so completion decides afresh.
+  if (sql::changeSeriesState(*impl_->db, series_uid, SeriesState::Receiving, why, now) ==
+      sql::SeriesChangeResult::Unknown)
+    return 0;
+  for (const auto& job : jobs) {
+    // Canceled, a succeeded render included: its objects were never sent and are not
+    // the series' results. A worker still running it loses its lease.
+    impl_->db
+        ->prepare("UPDATE jobs SET state = 'canceled', payload = ?, lease_owner = NULL, lease_until = NULL, "
+                  "updated_at = ?, finished_at = ? WHERE id = ?")
+        .bind(1, withPayloadKey(job.payload, kSpeculativeKey, nullptr)).bind(2, now).bind(3, now).bind(4, job.id)
+        .run();
+    impl_->event(job.id, JobState::Canceled, "speculative start withdrawn: " + why, now);
+  }
+  tx.commit();
+  return static_cast<int>(jobs.size());
+}
+
+std::vector<std::string> JobQueue::speculativeSeries() {
+  std::lock_guard lock(impl_->mutex);
+  auto s = impl_->db->prepare("SELECT DISTINCT series_uid FROM jobs WHERE kind IN ('route', 'render') "
+                              "AND state IN ('queued', 'running', 'retry', 'succeeded') AND " +
+                              impl_->db->dialect().jsonInteger("payload", kSpeculativeKey) + " = 1 ORDER BY series_uid");
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  return out;
 }
 
 bool JobQueue::retryNow(int64_t id, const std::string& why) {
@@ -615,7 +746,9 @@ std::vector<JobOutput> JobQueue::outputsOfSeries(const std::string& source_serie
   std::lock_guard lock(impl_->mutex);
   auto s = impl_->db->prepare(std::string("SELECT ") + kOutputColumns +
                               " FROM job_outputs WHERE job_id = (SELECT id FROM jobs WHERE kind = 'render' AND "
-                              "state = 'succeeded' AND series_uid = ? ORDER BY id DESC LIMIT 1) ORDER BY id");
+                              "state = 'succeeded' AND series_uid = ? AND COALESCE(" +
+                              impl_->db->dialect().jsonInteger("payload", kSpeculativeKey) +
+                              ", 0) = 0 ORDER BY id DESC LIMIT 1) ORDER BY id");
   s.bind(1, source_series_uid);
   std::vector<JobOutput> out;
   while (s.step()) out.push_back(readOutput(s));

@@ -43,6 +43,9 @@ std::vector<std::string> nodeSettings(const OrthancProcess& orthanc, const std::
           "outputs.reformats=false",  // counts the four 3D results
           "render.size=128",
           "completion.quiet_s=2",
+          // Renders of complete series: a speculative one killed before its grace confirmed
+          // it is withdrawn at the restart instead (integration/speculative_start_test.cpp).
+          "completion.speculative_start=false",
           "sending.retry_initial_s=1",
           "sending.retry_max_s=2",
           "destinations.pacs.aet=" + orthanc.aet(),

@@ -82,16 +82,26 @@ void CompletionMonitor::instanceKept(const std::string& series_uid, const std::s
 }
 
 void CompletionMonitor::associationEnded(int64_t association_id) {
-  std::lock_guard lock(mutex_);
-  auto found = associations_.find(association_id);
-  if (found == associations_.end()) return;  // sent nothing (an echo): no signal
-  found->second.open = false;
-  found->second.ended_unix = unixSecondsNow();
+  std::function<void()> notify;
+  {
+    std::lock_guard lock(mutex_);
+    auto found = associations_.find(association_id);
+    if (found == associations_.end()) return;  // sent nothing (an echo): no signal
+    found->second.open = false;
+    found->second.ended_unix = unixSecondsNow();
+    notify = on_association_ended_;
+  }
+  if (notify) notify();
 }
 
-std::string CompletionMonitor::evaluate(const SeriesSummary& series, double now) {
+void CompletionMonitor::onAssociationEnded(std::function<void()> callback) {
+  std::lock_guard lock(mutex_);
+  on_association_ended_ = std::move(callback);
+}
+
+CompletionMonitor::Evaluation CompletionMonitor::evaluate(const SeriesSummary& series, double now) {
   double quiet = now - series.last_received_unix;
-  if (quiet >= config_.quiet_s) return "quiet " + formatSeconds(config_.quiet_s) + " s";
+  if (quiet >= config_.quiet_s) return {"quiet " + formatSeconds(config_.quiet_s) + " s"};
 
   // Early signals need the slices to look contiguous.
   auto geometry = index_.seriesGeometry(series.series_uid);
@@ -102,6 +112,7 @@ std::string CompletionMonitor::evaluate(const SeriesSummary& series, double now)
 
   std::string release_reason;
   std::string released_study;  // released here: the study, for the look at the other nodes
+  bool grace_passed = false;
   {
     std::lock_guard lock(mutex_);
     auto delivered_by = series_associations_.find(series.series_uid);
@@ -117,13 +128,21 @@ std::string CompletionMonitor::evaluate(const SeriesSummary& series, double now)
       bool study_still_sending = std::any_of(associations_.begin(), associations_.end(), [&](const auto& entry) {
         return entry.second.open && entry.second.studies.count(study);
       });
-      if (all_released && !study_still_sending && now - released_at >= config_.release_grace_s) released_study = study;
+      if (all_released && !study_still_sending) {
+        released_study = study;
+        grace_passed = now - released_at >= config_.release_grace_s;
+      }
     }
   }
   // Outside the lock: the listener's events do not wait for the database.
-  if (!released_study.empty() && !studyOpenOnAnotherNode(released_study, now))
-    release_reason = "association released + " + formatSeconds(config_.release_grace_s) + " s grace";
-  if (!count_reached && release_reason.empty()) return "";
+  bool release_pending = false;
+  if (!released_study.empty() && !studyOpenOnAnotherNode(released_study, now)) {
+    if (grace_passed)
+      release_reason = "association released + " + formatSeconds(config_.release_grace_s) + " s grace";
+    else
+      release_pending = true;
+  }
+  if (!count_reached && release_reason.empty() && !release_pending) return {};
 
   auto contiguity = checkContiguity(geometry);
   if (!contiguity.contiguous) {
@@ -131,10 +150,10 @@ std::string CompletionMonitor::evaluate(const SeriesSummary& series, double now)
     if (told_incomplete_.insert(series.series_uid).second)
       moduleLogger("pipeline")->info("series {} looks incomplete ({}); waiting for the quiet period",
                                      series.series_uid, contiguity.reason);
-    return "";
+    return {};
   }
-  if (count_reached) return fmt::format("expected count {}/{}", series.instances, *expected);
-  return release_reason;
+  if (count_reached) return {fmt::format("expected count {}/{}", series.instances, *expected)};
+  return {release_reason, release_reason.empty()};
 }
 
 bool CompletionMonitor::studyOpenOnAnotherNode(const std::string& study_uid, double now) {
@@ -157,14 +176,58 @@ double CompletionMonitor::secondsUntilNextRelease(double now_unix) {
   return next;
 }
 
+void CompletionMonitor::speculationStarted(const std::string& series_uid) {
+  std::lock_guard lock(mutex_);
+  speculative_.insert(series_uid);
+}
+
+void CompletionMonitor::speculationSettled(const std::string& series_uid) {
+  std::lock_guard lock(mutex_);
+  speculative_.erase(series_uid);
+}
+
 std::vector<CompletedSeries> CompletionMonitor::tick(double now_unix) {
+  auto log = moduleLogger("pipeline");
   std::vector<CompletedSeries> completed;
-  for (const auto& series : index_.seriesInState(SeriesState::Receiving)) {
-    std::string reason = evaluate(series, now_unix);
+  // Series started speculatively first: a new instance made one `receiving` again
+  // (withdrawn; it starts again at its next release), else it waits for a signal.
+  std::set<std::string> started;
+  {
+    std::lock_guard lock(mutex_);
+    started = speculative_;
+  }
+  for (const auto& series_uid : started) {
+    auto series = index_.series(series_uid);
+    if (!series) {
+      speculationSettled(series_uid);
+      continue;
+    }
+    if (series->state == SeriesState::Receiving) {
+      log->info("series {}: a new instance arrived during the release grace; the speculative render is withdrawn",
+                series_uid);
+      completed.push_back({*series, "a new instance arrived during the release grace", CompletionStep::Withdrawn});
+      continue;
+    }
+    std::string reason = evaluate(*series, now_unix).reason;
     if (reason.empty()) continue;
-    moduleLogger("pipeline")->info("series {} complete: {} ({} instances)", series.series_uid, reason,
-                                   series.instances);
-    completed.push_back({series, reason});
+    log->info("series {} complete: {} ({} instances; started on release)", series_uid, reason, series->instances);
+    completed.push_back({*series, reason, CompletionStep::Confirmed});
+    std::lock_guard lock(mutex_);
+    told_incomplete_.erase(series_uid);
+    series_associations_.erase(series_uid);
+  }
+  for (const auto& series : index_.seriesInState(SeriesState::Receiving)) {
+    if (started.count(series.series_uid)) continue;  // withdrawn in this tick: looked at again in the next
+    auto evaluation = evaluate(series, now_unix);
+    if (evaluation.release_pending && config_.speculative_start) {
+      completed.push_back({series, "association released, " + formatSeconds(config_.release_grace_s) +
+                                       " s grace running: rendering starts, results held until complete",
+                           CompletionStep::SpeculativeStart});
+      continue;
+    }
+    if (evaluation.reason.empty()) continue;
+    log->info("series {} complete: {} ({} instances)", series.series_uid, evaluation.reason, series.instances);
+    completed.push_back({series, evaluation.reason});
     std::lock_guard lock(mutex_);
     told_incomplete_.erase(series.series_uid);
     series_associations_.erase(series.series_uid);

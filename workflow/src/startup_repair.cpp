@@ -23,6 +23,19 @@ RepairReport repairUnfinishedWork(Index& index, JobQueue& jobs, RouteRequests& r
   RepairReport report;
   auto log = moduleLogger("pipeline");
 
+  // A series rendered speculatively whose completion the last run did not confirm: the
+  // associations and grace it waited for are gone with that run, so its held work is
+  // canceled (nothing of it was sent) and it is received again; completion decides afresh.
+  for (const auto& series_uid : jobs.speculativeSeries()) {
+    const std::string why = "start-up repair: started on release, not confirmed complete before the stop";
+    if (int canceled = jobs.withdrawSpeculative(series_uid, why)) {
+      report.speculative_starts_withdrawn++;
+      report.findings.push_back(fmt::format("series {} was started on release and not confirmed complete: "
+                                            "{} held job(s) canceled, the series is receiving again",
+                                            series_uid, canceled));
+    }
+  }
+
   for (const auto& orphan : jobs.seriesWithoutActiveJob()) {
     std::string why = fmt::format("start-up repair: {} without an active job", toString(orphan.state));
     int64_t id = 0;

@@ -41,10 +41,22 @@ void Waker::stop() {
 }
 
 CompletionLoop::CompletionLoop(double tick_s, CompletionMonitor& monitor, RouteRequests& routes, JobQueue& jobs,
-                               std::function<void()> on_routed)
-    : tick_s_(tick_s), monitor_(monitor), routes_(routes), jobs_(jobs), on_routed_(std::move(on_routed)) {}
+                               std::function<void()> on_routed, JobQueue::SendsFor sends_for)
+    : tick_s_(tick_s),
+      monitor_(monitor),
+      routes_(routes),
+      jobs_(jobs),
+      on_routed_(std::move(on_routed)),
+      sends_for_(std::move(sends_for)) {
+  // A release is looked at when it happens, not at the next tick: a speculative start
+  // renders from then on.
+  monitor_.onAssociationEnded([this] { waker_.poke(); });
+}
 
-CompletionLoop::~CompletionLoop() { stop(); }
+CompletionLoop::~CompletionLoop() {
+  monitor_.onAssociationEnded(nullptr);
+  stop();
+}
 
 void CompletionLoop::start() { thread_ = std::thread([this] { run(); }); }
 
@@ -60,11 +72,8 @@ void CompletionLoop::run() {
   do {
     try {
       int queued = 0;
-      for (const auto& completed : monitor_.tick(unixSecondsNow()))
-        if (routes_.seriesCompleted(completed.series, completed.reason) > 0) {
-          ++queued;
-          faultPoint("series-completed");
-        }
+      for (const auto& decided : monitor_.tick(unixSecondsNow()))
+        if (act(decided)) ++queued;
       if (queued > 0 && on_routed_) on_routed_();
       if (int requeued = jobs_.requeueExpiredLeases()) {
         log->warn("{} job(s) whose worker stopped answering were queued again", requeued);
@@ -75,6 +84,35 @@ void CompletionLoop::run() {
       if (!outage.interrupted(e)) log->error("completion loop: {}", e.what());
     }
   } while (waker_.wait(outage.waitSeconds(std::min(tick_s_, monitor_.secondsUntilNextRelease(unixSecondsNow()) + 0.01))));
+}
+
+bool CompletionLoop::act(const CompletedSeries& decided) {
+  const std::string& uid = decided.series.series_uid;
+  switch (decided.step) {
+    case CompletionStep::Complete:
+      if (routes_.seriesCompleted(decided.series, decided.reason) == 0) return false;
+      faultPoint("series-completed");
+      return true;
+    case CompletionStep::SpeculativeStart:
+      if (routes_.seriesReleased(decided.series, decided.reason) == 0) return false;
+      monitor_.speculationStarted(uid);
+      faultPoint("series-started-on-release");
+      return true;
+    case CompletionStep::Confirmed: {
+      const int confirmed = jobs_.confirmSpeculative(uid, decided.reason, sends_for_);
+      monitor_.speculationSettled(uid);
+      if (confirmed == 0) return false;
+      faultPoint("series-completed");  // complete, as at a Complete step: its jobs committed
+      return true;
+    }
+    case CompletionStep::Withdrawn:
+      if (int withdrawn = jobs_.withdrawSpeculative(uid, decided.reason))
+        moduleLogger("pipeline")->info("series {}: {} speculative job(s) canceled, nothing of them sent", uid,
+                                       withdrawn);
+      monitor_.speculationSettled(uid);
+      return false;
+  }
+  return false;
 }
 
 }  // namespace volnode

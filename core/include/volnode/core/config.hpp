@@ -92,6 +92,7 @@ struct LogConfig {
 struct CompletionConfig {
   double quiet_s = 10.0;         // no new instance for this long -> complete
   double release_grace_s = 2.0;  // after the delivering association released
+  bool speculative_start = true;  // render from the release on, results held until the grace confirms
   double tick_s = 1.0;           // how often the monitor looks
 };
 

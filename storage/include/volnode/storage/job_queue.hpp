@@ -11,6 +11,7 @@
 // queued again; when the worker process died, workerDied() counts a crash.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -135,6 +136,20 @@ class JobQueue {
   // or, when it already has one waiting, woken. The lease check and the queuing are one
   // transaction, so a canceled or taken-over render releases nothing. False otherwise.
   bool releaseSends(int64_t render_id, const std::string& worker, const std::vector<NewJob>& sends);
+  // Speculative start: a route job queued with the payload "speculative": 1 (its series
+  // released, the release grace still running) passes the mark to its render job; such a
+  // render releases no send job and leaves its series `processing` when it succeeds.
+  // confirmSpeculative: the series is complete: the marks go, a render that runs or has
+  // succeeded gets its send jobs (sends_for), a succeeded one's series becomes done; 0,
+  // changing nothing, when the series is receiving again or nothing was speculative.
+  // withdrawSpeculative: a new instance came (or the node restarted): those jobs are
+  // canceled, a succeeded render included (nothing of it was sent), and the series is
+  // receiving. Each is one transaction. Returns how many jobs it changed.
+  using SendsFor = std::function<std::vector<NewJob>(const Job& render)>;
+  int confirmSpeculative(const std::string& series_uid, const std::string& reason, const SendsFor& sends_for);
+  int withdrawSpeculative(const std::string& series_uid, const std::string& why);
+  // Series with a speculative route or render job not yet confirmed or withdrawn.
+  std::vector<std::string> speculativeSeries();
   // A failed attempt: retry after `retry_delay_s` while attempts remain, else failed.
   // A render job's series goes back to queued, or to failed with the error.
   std::optional<JobState> fail(int64_t id, const std::string& worker, const std::string& error, double retry_delay_s);
@@ -193,7 +208,8 @@ class JobQueue {
   void recordOutputFile(int64_t job_id, const std::string& output_key, const std::string& sop_class_uid,
                         const std::string& file_path, int64_t file_size, int frames);
   std::vector<JobOutput> outputs(int64_t job_id);
-  std::vector<JobOutput> outputsOfSeries(const std::string& source_series_uid);  // of its latest succeeded render
+  // Of its latest succeeded render (not one held for a speculative start).
+  std::vector<JobOutput> outputsOfSeries(const std::string& source_series_uid);
   int countOutputSeriesInStudy(const std::string& study_uid);
 
   // Ids of the render jobs of a study (whose results live in <results>/<id>/).

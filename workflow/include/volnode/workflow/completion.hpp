@@ -9,11 +9,17 @@
 // Early completion (release, expected count) also needs the slice positions to
 // be contiguous (no gap over 1.5x the median spacing); a series that looks
 // incomplete by geometry waits for the full quiet period.
+// Speculative start (completion.speculative_start): once the release signal holds
+// but its grace still runs, the series is routed and rendered at once with its
+// results held; at the end of the grace (or any other signal) it is confirmed and
+// its results go out; a new instance of it meanwhile withdraws the start (the series
+// is receiving again, and starts again at the next release).
 // The monitor decides the receiving -> complete transition from the index alone
 // (no received file is read here); the caller marks the series complete and
 // queues its route job in one transaction. State lives in the index, so a
 // restart simply re-evaluates the series still `receiving`.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <mutex>
@@ -36,9 +42,18 @@ struct ContiguityCheck {
 // have no gap larger than max_ratio x the median gap.
 ContiguityCheck checkContiguity(const std::vector<SliceGeometry>& slices, double max_ratio = 1.5);
 
+// What a tick decided for a series.
+enum class CompletionStep {
+  Complete,          // receiving -> complete
+  SpeculativeStart,  // released, grace running: route and render now, results held
+  Confirmed,         // a speculatively started series is complete: its results may go
+  Withdrawn,         // a new instance arrived after a speculative start: discard that work
+};
+
 struct CompletedSeries {
   SeriesSummary series;
   std::string reason;  // e.g. "quiet 10 s", "expected count 140/140"
+  CompletionStep step = CompletionStep::Complete;
 };
 
 class CompletionMonitor {
@@ -48,9 +63,17 @@ class CompletionMonitor {
   // Events from the DICOM listener.
   void instanceKept(const std::string& series_uid, const std::string& study_uid, int64_t association_id);
   void associationEnded(int64_t association_id);
+  // Called (outside the monitor's lock) when an association that delivered instances
+  // ends, so that the loop looks at once: a speculative start begins at the release.
+  void onAssociationEnded(std::function<void()> callback);
 
-  // Looks at every `receiving` series once; returns those that are complete now.
+  // Looks at every `receiving` series once, and at those started speculatively;
+  // returns what is decided now, in the order to act on it.
   std::vector<CompletedSeries> tick(double now_unix);
+  // The caller acted on a SpeculativeStart (its route job is queued), or on a
+  // Confirmed or Withdrawn step (settled): until then the step is offered again.
+  void speculationStarted(const std::string& series_uid);
+  void speculationSettled(const std::string& series_uid);
 
   // Seconds from now_unix until the earliest pending "association released +
   // grace" moment, so the loop ticks then rather than on its next period;
@@ -63,8 +86,11 @@ class CompletionMonitor {
     double ended_unix = 0;
     std::set<std::string> studies;
   };
-  // Completion reason for one series, or "" when it is not complete yet.
-  std::string evaluate(const SeriesSummary& series, double now_unix);
+  struct Evaluation {
+    std::string reason;            // why the series is complete; "" when it is not yet
+    bool release_pending = false;  // not complete, but released: only the grace is left
+  };
+  Evaluation evaluate(const SeriesSummary& series, double now_unix);
   // Whether another node sharing the index still has an association to the study open
   // (Index::studiesOpenOnOtherNodes, read at most once per `now`).
   bool studyOpenOnAnotherNode(const std::string& study_uid, double now_unix);
@@ -75,6 +101,8 @@ class CompletionMonitor {
   std::map<int64_t, AssociationState> associations_;
   std::map<std::string, std::set<int64_t>> series_associations_;
   std::map<std::string, std::string> series_study_;
+  std::function<void()> on_association_ended_;
+  std::set<std::string> speculative_;  // series started speculatively, not yet confirmed or withdrawn
   std::set<std::string> told_incomplete_;  // series already logged as "waiting: incomplete by geometry"
   std::mutex other_nodes_mutex_;
   double other_nodes_checked_at_ = -1;

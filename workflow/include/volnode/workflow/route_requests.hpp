@@ -28,6 +28,10 @@ class RouteRequests {
   // receiving (a late instance, say).
   int64_t seriesCompleted(const SeriesSummary& series, const std::string& reason,
                           const std::optional<RouteRequest>& request = std::nullopt);
+  // receiving -> complete on a released association whose grace still runs: its route
+  // job, and the render job it queues, are speculative (JobQueue::confirmSpeculative).
+  // Returns the job id, 0 when the series was no longer receiving.
+  int64_t seriesReleased(const SeriesSummary& series, const std::string& reason);
   // Routes a held series again (on demand, or after a repair). 0 when its state
   // does not allow it (it is being received or routed right now).
   int64_t reroute(const std::string& series_uid, const std::string& study_uid, const RouteRequest& request,

@@ -2,6 +2,8 @@
 // At start-up, after the jobs of the previous run were queued again: work the
 // previous run left unfinished that no job would finish. Each finding is
 // repaired and logged with its reason:
+//   - a series started speculatively on release and not confirmed complete: its
+//     held route and render jobs canceled (nothing was sent), the series receiving;
 //   - a series complete, queued or processing that no active route or render job
 //     serves (a crash between steps of an older version): routed again;
 //   - the latest render of a series that succeeded in the last 24 hours without
@@ -26,6 +28,7 @@ namespace volnode {
 
 struct RepairReport {
   int series_routed_again = 0;
+  int speculative_starts_withdrawn = 0;  // started on release, not confirmed before the stop
   int send_jobs_queued = 0;
   int send_jobs_abandoned = 0;
   int retrievals_resumed = 0;

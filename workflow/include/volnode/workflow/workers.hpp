@@ -35,19 +35,24 @@ class Waker {
 
 class CompletionLoop {
  public:
+  // sends_for: the send jobs of a render job whose series is confirmed complete after
+  // a speculative start (result_routing.hpp's sendJobsFor).
   CompletionLoop(double tick_s, CompletionMonitor& monitor, RouteRequests& routes, JobQueue& jobs,
-                 std::function<void()> on_routed);
+                 std::function<void()> on_routed, JobQueue::SendsFor sends_for);
   ~CompletionLoop();
   void start();
   void stop();
 
  private:
   void run();
+  // Acts on one decision of the monitor; true when jobs became claimable.
+  bool act(const CompletedSeries& decided);
   double tick_s_;
   CompletionMonitor& monitor_;
   RouteRequests& routes_;
   JobQueue& jobs_;
   std::function<void()> on_routed_;
+  JobQueue::SendsFor sends_for_;
   Waker waker_;
   std::thread thread_;
 };

@@ -1,0 +1,225 @@
+// Start on release, publish on completion (completion.speculative_start): a real node,
+// storescu pushing a small synthetic CT, storescp as the destination "pacs". The
+// release grace is long (6 s) so that what happens within it does not depend on the
+// machine's speed; the assertions compare the node's own timestamps, never a clock.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "support/node_process.hpp"
+#include "support/process.hpp"
+#include "support/synthetic_series.hpp"
+
+using namespace volnode::test;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+// storescp on a free loopback port, keeping what it receives in dir/received (a file
+// per object received: an object received twice is two files).
+class Storescp {
+ public:
+  explicit Storescp(const std::filesystem::path& dir) : dir_(dir), port_(freePort()) {
+    std::filesystem::create_directories(received());
+    process_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"storescp", "+uf", "-aet", "PACS", "-od", received().string(),
+                                 std::to_string(port_)},
+        dir_ / "storescp.log");
+    if (!waitForPort(port_, 10000ms)) throw std::runtime_error("storescp did not listen");
+  }
+  ~Storescp() { process_->terminate(10s); }
+  int port() const { return port_; }
+  std::filesystem::path received() const { return dir_ / "received"; }
+  size_t files() const {
+    size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(received())) n += e.is_regular_file() ? 1 : 0;
+    return n;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  int port_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+std::vector<std::string> settings(const Storescp& pacs) {
+  return {"completion.quiet_s=60",          "completion.release_grace_s=6", "render.size=128",
+          "render.spin_frames=8",           "outputs.reformats=false",      "destinations.pacs.aet=PACS",
+          "destinations.pacs.host=127.0.0.1", "destinations.pacs.port=" + std::to_string(pacs.port())};
+}
+
+// 40 slices the default CT rule renders (spins, key views, model), in a second or two.
+WrittenSeries ctSeries(const std::filesystem::path& dir) {
+  SyntheticSeries s;
+  s.rows = s.cols = 128;
+  s.slices = 40;
+  s.slice_spacing = 3.0;
+  s.origin = {-64, -64, -60};
+  s.value = OrientationPhantom{}.function();
+  return writeSyntheticSeries(s, dir);
+}
+
+int push(const NodeProcess& node, const std::vector<std::filesystem::path>& files) {
+  auto argv = node.scu("storescu");
+  for (const auto& f : files) argv.push_back(f.string());
+  return run(argv).exit_code;
+}
+
+json getJson(const NodeProcess& node, const std::string& path) {
+  auto r = node.get(path);
+  return r.status == 200 ? json::parse(r.body, nullptr, false) : json();
+}
+
+std::vector<json> jobsOf(const NodeProcess& node, const std::string& series_uid, const std::string& kind) {
+  std::vector<json> out;
+  auto body = getJson(node, "/api/jobs?series=" + series_uid);
+  if (body.is_object())
+    for (const auto& job : body["jobs"])
+      if (job.value("kind", "") == kind) out.insert(out.begin(), job);  // oldest first
+  return out;
+}
+
+template <typename Pred>
+bool waitFor(Pred done, std::chrono::milliseconds timeout, std::chrono::milliseconds poll = 100ms) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(poll);
+  }
+  return true;
+}
+
+// When the job's event whose message contains `text` happened ("" when none did).
+std::string eventAt(const NodeProcess& node, int64_t job_id, const std::string& text) {
+  auto job = getJson(node, "/api/jobs/" + std::to_string(job_id));
+  if (job.is_object())
+    for (const auto& e : job["events"])
+      if (e.value("message", "").find(text) != std::string::npos) return e.value("at", "");
+  return "";
+}
+
+// The objects a render job wrote (each is sent once).
+size_t writtenOutputs(const NodeProcess& node, int64_t job_id) {
+  size_t n = 0;
+  const auto job = getJson(node, "/api/jobs/" + std::to_string(job_id));
+  for (const auto& o : job["outputs"]) n += o.value("written", false);
+  return n;
+}
+
+bool seriesDone(const NodeProcess& node, const std::string& series_uid) {
+  return getJson(node, "/api/series/" + series_uid).value("state", "") == "done";
+}
+
+}  // namespace
+
+TEST(SpeculativeStart, RenderStartsWithinTheReleaseGraceAndItsResultsAreSentOnlyOnceTheSeriesIsComplete) {
+  TempDir dir("volnode-it-speculative");
+  Storescp pacs(dir / "pacs");
+  NodeProcess node(dir / "node", settings(pacs));
+  auto series = ctSeries(dir / "series");
+  ASSERT_EQ(push(node, series.files), 0);
+
+  ASSERT_TRUE(waitFor([&] { return seriesDone(node, series.series_instance_uid); }, 40s)) << node.log();
+  auto renders = jobsOf(node, series.series_instance_uid, "render");
+  ASSERT_EQ(renders.size(), 1u) << node.log();
+  const auto& render = renders[0];
+  EXPECT_EQ(render.value("state", ""), "succeeded");
+  const std::string confirmed = eventAt(node, render["id"], "speculative start confirmed");
+  ASSERT_FALSE(confirmed.empty()) << getJson(node, "/api/jobs/" + std::to_string(render["id"].get<int64_t>())).dump(2);
+  // Started before completion was decided at the grace's end...
+  EXPECT_LT(render.value("started_at", ""), confirmed) << render.dump(2);
+  auto transitions = getJson(node, "/api/series/" + series.series_instance_uid)["transitions"];
+  std::vector<std::string> completes;
+  for (const auto& t : transitions)
+    if (t["state"] == "complete") completes.push_back(t["reason"]);
+  ASSERT_EQ(completes.size(), 1u) << transitions.dump(2);
+  EXPECT_NE(completes[0].find("results held until complete"), std::string::npos) << completes[0];
+  // ... and nothing was queued for sending before it.
+  auto sends = jobsOf(node, series.series_instance_uid, "send");
+  ASSERT_EQ(sends.size(), 1u) << node.log();
+  EXPECT_GE(sends[0].value("created_at", ""), confirmed) << sends[0].dump(2);
+  ASSERT_TRUE(waitFor([&] { return jobsOf(node, series.series_instance_uid, "send")[0]["state"] == "succeeded"; }, 30s))
+      << node.log();
+  const size_t outputs = writtenOutputs(node, render["id"]);
+  EXPECT_GT(outputs, 0u);
+  EXPECT_EQ(pacs.files(), outputs) << "each result once";
+}
+
+TEST(SpeculativeStart, AnInstanceArrivingWithinTheGraceCancelsTheSpeculativeRenderAndTheFinalRenderIncludesIt) {
+  TempDir dir("volnode-it-speculative-late");
+  Storescp pacs(dir / "pacs");
+  NodeProcess node(dir / "node", settings(pacs));
+  auto series = ctSeries(dir / "series");
+  const std::vector<std::filesystem::path> first(series.files.begin(), series.files.end() - 1);
+  ASSERT_EQ(push(node, first), 0);
+  // The render of 39 slices starts on the release, well within the 6 s grace.
+  ASSERT_TRUE(waitFor([&] { return !jobsOf(node, series.series_instance_uid, "render").empty(); }, 20s, 50ms))
+      << node.log();
+  ASSERT_EQ(push(node, {series.files.back()}), 0);  // the last slice, late
+
+  ASSERT_TRUE(waitFor([&] { return seriesDone(node, series.series_instance_uid); }, 40s)) << node.log();
+  auto renders = jobsOf(node, series.series_instance_uid, "render");
+  ASSERT_EQ(renders.size(), 2u) << node.log();
+  EXPECT_EQ(renders[0].value("state", ""), "canceled") << renders[0].dump(2);
+  EXPECT_FALSE(eventAt(node, renders[0]["id"], "speculative start withdrawn").empty());
+  EXPECT_EQ(renders[1].value("state", ""), "succeeded") << renders[1].dump(2);
+  // The late slice made the series receiving again; the final render began after it,
+  // so it assembled all 40.
+  auto state = getJson(node, "/api/series/" + series.series_instance_uid);
+  EXPECT_EQ(state.value("instances", 0), 40);
+  std::string reopened;
+  for (const auto& t : state["transitions"])
+    if (t["state"] == "receiving" && t.value("reason", "").find("late instance") != std::string::npos)
+      reopened = t.value("at", "");
+  ASSERT_FALSE(reopened.empty()) << state.dump(2);
+  EXPECT_LT(renders[0].value("created_at", ""), reopened) << "the first render was speculative";
+  EXPECT_GT(renders[1].value("started_at", ""), reopened) << state.dump(2);
+
+  // Only the final render's results leave, each once.
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto sends = jobsOf(node, series.series_instance_uid, "send");
+        return sends.size() == 1 && sends[0]["state"] == "succeeded";
+      },
+      30s))
+      << node.log();
+  EXPECT_EQ(jobsOf(node, series.series_instance_uid, "send")[0]["payload"].value("render_job", int64_t{0}),
+            renders[1]["id"].get<int64_t>());
+  EXPECT_EQ(pacs.files(), writtenOutputs(node, renders[1]["id"])) << "each once, none of the canceled render";
+}
+
+TEST(SpeculativeStart, ANodeKilledDuringASpeculativeRenderReceivesTheSeriesAgainAndSendsOnlyTheFinalRender) {
+  TempDir dir("volnode-it-speculative-kill");
+  Storescp pacs(dir / "pacs");
+  auto overrides = settings(pacs);
+  overrides.push_back("completion.release_grace_s=8");  // the kill lands well within it
+  overrides.push_back("completion.quiet_s=8");          // after the restart: complete by the quiet period
+  NodeProcess node(dir / "node", overrides);
+  auto series = ctSeries(dir / "series");
+  ASSERT_EQ(push(node, series.files), 0);
+  ASSERT_TRUE(waitFor([&] { return !jobsOf(node, series.series_instance_uid, "render").empty(); }, 20s, 50ms))
+      << node.log();
+  node.kill9();  // before the grace confirmed the series: its speculative work is unconfirmed
+  node.start();
+  ASSERT_TRUE(node.waitUntilReady()) << node.log();
+
+  ASSERT_TRUE(waitFor([&] { return seriesDone(node, series.series_instance_uid); }, 40s)) << node.log();
+  auto renders = jobsOf(node, series.series_instance_uid, "render");
+  ASSERT_EQ(renders.size(), 2u) << node.log();
+  EXPECT_EQ(renders[0].value("state", ""), "canceled") << renders[0].dump(2);
+  EXPECT_FALSE(eventAt(node, renders[0]["id"], "start-up repair").empty());
+  EXPECT_EQ(renders[1].value("state", ""), "succeeded") << renders[1].dump(2);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto sends = jobsOf(node, series.series_instance_uid, "send");
+        return sends.size() == 1 && sends[0]["state"] == "succeeded";
+      },
+      30s))
+      << node.log();
+  EXPECT_EQ(jobsOf(node, series.series_instance_uid, "send")[0]["payload"].value("render_job", int64_t{0}),
+            renders[1]["id"].get<int64_t>());
+  EXPECT_EQ(pacs.files(), writtenOutputs(node, renders[1]["id"])) << "each once, none of the canceled render";
+}
