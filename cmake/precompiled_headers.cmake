@@ -1,9 +1,9 @@
 # Precompiled headers (opt-in, -DVOLNODE_PCH=ON): the standard library, spdlog/fmt and
 # nlohmann-json (and, for the tests, GoogleTest) are parsed once per build instead of once
-# per translation unit. Off by default: measured on a clean release build of test_render
-# and test_console (docs/ci.md) they saved 1 % of the CPU time, because GCC spends about
-# as long loading the 130-150 MB header into each file as that file spent parsing the
-# headers it uses; and with the header forced into every file GCC 12 prints
+# per translation unit. Off by default: on a clean release build of test_render and
+# test_console (docs/ci.md) they saved about 1 % of the CPU time, within the noise: GCC
+# spends about as long loading the 130-150 MB header into each file as that file spent
+# parsing the headers it uses; and with the header forced into every file GCC 12 prints
 # -Warray-bounds false positives from <string> that it keeps quiet about otherwise.
 #
 # Two headers are built, each by a target of its own that compiles nothing else:

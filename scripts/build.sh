@@ -3,7 +3,7 @@
 #   scripts/build.sh [extra cmake args...]
 # VOLNODE_DEBUG_INFO=lines (what CI sets) keeps line tables only (-g1): backtraces and
 # sanitizer reports still name function, file and line, and the build takes about a
-# third less CPU than with full debug information (-g, the default: =full goes back).
+# quarter less CPU than with full debug information (-g, the default: =full goes back).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${VOLNODE_BUILD_DIR:-$root/build}
