@@ -7,13 +7,18 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "support/node_process.hpp"
+#include "support/dicom_files.hpp"
 #include "support/postgres_server.hpp"
+#include "support/storescp_process.hpp"
+#include "support/storescu_output.hpp"
 #include "support/synthetic_series.hpp"
 #include "support/worker_process.hpp"
 
@@ -151,4 +156,104 @@ TEST(SeveralServeNodesOnPostgresql, TwoNodesOnOneStoreReceiveAtOnceAndEachStudyI
   EXPECT_EQ(worker.stop(), 0) << worker.log();
   EXPECT_EQ(b.stop(), 0) << b.log();
   EXPECT_EQ(a.stop(), 0) << a.log();
+}
+
+namespace {
+
+// SOP Instance UIDs the shared index holds for a series, through a node's QIDO-RS.
+std::set<std::string> indexedInstances(const NodeProcess& node, const WrittenSeries& series) {
+  auto found = apiJson(node, "/dicom-web/studies/" + series.study_instance_uid + "/series/" +
+                                 series.series_instance_uid + "/instances");
+  std::set<std::string> uids;
+  if (found.is_array())
+    for (const auto& instance : found) uids.insert(instance["00080018"]["Value"][0].get<std::string>());
+  return uids;
+}
+
+// SOP Instance UIDs of the objects a storescp received (a file per object received).
+std::multiset<std::string> receivedUids(const StorescpProcess& pacs) {
+  std::multiset<std::string> uids;
+  for (const auto& e : std::filesystem::directory_iterator(pacs.received())) uids.insert(sopInstanceUid(e.path()));
+  return uids;
+}
+
+}  // namespace
+
+// A serve node killed with -9 while it receives: what it acknowledged is in the shared
+// index, and the other node completes the series (quiet period), a worker renders it,
+// and the other node's send workers deliver each result exactly once; meanwhile a study
+// pushed to the surviving node goes through as usual. Two workers share the renders.
+TEST(SeveralServeNodesOnPostgresql, ANodeKilledMidIngestKeepsWhatItAcknowledgedAndItsPeerFinishesTheSeries) {
+  TempDir dir;
+  const auto store_dir = dir / "shared";
+  StorescpProcess pacs(dir / "pacs");
+  std::vector<std::string> common{"index.backend=postgresql", "index.url=" + sharedPostgres().freshSchemaUrl(),
+                                  "storage.dir=" + store_dir.string(), "render.size=128", "render.spin_frames=4",
+                                  "outputs.reformats=false"};
+  common = plus(common, pacs.destinationSettings());
+  NodeProcess a(dir / "a", plus(common, {"render.workers=0", "completion.quiet_s=3"}));
+  NodeProcess b(dir / "b", plus(common, {"render.workers=0", "completion.quiet_s=3"}));
+  WorkerProcess worker1(dir / "worker1", store_dir, plus(common, {"render.workers=1"}));
+  WorkerProcess worker2(dir / "worker2", store_dir, plus(common, {"render.workers=1"}));
+
+  const auto to_a = phantom(dir / "study-a", "node a killed while it receives");
+  const auto to_b = phantom(dir / "study-b", "pushed to node b");
+  std::thread push_b([&] { push(b, dir / "study-b"); });
+
+  // Node a dies once it has acknowledged 40 of the 60 instances (or all, if storescu was faster).
+  const auto log = dir / "storescu-a.log";
+  // In slice order, so that what was acknowledged is one contiguous stack the rules render.
+  auto argv = a.scu("storescu", {"-v", "-nh"});
+  for (const auto& f : to_a.files) argv.push_back(f.string());
+  ChildProcess storescu(argv, log);
+  auto read_log = [&] {
+    std::ifstream in(log);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (responsesWith(read_log(), "Success") < 40 && storescu.running() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  a.kill9();
+  storescu.wait(20s);
+  storescu.kill9();
+  push_b.join();
+
+  std::map<std::string, std::string> uid_of;  // file -> SOP Instance UID
+  for (const auto& f : to_a.files) uid_of[f.string()] = sopInstanceUid(f);
+  std::set<std::string> acknowledged;
+  for (const auto& file : acknowledgedFiles(read_log())) acknowledged.insert(uid_of.at(file));
+  ASSERT_GE(acknowledged.size(), 40u) << read_log();
+
+  // Both series rendered once, by the workers, and every result at the PACS once.
+  json jobs;
+  auto bothRendered = [&] {
+    jobs = apiJson(b, "/api/jobs?kind=render");
+    if (!jobs.is_object() || jobs["jobs"].size() < 2) return false;
+    for (const auto& job : jobs["jobs"])
+      if (job["state"] != "succeeded") return false;
+    return true;
+  };
+  ASSERT_TRUE(waitFor(bothRendered, 120s))
+      << jobs.dump() << "\n" << apiJson(b, "/api/series/" + to_a.series_instance_uid).dump() << "\n"
+      << apiJson(b, "/api/jobs").dump() << "\n" << b.log() << "\n" << worker1.log() << "\n" << worker2.log();
+  ASSERT_EQ(jobs["jobs"].size(), 2u) << "one render per series: " << jobs.dump();
+  std::multiset<std::string> results;
+  for (const auto& job : jobs["jobs"]) {
+    auto detail = apiJson(b, "/api/jobs/" + std::to_string(job["id"].get<int64_t>()));
+    for (const auto& o : detail["outputs"])
+      if (o.value("written", false)) results.insert(o["SOPInstanceUID"].get<std::string>());
+  }
+  ASSERT_FALSE(results.empty());
+  ASSERT_TRUE(waitFor([&] { return pacs.files() >= results.size(); }, 60s)) << b.log();
+  std::this_thread::sleep_for(1s);  // a second copy of any result would arrive now
+  EXPECT_EQ(receivedUids(pacs), results) << "each result of both series exactly once";
+
+  // Nothing node a acknowledged is lost; the survivor's study is whole.
+  const auto kept = indexedInstances(b, to_a);
+  for (const auto& uid : acknowledged) EXPECT_TRUE(kept.count(uid)) << "acknowledged, then lost: " << uid;
+  EXPECT_EQ(indexedInstances(b, to_b).size(), 60u);
+
+  EXPECT_EQ(worker1.stop(), 0) << worker1.log();
+  EXPECT_EQ(worker2.stop(), 0) << worker2.log();
+  EXPECT_EQ(b.stop(), 0) << b.log();
 }

@@ -10,6 +10,7 @@
 
 #include "support/node_process.hpp"
 #include "support/process.hpp"
+#include "support/storescp_process.hpp"
 #include "support/synthetic_series.hpp"
 
 using namespace volnode::test;
@@ -18,37 +19,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// storescp on a free loopback port, keeping what it receives in dir/received (a file
-// per object received: an object received twice is two files).
-class Storescp {
- public:
-  explicit Storescp(const std::filesystem::path& dir) : dir_(dir), port_(freePort()) {
-    std::filesystem::create_directories(received());
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{"storescp", "+uf", "-aet", "PACS", "-od", received().string(),
-                                 std::to_string(port_)},
-        dir_ / "storescp.log");
-    if (!waitForPort(port_, 10000ms)) throw std::runtime_error("storescp did not listen");
-  }
-  ~Storescp() { process_->terminate(10s); }
-  int port() const { return port_; }
-  std::filesystem::path received() const { return dir_ / "received"; }
-  size_t files() const {
-    size_t n = 0;
-    for (const auto& e : std::filesystem::directory_iterator(received())) n += e.is_regular_file() ? 1 : 0;
-    return n;
-  }
-
- private:
-  std::filesystem::path dir_;
-  int port_;
-  std::unique_ptr<ChildProcess> process_;
-};
-
-std::vector<std::string> settings(const Storescp& pacs) {
-  return {"completion.quiet_s=60",          "completion.release_grace_s=6", "render.size=128",
-          "render.spin_frames=8",           "outputs.reformats=false",      "destinations.pacs.aet=PACS",
-          "destinations.pacs.host=127.0.0.1", "destinations.pacs.port=" + std::to_string(pacs.port())};
+std::vector<std::string> settings(const StorescpProcess& pacs) {
+  std::vector<std::string> settings{"completion.quiet_s=60", "completion.release_grace_s=6", "render.size=128",
+                                    "render.spin_frames=8", "outputs.reformats=false"};
+  for (auto& s : pacs.destinationSettings()) settings.push_back(s);
+  return settings;
 }
 
 // 40 slices the default CT rule renders (spins, key views, model), in a second or two.
@@ -117,7 +92,7 @@ bool seriesDone(const NodeProcess& node, const std::string& series_uid) {
 
 TEST(SpeculativeStart, RenderStartsWithinTheReleaseGraceAndItsResultsAreSentOnlyOnceTheSeriesIsComplete) {
   TempDir dir("volnode-it-speculative");
-  Storescp pacs(dir / "pacs");
+  StorescpProcess pacs(dir / "pacs");
   NodeProcess node(dir / "node", settings(pacs));
   auto series = ctSeries(dir / "series");
   ASSERT_EQ(push(node, series.files), 0);
@@ -150,7 +125,7 @@ TEST(SpeculativeStart, RenderStartsWithinTheReleaseGraceAndItsResultsAreSentOnly
 
 TEST(SpeculativeStart, AnInstanceArrivingWithinTheGraceCancelsTheSpeculativeRenderAndTheFinalRenderIncludesIt) {
   TempDir dir("volnode-it-speculative-late");
-  Storescp pacs(dir / "pacs");
+  StorescpProcess pacs(dir / "pacs");
   NodeProcess node(dir / "node", settings(pacs));
   auto series = ctSeries(dir / "series");
   const std::vector<std::filesystem::path> first(series.files.begin(), series.files.end() - 1);
@@ -193,7 +168,7 @@ TEST(SpeculativeStart, AnInstanceArrivingWithinTheGraceCancelsTheSpeculativeRend
 
 TEST(SpeculativeStart, ANodeKilledDuringASpeculativeRenderReceivesTheSeriesAgainAndSendsOnlyTheFinalRender) {
   TempDir dir("volnode-it-speculative-kill");
-  Storescp pacs(dir / "pacs");
+  StorescpProcess pacs(dir / "pacs");
   auto overrides = settings(pacs);
   overrides.push_back("completion.release_grace_s=8");  // the kill lands well within it
   overrides.push_back("completion.quiet_s=8");          // after the restart: complete by the quiet period

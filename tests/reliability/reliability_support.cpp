@@ -54,31 +54,6 @@ bool parsesCompletely(const std::filesystem::path& file, std::string* why) {
   return status.good();
 }
 
-std::vector<std::string> acknowledgedFiles(const std::string& output) {
-  std::vector<std::string> acked;
-  std::string current;
-  const std::string sending = "Sending file: ";
-  for (const auto& line : lines(output)) {
-    auto at = line.find(sending);
-    if (at != std::string::npos) {
-      current = line.substr(at + sending.size());
-      continue;
-    }
-    if (line.find("Received Store Response (Success)") != std::string::npos && !current.empty()) {
-      acked.push_back(current);
-      current.clear();
-    }
-  }
-  return acked;
-}
-
-int responsesWith(const std::string& output, const std::string& word) {
-  int count = 0;
-  for (const auto& line : lines(output))
-    if (line.find("Received Store Response (" + word) != std::string::npos) ++count;
-  return count;
-}
-
 std::optional<std::chrono::milliseconds> echo(const NodeProcess& node, std::chrono::seconds timeout) {
   auto started = std::chrono::steady_clock::now();
   auto result = run(node.scu("echoscu", {"-to", "5", "-ta", "5", "-td", "5"}), timeout);

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/node_process.hpp"
+#include "support/storescu_output.hpp"
 #include "support/orthanc_process.hpp"
 #include "support/process.hpp"
 
@@ -45,10 +46,7 @@ bool parsesCompletely(const std::filesystem::path& file, std::string* why = null
 
 // ---- DCMTK tools ---------------------------------------------------------------------------
 
-// Files storescu -v reported "Received Store Response (Success)" for, in order.
-std::vector<std::string> acknowledgedFiles(const std::string& storescu_verbose_output);
-// Number of "Received Store Response" lines with a given status word (e.g. "Success").
-int responsesWith(const std::string& storescu_output, const std::string& word);
+// acknowledgedFiles and responsesWith: support/storescu_output.hpp
 
 // echoscu against the node; returns the elapsed time, or nullopt when it failed.
 std::optional<std::chrono::milliseconds> echo(const NodeProcess& node, std::chrono::seconds timeout = 10s);
