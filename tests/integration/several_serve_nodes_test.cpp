@@ -49,6 +49,15 @@ json apiJson(const NodeProcess& node, const std::string& path) {
   return response.status == 200 ? json::parse(response.body, nullptr, false) : json();
 }
 
+// Whether `node` lists at least `count` render jobs and all of them succeeded (`jobs`: the list).
+bool rendersSucceeded(const NodeProcess& node, size_t count, json* jobs) {
+  *jobs = apiJson(node, "/api/jobs?kind=render");
+  if (!jobs->is_object() || (*jobs)["jobs"].size() < count) return false;
+  for (const auto& job : (*jobs)["jobs"])
+    if (job["state"] != "succeeded") return false;
+  return true;
+}
+
 template <typename Pred>
 bool waitFor(Pred done, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -96,13 +105,7 @@ TEST(SeveralServeNodesOnPostgresql, TwoNodesOnOneStoreReceiveAtOnceAndEachStudyI
   push_a.join();
 
   json jobs;
-  auto bothRendered = [&] {
-    jobs = apiJson(b, "/api/jobs?kind=render");
-    if (!jobs.is_object() || jobs["jobs"].size() < 2) return false;
-    for (const auto& job : jobs["jobs"])
-      if (job["state"] != "succeeded") return false;
-    return true;
-  };
+  auto bothRendered = [&] { return rendersSucceeded(b, 2, &jobs); };
   ASSERT_TRUE(waitFor(bothRendered, 90s)) << jobs.dump() << "\n" << a.log() << "\n" << b.log() << "\n" << worker.log();
   ASSERT_EQ(jobs["jobs"].size(), 2u) << "one render per study: " << jobs.dump();
   std::set<std::string> rendered;
@@ -226,13 +229,7 @@ TEST(SeveralServeNodesOnPostgresql, ANodeKilledMidIngestKeepsWhatItAcknowledgedA
 
   // Both series rendered once, by the workers, and every result at the PACS once.
   json jobs;
-  auto bothRendered = [&] {
-    jobs = apiJson(b, "/api/jobs?kind=render");
-    if (!jobs.is_object() || jobs["jobs"].size() < 2) return false;
-    for (const auto& job : jobs["jobs"])
-      if (job["state"] != "succeeded") return false;
-    return true;
-  };
+  auto bothRendered = [&] { return rendersSucceeded(b, 2, &jobs); };
   ASSERT_TRUE(waitFor(bothRendered, 120s))
       << jobs.dump() << "\n" << apiJson(b, "/api/series/" + to_a.series_instance_uid).dump() << "\n"
       << apiJson(b, "/api/jobs").dump() << "\n" << b.log() << "\n" << worker1.log() << "\n" << worker2.log();

@@ -88,6 +88,22 @@ bool seriesDone(const NodeProcess& node, const std::string& series_uid) {
   return getJson(node, "/api/series/" + series_uid).value("state", "") == "done";
 }
 
+// One send job, for `render`, has delivered each of its results once, and nothing else
+// (a canceled render's results) reached the PACS.
+void expectOnlyThisRenderSentOnce(const NodeProcess& node, const StorescpProcess& pacs, const std::string& series_uid,
+                                  const json& render) {
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto sends = jobsOf(node, series_uid, "send");
+        return sends.size() == 1 && sends[0]["state"] == "succeeded";
+      },
+      30s))
+      << node.log();
+  EXPECT_EQ(jobsOf(node, series_uid, "send")[0]["payload"].value("render_job", int64_t{0}),
+            render["id"].get<int64_t>());
+  EXPECT_EQ(pacs.files(), writtenOutputs(node, render["id"])) << "each once, none of the canceled render";
+}
+
 }  // namespace
 
 TEST(SpeculativeStart, RenderStartsWithinTheReleaseGraceAndItsResultsAreSentOnlyOnceTheSeriesIsComplete) {
@@ -154,16 +170,7 @@ TEST(SpeculativeStart, AnInstanceArrivingWithinTheGraceCancelsTheSpeculativeRend
   EXPECT_GT(renders[1].value("started_at", ""), reopened) << state.dump(2);
 
   // Only the final render's results leave, each once.
-  ASSERT_TRUE(waitFor(
-      [&] {
-        auto sends = jobsOf(node, series.series_instance_uid, "send");
-        return sends.size() == 1 && sends[0]["state"] == "succeeded";
-      },
-      30s))
-      << node.log();
-  EXPECT_EQ(jobsOf(node, series.series_instance_uid, "send")[0]["payload"].value("render_job", int64_t{0}),
-            renders[1]["id"].get<int64_t>());
-  EXPECT_EQ(pacs.files(), writtenOutputs(node, renders[1]["id"])) << "each once, none of the canceled render";
+  expectOnlyThisRenderSentOnce(node, pacs, series.series_instance_uid, renders[1]);
 }
 
 TEST(SpeculativeStart, ANodeKilledDuringASpeculativeRenderReceivesTheSeriesAgainAndSendsOnlyTheFinalRender) {
@@ -187,14 +194,5 @@ TEST(SpeculativeStart, ANodeKilledDuringASpeculativeRenderReceivesTheSeriesAgain
   EXPECT_EQ(renders[0].value("state", ""), "canceled") << renders[0].dump(2);
   EXPECT_FALSE(eventAt(node, renders[0]["id"], "start-up repair").empty());
   EXPECT_EQ(renders[1].value("state", ""), "succeeded") << renders[1].dump(2);
-  ASSERT_TRUE(waitFor(
-      [&] {
-        auto sends = jobsOf(node, series.series_instance_uid, "send");
-        return sends.size() == 1 && sends[0]["state"] == "succeeded";
-      },
-      30s))
-      << node.log();
-  EXPECT_EQ(jobsOf(node, series.series_instance_uid, "send")[0]["payload"].value("render_job", int64_t{0}),
-            renders[1]["id"].get<int64_t>());
-  EXPECT_EQ(pacs.files(), writtenOutputs(node, renders[1]["id"])) << "each once, none of the canceled render";
+  expectOnlyThisRenderSentOnce(node, pacs, series.series_instance_uid, renders[1]);
 }
