@@ -107,10 +107,19 @@ long residentKb(pid_t pid) {
 }
 
 pid_t nodePid(const NodeProcess& node) {
-  std::ifstream in(storageDir(node) / "volnode.lock");
-  long pid = 0;
-  in >> pid;
-  return static_cast<pid_t>(pid);
+  auto pidIn = [](const std::filesystem::path& lock) {
+    std::ifstream in(lock);
+    long pid = 0;
+    in >> pid;
+    return static_cast<pid_t>(pid);
+  };
+  if (pid_t pid = pidIn(storageDir(node) / "volnode.lock"); pid > 0) return pid;
+  // On PostgreSQL the store's lock is shared and each node writes its pid into its own
+  // nodes/<node>.lock (one node per storage folder in these tests).
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(storageDir(node) / "nodes", ec))
+    if (pid_t pid = pidIn(e.path()); pid > 0) return pid;
+  return 0;
 }
 
 // ---- raw upper layer -------------------------------------------------------------------------
