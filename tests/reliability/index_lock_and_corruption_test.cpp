@@ -76,6 +76,8 @@ void populate(const std::filesystem::path& dir) {
 }  // namespace
 
 TEST(IndexLock, SecondNodeOnTheSameStorageFolderStopsWithAMessageNamingTheLock) {
+  VOLNODE_SKIP_ON_POSTGRESQL("on PostgreSQL serve nodes under different names share a store by design "
+                             "(SeveralServeNodesOnPostgresql); only the same name is refused");
   TempDir dir("volnode-rel-lock");
   NodeProcess first(dir / "first", {noRendering(dir.path())});
   auto second = serveOn(storageDir(first), dir / "second");
