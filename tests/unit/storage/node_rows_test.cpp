@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "backends.hpp"
+#include "support/index_records.hpp"
 #include "support/dicom_files.hpp"
 #include "support/postgres_server.hpp"
 #include "support/process.hpp"
@@ -37,22 +38,6 @@ struct NodeOnStore {
   StorageConfig config;
   std::unique_ptr<InstanceStore> store;
 };
-
-NewInstance instanceOf(const std::string& study, const std::string& series, const std::string& sop,
-                       int64_t association) {
-  NewInstance n;
-  n.attributes.patient_id = "P-" + study;
-  n.attributes.study_uid = study;
-  n.attributes.series_uid = series;
-  n.attributes.sop_uid = sop;
-  n.attributes.sop_class_uid = "1.2.840.10008.5.1.4.1.1.2";
-  n.attributes.transfer_syntax_uid = "1.2.840.10008.1.2.1";
-  n.attributes.modality = "CT";
-  n.association_id = association;
-  n.file_path = "ab/cd/" + sop + ".dcm";
-  n.file_size = 100;
-  return n;
-}
 
 std::string outcomeOf(Index& index, int64_t association) {
   for (const auto& a : index.recentAssociations(100))
@@ -166,15 +151,15 @@ TEST(NodeRowsOnPostgresql, StudiesOpenOnAnotherLiveNode) {
   (void)member_a;
 
   const int64_t on_a = node_a.beginAssociation("CT01", "VOLNODE", "10.0.0.1");
-  node_a.addInstance(instanceOf("1.2.3", "1.2.3.1", "1.2.3.1.1", on_a));
+  node_a.addInstance(ctInstanceRecord("1.2.3", "1.2.3.1", "1.2.3.1.1", on_a));
   const int64_t on_b = node_b.beginAssociation("CT01", "VOLNODE", "10.0.0.1");
-  node_b.addInstance(instanceOf("1.2.3", "1.2.3.2", "1.2.3.2.1", on_b));
-  node_b.addInstance(instanceOf("1.2.3", "1.2.3.2", "1.2.3.2.2", on_b));
+  node_b.addInstance(ctInstanceRecord("1.2.3", "1.2.3.2", "1.2.3.2.1", on_b));
+  node_b.addInstance(ctInstanceRecord("1.2.3", "1.2.3.2", "1.2.3.2.2", on_b));
   const int64_t other_study_on_b = node_b.beginAssociation("MR01", "VOLNODE", "10.0.0.3");
-  node_b.addInstance(instanceOf("1.2.4", "1.2.4.1", "1.2.4.1.1", other_study_on_b));
+  node_b.addInstance(ctInstanceRecord("1.2.4", "1.2.4.1", "1.2.4.1.1", other_study_on_b));
   // Node c has no member row (it never joined, or was forgotten): its association counts for nothing.
   const int64_t on_c = node_c.beginAssociation("CT01", "VOLNODE", "10.0.0.1");
-  node_c.addInstance(instanceOf("1.2.5", "1.2.5.1", "1.2.5.1.1", on_c));
+  node_c.addInstance(ctInstanceRecord("1.2.5", "1.2.5.1", "1.2.5.1.1", on_c));
 
   EXPECT_EQ(node_a.studiesOpenOnOtherNodes(), (std::set<std::string>{"1.2.3", "1.2.4"}));
   EXPECT_EQ(node_b.studiesOpenOnOtherNodes(), (std::set<std::string>{"1.2.3"})) << "node a's association";

@@ -8,6 +8,7 @@
 #include <barrier>
 #include <thread>
 
+#include "support/index_records.hpp"
 #include "support/postgres_server.hpp"
 #include "support/process.hpp"
 #include "support/synthetic_series.hpp"
@@ -27,21 +28,6 @@ NewJob sendJob(const std::string& destination) {
   job.kind = JobKind::Send;
   job.destination = destination;
   return job;
-}
-
-NewInstance instanceOf(const std::string& study, const std::string& series, const std::string& sop) {
-  NewInstance n;
-  n.attributes.patient_id = "P-" + study;
-  n.attributes.patient_name = "Doe^Jane";
-  n.attributes.study_uid = study;
-  n.attributes.series_uid = series;
-  n.attributes.sop_uid = sop;
-  n.attributes.sop_class_uid = "1.2.840.10008.5.1.4.1.1.2";
-  n.attributes.transfer_syntax_uid = "1.2.840.10008.1.2.1";
-  n.attributes.modality = "CT";
-  n.file_path = "ab/cd/" + sop + ".dcm";
-  n.file_size = 100;
-  return n;
 }
 
 }  // namespace
@@ -112,7 +98,7 @@ TEST(ConcurrentIngestOnPostgresql, TwoNodesIndexingOneNewStudyAtOnceNeitherFailN
           const std::string series = study + "." + std::to_string(i % 2 + 1);
           const std::string sop = series + "." + std::to_string(n) + "." + std::to_string(i);
           try {
-            nodes[static_cast<size_t>(n)]->addInstance(instanceOf(study, series, sop));
+            nodes[static_cast<size_t>(n)]->addInstance(ctInstanceRecord(study, series, sop));
           } catch (const std::exception& e) {
             if (failures++ == 0) {
               std::lock_guard lock(failure_mutex);

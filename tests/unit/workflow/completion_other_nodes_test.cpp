@@ -4,6 +4,7 @@
 // real PostgreSQL (support/postgres_server.hpp).
 #include <gtest/gtest.h>
 
+#include "support/index_records.hpp"
 #include "support/postgres_server.hpp"
 #include "volnode/core/clock.hpp"
 #include "volnode/storage/cluster_members.hpp"
@@ -16,21 +17,6 @@ namespace {
 const char* const kStudy = "1.2.826.0.1.3680043.2.7";
 const char* const kSeriesOnA = "1.2.826.0.1.3680043.2.7.1";
 const char* const kSeriesOnB = "1.2.826.0.1.3680043.2.7.2";
-
-NewInstance instanceOf(const std::string& series, const std::string& sop, int64_t association) {
-  NewInstance n;
-  n.attributes.patient_id = "P1";
-  n.attributes.study_uid = kStudy;
-  n.attributes.series_uid = series;
-  n.attributes.sop_uid = sop;
-  n.attributes.sop_class_uid = "1.2.840.10008.5.1.4.1.1.2";
-  n.attributes.transfer_syntax_uid = "1.2.840.10008.1.2.1";
-  n.attributes.modality = "CT";
-  n.association_id = association;
-  n.file_path = "ab/cd/" + sop + ".dcm";
-  n.file_size = 100;
-  return n;
-}
 
 // Node a received one series of the study and its association was released; node b
 // still receives another series of the same study.
@@ -48,10 +34,10 @@ struct TwoNodes {
     monitor = std::make_unique<CompletionMonitor>(config, node_a);
 
     const int64_t on_a = node_a.beginAssociation("CT01", "VOLNODE", "10.0.0.1");
-    node_a.addInstance(instanceOf(kSeriesOnA, std::string(kSeriesOnA) + ".1", on_a));
+    node_a.addInstance(test::ctInstanceRecord(kStudy, kSeriesOnA, std::string(kSeriesOnA) + ".1", on_a));
     monitor->instanceKept(kSeriesOnA, kStudy, on_a);
     on_b = node_b.beginAssociation("CT01", "VOLNODE", "10.0.0.1");
-    node_b.addInstance(instanceOf(kSeriesOnB, std::string(kSeriesOnB) + ".1", on_b));
+    node_b.addInstance(test::ctInstanceRecord(kStudy, kSeriesOnB, std::string(kSeriesOnB) + ".1", on_b));
     node_a.endAssociation(on_a, 1, 100, 0, "released");
     monitor->associationEnded(on_a);
   }
