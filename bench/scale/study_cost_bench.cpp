@@ -24,12 +24,14 @@
 #include <vector>
 
 #include "../common/ct_body_phantom.hpp"
+#include "../common/folder_bytes.hpp"
 #include "support/node_process.hpp"
 #include "support/postgres_server.hpp"
 #include "support/process.hpp"
 #include "support/synthetic_series.hpp"
 
 using namespace volnode::test;
+using volnode::bench::folderBytes;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -61,16 +63,6 @@ double treeCpuSeconds(pid_t root) {
         break;
       }
   return total;
-}
-
-// Bytes of the files under dir; with `extension`, only of files that end in it.
-uint64_t bytesUnder(const std::filesystem::path& dir, const std::string& extension = "") {
-  uint64_t bytes = 0;
-  std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); !ec && it != decltype(it){}; it.increment(ec))
-    if (it->is_regular_file(ec) && (extension.empty() || it->path().extension() == extension))
-      bytes += it->file_size(ec);
-  return bytes;
 }
 
 // One row of numbers from the benchmark's server, as the superuser.
@@ -164,8 +156,8 @@ int main(int argc, char** argv) {
       const auto folder = dir / "studies" / s.patient_id;
       writeSyntheticSeries(s, folder);
 
-      const uint64_t store_before = bytesUnder(var / "store"), results_before = bytesUnder(var / "results");
-      const uint64_t volumes_before = bytesUnder(var / "results", ".vol");
+      const uint64_t store_before = folderBytes(var / "store"), results_before = folderBytes(var / "results");
+      const uint64_t volumes_before = folderBytes(var / "results", ".vol");
       const DatabaseCounts db_before = databaseCounts(postgres);
       const double cpu_before = treeCpuSeconds(node.pid());
       const auto started = Clock::now();
@@ -186,12 +178,12 @@ int main(int argc, char** argv) {
       const double cpu = treeCpuSeconds(node.pid()) - cpu_before;
       std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the server publishes its counters
       const DatabaseCounts db_after = databaseCounts(postgres);
-      const double volumes = (bytesUnder(var / "results", ".vol") - volumes_before) / 1e6;
+      const double volumes = (folderBytes(var / "results", ".vol") - volumes_before) / 1e6;
       std::printf("| %d | %.0f | %.1f | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n", slices,
-                  (bytesUnder(var / "store") - store_before) / 1e6, cpu, wall,
+                  (folderBytes(var / "store") - store_before) / 1e6, cpu, wall,
                   db_after.statements - db_before.statements, db_after.transactions - db_before.transactions,
                   db_after.rows_written - db_before.rows_written, (db_after.database_bytes - db_before.database_bytes) / 1e3,
-                  (bytesUnder(var / "results") - results_before) / 1e6 - volumes, volumes);
+                  (folderBytes(var / "results") - results_before) / 1e6 - volumes, volumes);
       std::fflush(stdout);
       std::filesystem::remove_all(folder);
     }

@@ -66,6 +66,7 @@
 #include <httplib.h>
 
 #include "../common/ct_body_phantom.hpp"
+#include "../common/folder_bytes.hpp"
 #include "../common/iso_time.hpp"
 #include "support/node_process.hpp"
 #include "support/orthanc_process.hpp"
@@ -166,17 +167,6 @@ ProcSample sampleProcess(pid_t pid) {
     if (parentOf(name) == pid) s.children_rss_kb += procStatus(std::stoi(name))["VmRSS"];
   }
   return s;
-}
-
-double folderMb(const fs::path& dir) {
-  std::error_code ec;
-  uintmax_t bytes = 0;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
-    std::error_code size_ec;
-    if (it->is_regular_file(size_ec)) bytes += it->file_size(size_ec);
-  }
-  return bytes / 1e6;
 }
 
 // ---- studies -------------------------------------------------------------------------
@@ -381,9 +371,9 @@ Sample Soak::takeSample(const std::string& phase) {
     s.index_studies = index.value("studies", 0L);
     s.index_instances = index.value("instances", 0L);
   }
-  s.store_mb = folderMb(node_->dir() / "var" / "store");
-  s.results_mb = folderMb(node_->dir() / "var" / "results");
-  s.orthanc_mb = folderMb(dir_ / "orthanc" / "db");
+  s.store_mb = volnode::bench::folderBytes(node_->dir() / "var" / "store") / 1e6;
+  s.results_mb = volnode::bench::folderBytes(node_->dir() / "var" / "results") / 1e6;
+  s.orthanc_mb = volnode::bench::folderBytes(dir_ / "orthanc" / "db") / 1e6;
   std::lock_guard lock(mutex_);
   s.pushed = static_cast<long>(studies_.size());
   for (const auto& st : studies_) s.delivered += st.state == StudyState::Delivered;
