@@ -1,6 +1,7 @@
 #pragma once
 // Index records for storage and workflow unit tests that fill an index without files.
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "volnode/storage/records.hpp"
@@ -8,9 +9,9 @@
 namespace volnode::test {
 
 // One CT instance of `series` in `study` (patient "P-<study>"), received over
-// `association` (0: none), its file named after the SOP Instance UID.
+// `association` (none by default), its file named after the SOP Instance UID.
 inline NewInstance ctInstanceRecord(const std::string& study, const std::string& series, const std::string& sop,
-                                    int64_t association = 0) {
+                                    std::optional<int64_t> association = std::nullopt) {
   NewInstance n;
   n.attributes.patient_id = "P-" + study;
   n.attributes.study_uid = study;
