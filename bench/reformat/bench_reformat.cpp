@@ -2,13 +2,15 @@
 // and the writing of its CT/MR image series (what a render job adds for its rule's
 // "reformat" outputs; the job runs them on their own thread while the views render).
 //
-//   bench_reformat --series DIR [--out DIR] [--phantom] [--threads N] [--stream]
+//   bench_reformat --series DIR [--out DIR] [--phantom] [--threads N] [--stream] [--source-references N]
 // Reformats: COR 3mm, SAG 3mm (average), AX MIP 10mm every 5 mm, COR MIP 10mm.
 // --phantom: instead of the series' voxels, a 512 x 512 x 300 body phantom (0.7 x 0.7 x
 //   1 mm, ct_body_phantom.hpp) in the series' patient space; the series still gives the
 //   identity the objects are written with.
 // --stream: as the render job does it, each group of slices written as it is resampled
 //   (ReformatSlices, one thread); one time per reformat ("total resample" is then both).
+// --source-references N: each slice lists its source images when at most N (default:
+//   the node's outputs.reformat_source_references), as the render job writes them.
 // e.g. bench_reformat --series ../shared/data/ct-head-phantom-study/S2020 --phantom
 #include <chrono>
 #include <ctime>
@@ -19,10 +21,12 @@
 #include <vector>
 
 #include "ct_body_phantom.hpp"
+#include "volnode/core/config.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/encode/derived_image.hpp"
 #include "volnode/volume/assembly.hpp"
 #include "volnode/volume/reformat.hpp"
+#include "volnode/workflow/reformat_outputs.hpp"
 
 using namespace volnode;
 namespace fs = std::filesystem;
@@ -61,6 +65,7 @@ int main(int argc, char** argv) {
   fs::path series, out = fs::temp_directory_path() / "volnode-bench-reformat";
   bool phantom = false, stream = false;
   unsigned threads = 0;
+  int source_references = OutputsConfig{}.reformat_source_references;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -69,8 +74,10 @@ int main(int argc, char** argv) {
     else if (a == "--phantom") phantom = true;
     else if (a == "--stream") stream = true;
     else if (a == "--threads") threads = unsigned(std::atoi(next().c_str()));
+    else if (a == "--source-references") source_references = std::atoi(next().c_str());
     else {
-      std::fprintf(stderr, "usage: bench_reformat --series DIR [--out DIR] [--phantom] [--threads N] [--stream]\n");
+      std::fprintf(stderr, "usage: bench_reformat --series DIR [--out DIR] [--phantom] [--threads N] [--stream] "
+                           "[--source-references N]\n");
       return 2;
     }
   }
@@ -128,7 +135,11 @@ int main(int argc, char** argv) {
         uintmax_t bytes = 0;
         size_t i = 0;
         for (const auto* group = &slices.next(); !group->empty(); group = &slices.next())
-          for (const PlaneImage& image : *group) bytes += encoder.encode(plans[i++], image, out).size_bytes;
+          for (const PlaneImage& image : *group)
+            bytes += encoder
+                         .encode(plans[i++], image, out,
+                                 reformatSliceSources(volume, spec, image.geometry, identity, source_references))
+                         .size_bytes;
         const double seconds = now() - t, seconds_cpu = cpuNow() - cpu;
         std::printf("%-13s %4zu slices  resampled and written %.2f s (CPU %.2f s)  %.1f MiB\n", job.description,
                     slices.size(), seconds, seconds_cpu, double(bytes) / 1048576.0);
@@ -144,7 +155,11 @@ int main(int argc, char** argv) {
       const auto plans = planSeries("", number++, job.description, int(images.size()));
       uintmax_t bytes = 0;
       DerivedImageSeriesEncoder encoder(identity, info);
-      for (size_t i = 0; i < images.size(); ++i) bytes += encoder.encode(plans[i], images[i], out).size_bytes;
+      for (size_t i = 0; i < images.size(); ++i)
+        bytes += encoder
+                     .encode(plans[i], images[i], out,
+                             reformatSliceSources(volume, spec, images[i].geometry, identity, source_references))
+                     .size_bytes;
       const double encode = now() - t, encode_cpu = cpuNow() - cpu;
       std::printf("%-13s %4zu slices %4dx%-4d  resample %.2f s (CPU %.2f s)  encode %.2f s (CPU %.2f s)  %.1f MiB\n",
                   job.description, images.size(), images[0].geometry.columns, images[0].geometry.rows, resample,

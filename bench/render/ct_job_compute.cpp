@@ -89,7 +89,9 @@ CtJobSeconds runCtJob(const Volume& input, const OutputIdentity& identity, bool 
       for (const auto& o : rule.outputs) {
         if (o.type != "reformat" || slices[o.key()] == 0) continue;
         const auto plans = planSeries("", number++, o.reformatDescription(), slices[o.key()]);
-        r.reformat_slices += int(writeReformatSeries(*acquired, o, identity, plans, equipment, out / "dicom").size());
+        r.reformat_slices += int(writeReformatSeries(*acquired, o, identity, plans, equipment, out / "dicom",
+                                                        OutputsConfig{}.reformat_source_references)
+                                        .size());
       }
       r.reformats = now() - start;
       r.reformat_cpu = threadCpuSeconds() - cpu_start;

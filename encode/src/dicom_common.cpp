@@ -136,18 +136,33 @@ void addCode(DcmDataset& d, const DcmTagKey& sequence, const char* value, const 
   addCode(static_cast<DcmItem&>(d), sequence, value, scheme, meaning);
 }
 
-void putReferencedSeries(DcmDataset& d, const OutputIdentity& identity) {
+void putSourceImages(DcmDataset& d, std::span<const SourceInstance> sources) {
+  for (const SourceInstance& s : sources) {
+    DcmItem* item = nullptr;
+    check(d.findOrCreateSequenceItem(DCM_SourceImageSequence, item, -2), "SourceImageSequence");
+    check(item->putAndInsertString(DCM_ReferencedSOPClassUID, s.sop_class_uid.c_str()), "ReferencedSOPClassUID");
+    check(item->putAndInsertString(DCM_ReferencedSOPInstanceUID, s.sop_instance_uid.c_str()), "ReferencedSOPInstanceUID");
+    addCode(*item, DCM_PurposeOfReferenceCodeSequence, "121322", "DCM", "Source image for image processing operation");
+  }
+}
+
+void putReferencedSeries(DcmDataset& d, const OutputIdentity& identity, std::span<const SourceInstance> sources) {
+  if (sources.empty()) return;
   DcmItem* series = nullptr;
   check(d.findOrCreateSequenceItem(DCM_ReferencedSeriesSequence, series, -2), "ReferencedSeriesSequence");
   check(series->putAndInsertString(DCM_SeriesInstanceUID, identity.sourceSeriesInstanceUid().c_str()),
         "ReferencedSeriesSequence SeriesInstanceUID");
-  for (const SourceInstance& s : identity.sourceInstances()) {
+  for (const SourceInstance& s : sources) {
     DcmItem* instance = nullptr;
     check(series->findOrCreateSequenceItem(DCM_ReferencedInstanceSequence, instance, -2), "ReferencedInstanceSequence");
     check(instance->putAndInsertString(DCM_ReferencedSOPClassUID, s.sop_class_uid.c_str()), "ReferencedSOPClassUID");
     check(instance->putAndInsertString(DCM_ReferencedSOPInstanceUID, s.sop_instance_uid.c_str()),
           "ReferencedSOPInstanceUID");
   }
+}
+
+void putReferencedSeries(DcmDataset& d, const OutputIdentity& identity) {
+  putReferencedSeries(d, identity, identity.sourceInstances());
 }
 
 namespace {

@@ -34,7 +34,13 @@ void putSeriesAndInstance(DcmDataset& d, const OutputIdentity& identity, const O
 void addCode(DcmDataset& d, const DcmTagKey& sequence, const char* value, const char* scheme, const char* meaning);
 void addCode(DcmItem& item, const DcmTagKey& sequence, const char* value, const char* scheme, const char* meaning);
 
-// ReferencedSeriesSequence (Common Instance Reference) to the source series and images.
+// SourceImageSequence: the images given, purpose (121322, DCM, "Source image for
+// image processing operation"). Nothing when none are given.
+void putSourceImages(DcmDataset& d, std::span<const SourceInstance> sources);
+// ReferencedSeriesSequence (Common Instance Reference) to the source series and the
+// images given (every source image of the identity: the overload without them).
+// Nothing when none are given: the module lists instances referenced elsewhere.
+void putReferencedSeries(DcmDataset& d, const OutputIdentity& identity, std::span<const SourceInstance> sources);
 void putReferencedSeries(DcmDataset& d, const OutputIdentity& identity);
 
 // Throws Error(Internal) when a put failed (a programming error, not bad input).

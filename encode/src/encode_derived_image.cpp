@@ -76,14 +76,16 @@ void putAcquisition(DcmDataset& d, const OutputIdentity& identity, bool mr) {
   }
 }
 
-void putSourceImages(DcmDataset& d, const OutputIdentity& identity) {
-  for (const SourceInstance& s : identity.sourceInstances()) {
-    DcmItem* item = nullptr;
-    check(d.findOrCreateSequenceItem(DCM_SourceImageSequence, item, -2), "SourceImageSequence");
-    check(item->putAndInsertString(DCM_ReferencedSOPClassUID, s.sop_class_uid.c_str()), "ReferencedSOPClassUID");
-    check(item->putAndInsertString(DCM_ReferencedSOPInstanceUID, s.sop_instance_uid.c_str()), "ReferencedSOPInstanceUID");
-    addCode(*item, DCM_PurposeOfReferenceCodeSequence, "121322", "DCM", "Source image for image processing operation");
-  }
+// RelatedSeriesSequence (General Series): the source series as a whole, which every
+// image names even when it lists no source images of its own.
+void putRelatedSourceSeries(DcmDataset& d, const OutputIdentity& identity) {
+  DcmItem* item = nullptr;
+  check(d.findOrCreateSequenceItem(DCM_RelatedSeriesSequence, item, -2), "RelatedSeriesSequence");
+  check(item->putAndInsertString(DCM_StudyInstanceUID, identity.studyInstanceUid().c_str()),
+        "RelatedSeriesSequence StudyInstanceUID");
+  check(item->putAndInsertString(DCM_SeriesInstanceUID, identity.sourceSeriesInstanceUid().c_str()),
+        "RelatedSeriesSequence SeriesInstanceUID");
+  check(item->insertEmptyElement(DCM_PurposeOfReferenceCodeSequence), "PurposeOfReferenceCodeSequence");
 }
 
 }  // namespace
@@ -143,8 +145,7 @@ void DerivedImageSeriesEncoder::putSeriesAttributes(DcmDataset& d) const {
     addCode(d, DCM_DerivationCodeSequence, "113078", "DCM", "Maximum intensity projection");
   else
     addCode(d, DCM_DerivationCodeSequence, "113072", "DCM", "Multiplanar reformatting");
-  putSourceImages(d, identity);
-  putReferencedSeries(d, identity);
+  putRelatedSourceSeries(d, identity);
   if (info.spacing_between_slices > 0)
     check(d.putAndInsertString(DCM_SpacingBetweenSlices, formatDs(info.spacing_between_slices).c_str()),
           "SpacingBetweenSlices");
@@ -173,12 +174,25 @@ void DerivedImageSeriesEncoder::putSeriesAttributes(DcmDataset& d) const {
   check(d.putAndInsertString(DCM_BurnedInAnnotation, "NO"), "BurnedInAnnotation");
 }
 
+// The source images this image lists; the previous image's lists stay when they are the same.
+void DerivedImageSeriesEncoder::putSources(DcmDataset& d, std::span<const SourceInstance> sources) {
+  if (sources_set_ && sources.data() == sources_.data() && sources.size() == sources_.size()) return;
+  d.findAndDeleteElement(DCM_SourceImageSequence);
+  d.findAndDeleteElement(DCM_ReferencedSeriesSequence);
+  putSourceImages(d, sources);
+  putReferencedSeries(d, identity_, sources);
+  sources_ = sources;
+  sources_set_ = true;
+}
+
 EncodedObject DerivedImageSeriesEncoder::encode(const ObjectPlan& plan, const PlaneImage& image,
-                                                const std::filesystem::path& out_dir) {
+                                                const std::filesystem::path& out_dir,
+                                                std::span<const SourceInstance> sources) {
   checkPlan(plan);
   checkImage(image);
   const PlaneGeometry& g = image.geometry;
   DcmDataset& d = *file_->getDataset();
+  putSources(d, sources);
   // Every attribute set here is set for every image, so nothing of the previous one
   // stays (SeriesDescription is left out when empty: removed first).
   d.findAndDeleteElement(DCM_SeriesDescription);
@@ -213,7 +227,7 @@ EncodedObject encodeDerivedImage(const OutputIdentity& identity, const ObjectPla
                                  const DerivedImageInfo& info, const std::filesystem::path& out_dir) {
   checkPlan(plan);
   checkImage(image);
-  return DerivedImageSeriesEncoder(identity, info).encode(plan, image, out_dir);
+  return DerivedImageSeriesEncoder(identity, info).encode(plan, image, out_dir, identity.sourceInstances());
 }
 
 }  // namespace volnode

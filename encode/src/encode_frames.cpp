@@ -34,17 +34,6 @@ void putDerivation(DcmDataset& d, const OutputIdentity& identity, const FramesIn
   addCode(d, DCM_DerivationCodeSequence, code, "DCM", what);
 }
 
-void putSourceImages(DcmDataset& d, const OutputIdentity& identity) {
-  for (const SourceInstance& s : identity.sourceInstances()) {
-    DcmItem* item = nullptr;
-    check(d.findOrCreateSequenceItem(DCM_SourceImageSequence, item, -2), "SourceImageSequence");
-    check(item->putAndInsertString(DCM_ReferencedSOPClassUID, s.sop_class_uid.c_str()), "ReferencedSOPClassUID");
-    check(item->putAndInsertString(DCM_ReferencedSOPInstanceUID, s.sop_instance_uid.c_str()), "ReferencedSOPInstanceUID");
-    addCode(*item, DCM_PurposeOfReferenceCodeSequence, "121322", "DCM",
-            "Source image for image processing operation");
-  }
-}
-
 void checkFrames(const std::vector<RenderedFrame>& frames) {
   if (frames.empty()) throw Error(Errc::InvalidArgument, "no frames to encode");
   const RenderedFrame& f0 = frames.front();
@@ -108,7 +97,7 @@ EncodedObject encodeFrames(const OutputIdentity& identity, const ObjectPlan& pla
   const std::string orientation = frames.size() == 1 ? patientOrientation(f0) : std::string();
   check(d.putAndInsertString(DCM_PatientOrientation, orientation.c_str()), "PatientOrientation");
   putDerivation(d, identity, info);
-  putSourceImages(d, identity);
+  putSourceImages(d, identity.sourceInstances());
   putReferencedSeries(d, identity);
 
   // Image Pixel

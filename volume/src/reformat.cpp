@@ -434,6 +434,25 @@ std::vector<PlaneGeometry> reformatPlanes(const Volume& volume, const ReformatSp
   return planes;
 }
 
+std::pair<int, int> reformatSourceSlices(const Volume& volume, const ReformatSpec& spec, const PlaneGeometry& plane) {
+  const Vec3 normal = plane.normal();
+  const double half = spec.thickness_mm / 2;
+  const double width = (plane.columns - 1) * plane.column_spacing, height = (plane.rows - 1) * plane.row_spacing;
+  double lo = std::numeric_limits<double>::max(), hi = std::numeric_limits<double>::lowest();
+  for (int corner = 0; corner < 8; ++corner) {
+    Vec3 p = plane.position;
+    for (int a = 0; a < 3; ++a)
+      p[a] += ((corner & 1) ? width : 0) * plane.row_direction[a] + ((corner & 2) ? height : 0) * plane.column_direction[a] +
+              ((corner & 4) ? half : -half) * normal[a];
+    const double k = indexOf(volume, p)[2];
+    lo = std::min(lo, k);
+    hi = std::max(hi, k);
+  }
+  const int slices = volume.dimensions[2];
+  if (hi < -1 || lo > slices) return {1, 0};
+  return {std::max(0, int(std::floor(lo))), std::min(slices - 1, int(std::ceil(hi)))};
+}
+
 std::vector<PlaneImage> reformatVolume(const Volume& volume, const ReformatSpec& spec, int16_t fill_value,
                                        unsigned threads) {
   const auto planes = reformatPlanes(volume, spec);

@@ -56,13 +56,26 @@ int reformatSliceCount(const Volume& volume, const RuleOutput& output) {
   }
 }
 
+std::span<const SourceInstance> reformatSliceSources(const Volume& volume, const ReformatSpec& spec,
+                                               const PlaneGeometry& plane, const OutputIdentity& identity,
+                                               int limit) {
+  std::span<const SourceInstance> all = identity.sourceInstances();
+  std::span<const SourceInstance> listed = all;
+  if (all.size() == size_t(volume.dimensions[2])) {
+    const auto [first, last] = reformatSourceSlices(volume, spec, plane);
+    listed = first > last ? all.subspan(0, 0) : all.subspan(size_t(first), size_t(last - first + 1));
+  }
+  return listed.size() > size_t(std::max(limit, 0)) ? all.subspan(0, 0) : listed;
+}
+
 std::string reformatSliceKey(const RuleOutput& output, int instance) {
   return output.key() + ":" + std::to_string(instance);
 }
 
 std::vector<EncodedObject> writeReformatSeries(const Volume& volume, const RuleOutput& output,
                                                const OutputIdentity& identity, const std::vector<ObjectPlan>& plans,
-                                               const EquipmentInfo& equipment, const std::filesystem::path& out_dir) {
+                                               const EquipmentInfo& equipment, const std::filesystem::path& out_dir,
+                                               int max_source_references) {
   const ReformatSpec spec = reformatSpecOf(output);
   const int16_t fill = volume.modality == "CT" ? -1024 : 0;
   ReformatSlices slices(volume, spec, fill);
@@ -82,7 +95,9 @@ std::vector<EncodedObject> writeReformatSeries(const Volume& volume, const RuleO
   written.reserve(slices.size());
   DerivedImageSeriesEncoder encoder(identity, info);
   for (const auto* group = &slices.next(); !group->empty(); group = &slices.next())
-    for (const PlaneImage& image : *group) written.push_back(encoder.encode(plans[written.size()], image, out_dir));
+    for (const PlaneImage& image : *group)
+      written.push_back(encoder.encode(plans[written.size()], image, out_dir,
+                                       reformatSliceSources(volume, spec, image.geometry, identity, max_source_references)));
   return written;
 }
 

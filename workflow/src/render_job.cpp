@@ -269,7 +269,8 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress,
         try {
           // Bone-removed reformats wait for the bone removal (which throws if it failed).
           const auto source = out.reformat.bone_removed ? bone_removed.volume.get() : acquired;
-          written = writeReformatSeries(*source, out, identity, plans->second, equipment, out_dir / "dicom");
+          written = writeReformatSeries(*source, out, identity, plans->second, equipment, out_dir / "dicom",
+                                        s.outputs.reformat_source_references);
         } catch (const std::exception& e) {  // the job's other outputs still go out; this series is not sent
           moduleLogger("pipeline")->warn("reformat {} not written: {}", out.reformatDescription(), e.what());
           continue;

@@ -322,7 +322,7 @@ TEST(EncodeDerivedImage, SeriesEncoderWritesWhatEachImageAloneWrites) {
   };
   DerivedImageSeriesEncoder series(identity, info);
   for (size_t i = 0; i < images.size(); ++i) {
-    const EncodedObject together = series.encode(plans[i], *images[i], tmp / "series");
+    const EncodedObject together = series.encode(plans[i], *images[i], tmp / "series", identity.sourceInstances());
     const EncodedObject alone = encodeDerivedImage(identity, plans[i], *images[i], info, tmp / "alone");
     EXPECT_EQ(together.size_bytes, alone.size_bytes) << "image " << i;
     EXPECT_TRUE(bytes(together.path) == bytes(alone.path)) << "image " << i;

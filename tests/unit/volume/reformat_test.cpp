@@ -261,6 +261,35 @@ TEST(Reformat, SliceCountSpacingAndThicknessFollowTheSpec) {
   EXPECT_GT(planes.front().position[0], planes.back().position[0]);  // sagittal slices run left to right
 }
 
+TEST(Reformat, SourceSlicesAreThoseWithinOneSliceOfTheSlab) {
+  for (const auto& direction : {kIdentity, kFeetFirst}) {
+    const Phantom p = makePhantom(direction);  // 64 slices 1.5 mm apart, centred on z = 0
+    ReformatSpec spec;
+    spec.plane = ReformatPlane::Axial;
+    spec.thickness_mm = 6;
+    spec.spacing_mm = 6;
+    for (const auto& plane : reformatPlanes(p.volume, spec)) {
+      const auto [first, last] = reformatSourceSlices(p.volume, spec, plane);
+      ASSERT_LE(first, last);
+      // Slice k lies at z = (k - 31.5) * 1.5 (head first) or -(k - 31.5) * 1.5 (feet first).
+      const double z = plane.position[2], sign = direction[8];
+      for (int k = 0; k < p.volume.dimensions[2]; ++k) {
+        const double distance = std::abs(sign * (k - 31.5) * 1.5 - z);
+        if (distance <= 3) EXPECT_TRUE(k >= first && k <= last) << "slab at " << z << " misses slice " << k;
+        if (distance > 3 + 1.5) EXPECT_FALSE(k >= first && k <= last) << "slab at " << z << " lists slice " << k;
+      }
+    }
+    spec.plane = ReformatPlane::Coronal;  // crosses every axial slice
+    const auto coronal = reformatPlanes(p.volume, spec);
+    EXPECT_EQ(reformatSourceSlices(p.volume, spec, coronal[coronal.size() / 2]), std::make_pair(0, 63));
+    spec.plane = ReformatPlane::Axial;
+    PlaneGeometry beyond = reformatPlanes(p.volume, spec).front();
+    beyond.position[2] += 500;  // far outside the stack
+    const auto [first, last] = reformatSourceSlices(p.volume, spec, beyond);
+    EXPECT_GT(first, last);
+  }
+}
+
 TEST(Reformat, ThickSlabMipKeepsThePeakAndAverageSpreadsIt) {
   const Phantom p = makePhantom(kIdentity);
   ReformatSpec spec;

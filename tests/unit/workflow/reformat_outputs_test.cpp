@@ -5,6 +5,10 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 
+#include <algorithm>
+#include <map>
+#include <set>
+
 #include "support/process.hpp"
 #include "volnode/core/error.hpp"
 #include "support/synthetic_series.hpp"
@@ -85,6 +89,101 @@ TEST(ReformatOutputs, VolumesThatCannotBeReformattedGiveNoSlicesInsteadOfAFailed
   v.dimensions = {8, 5000, 8};
   v.voxels.assign(v.voxelCount(), 0);
   EXPECT_EQ(reformatSliceCount(v, coronal(1, 0.5)), 0);  // more slices than a reformat may have
+}
+
+// The SOP Instance UIDs a file lists in a sequence's items (SourceImageSequence, or the
+// ReferencedInstanceSequence of ReferencedSeriesSequence's first item).
+std::vector<std::string> listedSources(const std::filesystem::path& file, const DcmTagKey& sequence) {
+  DcmFileFormat f;
+  EXPECT_TRUE(f.loadFile(file.c_str()).good());
+  DcmItem* holder = f.getDataset();
+  DcmTagKey items = sequence;
+  if (sequence == DCM_ReferencedSeriesSequence) {
+    DcmItem* series = nullptr;
+    if (holder->findAndGetSequenceItem(DCM_ReferencedSeriesSequence, series, 0).bad()) return {};
+    holder = series;
+    items = DCM_ReferencedInstanceSequence;
+  }
+  std::vector<std::string> uids;
+  DcmItem* item = nullptr;
+  for (int i = 0; holder->findAndGetSequenceItem(items, item, i).good(); ++i) {
+    OFString uid;
+    item->findAndGetOFString(DCM_ReferencedSOPInstanceUID, uid);
+    uids.push_back(uid.c_str());
+  }
+  return uids;
+}
+
+TEST(ReformatOutputs, EachSliceListsTheSourceImagesItsSlabReadsAndLongListsAreLeftToTheSeriesReference) {
+  test::TempDir dir("volnode-reformat-sources");
+  test::SyntheticSeries s;
+  s.rows = s.cols = 24;
+  s.slices = 30;
+  s.slice_spacing = 2;
+  s.origin = {-12, -12, 40};
+  s.stack_direction = test::Vec3{0, 0, -1};  // acquired head to feet, files given shuffled
+  s.instance_order = test::InstanceOrder::Shuffled;
+  const auto source = test::writeSyntheticSeries(s, dir / "src");
+  std::map<std::string, double> z_of;
+  for (size_t k = 0; k < source.files.size(); ++k) z_of[tag(source.files[k], DCM_SOPInstanceUID)] = source.positions[k][2];
+  auto shuffled = source.files;
+  std::reverse(shuffled.begin(), shuffled.end());
+  std::swap(shuffled[3], shuffled[17]);
+  auto assembly = assembleSeries(shuffled);
+  ASSERT_EQ(assembly.renderable().size(), 1u);
+  const VolumeCandidate& candidate = *assembly.renderable().front();
+  const Volume& volume = *candidate.volume;
+  const OutputIdentity identity = readOutputIdentity(candidate.files);  // as the render job reads it
+
+  // Axial 6 mm slabs every 6 mm: each slice lists the source slices within one slice
+  // spacing (2 mm) of its slab, every source inside the slab among them.
+  RuleOutput axial = coronal(6, 6);
+  axial.reformat.plane = "axial";
+  const int count = reformatSliceCount(volume, axial);
+  ASSERT_GT(count, 5);
+  const auto written = writeReformatSeries(volume, axial, identity, planSeries("", 9010, "AX", count), EquipmentInfo{},
+                                           dir / "axial", 100);
+  for (const auto& slice : written) {
+    const double z = std::stod(tag(slice.path, DCM_SliceLocation));
+    const auto listed = listedSources(slice.path, DCM_SourceImageSequence);
+    EXPECT_EQ(listedSources(slice.path, DCM_ReferencedSeriesSequence), listed);
+    std::set<std::string> listed_set(listed.begin(), listed.end());
+    EXPECT_EQ(listed_set.size(), listed.size()) << "each source once";
+    for (const auto& uid : listed) {
+      ASSERT_TRUE(z_of.count(uid)) << uid;
+      EXPECT_LE(std::abs(z_of[uid] - z), 3 + 2 + 1e-6) << "slab at " << z << " lists the source at " << z_of[uid];
+    }
+    for (const auto& [uid, source_z] : z_of)
+      if (std::abs(source_z - z) < 3 - 1e-6) EXPECT_TRUE(listed_set.count(uid)) << "slab at " << z << " misses " << source_z;
+    EXPECT_LE(listed.size(), 6u);
+  }
+  // Every slice names the source series as a whole.
+  DcmFileFormat f;
+  ASSERT_TRUE(f.loadFile(written.front().path.c_str()).good());
+  DcmItem* related = nullptr;
+  ASSERT_TRUE(f.getDataset()->findAndGetSequenceItem(DCM_RelatedSeriesSequence, related, 0).good());
+  OFString series_uid, study_uid;
+  related->findAndGetOFString(DCM_SeriesInstanceUID, series_uid);
+  related->findAndGetOFString(DCM_StudyInstanceUID, study_uid);
+  EXPECT_EQ(series_uid.c_str(), source.series_instance_uid);
+  EXPECT_EQ(study_uid.c_str(), source.study_instance_uid);
+
+  // A coronal slice reads every source slice: all 30 listed when the limit allows, none
+  // (the series reference only) when it does not.
+  const RuleOutput cor = coronal(3, 3);
+  const int cor_count = reformatSliceCount(volume, cor);
+  const auto all = writeReformatSeries(volume, cor, identity, planSeries("", 9011, "COR", cor_count), EquipmentInfo{},
+                                       dir / "cor-all", 30);
+  EXPECT_EQ(listedSources(all[size_t(cor_count / 2)].path, DCM_SourceImageSequence).size(), 30u);
+  const auto none = writeReformatSeries(volume, cor, identity, planSeries("", 9012, "COR", cor_count), EquipmentInfo{},
+                                        dir / "cor-none", 29);
+  for (const auto& slice : none) {
+    EXPECT_TRUE(listedSources(slice.path, DCM_SourceImageSequence).empty());
+    EXPECT_TRUE(listedSources(slice.path, DCM_ReferencedSeriesSequence).empty());
+    DcmFileFormat g;
+    ASSERT_TRUE(g.loadFile(slice.path.c_str()).good());
+    EXPECT_TRUE(g.getDataset()->tagExists(DCM_RelatedSeriesSequence));
+  }
 }
 
 }  // namespace

@@ -130,6 +130,10 @@ struct OutputsConfig {
   int series_number_base = 9001;
   int mesh_triangle_budget = 300000;
   bool reformats = true;  // false: the rules' "reformat" outputs are not produced (e.g. the scanner sends its own)
+  // A reformat slice lists the source images it was computed from when they are at
+  // most this many (axial slabs); coronal and sagittal slices of a long stack then list
+  // none and name the source series only, instead of a header of every source image.
+  int reformat_source_references = 100;
 };
 
 struct PipelineConfig {

@@ -11,12 +11,14 @@
 // ImageOrientationPatient, PixelSpacing, SliceThickness (and SpacingBetweenSlices)
 // describe exactly where each pixel lies; FrameOfReferenceUID, patient/study and the
 // acquisition attributes (PatientPosition, KVP, MR sequence, contrast) are the
-// source's; SourceImageSequence and ReferencedSeriesSequence point back to it.
+// source's; RelatedSeriesSequence names the source series, SourceImageSequence and
+// ReferencedSeriesSequence the source images the pixels were computed from.
 // Used for multiplanar reformats and thick-slab MIPs; any other 2D result in patient
 // space (e.g. a MIP of a bone-removed volume) goes through the same call.
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "volnode/core/plane_image.hpp"
@@ -52,7 +54,8 @@ struct DerivedImageInfo {
 // modalities without one here (only CT and MR).
 const char* derivedImageSopClass(const std::string& modality);
 
-// Writes out_dir/<series number>-<instance number>-<slug>.dcm. Throws
+// Writes out_dir/<series number>-<instance number>-<slug>.dcm, listing every source
+// image of the identity. Throws
 // Error(InvalidArgument) for an image whose pixel count or geometry is wrong (sizes,
 // non-orthonormal directions, spacing <= 0) or a bad plan, Error(InvalidDicom) when
 // the identity has no FrameOfReferenceUID, Error(Io) when the file cannot be written.
@@ -60,10 +63,12 @@ EncodedObject encodeDerivedImage(const OutputIdentity& identity, const ObjectPla
                                  const DerivedImageInfo& info, const std::filesystem::path& out_dir);
 
 // The images of one derived series (a reformat's slices): what they share (identity,
-// acquisition, derivation, the references to every source image) is built once, and
-// each encode() sets only what is the image's own (UIDs, numbers, plane, pixels).
-// Each file is what encodeDerivedImage() writes for the same arguments. Same errors;
-// the constructor throws those about the identity.
+// acquisition, derivation, the source series) is built once, and each encode() sets
+// only what is the image's own (UIDs, numbers, plane, pixels, the source images it
+// lists: none, some or all of the identity's). Each file is what encodeDerivedImage()
+// writes for the same arguments when `sources` are all the identity's. Same errors;
+// the constructor throws those about the identity. `sources` must stay valid until
+// the next encode() (consecutive images often list the same ones: built once).
 class DerivedImageSeriesEncoder {
  public:
   DerivedImageSeriesEncoder(const OutputIdentity& identity, const DerivedImageInfo& info);
@@ -71,15 +76,19 @@ class DerivedImageSeriesEncoder {
   DerivedImageSeriesEncoder(const DerivedImageSeriesEncoder&) = delete;
   DerivedImageSeriesEncoder& operator=(const DerivedImageSeriesEncoder&) = delete;
 
-  EncodedObject encode(const ObjectPlan& plan, const PlaneImage& image, const std::filesystem::path& out_dir);
+  EncodedObject encode(const ObjectPlan& plan, const PlaneImage& image, const std::filesystem::path& out_dir,
+                       std::span<const SourceInstance> sources);
 
  private:
   void putSeriesAttributes(DcmDataset& d) const;
+  void putSources(DcmDataset& d, std::span<const SourceInstance> sources);
 
   OutputIdentity identity_;
   DerivedImageInfo info_;
   const char* sop_class_;
   std::unique_ptr<DcmFileFormat> file_;
+  std::span<const SourceInstance> sources_;  // what the dataset lists now
+  bool sources_set_ = false;
 };
 
 }  // namespace volnode

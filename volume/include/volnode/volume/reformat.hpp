@@ -62,6 +62,13 @@ std::pair<std::array<double, 3>, std::array<double, 3>> reformatAxes(const Refor
 // geometry). Throws Error(InvalidArgument) for an empty volume or a bad spec.
 std::vector<PlaneGeometry> reformatPlanes(const Volume& volume, const ReformatSpec& spec);
 
+// The volume's slices (index k, along its third axis) whose voxels one plane of the
+// reformat reads: every slice within one slice of the plane's slab (interpolation
+// reads the neighbour on each side). {first, last}, inclusive; first > last when the
+// slab misses the volume. A coronal or sagittal plane of an axial stack reads all of
+// them; an axial slab a few.
+std::pair<int, int> reformatSourceSlices(const Volume& volume, const ReformatSpec& spec, const PlaneGeometry& plane);
+
 // The reformatted images, one per plane of reformatPlanes(). fill_value: for pixels
 // outside the volume (e.g. -1024 for CT). Uses up to `threads` threads (0: all cores).
 std::vector<PlaneImage> reformatVolume(const Volume& volume, const ReformatSpec& spec, int16_t fill_value,
