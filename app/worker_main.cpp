@@ -13,6 +13,7 @@
 #include "volnode/core/logging.hpp"
 #include "volnode/storage/database_unavailable.hpp"
 #include "volnode/workflow/job_worker.hpp"
+#include "volnode/workflow/receiving_prefetch.hpp"
 #include "volnode/workflow/worker_supervisor.hpp"
 #include "volnode/render/presets.hpp"
 #include "node_name.hpp"
@@ -89,6 +90,11 @@ int runWorker(const Config& config, int slot) {
                                       config.pipeline.presets_dir};
   settings.destinations = config.destinations;
   settings.send_max_attempts = config.sending.max_attempts;
+  // Idle time goes to decoding the series being received, within the memory the
+  // render job's assembly may use (render_job.cpp: a quarter of the cap).
+  StackPrefetch prefetch(memory_mb > 0 ? uint64_t(memory_mb) * 1024 * 1024 / 4 : uint64_t(1) << 40);
+  settings.render.prefetch = &prefetch;
+  ReceivingSeriesPrefetch receiving(*index, dir / "store", prefetch, slot - 1);
   JobWorker worker(settings, *index, *jobs, rules);
   JobWorkerEvents events;
   events.claimed = [](const Job& job) { tell("claimed " + std::to_string(job.id)); };
@@ -111,7 +117,15 @@ int runWorker(const Config& config, int slot) {
         ::_exit(kExitIndexLost);
       }
     }
-    if (!ran && !waitForWork(1.0)) break;
+    if (ran) continue;
+    bool more = false;
+    try {
+      more = receiving.step();
+    } catch (const std::exception& e) {  // only an optimisation: the job assembles without it
+      log->debug("{}: decoding ahead stopped: {}", name, e.what());
+      prefetch.clear();
+    }
+    if (!waitForWork(more ? 0.0 : 1.0)) break;
   }
   // The node is gone (it would have killed us with SIGKILL a moment later): stop at
   // once, as killed, without closing the index, whose last connection would

@@ -112,12 +112,22 @@ SeriesAssembly assembleSeries(const std::vector<std::filesystem::path>& files, c
   auto headers = detail::readHeaders(files, skipped, &refusal);
   std::vector<detail::StackPlan> plans;
   SeriesAssembly out = detail::assembleFromHeaders(headers, skipped, options, &plans);
+  // Slices decoded while the series arrived serve its largest stack.
+  detail::PrefetchedSlices* prefetched =
+      options.prefetched && options.prefetched->seriesUid() == out.info.series_instance_uid
+          ? &options.prefetched->held()
+          : nullptr;
+  size_t largest = plans.size();
+  for (size_t i = 0; i < plans.size(); ++i)
+    if (plans[i].candidate.decision == VolumeDecision::Renderable &&
+        (largest == plans.size() || plans[i].slices.size() > plans[largest].slices.size()))
+      largest = i;
   for (size_t i = 0; i < plans.size(); ++i) {
     if (plans[i].candidate.decision != VolumeDecision::Renderable) continue;
     try {
       const detail::BlockReduction reduction = detail::reductionToFit(
           plans[i].candidate.dimensions, plans[i].candidate.spacing, options.max_volume_bytes);
-      out.volumes[i].volume = detail::decodeStack(headers, plans[i], reduction);
+      out.volumes[i].volume = detail::decodeStack(headers, plans[i], reduction, i == largest ? prefetched : nullptr);
       if (!reduction.none()) {
         // The candidate describes the volume as it was decoded.
         detail::reduceGeometry(out.volumes[i], reduction);
@@ -138,6 +148,7 @@ SeriesAssembly assembleSeries(const std::vector<std::filesystem::path>& files, c
       out.volumes[i].reason = std::string("pixel data could not be decoded: ") + e.what();
     }
   }
+  if (prefetched) options.prefetched->clear();  // taken, or of no use to these stacks
   detail::finish(out, refusal);
   return out;
 }

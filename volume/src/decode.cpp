@@ -23,6 +23,7 @@
 
 #include "block_reduction.hpp"
 #include "plan.hpp"
+#include "prefetched_slices.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/dicom/dicom_file.hpp"
 #include "volnode/dicom/image_copy.hpp"
@@ -288,9 +289,63 @@ void accumulate(const std::vector<float>& src, const StackPlan& plan, const Slic
   }
 }
 
+// Moves the prefetched slices into their places in the stack: voxels (the prefetched
+// buffer, one slice per slot) becomes the stack, slice k being slot from[k] (-1: none,
+// decoded afterwards). The moves follow the cycles of the permutation, one slice of
+// memory aside, so the buffer never needs a second copy. Returns which slices are in
+// place.
+std::vector<bool> placePrefetched(std::vector<int16_t>& voxels, size_t plane, std::vector<int64_t> from,
+                                  size_t stack_slices) {
+  const size_t slots = voxels.size() / plane, total = std::max(slots, stack_slices);
+  voxels.resize(total * plane);
+  from.resize(total, -1);
+  std::vector<bool> in_place(stack_slices, false), used(total, false);
+  for (size_t k = 0; k < stack_slices; ++k)
+    if (from[k] >= 0) {
+      used[size_t(from[k])] = true;
+      in_place[k] = true;
+    }
+  // Slices without a prefetched source take a slot nobody takes: a permutation.
+  size_t free_slot = 0;
+  for (size_t k = 0; k < total; ++k) {
+    if (from[k] >= 0) continue;
+    while (used[free_slot]) ++free_slot;
+    from[k] = int64_t(free_slot);
+    used[free_slot] = true;
+  }
+  std::vector<int16_t> aside(plane);
+  std::vector<bool> done(total, false);
+  for (size_t start = 0; start < total; ++start) {
+    if (done[start]) continue;
+    if (size_t(from[start]) == start) {
+      done[start] = true;
+      continue;
+    }
+    std::copy_n(voxels.data() + start * plane, plane, aside.data());
+    for (size_t k = start;;) {
+      done[k] = true;
+      const size_t source = size_t(from[k]);
+      if (source == start) {
+        std::copy_n(aside.data(), plane, voxels.data() + k * plane);
+        break;
+      }
+      std::copy_n(voxels.data() + source * plane, plane, voxels.data() + k * plane);
+      k = source;
+    }
+  }
+  voxels.resize(stack_slices * plane);
+  return in_place;
+}
+
 }  // namespace
 
-Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan, const BlockReduction& reduction) {
+void decodeFrameInt16(const FileHeader& header, int16_t* out) {
+  const std::vector<FileHeader> one{header};
+  FrameSource(one).frameInt16(0, 0, 0, out);
+}
+
+Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan, const BlockReduction& reduction,
+                   PrefetchedSlices* prefetched) {
   const VolumeCandidate& c = plan.candidate;
   VolumeCandidate reduced = c;
   reduceGeometry(reduced, reduction);
@@ -309,8 +364,26 @@ Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan
   const size_t plane = size_t(cols) * rows;
   const size_t reduced_plane = size_t(v.dimensions[0]) * v.dimensions[1];
   const int reduced_nz = v.dimensions[2];
-  v.voxels.assign(reduced_plane * reduced_nz, int16_t(plan.fill_value));
   const float fill = float(plan.fill_value);
+  // Slices decoded while the series arrived go straight into place when the stack does.
+  std::vector<bool> in_place;
+  if (prefetched && !plan.resample && reduction.none() && prefetched->rows == rows && prefetched->cols == cols &&
+      prefetched->slices() > 0) {
+    std::vector<int64_t> from(size_t(reduced_nz), -1);
+    std::vector<bool> taken(prefetched->slices(), false);
+    for (int k = 0; k < reduced_nz; ++k) {
+      const SliceRef& s = plan.slices[size_t(k)];
+      const auto slot = prefetched->slot_of.find(headers[s.file].path.string());
+      if (s.frame != 0 || slot == prefetched->slot_of.end() || taken[slot->second]) continue;
+      taken[slot->second] = true;
+      from[size_t(k)] = int64_t(slot->second);
+    }
+    v.voxels = std::move(prefetched->voxels);
+    prefetched->clear();
+    in_place = placePrefetched(v.voxels, plane, std::move(from), size_t(reduced_nz));
+  } else {
+    v.voxels.assign(reduced_plane * reduced_nz, int16_t(plan.fill_value));
+  }
 
   if (!plan.resample) {
     // Slices go straight into their place; files are independent, so decode them on a
@@ -329,6 +402,7 @@ Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan
         const int z0 = reduced_nz * t / threads, z1 = reduced_nz * (t + 1) / threads;
         if (reduction.none()) {
           for (int k = z0; k < z1; ++k) {
+            if (!in_place.empty() && in_place[size_t(k)]) continue;
             const SliceRef& s = plan.slices[k];
             src.frameInt16(s.file, s.frame, int16_t(plan.fill_value), v.voxels.data() + plane * k);
           }

@@ -32,8 +32,16 @@ std::vector<StackPlan> planSeries(const std::vector<FileHeader>& headers, const 
 // Errc::Io when a file cannot be opened, Errc::InvalidDicom when pixels cannot be decoded.
 // With a reduction, the volume is averaged down in blocks while it is decoded (see
 // block_reduction.hpp); the full-resolution volume never exists.
+// `prefetched`: slices a StackPrefetch decoded ahead; taken (and cleared) when the
+// stack goes straight into the volume, left alone otherwise.
 struct BlockReduction;
-Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan, const BlockReduction& reduction);
+struct PrefetchedSlices;
+Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan, const BlockReduction& reduction,
+                   PrefetchedSlices* prefetched = nullptr);
+
+// The physical values of a single-frame file's frame as decodeStack puts them in a
+// stack (no padding value: the fill does not matter). Throws what decodeStack throws.
+void decodeFrameInt16(const FileHeader& header, int16_t* out);
 
 // Header reading and planning shared by assembly.cpp and directory_scan.cpp.
 // `first_refusal`, when given, receives why the guarded reader refused the first file it refused.

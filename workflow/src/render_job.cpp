@@ -151,7 +151,14 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress,
   std::vector<std::filesystem::path> files;
   for (const auto& f : impl_->index.seriesFiles(job.series_uid))
     if (!f.conflict) files.push_back(s.store_root / f.file_path);
-  auto assembly = assembleSeries(files, assemblyWithinMemoryLimit());
+  AssemblyOptions assembly_options = assemblyWithinMemoryLimit();
+  assembly_options.prefetched = s.prefetch;
+  const size_t decoded_ahead = s.prefetch && s.prefetch->seriesUid() == job.series_uid ? s.prefetch->slices() : 0;
+  auto assembly = assembleSeries(files, assembly_options);
+  if (decoded_ahead > 0) {
+    log->info("series {}: {} of {} files decoded while it arrived", job.series_uid, decoded_ahead, files.size());
+    s.prefetch->clear();  // used or not, done
+  }
   const VolumeCandidate* best = nullptr;
   for (const auto* candidate : assembly.renderable())
     if (candidate->volume && (!best || candidate->source_frames > best->source_frames)) best = candidate;

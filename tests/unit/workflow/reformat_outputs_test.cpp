@@ -153,8 +153,9 @@ TEST(ReformatOutputs, EachSliceListsTheSourceImagesItsSlabReadsAndLongListsAreLe
       ASSERT_TRUE(z_of.count(uid)) << uid;
       EXPECT_LE(std::abs(z_of[uid] - z), 3 + 2 + 1e-6) << "slab at " << z << " lists the source at " << z_of[uid];
     }
-    for (const auto& [uid, source_z] : z_of)
+    for (const auto& [uid, source_z] : z_of) {
       if (std::abs(source_z - z) < 3 - 1e-6) EXPECT_TRUE(listed_set.count(uid)) << "slab at " << z << " misses " << source_z;
+    }
     EXPECT_LE(listed.size(), 6u);
   }
   // Every slice names the source series as a whole.

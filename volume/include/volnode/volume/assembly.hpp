@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "volnode/volume/stack_prefetch.hpp"
 #include "volnode/volume/volume.hpp"
 
 namespace volnode {
@@ -54,6 +55,10 @@ struct AssemblyOptions {
   // while it is decoded (the full resolution is never held), with a correction note
   // ("averaged 2x2x1 while decoding to fit 1024 MB"). 0: no limit.
   uint64_t max_volume_bytes = 0;
+  // Slices of this series decoded while it arrived (stack_prefetch.hpp): the largest
+  // stack takes them when it goes straight into the volume, and they are released
+  // either way. Another series' slices are left alone.
+  StackPrefetch* prefetched = nullptr;
 };
 
 // One volume candidate of a series.

@@ -14,6 +14,7 @@
 #include "volnode/rules/routing_rules.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
+#include "volnode/volume/stack_prefetch.hpp"
 
 namespace volnode {
 
@@ -24,6 +25,9 @@ struct RenderJobSettings {
   std::filesystem::path store_root;     // where the index's file paths point
   std::filesystem::path results_root;   // where outputs are written
   std::filesystem::path presets_dir;
+  // Slices this worker decoded while a series arrived (receiving_prefetch.hpp); a job
+  // of that series assembles from them. Null: none.
+  StackPrefetch* prefetch = nullptr;
 };
 
 // Reports progress: stage name and percent of the job done.

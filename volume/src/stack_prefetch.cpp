@@ -1,0 +1,68 @@
+#include "volnode/volume/stack_prefetch.hpp"
+
+#include "file_header.hpp"
+#include "plan.hpp"
+#include "prefetched_slices.hpp"
+
+namespace volnode {
+
+StackPrefetch::StackPrefetch(uint64_t max_bytes) : slices_(std::make_unique<detail::PrefetchedSlices>()) {
+  slices_->max_bytes = max_bytes;
+}
+
+StackPrefetch::~StackPrefetch() = default;
+
+void StackPrefetch::follow(const std::string& series_uid) {
+  if (series_uid == slices_->series_uid) return;
+  slices_->clear();
+  slices_->series_uid = series_uid;
+}
+
+const std::string& StackPrefetch::seriesUid() const { return slices_->series_uid; }
+
+size_t StackPrefetch::add(const std::vector<std::filesystem::path>& files, size_t budget) {
+  detail::PrefetchedSlices& s = *slices_;
+  size_t looked = 0;
+  for (const auto& file : files) {
+    if (looked >= budget || full()) break;
+    if (!s.seen.insert(file.string()).second) continue;
+    ++looked;
+    const auto header = detail::readHeader(file);
+    // What decodeStack reads frame by frame itself: one native grayscale frame whose
+    // values do not depend on the series' fill value (no padding).
+    if (!header || header->native_pixels_length == 0 || header->number_of_frames != 1 || header->frames.size() != 1 ||
+        header->samples_per_pixel != 1 || header->padding_value || header->info.series_instance_uid != s.series_uid)
+      continue;
+    if (s.slot_of.empty()) {
+      s.rows = header->rows;
+      s.cols = header->cols;
+    }
+    if (header->rows != s.rows || header->cols != s.cols) continue;
+    const size_t slot = s.slices();
+    // Grows by half again, as a stack that is still arriving would: few copies, while
+    // the series arrives, not when it is complete.
+    if (s.voxels.capacity() < (slot + 1) * s.plane()) s.voxels.reserve(std::max((slot + 1), slot * 3 / 2) * s.plane());
+    s.voxels.resize((slot + 1) * s.plane());
+    try {
+      detail::decodeFrameInt16(*header, s.voxels.data() + slot * s.plane());
+    } catch (const std::exception&) {  // assembly decodes it again and reports why it cannot
+      s.voxels.resize(slot * s.plane());
+      continue;
+    }
+    s.slot_of[file.string()] = slot;
+  }
+  return looked;
+}
+
+size_t StackPrefetch::slices() const { return slices_->slices(); }
+uint64_t StackPrefetch::bytes() const { return slices_->voxels.size() * sizeof(int16_t); }
+bool StackPrefetch::full() const {
+  return slices_->plane() > 0 && bytes() + slices_->plane() * sizeof(int16_t) > slices_->max_bytes;
+}
+void StackPrefetch::clear() {
+  slices_->clear();
+  slices_->series_uid.clear();
+}
+detail::PrefetchedSlices& StackPrefetch::held() { return *slices_; }
+
+}  // namespace volnode
