@@ -27,6 +27,7 @@
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -67,11 +68,26 @@ struct Run {
   double render_wait_s = 0;      // complete -> render job started (negative: started on release, before)
   double render_s = 0;           // render job started -> succeeded (renders, mesh, encode)
   double send_s = 0;             // render succeeded -> send job succeeded (objects leave as they are encoded)
-  double visible_s = 0;          // last instance received -> the 4 3D results seen in Orthanc (poll, 100 ms)
+  double visible_s = 0;          // last instance received -> the 3D results (not reformats) in Orthanc (poll, 100 ms)
   double total_s = 0;            // last instance received -> send job succeeded (every result acknowledged)
   std::string completion_reason;
   std::string render_log;        // the node's "job N rendered series ..." line (its own stage timings)
 };
+
+// Whether every 3D result (spins, key views, model: the newest render job's outputs
+// that are not reformat slices) is in Orthanc's study.
+bool threeDimensionalResultsIn(const OrthancProcess& orthanc, const NodeProcess& node, const std::string& study) {
+  auto renders = getJson(node.get("/api/jobs?kind=render"));
+  if (!renders.is_object() || renders["jobs"].empty()) return false;
+  auto job = getJson(node.get("/api/jobs/" + std::to_string(renders["jobs"].at(0).value("id", int64_t{0}))));
+  std::set<std::string> wanted;
+  for (const auto& o : job["outputs"])
+    if (o.value("kind", "") != "reformat") wanted.insert(o.value("SOPInstanceUID", ""));
+  if (wanted.size() < kResults) return false;
+  auto instances = getJson(orthanc.get("/studies/" + study + "/instances"));
+  for (const auto& i : instances) wanted.erase(i["MainDicomTags"].value("SOPInstanceUID", ""));
+  return wanted.empty();
+}
 
 // The node's settings: Orthanc as destination `pacs`, and the extra ones of --set.
 std::vector<std::string> nodeSettings(int node_port, const OrthancProcess& orthanc,
@@ -116,10 +132,7 @@ Run runOne(const std::string& name, const std::vector<std::filesystem::path>& fi
   json send;
   auto deadline = std::chrono::steady_clock::now() + 600s;
   while (std::chrono::steady_clock::now() < deadline && !send.is_object()) {
-    if (visible_at == 0) {
-      auto instances = getJson(orthanc.get("/studies/" + study + "/instances"));
-      if (instances.is_array() && instances.size() >= static_cast<size_t>(run.slices) + kResults) visible_at = nowSeconds();
-    }
+    if (visible_at == 0 && threeDimensionalResultsIn(orthanc, node, study)) visible_at = nowSeconds();
     auto jobs = getJson(node.get("/api/jobs?kind=send"));
     for (const auto& j : jobs["jobs"])
       if (j.value("state", "") == "succeeded") send = j;
@@ -414,7 +427,7 @@ int main(int argc, char** argv) {
   table << "Date " << date << "; machine: " << machineDescription() << "; load average at the end " << load1 << " (1 min), "
         << load5 << " (5 min); command: `" << command << "`\n\n";
   table << "| series | MB | push (Orthanc C-STORE) | last instance -> complete | complete -> render start | "
-           "render + mesh + encode | send after the render | **last instance -> all results stored** | 4 3D results seen in Orthanc "
+           "render + mesh + encode | send after the render | **last instance -> all results stored** | 3D results (spins, key views, model) in Orthanc "
            "(100 ms poll) | Orthanc stable age 60 s + processing | MONAI IG 5 s timeout + processing |\n"
         << "|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& x : runs) {
