@@ -93,7 +93,7 @@ int runWorker(const Config& config, int slot) {
   // Idle time goes to decoding the series being received, within the memory the
   // render job's assembly may use (render_job.cpp: a quarter of the cap).
   StackPrefetch prefetch(memory_mb > 0 ? uint64_t(memory_mb) * 1024 * 1024 / 4 : uint64_t(1) << 40);
-  settings.render.prefetch = &prefetch;
+  if (config.render.decode_ahead) settings.render.prefetch = &prefetch;
   ReceivingSeriesPrefetch receiving(*index, dir / "store", prefetch, slot - 1);
   JobWorker worker(settings, *index, *jobs, rules);
   JobWorkerEvents events;
@@ -120,7 +120,7 @@ int runWorker(const Config& config, int slot) {
     if (ran) continue;
     bool more = false;
     try {
-      more = receiving.step();
+      more = config.render.decode_ahead && receiving.step();
     } catch (const std::exception& e) {  // only an optimisation: the job assembles without it
       log->debug("{}: decoding ahead stopped: {}", name, e.what());
       prefetch.clear();

@@ -110,6 +110,9 @@ struct RenderConfig {
   // its own) or "low" (nice 19 only: a node sharing its machine with other busy
   // services still renders when they keep every core busy).
   std::string cpu_priority = "idle";
+  // An idle job worker decodes the series being received, so that its render job finds
+  // the volume mostly assembled (within a quarter of the worker's memory cap).
+  bool decode_ahead = true;
 };
 
 // The interactive 3D view in the browser: worker processes that render frames and
