@@ -67,6 +67,13 @@ class InteractiveView : public ::testing::Test {
       std::this_thread::sleep_for(200ms);
     }
     ASSERT_NE(results_, nullptr) << node_->log();
+    // The results are listed before the render job ends (it keeps its prepared volume
+    // last); the node opens the series ahead in a viewer worker once the job has ended,
+    // before any test opens it itself.
+    const std::string prepared = "series " + series_->series_instance_uid + " prepared for the viewer";
+    const auto prepared_by = std::chrono::steady_clock::now() + 60s;
+    while (node_->log().find(prepared) == std::string::npos && std::chrono::steady_clock::now() < prepared_by)
+      std::this_thread::sleep_for(100ms);
   }
   static void TearDownTestSuite() {
     delete results_;
@@ -348,11 +355,9 @@ TEST_F(InteractiveView, VolumeRenderingClipZoomPanAndShiftChangeOnlyTheirFrame) 
 
 TEST_F(InteractiveView, AFreshRenderIsOpenedAheadAndBoneRemovedPresetsRenderTheCtWithoutItsBone) {
   // viewer.prepare_after_render (default on): the node opens the series whose
-  // render just succeeded in an idle viewer worker, so its first frame is warm.
+  // render just succeeded in an idle viewer worker (SetUpTestSuite waits for it), so
+  // its first frame is warm.
   const std::string prepared = "series " + series_->series_instance_uid + " prepared for the viewer";
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (node_->log().find(prepared) == std::string::npos && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(100ms);
   ASSERT_NE(node_->log().find(prepared), std::string::npos) << node_->log();
   auto first = get(view3d("azimuth=5"));  // not a spin frame (those are read from the render's files)
   ASSERT_TRUE(first);

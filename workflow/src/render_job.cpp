@@ -211,13 +211,6 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress,
   std::filesystem::create_directories(out_dir / "dicom");
   std::filesystem::create_directories(out_dir / "png");
   std::filesystem::create_directories(out_dir / "mesh");
-  // The interactive viewer opens this series from here instead of assembling it again.
-  try {
-    writeVolumeFile(v, out_dir / kPreparedVolumeFile);
-  } catch (const Error& e) {
-    log->warn("series {}: the prepared volume was not kept for the viewer: {}", job.series_uid, e.what());
-  }
-
   // 3. Render and encode, output by output
   if (!impl_->renderer) {
     VolumeRenderer::Options options;
@@ -398,6 +391,13 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress,
       if (outputs_ready && !encoded.empty()) outputs_ready();
     }
     done += share;
+  }
+  // The interactive viewer opens this series from here instead of assembling it again;
+  // written after the views and the model, which the PACS is waiting for.
+  try {
+    writeVolumeFile(v, out_dir / kPreparedVolumeFile);
+  } catch (const Error& e) {
+    log->warn("series {}: the prepared volume was not kept for the viewer: {}", job.series_uid, e.what());
   }
   if (bone_removed.valid()) {
     try {
