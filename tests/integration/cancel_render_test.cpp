@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/node_api.hpp"
 #include "support/node_process.hpp"
 #include "support/process.hpp"
 #include "support/synthetic_series.hpp"
@@ -18,23 +19,8 @@ namespace {
 
 constexpr char kToken[] = "cancel-test-console-token";
 
-json getJson(const NodeProcess& node, const std::string& path) {
-  auto r = node.get(path);
-  return r.status == 200 ? json::parse(r.body, nullptr, false) : json();
-}
-
-template <typename Pred>
-bool waitFor(Pred done, std::chrono::milliseconds timeout, std::chrono::milliseconds poll = 100ms) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(poll);
-  }
-  return true;
-}
-
 json seriesJson(const NodeProcess& node, const WrittenSeries& s) {
-  auto body = getJson(node, "/api/studies/" + s.study_instance_uid);
+  auto body = apiJson(node, "/api/studies/" + s.study_instance_uid);
   if (body.is_object())
     for (const auto& series : body.value("series", json::array()))
       if (series.value("SeriesInstanceUID", "") == s.series_instance_uid) return series;
@@ -43,7 +29,7 @@ json seriesJson(const NodeProcess& node, const WrittenSeries& s) {
 
 std::vector<json> jobsOfSeries(const NodeProcess& node, const WrittenSeries& s) {
   std::vector<json> out;
-  auto body = getJson(node, "/api/jobs?series=" + s.series_instance_uid);
+  auto body = apiJson(node, "/api/jobs?series=" + s.series_instance_uid);
   if (body.is_object())
     for (const auto& job : body["jobs"]) out.push_back(job);
   return out;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "support/node_api.hpp"
 #include "support/node_process.hpp"
 #include "support/process.hpp"
 #include "support/synthetic_series.hpp"
@@ -17,13 +18,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-json getJson(const NodeProcess& node, const std::string& path) {
-  auto r = node.get(path);
-  return r.status == 200 ? json::parse(r.body, nullptr, false) : json();
-}
-
 bool seriesDone(const NodeProcess& node, const std::string& series_uid) {
-  return getJson(node, "/api/series/" + series_uid).value("state", "") == "done";
+  return apiJson(node, "/api/series/" + series_uid).value("state", "") == "done";
 }
 
 }  // namespace
@@ -45,14 +41,11 @@ TEST(DecodeAhead, TheIdleWorkerDecodesTheArrivingSeriesAndItsRenderAssemblesFrom
   for (const auto& f : series.files) argv.push_back(f.string());
   ASSERT_EQ(run(argv).exit_code, 0);
 
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (!seriesDone(node, series.series_instance_uid) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(100ms);
-  ASSERT_TRUE(seriesDone(node, series.series_instance_uid)) << node.log();
+  ASSERT_TRUE(waitFor([&] { return seriesDone(node, series.series_instance_uid); }, 60s)) << node.log();
   EXPECT_NE(node.log().find(series.series_instance_uid + ": 40 of 40 files decoded while it arrived"),
             std::string::npos)
       << node.log();
   // The volume is the whole series, as assembly alone gives it (exactness: unit tests).
-  const auto render = getJson(node, "/api/series/" + series.series_instance_uid);
+  const auto render = apiJson(node, "/api/series/" + series.series_instance_uid);
   EXPECT_EQ(render.value("instances", 0), 40) << render.dump();
 }

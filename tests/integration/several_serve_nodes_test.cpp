@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/node_api.hpp"
 #include "support/node_process.hpp"
 #include "support/dicom_files.hpp"
 #include "support/postgres_server.hpp"
@@ -39,16 +40,6 @@ WrittenSeries phantom(const std::filesystem::path& dir, const std::string& descr
   return writeSyntheticSeries(s, dir);
 }
 
-std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-json apiJson(const NodeProcess& node, const std::string& path) {
-  auto response = node.get(path);
-  return response.status == 200 ? json::parse(response.body, nullptr, false) : json();
-}
-
 // Whether `node` lists at least `count` render jobs and all of them succeeded (`jobs`: the list).
 bool rendersSucceeded(const NodeProcess& node, size_t count, json* jobs) {
   *jobs = apiJson(node, "/api/jobs?kind=render");
@@ -56,16 +47,6 @@ bool rendersSucceeded(const NodeProcess& node, size_t count, json* jobs) {
   for (const auto& job : (*jobs)["jobs"])
     if (job["state"] != "succeeded") return false;
   return true;
-}
-
-template <typename Pred>
-bool waitFor(Pred done, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(200ms);
-  }
-  return done();
 }
 
 void push(const NodeProcess& node, const std::filesystem::path& folder) {
@@ -106,7 +87,7 @@ TEST(SeveralServeNodesOnPostgresql, TwoNodesOnOneStoreReceiveAtOnceAndEachStudyI
 
   json jobs;
   auto bothRendered = [&] { return rendersSucceeded(b, 2, &jobs); };
-  ASSERT_TRUE(waitFor(bothRendered, 90s)) << jobs.dump() << "\n" << a.log() << "\n" << b.log() << "\n" << worker.log();
+  ASSERT_TRUE(waitFor(bothRendered, 90s, 200ms)) << jobs.dump() << "\n" << a.log() << "\n" << b.log() << "\n" << worker.log();
   ASSERT_EQ(jobs["jobs"].size(), 2u) << "one render per study: " << jobs.dump();
   std::set<std::string> rendered;
   for (const auto& job : jobs["jobs"]) {
@@ -230,7 +211,7 @@ TEST(SeveralServeNodesOnPostgresql, ANodeKilledMidIngestKeepsWhatItAcknowledgedA
   // Both series rendered once, by the workers, and every result at the PACS once.
   json jobs;
   auto bothRendered = [&] { return rendersSucceeded(b, 2, &jobs); };
-  ASSERT_TRUE(waitFor(bothRendered, 120s))
+  ASSERT_TRUE(waitFor(bothRendered, 120s, 200ms))
       << jobs.dump() << "\n" << apiJson(b, "/api/series/" + to_a.series_instance_uid).dump() << "\n"
       << apiJson(b, "/api/jobs").dump() << "\n" << b.log() << "\n" << worker1.log() << "\n" << worker2.log();
   ASSERT_EQ(jobs["jobs"].size(), 2u) << "one render per series: " << jobs.dump();
@@ -241,7 +222,7 @@ TEST(SeveralServeNodesOnPostgresql, ANodeKilledMidIngestKeepsWhatItAcknowledgedA
       if (o.value("written", false)) results.insert(o["SOPInstanceUID"].get<std::string>());
   }
   ASSERT_FALSE(results.empty());
-  ASSERT_TRUE(waitFor([&] { return pacs.files() >= results.size(); }, 60s)) << b.log();
+  ASSERT_TRUE(waitFor([&] { return pacs.files() >= results.size(); }, 60s, 200ms)) << b.log();
   std::this_thread::sleep_for(1s);  // a second copy of any result would arrive now
   EXPECT_EQ(receivedUids(pacs), results) << "each result of both series exactly once";
 

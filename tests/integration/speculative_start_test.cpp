@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "support/node_api.hpp"
 #include "support/node_process.hpp"
 #include "support/process.hpp"
 #include "support/storescp_process.hpp"
@@ -43,33 +44,18 @@ int push(const NodeProcess& node, const std::vector<std::filesystem::path>& file
   return run(argv).exit_code;
 }
 
-json getJson(const NodeProcess& node, const std::string& path) {
-  auto r = node.get(path);
-  return r.status == 200 ? json::parse(r.body, nullptr, false) : json();
-}
-
 std::vector<json> jobsOf(const NodeProcess& node, const std::string& series_uid, const std::string& kind) {
   std::vector<json> out;
-  auto body = getJson(node, "/api/jobs?series=" + series_uid);
+  auto body = apiJson(node, "/api/jobs?series=" + series_uid);
   if (body.is_object())
     for (const auto& job : body["jobs"])
       if (job.value("kind", "") == kind) out.insert(out.begin(), job);  // oldest first
   return out;
 }
 
-template <typename Pred>
-bool waitFor(Pred done, std::chrono::milliseconds timeout, std::chrono::milliseconds poll = 100ms) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(poll);
-  }
-  return true;
-}
-
 // When the job's event whose message contains `text` happened ("" when none did).
 std::string eventAt(const NodeProcess& node, int64_t job_id, const std::string& text) {
-  auto job = getJson(node, "/api/jobs/" + std::to_string(job_id));
+  auto job = apiJson(node, "/api/jobs/" + std::to_string(job_id));
   if (job.is_object())
     for (const auto& e : job["events"])
       if (e.value("message", "").find(text) != std::string::npos) return e.value("at", "");
@@ -79,13 +65,13 @@ std::string eventAt(const NodeProcess& node, int64_t job_id, const std::string& 
 // The objects a render job wrote (each is sent once).
 size_t writtenOutputs(const NodeProcess& node, int64_t job_id) {
   size_t n = 0;
-  const auto job = getJson(node, "/api/jobs/" + std::to_string(job_id));
+  const auto job = apiJson(node, "/api/jobs/" + std::to_string(job_id));
   for (const auto& o : job["outputs"]) n += o.value("written", false);
   return n;
 }
 
 bool seriesDone(const NodeProcess& node, const std::string& series_uid) {
-  return getJson(node, "/api/series/" + series_uid).value("state", "") == "done";
+  return apiJson(node, "/api/series/" + series_uid).value("state", "") == "done";
 }
 
 // One send job, for `render`, has delivered each of its results once, and nothing else
@@ -119,10 +105,10 @@ TEST(SpeculativeStart, RenderStartsWithinTheReleaseGraceAndItsResultsAreSentOnly
   const auto& render = renders[0];
   EXPECT_EQ(render.value("state", ""), "succeeded");
   const std::string confirmed = eventAt(node, render["id"], "speculative start confirmed");
-  ASSERT_FALSE(confirmed.empty()) << getJson(node, "/api/jobs/" + std::to_string(render["id"].get<int64_t>())).dump(2);
+  ASSERT_FALSE(confirmed.empty()) << apiJson(node, "/api/jobs/" + std::to_string(render["id"].get<int64_t>())).dump(2);
   // Started before completion was decided at the grace's end...
   EXPECT_LT(render.value("started_at", ""), confirmed) << render.dump(2);
-  auto transitions = getJson(node, "/api/series/" + series.series_instance_uid)["transitions"];
+  auto transitions = apiJson(node, "/api/series/" + series.series_instance_uid)["transitions"];
   std::vector<std::string> completes;
   for (const auto& t : transitions)
     if (t["state"] == "complete") completes.push_back(t["reason"]);
@@ -159,7 +145,7 @@ TEST(SpeculativeStart, AnInstanceArrivingWithinTheGraceCancelsTheSpeculativeRend
   EXPECT_EQ(renders[1].value("state", ""), "succeeded") << renders[1].dump(2);
   // The late slice made the series receiving again; the final render began after it,
   // so it assembled all 40.
-  auto state = getJson(node, "/api/series/" + series.series_instance_uid);
+  auto state = apiJson(node, "/api/series/" + series.series_instance_uid);
   EXPECT_EQ(state.value("instances", 0), 40);
   std::string reopened;
   for (const auto& t : state["transitions"])

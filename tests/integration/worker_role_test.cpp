@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "support/node_api.hpp"
 #include "support/node_process.hpp"
 #include "support/postgres_server.hpp"
 #include "support/synthetic_series.hpp"
@@ -38,30 +39,10 @@ std::vector<std::string> shared(const std::string& url, int spin_frames) {
   return {"index.backend=postgresql", "index.url=" + url, "render.size=128", "render.spin_frames=" + std::to_string(spin_frames), "outputs.reformats=false"};
 }
 
-std::vector<std::string> plus(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-json apiJson(const NodeProcess& node, const std::string& path) {
-  auto response = node.get(path);
-  return response.status == 200 ? json::parse(response.body, nullptr, false) : json();
-}
-
 json renderJob(const NodeProcess& node) {
   auto jobs = apiJson(node, "/api/jobs?kind=render");
   if (!jobs.is_object() || jobs["jobs"].empty()) return nullptr;
   return jobs["jobs"][0];
-}
-
-template <typename Pred>
-bool waitFor(Pred done, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return done();
 }
 
 json memberWithPid(const json& cluster, pid_t pid) {
