@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr char kToken[] = "cancel-test-console-token";
+constexpr char kCancelToken[] = "cancel-test-console-token";
 
 json seriesJson(const NodeProcess& node, const WrittenSeries& s) {
   auto body = apiJson(node, "/api/studies/" + s.study_instance_uid);
@@ -40,7 +40,7 @@ std::vector<json> jobsOfSeries(const NodeProcess& node, const WrittenSeries& s) 
 TEST(CancelRender, ARunningRenderCanceledLeavesTheSeriesCanceledAndItRendersAgainOnDemand) {
   TempDir dir("volnode-it-cancel");
   // A render of a second or more, so that the cancel lands while it runs.
-  NodeProcess node(dir / "node", {std::string("console.token=") + kToken, "render.size=256",
+  NodeProcess node(dir / "node", {std::string("console.token=") + kCancelToken, "render.size=256",
                                   "render.spin_frames=36", "completion.quiet_s=1",
                                   "completion.release_grace_s=0.5"});
   SyntheticSeries s;
@@ -63,7 +63,7 @@ TEST(CancelRender, ARunningRenderCanceledLeavesTheSeriesCanceledAndItRendersAgai
       },
       60s, 20ms))
       << node.log();
-  auto canceled = node.post("/api/jobs/" + std::to_string(render_id) + "/cancel", "", kToken);
+  auto canceled = node.post("/api/jobs/" + std::to_string(render_id) + "/cancel", "", kCancelToken);
   ASSERT_EQ(canceled.status, 200) << canceled.body;
 
   auto state = seriesJson(node, series);
@@ -78,7 +78,7 @@ TEST(CancelRender, ARunningRenderCanceledLeavesTheSeriesCanceledAndItRendersAgai
   }
 
   // Rendered again on demand: a new route job, then a render that completes.
-  auto again = node.post("/api/series/" + series.series_instance_uid + "/render", "", kToken);
+  auto again = node.post("/api/series/" + series.series_instance_uid + "/render", "", kCancelToken);
   ASSERT_EQ(again.status, 202) << again.body;
   ASSERT_TRUE(waitFor([&] { return seriesJson(node, series).value("state", "") == "done"; }, 120s)) << node.log();
   int renders = 0, succeeded = 0;

@@ -13,7 +13,7 @@ using nlohmann::json;
 
 namespace {
 
-WrittenSeries ctSeries(const std::filesystem::path& dir, int slices, std::vector<Vec3> positions = {}) {
+WrittenSeries completionSeries(const std::filesystem::path& dir, int slices, std::vector<Vec3> positions = {}) {
   SyntheticSeries s;
   s.rows = s.cols = 32;
   s.slices = slices;
@@ -59,7 +59,7 @@ TEST(Completion, SeriesOverTwoAssociationsWithAPauseIsNotCompletedEarly) {
   // itself: no start on release (speculative_start_test.cpp covers it).
   NodeProcess node(dir / "node", {"completion.quiet_s=30", "completion.release_grace_s=4",
                                   "completion.speculative_start=false", noRendering(dir.path())});
-  auto written = ctSeries(dir / "series", 40);
+  auto written = completionSeries(dir / "series", 40);
   std::vector<std::filesystem::path> first(written.files.begin(), written.files.begin() + 20);
   std::vector<std::filesystem::path> second(written.files.begin() + 20, written.files.end());
   ASSERT_EQ(send(node, first), 0);
@@ -85,7 +85,7 @@ TEST(Completion, SeriesWithAGapWaitsForTheQuietPeriod) {
   std::vector<Vec3> positions;
   for (int k = 0; k < 30; ++k)
     if (k != 12 && k != 13) positions.push_back({-16, -16, 2.0 * k});  // two slices missing
-  auto written = ctSeries(dir / "series", 0, positions);
+  auto written = completionSeries(dir / "series", 0, positions);
   ASSERT_EQ(send(node, written.files), 0);
   EXPECT_NE(waitForStateOtherThan(node, written.series_instance_uid, "receiving", std::chrono::seconds(30)),
             "receiving");
@@ -102,7 +102,7 @@ TEST(Completion, ReceivingSeriesIsReevaluatedAfterRestart) {
   std::vector<std::string> settings{"completion.quiet_s=4", "completion.speculative_start=false",
                                     noRendering(dir.path())};
   auto node = std::make_unique<NodeProcess>(dir / "node", settings);
-  auto written = ctSeries(dir / "series", 10);
+  auto written = completionSeries(dir / "series", 10);
   ASSERT_EQ(send(*node, written.files), 0);
   node->kill9();  // before the series could complete
   node->start();

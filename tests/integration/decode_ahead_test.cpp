@@ -18,10 +18,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool seriesDone(const NodeProcess& node, const std::string& series_uid) {
-  return apiJson(node, "/api/series/" + series_uid).value("state", "") == "done";
-}
-
 }  // namespace
 
 TEST(DecodeAhead, TheIdleWorkerDecodesTheArrivingSeriesAndItsRenderAssemblesFromIt) {

@@ -28,7 +28,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr char kToken[] = "dicomweb-pixels-token-0123";
+constexpr char kPixelsToken[] = "dicomweb-pixels-token-0123";
 const std::filesystem::path kSyntaxes = "ct-chest-transfer-syntaxes";
 // Folder, storescu option proposing its syntax, the syntax.
 struct Stored {
@@ -108,7 +108,7 @@ class DicomWebPixels : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir("volnode-it-dicomweb-pixels");
-    node_ = new NodeProcess(*dir_ / "node", {noRendering(dir_->path()), std::string("console.token=") + kToken,
+    node_ = new NodeProcess(*dir_ / "node", {noRendering(dir_->path()), std::string("console.token=") + kPixelsToken,
                                              "console.read_requires_token=true"});
     for (const auto& s : kStored) {
       auto argv = node_->scu("storescu", {s.option});
@@ -124,7 +124,7 @@ class DicomWebPixels : public ::testing::Test {
   static httplib::Result get(const std::string& path, const std::string& accept = "") {
     httplib::Client client("127.0.0.1", node_->consolePort());
     client.set_read_timeout(60);
-    httplib::Headers headers{{"Authorization", std::string("Bearer ") + kToken}};
+    httplib::Headers headers{{"Authorization", std::string("Bearer ") + kPixelsToken}};
     if (!accept.empty()) headers.emplace("Accept", accept);
     return client.Get(path, headers);
   }

@@ -17,7 +17,9 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <dcmtk/dcmdata/dcuid.h>
 
+#include "support/node_api.hpp"
 #include "support/node_process.hpp"
 #include "support/orthanc_process.hpp"
 #include "support/orthanc_studies.hpp"
@@ -29,10 +31,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr char kCtImageStorage[] = "1.2.840.10008.5.1.4.1.1.2";
-constexpr size_t kResultsPerCtSeries = 4;  // VR spin, MIP spin, key views, STL model
-
-constexpr char kToken[] = "e2e-dicomweb-token";
+constexpr char kDicomwebToken[] = "e2e-dicomweb-token";
 
 std::vector<json> sendJobs(const NodeProcess& node) { return nodeJobs(node, "send"); }
 
@@ -40,7 +39,7 @@ json waitForFinishedSend(const NodeProcess& node, std::chrono::seconds timeout) 
   return waitForFinishedJob(node, "send", timeout);
 }
 
-std::vector<std::string> nodeSettings(int node_port, const OrthancProcess& orthanc, std::vector<std::string> more = {}) {
+std::vector<std::string> dicomwebNodeSettings(int node_port, const OrthancProcess& orthanc, std::vector<std::string> more = {}) {
   std::vector<std::string> settings{"dicom.port=" + std::to_string(node_port),
                                     "completion.quiet_s=5",
                                     "render.spin_frames=8",
@@ -74,7 +73,7 @@ std::map<std::string, std::filesystem::path> nodeResults(const std::filesystem::
 
 // A node whose only peer is Orthanc's DICOMweb service as [sources.archive].
 std::vector<std::string> retrieverSettings(const OrthancProcess& orthanc, std::vector<std::string> more = {}) {
-  std::vector<std::string> settings{std::string("console.token=") + kToken, "completion.quiet_s=5",
+  std::vector<std::string> settings{std::string("console.token=") + kDicomwebToken, "completion.quiet_s=5",
                                     "render.spin_frames=8", "render.size=256", "outputs.reformats=false",
                                     "sources.archive.type=\"dicomweb\"",
                                     "sources.archive.url=\"" + orthanc.dicomWebUrl() + "\""};
@@ -90,7 +89,7 @@ TEST(EndToEndDicomWeb, ResultsArriveByStowByteIdenticalAndOnceThenTheStudyIsRetr
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}}, "",
                          OrthancFeatures{true, "", ""});
   // Its DICOMweb service (read later by Orthanc) needs the console token even on loopback.
-  NodeProcess node(dir / "node", nodeSettings(node_port, orthanc, {std::string("console.token=") + kToken,
+  NodeProcess node(dir / "node", dicomwebNodeSettings(node_port, orthanc, {std::string("console.token=") + kDicomwebToken,
                                                                    "console.read_requires_token=true"}));
   std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
@@ -112,7 +111,7 @@ TEST(EndToEndDicomWeb, ResultsArriveByStowByteIdenticalAndOnceThenTheStudyIsRetr
     std::string id = i["ID"];
     auto tags = orthancJson(orthanc, "/instances/" + id + "/simplified-tags");
     EXPECT_EQ(tags.value("StudyInstanceUID", ""), study_uid);
-    if (tags.value("SOPClassUID", "") == kCtImageStorage) continue;
+    if (tags.value("SOPClassUID", "") == UID_CTImageStorage) continue;
     auto local = results.find(tags.value("SOPInstanceUID", ""));
     ASSERT_NE(local, results.end()) << "Orthanc has a result the node did not write";
     EXPECT_TRUE(orthanc.get("/instances/" + id + "/file").body == readBytes(local->second)) << local->second;
@@ -137,7 +136,7 @@ TEST(EndToEndDicomWeb, ResultsArriveByStowByteIdenticalAndOnceThenTheStudyIsRetr
     httplib::Client console("127.0.0.1", node.consolePort());
     auto png = console.Get("/dicom-web/studies/" + study_uid + "/series/" + series.c_str() + "/instances/" + sop +
                                "/frames/1/rendered",
-                           {{"Authorization", std::string("Bearer ") + kToken}, {"Accept", "image/png"}});
+                           {{"Authorization", std::string("Bearer ") + kDicomwebToken}, {"Accept", "image/png"}});
     ASSERT_TRUE(png);
     ASSERT_EQ(png->status, 200) << png->body;
     auto image = volnode::viewer::decodeImage(png->body);
@@ -155,7 +154,7 @@ TEST(EndToEndDicomWeb, ResultsArriveByStowByteIdenticalAndOnceThenTheStudyIsRetr
   // The same Orthanc as a DICOMweb source: another node retrieves the study, now
   // with the results, by QIDO-RS + WADO-RS, and keeps every instance as sent.
   NodeProcess retriever(dir / "retriever", retrieverSettings(orthanc));
-  auto accepted = retriever.post("/api/studies/" + study_uid + "/render", json{{"source", "archive"}}.dump(), kToken);
+  auto accepted = retriever.post("/api/studies/" + study_uid + "/render", json{{"source", "archive"}}.dump(), kDicomwebToken);
   ASSERT_EQ(accepted.status, 202) << accepted.body;
   EXPECT_NE(accepted.body.find("retrieving 5 series from archive"), std::string::npos) << accepted.body;
   auto retrieved = waitForFinishedJob(retriever, "retrieve", 120s);
@@ -184,7 +183,7 @@ TEST(EndToEndDicomWeb, ResultsArriveByStowByteIdenticalAndOnceThenTheStudyIsRetr
   // ...with it (an HTTP header of its DicomWeb.Servers entry) it finds the study and retrieves
   // it, deleted on Orthanc's side first: every instance comes back as the node holds it.
   added = orthanc_api.Put("/dicom-web/servers/volnode",
-                          json{{"Url", node_url}, {"HttpHeaders", {{"Authorization", std::string("Bearer ") + kToken}}}}.dump(),
+                          json{{"Url", node_url}, {"HttpHeaders", {{"Authorization", std::string("Bearer ") + kDicomwebToken}}}}.dump(),
                           "application/json");
   ASSERT_TRUE(added && added->status == 200);
   auto found = json::parse(orthanc.post("/dicom-web/servers/volnode/qido",
@@ -231,14 +230,14 @@ TEST(EndToEndDicomWeb, RefusedCredentialsFailTheSendJobWithHttp401AndNotTheSecre
                           retrieverSettings(orthanc, {"sources.archive.username=\"volnode\"",
                                                       "sources.archive.password_file=\"" +
                                                           (dir / "secrets" / "password").string() + "\""}));
-    auto refused = retriever.post("/api/studies/1.2.3.4/render", json{{"source", "archive"}}.dump(), kToken);
+    auto refused = retriever.post("/api/studies/1.2.3.4/render", json{{"source", "archive"}}.dump(), kDicomwebToken);
     EXPECT_EQ(refused.status, 502) << refused.body;
     EXPECT_NE(refused.body.find("HTTP 401"), std::string::npos) << refused.body;
     EXPECT_NE(refused.body.find("sources.archive.username"), std::string::npos) << refused.body;
     EXPECT_EQ(retriever.log().find("not-the-password"), std::string::npos);
   }
   NodeProcess node(dir / "node",
-                   nodeSettings(node_port, orthanc,
+                   dicomwebNodeSettings(node_port, orthanc,
                                 {"destinations.pacs.username=\"volnode\"",
                                  "destinations.pacs.password_file=\"" + (dir / "secrets" / "password").string() + "\"",
                                  "sending.max_attempts=2", "sending.retry_initial_s=1", "sending.retry_max_s=1"}));

@@ -22,8 +22,10 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <dcmtk/dcmdata/dcuid.h>
 
 #include "support/cta_phantom.hpp"
+#include "support/node_api.hpp"
 #include "support/node_process.hpp"
 #include "support/orthanc_process.hpp"
 #include "support/orthanc_studies.hpp"
@@ -35,13 +37,10 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr char kCtImageStorage[] = "1.2.840.10008.5.1.4.1.1.2";
 constexpr char kEncapsulatedStl[] = "1.2.840.10008.5.1.4.1.1.104.3";
 constexpr char kMultiframeTrueColorSc[] = "1.2.840.10008.5.1.4.1.1.7.4";
 constexpr char kMultiframeGrayscaleByteSc[] = "1.2.840.10008.5.1.4.1.1.7.2";
-constexpr char kToken[] = "e2e-console-token";
-constexpr size_t kResultsPerCtSeries = 4;  // VR spin, MIP spin, key views, STL model
+constexpr char kE2eToken[] = "e2e-console-token";
 
 json nodeJson(const NodeProcess& node, const std::string& path) {
   auto response = node.get(path);
@@ -50,7 +49,7 @@ json nodeJson(const NodeProcess& node, const std::string& path) {
 }
 
 // Orthanc pushes a study to volnode (C-STORE, synchronous).
-void push(const OrthancProcess& orthanc, const std::string& study) {
+void pushFromOrthanc(const OrthancProcess& orthanc, const std::string& study) {
   auto pushed = orthanc.post("/modalities/volnode/store", json{{"Resources", {study}}}.dump());
   ASSERT_EQ(pushed.status, 200) << pushed.body;
 }
@@ -80,7 +79,7 @@ std::vector<json> instanceTags(const OrthancProcess& orthanc, const std::string&
 std::vector<json> results(const std::vector<json>& tags) {
   std::vector<json> out;
   for (const auto& t : tags)
-    if (t.value("SOPClassUID", "") != kCtImageStorage) out.push_back(t);
+    if (t.value("SOPClassUID", "") != UID_CTImageStorage) out.push_back(t);
   return out;
 }
 
@@ -105,7 +104,7 @@ json waitForJob(const NodeProcess& node, const std::string& kind, Pred wanted, s
 
 // The overrides every test uses: small renders, short completion, Orthanc as "pacs",
 // no reformat series (their own test turns them on; the others count the 3D results).
-std::vector<std::string> nodeSettings(int node_port, const std::string& pacs_aet, int pacs_port,
+std::vector<std::string> e2eNodeSettings(int node_port, const std::string& pacs_aet, int pacs_port,
                                       std::vector<std::string> more = {}) {
   std::vector<std::string> settings{"dicom.port=" + std::to_string(node_port),
                                     "completion.quiet_s=5",
@@ -290,14 +289,14 @@ TEST(EndToEnd, StudyPushedFromOrthancComesBackWithRendersAndModelInTheSameStudy)
   int node_port = freePort();
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
   // The node under test listens on node_port (so Orthanc can be told about it first).
-  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort()));
+  NodeProcess node(dir / "node", e2eNodeSettings(node_port, "ORTHANC", orthanc.dicomPort()));
   std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   auto source = orthancJson(orthanc, "/studies/" + study);
   std::string patient_id = source["PatientMainDicomTags"]["PatientID"];
   std::string study_uid = source["MainDicomTags"]["StudyInstanceUID"];
 
-  push(orthanc, study);
+  pushFromOrthanc(orthanc, study);
 
   // 1 source series + spin VR + spin MIP + key views + STL model.
   auto series = waitForSeries(orthanc, study, 5, std::chrono::seconds(180));
@@ -328,7 +327,7 @@ TEST(EndToEnd, ReformatsArriveInTheSourceStudyAsImageSeriesOrthancOrdersBySliceP
   TempDir dir;
   int node_port = freePort();
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
-  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(), {"outputs.reformats=true"}));
+  NodeProcess node(dir / "node", e2eNodeSettings(node_port, "ORTHANC", orthanc.dicomPort(), {"outputs.reformats=true"}));
   // 128 x 128 x 40 slices, 1 x 1 x 3 mm: 127 mm wide and deep, so 43 slices 3 mm apart.
   const WrittenSeries source = otherPatientSeries(dir / "source");
   std::string study = uploadToOrthanc(orthanc, dir / "source");
@@ -358,7 +357,7 @@ TEST(EndToEnd, ReformatsArriveInTheSourceStudyAsImageSeriesOrthancOrdersBySliceP
   cta.value = [](const Vec3& p) { return ctaPhantomAt(p[0], p[1], p[2]).hu; };
   writeSyntheticSeries(cta, dir / "cta");
   ASSERT_EQ(uploadToOrthanc(orthanc, dir / "cta"), study);
-  push(orthanc, study);
+  pushFromOrthanc(orthanc, study);
   const auto deadline = std::chrono::steady_clock::now() + 300s;  // both series' results sent
   size_t sent = 0;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -389,7 +388,7 @@ TEST(EndToEnd, ReformatsArriveInTheSourceStudyAsImageSeriesOrthancOrdersBySliceP
       std::string instance = path.get<std::string>();
       instance = instance.substr(0, instance.rfind('/'));
       const json tags = orthancJson(orthanc, instance + "/simplified-tags");
-      EXPECT_EQ(tags.value("SOPClassUID", ""), kCtImageStorage);
+      EXPECT_EQ(tags.value("SOPClassUID", ""), UID_CTImageStorage);
       EXPECT_EQ(tags.value("FrameOfReferenceUID", ""), frame_of_reference);
       EXPECT_EQ(tags.value("PatientID", ""), "E2E-OTHER-42");
       std::array<double, 3> p{};
@@ -419,7 +418,7 @@ TEST(EndToEnd, ReformatsArriveInTheSourceStudyAsImageSeriesOrthancOrdersBySliceP
     EXPECT_EQ(ordered.value("Type", ""), "Volume") << description << ": Orthanc did not order by 3D position";
     const std::string first = series["Instances"][0];
     const json tags = orthancJson(orthanc, "/instances/" + first + "/simplified-tags");
-    EXPECT_EQ(tags.value("SOPClassUID", ""), kCtImageStorage) << description;
+    EXPECT_EQ(tags.value("SOPClassUID", ""), UID_CTImageStorage) << description;
     EXPECT_EQ(tags.value("FrameOfReferenceUID", ""), frame_of_reference) << description;
     EXPECT_EQ(tags.value("WindowCenter", ""), "350") << description;
   }
@@ -441,11 +440,11 @@ TEST(EndToEnd, PacsDownWhileSendingGetsTheResultsOnceWhenItIsBack) {
   TempDir dir;
   int node_port = freePort();
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
-  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
+  NodeProcess node(dir / "node", e2eNodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
                                               {"sending.retry_initial_s=2", "sending.retry_max_s=4"}));
   std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
-  push(orthanc, study);
+  pushFromOrthanc(orthanc, study);
   orthanc.stop();  // before the series is even complete (quiet_s=5)
 
   auto waiting = waitForJob(
@@ -477,10 +476,10 @@ TEST(EndToEnd, DestinationRefusingStlGetsTheRestAndTheRefusalIsRemembered) {
   int node_port = freePort();
   ScOnlyStorescp storescp(dir / "storescp");
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
-  NodeProcess node(dir / "node", nodeSettings(node_port, "SCONLY", storescp.port()));
+  NodeProcess node(dir / "node", e2eNodeSettings(node_port, "SCONLY", storescp.port()));
   std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
-  push(orthanc, study);
+  pushFromOrthanc(orthanc, study);
 
   auto done = waitForJob(node, "send", jobFinished, 90s);
   ASSERT_TRUE(done.is_object()) << node.log();
@@ -500,7 +499,7 @@ TEST(EndToEnd, DestinationRefusingStlGetsTheRestAndTheRefusalIsRemembered) {
   otherPatientSeries(dir / "other");
   std::string other_study = uploadToOrthanc(orthanc, dir / "other");
   ASSERT_FALSE(other_study.empty());
-  push(orthanc, other_study);
+  pushFromOrthanc(orthanc, other_study);
   auto second = waitForJob(
       node, "send", [&](const json& j) { return jobFinished(j) && j.value("id", 0) != done.value("id", 0); }, 90s);
   ASSERT_TRUE(second.is_object()) << node.log();
@@ -519,12 +518,12 @@ TEST(EndToEnd, DestinationFailingStlWithAStatusGetsTheRestAndTheJobFailsAfterIts
   int node_port = freePort();
   StlFailingScp scp(dir / "received");
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
-  NodeProcess node(dir / "node", nodeSettings(node_port, "FAILSTL", scp.port(),
+  NodeProcess node(dir / "node", e2eNodeSettings(node_port, "FAILSTL", scp.port(),
                                               {"sending.retry_initial_s=1", "sending.retry_max_s=1",
                                                "sending.max_attempts=3"}));
   std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
-  push(orthanc, study);
+  pushFromOrthanc(orthanc, study);
 
   auto done = waitForJob(node, "send", jobFinished, 120s);
   ASSERT_TRUE(done.is_object()) << node.log();
@@ -549,10 +548,10 @@ TEST(EndToEnd, OrthancFilteringStlSilentlyIsIndistinguishableFromDelivery) {
       << "end\n";
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}},
                          "\"LuaScripts\": [\"" + (dir / "lua" / "filter.lua").string() + "\"]");
-  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort()));
+  NodeProcess node(dir / "node", e2eNodeSettings(node_port, "ORTHANC", orthanc.dicomPort()));
   std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
-  push(orthanc, study);
+  pushFromOrthanc(orthanc, study);
 
   auto done = waitForJob(node, "send", jobFinished, 90s);
   ASSERT_TRUE(done.is_object()) << node.log();
@@ -570,18 +569,18 @@ TEST(EndToEnd, OnDemandRenderRetrievesTheStudyFromOrthancAndSendsTheResultsBack)
   TempDir dir;
   int node_port = freePort();
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
-  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
-                                              {std::string("console.token=") + kToken}));
+  NodeProcess node(dir / "node", e2eNodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
+                                              {std::string("console.token=") + kE2eToken}));
   std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   const std::string study_uid = orthancJson(orthanc, "/studies/" + study)["MainDicomTags"]["StudyInstanceUID"];
   EXPECT_EQ(node.get("/api/studies/" + study_uid).status, 404);
 
   EXPECT_EQ(node.post("/api/studies/" + study_uid + "/render").status, 401);
-  auto accepted = node.post("/api/studies/" + study_uid + "/render", "", kToken);
+  auto accepted = node.post("/api/studies/" + study_uid + "/render", "", kE2eToken);
   ASSERT_EQ(accepted.status, 202) << accepted.body;
   EXPECT_EQ(json::parse(accepted.body).value("retrieve_state", ""), "retrieving") << accepted.body;
-  auto unknown = node.post("/api/studies/1.2.3.4.5.6.7.8.9/render", "", kToken);
+  auto unknown = node.post("/api/studies/1.2.3.4.5.6.7.8.9/render", "", kE2eToken);
   EXPECT_EQ(unknown.status, 404) << unknown.body;
 
   auto series = waitForSeries(orthanc, study, 5, 90s);
@@ -600,12 +599,12 @@ TEST(EndToEnd, FailedBackgroundRetrievalIsReportedWhereTheViewerWaits) {
   int node_port = freePort();
   int nothing_listens = freePort();
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", nothing_listens}});
-  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
-                                              {std::string("console.token=") + kToken}));
+  NodeProcess node(dir / "node", e2eNodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
+                                              {std::string("console.token=") + kE2eToken}));
   std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
   const std::string study_uid = orthancJson(orthanc, "/studies/" + study)["MainDicomTags"]["StudyInstanceUID"];
-  auto accepted = node.post("/api/studies/" + study_uid + "/render", "", kToken);
+  auto accepted = node.post("/api/studies/" + study_uid + "/render", "", kE2eToken);
   ASSERT_EQ(accepted.status, 202) << accepted.body;
 
   json last;
@@ -648,9 +647,9 @@ TEST(EndToEnd, RetrievalPendingAtARestartIsResumedByTheNextNode) {
 
   json waiting = json::object();
   {
-    NodeProcess first(dir / "node", nodeSettings(freePort(), "ORTHANC", orthanc.dicomPort(),
-                                                 {std::string("console.token=") + kToken, "dicom.aet=OTHER"}));
-    auto accepted = first.post("/api/studies/" + study_uid + "/render", "", kToken);
+    NodeProcess first(dir / "node", e2eNodeSettings(freePort(), "ORTHANC", orthanc.dicomPort(),
+                                                 {std::string("console.token=") + kE2eToken, "dicom.aet=OTHER"}));
+    auto accepted = first.post("/api/studies/" + study_uid + "/render", "", kE2eToken);
     ASSERT_EQ(accepted.status, 202) << accepted.body;
     auto deadline = std::chrono::steady_clock::now() + 60s;
     while (std::chrono::steady_clock::now() < deadline && waiting.value("state", "") != "retry") {
@@ -664,8 +663,8 @@ TEST(EndToEnd, RetrievalPendingAtARestartIsResumedByTheNextNode) {
     EXPECT_EQ(first.stop(), 0);
   }
 
-  NodeProcess next(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
-                                              {std::string("console.token=") + kToken}));
+  NodeProcess next(dir / "node", e2eNodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
+                                              {std::string("console.token=") + kE2eToken}));
   auto series = waitForSeries(orthanc, study, 5, 120s);
   ASSERT_EQ(series.size(), 5u) << next.log();
   auto resumed = nodeJson(next, "/api/jobs/" + std::to_string(waiting.value("id", 0)));
@@ -690,8 +689,8 @@ TEST(EndToEnd, OnDemandSeriesRenderRetrievesOnlyThatSeriesAndSendsTheResultsBack
   int node_port = freePort();
   const int closed_port = freePort();  // nothing listens here
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
-  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
-                                              {std::string("console.token=") + kToken, "destinations.down.aet=DOWN",
+  NodeProcess node(dir / "node", e2eNodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
+                                              {std::string("console.token=") + kE2eToken, "destinations.down.aet=DOWN",
                                                "destinations.down.host=127.0.0.1",
                                                "destinations.down.port=" + std::to_string(closed_port)}));
   // The series asked for (uploaded first), then another series of the same study.
@@ -710,7 +709,7 @@ TEST(EndToEnd, OnDemandSeriesRenderRetrievesOnlyThatSeriesAndSendsTheResultsBack
 
   const std::string path = "/api/series/" + wanted + "/render";
   EXPECT_EQ(node.post(path).status, 401);
-  auto accepted = node.post(path, "", kToken);
+  auto accepted = node.post(path, "", kE2eToken);
   ASSERT_EQ(accepted.status, 202) << accepted.body;
   auto answer = json::parse(accepted.body);
   EXPECT_EQ(answer.value("retrieve_state", ""), "retrieving") << accepted.body;
@@ -719,11 +718,11 @@ TEST(EndToEnd, OnDemandSeriesRenderRetrievesOnlyThatSeriesAndSendsTheResultsBack
   EXPECT_EQ(answer.value("viewer_url", ""), "/view/" + study_uid) << accepted.body;
   EXPECT_NE(answer.value("message", "").find("30 instances"), std::string::npos) << accepted.body;
 
-  auto unknown = node.post("/api/series/1.2.3.4.5.6.7.8.9.10/render", "", kToken);
+  auto unknown = node.post("/api/series/1.2.3.4.5.6.7.8.9.10/render", "", kE2eToken);
   EXPECT_EQ(unknown.status, 404) << unknown.body;
   EXPECT_NE(json::parse(unknown.body).value("error", "").find("neither held here nor known to pacs"), std::string::npos)
       << unknown.body;
-  auto down = node.post("/api/series/1.2.3.4.5.6.7.8.9.11/render", R"({"source": "down"})", kToken);
+  auto down = node.post("/api/series/1.2.3.4.5.6.7.8.9.11/render", R"({"source": "down"})", kE2eToken);
   EXPECT_EQ(down.status, 502) << down.body;
   EXPECT_NE(json::parse(down.body).value("error", "").find("cannot query down"), std::string::npos) << down.body;
 
@@ -744,7 +743,7 @@ TEST(EndToEnd, OnDemandSeriesRenderRetrievesOnlyThatSeriesAndSendsTheResultsBack
   EXPECT_EQ(node.get("/api/series/" + other).status, 404);
   EXPECT_EQ(nodeJobs(node, "render").size(), 1u);
   // Asked again once it is held: the existing render, no second retrieval.
-  auto again = node.post(path, "", kToken);
+  auto again = node.post(path, "", kE2eToken);
   EXPECT_EQ(again.status, 202) << again.body;
   EXPECT_EQ(json::parse(again.body).value("retrieve_state", ""), "held") << again.body;
   EXPECT_EQ(json::parse(again.body)["job_ids"], json({render.value("id", 0)})) << again.body;
@@ -756,7 +755,7 @@ TEST(EndToEnd, TwoPatientsPushedTogetherKeepTheirOwnResults) {
   TempDir dir;
   int node_port = freePort();
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
-  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort()));
+  NodeProcess node(dir / "node", e2eNodeSettings(node_port, "ORTHANC", orthanc.dicomPort()));
   std::string chest = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   otherPatientSeries(dir / "other");
   std::string other = uploadToOrthanc(orthanc, dir / "other");
@@ -764,8 +763,8 @@ TEST(EndToEnd, TwoPatientsPushedTogetherKeepTheirOwnResults) {
   ASSERT_FALSE(other.empty());
   ASSERT_EQ(orthancJson(orthanc, "/patients").size(), 2u);
 
-  auto first = std::async(std::launch::async, [&] { push(orthanc, chest); });
-  auto second = std::async(std::launch::async, [&] { push(orthanc, other); });
+  auto first = std::async(std::launch::async, [&] { pushFromOrthanc(orthanc, chest); });
+  auto second = std::async(std::launch::async, [&] { pushFromOrthanc(orthanc, other); });
   first.get();
   second.get();
 
@@ -796,10 +795,10 @@ TEST(EndToEnd, KilledWhileRenderingRestartsAndDeliversOneSetWithThePlannedUids) 
   // A render of a complete series: one started on release and killed before its grace
   // confirmed it is withdrawn at the restart instead (speculative_start_test.cpp).
   NodeProcess node(dir / "node",
-                   nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(), {"completion.speculative_start=false"}));
+                   e2eNodeSettings(node_port, "ORTHANC", orthanc.dicomPort(), {"completion.speculative_start=false"}));
   std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
-  push(orthanc, study);
+  pushFromOrthanc(orthanc, study);
 
   auto running = waitForJob(
       node, "render", [](const json& j) { return j.value("state", "") == "running"; }, 60s, 20ms);
@@ -845,11 +844,11 @@ TEST(EndToEnd, KilledWhileSendingResumesAndThePacsHoldsOneCompleteSet) {
   OrthancProcess orthanc(dir / "orthanc", {{"volnode", "VOLNODE", "127.0.0.1", node_port}});
   // Default-size spins (36 frames of 512 px, 28 MB for the VR spin): a send long
   // enough to be caught with some but not all results in the PACS.
-  NodeProcess node(dir / "node", nodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
+  NodeProcess node(dir / "node", e2eNodeSettings(node_port, "ORTHANC", orthanc.dicomPort(),
                                               {"render.size=512", "render.spin_frames=36"}));
   std::string study = uploadToOrthanc(orthanc, sharedData() / "ct-chest-transfer-syntaxes" / "implicit_le");
   ASSERT_FALSE(study.empty());
-  push(orthanc, study);
+  pushFromOrthanc(orthanc, study);
 
   auto sending = waitForJob(
       node, "send", [](const json& j) { return j.value("state", "") != "queued"; }, 60s, 5ms);

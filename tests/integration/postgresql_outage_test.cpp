@@ -63,7 +63,7 @@ struct Series {
   std::map<std::string, std::string> uid_of;  // file -> SOP Instance UID
 };
 
-Series headSeries(const std::filesystem::path& dir, const std::string& patient, int slices) {
+Series outageHeadSeries(const std::filesystem::path& dir, const std::string& patient, int slices) {
   SyntheticSeries s;
   s.rows = s.cols = 64;
   s.slices = slices;
@@ -123,8 +123,8 @@ TEST(IngestOutageOnPostgresql, StoppedDuringIngestFailsTheCStoresAndEveryAcknowl
   PostgresServer server;  // its own: this test stops it
   NodeProcess node(dir / "node", {"index.backend=postgresql", "index.url=" + server.url(), "completion.quiet_s=2",
                                   "render.spin_frames=8", "render.size=256", "outputs.reformats=false"});
-  const Series before = headSeries(dir / "before", "OUTAGE-1", 20);
-  const Series during = headSeries(dir / "during", "OUTAGE-2", 200);
+  const Series before = outageHeadSeries(dir / "before", "OUTAGE-1", 20);
+  const Series during = outageHeadSeries(dir / "during", "OUTAGE-2", 200);
 
   auto first = run(storescu(node, before), 60s);
   ASSERT_EQ(first.exit_code, 0) << first.output;

@@ -52,7 +52,7 @@ class TlsStorescp {
 };
 
 // A small CT series the default rule renders (VR and MIP spins, key views, model).
-WrittenSeries headSeries(const std::filesystem::path& dir) {
+WrittenSeries tlsHeadSeries(const std::filesystem::path& dir) {
   SyntheticSeries s;
   s.rows = s.cols = 128;
   s.slices = 40;
@@ -62,7 +62,7 @@ WrittenSeries headSeries(const std::filesystem::path& dir) {
   return writeSyntheticSeries(s, dir);
 }
 
-void push(const NodeProcess& node, const WrittenSeries& series) {
+void pushSeries(const NodeProcess& node, const WrittenSeries& series) {
   auto argv = node.scu("storescu");
   for (const auto& f : series.files) argv.push_back(f.string());
   auto sent = run(argv, 120s);
@@ -115,7 +115,7 @@ TEST(DicomTlsScu, ResultsAreSentToAServerSpeakingTlsOnly) {
   const TlsIdentity client = ca.issue("volnode");
   TlsStorescp pacs(dir / "pacs", server, ca.cert());
   NodeProcess node(dir / "node", tlsDestination(pacs.port(), client, ca));
-  push(node, headSeries(dir / "series"));
+  pushSeries(node, tlsHeadSeries(dir / "series"));
 
   auto done = waitForSendJob(
       node, [](const json& j) { return j.value("state", "") == "succeeded" || j.value("state", "") == "failed"; },
@@ -143,7 +143,7 @@ TEST(DicomTlsScu, ServerCertificateFromAnotherCaSendsTheJobToRetryWithTheReason)
   auto settings = tlsDestination(pacs.port(), client, ca);
   settings.push_back("sending.retry_initial_s=60");  // stays in retry while the test looks
   NodeProcess node(dir / "node", settings);
-  push(node, headSeries(dir / "series"));
+  pushSeries(node, tlsHeadSeries(dir / "series"));
 
   auto waiting = waitForSendJob(node, [](const json& j) { return j.value("state", "") == "retry"; }, 180s);
   ASSERT_TRUE(waiting.is_object()) << node.log();

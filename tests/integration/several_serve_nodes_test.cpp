@@ -29,7 +29,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-WrittenSeries phantom(const std::filesystem::path& dir, const std::string& description) {
+WrittenSeries serveNodesPhantom(const std::filesystem::path& dir, const std::string& description) {
   SyntheticSeries s;
   s.rows = s.cols = 128;
   s.slices = 60;
@@ -47,13 +47,6 @@ bool rendersSucceeded(const NodeProcess& node, size_t count, json* jobs) {
   for (const auto& job : (*jobs)["jobs"])
     if (job["state"] != "succeeded") return false;
   return true;
-}
-
-void push(const NodeProcess& node, const std::filesystem::path& folder) {
-  auto argv = node.scu("storescu", {"+sd", "+r"});
-  argv.push_back(folder.string());
-  auto sent = run(argv);
-  ASSERT_EQ(sent.exit_code, 0) << sent.output;
 }
 
 // Files in the store that hold data (slots not yet used are empty).
@@ -79,10 +72,10 @@ TEST(SeveralServeNodesOnPostgresql, TwoNodesOnOneStoreReceiveAtOnceAndEachStudyI
   NodeProcess b(dir / "b", plus(common, {"render.workers=0", "completion.quiet_s=1"}));
   WorkerProcess worker(dir / "worker", store_dir, plus(common, {"render.workers=1"}));
 
-  const auto on_a = phantom(dir / "study-a", "pushed to node a");
-  const auto on_b = phantom(dir / "study-b", "pushed to node b");
-  std::thread push_a([&] { push(a, dir / "study-a"); });
-  push(b, dir / "study-b");
+  const auto on_a = serveNodesPhantom(dir / "study-a", "pushed to node a");
+  const auto on_b = serveNodesPhantom(dir / "study-b", "pushed to node b");
+  std::thread push_a([&] { pushFolder(a, dir / "study-a"); });
+  pushFolder(b, dir / "study-b");
   push_a.join();
 
   json jobs;
@@ -180,9 +173,9 @@ TEST(SeveralServeNodesOnPostgresql, ANodeKilledMidIngestKeepsWhatItAcknowledgedA
   WorkerProcess worker1(dir / "worker1", store_dir, plus(common, {"render.workers=1"}));
   WorkerProcess worker2(dir / "worker2", store_dir, plus(common, {"render.workers=1"}));
 
-  const auto to_a = phantom(dir / "study-a", "node a killed while it receives");
-  const auto to_b = phantom(dir / "study-b", "pushed to node b");
-  std::thread push_b([&] { push(b, dir / "study-b"); });
+  const auto to_a = serveNodesPhantom(dir / "study-a", "node a killed while it receives");
+  const auto to_b = serveNodesPhantom(dir / "study-b", "pushed to node b");
+  std::thread push_b([&] { pushFolder(b, dir / "study-b"); });
 
   // Node a dies once it has acknowledged 40 of the 60 instances (or all, if storescu was faster).
   const auto log = dir / "storescu-a.log";

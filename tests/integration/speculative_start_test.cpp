@@ -28,7 +28,7 @@ std::vector<std::string> settings(const StorescpProcess& pacs) {
 }
 
 // 40 slices the default CT rule renders (spins, key views, model), in a second or two.
-WrittenSeries ctSeries(const std::filesystem::path& dir) {
+WrittenSeries speculativeSeries(const std::filesystem::path& dir) {
   SyntheticSeries s;
   s.rows = s.cols = 128;
   s.slices = 40;
@@ -70,10 +70,6 @@ size_t writtenOutputs(const NodeProcess& node, int64_t job_id) {
   return n;
 }
 
-bool seriesDone(const NodeProcess& node, const std::string& series_uid) {
-  return apiJson(node, "/api/series/" + series_uid).value("state", "") == "done";
-}
-
 // One send job, for `render`, has delivered each of its results once, and nothing else
 // (a canceled render's results) reached the PACS.
 void expectOnlyThisRenderSentOnce(const NodeProcess& node, const StorescpProcess& pacs, const std::string& series_uid,
@@ -96,7 +92,7 @@ TEST(SpeculativeStart, RenderStartsWithinTheReleaseGraceAndItsResultsAreSentOnly
   TempDir dir("volnode-it-speculative");
   StorescpProcess pacs(dir / "pacs");
   NodeProcess node(dir / "node", settings(pacs));
-  auto series = ctSeries(dir / "series");
+  auto series = speculativeSeries(dir / "series");
   ASSERT_EQ(push(node, series.files), 0);
 
   ASSERT_TRUE(waitFor([&] { return seriesDone(node, series.series_instance_uid); }, 40s)) << node.log();
@@ -129,7 +125,7 @@ TEST(SpeculativeStart, AnInstanceArrivingWithinTheGraceCancelsTheSpeculativeRend
   TempDir dir("volnode-it-speculative-late");
   StorescpProcess pacs(dir / "pacs");
   NodeProcess node(dir / "node", settings(pacs));
-  auto series = ctSeries(dir / "series");
+  auto series = speculativeSeries(dir / "series");
   const std::vector<std::filesystem::path> first(series.files.begin(), series.files.end() - 1);
   ASSERT_EQ(push(node, first), 0);
   // The render of 39 slices starts on the release, well within the 6 s grace.
@@ -166,7 +162,7 @@ TEST(SpeculativeStart, ANodeKilledDuringASpeculativeRenderReceivesTheSeriesAgain
   overrides.push_back("completion.release_grace_s=8");  // the kill lands well within it
   overrides.push_back("completion.quiet_s=8");          // after the restart: complete by the quiet period
   NodeProcess node(dir / "node", overrides);
-  auto series = ctSeries(dir / "series");
+  auto series = speculativeSeries(dir / "series");
   ASSERT_EQ(push(node, series.files), 0);
   ASSERT_TRUE(waitFor([&] { return !jobsOf(node, series.series_instance_uid, "render").empty(); }, 20s, 50ms))
       << node.log();

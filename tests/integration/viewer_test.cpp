@@ -26,7 +26,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr char kToken[] = "viewer-test-console-token";
+constexpr char kViewerToken[] = "viewer-test-console-token";
 constexpr char kSecret[] = "viewer-test-launch-secret";
 
 // One node for the whole suite: a render of the phantom takes seconds.
@@ -34,7 +34,7 @@ class InteractiveView : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir("volnode-it-viewer");
-    node_ = new NodeProcess(*dir_ / "node", {std::string("console.token=") + kToken,
+    node_ = new NodeProcess(*dir_ / "node", {std::string("console.token=") + kViewerToken,
                                              std::string("console.launch_secret=") + kSecret,
                                              "console.read_requires_token=true", "render.size=256",
                                              "render.spin_frames=36", "completion.quiet_s=1",
@@ -83,7 +83,7 @@ class InteractiveView : public ::testing::Test {
     delete dir_;
   }
 
-  static httplib::Result get(const std::string& path, const httplib::Headers& headers = {{"Authorization", std::string("Bearer ") + kToken}}) {
+  static httplib::Result get(const std::string& path, const httplib::Headers& headers = {{"Authorization", std::string("Bearer ") + kViewerToken}}) {
     httplib::Client client("127.0.0.1", node_->consolePort());
     client.set_read_timeout(120);
     return client.Get(path, headers);
@@ -290,7 +290,7 @@ TEST_F(InteractiveView, TokensAndLaunchScopesAreEnforced) {
   // A launch link for the phantom's study opens its series, and not the other study's.
   httplib::Client client("127.0.0.1", node_->consolePort());
   client.set_read_timeout(120);
-  auto minted = client.Post("/api/launch-tokens", {{"Authorization", std::string("Bearer ") + kToken}},
+  auto minted = client.Post("/api/launch-tokens", {{"Authorization", std::string("Bearer ") + kViewerToken}},
                             json{{"studyUID", series_->study_instance_uid}}.dump(), "application/json");
   ASSERT_TRUE(minted);
   ASSERT_EQ(minted->status, 201) << minted->body;

@@ -23,7 +23,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-WrittenSeries phantom(const std::filesystem::path& dir) {
+WrittenSeries workerRolePhantom(const std::filesystem::path& dir) {
   SyntheticSeries s;
   s.rows = s.cols = 128;
   s.slices = 60;
@@ -51,13 +51,6 @@ json memberWithPid(const json& cluster, pid_t pid) {
   return nullptr;
 }
 
-void push(const NodeProcess& node, const std::filesystem::path& folder) {
-  auto argv = node.scu("storescu", {"+sd", "+r"});
-  argv.push_back(folder.string());
-  auto sent = run(argv);
-  ASSERT_EQ(sent.exit_code, 0) << sent.output;
-}
-
 }  // namespace
 
 // `index`: the index settings the node and the worker share.
@@ -68,8 +61,8 @@ void renderedOnceByTheWorker(const TempDir& dir, const std::vector<std::string>&
   EXPECT_EQ(health["render"]["workers"], 0) << health.dump();
   EXPECT_NE(health["render"].value("display_state", "").find("not needed"), std::string::npos) << health.dump();
 
-  auto series = phantom(dir / "series");
-  push(node, dir / "series");
+  auto series = workerRolePhantom(dir / "series");
+  pushFolder(node, dir / "series");
   json render;
   ASSERT_TRUE(waitFor([&] { return (render = renderJob(node)).is_object() && render["state"] == "succeeded"; }, 60s))
       << render.dump() << "\n" << node.log() << "\n" << worker.log();
@@ -133,8 +126,8 @@ TEST(WorkerRoleOnPostgresql, AWorkerKilledMidRenderLosesTheJobToASecondWorker) {
   NodeProcess node(dir / "node", plus(common, {"render.workers=0", "completion.quiet_s=1"}));
   auto first = std::make_unique<WorkerProcess>(dir / "first", dir / "node" / "var",
                                                plus(common, {"render.workers=1"}));
-  phantom(dir / "series");
-  push(node, dir / "series");
+  workerRolePhantom(dir / "series");
+  pushFolder(node, dir / "series");
 
   // The first (and only) worker runs the render.
   json render, cluster;

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <thread>
+#include <dcmtk/dcmdata/dcuid.h>
 
 #include "reliability_support.hpp"
 
@@ -17,9 +18,6 @@ using namespace volnode::test;
 using namespace volnode::test::reliability;
 
 namespace {
-
-constexpr char kVerification[] = "1.2.840.10008.1.1";
-constexpr char kImplicitLittle[] = "1.2.840.10008.1.2";
 
 std::vector<std::string> timeouts(const std::filesystem::path& dir) {
   return {noRendering(dir), "dicom.max_associations=2", "dicom.acse_timeout_s=2", "dicom.dimse_timeout_s=3",
@@ -63,7 +61,7 @@ TEST(AbusivePeers, SilentTcpConnectionsDoNotBlockOthersAndAreDropped) {
 TEST(AbusivePeers, AssociateRequestDribbledByteByByteIsDroppedAndOthersAreServed) {
   TempDir dir("volnode-rel-dribble");
   NodeProcess node(dir / "node", timeouts(dir.path()));
-  const std::string pdu = associateRequestPdu("VOLNODE", "DRIBBLER", kVerification, kImplicitLittle);
+  const std::string pdu = associateRequestPdu("VOLNODE", "DRIBBLER", UID_VerificationSOPClass, UID_LittleEndianImplicitTransferSyntax);
   int fd = connectLoopback(node.dicomPort());
   ASSERT_GE(fd, 0);
   std::atomic<bool> dropped{false};
@@ -108,7 +106,7 @@ TEST(AbusivePeers, IdleAssociationsBeyondTheLimitAreRefusedThenTimedOut) {
   int accepted = 0;
   for (int i = 0; i < 3; ++i) {
     idle.push_back(std::make_unique<RawAssociation>());
-    if (idle.back()->open(node.dicomPort(), kVerification, kImplicitLittle, "VOLNODE", "IDLE" + std::to_string(i)))
+    if (idle.back()->open(node.dicomPort(), UID_VerificationSOPClass, UID_LittleEndianImplicitTransferSyntax, "VOLNODE", "IDLE" + std::to_string(i)))
       ++accepted;
   }
   EXPECT_EQ(accepted, 2) << "max_associations=2 but " << accepted << " idle associations were accepted";
@@ -150,7 +148,7 @@ TEST(AbusivePeers, IdleTimeoutEndsAnAssociationWithoutCommands) {
   TempDir dir("volnode-rel-idle-timeout");
   NodeProcess node(dir / "node", {noRendering(dir.path()), "dicom.idle_timeout_s=2", "dicom.dimse_timeout_s=30"});
   RawAssociation idle;
-  ASSERT_TRUE(idle.open(node.dicomPort(), kVerification, kImplicitLittle)) << idle.lastError();
+  ASSERT_TRUE(idle.open(node.dicomPort(), UID_VerificationSOPClass, UID_LittleEndianImplicitTransferSyntax)) << idle.lastError();
   auto opened = std::chrono::steady_clock::now();
   // Not before idle_timeout_s: the association is kept while it may still be used ...
   EXPECT_FALSE(closedByPeer(idle.fd(), 1500ms)) << "dropped before dicom.idle_timeout_s=2";
@@ -174,18 +172,17 @@ TEST(AbusivePeers, CStoreDataOrCommandDribbledWithinEveryTimeoutIsCut) {
   auto overrides = timeouts(dir.path());
   overrides.push_back("dicom.min_receive_kib_per_s=4");
   NodeProcess node(dir / "node", overrides);
-  constexpr char kCtImageStorage[] = "1.2.840.10008.5.1.4.1.1.2";
 
   RawAssociation data_peer, command_peer;
-  ASSERT_TRUE(data_peer.open(node.dicomPort(), kCtImageStorage, kImplicitLittle, "VOLNODE", "DATADRIP"))
+  ASSERT_TRUE(data_peer.open(node.dicomPort(), UID_CTImageStorage, UID_LittleEndianImplicitTransferSyntax, "VOLNODE", "DATADRIP"))
       << data_peer.lastError();
-  ASSERT_TRUE(command_peer.open(node.dicomPort(), kCtImageStorage, kImplicitLittle, "VOLNODE", "CMDDRIP"))
+  ASSERT_TRUE(command_peer.open(node.dicomPort(), UID_CTImageStorage, UID_LittleEndianImplicitTransferSyntax, "VOLNODE", "CMDDRIP"))
       << command_peer.lastError();
   // One peer sends a whole C-STORE command, then its data set two bytes per PDU; the
   // other sends its command two bytes per PDU. A complete PDU a second is within every
   // DCMTK timeout (dimse 3 s, idle 3 s).
-  const std::string command = data_peer.storeCommandPdu(kCtImageStorage, "1.2.3.4.5.6.7.8.1");
-  const std::string slow_command = command_peer.storeCommandPdu(kCtImageStorage, "1.2.3.4.5.6.7.8.2");
+  const std::string command = data_peer.storeCommandPdu(UID_CTImageStorage, "1.2.3.4.5.6.7.8.1");
+  const std::string slow_command = command_peer.storeCommandPdu(UID_CTImageStorage, "1.2.3.4.5.6.7.8.2");
   const std::string command_content = slow_command.substr(12);  // after the PDU and PDV headers
 
   std::atomic<bool> stop{false};
@@ -274,7 +271,7 @@ TEST(AbusivePeers, OneAddressHoldsAtMostItsShareOfAssociations) {
   int accepted = 0;
   for (int i = 0; i < 3; ++i) {
     held.push_back(std::make_unique<RawAssociation>());
-    if (held.back()->open(node.dicomPort(), kVerification, kImplicitLittle, "VOLNODE", "BUSY" + std::to_string(i),
+    if (held.back()->open(node.dicomPort(), UID_VerificationSOPClass, UID_LittleEndianImplicitTransferSyntax, "VOLNODE", "BUSY" + std::to_string(i),
                           5000ms, "127.0.0.2"))
       ++accepted;
   }
@@ -290,7 +287,7 @@ TEST(AbusivePeers, OneAddressHoldsAtMostItsShareOfAssociations) {
   bool reopened = waitFor(
       [&] {
         RawAssociation again;
-        return again.open(node.dicomPort(), kVerification, kImplicitLittle, "VOLNODE", "AGAIN", 5000ms, "127.0.0.2");
+        return again.open(node.dicomPort(), UID_VerificationSOPClass, UID_LittleEndianImplicitTransferSyntax, "VOLNODE", "AGAIN", 5000ms, "127.0.0.2");
       },
       5s, 250ms);
   EXPECT_TRUE(reopened) << "the address's slot did not come back after its association was released\n" << node.log();

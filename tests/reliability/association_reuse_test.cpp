@@ -3,16 +3,12 @@
 // the released one may still be winding down when the next request arrives. That
 // peer must be served, not refused as if the node were full.
 #include <gtest/gtest.h>
+#include <dcmtk/dcmdata/dcuid.h>
 
 #include "reliability_support.hpp"
 
 using namespace volnode::test;
 using namespace volnode::test::reliability;
-
-namespace {
-constexpr char kVerification[] = "1.2.840.10008.1.1";
-constexpr char kImplicitLittle[] = "1.2.840.10008.1.2";
-}  // namespace
 
 TEST(AssociationReuse, APeerOpeningItsNextAssociationRightAfterReleaseIsServedAtTheLimit) {
   TempDir dir("volnode-rel-reuse");
@@ -22,7 +18,7 @@ TEST(AssociationReuse, APeerOpeningItsNextAssociationRightAfterReleaseIsServedAt
   std::string last_error;
   for (int i = 0; i < kRounds; ++i) {
     RawAssociation association;
-    if (!association.open(node.dicomPort(), kVerification, kImplicitLittle)) {
+    if (!association.open(node.dicomPort(), UID_VerificationSOPClass, UID_LittleEndianImplicitTransferSyntax)) {
       ++refused;
       last_error = association.lastError();
       continue;

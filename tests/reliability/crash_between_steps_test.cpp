@@ -10,6 +10,7 @@
 #include <set>
 
 #include "reliability_support.hpp"
+#include "support/node_api.hpp"
 #include "support/synthetic_series.hpp"
 
 using namespace volnode::test;
@@ -17,7 +18,6 @@ using namespace volnode::test::reliability;
 
 namespace {
 
-constexpr size_t kResultsPerCtSeries = 4;  // VR spin, MIP spin, key views, bone model
 
 struct Point {
   const char* name;

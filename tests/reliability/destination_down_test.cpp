@@ -9,6 +9,7 @@
 #include <set>
 
 #include "reliability_support.hpp"
+#include "support/node_api.hpp"
 #include "support/synthetic_series.hpp"
 
 using namespace volnode::test;
@@ -17,7 +18,6 @@ using namespace volnode::test::reliability;
 namespace {
 
 constexpr auto kOutage = 50s;                // "a long time", scaled for the suite's budget
-constexpr size_t kResultsPerCtSeries = 4;
 constexpr int kSeries = 2;
 constexpr long kAllowedRssGrowthKb = 12 * 1024;  // between the start and the end of the outage
 
@@ -37,7 +37,7 @@ constexpr bool kRssIsMeaningful = true;
 constexpr bool kRssIsMeaningful = true;
 #endif
 
-WrittenSeries phantomSeries(const std::filesystem::path& dir, const std::string& patient) {
+WrittenSeries retriedPhantomSeries(const std::filesystem::path& dir, const std::string& patient) {
   SyntheticSeries s;
   s.rows = s.cols = 64;
   s.row_spacing = s.col_spacing = 2.0;
@@ -74,7 +74,7 @@ TEST(DestinationDown, ResultsQueueWhileItIsDownMemoryStaysFlatAndAllArriveOnceIt
   std::vector<WrittenSeries> series;
   for (int i = 0; i < kSeries; ++i) {
     auto folder = dir / ("series-" + std::to_string(i));
-    series.push_back(phantomSeries(folder, "REL-DOWN-" + std::to_string(i)));
+    series.push_back(retriedPhantomSeries(folder, "REL-DOWN-" + std::to_string(i)));
     auto argv = node.scu("storescu", {"+sd"});
     argv.push_back(folder.string());
     ASSERT_EQ(run(argv).exit_code, 0);

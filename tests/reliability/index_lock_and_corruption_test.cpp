@@ -19,13 +19,6 @@ using namespace volnode::test::reliability;
 
 namespace {
 
-std::string readBytes(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
 // `volnode serve` on an existing storage folder. It must refuse to start: when it
 // is still running after `patience`, it is stopped and reported as timed out.
 RunResult serveOn(const std::filesystem::path& storage, const std::filesystem::path& scratch,

@@ -20,7 +20,7 @@ using namespace volnode::test::reliability;
 namespace {
 
 constexpr int kKillCycles = 20;
-constexpr int kSlices = 60;
+constexpr int kSlicesPerKill = 60;
 
 }  // namespace
 
@@ -36,7 +36,7 @@ TEST(KillDuringIngest, AcknowledgedInstancesSurviveKill9AtRandomMoments) {
   for (int cycle = 0; cycle < kKillCycles; ++cycle) {
     SCOPED_TRACE("cycle " + std::to_string(cycle));
     auto source = dir / ("series-" + std::to_string(cycle));
-    auto stream = killWhileStreaming(*node, source, kSlices, "kill-ingest " + std::to_string(cycle), random);
+    auto stream = killWhileStreaming(*node, source, kSlicesPerKill, "kill-ingest " + std::to_string(cycle), random);
     ASSERT_TRUE(stream.error.empty()) << stream.error;
     const auto& uid_of = stream.uid_of;
     for (const auto& [file, uid] : uid_of) sent[uid] = file;

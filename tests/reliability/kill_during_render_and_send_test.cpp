@@ -10,6 +10,7 @@
 #include <set>
 
 #include "reliability_support.hpp"
+#include "support/node_api.hpp"
 #include "support/synthetic_series.hpp"
 
 using namespace volnode::test;
@@ -17,7 +18,6 @@ using namespace volnode::test::reliability;
 
 namespace {
 
-constexpr size_t kResultsPerCtSeries = 4;  // VR spin, MIP spin, key views, bone model
 
 size_t countOf(const std::string& text, const std::string& word) {
   size_t count = 0;
@@ -51,13 +51,6 @@ std::vector<std::string> nodeSettings(const OrthancProcess& orthanc, const std::
           "destinations.pacs.aet=" + orthanc.aet(),
           "destinations.pacs.host=127.0.0.1",
           "destinations.pacs.port=" + std::to_string(orthanc.dicomPort())};
-}
-
-void push(const NodeProcess& node, const std::filesystem::path& folder) {
-  auto argv = node.scu("storescu", {"+sd"});
-  argv.push_back(folder.string());
-  auto result = run(argv);
-  ASSERT_EQ(result.exit_code, 0) << result.output;
 }
 
 nlohmann::json jobFor(const NodeProcess& node, const std::string& kind, const std::string& series_uid) {
@@ -123,7 +116,7 @@ TEST(KillDuringRenderAndSend, JobsResumeAndOrthancHoldsExactlyOneCompleteSet) {
     SCOPED_TRACE("kill during render, attempt " + std::to_string(attempt));
     auto folder = dir / ("render-series-" + std::to_string(attempt));
     auto series = phantomSeries(folder, "REL-RENDER-" + std::to_string(attempt));
-    push(*node, folder);
+    pushFolder(*node, folder);
     nlohmann::json render;
     ASSERT_TRUE(waitFor(
         [&] {
@@ -149,7 +142,7 @@ TEST(KillDuringRenderAndSend, JobsResumeAndOrthancHoldsExactlyOneCompleteSet) {
   {
     SCOPED_TRACE("kill during send");
     auto series = phantomSeries(dir / "send-series", "REL-SEND");
-    push(*node, dir / "send-series");
+    pushFolder(*node, dir / "send-series");
     nlohmann::json send;
     bool sending = waitFor(
         [&] {

@@ -30,13 +30,6 @@ constexpr char kEncapsulatedPdf[] = "1.2.840.10008.5.1.4.1.1.104.1";
 constexpr char kExplicitLittle[] = "1.2.840.10008.1.2.1";
 constexpr int kVolumeSlices = 24;  // enough for the CT rule (>= 20): the render path sees the defect
 
-std::string readBytes(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
 void writeBytes(const std::filesystem::path& file, const std::string& bytes) {
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), std::streamsize(bytes.size()));

@@ -38,7 +38,7 @@ using namespace volnode::test::reliability;
 namespace {
 
 constexpr int kCycles = 12;
-constexpr int kSlices = 40;
+constexpr int kSlicesPerPowerLoss = 40;
 constexpr size_t kWalHeader = 32, kFrameHeader = 24;
 
 
@@ -108,7 +108,7 @@ TEST(PowerLoss, AcknowledgedInstancesSurviveALostEndOfTheIndexLog) {
     SCOPED_TRACE("cycle " + std::to_string(cycle));
     // Power goes after a random number of acknowledged instances plus a random few ms.
     auto source = dir / ("series-" + std::to_string(cycle));
-    auto stream = killWhileStreaming(*node, source, kSlices, "power-loss " + std::to_string(cycle), random);
+    auto stream = killWhileStreaming(*node, source, kSlicesPerPowerLoss, "power-loss " + std::to_string(cycle), random);
     ASSERT_TRUE(stream.error.empty()) << stream.error;
     const auto& uid_of = stream.uid_of;
     for (const auto& [file, uid] : uid_of) sent[uid] = file;

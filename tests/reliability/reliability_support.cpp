@@ -61,13 +61,6 @@ std::optional<std::chrono::milliseconds> echo(const NodeProcess& node, std::chro
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
 }
 
-nlohmann::json apiJson(const NodeProcess& node, const std::string& path) {
-  auto response = node.get(path);
-  if (response.status != 200) return nullptr;
-  auto parsed = nlohmann::json::parse(response.body, nullptr, false);
-  return parsed.is_discarded() ? nlohmann::json() : parsed;
-}
-
 std::vector<nlohmann::json> jobsOf(const NodeProcess& node, const std::string& kind) {
   std::vector<nlohmann::json> out;
   auto body = apiJson(node, "/api/jobs?kind=" + kind);

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/node_api.hpp"
 #include "support/node_process.hpp"
 #include "support/storescu_output.hpp"
 #include "support/orthanc_process.hpp"
@@ -69,12 +70,7 @@ KilledStream killWhileStreaming(NodeProcess& node, const std::filesystem::path& 
 
 // ---- JSON API ------------------------------------------------------------------------------
 
-nlohmann::json apiJson(const NodeProcess& node, const std::string& path);  // null on any failure
 std::vector<nlohmann::json> jobsOf(const NodeProcess& node, const std::string& kind);
-
-// Polls until `done` is true or the timeout passes; returns whether it became true.
-template <typename Pred>
-bool waitFor(Pred done, std::chrono::milliseconds timeout, std::chrono::milliseconds poll = 200ms);
 
 // ---- Orthanc -------------------------------------------------------------------------------
 
@@ -134,17 +130,5 @@ class RawAssociation {
   int message_id_ = 1;
   std::string error_;
 };
-
-// ---- implementation of the template --------------------------------------------------------
-
-template <typename Pred>
-bool waitFor(Pred done, std::chrono::milliseconds timeout, std::chrono::milliseconds poll) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (done()) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(poll);
-  }
-}
 
 }  // namespace volnode::test::reliability

@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include "reliability_support.hpp"
+#include "support/node_api.hpp"
 #include "support/synthetic_series.hpp"
 
 using namespace volnode::test;
@@ -25,13 +26,6 @@ WrittenSeries phantom(const std::filesystem::path& dir, const std::string& patie
   s.series_description = "containment " + patient;
   s.value = OrientationPhantom{}.function();
   return writeSyntheticSeries(s, dir);
-}
-
-void push(const NodeProcess& node, const std::filesystem::path& folder) {
-  auto argv = node.scu("storescu", {"+sd"});
-  argv.push_back(folder.string());
-  auto result = run(argv);
-  ASSERT_EQ(result.exit_code, 0) << result.output;
 }
 
 nlohmann::json seriesOf(const NodeProcess& node, const WrittenSeries& s) {
@@ -75,7 +69,7 @@ TEST(WorkerContainment, AKilledWorkerCostsOneAttemptAndTheJobSucceedsInANewOne) 
   TempDir dir("volnode-rel-worker-kill");
   NodeProcess node(dir / "node", settings(dir.path()));
   auto series = phantom(dir / "a", "CONTAIN-A");
-  push(node, dir / "a");
+  pushFolder(node, dir / "a");
   pid_t worker = 0;
   ASSERT_TRUE(waitFor([&] { return (worker = workerRendering(node, series)) > 0; }, 60s, 5ms)) << node.log();
   ASSERT_EQ(::kill(worker, SIGKILL), 0);
@@ -94,7 +88,7 @@ TEST(WorkerContainment, ASeriesWhoseWorkerDiesTwiceFailsWithTheCauseAndOthersAre
   TempDir dir("volnode-rel-worker-poison");
   auto node = std::make_unique<NodeProcess>(dir / "node", settings(dir.path()));
   auto poison = phantom(dir / "poison", "CONTAIN-POISON");
-  push(*node, dir / "poison");
+  pushFolder(*node, dir / "poison");
   // The "poison": its worker dies every time it works on it. SIGILL, as a parser
   // hitting a trap would; the sanitizer build reports SIGSEGV itself, not SIGILL.
   for (int crash = 0; crash < 2; ++crash) {
@@ -118,7 +112,7 @@ TEST(WorkerContainment, ASeriesWhoseWorkerDiesTwiceFailsWithTheCauseAndOthersAre
 
   // Other series are rendered beside it, and a restart does not run the poisoned one again.
   auto healthy = phantom(dir / "healthy", "CONTAIN-HEALTHY", 64, 32);
-  push(*node, dir / "healthy");
+  pushFolder(*node, dir / "healthy");
   ASSERT_TRUE(waitFor([&] { return seriesState(*node, healthy) == "done"; }, 90s)) << node->log();
   node->stop();
   node->start();
@@ -138,7 +132,7 @@ TEST(WorkerContainment, AJobPastTheTimeoutHasItsWorkerKilledAndFailsWithTheReaso
   overrides.push_back("render.spin_frames=180");  // a render far longer than 1 s: to the node, a hang
   NodeProcess node(dir / "node", overrides);
   auto series = phantom(dir / "slow", "CONTAIN-SLOW", 128, 64);
-  push(node, dir / "slow");
+  pushFolder(node, dir / "slow");
   ASSERT_TRUE(waitFor([&] { return seriesState(node, series) == "failed"; }, 120s)) << node.log();
   const std::string reason = seriesOf(node, series).value("state_reason", "");
   EXPECT_NE(reason.find("worker exceeded render.job_timeout_s (1 s)"), std::string::npos) << reason;
@@ -164,7 +158,7 @@ TEST(WorkerContainment, AVolumeBeyondTheMemoryCapFailsTheSeriesNotTheNode) {
   overrides.push_back("render.max_memory_mb=200");
   NodeProcess node(dir / "node", overrides);
   auto big = phantom(dir / "big", "CONTAIN-BIG", 512, 400);  // 200 MB of pixels: the volume alone is over the cap
-  push(node, dir / "big");
+  pushFolder(node, dir / "big");
   ASSERT_TRUE(waitFor([&] { return seriesState(node, big) == "failed"; }, 180s)) << node.log();
   const std::string reason = seriesOf(node, big).value("state_reason", "");
   EXPECT_TRUE(reason.find("memory") != std::string::npos || reason.find("worker killed by") != std::string::npos)

@@ -1,4 +1,5 @@
 #include "support/orthanc_studies.hpp"
+#include "support/process.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,13 +10,6 @@
 namespace volnode::test {
 
 using nlohmann::json;
-
-std::string readBytes(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 std::string uploadToOrthanc(const OrthancProcess& orthanc, const std::filesystem::path& folder) {
   std::string study;

@@ -177,9 +177,17 @@ std::string machineDescription() {
   return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores";
 }
 
-std::filesystem::path sharedData() {
-  if (const char* env = std::getenv("VOLNODE_SHARED_DATA")) return env;
-  return VOLNODE_SHARED_DATA;
+std::filesystem::path sharedData(const std::string& relative) {
+  const char* env = std::getenv("VOLNODE_SHARED_DATA");
+  const std::filesystem::path root = env ? env : VOLNODE_SHARED_DATA;
+  return relative.empty() ? root : root / relative;
+}
+
+std::string readBytes(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
 }
 
 }  // namespace volnode::test

@@ -66,7 +66,10 @@ bool waitForPort(int port, std::chrono::milliseconds timeout);
 // "AMD EPYC, 2 cores": what benchmarks print next to their figures.
 std::string machineDescription();
 
-// Where the DICOM test data lives (../shared/data from the project root).
-std::filesystem::path sharedData();
+// Where the DICOM test data lives (../shared/data from the project root), or a path in it.
+std::filesystem::path sharedData(const std::string& relative = {});
+
+// The whole content of `file` (empty when it cannot be read).
+std::string readBytes(const std::filesystem::path& file);
 
 }  // namespace volnode::test

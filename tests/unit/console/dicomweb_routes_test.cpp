@@ -30,8 +30,8 @@ namespace volnode {
 namespace {
 
 using nlohmann::json;
-const std::string kToken = "dicomweb-token-0123456789";
-const std::string kLaunchSecret = "dicomweb-launch-secret-0123";
+const std::string kDicomwebToken = "dicomweb-token-0123456789";
+const std::string kDicomwebLaunchSecret = "dicomweb-launch-secret-0123";
 
 // A launch renders when the study has no results yet; here that is only accepted.
 class AcceptingActions : public NodeActions {
@@ -46,13 +46,6 @@ class AcceptingActions : public NodeActions {
   std::vector<DestinationStatus> destinations() override { return {}; }
 };
 const char* kFiles[] = {"09.dcm", "14.dcm", "28.dcm"};
-
-std::string readBytes(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 // The parts of a multipart/related body (boundary from its Content-Type).
 std::vector<std::string> multipartParts(const std::string& body, const std::string& content_type) {
@@ -106,14 +99,14 @@ class DicomWebRoutes : public ::testing::Test {
     config.port = 0;
     if (exposed) {
       config.bind = "127.0.0.2";
-      config.token = kToken;
+      config.token = kDicomwebToken;
       config.allow_plain_http = true;
     }
     ConsoleContext context{config, *index, *jobs, [] { return HealthReport{}; }};
     context.store_root = dir / "store";
     context.results_root = dir / "results";
     context.actions = &actions;
-    context.launch_secret = kLaunchSecret;
+    context.launch_secret = kDicomwebLaunchSecret;
     server = std::make_unique<ConsoleServer>(context);
     server->start();
     host = exposed ? "127.0.0.2" : "127.0.0.1";
@@ -284,7 +277,7 @@ TEST_F(DicomWebRoutes, WadoReturnsTheStoredBytesAndRefusesSyntaxesItWouldHaveToT
   auto parts = multipartParts(r->body, r->get_header_value("Content-Type"));
   ASSERT_EQ(parts.size(), 3u);
   std::set<std::string> expected, got(parts.begin(), parts.end());
-  for (const char* name : kFiles) expected.insert(readBytes(test::sharedData() / "ct-head-gantry-tilt" / name));
+  for (const char* name : kFiles) expected.insert(test::readBytes(test::sharedData() / "ct-head-gantry-tilt" / name));
   EXPECT_TRUE(got == expected);
   // No transfer-syntax parameter means Explicit VR Little Endian: how these files are stored.
   r = get("/dicom-web/studies/" + study_uid + "/series/" + series_uid + "/instances/" + sop_uids[0],
@@ -408,7 +401,7 @@ TEST_F(DicomWebRoutes, TheNodesResultsAreQueriedAndRetrievedLikeReceivedInstance
     ASSERT_EQ(r->status, 200) << r->body;
     auto parts = multipartParts(r->body, r->get_header_value("Content-Type"));
     ASSERT_EQ(parts.size(), 1u);
-    EXPECT_TRUE(parts[0] == readBytes(file->second)) << file->second;
+    EXPECT_TRUE(parts[0] == test::readBytes(file->second)) << file->second;
   }
   EXPECT_EQ(compared, 4u);
   const std::string views_series = fileValue(std::next(result_files.begin())->second, DCM_SeriesInstanceUID);
@@ -454,7 +447,7 @@ TEST_F(DicomWebRoutes, BeyondLoopbackReadsNeedTheConsoleToken) {
   r = get("/dicom-web/studies/" + study_uid + "/series/" + series_uid + "/instances/" + sop_uids[0] + "/frames/1");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 401);
-  r = get("/dicom-web/studies", {{"Authorization", "Bearer " + kToken}});
+  r = get("/dicom-web/studies", {{"Authorization", "Bearer " + kDicomwebToken}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(json::parse(r->body).size(), 1u);
@@ -464,7 +457,7 @@ TEST_F(DicomWebRoutes, BeyondLoopbackReadsNeedTheConsoleToken) {
 TEST_F(DicomWebRoutes, ALaunchSessionReadsOnlyItsStudy) {
   start(true);
   auto launch = get("/launch?studyUID=" + study_uid + "&token=" +
-                    console::signLaunchToken(kLaunchSecret, study_uid, static_cast<int64_t>(unixSecondsNow()) + 60));
+                    console::signLaunchToken(kDicomwebLaunchSecret, study_uid, static_cast<int64_t>(unixSecondsNow()) + 60));
   ASSERT_TRUE(launch);
   ASSERT_EQ(launch->status, 303) << launch->body;
   std::string cookie = launch->get_header_value("Set-Cookie");

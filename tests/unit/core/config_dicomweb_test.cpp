@@ -9,7 +9,7 @@ using namespace volnode;
 
 namespace {
 
-std::string configError(const std::string& text) {
+std::string dicomwebConfigError(const std::string& text) {
   try {
     parseConfig(text, "test.toml");
   } catch (const Error& e) {
@@ -45,34 +45,34 @@ TEST(ConfigDicomWeb, DestinationIsParsedAndRendered) {
 TEST(ConfigDicomWeb, DimseIsTheDefaultType) {
   Config c = parseConfig("[destinations.pacs]\naet = \"PACS\"\nhost = \"10.0.0.1\"\n", "test.toml");
   EXPECT_EQ(c.destinations.at("pacs").type, DestinationType::Dimse);
-  auto message = configError("[destinations.pacs]\ntype = \"dicom-web\"\naet = \"PACS\"\nhost = \"10.0.0.1\"\n");
+  auto message = dicomwebConfigError("[destinations.pacs]\ntype = \"dicom-web\"\naet = \"PACS\"\nhost = \"10.0.0.1\"\n");
   EXPECT_NE(message.find("destinations.pacs.type"), std::string::npos) << message;
   EXPECT_NE(message.find("dicomweb"), std::string::npos) << message;
 }
 
 TEST(ConfigDicomWeb, MissingOrBadUrlIsRefused) {
-  auto message = configError("[destinations.cloud]\ntype = \"dicomweb\"\n");
+  auto message = dicomwebConfigError("[destinations.cloud]\ntype = \"dicomweb\"\n");
   EXPECT_NE(message.find("destinations.cloud.url"), std::string::npos) << message;
-  message = configError("[destinations.cloud]\ntype = \"dicomweb\"\nurl = \"ftp://pacs/dicom-web\"\n");
+  message = dicomwebConfigError("[destinations.cloud]\ntype = \"dicomweb\"\nurl = \"ftp://pacs/dicom-web\"\n");
   EXPECT_NE(message.find("http:// or https://"), std::string::npos) << message;
   EXPECT_NE(message.find("test.toml:3"), std::string::npos) << message;
-  message = configError("[destinations.cloud]\ntype = \"dicomweb\"\nurl = \"http://pacs/dicom-web?x=1\"\n");
+  message = dicomwebConfigError("[destinations.cloud]\ntype = \"dicomweb\"\nurl = \"http://pacs/dicom-web?x=1\"\n");
   EXPECT_NE(message.find("query"), std::string::npos) << message;
 }
 
 TEST(ConfigDicomWeb, KeysOfTheOtherTransportAreRefused) {
-  auto message = configError("[destinations.cloud]\ntype = \"dicomweb\"\nurl = \"http://pacs/dicom-web\"\naet = \"X\"\n");
+  auto message = dicomwebConfigError("[destinations.cloud]\ntype = \"dicomweb\"\nurl = \"http://pacs/dicom-web\"\naet = \"X\"\n");
   EXPECT_NE(message.find("destinations.cloud.aet is for DIMSE"), std::string::npos) << message;
-  message = configError("[destinations.pacs]\naet = \"PACS\"\nhost = \"h\"\nurl = \"http://pacs/dicom-web\"\n");
+  message = dicomwebConfigError("[destinations.pacs]\naet = \"PACS\"\nhost = \"h\"\nurl = \"http://pacs/dicom-web\"\n");
   EXPECT_NE(message.find("destinations.pacs.url is for type = \"dicomweb\""), std::string::npos) << message;
-  message = configError("[destinations.cloud]\ntype = \"dicomweb\"\nurl = \"http://pacs/dicom-web\"\ntls_ca = \"ca.pem\"\n");
+  message = dicomwebConfigError("[destinations.cloud]\ntype = \"dicomweb\"\nurl = \"http://pacs/dicom-web\"\ntls_ca = \"ca.pem\"\n");
   EXPECT_NE(message.find("https://"), std::string::npos) << message;
 }
 
 TEST(ConfigDicomWeb, CredentialsMustBeCompleteAndOfOneKind) {
-  auto message = configError("[destinations.cloud]\ntype = \"dicomweb\"\nurl = \"http://pacs/dicom-web\"\nusername = \"u\"\n");
+  auto message = dicomwebConfigError("[destinations.cloud]\ntype = \"dicomweb\"\nurl = \"http://pacs/dicom-web\"\nusername = \"u\"\n");
   EXPECT_NE(message.find("password_file go together"), std::string::npos) << message;
-  message = configError(
+  message = dicomwebConfigError(
       "[destinations.cloud]\ntype = \"dicomweb\"\nurl = \"http://pacs/dicom-web\"\nusername = \"u\"\n"
       "password_file = \"p\"\ntoken_file = \"t\"\n");
   EXPECT_NE(message.find("exclude each other"), std::string::npos) << message;
@@ -94,13 +94,13 @@ TEST(ConfigDicomWeb, SourceIsADicomWebArchiveToRetrieveFromAndIsRendered) {
 }
 
 TEST(ConfigDicomWeb, SourceMustBeDicomWebAndNotShareADestinationsName) {
-  auto message = configError("[sources.pacs]\naet = \"PACS\"\nhost = \"10.0.0.1\"\n");
+  auto message = dicomwebConfigError("[sources.pacs]\naet = \"PACS\"\nhost = \"10.0.0.1\"\n");
   EXPECT_NE(message.find("sources.pacs.type = \"dicomweb\" is needed"), std::string::npos) << message;
-  message = configError("[sources.archive]\ntype = \"dicomweb\"\n");
+  message = dicomwebConfigError("[sources.archive]\ntype = \"dicomweb\"\n");
   EXPECT_NE(message.find("sources.archive.url"), std::string::npos) << message;
-  message = configError("[destinations.pacs]\naet = \"PACS\"\nhost = \"10.0.0.1\"\n"
+  message = dicomwebConfigError("[destinations.pacs]\naet = \"PACS\"\nhost = \"10.0.0.1\"\n"
                         "[sources.pacs]\ntype = \"dicomweb\"\nurl = \"http://pacs/dicom-web\"\n");
   EXPECT_NE(message.find("names both a destination and a source"), std::string::npos) << message;
-  message = configError("[sources.archive]\ntype = \"dicomweb\"\nurl = \"http://a/dicom-web\"\ntoken = \"x\"\n");
+  message = dicomwebConfigError("[sources.archive]\ntype = \"dicomweb\"\nurl = \"http://a/dicom-web\"\ntoken = \"x\"\n");
   EXPECT_NE(message.find("unknown key 'sources.archive.token'"), std::string::npos) << message;
 }

@@ -9,13 +9,10 @@
 #include <dcmtk/dcmdata/dcpxitem.h>
 #include <dcmtk/dcmdata/dctk.h>
 
+#include "support/process.hpp"
 #include "support/synthetic_series.hpp"
 
 namespace volnode::test {
-
-inline std::filesystem::path sharedData(const std::string& relative = {}) {
-  return std::filesystem::path(VOLNODE_SHARED_DATA) / relative;
-}
 
 // A 16x16 CT image in `dir`, Explicit VR Little Endian (or `syntax`).
 inline std::filesystem::path writeImage(const std::filesystem::path& dir,

@@ -17,7 +17,7 @@ void writeFile(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
 }
 
-std::string readAll(MultipartBody& body, size_t chunk) {
+std::string readBodyInChunks(MultipartBody& body, size_t chunk) {
   std::string all, piece;
   while (all.size() < body.size()) {
     if (!body.read(all.size(), chunk, piece)) return all + "<read failed>";
@@ -40,8 +40,8 @@ TEST(MultipartBody, YieldsEveryFileBetweenBoundariesWithItsLength) {
                          "\r\nContent-Type: application/dicom\r\nContent-Length: 200000\r\n\r\n" +
                          std::string(200000, 'b') + "\r\n--" + b + "--\r\n";
   EXPECT_EQ(body.size(), expected.size());
-  EXPECT_EQ(readAll(body, 65536), expected);
-  EXPECT_EQ(readAll(body, 7), expected);  // chunk edges inside headers and files
+  EXPECT_EQ(readBodyInChunks(body, 65536), expected);
+  EXPECT_EQ(readBodyInChunks(body, 7), expected);  // chunk edges inside headers and files
 }
 
 TEST(MultipartBody, EachBodyHasItsOwnBoundary) {
@@ -55,7 +55,7 @@ TEST(MultipartBody, AFileThatShrankAfterMeasuringFailsTheRead) {
   writeFile(dir / "a.dcm", std::string(1000, 'a'));
   MultipartBody body({dir / "a.dcm"});
   writeFile(dir / "a.dcm", std::string(10, 'a'));
-  EXPECT_EQ(readAll(body, 4096).substr(readAll(body, 4096).size() - 13), "<read failed>");
+  EXPECT_EQ(readBodyInChunks(body, 4096).substr(readBodyInChunks(body, 4096).size() - 13), "<read failed>");
 }
 
 TEST(MultipartBody, AMissingFileIsRefusedWhenMeasured) {

@@ -26,7 +26,7 @@ class CollectingHandler : public PartHandler {
 };
 
 // Reads `body` in chunks of `chunk` bytes; returns the parts.
-std::vector<Part> readAll(const std::string& boundary, const std::string& body, std::size_t chunk) {
+std::vector<Part> readPartsInChunks(const std::string& boundary, const std::string& body, std::size_t chunk) {
   CollectingHandler handler;
   MultipartReader reader(boundary, handler);
   for (std::size_t at = 0; at < body.size(); at += chunk) reader.feed(body.data() + at, std::min(chunk, body.size() - at));
@@ -36,7 +36,7 @@ std::vector<Part> readAll(const std::string& boundary, const std::string& body, 
 
 std::string errorOf(const std::string& boundary, const std::string& body) {
   try {
-    readAll(boundary, body, 7);
+    readPartsInChunks(boundary, body, 7);
   } catch (const Error& e) {
     return e.what();
   }
@@ -71,7 +71,7 @@ TEST(MultipartBoundary, NotMultipartOrWithoutBoundaryIsAClearError) {
 
 TEST(MultipartReader, PartsKeepTheirBytesWhateverTheChunkSize) {
   for (std::size_t chunk : {std::size_t(1), std::size_t(2), std::size_t(5), std::size_t(4096)}) {
-    auto parts = readAll("XYZ", kTwoParts, chunk);
+    auto parts = readPartsInChunks("XYZ", kTwoParts, chunk);
     ASSERT_EQ(parts.size(), 2u) << "chunk " << chunk;
     EXPECT_EQ(parts[0].body, "first\r\n--XY not the boundary\r\n") << "chunk " << chunk;
     EXPECT_EQ(parts[1].body, "\r\n\r\nsecond\r\n") << "chunk " << chunk;
@@ -84,7 +84,7 @@ TEST(MultipartReader, PartsKeepTheirBytesWhateverTheChunkSize) {
 TEST(MultipartReader, PreambleAndBinaryBytesAreHandled) {
   std::string binary("\0\xff\r\n-\0", 6);
   std::string body = "preamble text\r\n--b\r\n\r\n" + binary + "\r\n--b--";
-  auto parts = readAll("b", body, 3);
+  auto parts = readPartsInChunks("b", body, 3);
   ASSERT_EQ(parts.size(), 1u);
   EXPECT_TRUE(parts[0].headers.empty());
   EXPECT_EQ(parts[0].body, binary);

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "support/orthanc_process.hpp"
+#include "support/process.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/dicomweb/dicomweb_source.hpp"
 #include "volnode/dicomweb/stow_client.hpp"
@@ -18,18 +19,12 @@ using namespace volnode;
 using namespace volnode::dicomweb;
 using volnode::test::OrthancFeatures;
 using volnode::test::OrthancProcess;
+using volnode::test::readBytes;
 using volnode::test::TempDir;
 
 namespace {
 
 constexpr char kCtImageStorage[] = "1.2.840.10008.5.1.4.1.1.2";
-
-std::string readBytes(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 std::vector<std::filesystem::path> gantryTiltFiles(size_t count) {
   std::vector<std::filesystem::path> files;

@@ -10,7 +10,7 @@
 namespace volnode {
 namespace {
 
-std::string errorOf(const std::string& json) {
+std::string reformatRulesError(const std::string& json) {
   try {
     RuleSet::parse(json, "rules.json");
   } catch (const Error& e) {
@@ -69,27 +69,27 @@ TEST(ReformatRules, ObliquePlanesAreABasePlaneAngledByTiltAndTurn) {
 
   const std::string head = R"({"schema": 1, "rules": [{"name": "r", "match": {}, "outputs": [)";
   const std::string tail = "]}]}";
-  EXPECT_NE(errorOf(head + R"({"type": "reformat", "tilt_deg": 91})" + tail).find("outputs[0].tilt_deg"),
+  EXPECT_NE(reformatRulesError(head + R"({"type": "reformat", "tilt_deg": 91})" + tail).find("outputs[0].tilt_deg"),
             std::string::npos);
-  EXPECT_NE(errorOf(head + R"({"type": "reformat", "turn_deg": "20"})" + tail).find("outputs[0].turn_deg"),
+  EXPECT_NE(reformatRulesError(head + R"({"type": "reformat", "turn_deg": "20"})" + tail).find("outputs[0].turn_deg"),
             std::string::npos);
-  EXPECT_NE(errorOf(head + R"({"type": "mip_spin", "preset": "ct-mip", "tilt_deg": 10})" + tail).find("reformat"),
+  EXPECT_NE(reformatRulesError(head + R"({"type": "mip_spin", "preset": "ct-mip", "tilt_deg": 10})" + tail).find("reformat"),
             std::string::npos);
-  EXPECT_NE(errorOf(head + R"({"type": "reformat", "plane": "oblique"})" + tail).find("tilt_deg"), std::string::npos);
+  EXPECT_NE(reformatRulesError(head + R"({"type": "reformat", "plane": "oblique"})" + tail).find("tilt_deg"), std::string::npos);
 }
 
 TEST(ReformatRules, BadReformatsAreRefusedSayingWhere) {
   const std::string head = R"({"schema": 1, "rules": [{"name": "r", "match": {}, "outputs": [)";
   const std::string tail = "]}]}";
-  EXPECT_NE(errorOf(head + R"({"type": "reformat", "plane": "oblique"})" + tail).find("outputs[0].plane"),
+  EXPECT_NE(reformatRulesError(head + R"({"type": "reformat", "plane": "oblique"})" + tail).find("outputs[0].plane"),
             std::string::npos);
-  EXPECT_NE(errorOf(head + R"({"type": "reformat", "mode": "minip"})" + tail).find("outputs[0].mode"), std::string::npos);
-  EXPECT_NE(errorOf(head + R"({"type": "reformat", "spacing_mm": 0})" + tail).find("spacing_mm"), std::string::npos);
-  EXPECT_NE(errorOf(head + R"({"type": "reformat", "window": [40]})" + tail).find("window"), std::string::npos);
-  EXPECT_NE(errorOf(head + R"({"type": "vr_spin", "preset": "ct-bone", "plane": "coronal"})" + tail)
+  EXPECT_NE(reformatRulesError(head + R"({"type": "reformat", "mode": "minip"})" + tail).find("outputs[0].mode"), std::string::npos);
+  EXPECT_NE(reformatRulesError(head + R"({"type": "reformat", "spacing_mm": 0})" + tail).find("spacing_mm"), std::string::npos);
+  EXPECT_NE(reformatRulesError(head + R"({"type": "reformat", "window": [40]})" + tail).find("window"), std::string::npos);
+  EXPECT_NE(reformatRulesError(head + R"({"type": "vr_spin", "preset": "ct-bone", "plane": "coronal"})" + tail)
                 .find("belong to \"reformat\""),
             std::string::npos);
-  EXPECT_NE(errorOf(head + R"({"type": "reformat"}, {"type": "reformat", "plane": "coronal"})" + tail)
+  EXPECT_NE(reformatRulesError(head + R"({"type": "reformat"}, {"type": "reformat", "plane": "coronal"})" + tail)
                 .find("the same output twice"),
             std::string::npos);
 }
@@ -228,7 +228,7 @@ TEST(ProtocolRules, ContrastKernelAndSliceThicknessAreMatched) {
   a.convolution_kernel = "B30f";
   a.contrast_bolus_agent.clear();
   EXPECT_EQ(rules.firstMatch(a)->name, "plain");
-  EXPECT_NE(errorOf(R"({"schema": 1, "rules": [{"name": "x", "match": {"contrast": "yes"}, "render": false}]})")
+  EXPECT_NE(reformatRulesError(R"({"schema": 1, "rules": [{"name": "x", "match": {"contrast": "yes"}, "render": false}]})")
                 .find("match.contrast"),
             std::string::npos);
 }

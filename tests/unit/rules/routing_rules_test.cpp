@@ -9,7 +9,7 @@
 namespace volnode {
 namespace {
 
-std::string errorOf(const std::string& json, const std::string& source = "rules.json") {
+std::string routingRulesError(const std::string& json, const std::string& source = "rules.json") {
   try {
     RuleSet::parse(json, source);
   } catch (const Error& e) {
@@ -63,26 +63,26 @@ TEST(RoutingRules, MatchesRegexAeTitleAndBodyPart) {
 }
 
 TEST(RoutingRules, BadJsonGivesAClearErrorNamingTheFile) {
-  const auto msg = errorOf("{\"schema\": 1, \"rules\": [", "site.json");
+  const auto msg = routingRulesError("{\"schema\": 1, \"rules\": [", "site.json");
   EXPECT_NE(msg.find("site.json"), std::string::npos) << msg;
   EXPECT_NE(msg.find("not valid JSON"), std::string::npos) << msg;
 }
 
 TEST(RoutingRules, LoaderErrorsSayWhatIsWrongAndWhere) {
-  EXPECT_NE(errorOf(R"({"rules": []})").find("missing \"schema\""), std::string::npos);
-  EXPECT_NE(errorOf(R"({"schema": 2, "rules": []})").find("unsupported schema 2"), std::string::npos);
-  const auto preset = errorOf(R"({"schema": 1, "rules": [{"name": "x", "match": {},
+  EXPECT_NE(routingRulesError(R"({"rules": []})").find("missing \"schema\""), std::string::npos);
+  EXPECT_NE(routingRulesError(R"({"schema": 2, "rules": []})").find("unsupported schema 2"), std::string::npos);
+  const auto preset = routingRulesError(R"({"schema": 1, "rules": [{"name": "x", "match": {},
       "outputs": [{"type": "vr_spin", "preset": "ct-boen"}]}]})");
   EXPECT_NE(preset.find("rules[0] (x).outputs[0].preset"), std::string::npos) << preset;
   EXPECT_NE(preset.find("unknown preset \"ct-boen\""), std::string::npos) << preset;
-  const auto key = errorOf(R"({"schema": 1, "rules": [{"name": "x", "match": {"modalty": ["CT"]}, "render": false}]})");
+  const auto key = routingRulesError(R"({"schema": 1, "rules": [{"name": "x", "match": {"modalty": ["CT"]}, "render": false}]})");
   EXPECT_NE(key.find("unknown key \"modalty\""), std::string::npos) << key;
-  const auto re = errorOf(R"({"schema": 1, "rules": [{"name": "x", "match": {"series_description": "(["}, "render": false}]})");
+  const auto re = routingRulesError(R"({"schema": 1, "rules": [{"name": "x", "match": {"series_description": "(["}, "render": false}]})");
   EXPECT_NE(re.find("invalid regular expression"), std::string::npos) << re;
-  const auto dup = errorOf(R"({"schema": 1, "rules": [{"name": "x", "match": {}, "render": false},
+  const auto dup = routingRulesError(R"({"schema": 1, "rules": [{"name": "x", "match": {}, "render": false},
                                                       {"name": "x", "match": {}, "render": false}]})");
   EXPECT_NE(dup.find("duplicate rule name"), std::string::npos) << dup;
-  const auto pre = errorOf(R"({"schema": 1, "rules": [{"name": "x", "match": {}, "outputs": ["mesh"],
+  const auto pre = routingRulesError(R"({"schema": 1, "rules": [{"name": "x", "match": {}, "outputs": ["mesh"],
                                                       "preprocess": {"smoothing": "gauss"}}]})");
   EXPECT_NE(pre.find("unknown smoothing \"gauss\""), std::string::npos) << pre;
 }

@@ -20,7 +20,7 @@ const std::string kStudy = "1.2.3.1";
 const std::string kSeries = "1.2.3.2";
 const std::string kLongAgo = "2000-01-01T00:00";
 
-NewInstance instance(const std::string& sop_uid, const std::string& series_uid = kSeries, uint64_t size = 100) {
+NewInstance activityInstance(const std::string& sop_uid, const std::string& series_uid = kSeries, uint64_t size = 100) {
   NewInstance n;
   n.attributes.patient_id = "P1";
   n.attributes.study_uid = kStudy;
@@ -73,8 +73,8 @@ class ActivityQueriesTest : public ::testing::TestWithParam<Backend> {};
 
 TEST_P(ActivityQueriesTest, ThroughputCountsInstancesBytesAndSucceededJobsPerMinute) {
   ActivityFixture f{GetParam()};
-  f.index.addInstance(instance("1.2.3.4.1", kSeries, 100));
-  f.index.addInstance(instance("1.2.3.4.2", kSeries, 250));
+  f.index.addInstance(activityInstance("1.2.3.4.1", kSeries, 100));
+  f.index.addInstance(activityInstance("1.2.3.4.2", kSeries, 250));
   f.succeededRender("2.25.1");
   f.jobs.enqueue(job(JobKind::Send, "pacs"));  // queued, not succeeded: not counted
 
@@ -98,7 +98,7 @@ TEST_P(ActivityQueriesTest, ThroughputCountsInstancesBytesAndSucceededJobsPerMin
 
 TEST_P(ActivityQueriesTest, RecentErrorsGatherFailedJobsFailedSeriesAndRefusedAssociations) {
   ActivityFixture f{GetParam()};
-  f.index.addInstance(instance("1.2.3.4.1"));
+  f.index.addInstance(activityInstance("1.2.3.4.1"));
   ASSERT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Complete, "all instances"));
   ASSERT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Failed, "pixel data could not be decoded"));
   int64_t association = f.index.beginAssociation("MODALITY", "VOLNODE", "10.0.0.7");
@@ -136,7 +136,7 @@ TEST_P(ActivityQueriesTest, RecentErrorsGatherFailedJobsFailedSeriesAndRefusedAs
 
 TEST_P(ActivityQueriesTest, RefusedSeriesAreKeptApartFromTheErrors) {
   ActivityFixture f{GetParam()};
-  f.index.addInstance(instance("1.2.3.4.1"));
+  f.index.addInstance(activityInstance("1.2.3.4.1"));
   ASSERT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Complete, "all instances"));
   ASSERT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Refused, "rule never-reports-and-captures"));
   EXPECT_TRUE(f.activity.recentErrors(10).empty());
@@ -171,8 +171,8 @@ TEST_P(ActivityQueriesTest, DeliveriesOfAStudyNameTheRenderThatProducedEachObjec
 
 TEST_P(ActivityQueriesTest, TotalsCountByTypedStateKindAndDestination) {
   ActivityFixture f{GetParam()};
-  f.index.addInstance(instance("1.2.3.4.1"));
-  f.index.addInstance(instance("1.2.3.5.1", "1.2.3.5"));
+  f.index.addInstance(activityInstance("1.2.3.4.1"));
+  f.index.addInstance(activityInstance("1.2.3.5.1", "1.2.3.5"));
   ASSERT_TRUE(f.index.setSeriesState("1.2.3.5", SeriesState::Complete, "all instances"));
   int64_t refused = f.index.beginAssociation("X", "VOLNODE", "10.0.0.7");
   f.index.endAssociation(refused, 0, 0, 0, "refused: unknown AE");
@@ -220,7 +220,7 @@ TEST_P(ActivityQueriesTest, LatestSucceededRenderOfASeries) {
 // has not committed.
 TEST(ActivityQueries, ReadsWhileAWriterHoldsItsTransaction) {
   ActivityFixture f;
-  f.index.addInstance(instance("1.2.3.4.1"));
+  f.index.addInstance(activityInstance("1.2.3.4.1"));
   sqlite3* writer = nullptr;
   ASSERT_EQ(sqlite3_open((f.dir / "index.sqlite").c_str(), &writer), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(writer,

@@ -14,7 +14,7 @@ using volnode::test::TempDir;
 
 namespace {
 
-NewInstance instance(const std::string& study, const std::string& series, const std::string& sop,
+NewInstance queriedInstance(const std::string& study, const std::string& series, const std::string& sop,
                      const std::string& patient_name, const std::string& modality, const std::string& number) {
   NewInstance n;
   n.attributes.patient_id = "P-" + patient_name;
@@ -33,9 +33,9 @@ NewInstance instance(const std::string& study, const std::string& series, const 
 
 struct QidoFixture {
   explicit QidoFixture(Backend backend) : location(test::freshIndex(backend, dir.path())), index(location) {
-    index.addInstance(instance("1.1", "1.1.10", "1.1.10.1", "Doe^Jane", "CT", "10"));
-    index.addInstance(instance("1.1", "1.1.9", "1.1.9.1", "Doe^Jane", "SR", "9"));
-    index.addInstance(instance("1.2", "1.2.1", "1.2.1.1", "Roe_100%^Rich", "MR", "1"));
+    index.addInstance(queriedInstance("1.1", "1.1.10", "1.1.10.1", "Doe^Jane", "CT", "10"));
+    index.addInstance(queriedInstance("1.1", "1.1.9", "1.1.9.1", "Doe^Jane", "SR", "9"));
+    index.addInstance(queriedInstance("1.2", "1.2.1", "1.2.1.1", "Roe_100%^Rich", "MR", "1"));
   }
   TempDir dir;
   IndexLocation location;

@@ -4,6 +4,7 @@
 
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcuid.h>
 
 #include "support/dicom_files.hpp"
 #include "backends.hpp"
@@ -42,8 +43,6 @@ WrittenSeries smallSeries(const std::filesystem::path& dir, int slices = 3) {
   return writeSyntheticSeries(s, dir);
 }
 
-const char* const kCtImageStorage = "1.2.840.10008.5.1.4.1.1.2";
-
 // The same instance (same SOP Instance UID) with other content.
 std::filesystem::path alteredCopy(const std::filesystem::path& file, const std::filesystem::path& dir) {
   DcmFileFormat format;
@@ -64,7 +63,7 @@ TEST_P(InstanceStoreTest, KeptInstanceIsPublishedAndIndexedUnderANodeChosenName)
   auto series = smallSeries(source.path());
   std::string uid = sopInstanceUid(series.files[0]);
   auto reservation = f.received(series.files[0]);
-  auto result = f.store.keep(reservation, kCtImageStorage, uid, std::nullopt);
+  auto result = f.store.keep(reservation, UID_CTImageStorage, uid, std::nullopt);
   ASSERT_EQ(result.outcome, KeepOutcome::Stored) << result.reason;
   EXPECT_EQ(result.series_uid, series.series_instance_uid);
   auto stored = f.files.absolute(reservation.relative_path);
@@ -85,9 +84,9 @@ TEST_P(InstanceStoreTest, IdenticalResendIsANoOp) {
   TempDir source;
   auto series = smallSeries(source.path());
   std::string uid = sopInstanceUid(series.files[0]);
-  ASSERT_EQ(f.store.keep(f.received(series.files[0]), kCtImageStorage, uid, std::nullopt).outcome, KeepOutcome::Stored);
+  ASSERT_EQ(f.store.keep(f.received(series.files[0]), UID_CTImageStorage, uid, std::nullopt).outcome, KeepOutcome::Stored);
   auto again = f.received(series.files[0]);
-  EXPECT_EQ(f.store.keep(again, kCtImageStorage, uid, std::nullopt).outcome, KeepOutcome::Duplicate);
+  EXPECT_EQ(f.store.keep(again, UID_CTImageStorage, uid, std::nullopt).outcome, KeepOutcome::Duplicate);
   EXPECT_EQ(f.index.counts().instances, 1);
   EXPECT_FALSE(std::filesystem::exists(again.path));
 }
@@ -97,9 +96,9 @@ TEST_P(InstanceStoreTest, DifferentContentUnderTheSameUidKeepsBothAsConflict) {
   TempDir source;
   auto series = smallSeries(source.path());
   std::string uid = sopInstanceUid(series.files[0]);
-  ASSERT_EQ(f.store.keep(f.received(series.files[0]), kCtImageStorage, uid, std::nullopt).outcome, KeepOutcome::Stored);
+  ASSERT_EQ(f.store.keep(f.received(series.files[0]), UID_CTImageStorage, uid, std::nullopt).outcome, KeepOutcome::Stored);
   auto altered = alteredCopy(series.files[0], source.path());
-  EXPECT_EQ(f.store.keep(f.received(altered), kCtImageStorage, uid, std::nullopt).outcome, KeepOutcome::StoredConflict);
+  EXPECT_EQ(f.store.keep(f.received(altered), UID_CTImageStorage, uid, std::nullopt).outcome, KeepOutcome::StoredConflict);
   EXPECT_EQ(f.index.counts().instances, 2);
   auto files = f.index.seriesFiles(series.series_instance_uid);
   ASSERT_EQ(files.size(), 2u);
@@ -120,12 +119,12 @@ TEST_P(InstanceStoreTest, ResendWithAHostileGroup2ElementInItsDataSetIsAConflict
   s.transfer_syntax = SyntheticTransferSyntax::ImplicitLittle;
   auto series = writeSyntheticSeries(s, source.path());
   std::string uid = sopInstanceUid(series.files[0]);
-  ASSERT_EQ(f.store.keep(f.received(series.files[0]), kCtImageStorage, uid, std::nullopt).outcome, KeepOutcome::Stored);
+  ASSERT_EQ(f.store.keep(f.received(series.files[0]), UID_CTImageStorage, uid, std::nullopt).outcome, KeepOutcome::Stored);
 
   auto hostile = source.path() / "hostile.dcm";
   insertAtDatasetStart(series.files[0], implicitGroup2ElementWithHugeExplicitLength(), hostile);
   ASSERT_EQ(sopInstanceUid(hostile), uid) << "DCMTK must still read the instance for the duplicate check to run";
-  auto result = f.store.keep(f.received(hostile), kCtImageStorage, uid, std::nullopt);
+  auto result = f.store.keep(f.received(hostile), UID_CTImageStorage, uid, std::nullopt);
   EXPECT_EQ(result.outcome, KeepOutcome::StoredConflict) << result.reason;
   EXPECT_EQ(f.index.counts().instances, 2);
 }
@@ -135,12 +134,12 @@ TEST_P(InstanceStoreTest, MismatchedCommandUidOrGarbageIsRefusedAndNothingKept) 
   TempDir source;
   auto series = smallSeries(source.path());
   auto mismatch = f.received(series.files[0]);
-  auto result = f.store.keep(mismatch, kCtImageStorage, "1.2.3.4", std::nullopt);
+  auto result = f.store.keep(mismatch, UID_CTImageStorage, "1.2.3.4", std::nullopt);
   EXPECT_EQ(result.outcome, KeepOutcome::Invalid);
   EXPECT_FALSE(std::filesystem::exists(mismatch.path));
   std::ofstream(source / "garbage.dcm") << "not DICOM at all";
   auto garbage = f.received(source / "garbage.dcm");
-  EXPECT_EQ(f.store.keep(garbage, kCtImageStorage, "1.2.3.4", std::nullopt).outcome, KeepOutcome::Invalid);
+  EXPECT_EQ(f.store.keep(garbage, UID_CTImageStorage, "1.2.3.4", std::nullopt).outcome, KeepOutcome::Invalid);
   EXPECT_EQ(f.index.counts().instances, 0);
   EXPECT_FALSE(std::filesystem::exists(garbage.path));
 }

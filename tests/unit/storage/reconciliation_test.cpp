@@ -8,6 +8,7 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
+#include <dcmtk/dcmdata/dcuid.h>
 
 #include "support/dicom_files.hpp"
 #include "support/process.hpp"
@@ -22,8 +23,6 @@ using namespace volnode;
 using namespace volnode::test;
 
 namespace {
-
-const char* const kCtImageStorage = "1.2.840.10008.5.1.4.1.1.2";
 
 struct Node {
   explicit Node(const std::filesystem::path& dir) : dir(dir) {}
@@ -41,7 +40,7 @@ struct Node {
   }
   Reservation kept(const std::filesystem::path& source) {
     auto slot = slotWith(volnode::readFile(source));
-    auto result = store.keep(slot, kCtImageStorage, sopInstanceUid(source), std::nullopt);
+    auto result = store.keep(slot, UID_CTImageStorage, sopInstanceUid(source), std::nullopt);
     EXPECT_EQ(result.outcome, KeepOutcome::Stored) << result.reason;
     return slot;
   }

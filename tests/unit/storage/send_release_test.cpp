@@ -13,8 +13,8 @@ using volnode::test::TempDir;
 
 namespace {
 
-constexpr const char* kStudy = "1.2.3.1";
-constexpr const char* kSeries = "1.2.3.2";
+constexpr const char* kReleaseStudy = "1.2.3.1";
+constexpr const char* kReleaseSeries = "1.2.3.2";
 
 struct Fixture {
   TempDir dir;
@@ -24,11 +24,11 @@ struct Fixture {
   int64_t render = 0;
 
   Fixture() {
-    render = jobs.enqueue({JobKind::Render, kStudy, kSeries, "ct-bundle"});
+    render = jobs.enqueue({JobKind::Render, kReleaseStudy, kReleaseSeries, "ct-bundle"});
     EXPECT_TRUE(jobs.claimNext({JobKind::Render}, "w", 60));
   }
   NewJob sendTo(const std::string& destination) const {
-    return {JobKind::Send, kStudy, kSeries, "ct-bundle", destination,
+    return {JobKind::Send, kReleaseStudy, kReleaseSeries, "ct-bundle", destination,
             "{\"render_job\": " + std::to_string(render) + "}"};
   }
   std::vector<Job> sends() { return jobs.list({std::nullopt, JobKind::Send}); }

@@ -18,14 +18,14 @@ using volnode::test::TempDir;
 
 namespace {
 
-constexpr const char* kSeries = "1.2.3.2";
-constexpr const char* kStudy = "1.2.3.1";
+constexpr const char* kJobStatesSeries = "1.2.3.2";
+constexpr const char* kJobStatesStudy = "1.2.3.1";
 
-NewInstance instanceOfTheSeries(const std::string& sop_uid, const std::string& file_path) {
+NewInstance jobStatesSeriesInstance(const std::string& sop_uid, const std::string& file_path) {
   NewInstance n;
   n.attributes.patient_id = "P1";
-  n.attributes.study_uid = kStudy;
-  n.attributes.series_uid = kSeries;
+  n.attributes.study_uid = kJobStatesStudy;
+  n.attributes.series_uid = kJobStatesSeries;
   n.attributes.sop_uid = sop_uid;
   n.attributes.sop_class_uid = "1.2.840.10008.5.1.4.1.1.2";
   n.file_path = file_path;
@@ -33,27 +33,27 @@ NewInstance instanceOfTheSeries(const std::string& sop_uid, const std::string& f
   return n;
 }
 
-struct Fixture {
-  explicit Fixture(Backend backend = Backend::Sqlite)
+struct JobStatesFixture {
+  explicit JobStatesFixture(Backend backend = Backend::Sqlite)
       : location(test::freshIndex(backend, dir.path())), index(location), jobs(location) {
-    index.addInstance(instanceOfTheSeries("1.2.3.4.1", "ab/cd/1.dcm"));
+    index.addInstance(jobStatesSeriesInstance("1.2.3.4.1", "ab/cd/1.dcm"));
   }
   TempDir dir;
   IndexLocation location;
   Index index;
   JobQueue jobs;
 
-  SeriesState state() { return index.series(kSeries)->state; }
+  SeriesState state() { return index.series(kJobStatesSeries)->state; }
   int64_t jobCount() { return static_cast<int64_t>(jobs.list({}).size()); }
 
   // complete + route job, routed: render job queued, claimed by `worker`.
   int64_t runningRender(const std::string& worker = "w") {
-    int64_t route = jobs.enqueue({JobKind::Route, kStudy, kSeries}, SeriesChange{SeriesState::Complete, "quiet"});
+    int64_t route = jobs.enqueue({JobKind::Route, kJobStatesStudy, kJobStatesSeries}, SeriesChange{SeriesState::Complete, "quiet"});
     EXPECT_GT(route, 0);
     EXPECT_TRUE(jobs.claimNext({JobKind::Route}, worker, 60));
     JobSuccess routed;
     routed.series = SeriesChange{SeriesState::Queued, "rule ct-bundle"};
-    routed.follow_ups.push_back({JobKind::Render, kStudy, kSeries, "ct-bundle"});
+    routed.follow_ups.push_back({JobKind::Render, kJobStatesStudy, kJobStatesSeries, "ct-bundle"});
     EXPECT_TRUE(jobs.succeed(route, worker, routed));
     auto render = jobs.claimNext({JobKind::Render}, worker, 60);
     EXPECT_TRUE(render);
@@ -90,7 +90,7 @@ TEST(States, OnlyTheListedSeriesTransitionsAreAllowed) {
 }
 
 TEST(States, TheSchemaRefusesAStateNoCodeKnows) {
-  Fixture f;
+  JobStatesFixture f;
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((f.dir / "index.sqlite").c_str(), &db), SQLITE_OK);
   EXPECT_EQ(sqlite3_exec(db, "UPDATE series SET state = 'rendering'", nullptr, nullptr, nullptr), SQLITE_CONSTRAINT);
@@ -112,7 +112,7 @@ TEST(StatesOnPostgresql, TheSchemaRefusesAStateNoCodeKnows) {
   auto& server = test::sharedPostgres();
   const std::string schema = server.freshSchema();
   Index index(IndexLocation::postgresql(server.schemaUrl(schema)));
-  index.addInstance(instanceOfTheSeries("1.2.3.4.1", "ab/cd/1.dcm"));
+  index.addInstance(jobStatesSeriesInstance("1.2.3.4.1", "ab/cd/1.dcm"));
   EXPECT_THROW(server.execute("UPDATE " + schema + ".series SET state = 'rendering'"), std::runtime_error);
   EXPECT_THROW(server.execute("INSERT INTO " + schema +
                               ".jobs(kind, created_at, updated_at) VALUES ('transcode', 'now', 'now')"),
@@ -123,13 +123,13 @@ TEST(StatesOnPostgresql, TheSchemaRefusesAStateNoCodeKnows) {
       << "a running job always has a lease owner";
   EXPECT_NO_THROW(server.execute("INSERT INTO " + schema +
                                  ".jobs(kind, state, created_at, updated_at) VALUES ('retrieve', 'canceled', 'n', 'n')"));
-  EXPECT_EQ(index.series(kSeries)->state, SeriesState::Receiving);
+  EXPECT_EQ(index.series(kJobStatesSeries)->state, SeriesState::Receiving);
 }
 
 // Migration 006 admits retrieve jobs; they name a series (the one retrieved) but,
 // unlike route and render jobs, never change its state.
 TEST(States, RetrieveJobsAreStoredAndLeaveTheirSeriesAlone) {
-  Fixture f;
+  JobStatesFixture f;
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((f.dir / "index.sqlite").c_str(), &db), SQLITE_OK);
   EXPECT_EQ(sqlite3_exec(db, "INSERT INTO jobs(kind, state, created_at, updated_at) VALUES ('retrieve', 'canceled', 'n', 'n')",
@@ -137,13 +137,13 @@ TEST(States, RetrieveJobsAreStoredAndLeaveTheirSeriesAlone) {
             SQLITE_OK);
   sqlite3_close(db);
 
-  int64_t id = f.jobs.enqueue({JobKind::Retrieve, kStudy, kSeries, "", "pacs"});
+  int64_t id = f.jobs.enqueue({JobKind::Retrieve, kJobStatesStudy, kJobStatesSeries, "", "pacs"});
   auto claimed = f.jobs.claimNext({JobKind::Retrieve}, "retrieval-1", 60);
   ASSERT_TRUE(claimed);
   ASSERT_EQ(claimed->id, id);
   EXPECT_EQ(f.state(), SeriesState::Receiving);
   EXPECT_TRUE(f.jobs.failPermanently(claimed->id, "retrieval-1", "pacs does not hold it"));
-  EXPECT_EQ(f.state(), SeriesState::Receiving) << f.index.series(kSeries)->state_reason;
+  EXPECT_EQ(f.state(), SeriesState::Receiving) << f.index.series(kJobStatesSeries)->state_reason;
   EXPECT_TRUE(f.jobs.retryNow(claimed->id));
   EXPECT_TRUE(f.jobs.cancel(claimed->id));
   EXPECT_EQ(f.state(), SeriesState::Receiving);
@@ -153,7 +153,7 @@ TEST(States, RetrieveJobsAreStoredAndLeaveTheirSeriesAlone) {
 // Migration 006 rebuilds the jobs table: an index of schema 5 keeps every job,
 // with its counters, events and outputs (run here on a table of the same columns).
 TEST(States, TheRetrieveMigrationKeepsEveryJobAndWhatRefersToIt) {
-  Fixture f;
+  JobStatesFixture f;
   const int64_t render = f.runningRender("worker-1-7");
   ASSERT_EQ(f.jobs.workerDied(render, "worker-1-7", "killed by signal 9", 5), JobState::Retry);
   f.jobs.planOutputs(render, {{render, "vr_spin:ct-bone", "vr_spin", "ct-bone", "1.2.9", "1.2.9.1", 9001, "VR"}});
@@ -188,30 +188,30 @@ TEST(States, TheRetrieveMigrationKeepsEveryJobAndWhatRefersToIt) {
 }
 
 TEST_P(StatesTest, IndexRefusesATransitionTheTableDoesNotList) {
-  Fixture f{GetParam()};
-  EXPECT_FALSE(f.index.setSeriesState(kSeries, SeriesState::Done, "too early"));
+  JobStatesFixture f{GetParam()};
+  EXPECT_FALSE(f.index.setSeriesState(kJobStatesSeries, SeriesState::Done, "too early"));
   EXPECT_EQ(f.state(), SeriesState::Receiving);
-  EXPECT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Complete, "quiet"));
+  EXPECT_TRUE(f.index.setSeriesState(kJobStatesSeries, SeriesState::Complete, "quiet"));
   EXPECT_THROW(f.index.setSeriesState("9.9", SeriesState::Complete, "x"), Error);
 }
 
 TEST_P(StatesTest, AJobIsQueuedOnlyWithTheSeriesChangeItNeeds) {
-  Fixture f{GetParam()};
-  int64_t first = f.jobs.enqueue({JobKind::Route, kStudy, kSeries}, SeriesChange{SeriesState::Complete, "quiet"});
+  JobStatesFixture f{GetParam()};
+  int64_t first = f.jobs.enqueue({JobKind::Route, kJobStatesStudy, kJobStatesSeries}, SeriesChange{SeriesState::Complete, "quiet"});
   EXPECT_GT(first, 0);
   EXPECT_EQ(f.state(), SeriesState::Complete);
   // Completion deciding twice (or a second node) must not route the series twice.
-  EXPECT_EQ(f.jobs.enqueue({JobKind::Route, kStudy, kSeries}, SeriesChange{SeriesState::Complete, "quiet"}), 0);
+  EXPECT_EQ(f.jobs.enqueue({JobKind::Route, kJobStatesStudy, kJobStatesSeries}, SeriesChange{SeriesState::Complete, "quiet"}), 0);
   EXPECT_EQ(f.jobCount(), 1);
 }
 
 TEST_P(StatesTest, ARenderSucceedsWithItsSeriesDoneAndItsSendJobsInOneStep) {
-  Fixture f{GetParam()};
+  JobStatesFixture f{GetParam()};
   int64_t render = f.runningRender();
   EXPECT_EQ(f.state(), SeriesState::Processing);
   JobSuccess done;
   done.series = SeriesChange{SeriesState::Done, "4 objects"};
-  done.follow_ups.push_back({JobKind::Send, kStudy, kSeries, "ct-bundle", "pacs", "{\"render_job\": 2}"});
+  done.follow_ups.push_back({JobKind::Send, kJobStatesStudy, kJobStatesSeries, "ct-bundle", "pacs", "{\"render_job\": 2}"});
   EXPECT_FALSE(f.jobs.succeed(render, "someone-else", done)) << "only the lease owner reports the outcome";
   EXPECT_EQ(f.jobs.list({std::nullopt, JobKind::Send}).size(), 0u);
   EXPECT_EQ(f.state(), SeriesState::Processing);
@@ -222,18 +222,18 @@ TEST_P(StatesTest, ARenderSucceedsWithItsSeriesDoneAndItsSendJobsInOneStep) {
 }
 
 TEST_P(StatesTest, FailAndFailPermanentlyCheckTheLeaseOwner) {
-  Fixture f{GetParam()};
+  JobStatesFixture f{GetParam()};
   int64_t render = f.runningRender();
   EXPECT_EQ(f.jobs.fail(render, "intruder", "boom", 0), std::nullopt);
   EXPECT_FALSE(f.jobs.failPermanently(render, "intruder", "boom"));
   EXPECT_EQ(f.jobs.get(render)->state, JobState::Running);
   EXPECT_EQ(f.jobs.fail(render, "w", "disk full", 60), JobState::Retry);
   EXPECT_EQ(f.state(), SeriesState::Queued);
-  EXPECT_NE(f.index.series(kSeries)->state_reason.find("disk full"), std::string::npos);
+  EXPECT_NE(f.index.series(kJobStatesSeries)->state_reason.find("disk full"), std::string::npos);
 }
 
 TEST_P(StatesTest, CancelingARunningRenderCancelsItsSeriesAndItCanBeRenderedAgain) {
-  Fixture f{GetParam()};
+  JobStatesFixture f{GetParam()};
   int64_t render = f.runningRender();
   EXPECT_TRUE(f.jobs.cancel(render, "canceled by operator"));
   EXPECT_EQ(f.state(), SeriesState::Canceled) << "not 'queued': no job is queued";
@@ -241,12 +241,12 @@ TEST_P(StatesTest, CancelingARunningRenderCancelsItsSeriesAndItCanBeRenderedAgai
   EXPECT_EQ(f.state(), SeriesState::Canceled);
   for (const auto& job : f.jobs.list({})) EXPECT_FALSE(isActive(job.state)) << "job " << job.id;
   // Rendering it again: a route job, then a render that completes.
-  EXPECT_GT(f.jobs.enqueue({JobKind::Route, kStudy, kSeries}, SeriesChange{SeriesState::Complete, "again"}), 0);
+  EXPECT_GT(f.jobs.enqueue({JobKind::Route, kJobStatesStudy, kJobStatesSeries}, SeriesChange{SeriesState::Complete, "again"}), 0);
   EXPECT_EQ(f.state(), SeriesState::Complete);
 }
 
 TEST_P(StatesTest, RetryingACanceledRenderQueuesItsSeriesAgain) {
-  Fixture f{GetParam()};
+  JobStatesFixture f{GetParam()};
   int64_t render = f.runningRender();
   ASSERT_TRUE(f.jobs.cancel(render));
   EXPECT_TRUE(f.jobs.retryNow(render));
@@ -255,26 +255,26 @@ TEST_P(StatesTest, RetryingACanceledRenderQueuesItsSeriesAgain) {
 }
 
 TEST_P(StatesTest, ALateInstanceDuringARenderKeepsTheSeriesReceiving) {
-  Fixture f{GetParam()};
+  JobStatesFixture f{GetParam()};
   int64_t render = f.runningRender();
-  f.index.addInstance(instanceOfTheSeries("1.2.3.4.2", "ab/cd/2.dcm"));
+  f.index.addInstance(jobStatesSeriesInstance("1.2.3.4.2", "ab/cd/2.dcm"));
   EXPECT_EQ(f.state(), SeriesState::Receiving);
   EXPECT_TRUE(f.jobs.succeed(render, "w", {"", SeriesChange{SeriesState::Done, "rendered"}, {}}));
   EXPECT_EQ(f.state(), SeriesState::Receiving) << "completion must still see the late instance";
 }
 
 TEST_P(StatesTest, AJobWhoseWorkerDiesTooOftenFailsForGoodWithTheCause) {
-  Fixture f{GetParam()};
+  JobStatesFixture f{GetParam()};
   int64_t render = f.runningRender("worker-1-100");
   EXPECT_EQ(f.jobs.workerDied(render, "worker-1-100", "worker killed by SIGSEGV while assembling series " +
-                                                         std::string(kSeries), 2),
+                                                         std::string(kJobStatesSeries), 2),
             JobState::Retry);
   EXPECT_EQ(f.state(), SeriesState::Queued);
   auto again = f.jobs.claimNext({JobKind::Render}, "worker-1-101", 60);
   ASSERT_TRUE(again) << "retried at once";
   EXPECT_EQ(again->crashes, 1);
   EXPECT_EQ(f.jobs.workerDied(render, "worker-1-101", "worker killed by SIGSEGV while assembling series " +
-                                                         std::string(kSeries), 2),
+                                                         std::string(kJobStatesSeries), 2),
             JobState::Failed);
   auto job = f.jobs.get(render);
   EXPECT_EQ(job->state, JobState::Failed);
@@ -282,7 +282,7 @@ TEST_P(StatesTest, AJobWhoseWorkerDiesTooOftenFailsForGoodWithTheCause) {
   EXPECT_NE(job->last_error.find("SIGSEGV while assembling series 1.2.3.2, 2 times"), std::string::npos)
       << job->last_error;
   EXPECT_EQ(f.state(), SeriesState::Failed);
-  EXPECT_NE(f.index.series(kSeries)->state_reason.find("2 times"), std::string::npos);
+  EXPECT_NE(f.index.series(kJobStatesSeries)->state_reason.find("2 times"), std::string::npos);
   EXPECT_FALSE(f.jobs.claimNext({JobKind::Render}, "worker-1-102", 60)) << "a poisoned series is not run again";
   JobQueue restarted(f.location);
   EXPECT_EQ(restarted.requeueAllRunning("node restarted"), 0);
@@ -290,7 +290,7 @@ TEST_P(StatesTest, AJobWhoseWorkerDiesTooOftenFailsForGoodWithTheCause) {
 }
 
 TEST_P(StatesTest, RequeueingAfterARestartPutsTheSeriesBackInTheQueue) {
-  Fixture f{GetParam()};
+  JobStatesFixture f{GetParam()};
   f.runningRender("old-process");
   JobQueue restarted(f.location);
   EXPECT_EQ(restarted.requeueAllRunning("node restarted"), 1);
@@ -299,16 +299,16 @@ TEST_P(StatesTest, RequeueingAfterARestartPutsTheSeriesBackInTheQueue) {
 }
 
 TEST_P(StatesTest, StartUpRepairFindsSeriesWithoutAnActiveJob) {
-  Fixture f{GetParam()};
-  ASSERT_TRUE(f.index.setSeriesState(kSeries, SeriesState::Complete, "quiet (routed by an older version)"));
+  JobStatesFixture f{GetParam()};
+  ASSERT_TRUE(f.index.setSeriesState(kJobStatesSeries, SeriesState::Complete, "quiet (routed by an older version)"));
   auto orphans = f.jobs.seriesWithoutActiveJob();
   ASSERT_EQ(orphans.size(), 1u);
-  EXPECT_EQ(orphans[0].series_uid, kSeries);
+  EXPECT_EQ(orphans[0].series_uid, kJobStatesSeries);
   EXPECT_EQ(orphans[0].state, SeriesState::Complete);
 }
 
 TEST_P(StatesTest, ARenderWithoutSendJobsIsFoundForRepair) {
-  Fixture f{GetParam()};
+  JobStatesFixture f{GetParam()};
   int64_t render = f.runningRender();
   ASSERT_TRUE(f.jobs.succeed(render, "w", {"", SeriesChange{SeriesState::Done, "rendered"}, {}}));
   auto found = f.jobs.rendersWithoutSends("");
@@ -316,7 +316,7 @@ TEST_P(StatesTest, ARenderWithoutSendJobsIsFoundForRepair) {
   EXPECT_EQ(found[0].id, render);
   EXPECT_TRUE(f.jobs.rendersWithoutSends("9999").empty()) << "only renders finished since the given time";
   nlohmann::json payload{{"render_job", render}};
-  f.jobs.enqueue({JobKind::Send, kStudy, kSeries, "ct-bundle", "pacs", payload.dump()});
+  f.jobs.enqueue({JobKind::Send, kJobStatesStudy, kJobStatesSeries, "ct-bundle", "pacs", payload.dump()});
   EXPECT_TRUE(f.jobs.rendersWithoutSends("").empty());
 }
 

@@ -129,7 +129,7 @@ TEST(ConcurrentIngestOnPostgresql, TwoNodesIndexingOneNewStudyAtOnceNeitherFailN
 
 namespace {
 
-WrittenSeries smallSeries(const std::filesystem::path& dir, int slices) {
+WrittenSeries sharedStoreSeries(const std::filesystem::path& dir, int slices) {
   SyntheticSeries s;
   s.rows = s.cols = 8;
   s.slices = slices;
@@ -153,7 +153,7 @@ TEST(IndexOutageOnPostgresql, AConnectionCutWhileIndexingIsAFailureWhoseFileIsKe
   FileStore files(dir / "store", true, index);
   StorageConfig config{(dir / "store").string(), 0, true};
   InstanceStore store(config, index, files);
-  auto series = smallSeries(dir / "in", 2);
+  auto series = sharedStoreSeries(dir / "in", 2);
 
   // The server ends the session in the middle of the indexing transaction, as a
   // restart or a network cut would.
@@ -191,7 +191,7 @@ TEST(IndexOutageOnPostgresql, AStoppedServerIsAnOutageUntilItIsBackOnItsPortAndD
   FileStore files(dir / "store", true, index);
   StorageConfig config{(dir / "store").string(), 0, true};
   InstanceStore store(config, index, files);
-  auto series = smallSeries(dir / "in", 2);
+  auto series = sharedStoreSeries(dir / "in", 2);
   const int64_t job = jobs.enqueue(sendJob("pacs"));
   auto refused = store.reserve();  // a slot of the batch created before the outage
 

@@ -17,7 +17,7 @@ using test::SyntheticSeries;
 using test::TempDir;
 using test::Vec3;
 
-SyntheticSeries coordinateSeries(int axis, std::array<double, 6> orientation = {1, 0, 0, 0, 1, 0}) {
+SyntheticSeries orientedCoordinateSeries(int axis, std::array<double, 6> orientation = {1, 0, 0, 0, 1, 0}) {
   SyntheticSeries s;
   s.rows = 40;
   s.cols = 48;
@@ -44,7 +44,7 @@ TEST(BlockReduction, AVolumeOverTheBudgetIsAveragedDownWithExactGeometry) {
   for (int axis = 0; axis < 3; ++axis) {
     SCOPED_TRACE(axis);
     TempDir dir;
-    const auto written = test::writeSyntheticSeries(coordinateSeries(axis), dir.path());
+    const auto written = test::writeSyntheticSeries(orientedCoordinateSeries(axis), dir.path());
     const SeriesAssembly full = assembleSeries(written.files);
     ASSERT_EQ(full.renderable().size(), 1u) << full.reason;
     const Volume& reference = *full.renderable()[0]->volume;
@@ -73,7 +73,7 @@ TEST(BlockReduction, AVolumeOverTheBudgetIsAveragedDownWithExactGeometry) {
 TEST(BlockReduction, ATiltedStackIsAveragedAfterItsResamplingWithExactGeometry) {
   // Gantry tilt goes through the resampling path; the reduction follows it.
   TempDir dir;
-  auto s = coordinateSeries(2, test::tiltedAxial(15));
+  auto s = orientedCoordinateSeries(2, test::tiltedAxial(15));
   s.stack_direction = Vec3{0, 0, 1};
   s.rescale_intercept = -1024;
   s.signed_pixels = true;
@@ -112,7 +112,7 @@ TEST(BlockReduction, ATiltedStackIsAveragedAfterItsResamplingWithExactGeometry) 
 
 TEST(BlockReduction, NoBudgetOrAVolumeWithinItIsDecodedAsIs) {
   TempDir dir;
-  const auto written = test::writeSyntheticSeries(coordinateSeries(0), dir.path());
+  const auto written = test::writeSyntheticSeries(orientedCoordinateSeries(0), dir.path());
   const SeriesAssembly full = assembleSeries(written.files);
   AssemblyOptions options;
   options.max_volume_bytes = 48 * 40 * 30 * 2;  // exactly fits

@@ -59,8 +59,8 @@ Volume randomPhantom(uint32_t seed, const std::array<int, 3>& dims, const std::a
   return v;
 }
 
-const std::array<double, 9> kAxial{1, 0, 0, 0, 1, 0, 0, 0, 1};
-const std::array<double, 9> kSagittal{0, 0, -1, 1, 0, 0, 0, -1, 0};
+const std::array<double, 9> kAxialDirection{1, 0, 0, 0, 1, 0, 0, 0, 1};
+const std::array<double, 9> kSagittalDirection{0, 0, -1, 1, 0, 0, 0, -1, 0};
 
 void expectSameGeometry(const Volume& a, const Volume& b) {
   EXPECT_EQ(a.dimensions, b.dimensions);
@@ -89,7 +89,7 @@ TEST(PreprocessReference, CropIsVoxelForVoxelTheFloodFill) {
   int cropped = 0;
   for (uint32_t seed = 1; seed <= 40; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
-    const Volume in = randomPhantom(seed, {37, 29, 17}, seed % 2 ? kAxial : kSagittal);
+    const Volume in = randomPhantom(seed, {37, 29, 17}, seed % 2 ? kAxialDirection : kSagittalDirection);
     const auto expected = test::referenceCropToBody(in, -400);
     PreprocessOptions o;
     o.isotropic = false;
@@ -132,7 +132,7 @@ TEST(PreprocessReference, OfEqualBodiesTheFirstInScanOrderIsKept) {
 TEST(PreprocessReference, CropAndResampleMatchTheReferenceOnEveryGrid) {
   for (uint32_t seed = 101; seed <= 124; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
-    const Volume in = randomPhantom(seed, {33, 31, 13}, seed % 2 ? kAxial : kSagittal);
+    const Volume in = randomPhantom(seed, {33, 31, 13}, seed % 2 ? kAxialDirection : kSagittalDirection);
     PreprocessOptions o;
     o.crop_body = true;
     o.clamp = std::make_pair(-1024, 1200);

@@ -82,14 +82,14 @@ const std::array<double, 9> kIdentity{1, 0, 0, 0, 1, 0, 0, 0, 1};
 // Feet first supine axial: rows run to the patient's right, slices from head to feet.
 const std::array<double, 9> kFeetFirst{-1, 0, 0, 0, 1, 0, 0, 0, -1};
 // Sagittal acquisition: rows along P, columns along F, slices from right to left.
-const std::array<double, 9> kSagittal{0, 0, 1, 1, 0, 0, 0, -1, 0};
+const std::array<double, 9> kSagittalAcquisition{0, 0, 1, 1, 0, 0, 0, -1, 0};
 
 const Orientation kOrientations[] = {
     {"axial head first", kIdentity},
     {"axial feet first", kFeetFirst},
     {"gantry tilt 20 deg", rotated(kIdentity, {1, 0, 0}, 20)},
     {"oblique", rotated(kIdentity, {0.6, 0.48, 0.64}, 27)},
-    {"sagittal oblique", rotated(kSagittal, {0, 0, 1}, 12)},
+    {"sagittal oblique", rotated(kSagittalAcquisition, {0, 0, 1}, 12)},
 };
 
 TEST(Reformat, MarkerAppearsWhereThePlaneGeometrySaysForEveryPlaneAndSourceOrientation) {
@@ -275,8 +275,12 @@ TEST(Reformat, SourceSlicesAreThoseWithinOneSliceOfTheSlab) {
       const double z = plane.position[2], sign = direction[8];
       for (int k = 0; k < p.volume.dimensions[2]; ++k) {
         const double distance = std::abs(sign * (k - 31.5) * 1.5 - z);
-        if (distance <= 3) EXPECT_TRUE(k >= first && k <= last) << "slab at " << z << " misses slice " << k;
-        if (distance > 3 + 1.5) EXPECT_FALSE(k >= first && k <= last) << "slab at " << z << " lists slice " << k;
+        if (distance <= 3) {
+          EXPECT_TRUE(k >= first && k <= last) << "slab at " << z << " misses slice " << k;
+        }
+        if (distance > 3 + 1.5) {
+          EXPECT_FALSE(k >= first && k <= last) << "slab at " << z << " lists slice " << k;
+        }
       }
     }
     spec.plane = ReformatPlane::Coronal;  // crosses every axial slice

@@ -1,7 +1,6 @@
 #pragma once
-// Helpers shared by the volume tests: shared data paths, temp dirs, cached assemblies.
+// Helpers shared by the volume tests: files of a folder, cached assemblies.
 #include <algorithm>
-#include <atomic>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -10,14 +9,11 @@
 
 #include <unistd.h>
 
+#include "support/process.hpp"
 #include "support/synthetic_series.hpp"
 #include "volnode/volume/assembly.hpp"
 
 namespace volnode::test {
-
-inline std::filesystem::path sharedData(const std::string& rel = {}) {
-  return std::filesystem::path(VOLNODE_SHARED_DATA) / rel;
-}
 
 inline std::vector<std::filesystem::path> filesIn(const std::filesystem::path& dir, bool recursive = false) {
   std::vector<std::filesystem::path> out;
@@ -31,25 +27,6 @@ inline std::vector<std::filesystem::path> filesIn(const std::filesystem::path& d
   std::sort(out.begin(), out.end());
   return out;
 }
-
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("volnode-volume-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Decoded assemblies of shared-data folders, decoded once per test binary.
 inline const SeriesAssembly& cachedAssembly(const std::string& rel) {

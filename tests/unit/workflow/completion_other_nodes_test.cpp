@@ -14,7 +14,7 @@
 namespace volnode {
 namespace {
 
-const char* const kStudy = "1.2.826.0.1.3680043.2.7";
+const char* const kOtherNodesStudy = "1.2.826.0.1.3680043.2.7";
 const char* const kSeriesOnA = "1.2.826.0.1.3680043.2.7.1";
 const char* const kSeriesOnB = "1.2.826.0.1.3680043.2.7.2";
 
@@ -34,10 +34,10 @@ struct TwoNodes {
     monitor = std::make_unique<CompletionMonitor>(config, node_a);
 
     const int64_t on_a = node_a.beginAssociation("CT01", "VOLNODE", "10.0.0.1");
-    node_a.addInstance(test::ctInstanceRecord(kStudy, kSeriesOnA, std::string(kSeriesOnA) + ".1", on_a));
-    monitor->instanceKept(kSeriesOnA, kStudy, on_a);
+    node_a.addInstance(test::ctInstanceRecord(kOtherNodesStudy, kSeriesOnA, std::string(kSeriesOnA) + ".1", on_a));
+    monitor->instanceKept(kSeriesOnA, kOtherNodesStudy, on_a);
     on_b = node_b.beginAssociation("CT01", "VOLNODE", "10.0.0.1");
-    node_b.addInstance(test::ctInstanceRecord(kStudy, kSeriesOnB, std::string(kSeriesOnB) + ".1", on_b));
+    node_b.addInstance(test::ctInstanceRecord(kOtherNodesStudy, kSeriesOnB, std::string(kSeriesOnB) + ".1", on_b));
     node_a.endAssociation(on_a, 1, 100, 0, "released");
     monitor->associationEnded(on_a);
   }

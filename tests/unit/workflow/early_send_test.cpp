@@ -17,6 +17,7 @@
 #include "support/process.hpp"
 #include "support/suite_index_location.hpp"
 #include "support/synthetic_series.hpp"
+#include "support/wait.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
 #include "volnode/workflow/send_workers.hpp"
@@ -26,8 +27,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* kStudy = "1.2.826.0.1.3680043.2.1125.77.1";
-constexpr const char* kSeries = "1.2.826.0.1.3680043.2.1125.77.2";
+constexpr const char* kEarlySendStudy = "1.2.826.0.1.3680043.2.1125.77.1";
+constexpr const char* kEarlySendSeries = "1.2.826.0.1.3680043.2.1125.77.2";
 constexpr const char* kRenderWorker = "worker-1";
 
 // A Storage SCP that takes CT images only (any other class is refused when the
@@ -92,15 +93,6 @@ class CtOnlyScp : public DcmStorageSCP {
 };
 
 // Waits (bounded) for something the export worker does on its own thread.
-bool eventually(const std::function<bool()>& done, std::chrono::seconds limit = 30s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return done();
-}
-
 struct Rig {
   test::TempDir dir{"volnode-early-send"};
   IndexLocation location = test::suiteIndexLocation(dir.path());
@@ -124,7 +116,7 @@ struct Rig {
     sending.retry_max_s = 1;
     sender = std::make_unique<SendWorkers>(sending, std::map<std::string, Destination>{{"pacs", pacs}}, "VOLNODE",
                                            results, jobs);
-    render = jobs.enqueue({JobKind::Render, kStudy, kSeries, "ct"});
+    render = jobs.enqueue({JobKind::Render, kEarlySendStudy, kEarlySendSeries, "ct"});
     EXPECT_TRUE(jobs.claimNext({JobKind::Render}, kRenderWorker, 600));
   }
   ~Rig() { sender->stop(); }
@@ -139,7 +131,7 @@ struct Rig {
       s.modality = modality;
       s.rows = s.cols = 16;
       s.slices = static_cast<int>(keys.size());
-      s.study_instance_uid = kStudy;
+      s.study_instance_uid = kEarlySendStudy;
       auto written = test::writeSyntheticSeries(s, dir / ("made-" + modality));
       for (size_t i = 0; i < keys.size(); ++i) {
         JobOutput o;
@@ -172,7 +164,7 @@ struct Rig {
   }
 
   NewJob sendJob() const {
-    return NewJob{JobKind::Send, kStudy, kSeries, "ct", "pacs", "{\"render_job\": " + std::to_string(render) + "}"};
+    return NewJob{JobKind::Send, kEarlySendStudy, kEarlySendSeries, "ct", "pacs", "{\"render_job\": " + std::to_string(render) + "}"};
   }
 
   // The render job's success, with its send jobs as follow-ups (as the render worker does).
@@ -199,7 +191,7 @@ TEST(EarlySend, TheFirstObjectIsDeliveredWhileTheRenderStillRuns) {
   ASSERT_TRUE(rig.encoded("spin:ct-bone"));
   ASSERT_EQ(rig.sendJobs().size(), 1u) << "the first object queues the destination's send job";
 
-  ASSERT_TRUE(eventually([&] { return rig.delivered("spin:ct-bone"); }));
+  ASSERT_TRUE(test::waitFor([&] { return rig.delivered("spin:ct-bone"); }, 30s, 20ms));
   EXPECT_EQ(rig.jobs.get(rig.render)->state, JobState::Running) << "the render has not ended";
   EXPECT_TRUE(isActive(rig.sendJobs()[0].state)) << "the send job waits for the rest";
   EXPECT_EQ(rig.scp.storesOf(rig.planned["spin:ct-bone"].sop_uid), 1);
@@ -207,7 +199,7 @@ TEST(EarlySend, TheFirstObjectIsDeliveredWhileTheRenderStillRuns) {
   ASSERT_TRUE(rig.encoded("spin:ct-mip"));
   ASSERT_TRUE(rig.encoded("mesh:ct-bone"));
   ASSERT_TRUE(rig.renderSucceeds());
-  ASSERT_TRUE(eventually([&] { return rig.sendFinished(); }));
+  ASSERT_TRUE(test::waitFor([&] { return rig.sendFinished(); }, 30s, 20ms));
 
   const auto sends = rig.sendJobs();
   ASSERT_EQ(sends.size(), 1u) << "one send job per destination";
@@ -223,18 +215,18 @@ TEST(EarlySend, ARefusedObjectIsRecordedAndTheRestDelivered) {
   rig.plan({"spin:ct-bone", "spin:ct-mip"}, {"mesh:ct-bone"});
   rig.sender->start();
   ASSERT_TRUE(rig.encoded("spin:ct-bone"));
-  ASSERT_TRUE(eventually([&] { return rig.delivered("spin:ct-bone"); }));
+  ASSERT_TRUE(test::waitFor([&] { return rig.delivered("spin:ct-bone"); }, 30s, 20ms));
   // Offered alone: the destination takes none of what is proposed, which is a refusal
   // of that class, not a destination that is down.
   ASSERT_TRUE(rig.encoded("mesh:ct-bone"));
-  ASSERT_TRUE(eventually([&] { return !rig.jobs.refusedSopClasses("pacs").empty(); }));
+  ASSERT_TRUE(test::waitFor([&] { return !rig.jobs.refusedSopClasses("pacs").empty(); }, 30s, 20ms));
   EXPECT_EQ(rig.jobs.refusedSopClasses("pacs"), std::vector<std::string>{UID_MRImageStorage});
   EXPECT_TRUE(isActive(rig.sendJobs()[0].state)) << "a refusal does not end the send job of a running render";
   EXPECT_EQ(rig.sendJobs()[0].last_error, "") << "a refusal is not a failed attempt";
 
   ASSERT_TRUE(rig.encoded("spin:ct-mip"));
   ASSERT_TRUE(rig.renderSucceeds());
-  ASSERT_TRUE(eventually([&] { return rig.sendFinished(); }));
+  ASSERT_TRUE(test::waitFor([&] { return rig.sendFinished(); }, 30s, 20ms));
   const auto send = rig.sendJobs()[0];
   EXPECT_EQ(send.state, JobState::Succeeded) << send.last_error;
   EXPECT_NE(send.warning.find("refused 1 object(s) of a SOP class it does not accept (mesh:ct-bone)"),
@@ -251,7 +243,7 @@ TEST(EarlySend, ObjectsSentBeforeTheRenderCrashedAreNotSentAgain) {
   rig.plan({"spin:ct-bone", "spin:ct-mip"});
   rig.sender->start();
   ASSERT_TRUE(rig.encoded("spin:ct-bone"));
-  ASSERT_TRUE(eventually([&] { return rig.delivered("spin:ct-bone"); }));
+  ASSERT_TRUE(test::waitFor([&] { return rig.delivered("spin:ct-bone"); }, 30s, 20ms));
 
   // The render's worker process dies; the next attempt produces the same objects again.
   ASSERT_EQ(rig.jobs.workerDied(rig.render, kRenderWorker, "killed by signal 9", 3), JobState::Retry);
@@ -259,7 +251,7 @@ TEST(EarlySend, ObjectsSentBeforeTheRenderCrashedAreNotSentAgain) {
   ASSERT_TRUE(rig.encoded("spin:ct-bone", "worker-2"));
   ASSERT_TRUE(rig.encoded("spin:ct-mip", "worker-2"));
   ASSERT_TRUE(rig.renderSucceeds("worker-2"));
-  ASSERT_TRUE(eventually([&] { return rig.sendFinished(); }));
+  ASSERT_TRUE(test::waitFor([&] { return rig.sendFinished(); }, 30s, 20ms));
 
   const auto sends = rig.sendJobs();
   ASSERT_EQ(sends.size(), 1u) << "the second attempt kept the send job of the first";
@@ -273,10 +265,10 @@ TEST(EarlySend, ACanceledRenderEndsItsSendJobWithWhatWasSent) {
   rig.plan({"spin:ct-bone", "spin:ct-mip"});
   rig.sender->start();
   ASSERT_TRUE(rig.encoded("spin:ct-bone"));
-  ASSERT_TRUE(eventually([&] { return rig.delivered("spin:ct-bone"); }));
+  ASSERT_TRUE(test::waitFor([&] { return rig.delivered("spin:ct-bone"); }, 30s, 20ms));
   ASSERT_TRUE(rig.jobs.cancel(rig.render));
   EXPECT_FALSE(rig.encoded("spin:ct-mip")) << "a canceled render releases nothing more";
-  ASSERT_TRUE(eventually([&] { return rig.sendFinished(); }));
+  ASSERT_TRUE(test::waitFor([&] { return rig.sendFinished(); }, 30s, 20ms));
   const auto send = rig.sendJobs()[0];
   EXPECT_EQ(send.state, JobState::Failed);
   EXPECT_NE(send.last_error.find("canceled"), std::string::npos) << send.last_error;

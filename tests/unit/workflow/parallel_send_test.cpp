@@ -19,6 +19,7 @@
 #include "support/postgres_server.hpp"
 #include "support/process.hpp"
 #include "support/synthetic_series.hpp"
+#include "support/wait.hpp"
 #include "volnode/scp/store_scp.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
@@ -30,8 +31,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* kStudy = "1.2.826.0.1.3680043.2.1125.78.1";
-constexpr const char* kSeries = "1.2.826.0.1.3680043.2.1125.78.2";
+constexpr const char* kParallelSendStudy = "1.2.826.0.1.3680043.2.1125.78.1";
+constexpr const char* kParallelSendSeries = "1.2.826.0.1.3680043.2.1125.78.2";
 
 std::string readText(const std::filesystem::path& file) {
   std::ifstream in(file);
@@ -76,15 +77,6 @@ class ForkingStorescp {
   std::unique_ptr<test::ChildProcess> process_;
 };
 
-bool eventually(const std::function<bool()>& done, std::chrono::seconds limit = 60s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return done();
-}
-
 // The send worker's index on either backend (the pass's joined query and batch on both).
 class ParallelSendOnBackend : public ::testing::TestWithParam<bool> {};
 
@@ -102,12 +94,12 @@ TEST_P(ParallelSendOnBackend, EveryObjectArrivesOnceOverSeveralAssociations) {
   const auto results = dir / "results";
 
   // A finished render job with 25 CT objects on disk, planned and recorded as the render does.
-  const int64_t render = jobs.enqueue({JobKind::Render, kStudy, kSeries, "ct"});
+  const int64_t render = jobs.enqueue({JobKind::Render, kParallelSendStudy, kParallelSendSeries, "ct"});
   ASSERT_TRUE(jobs.claimNext({JobKind::Render}, "worker-1", 600));
   test::SyntheticSeries series;
   series.rows = series.cols = 32;
   series.slices = 25;
-  series.study_instance_uid = kStudy;
+  series.study_instance_uid = kParallelSendStudy;
   const auto written = test::writeSyntheticSeries(series, dir / "made");
   std::vector<JobOutput> planned;
   for (size_t i = 0; i < written.files.size(); ++i) {
@@ -129,7 +121,7 @@ TEST_P(ParallelSendOnBackend, EveryObjectArrivesOnceOverSeveralAssociations) {
   }
   JobSuccess success;
   success.follow_ups.push_back(
-      {JobKind::Send, kStudy, kSeries, "ct", "pacs", "{\"render_job\": " + std::to_string(render) + "}"});
+      {JobKind::Send, kParallelSendStudy, kParallelSendSeries, "ct", "pacs", "{\"render_job\": " + std::to_string(render) + "}"});
   ASSERT_TRUE(jobs.succeed(render, "worker-1", success));
 
   Destination pacs;
@@ -141,7 +133,7 @@ TEST_P(ParallelSendOnBackend, EveryObjectArrivesOnceOverSeveralAssociations) {
   SendWorkers sender(SendingConfig{}, {{"pacs", pacs}}, "VOLNODE", results, jobs);
   sender.start();
   auto sendJob = [&] { return jobs.list({std::nullopt, JobKind::Send}).at(0); };
-  ASSERT_TRUE(eventually([&] { return !isActive(sendJob().state); }));
+  ASSERT_TRUE(test::waitFor([&] { return !isActive(sendJob().state); }, 60s, 20ms));
   sender.stop();
   ASSERT_EQ(sendJob().state, JobState::Succeeded) << sendJob().last_error;
 
