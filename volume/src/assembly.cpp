@@ -6,6 +6,7 @@
 
 #include "block_reduction.hpp"
 #include "plan.hpp"
+#include "prefetched_slices.hpp"
 #include "volnode/core/error.hpp"
 #include "volnode/core/logging.hpp"
 
@@ -26,10 +27,17 @@ namespace detail {
 
 // Reads headers of the given files; non-DICOM files are counted, not returned.
 std::vector<FileHeader> readHeaders(const std::vector<std::filesystem::path>& files, size_t& skipped,
-                                    std::string* first_refusal) {
+                                    std::string* first_refusal, const PrefetchedSlices* known) {
   std::vector<FileHeader> headers;
   headers.reserve(files.size());
   for (const auto& f : files) {
+    if (known) {
+      const auto it = known->headers.find(f.string());
+      if (it != known->headers.end()) {
+        headers.push_back(it->second);
+        continue;
+      }
+    }
     std::string refusal;
     auto h = readHeader(f, &refusal);
     if (first_refusal && first_refusal->empty()) *first_refusal = refusal;
@@ -96,10 +104,19 @@ void finish(SeriesAssembly& out, const std::string& first_refusal) {
 
 }  // namespace detail
 
+namespace {
+
+// The headers a StackPrefetch read while the series arrived, if it has any.
+const detail::PrefetchedSlices* knownHeaders(const AssemblyOptions& options) {
+  return options.prefetched ? &options.prefetched->held() : nullptr;
+}
+
+}  // namespace
+
 SeriesAssembly scanSeries(const std::vector<std::filesystem::path>& files, const AssemblyOptions& options) {
   size_t skipped = 0;
   std::string refusal;
-  auto headers = detail::readHeaders(files, skipped, &refusal);
+  auto headers = detail::readHeaders(files, skipped, &refusal, knownHeaders(options));
   SeriesAssembly out = detail::assembleFromHeaders(headers, skipped, options, nullptr);
   detail::finish(out, refusal);
   return out;
@@ -109,7 +126,7 @@ SeriesAssembly assembleSeries(const std::vector<std::filesystem::path>& files, c
   if (!options.load_voxels) return scanSeries(files, options);
   size_t skipped = 0;
   std::string refusal;
-  auto headers = detail::readHeaders(files, skipped, &refusal);
+  auto headers = detail::readHeaders(files, skipped, &refusal, knownHeaders(options));
   std::vector<detail::StackPlan> plans;
   SeriesAssembly out = detail::assembleFromHeaders(headers, skipped, options, &plans);
   // Slices decoded while the series arrived serve its largest stack.

@@ -45,8 +45,9 @@ void decodeFrameInt16(const FileHeader& header, int16_t* out);
 
 // Header reading and planning shared by assembly.cpp and directory_scan.cpp.
 // `first_refusal`, when given, receives why the guarded reader refused the first file it refused.
+// Headers `known` holds (read while the series arrived) are taken from there, not read again.
 std::vector<FileHeader> readHeaders(const std::vector<std::filesystem::path>& files, size_t& skipped,
-                                    std::string* first_refusal = nullptr);
+                                    std::string* first_refusal = nullptr, const PrefetchedSlices* known = nullptr);
 SeriesAssembly assembleFromHeaders(const std::vector<FileHeader>& headers, size_t skipped,
                                    const AssemblyOptions& options, std::vector<StackPlan>* plans_out);
 // Series decision + reason from the candidates (and from the first refused file, when nothing was read).

@@ -6,6 +6,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "file_header.hpp"
+
 namespace volnode::detail {
 
 struct PrefetchedSlices {
@@ -15,6 +17,9 @@ struct PrefetchedSlices {
   std::vector<int16_t> voxels;                       // slice after slice, in the order decoded
   std::unordered_map<std::string, size_t> slot_of;   // file path -> slice in voxels
   std::unordered_set<std::string> seen;              // files looked at (decoded or left to assembly)
+  // The header of every DICOM file looked at: the route's scan and assembly read only
+  // the files not seen here (the store's files do not change once indexed).
+  std::unordered_map<std::string, FileHeader> headers;
 
   size_t plane() const { return size_t(rows) * size_t(cols); }
   size_t slices() const { return plane() ? voxels.size() / plane() : 0; }
@@ -23,6 +28,7 @@ struct PrefetchedSlices {
     std::vector<int16_t>().swap(voxels);
     slot_of.clear();
     seen.clear();
+    headers.clear();
   }
 };
 

@@ -1,10 +1,18 @@
 #include "volnode/volume/stack_prefetch.hpp"
 
+#include <algorithm>
+
 #include "file_header.hpp"
 #include "plan.hpp"
 #include "prefetched_slices.hpp"
 
 namespace volnode {
+namespace {
+
+// Address space reserved for a series at first (4,000 slices of 512 x 512); more grows by copying.
+constexpr uint64_t kReservedAtMost = uint64_t(2) << 30;
+
+}  // namespace
 
 StackPrefetch::StackPrefetch(uint64_t max_bytes) : slices_(std::make_unique<detail::PrefetchedSlices>()) {
   slices_->max_bytes = max_bytes;
@@ -28,6 +36,7 @@ size_t StackPrefetch::add(const std::vector<std::filesystem::path>& files, size_
     if (!s.seen.insert(file.string()).second) continue;
     ++looked;
     const auto header = detail::readHeader(file);
+    if (header && header->info.series_instance_uid == s.series_uid) s.headers.emplace(file.string(), *header);
     // What decodeStack reads frame by frame itself: one native grayscale frame whose
     // values do not depend on the series' fill value (no padding).
     if (!header || header->native_pixels_length == 0 || header->number_of_frames != 1 || header->frames.size() != 1 ||
@@ -39,8 +48,11 @@ size_t StackPrefetch::add(const std::vector<std::filesystem::path>& files, size_
     }
     if (header->rows != s.rows || header->cols != s.cols) continue;
     const size_t slot = s.slices();
-    // Grows by half again, as a stack that is still arriving would: few copies, while
-    // the series arrives, not when it is complete.
+    // The room it may take is reserved at once (address space only, until written): a
+    // buffer grown by copying costs a copy and fresh memory each time, seconds where
+    // fresh memory is slow to touch (a virtual machine's), and the last copy tends to
+    // come as the series completes, just when its render is to start.
+    if (s.voxels.capacity() == 0) s.voxels.reserve(std::min(s.max_bytes, kReservedAtMost) / sizeof(int16_t));
     if (s.voxels.capacity() < (slot + 1) * s.plane()) s.voxels.reserve(std::max((slot + 1), slot * 3 / 2) * s.plane());
     s.voxels.resize((slot + 1) * s.plane());
     try {

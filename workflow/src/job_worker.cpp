@@ -66,7 +66,7 @@ void JobWorker::route(const Job& job) {
   auto log = moduleLogger("pipeline");
   try {
     LeaseKeeper lease(jobs_, job.id, settings_.name, settings_.lease_s);
-    SeriesRouter router(index_, jobs_, rules_, settings_.render.store_root);
+    SeriesRouter router(index_, jobs_, rules_, settings_.render.store_root, settings_.render.prefetch);
     auto outcome = router.decide(job.series_uid, parseRoutePayload(job.payload));
     faultPoint("route-decided");
     jobs_.succeed(job.id, settings_.name, outcome);

@@ -22,8 +22,9 @@ RouteRequest parseRoutePayload(const std::string& payload) {
   return request;
 }
 
-SeriesRouter::SeriesRouter(Index& index, JobQueue& jobs, const RuleSet& rules, std::filesystem::path store_root)
-    : index_(index), jobs_(jobs), rules_(rules), store_root_(std::move(store_root)) {}
+SeriesRouter::SeriesRouter(Index& index, JobQueue& jobs, const RuleSet& rules, std::filesystem::path store_root,
+                           StackPrefetch* arrived)
+    : index_(index), jobs_(jobs), rules_(rules), store_root_(std::move(store_root)), arrived_(arrived) {}
 
 JobSuccess SeriesRouter::decide(const std::string& series_uid, const RouteRequest& request) {
   auto series = index_.series(series_uid);
@@ -32,7 +33,9 @@ JobSuccess SeriesRouter::decide(const std::string& series_uid, const RouteReques
   for (const auto& f : index_.seriesFiles(series_uid))
     if (!f.conflict) files.push_back(store_root_ / f.file_path);
   // Headers only: cheap, and it tells whether there is a volume at all.
-  auto scan = scanSeries(files);
+  AssemblyOptions headers_only;
+  headers_only.prefetched = arrived_;
+  auto scan = scanSeries(files, headers_only);
   const VolumeCandidate* best = nullptr;
   for (const auto* candidate : scan.renderable())
     if (!best || candidate->source_frames > best->source_frames) best = candidate;

@@ -1,6 +1,7 @@
 // Slices decoded while a series arrives: the volume assembled from them (and the files
 // not decoded ahead) is exactly what assembly alone gives, whatever order they came in,
-// and slices of no use (resampled stacks, padding, another series) change nothing.
+// and slices of no use (resampled stacks, padding, another series) change nothing. The
+// headers read ahead are what the route's scan and the assembly use.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -105,6 +106,29 @@ TEST(StackPrefetch, SlicesOfNoUseChangeNothingAndAreReleased) {
   EXPECT_EQ(prefetch.slices(), 36u) << "left for its own series";
   prefetch.clear();
   EXPECT_EQ(prefetch.bytes(), 0u);
+}
+
+TEST(StackPrefetch, HeadersReadAheadAreNotReadAgainByTheScanOrTheAssembly) {
+  test::TempDir dir("volnode-prefetch-headers");
+  const auto series = test::writeSyntheticSeries(ramp(), dir / "series");
+  const Volume reference = assembled(series.files, nullptr);
+  StackPrefetch prefetch(uint64_t(1) << 30);
+  prefetch.follow(series.series_instance_uid);
+  const auto arrival = shuffled(series.files, 3);
+  const std::vector<std::filesystem::path> arrived(arrival.begin(), arrival.begin() + 30);
+  prefetch.add(arrived, 100);
+  ASSERT_EQ(prefetch.slices(), 30u);
+  // Emptied files: whatever reads them again finds no DICOM there (6 slices, not 36).
+  for (const auto& file : arrived) std::filesystem::resize_file(file, 0);
+  AssemblyOptions headers_only;
+  headers_only.prefetched = &prefetch;
+  const auto scan = scanSeries(series.files, headers_only);
+  ASSERT_EQ(scan.renderable().size(), 1u) << scan.reason;
+  EXPECT_EQ(scan.renderable().front()->source_frames, 36u);
+  EXPECT_EQ(scan.skipped_files, 0u);
+  EXPECT_EQ(prefetch.slices(), 30u) << "the scan leaves the slices to the assembly";
+  expectSameVolume(assembled(series.files, &prefetch), reference);
+  EXPECT_EQ(scanSeries(series.files).instances, 6u) << "read again, 30 of the files are gone";
 }
 
 TEST(StackPrefetch, StopsAtItsMemoryLimitAndAssemblyDecodesTheRest) {

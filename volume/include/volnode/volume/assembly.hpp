@@ -57,7 +57,8 @@ struct AssemblyOptions {
   uint64_t max_volume_bytes = 0;
   // Slices of this series decoded while it arrived (stack_prefetch.hpp): the largest
   // stack takes them when it goes straight into the volume, and they are released
-  // either way. Another series' slices are left alone.
+  // either way. Another series' slices are left alone. The headers it read are not
+  // read again (scanSeries too, which leaves the slices where they are).
   StackPrefetch* prefetched = nullptr;
 };
 

@@ -3,7 +3,8 @@
 // completion finds most of its volume decoded and its memory already in place.
 //
 // A render worker with nothing else to do follows the series being received: add()
-// decodes the files it has not seen yet into one growing buffer, a slice per file in
+// decodes the files it has not seen yet into one buffer (its room reserved at the first
+// slice, up to max_bytes, so that it is not copied as it grows), a slice per file in
 // the order they came (single-frame grayscale images with native pixel data and no
 // padding value, all of one size: the common CT and MR series; any other file is left
 // to assembly). assembleSeries() takes the buffer (AssemblyOptions::prefetched) when

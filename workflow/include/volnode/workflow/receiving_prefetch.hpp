@@ -10,8 +10,11 @@
 // prefetch); another worker assembles as usual. Workers run at SCHED_IDLE: this uses
 // only CPU time that receiving does not want.
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "volnode/storage/index.hpp"
 #include "volnode/volume/stack_prefetch.hpp"
@@ -23,16 +26,22 @@ class ReceivingSeriesPrefetch {
   ReceivingSeriesPrefetch(Index& index, std::filesystem::path store_root, StackPrefetch& prefetch, int worker_slot);
 
   // Picks the series to follow and decodes up to `budget` files of it not seen yet.
-  // True when there is more to decode now (call again soon), false when idle.
-  bool step(size_t budget = 32);
+  // True when there is more to decode now (call again soon), false when idle. A small
+  // budget: the worker looks for a job between steps, and a series released at the end
+  // of its push is to start rendering at once.
+  bool step(size_t budget = 8);
 
  private:
-  std::string chooseSeries();
+  std::optional<SeriesSummary> chooseSeries();
 
   Index& index_;
   std::filesystem::path store_root_;
   StackPrefetch& prefetch_;
   int worker_slot_;
+  // The followed series' files, as listed when it had listed_instances_ instances.
+  std::string listed_series_;
+  int64_t listed_instances_ = -1;
+  std::vector<std::filesystem::path> files_;
 };
 
 }  // namespace volnode

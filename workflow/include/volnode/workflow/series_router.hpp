@@ -10,6 +10,7 @@
 #include "volnode/rules/routing_rules.hpp"
 #include "volnode/storage/index.hpp"
 #include "volnode/storage/job_queue.hpp"
+#include "volnode/volume/stack_prefetch.hpp"
 
 namespace volnode {
 
@@ -24,7 +25,9 @@ RouteRequest parseRoutePayload(const std::string& payload);
 
 class SeriesRouter {
  public:
-  SeriesRouter(Index& index, JobQueue& jobs, const RuleSet& rules, std::filesystem::path store_root);
+  // `arrived`: the series' headers this worker read while it arrived, not read again.
+  SeriesRouter(Index& index, JobQueue& jobs, const RuleSet& rules, std::filesystem::path store_root,
+               StackPrefetch* arrived = nullptr);
 
   // The outcome of a route job for `series_uid`: the render job to queue and the
   // series' new state, or the series refused with the reason. Throws Error for a
@@ -36,6 +39,7 @@ class SeriesRouter {
   JobQueue& jobs_;
   const RuleSet& rules_;
   std::filesystem::path store_root_;
+  StackPrefetch* arrived_;
 };
 
 }  // namespace volnode
