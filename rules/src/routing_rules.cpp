@@ -485,6 +485,29 @@ const RoutingRule* RuleSet::firstMatch(const SeriesAttributes& attributes) const
   return nullptr;
 }
 
+std::string RuleSet::noMatchReason(const SeriesAttributes& attributes) const {
+  std::string reason = "not rendered: no routing rule matches";
+  for (const auto& r : rules_) {
+    const RuleMatch& m = r.match;
+    if (!r.render) continue;
+    SeriesAttributes at_limit = attributes;
+    std::string needs;
+    if (m.min_slices && attributes.slice_count < *m.min_slices) {
+      at_limit.slice_count = *m.min_slices;
+      needs = "at least " + std::to_string(*m.min_slices);
+    } else if (m.max_slices && attributes.slice_count > *m.max_slices) {
+      at_limit.slice_count = *m.max_slices;
+      needs = "at most " + std::to_string(*m.max_slices);
+    } else {
+      continue;
+    }
+    if (r.matches(at_limit))
+      return reason + " (rule " + r.name + " needs " + needs + " slices; the stack has " +
+             std::to_string(attributes.slice_count) + ")";
+  }
+  return reason;
+}
+
 std::optional<RoutingRule> RuleSet::match(const SeriesAttributes& attributes) const {
   const RoutingRule* r = firstMatch(attributes);
   if (!r || !r->render) return std::nullopt;

@@ -51,7 +51,7 @@ InspectReport inspectDirectory(const std::filesystem::path& dir, const RuleSet* 
         const SeriesAttributes attributes = attributesFor(a.info, v);
         const RoutingRule* r = rules->firstMatch(attributes);
         if (!r) {
-          iv.why = "not rendered: no routing rule matches";
+          iv.why = rules->noMatchReason(attributes);
         } else if (!r->render) {
           iv.matched_rule = r->name;
           iv.why = r->refusal();

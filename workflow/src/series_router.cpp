@@ -50,13 +50,15 @@ JobSuccess SeriesRouter::decide(const std::string& series_uid, const RouteReques
 
   const RoutingRule* rule = nullptr;
   std::optional<RoutingRule> forced;
+  SeriesAttributes attributes;
   if (!request.rule.empty()) {
     for (const auto& r : rules_.rules())
       if (r.name == request.rule) forced = r;
     if (!forced) throw Error(Errc::InvalidArgument, "no routing rule named '" + request.rule + "'");
     rule = &*forced;
   } else if (best) {
-    rule = rules_.firstMatch(attributesFor(scan.info, *best, series->calling_aet));
+    attributes = attributesFor(scan.info, *best, series->calling_aet);
+    rule = rules_.firstMatch(attributes);
   } else {
     // No volume: a rule may still say "never render" more precisely (SC, SR, ...).
     VolumeCandidate none;
@@ -65,7 +67,7 @@ JobSuccess SeriesRouter::decide(const std::string& series_uid, const RouteReques
     if (never && !never->render) return refuse(never->refusal());
   }
   if (!best) return refuse(scan.reason.empty() ? "no renderable volume" : scan.reason);
-  if (!rule) return refuse("not rendered: no routing rule matches");
+  if (!rule) return refuse(rules_.noMatchReason(attributes));
   if (!rule->render) return refuse(rule->refusal());
 
   // A series rendered before gets a new render that supersedes the earlier one.

@@ -37,6 +37,34 @@ TEST(RoutingRules, DefaultRulesSkipSecondaryCaptureReportsAndShortCt) {
   EXPECT_FALSE(rules.match(short_ct));
 }
 
+TEST(RoutingRules, TheReasonNothingMatchesNamesTheRuleOnlyTheSliceCountKeptOut) {
+  const auto rules = RuleSet::parse(R"({"schema": 1, "rules": [
+      {"name": "mr-never", "render": false, "match": {"modality": ["MR"], "max_slices": 5}},
+      {"name": "ct-thin", "match": {"modality": ["CT"], "series_description": "thin", "min_slices": 100},
+       "outputs": [{"type": "vr_spin", "preset": "ct-bone"}]},
+      {"name": "ct-any", "match": {"modality": ["CT"], "min_slices": 20, "max_slices": 2000},
+       "outputs": [{"type": "vr_spin", "preset": "ct-bone"}]}]})");
+  SeriesAttributes short_ct;
+  short_ct.modality = "CT";
+  short_ct.series_description = "Abdomen 5mm";
+  short_ct.slice_count = 12;
+  ASSERT_EQ(rules.firstMatch(short_ct), nullptr);
+  EXPECT_EQ(rules.noMatchReason(short_ct),
+            "not rendered: no routing rule matches (rule ct-any needs at least 20 slices; the stack has 12)");
+  short_ct.slice_count = 2500;
+  EXPECT_EQ(rules.noMatchReason(short_ct),
+            "not rendered: no routing rule matches (rule ct-any needs at most 2000 slices; the stack has 2500)");
+  // Kept out by more than the slice count (the modality), or only by a rule that never renders: no rule named.
+  SeriesAttributes pet = short_ct;
+  pet.modality = "PT";
+  pet.slice_count = 12;
+  EXPECT_EQ(rules.noMatchReason(pet), "not rendered: no routing rule matches");
+  SeriesAttributes mr;
+  mr.modality = "MR";
+  mr.slice_count = 12;
+  EXPECT_EQ(rules.noMatchReason(mr), "not rendered: no routing rule matches");
+}
+
 TEST(RoutingRules, ShippedRulesDirectoryLoads) {
   const auto rules = RuleSet::loadDirectory(std::filesystem::path(VOLNODE_SOURCE_DIR) / "presets/rules");
   EXPECT_GE(rules.rules().size(), 6u);

@@ -1,5 +1,5 @@
 // `volnode inspect --json` says which rule, presets and reformats each volume would
-// get, or why it would not be rendered.
+// get, or why it would not be rendered (a stack too short for any rule: which rule it missed).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +37,10 @@ TEST(InspectRules, JsonSaysWhyAslAndDiffusionAreDeclinedAndWhatACtGets) {
   ct.series_description = "Thorax 1.0";
   ct.body_part = "CHEST";
   test::writeSyntheticSeries(ct, dir / "ct");
+  test::SyntheticSeries short_ct;  // e.g. what arrived of a push that stopped midway
+  short_ct.slices = 12;
+  short_ct.series_description = "Abdomen 1.0";
+  test::writeSyntheticSeries(short_ct, dir / "short-ct");
 
   const RuleSet rules = RuleSet::defaults();
   const auto report = nlohmann::json::parse(toJson(inspectDirectory(dir.path(), &rules)));
@@ -49,6 +53,13 @@ TEST(InspectRules, JsonSaysWhyAslAndDiffusionAreDeclinedAndWhatACtGets) {
   const auto dwi = volumeOf(report, "ep2d_diff_b1000");
   EXPECT_EQ(dwi["matched_rule"], "never-diffusion");
   EXPECT_NE(dwi["why"].get<std::string>().find("diffusion"), std::string::npos) << dwi.dump();
+
+  const auto too_short = volumeOf(report, "Abdomen 1.0");
+  EXPECT_TRUE(too_short["rule"].is_null());
+  EXPECT_NE(too_short["why"].get<std::string>().find("no routing rule matches (rule "), std::string::npos)
+      << too_short.dump();
+  EXPECT_NE(too_short["why"].get<std::string>().find(" needs at least 20 slices; the stack has 12)"), std::string::npos)
+      << too_short.dump();
 
   const auto chest = volumeOf(report, "Thorax 1.0");
   EXPECT_EQ(chest["rule"], "ct-chest");

@@ -154,7 +154,9 @@ TEST(ReformatOutputs, EachSliceListsTheSourceImagesItsSlabReadsAndLongListsAreLe
       EXPECT_LE(std::abs(z_of[uid] - z), 3 + 2 + 1e-6) << "slab at " << z << " lists the source at " << z_of[uid];
     }
     for (const auto& [uid, source_z] : z_of) {
-      if (std::abs(source_z - z) < 3 - 1e-6) EXPECT_TRUE(listed_set.count(uid)) << "slab at " << z << " misses " << source_z;
+      if (std::abs(source_z - z) < 3 - 1e-6) {
+        EXPECT_TRUE(listed_set.count(uid)) << "slab at " << z << " misses " << source_z;
+      }
     }
     EXPECT_LE(listed.size(), 6u);
   }

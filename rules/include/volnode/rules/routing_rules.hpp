@@ -167,6 +167,11 @@ class RuleSet {
 
   // The first rule that matches, or nullptr.
   const RoutingRule* firstMatch(const SeriesAttributes& attributes) const;
+  // Why nothing matches, for a series no rule matches: "not rendered: no routing rule
+  // matches", naming the first rendering rule that only the slice count kept out ("rule
+  // ct-bundle needs at least 20 slices; the stack has 12"): a stack cut short by a gap or
+  // a push that stopped midway.
+  std::string noMatchReason(const SeriesAttributes& attributes) const;
   // The rule to render with: the first matching rule when it renders, else nothing.
   std::optional<RoutingRule> match(const SeriesAttributes& attributes) const;
 
