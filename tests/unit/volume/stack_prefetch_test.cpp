@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 
+#include "prefetched_slices.hpp"
 #include "support/process.hpp"
 #include "support/synthetic_series.hpp"
 #include "volnode/volume/assembly.hpp"
@@ -129,6 +130,19 @@ TEST(StackPrefetch, HeadersReadAheadAreNotReadAgainByTheScanOrTheAssembly) {
   EXPECT_EQ(prefetch.slices(), 30u) << "the scan leaves the slices to the assembly";
   expectSameVolume(assembled(series.files, &prefetch), reference);
   EXPECT_EQ(scanSeries(series.files).instances, 6u) << "read again, 30 of the files are gone";
+}
+
+TEST(StackPrefetch, TheBufferIsNotCopiedAsTheSeriesArrives) {
+  // A copy of the slices held so far, each time the buffer grew, came just as a long
+  // series completed and held up its render by a second.
+  test::TempDir dir("volnode-prefetch-no-copy");
+  const auto series = test::writeSyntheticSeries(ramp(), dir / "series");
+  StackPrefetch prefetch(uint64_t(1) << 30);
+  prefetch.follow(series.series_instance_uid);
+  ASSERT_EQ(prefetch.add(series.files, 1), 1u);
+  const int16_t* first = prefetch.held().voxels.data();
+  while (prefetch.add(series.files, 1) > 0) EXPECT_EQ(prefetch.held().voxels.data(), first) << prefetch.slices();
+  EXPECT_EQ(prefetch.slices(), 36u);
 }
 
 TEST(StackPrefetch, StopsAtItsMemoryLimitAndAssemblyDecodesTheRest) {
