@@ -530,6 +530,14 @@ std::vector<InstanceFile> Index::seriesFiles(const std::string& series_uid) {
   return out;
 }
 
+std::vector<std::filesystem::path> Index::seriesFilePaths(const std::string& series_uid,
+                                                          const std::filesystem::path& store_root) {
+  std::vector<std::filesystem::path> paths;
+  for (const auto& f : seriesFiles(series_uid))
+    if (!f.conflict) paths.push_back(store_root / f.file_path);
+  return paths;
+}
+
 std::vector<SliceGeometry> Index::seriesGeometry(const std::string& series_uid) {
   std::lock_guard lock(impl_->read_mutex);
   auto s = impl_->reader->prepare(

@@ -197,10 +197,7 @@ struct ViewerEngine::Impl {
       return kept;
     }
     source = "assembled";
-    std::vector<std::filesystem::path> files;
-    for (const auto& f : index.seriesFiles(series_uid))
-      if (!f.conflict) files.push_back(settings.store_root / f.file_path);
-    auto assembly = assembleSeries(files);
+    auto assembly = assembleSeries(index.seriesFilePaths(series_uid, settings.store_root));
     VolumeCandidate* best = nullptr;
     for (const auto* candidate : assembly.renderable())
       if (candidate->volume && (!best || candidate->source_frames > best->source_frames))

@@ -35,9 +35,7 @@ bool ReceivingSeriesPrefetch::step(size_t budget) {
   if (prefetch_.full()) return false;
   // The file list is read again only when the series has gained instances since.
   if (series->series_uid != listed_series_ || series->instances != listed_instances_) {
-    files_.clear();
-    for (const auto& f : index_.seriesFiles(series->series_uid))
-      if (!f.conflict) files_.push_back(store_root_ / f.file_path);
+    files_ = index_.seriesFilePaths(series->series_uid, store_root_);
     listed_series_ = series->series_uid;
     listed_instances_ = series->instances;
   }

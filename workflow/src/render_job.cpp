@@ -148,9 +148,7 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress,
   // 1. Volume
   progress("assemble", 2);
   auto start = Clock::now();
-  std::vector<std::filesystem::path> files;
-  for (const auto& f : impl_->index.seriesFiles(job.series_uid))
-    if (!f.conflict) files.push_back(s.store_root / f.file_path);
+  const auto files = impl_->index.seriesFilePaths(job.series_uid, s.store_root);
   AssemblyOptions assembly_options = assemblyWithinMemoryLimit();
   assembly_options.prefetched = s.prefetch;
   const size_t decoded_ahead = s.prefetch && s.prefetch->seriesUid() == job.series_uid ? s.prefetch->slices() : 0;

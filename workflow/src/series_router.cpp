@@ -29,9 +29,7 @@ SeriesRouter::SeriesRouter(Index& index, JobQueue& jobs, const RuleSet& rules, s
 JobSuccess SeriesRouter::decide(const std::string& series_uid, const RouteRequest& request) {
   auto series = index_.series(series_uid);
   if (!series) throw Error(Errc::NotFound, "no series " + series_uid);
-  std::vector<std::filesystem::path> files;
-  for (const auto& f : index_.seriesFiles(series_uid))
-    if (!f.conflict) files.push_back(store_root_ / f.file_path);
+  const auto files = index_.seriesFilePaths(series_uid, store_root_);
   // Headers only: cheap, and it tells whether there is a volume at all.
   AssemblyOptions headers_only;
   headers_only.prefetched = arrived_;

@@ -91,6 +91,10 @@ class Index : public SlotLedger {
   std::vector<SeriesSummary> seriesOfStudy(const std::string& study_uid);
   std::optional<SeriesSummary> series(const std::string& series_uid);
   std::vector<InstanceFile> seriesFiles(const std::string& series_uid);
+  // The files of the series' instances under `store_root`, in the order received,
+  // without the copies that conflict with an instance already held: what is assembled.
+  std::vector<std::filesystem::path> seriesFilePaths(const std::string& series_uid,
+                                                     const std::filesystem::path& store_root);
   std::vector<SliceGeometry> seriesGeometry(const std::string& series_uid);
   std::optional<InstanceAttributes> firstInstanceAttributes(const std::string& series_uid);
   std::vector<AssociationRecord> recentAssociations(int limit);
