@@ -153,10 +153,9 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress,
   assembly_options.prefetched = s.prefetch;
   const size_t decoded_ahead = s.prefetch && s.prefetch->seriesUid() == job.series_uid ? s.prefetch->slices() : 0;
   auto assembly = assembleSeries(files, assembly_options);
-  if (decoded_ahead > 0) {
+  // assembleSeries has released the slices, used or not.
+  if (decoded_ahead > 0)
     log->info("series {}: {} of {} files decoded while it arrived", job.series_uid, decoded_ahead, files.size());
-    s.prefetch->clear();  // used or not, done
-  }
   const VolumeCandidate* best = nullptr;
   for (const auto* candidate : assembly.renderable())
     if (candidate->volume && (!best || candidate->source_frames > best->source_frames)) best = candidate;
