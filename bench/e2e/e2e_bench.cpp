@@ -78,12 +78,17 @@ struct Run {
   std::string render_log;        // the node's "job N rendered series ..." line (its own stage timings)
 };
 
-// Whether every 3D result (spins, key views, model: the newest render job's outputs
-// that are not reformat slices) is in Orthanc's study.
-bool threeDimensionalResultsIn(const OrthancProcess& orthanc, const NodeProcess& node, const std::string& study) {
+// The newest render job with its planned outputs (GET /api/jobs/<id>); null while there is none.
+json newestRenderJob(const NodeProcess& node) {
   auto renders = getJson(node.get("/api/jobs?kind=render"));
-  if (!renders.is_object() || renders["jobs"].empty()) return false;
-  auto job = getJson(node.get("/api/jobs/" + std::to_string(renders["jobs"].at(0).value("id", int64_t{0}))));
+  if (!renders.is_object() || renders["jobs"].empty()) return nullptr;
+  return getJson(node.get("/api/jobs/" + std::to_string(renders["jobs"].at(0).value("id", int64_t{0}))));
+}
+
+// Whether every 3D result (spins, key views, model: the render job's outputs that are
+// not reformat slices) is in Orthanc's study.
+bool threeDimensionalResultsIn(const OrthancProcess& orthanc, const json& job, const std::string& study) {
+  if (!job.is_object()) return false;
   std::set<std::string> wanted;
   for (const auto& o : job["outputs"])
     if (o.value("kind", "") != "reformat") wanted.insert(o.value("SOPInstanceUID", ""));
@@ -93,13 +98,11 @@ bool threeDimensionalResultsIn(const OrthancProcess& orthanc, const NodeProcess&
   return wanted.empty();
 }
 
-// Whether Orthanc's study holds every result the newest render job planned, beside the
+// Whether Orthanc's study holds every result the render job planned, beside the
 // `sources` pushed: each result acknowledged. The send job itself ends only with the
 // render job, whose last step (the viewer's volume file) comes after its last result.
-bool everyResultIn(const OrthancProcess& orthanc, const NodeProcess& node, const std::string& study, int sources) {
-  auto renders = getJson(node.get("/api/jobs?kind=render"));
-  if (!renders.is_object() || renders["jobs"].empty()) return false;
-  auto job = getJson(node.get("/api/jobs/" + std::to_string(renders["jobs"].at(0).value("id", int64_t{0}))));
+bool everyResultIn(const OrthancProcess& orthanc, const json& job, const std::string& study, int sources) {
+  if (!job.is_object()) return false;
   const size_t planned = job["outputs"].size();
   if (planned < kResults) return false;
   auto statistics = getJson(orthanc.get("/studies/" + study + "/statistics"));
@@ -149,14 +152,17 @@ Run runOne(const std::string& name, const std::vector<std::filesystem::path>& fi
   json send;
   auto deadline = std::chrono::steady_clock::now() + 600s;
   while (std::chrono::steady_clock::now() < deadline && !send.is_object()) {
-    if (visible_at == 0 && threeDimensionalResultsIn(orthanc, node, study)) visible_at = nowSeconds();
-    if (all_in_at == 0 && everyResultIn(orthanc, node, study, run.slices)) all_in_at = nowSeconds();
+    if (visible_at == 0 || all_in_at == 0) {
+      const json render = newestRenderJob(node);  // once a poll, for both checks
+      if (visible_at == 0 && threeDimensionalResultsIn(orthanc, render, study)) visible_at = nowSeconds();
+      if (all_in_at == 0 && everyResultIn(orthanc, render, study, run.slices)) all_in_at = nowSeconds();
+    }
     auto jobs = getJson(node.get("/api/jobs?kind=send"));
     for (const auto& j : jobs["jobs"])
       if (j.value("state", "") == "succeeded") send = j;
     if (!send.is_object()) std::this_thread::sleep_for(100ms);
   }
-  if (all_in_at == 0 && everyResultIn(orthanc, node, study, run.slices)) all_in_at = nowSeconds();
+  if (all_in_at == 0 && everyResultIn(orthanc, newestRenderJob(node), study, run.slices)) all_in_at = nowSeconds();
   if (!send.is_object()) throw std::runtime_error("results did not arrive in Orthanc; node log:\n" + node.log());
   auto render_jobs = getJson(node.get("/api/jobs?kind=render"));
   json render = render_jobs["jobs"].at(0);
