@@ -35,18 +35,19 @@ size_t StackPrefetch::add(const std::vector<std::filesystem::path>& files, size_
     if (looked >= budget || full()) break;
     if (!s.seen.insert(file.string()).second) continue;
     ++looked;
-    const auto header = detail::readHeader(file);
-    if (header && header->info.series_instance_uid == s.series_uid) s.headers.emplace(file.string(), *header);
+    auto read = detail::readHeader(file);
+    if (!read || read->info.series_instance_uid != s.series_uid) continue;
+    const detail::FileHeader& header = s.headers.emplace(file.string(), std::move(*read)).first->second;
     // What decodeStack reads frame by frame itself: one native grayscale frame whose
     // values do not depend on the series' fill value (no padding).
-    if (!header || header->native_pixels_length == 0 || header->number_of_frames != 1 || header->frames.size() != 1 ||
-        header->samples_per_pixel != 1 || header->padding_value || header->info.series_instance_uid != s.series_uid)
+    if (header.native_pixels_length == 0 || header.number_of_frames != 1 || header.frames.size() != 1 ||
+        header.samples_per_pixel != 1 || header.padding_value)
       continue;
     if (s.slot_of.empty()) {
-      s.rows = header->rows;
-      s.cols = header->cols;
+      s.rows = header.rows;
+      s.cols = header.cols;
     }
-    if (header->rows != s.rows || header->cols != s.cols) continue;
+    if (header.rows != s.rows || header.cols != s.cols) continue;
     const size_t slot = s.slices();
     // The room it may take is reserved at once (address space only, until written): a
     // buffer grown by copying costs a copy and fresh memory each time, seconds where
@@ -56,7 +57,7 @@ size_t StackPrefetch::add(const std::vector<std::filesystem::path>& files, size_
     if (s.voxels.capacity() < (slot + 1) * s.plane()) s.voxels.reserve(std::max((slot + 1), slot * 3 / 2) * s.plane());
     s.voxels.resize((slot + 1) * s.plane());
     try {
-      detail::decodeFrameInt16(*header, s.voxels.data() + slot * s.plane());
+      detail::decodeFrameInt16(header, s.voxels.data() + slot * s.plane());
     } catch (const std::exception&) {  // assembly decodes it again and reports why it cannot
       s.voxels.resize(slot * s.plane());
       continue;
