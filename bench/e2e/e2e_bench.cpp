@@ -32,6 +32,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/node_api.hpp"
 #include "support/node_process.hpp"
 #include "support/orthanc_process.hpp"
 #include "support/process.hpp"
@@ -46,15 +47,6 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::system_clock;
 
 namespace {
-
-constexpr size_t kResults = 4;  // VR spin, MIP spin, key views, STL model (besides the reformat slices)
-
-std::string readBytes(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 double nowSeconds() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
 
@@ -92,7 +84,7 @@ bool threeDimensionalResultsIn(const OrthancProcess& orthanc, const json& job, c
   std::set<std::string> wanted;
   for (const auto& o : job["outputs"])
     if (o.value("kind", "") != "reformat") wanted.insert(o.value("SOPInstanceUID", ""));
-  if (wanted.size() < kResults) return false;
+  if (wanted.size() < kResultsPerCtSeries) return false;
   auto instances = getJson(orthanc.get("/studies/" + study + "/instances"));
   for (const auto& i : instances) wanted.erase(i["MainDicomTags"].value("SOPInstanceUID", ""));
   return wanted.empty();
@@ -104,7 +96,7 @@ bool threeDimensionalResultsIn(const OrthancProcess& orthanc, const json& job, c
 bool everyResultIn(const OrthancProcess& orthanc, const json& job, const std::string& study, int sources) {
   if (!job.is_object()) return false;
   const size_t planned = job["outputs"].size();
-  if (planned < kResults) return false;
+  if (planned < kResultsPerCtSeries) return false;
   auto statistics = getJson(orthanc.get("/studies/" + study + "/statistics"));
   return statistics.is_object() && statistics.value("CountInstances", size_t{0}) >= size_t(sources) + planned;
 }
