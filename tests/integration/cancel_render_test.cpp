@@ -50,9 +50,7 @@ TEST(CancelRender, ARunningRenderCanceledLeavesTheSeriesCanceledAndItRendersAgai
   s.origin = {-64, -64, -64};
   s.value = OrientationPhantom{}.function();
   auto series = writeSyntheticSeries(s, dir / "series");
-  auto argv = node.scu("storescu", {"+sd"});
-  argv.push_back((dir / "series").string());
-  ASSERT_EQ(run(argv).exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(pushFolder(node, dir / "series"));
 
   int64_t render_id = 0;
   ASSERT_TRUE(waitFor(

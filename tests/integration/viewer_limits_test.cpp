@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "support/node_api.hpp"
 #include "support/node_process.hpp"
 #include "support/process.hpp"
 #include "support/synthetic_series.hpp"
@@ -38,9 +39,7 @@ TEST(InteractiveViewLimits, BeyondMaxSessionsTheAnswerIs503WithRetryAfter) {
   s.slices = 90;
   s.value = OrientationPhantom{}.function();
   const auto series = writeSyntheticSeries(s, dir / "series");
-  auto argv = node.scu("storescu", {"+sd"});
-  argv.push_back((dir / "series").string());
-  ASSERT_EQ(run(argv).exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(pushFolder(node, dir / "series"));
   const std::string uid = series.series_instance_uid;
   // The batch render keeps the prepared volume the viewer reads.
   const auto deadline = std::chrono::steady_clock::now() + 180s;

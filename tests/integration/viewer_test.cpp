@@ -13,6 +13,7 @@
 #include <map>
 #include <sstream>
 
+#include "support/node_api.hpp"
 #include "support/node_process.hpp"
 #include "support/process.hpp"
 #include "support/synthetic_series.hpp"
@@ -52,9 +53,7 @@ class InteractiveView : public ::testing::Test {
     other.slices = 4;
     other_ = new WrittenSeries(writeSyntheticSeries(other, *dir_ / "other"));
     for (const char* folder : {"series", "other"}) {
-      auto argv = node_->scu("storescu", {"+sd"});
-      argv.push_back((*dir_ / folder).string());
-      ASSERT_EQ(run(argv).exit_code, 0);
+      ASSERT_NO_FATAL_FAILURE(pushFolder(*node_, *dir_ / folder));
     }
     // Wait for the batch render (and with it the prepared volume file).
     const auto deadline = std::chrono::steady_clock::now() + 180s;

@@ -79,9 +79,7 @@ TEST(CrashBetweenSteps, EverySeriesEndsDeliveredExactlyOnce) {
       FaultEnvironment fault(point.name, marker);  // inherited by the node and its workers
       node = std::make_unique<NodeProcess>(here / "node", settings);
     }
-    auto argv = node->scu("storescu", {"+sd"});
-    argv.push_back((here / "series").string());
-    ASSERT_EQ(run(argv).exit_code, 0);
+    ASSERT_NO_FATAL_FAILURE(pushFolder(*node, here / "series"));
 
     ASSERT_TRUE(waitFor([&] { return std::filesystem::exists(marker); }, 90s)) << "the fault never fired\n"
                                                                                   << node->log();

@@ -75,9 +75,7 @@ TEST(DestinationDown, ResultsQueueWhileItIsDownMemoryStaysFlatAndAllArriveOnceIt
   for (int i = 0; i < kSeries; ++i) {
     auto folder = dir / ("series-" + std::to_string(i));
     series.push_back(retriedPhantomSeries(folder, "REL-DOWN-" + std::to_string(i)));
-    auto argv = node.scu("storescu", {"+sd"});
-    argv.push_back(folder.string());
-    ASSERT_EQ(run(argv).exit_code, 0);
+    ASSERT_NO_FATAL_FAILURE(pushFolder(node, folder));
   }
 
   // Results pile up: every series rendered, its send job waiting for retry.

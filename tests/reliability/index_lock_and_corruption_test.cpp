@@ -48,9 +48,7 @@ void populate(const std::filesystem::path& dir) {
   SyntheticSeries s;
   s.slices = 3;
   auto written = writeSyntheticSeries(s, dir / "source");
-  auto argv = node.scu("storescu", {"+sd"});
-  argv.push_back((dir / "source").string());
-  ASSERT_EQ(run(argv).exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(pushFolder(node, dir / "source"));
   // kill -9 is quicker than a clean stop (seconds); closing the index once with the
   // sqlite3 tool checkpoints the WAL into index.sqlite, as the clean stop would.
   // Its worker processes die with it (PR_SET_PDEATHSIG) a moment later; until they
