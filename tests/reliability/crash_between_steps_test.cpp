@@ -93,7 +93,7 @@ TEST(CrashBetweenSteps, EverySeriesEndsDeliveredExactlyOnce) {
     bool delivered = waitFor(
         [&] {
           in_orthanc = orthancSopUids(orthanc, series.study_instance_uid);
-          for (const auto& job : jobsOf(*node, "send"))
+          for (const auto& job : nodeJobs(*node, "send"))
             if (job.value("SeriesInstanceUID", "") == series.series_instance_uid &&
                 job.value("state", "") == "succeeded")
               return in_orthanc.size() >= kResultsPerCtSeries;
@@ -108,9 +108,9 @@ TEST(CrashBetweenSteps, EverySeriesEndsDeliveredExactlyOnce) {
     EXPECT_EQ(in_orthanc.size(), kResultsPerCtSeries) << "Orthanc holds duplicates or misses results";
     EXPECT_EQ(distinct.size(), kResultsPerCtSeries);
     int renders = 0, sends = 0;
-    for (const auto& job : jobsOf(*node, "render"))
+    for (const auto& job : nodeJobs(*node, "render"))
       renders += job.value("SeriesInstanceUID", "") == series.series_instance_uid;
-    for (const auto& job : jobsOf(*node, "send"))
+    for (const auto& job : nodeJobs(*node, "send"))
       sends += job.value("SeriesInstanceUID", "") == series.series_instance_uid;
     EXPECT_EQ(renders, 1) << "the series was routed twice";
     EXPECT_EQ(sends, 1) << "the results were queued for sending twice";

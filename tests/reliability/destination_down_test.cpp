@@ -81,7 +81,7 @@ TEST(DestinationDown, ResultsQueueWhileItIsDownMemoryStaysFlatAndAllArriveOnceIt
   // Results pile up: every series rendered, its send job waiting for retry.
   auto sendJobsWaiting = [&] {
     int waiting = 0;
-    for (const auto& j : jobsOf(node, "send"))
+    for (const auto& j : nodeJobs(node, "send"))
       if (j.value("attempts", 0) >= 1 && (j.value("state", "") == "retry" || j.value("state", "") == "queued" ||
                                           j.value("state", "") == "running"))
         ++waiting;
@@ -108,7 +108,7 @@ TEST(DestinationDown, ResultsQueueWhileItIsDownMemoryStaysFlatAndAllArriveOnceIt
     std::cout << "[destination-down] AddressSanitizer build: RSS " << early << " kB -> " << late
               << " kB not checked (freed memory is quarantined)\n";
   int attempts = 0;
-  for (const auto& j : jobsOf(node, "send")) {
+  for (const auto& j : nodeJobs(node, "send")) {
     attempts += j.value("attempts", 0);
     EXPECT_NE(j.value("state", ""), "failed") << "gave up during the outage: " << j.dump();
     EXPECT_FALSE(j.value("last_error", "").empty()) << "a failed attempt left no error: " << j.dump();
@@ -120,7 +120,7 @@ TEST(DestinationDown, ResultsQueueWhileItIsDownMemoryStaysFlatAndAllArriveOnceIt
   ASSERT_TRUE(orthanc->waitUntilReady());
   bool delivered = waitFor(
       [&] {
-        for (const auto& j : jobsOf(node, "send"))
+        for (const auto& j : nodeJobs(node, "send"))
           if (j.value("state", "") != "succeeded") return false;
         return true;
       },

@@ -54,7 +54,7 @@ std::vector<std::string> nodeSettings(const OrthancProcess& orthanc, const std::
 }
 
 nlohmann::json jobFor(const NodeProcess& node, const std::string& kind, const std::string& series_uid) {
-  for (const auto& job : jobsOf(node, kind))
+  for (const auto& job : nodeJobs(node, kind))
     if (job.value("SeriesInstanceUID", "") == series_uid) return job;
   return nullptr;
 }
@@ -93,8 +93,8 @@ void expectOneCompleteSet(NodeProcess& node, const OrthancProcess& orthanc, cons
   for (const auto& uid : planned) EXPECT_EQ(counted.count(uid), 1u) << "result " << uid << " not in Orthanc once";
   // Only one render job and one send job for the series: the resumed ones.
   int renders = 0, sends = 0;
-  for (const auto& j : jobsOf(node, "render")) renders += j.value("SeriesInstanceUID", "") == series.series_instance_uid;
-  for (const auto& j : jobsOf(node, "send")) sends += j.value("SeriesInstanceUID", "") == series.series_instance_uid;
+  for (const auto& j : nodeJobs(node, "render")) renders += j.value("SeriesInstanceUID", "") == series.series_instance_uid;
+  for (const auto& j : nodeJobs(node, "send")) sends += j.value("SeriesInstanceUID", "") == series.series_instance_uid;
   EXPECT_EQ(renders, 1);
   EXPECT_EQ(sends, 1);
 }

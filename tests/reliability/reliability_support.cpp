@@ -61,14 +61,6 @@ std::optional<std::chrono::milliseconds> echo(const NodeProcess& node, std::chro
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
 }
 
-std::vector<nlohmann::json> jobsOf(const NodeProcess& node, const std::string& kind) {
-  std::vector<nlohmann::json> out;
-  auto body = apiJson(node, "/api/jobs?kind=" + kind);
-  if (body.is_object() && body.contains("jobs"))
-    for (const auto& job : body["jobs"]) out.push_back(job);
-  return out;
-}
-
 std::string orthancStudyId(const OrthancProcess& orthanc, const std::string& study_uid) {
   auto response = orthanc.post("/tools/lookup", study_uid, "text/plain");
   if (response.status != 200) return {};

@@ -20,6 +20,7 @@
 #include "support/node_process.hpp"
 #include "support/storescu_output.hpp"
 #include "support/orthanc_process.hpp"
+#include "support/orthanc_studies.hpp"
 #include "support/process.hpp"
 
 namespace volnode::test::reliability {
@@ -68,9 +69,7 @@ struct KilledStream {
 KilledStream killWhileStreaming(NodeProcess& node, const std::filesystem::path& source, int slices,
                                 const std::string& description, std::mt19937& random);
 
-// ---- JSON API ------------------------------------------------------------------------------
-
-std::vector<nlohmann::json> jobsOf(const NodeProcess& node, const std::string& kind);
+// The node's answers as JSON and its jobs: support/node_api.hpp, support/orthanc_studies.hpp.
 
 // ---- Orthanc -------------------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ std::string seriesState(const NodeProcess& node, const WrittenSeries& s) {
 }
 
 nlohmann::json renderJobOf(const NodeProcess& node, const WrittenSeries& s) {
-  for (const auto& job : jobsOf(node, "render"))
+  for (const auto& job : nodeJobs(node, "render"))
     if (job.value("SeriesInstanceUID", "") == s.series_instance_uid) return job;
   return nullptr;
 }
