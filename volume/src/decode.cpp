@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <span>
 #include <vector>
 
 #include <fcntl.h>
@@ -53,7 +54,7 @@ std::string pixelCopy(const FileHeader& h) {
 // a time, keeping the last (a multi-frame file is decoded once).
 class FrameSource {
  public:
-  explicit FrameSource(const std::vector<FileHeader>& headers) : headers_(headers) {}
+  explicit FrameSource(std::span<const FileHeader> headers) : headers_(headers) {}
   ~FrameSource() { closeFile(); }
   FrameSource(const FrameSource&) = delete;
   FrameSource& operator=(const FrameSource&) = delete;
@@ -236,7 +237,7 @@ class FrameSource {
     loaded_ = file;
   }
 
-  const std::vector<FileHeader>& headers_;
+  std::span<const FileHeader> headers_;
   size_t loaded_ = size_t(-1);
   std::vector<char> buffer_;       // the decoded pixels of the loaded file (decoder path)
   int native_fd_ = -1;             // the loaded file (native path)
@@ -340,8 +341,7 @@ std::vector<bool> placePrefetched(std::vector<int16_t>& voxels, size_t plane, st
 }  // namespace
 
 void decodeFrameInt16(const FileHeader& header, int16_t* out) {
-  const std::vector<FileHeader> one{header};
-  FrameSource(one).frameInt16(0, 0, 0, out);
+  FrameSource({&header, 1}).frameInt16(0, 0, 0, out);
 }
 
 Volume decodeStack(const std::vector<FileHeader>& headers, const StackPlan& plan, const BlockReduction& reduction,
