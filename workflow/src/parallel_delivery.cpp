@@ -72,10 +72,13 @@ SendReport ParallelDelivery::deliver(const std::vector<std::filesystem::path>& f
     }
     merged.refused_sop_classes.insert(report.refused_sop_classes.begin(), report.refused_sop_classes.end());
   }
-  const bool some_lane_worked = std::any_of(reports.begin(), reports.end(), [](const SendReport& report) {
-    return report.association == AssociationFailure::None;
-  });
-  if (merged.association != AssociationFailure::None && some_lane_worked) sendAgainOnOneLane(files, known_refused, merged);
+  const auto lanes_failed = static_cast<std::size_t>(std::count_if(
+      reports.begin(), reports.end(), [](const SendReport& report) { return report.association != AssociationFailure::None; }));
+  merged.associations_opened = reports.size();
+  if (lanes_failed > 0 && lanes_failed < reports.size()) {
+    merged.associations_turned_away = lanes_failed;
+    sendAgainOnOneLane(files, known_refused, merged);
+  }
   return merged;
 }
 

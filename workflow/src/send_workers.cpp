@@ -185,9 +185,16 @@ void SendWorkers::sendOne(const Job& job) {
 
     const double query_ms = msSince(pass_started);
     const auto deliver_started = Clock::now();
-    auto delivery = makeObjectDelivery(destination, calling_aet_);
+    Destination lanes = destination;
+    lanes.associations = association_limits_.associationsFor(destination);
+    auto delivery = makeObjectDelivery(lanes, calling_aet_);
     auto report = delivery->deliver(files, std::set<std::string>(refused.begin(), refused.end()));
     const double deliver_ms = msSince(deliver_started);
+    if (association_limits_.recordSend(destination, report.associations_opened, report.associations_turned_away))
+      log->info("send job {}: {} took {} of {} associations at once; its sends open {} for the next {} min", job.id,
+                destination.name, report.associations_opened - report.associations_turned_away,
+                report.associations_opened, report.associations_opened - report.associations_turned_away,
+                AssociationLimits::kRemembered.count());
     const auto record_started = Clock::now();
     std::set<std::string> refused_classes = report.refused_sop_classes;
     std::vector<DeliveryRecord> acknowledged;  // recorded in one transaction after the pass

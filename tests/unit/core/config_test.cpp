@@ -169,7 +169,7 @@ TEST(Config, DestinationTlsSettingsAreParsedCheckedAndRendered) {
 
 TEST(Config, DestinationAssociationsAreParsedCheckedAndRendered) {
   const std::string base = "[destinations.pacs]\naet = \"PACS\"\nhost = \"h\"\n";
-  EXPECT_EQ(parseConfig(base, "t").destinations.at("pacs").associations, 4);
+  EXPECT_EQ(parseConfig(base, "t").destinations.at("pacs").associations, 8);
   Config one = parseConfig(base + "associations = 1\n", "t");
   EXPECT_EQ(one.destinations.at("pacs").associations, 1);
   EXPECT_EQ(parseConfig(renderConfig(one, false), "rendered").destinations.at("pacs").associations, 1);

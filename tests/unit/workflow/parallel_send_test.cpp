@@ -85,22 +85,18 @@ IndexLocation indexOn(bool postgresql, const std::filesystem::path& dir) {
   return IndexLocation(dir / "index.sqlite");
 }
 
-TEST_P(ParallelSendOnBackend, EveryObjectArrivesOnceOverSeveralAssociations) {
-  test::TempDir dir("volnode-parallel-send");
-  const IndexLocation location = indexOn(GetParam(), dir.path());
-  Index index(location);
-  JobQueue jobs(location);
-  ForkingStorescp storescp(dir / "scp");
-  const auto results = dir / "results";
-
-  // A finished render job with 25 CT objects on disk, planned and recorded as the render does.
-  const int64_t render = jobs.enqueue({JobKind::Render, kParallelSendStudy, kParallelSendSeries, "ct"});
-  ASSERT_TRUE(jobs.claimNext({JobKind::Render}, "worker-1", 600));
+// A finished render job of series `series_uid` with `slices` small CT objects on disk,
+// planned and recorded as the render does, and its send job to "pacs" queued.
+std::vector<JobOutput> finishedRenderWithItsSend(JobQueue& jobs, const std::filesystem::path& made,
+                                                 const std::filesystem::path& results, int slices,
+                                                 const std::string& series_uid) {
+  const int64_t render = jobs.enqueue({JobKind::Render, kParallelSendStudy, series_uid, "ct"});
+  EXPECT_TRUE(jobs.claimNext({JobKind::Render}, "worker-1", 600));
   test::SyntheticSeries series;
   series.rows = series.cols = 32;
-  series.slices = 25;
+  series.slices = slices;
   series.study_instance_uid = kParallelSendStudy;
-  const auto written = test::writeSyntheticSeries(series, dir / "made");
+  const auto written = test::writeSyntheticSeries(series, made);
   std::vector<JobOutput> planned;
   for (size_t i = 0; i < written.files.size(); ++i) {
     JobOutput o;
@@ -121,8 +117,20 @@ TEST_P(ParallelSendOnBackend, EveryObjectArrivesOnceOverSeveralAssociations) {
   }
   JobSuccess success;
   success.follow_ups.push_back(
-      {JobKind::Send, kParallelSendStudy, kParallelSendSeries, "ct", "pacs", "{\"render_job\": " + std::to_string(render) + "}"});
-  ASSERT_TRUE(jobs.succeed(render, "worker-1", success));
+      {JobKind::Send, kParallelSendStudy, series_uid, "ct", "pacs", "{\"render_job\": " + std::to_string(render) + "}"});
+  EXPECT_TRUE(jobs.succeed(render, "worker-1", success));
+  return planned;
+}
+
+TEST_P(ParallelSendOnBackend, EveryObjectArrivesOnceOverSeveralAssociations) {
+  test::TempDir dir("volnode-parallel-send");
+  const IndexLocation location = indexOn(GetParam(), dir.path());
+  Index index(location);
+  JobQueue jobs(location);
+  ForkingStorescp storescp(dir / "scp");
+  const auto results = dir / "results";
+  const auto planned = finishedRenderWithItsSend(jobs, dir / "made", results, 25, kParallelSendSeries);
+  ASSERT_FALSE(::testing::Test::HasFailure());
 
   Destination pacs;
   pacs.name = "pacs";
@@ -238,6 +246,47 @@ TEST(ParallelSend, APacsTakingFewerAssociationsGetsEveryObjectOnceInTheSamePass)
     EXPECT_EQ(report.files[i].sop_instance_uid, sop);
     EXPECT_EQ(kept.count(sop) ? kept.at(sop) : 0, 1) << sop;
   }
+}
+
+// The export worker remembers that the PACS took one association at a time: the next
+// send opens one, so the PACS refuses nothing more and every object still arrives once.
+TEST(ParallelSend, TheNextSendOpensOnlyTheAssociationsThePacsTook) {
+  test::TempDir dir("volnode-parallel-send-learned");
+  OneAtATimePacs pacs(dir / "pacs");
+  const IndexLocation location(dir / "index.sqlite");
+  Index index(location);
+  JobQueue jobs(location);
+  const auto results = dir / "results";
+  // 4 objects an association (0.8 s) outlast the 0.5 s another may wait for the slot.
+  auto first = finishedRenderWithItsSend(jobs, dir / "made-1", results, 12, "1.2.826.0.1.3680043.2.1125.78.3");
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  Destination one;
+  one.name = "pacs";
+  one.aet = "PACS";
+  one.host = "127.0.0.1";
+  one.port = static_cast<uint16_t>(pacs.port());
+  one.associations = 3;
+  SendWorkers sender(SendingConfig{}, {{"pacs", one}}, "VOLNODE", results, jobs);
+  auto succeededSends = [&] {
+    size_t done = 0;
+    for (const auto& job : jobs.list({std::nullopt, JobKind::Send})) done += job.state == JobState::Succeeded;
+    return done;
+  };
+  sender.start();
+  ASSERT_TRUE(test::waitFor([&] { return succeededSends() == 1; }, 60s, 20ms));
+  const int64_t refused_by_the_first = pacs.refused();
+  EXPECT_EQ(refused_by_the_first, 2) << "the first send opened three";
+
+  const auto second = finishedRenderWithItsSend(jobs, dir / "made-2", results, 12, "1.2.826.0.1.3680043.2.1125.78.4");
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  sender.poke();
+  ASSERT_TRUE(test::waitFor([&] { return succeededSends() == 2; }, 60s, 20ms));
+  sender.stop();
+  EXPECT_EQ(pacs.refused(), refused_by_the_first) << "the second send opened one association";
+  first.insert(first.end(), second.begin(), second.end());
+  const auto kept = pacs.kept();
+  EXPECT_EQ(kept.size(), first.size());
+  for (const auto& o : first) EXPECT_EQ(kept.count(o.sop_uid) ? kept.at(o.sop_uid) : 0, 1) << o.sop_uid;
 }
 
 // The lanes' reports come back as one, in the order of the files: with nobody listening,

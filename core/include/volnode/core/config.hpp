@@ -162,8 +162,9 @@ struct Destination {
   std::vector<std::string> sop_classes;   // empty: unknown, propose everything
   // C-STORE associations opened in parallel for one send (each object goes on one of
   // them): a PACS that commits each instance to disk before answering stores several
-  // at once nearly as fast as one (docs/performance.md).
-  int associations = 4;
+  // at once nearly as fast as one (docs/performance.md). A peer that takes fewer gets
+  // every object anyway, and the next sends open only what it took (AssociationLimits).
+  int associations = 8;
   // DICOM TLS for every association volnode opens to this peer (C-STORE, C-FIND,
   // C-MOVE, C-ECHO); BCP 195 non-downgrading profile, no fallback to plain TCP.
   bool tls = false;

@@ -73,6 +73,10 @@ struct SendReport {
   AssociationFailure association = AssociationFailure::None;
   std::string association_error;                // "" unless `association` is not None
   std::set<std::string> refused_sop_classes;    // refused by the destination in this send: cache them
+  // A send over several associations at once: how many it opened, and how many of them
+  // failed as a whole (refused, dropped) while another worked. 0 and 0 over one.
+  std::size_t associations_opened = 0;
+  std::size_t associations_turned_away = 0;
 
   std::size_t count(SendOutcome outcome) const;
   // Every file was delivered (possibly with a warning).

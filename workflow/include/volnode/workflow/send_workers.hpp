@@ -15,6 +15,7 @@
 
 #include "volnode/core/config.hpp"
 #include "volnode/storage/job_queue.hpp"
+#include "volnode/workflow/association_limits.hpp"
 #include "volnode/workflow/workers.hpp"
 
 namespace volnode {
@@ -45,6 +46,7 @@ class SendWorkers {
   std::string calling_aet_;
   std::filesystem::path results_root_;
   JobQueue& jobs_;
+  AssociationLimits association_limits_;  // used by the export thread only
   Waker waker_;
   std::thread thread_;
 };
