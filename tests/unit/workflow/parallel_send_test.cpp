@@ -85,6 +85,18 @@ IndexLocation indexOn(bool postgresql, const std::filesystem::path& dir) {
   return IndexLocation(dir / "index.sqlite");
 }
 
+// The destination "pacs" (AE title PACS) on this machine's `port`, sent to over three
+// associations at once.
+Destination pacsOnThreeAssociations(int port) {
+  Destination pacs;
+  pacs.name = "pacs";
+  pacs.aet = "PACS";
+  pacs.host = "127.0.0.1";
+  pacs.port = static_cast<uint16_t>(port);
+  pacs.associations = 3;
+  return pacs;
+}
+
 // A finished render job of series `series_uid` with `slices` small CT objects on disk,
 // planned and recorded as the render does, and its send job to "pacs" queued.
 std::vector<JobOutput> finishedRenderWithItsSend(JobQueue& jobs, const std::filesystem::path& made,
@@ -132,12 +144,7 @@ TEST_P(ParallelSendOnBackend, EveryObjectArrivesOnceOverSeveralAssociations) {
   const auto planned = finishedRenderWithItsSend(jobs, dir / "made", results, 25, kParallelSendSeries);
   ASSERT_FALSE(::testing::Test::HasFailure());
 
-  Destination pacs;
-  pacs.name = "pacs";
-  pacs.aet = "PACS";
-  pacs.host = "127.0.0.1";
-  pacs.port = static_cast<uint16_t>(storescp.port());
-  pacs.associations = 3;
+  const Destination pacs = pacsOnThreeAssociations(storescp.port());
   SendWorkers sender(SendingConfig{}, {{"pacs", pacs}}, "VOLNODE", results, jobs);
   sender.start();
   auto sendJob = [&] { return jobs.list({std::nullopt, JobKind::Send}).at(0); };
@@ -229,12 +236,7 @@ TEST(ParallelSend, APacsTakingFewerAssociationsGetsEveryObjectOnceInTheSamePass)
   series.rows = series.cols = 16;
   series.slices = 12;
   const auto written = test::writeSyntheticSeries(series, dir / "made");
-  Destination one;
-  one.name = "pacs";
-  one.aet = "PACS";
-  one.host = "127.0.0.1";
-  one.port = static_cast<uint16_t>(pacs.port());
-  one.associations = 3;
+  const Destination one = pacsOnThreeAssociations(pacs.port());
   const SendReport report = makeObjectDelivery(one, "VOLNODE")->deliver(written.files, {});
   EXPECT_GE(pacs.refused(), 1) << "the PACS refused the associations beyond its one";
   EXPECT_EQ(report.association, AssociationFailure::None) << report.association_error;
@@ -260,12 +262,7 @@ TEST(ParallelSend, TheNextSendOpensOnlyTheAssociationsThePacsTook) {
   // 4 objects an association (0.8 s) outlast the 0.5 s another may wait for the slot.
   auto first = finishedRenderWithItsSend(jobs, dir / "made-1", results, 12, "1.2.826.0.1.3680043.2.1125.78.3");
   ASSERT_FALSE(::testing::Test::HasFailure());
-  Destination one;
-  one.name = "pacs";
-  one.aet = "PACS";
-  one.host = "127.0.0.1";
-  one.port = static_cast<uint16_t>(pacs.port());
-  one.associations = 3;
+  const Destination one = pacsOnThreeAssociations(pacs.port());
   SendWorkers sender(SendingConfig{}, {{"pacs", one}}, "VOLNODE", results, jobs);
   auto succeededSends = [&] {
     size_t done = 0;
@@ -297,12 +294,7 @@ TEST(ParallelSend, AnUnreachableDestinationFailsEveryFileInOrderWithTheExchanges
   series.rows = series.cols = 16;
   series.slices = 7;
   const auto written = test::writeSyntheticSeries(series, dir / "made");
-  Destination down;
-  down.name = "pacs";
-  down.aet = "PACS";
-  down.host = "127.0.0.1";
-  down.port = static_cast<uint16_t>(test::freePort());  // nothing listens there
-  down.associations = 3;
+  const Destination down = pacsOnThreeAssociations(test::freePort());  // nothing listens there
   const SendReport report = makeObjectDelivery(down, "VOLNODE")->deliver(written.files, {});
   EXPECT_EQ(report.association, AssociationFailure::Unreachable);
   EXPECT_FALSE(report.association_error.empty());
