@@ -359,9 +359,6 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress,
       }
       result.timings.add("render", secondsSince(start));
       start = Clock::now();
-      writePngs(frames, out_dir / "png", out.preset + "-");
-      result.timings.add("png", secondsSince(start));
-      start = Clock::now();
       FramesInfo info;
       info.kind = kindOf(preset);
       info.preset = out.preset;
@@ -386,6 +383,10 @@ RenderJobResult RenderJobRunner::run(const Job& job, const ProgressFn& progress,
                                      std::filesystem::relative(encoded[i].path, s.results_root).string(),
                                      static_cast<int64_t>(encoded[i].size_bytes), encoded[i].frames);
       if (outputs_ready && !encoded.empty()) outputs_ready();
+      // The console's pictures after the PACS's object, which is on its way meanwhile.
+      start = Clock::now();
+      writePngs(frames, out_dir / "png", out.preset + "-");
+      result.timings.add("png", secondsSince(start));
     }
     done += share;
   }
