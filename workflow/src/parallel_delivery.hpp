@@ -4,7 +4,8 @@
 // keeping the order it was given in; each lane delivers its group, and the reports
 // are merged back into the order of the files. Each file goes on one lane at a time:
 // the files of a lane whose association was refused or lost, while another lane's
-// worked, go again over one association after the others are done.
+// worked, go again over one association after the others are done; the report says how
+// many associations were opened and how many of them were turned away (AssociationLimits).
 #include <cstdint>
 #include <memory>
 #include <vector>
