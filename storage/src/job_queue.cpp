@@ -94,102 +94,86 @@ bool JobQueue::heartbeat(int64_t id, const std::string& worker, double lease_s, 
 }
 
 bool JobQueue::succeed(int64_t id, const std::string& worker, const JobSuccess& success) {
-  std::lock_guard lock(impl_->mutex);
-  std::string now = isoUtcNow();
-  sql::Transaction tx(*impl_->db);
-  auto job = impl_->leasedBy(id, worker);
-  if (!job) return false;
+  Impl::UnderLease lease(*impl_, id, worker);
+  if (!lease.job) return false;
   impl_->db
       ->prepare(
           "UPDATE jobs SET state = 'succeeded', warning = ?, lease_owner = NULL, lease_until = NULL, "
           "progress_percent = 100, updated_at = ?, finished_at = ? WHERE id = ?")
-      .bind(1, success.warning).bind(2, now).bind(3, now).bind(4, id).run();
-  if (job->kind == JobKind::Render && isSpeculative(job->payload)) {
+      .bind(1, success.warning).bind(2, lease.now).bind(3, lease.now).bind(4, id).run();
+  if (lease.job->kind == JobKind::Render && isSpeculative(lease.job->payload)) {
     // Rendered before its series was confirmed complete: nothing leaves and the series
     // does not look done until confirmSpeculative() (or withdrawSpeculative() discards it).
-    impl_->event(id, JobState::Succeeded, "results held until the series is complete", now);
+    impl_->event(id, JobState::Succeeded, "results held until the series is complete", lease.now);
     if (success.series)
-      impl_->setPayload(id, withPayloadKey(job->payload, kHeldSeriesReasonKey, success.series->reason), now);
-    tx.commit();
+      impl_->setPayload(id, withPayloadKey(lease.job->payload, kHeldSeriesReasonKey, success.series->reason),
+                        lease.now);
+    lease.tx.commit();
     return true;
   }
-  impl_->event(id, JobState::Succeeded, success.warning, now);
-  if (success.series) impl_->changeSeries(*job, *success.series, now);
-  for (const auto& follow_up : success.follow_ups) impl_->queueFollowUp(*job, follow_up, now);
-  tx.commit();
+  impl_->event(id, JobState::Succeeded, success.warning, lease.now);
+  if (success.series) impl_->changeSeries(*lease.job, *success.series, lease.now);
+  for (const auto& follow_up : success.follow_ups) impl_->queueFollowUp(*lease.job, follow_up, lease.now);
+  lease.tx.commit();
   return true;
 }
 
 bool JobQueue::yieldBack(int64_t id, const std::string& worker, double delay_s, const std::string& why) {
-  std::lock_guard lock(impl_->mutex);
-  std::string now = isoUtcNow();
-  sql::Transaction tx(*impl_->db);
-  if (!impl_->leasedBy(id, worker)) return false;
+  Impl::UnderLease lease(*impl_, id, worker);
+  if (!lease.job) return false;
   impl_->db
       ->prepare(
           "UPDATE jobs SET state = 'queued', attempts = " + impl_->db->dialect().greatest("0", "attempts - 1") +
           ", not_before = " + impl_->db->dialect().unixNow() +
           " + ?, lease_owner = NULL, lease_until = NULL, progress_stage = ?, updated_at = ? WHERE id = ?")
-      .bind(1, delay_s).bind(2, why).bind(3, now).bind(4, id).run();
-  tx.commit();
+      .bind(1, delay_s).bind(2, why).bind(3, lease.now).bind(4, id).run();
+  lease.tx.commit();
   return true;
 }
 
 bool JobQueue::releaseSends(int64_t render_id, const std::string& worker, const std::vector<NewJob>& sends) {
-  std::lock_guard lock(impl_->mutex);
-  std::string now = isoUtcNow();
-  sql::Transaction tx(*impl_->db);
-  auto render = impl_->leasedBy(render_id, worker);
-  if (!render || render->kind != JobKind::Render) return false;  // canceled or taken over: nothing of it leaves
-  if (isSpeculative(render->payload)) return true;  // held until its series is complete (confirmSpeculative)
-  for (const auto& send : sends) impl_->queueSendOnce(send, render_id, now);
-  tx.commit();
+  Impl::UnderLease lease(*impl_, render_id, worker);
+  if (!lease.job || lease.job->kind != JobKind::Render) return false;  // canceled or taken over: nothing of it leaves
+  if (isSpeculative(lease.job->payload)) return true;  // held until its series is complete (confirmSpeculative)
+  for (const auto& send : sends) impl_->queueSendOnce(send, render_id, lease.now);
+  lease.tx.commit();
   return true;
 }
 
 std::optional<JobState> JobQueue::fail(int64_t id, const std::string& worker, const std::string& error,
                                        double retry_delay_s) {
-  std::lock_guard lock(impl_->mutex);
-  std::string now = isoUtcNow();
-  sql::Transaction tx(*impl_->db);
-  auto job = impl_->leasedBy(id, worker);
-  if (!job) return std::nullopt;  // canceled or taken over meanwhile: keep what happened
-  JobState next = job->attempts >= job->max_attempts ? JobState::Failed : JobState::Retry;
-  impl_->endAttempt(*job, next, error, retry_delay_s, now);
-  impl_->changeSeries(*job, impl_->seriesAfter(*job, next, error), now);
-  tx.commit();
+  Impl::UnderLease lease(*impl_, id, worker);
+  if (!lease.job) return std::nullopt;  // canceled or taken over meanwhile: keep what happened
+  JobState next = lease.job->attempts >= lease.job->max_attempts ? JobState::Failed : JobState::Retry;
+  impl_->endAttempt(*lease.job, next, error, retry_delay_s, lease.now);
+  impl_->changeSeries(*lease.job, impl_->seriesAfter(*lease.job, next, error), lease.now);
+  lease.tx.commit();
   return next;
 }
 
 bool JobQueue::failPermanently(int64_t id, const std::string& worker, const std::string& error,
                                const std::optional<SeriesChange>& series) {
-  std::lock_guard lock(impl_->mutex);
-  std::string now = isoUtcNow();
-  sql::Transaction tx(*impl_->db);
-  auto job = impl_->leasedBy(id, worker);
-  if (!job) return false;
-  impl_->endAttempt(*job, JobState::Failed, error, 0, now);
-  impl_->changeSeries(*job, series.value_or(impl_->seriesAfter(*job, JobState::Failed, error)), now);
-  tx.commit();
+  Impl::UnderLease lease(*impl_, id, worker);
+  if (!lease.job) return false;
+  impl_->endAttempt(*lease.job, JobState::Failed, error, 0, lease.now);
+  impl_->changeSeries(*lease.job, series.value_or(impl_->seriesAfter(*lease.job, JobState::Failed, error)), lease.now);
+  lease.tx.commit();
   return true;
 }
 
 std::optional<JobState> JobQueue::workerDied(int64_t id, const std::string& worker, const std::string& cause,
                                              int max_crashes) {
-  std::lock_guard lock(impl_->mutex);
-  std::string now = isoUtcNow();
-  sql::Transaction tx(*impl_->db);
-  auto job = impl_->leasedBy(id, worker);
-  if (!job) return std::nullopt;
-  const int crashes = job->crashes + 1;
+  Impl::UnderLease lease(*impl_, id, worker);
+  if (!lease.job) return std::nullopt;
+  const int crashes = lease.job->crashes + 1;
   impl_->db->prepare("UPDATE jobs SET crashes = ? WHERE id = ?").bind(1, crashes).bind(2, id).run();
   const bool poisoned = crashes >= max_crashes;
-  const bool exhausted = job->attempts >= job->max_attempts;
+  const bool exhausted = lease.job->attempts >= lease.job->max_attempts;
   JobState next = poisoned || exhausted ? JobState::Failed : JobState::Retry;
   std::string error = cause + (crashes > 1 ? ", " + std::to_string(crashes) + " times" : "");
-  impl_->endAttempt(*job, next, error, 0, now);  // a retry starts at once, in a fresh worker
-  impl_->changeSeries(*job, impl_->seriesAfter(*job, next, error), now);
-  tx.commit();
+  impl_->endAttempt(*lease.job, next, error, 0, lease.now);  // a retry starts at once, in a fresh worker
+  impl_->changeSeries(*lease.job, impl_->seriesAfter(*lease.job, next, error), lease.now);
+  lease.tx.commit();
   return next;
 }
 

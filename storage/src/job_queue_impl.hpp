@@ -151,6 +151,18 @@ struct JobQueue::Impl {
     return job;
   }
 
+  // What a worker's step on its own job starts with: the queue's lock, a transaction, and
+  // the job while it still runs under `worker`'s lease (empty when it was canceled or
+  // taken over meanwhile: the step then changes nothing). The members are made in this order.
+  struct UnderLease {
+    UnderLease(Impl& impl, int64_t id, const std::string& worker)
+        : lock(impl.mutex), tx(*impl.db), job(impl.leasedBy(id, worker)) {}
+    std::lock_guard<std::mutex> lock;
+    const std::string now = isoUtcNow();
+    sql::Transaction tx;
+    const std::optional<Job> job;
+  };
+
   void changeSeries(const Job& job, const SeriesChange& change, const std::string& now) {
     if (!drivesSeries(job)) return;
     if (sql::changeSeriesState(*db, job.series_uid, change.to, change.reason, now) ==

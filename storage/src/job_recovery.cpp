@@ -37,19 +37,16 @@ int JobQueue::requeueInterruptedAtStart(const std::string& why) {
 }
 
 bool JobQueue::returnInterrupted(int64_t id, const std::string& worker, const std::string& why) {
-  std::lock_guard lock(impl_->mutex);
-  std::string now = isoUtcNow();
-  sql::Transaction tx(*impl_->db);
-  auto job = impl_->leasedBy(id, worker);
-  if (!job) return false;
+  Impl::UnderLease lease(*impl_, id, worker);
+  if (!lease.job) return false;
   impl_->db
       ->prepare("UPDATE jobs SET state = 'queued', attempts = " + impl_->db->dialect().greatest("0", "attempts - 1") +
                 ", not_before = 0, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?")
-      .bind(1, now).bind(2, id).run();
-  impl_->event(id, JobState::Queued, why, now);
-  if (job->kind == JobKind::Render) impl_->changeSeries(*job, {SeriesState::Queued, why}, now);
+      .bind(1, lease.now).bind(2, id).run();
+  impl_->event(id, JobState::Queued, why, lease.now);
+  if (lease.job->kind == JobKind::Render) impl_->changeSeries(*lease.job, {SeriesState::Queued, why}, lease.now);
   impl_->notifyClaimers();
-  tx.commit();
+  lease.tx.commit();
   return true;
 }
 
